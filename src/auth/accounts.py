@@ -1,0 +1,89 @@
+"""Sign-up and password sign-in (SPEC §3), with Memos' rules."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from auth.clock import Clock
+from auth.errors import InvalidArgument, PermissionDenied
+from auth.models import Role, State, User
+from auth.passwords import hash_password, spend_verify_time, validate_password, verify_password
+from auth.principal import Principal
+from auth.stores.settings import SettingsStore
+from auth.stores.users import OwnerTaken, UserStore
+from auth.usernames import is_valid_username, validate_username
+
+# Memos' answer for an unknown user and for a wrong password alike, so neither leaks.
+UNMATCHED_CREDENTIALS = "unmatched username and password"
+MAX_DISPLAY_NAME_CHARS = 256
+MAX_EMAIL_CHARS = 256
+
+
+def validate_profile(display_name: str, email: str) -> None:
+    if len(display_name) > MAX_DISPLAY_NAME_CHARS:
+        raise InvalidArgument(f"displayName must be at most {MAX_DISPLAY_NAME_CHARS} characters")
+    if len(email) > MAX_EMAIL_CHARS:
+        raise InvalidArgument(f"email must be at most {MAX_EMAIL_CHARS} characters")
+    if email and (email.count("@") != 1 or any(ch.isspace() for ch in email)):
+        raise InvalidArgument("email is not a valid address")
+
+
+class Accounts:
+    def __init__(self, users: UserStore, settings: SettingsStore, clock: Clock, bcrypt_cost: int) -> None:
+        self._users = users
+        self._settings = settings
+        self._clock = clock
+        self._bcrypt_cost = bcrypt_cost
+
+    def sign_up(
+        self,
+        username: str,
+        password: str,
+        display_name: str = "",
+        email: str = "",
+        caller: Principal | None = None,
+    ) -> User:
+        validate_username(username)
+        validate_password(password)
+        validate_profile(display_name, email)
+        if caller is None or not caller.is_admin:
+            settings = self._settings.get_instance()
+            if settings.disallow_user_registration:
+                raise PermissionDenied("user registration is not allowed")
+            if settings.disallow_password_auth:
+                raise PermissionDenied("password signup is not allowed")
+        password_hash = hash_password(password, self._bcrypt_cost)
+        now = int(self._clock.now())
+        claim_owner = not self._users.owner_exists()
+        user = User(
+            id=self._users.next_user_id(),
+            username=username,
+            role=Role.ADMIN if claim_owner else Role.USER,
+            state=State.NORMAL,
+            password_hash=password_hash,
+            display_name=display_name,
+            email=email,
+            create_time=now,
+            update_time=now,
+        )
+        try:
+            self._users.create(user, claim_owner=claim_owner)
+        except OwnerTaken:
+            # Lost the race to be first: this sign-up is an ordinary user.
+            user = replace(user, role=Role.USER)
+            self._users.create(user, claim_owner=False)
+        return user
+
+    def sign_in(self, username: str, password: str) -> User:
+        user = self._users.get_by_username(username) if is_valid_username(username) else None
+        if user is None:
+            spend_verify_time(password, self._bcrypt_cost)
+            raise InvalidArgument(UNMATCHED_CREDENTIALS)
+        if not verify_password(password, user.password_hash):
+            raise InvalidArgument(UNMATCHED_CREDENTIALS)
+        # Checked after the password, so only the account holder learns it is archived.
+        if not user.is_active:
+            raise PermissionDenied("user has been archived")
+        if not user.is_admin and self._settings.get_instance().disallow_password_auth:
+            raise PermissionDenied("password signin is not allowed")
+        return user

@@ -1,0 +1,90 @@
+"""Credential resolution (SPEC §4), in the order the SPEC gives, top to bottom.
+
+Used by the authorizer for every protected route, and by handlers of public routes that
+behave differently for a signed-in caller (an admin creating a user when sign-up is closed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from auth.clock import Clock
+from auth.errors import Unauthenticated
+from auth.keys import DemoKeyRing, KeyRing
+from auth.models import User
+from auth.principal import AuthMethod, Principal
+from auth.tokens import parse_access_token
+
+BEARER_PREFIX = "Bearer "
+PAT_PREFIX = "memos_pat_"
+# Bounds the per-container user cache; a full cache is simply dropped and refilled.
+USER_CACHE_MAX_ENTRIES = 10_000
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, or None for any other header.
+
+    Exactly one space and no whitespace in the token: anything looser is not a header we
+    issued clients, and being strict leaves no room for header-smuggling variants.
+    """
+    if not authorization or not authorization.startswith(BEARER_PREFIX):
+        return None
+    token = authorization[len(BEARER_PREFIX) :]
+    if not token or any(ch.isspace() for ch in token) or "," in token:
+        raise Unauthenticated("malformed bearer token")
+    return token
+
+
+class CachedUsers:
+    """User records cached for at most `max_age` seconds: the revocation lag of SPEC §4.
+
+    An archived, deleted or password-changed user is seen by every container within that
+    lag; a warm container otherwise answers from memory (0 = read every time).
+    """
+
+    def __init__(self, load: Callable[[int], User | None], clock: Clock, max_age: int) -> None:
+        self._load = load
+        self._clock = clock
+        self._max_age = max_age
+        self._entries: dict[int, tuple[User | None, float]] = {}
+
+    def get(self, user_id: int) -> User | None:
+        now = self._clock.now()
+        entry = self._entries.get(user_id)
+        if entry is not None and now - entry[1] < self._max_age:
+            return entry[0]
+        user = self._load(user_id)
+        if len(self._entries) >= USER_CACHE_MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[user_id] = (user, now)
+        return user
+
+
+class Authenticator:
+    def __init__(self, keys: KeyRing | DemoKeyRing, users: CachedUsers, clock: Clock) -> None:
+        self._keys = keys
+        self._users = users
+        self._clock = clock
+
+    def authenticate(self, authorization: str | None, session_cookie: str | None) -> Principal:
+        token = bearer_token(authorization)
+        if token is not None:
+            if token.startswith(PAT_PREFIX):
+                raise Unauthenticated("personal access tokens are not accepted yet")
+            return self._from_access_token(token)
+        if session_cookie is not None:
+            raise Unauthenticated("session cookies are not accepted yet")
+        raise Unauthenticated("no credential")
+
+    def _from_access_token(self, token: str) -> Principal:
+        claims = parse_access_token(token, self._keys.verification_key, self._clock.now())
+        user = self._active_user(claims.user_id)
+        if claims.issued_at < user.tokens_not_before:
+            raise Unauthenticated("token revoked")
+        return Principal(user.id, user.username, user.role, AuthMethod.ACCESS_TOKEN)
+
+    def _active_user(self, user_id: int) -> User:
+        user = self._users.get(user_id)
+        if user is None or not user.is_active:
+            raise Unauthenticated("user not found or archived")
+        return user

@@ -1,0 +1,68 @@
+"""Settings read once from the environment the template (or `make run`) provides."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from auth.errors import Internal
+
+# Stages the template allows; demo mode is refused on the last one.
+STAGES = ("local", "dev", "prod")
+PRODUCTION_STAGE = "prod"
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "")
+    if raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise Internal(f"{name} must be an integer") from exc
+
+
+@dataclass(frozen=True)
+class Config:
+    stage: str = "local"
+    demo: bool = False
+    users_table: str = "UsersTable"
+    sessions_table: str = "SessionsTable"
+    refresh_tokens_table: str = "RefreshTokensTable"
+    personal_access_tokens_table: str = "PersonalAccessTokensTable"
+    settings_table: str = "SettingsTable"
+    signing_key_secret_id: str = "SigningKeySecret"
+    bcrypt_cost: int = 10
+    access_token_ttl: int = 15 * 60
+    refresh_token_ttl: int = 30 * 24 * 3600
+    session_ttl: int = 14 * 24 * 3600
+    revocation_lag: int = 10
+    # SPEC §2: keys are cached in a container for at most five minutes.
+    key_cache_seconds: int = 300
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if env is None else env
+        defaults = cls()
+        return cls(
+            stage=env.get("STAGE", defaults.stage),
+            demo=env.get("MEMOS_DEMO", "").strip().lower() in ("1", "true", "yes"),
+            users_table=env.get("USERS_TABLE", defaults.users_table),
+            sessions_table=env.get("SESSIONS_TABLE", defaults.sessions_table),
+            refresh_tokens_table=env.get("REFRESH_TOKENS_TABLE", defaults.refresh_tokens_table),
+            personal_access_tokens_table=env.get(
+                "PERSONAL_ACCESS_TOKENS_TABLE", defaults.personal_access_tokens_table
+            ),
+            settings_table=env.get("SETTINGS_TABLE", defaults.settings_table),
+            signing_key_secret_id=env.get("SIGNING_KEY_SECRET_ID", defaults.signing_key_secret_id),
+            bcrypt_cost=_int(env, "BCRYPT_COST", defaults.bcrypt_cost),
+            access_token_ttl=_int(env, "ACCESS_TOKEN_TTL_SECONDS", defaults.access_token_ttl),
+            refresh_token_ttl=_int(env, "REFRESH_TOKEN_TTL_SECONDS", defaults.refresh_token_ttl),
+            session_ttl=_int(env, "SESSION_TTL_SECONDS", defaults.session_ttl),
+            revocation_lag=_int(env, "REVOCATION_LAG_SECONDS", defaults.revocation_lag),
+        )
+
+    @property
+    def is_local(self) -> bool:
+        return self.stage == "local"

@@ -1,0 +1,47 @@
+"""The user record and the enums the SPEC names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "ADMIN"
+    USER = "USER"
+
+
+class State(StrEnum):
+    NORMAL = "NORMAL"
+    ARCHIVED = "ARCHIVED"
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    role: Role
+    state: State
+    password_hash: str
+    display_name: str
+    email: str
+    create_time: int
+    update_time: int
+    # Access tokens issued before this second no longer pass (password change, archive).
+    tokens_not_before: int = 0
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    @property
+    def is_active(self) -> bool:
+        return self.state is State.NORMAL
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """Where a login came from, shown to the user when they review their sessions."""
+
+    user_agent: str = ""
+    ip_address: str = ""

@@ -1,0 +1,102 @@
+"""Refresh-token families: issue at sign-in, rotate on every use, revoke at sign-out.
+
+Reuse detection follows RFC 9700 §4.14.2: presenting a token that was already rotated away
+means it leaked (or the client raced itself), so the whole family is revoked and the newest
+token stops working too.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from auth.clock import Clock
+from auth.errors import Unauthenticated
+from auth.keys import DemoKeyRing, KeyRing
+from auth.models import ClientInfo, User
+from auth.stores.refresh_tokens import RefreshFamily, RefreshTokenStore, RotationRefused
+from auth.stores.users import UserStore
+from auth.tokens import IssuedToken, mint_refresh_token, parse_refresh_token
+
+
+class RefreshReuseDetected(Unauthenticated):
+    """A rotated-away refresh token came back; its family is now revoked."""
+
+    default_message = "refresh token reuse detected"
+
+    def __init__(self, family_id: str, user_id: int) -> None:
+        super().__init__()
+        self.family_id = family_id
+        self.user_id = user_id
+
+
+class RefreshTokens:
+    def __init__(
+        self,
+        store: RefreshTokenStore,
+        users: UserStore,
+        keys: KeyRing | DemoKeyRing,
+        clock: Clock,
+        ttl: int,
+    ) -> None:
+        self._store = store
+        self._users = users
+        self._keys = keys
+        self._clock = clock
+        self._ttl = ttl
+
+    def issue(self, user: User, client: ClientInfo) -> IssuedToken:
+        now = int(self._clock.now())
+        family_id, token_id = str(uuid.uuid4()), str(uuid.uuid4())
+        issued = mint_refresh_token(user.id, token_id, family_id, self._keys.signing_key(), now, self._ttl)
+        self._store.create(
+            RefreshFamily(
+                family_id=family_id,
+                user_id=user.id,
+                current_token_id=token_id,
+                created_at=now,
+                last_used_at=now,
+                expires_at=issued.expires_at,
+                revoked=False,
+                client=client,
+            )
+        )
+        return issued
+
+    def rotate(self, token: str) -> tuple[User, IssuedToken]:
+        """Exchange a refresh token for its successor; the user is re-read, never trusted."""
+        now = int(self._clock.now())
+        claims = parse_refresh_token(token, self._keys.verification_key, now)
+        user = self._users.get(claims.user_id, consistent=True)
+        if user is None or not user.is_active:
+            self._store.revoke(claims.family_id, now)
+            raise Unauthenticated("user not found or archived")
+        next_token_id = str(uuid.uuid4())
+        issued = mint_refresh_token(
+            user.id, next_token_id, claims.family_id, self._keys.signing_key(), now, self._ttl
+        )
+        try:
+            self._store.rotate(claims.family_id, claims.token_id, next_token_id, now, issued.expires_at)
+        except RotationRefused as refused:
+            family = refused.family
+            if (
+                family is not None
+                and not family.revoked
+                and family.user_id == claims.user_id
+                and family.current_token_id != claims.token_id
+            ):
+                self._store.revoke(claims.family_id, now)
+                raise RefreshReuseDetected(claims.family_id, claims.user_id) from refused
+            raise Unauthenticated("refresh token revoked or expired") from refused
+        return user, issued
+
+    def revoke(self, token: str, user_id: int) -> bool:
+        """Revoke the family of a refresh token the caller owns; False when there is none."""
+        now = int(self._clock.now())
+        try:
+            claims = parse_refresh_token(token, self._keys.verification_key, now)
+        except Unauthenticated:
+            return False
+        if claims.user_id != user_id:
+            return False
+        self._store.revoke(claims.family_id, now)
+        return True

@@ -1,0 +1,73 @@
+"""Small helpers shared by the stores: attribute marshalling and error translation.
+
+The low-level client is used instead of the resource API: it imports faster, which keeps
+the authorizer's cold start lean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from auth.errors import Unavailable
+
+Item = Mapping[str, Mapping[str, Any]]
+
+CONDITION_FAILED = "ConditionalCheckFailedException"
+# A canceled transaction names each failed condition with this shorter code.
+ITEM_CONDITION_FAILED = "ConditionalCheckFailed"
+TRANSACTION_CANCELED = "TransactionCanceledException"
+
+
+def s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def boolean(value: bool) -> dict[str, bool]:
+    return {"BOOL": value}
+
+
+def get_s(item: Item, name: str, default: str = "") -> str:
+    value = item.get(name)
+    return value["S"] if value and "S" in value else default
+
+
+def get_n(item: Item, name: str, default: int = 0) -> int:
+    value = item.get(name)
+    return int(value["N"]) if value and "N" in value else default
+
+
+def get_bool(item: Item, name: str, default: bool = False) -> bool:
+    value = item.get(name)
+    return bool(value["BOOL"]) if value and "BOOL" in value else default
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def cancellation_codes(exc: ClientError) -> list[str]:
+    """Per-item reasons of a canceled transaction, in the order the items were given."""
+    reasons = exc.response.get("CancellationReasons") or []
+    return [str(reason.get("Code") or "None") for reason in reasons]
+
+
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    """Turn an unexpected DynamoDB failure into Unavailable (fail closed, retryable).
+
+    Callers that expect a specific ClientError (a failed condition) catch it inside.
+    """
+    try:
+        yield
+    except ClientError as exc:
+        raise Unavailable("storage unavailable") from exc
+    except BotoCoreError as exc:
+        raise Unavailable("storage unavailable") from exc

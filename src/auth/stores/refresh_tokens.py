@@ -1,0 +1,132 @@
+"""The RefreshTokens table: one item per token family (one per sign-in).
+
+The item holds the id of the family's one valid token. Rotating is a single conditional
+update from the presented id to the next, so of any number of concurrent refreshes with one
+token exactly one wins, and a token that is no longer current is recognisably a reuse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from auth.errors import Unavailable
+from auth.models import ClientInfo
+from auth.stores.dynamo import (
+    CONDITION_FAILED,
+    Item,
+    boolean,
+    error_code,
+    get_bool,
+    get_n,
+    get_s,
+    n,
+    s,
+    translated_errors,
+)
+
+
+@dataclass(frozen=True)
+class RefreshFamily:
+    family_id: str
+    user_id: int
+    current_token_id: str
+    created_at: int
+    last_used_at: int
+    expires_at: int
+    revoked: bool
+    client: ClientInfo
+
+
+class RotationRefused(Exception):
+    """The conditional rotation failed; `family` is the item as it stood (None if gone)."""
+
+    def __init__(self, family: RefreshFamily | None) -> None:
+        super().__init__("refresh token rotation refused")
+        self.family = family
+
+
+def _from_item(item: Item) -> RefreshFamily:
+    return RefreshFamily(
+        family_id=get_s(item, "familyId"),
+        user_id=get_n(item, "userId"),
+        current_token_id=get_s(item, "currentTokenId"),
+        created_at=get_n(item, "createdAt"),
+        last_used_at=get_n(item, "lastUsedAt"),
+        expires_at=get_n(item, "expiresAt"),
+        revoked=get_bool(item, "revoked"),
+        client=ClientInfo(user_agent=get_s(item, "userAgent"), ip_address=get_s(item, "ipAddress")),
+    )
+
+
+class RefreshTokenStore:
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def create(self, family: RefreshFamily) -> None:
+        with translated_errors():
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "familyId": s(family.family_id),
+                    "userId": n(family.user_id),
+                    "currentTokenId": s(family.current_token_id),
+                    "createdAt": n(family.created_at),
+                    "lastUsedAt": n(family.last_used_at),
+                    "expiresAt": n(family.expires_at),
+                    "revoked": boolean(family.revoked),
+                    "userAgent": s(family.client.user_agent),
+                    "ipAddress": s(family.client.ip_address),
+                },
+                ConditionExpression="attribute_not_exists(familyId)",
+            )
+
+    def get(self, family_id: str) -> RefreshFamily | None:
+        with translated_errors():
+            response = self._client.get_item(
+                TableName=self._table, Key={"familyId": s(family_id)}, ConsistentRead=True
+            )
+        item = response.get("Item")
+        return _from_item(item) if item else None
+
+    def rotate(
+        self, family_id: str, presented_token_id: str, next_token_id: str, now: int, expires_at: int
+    ) -> None:
+        """Move the family from the presented token to the next; RotationRefused otherwise."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"familyId": s(family_id)},
+                UpdateExpression="SET currentTokenId = :next, lastUsedAt = :now, expiresAt = :exp",
+                ConditionExpression=("currentTokenId = :presented AND revoked = :false AND expiresAt > :now"),
+                ExpressionAttributeValues={
+                    ":next": s(next_token_id),
+                    ":presented": s(presented_token_id),
+                    ":now": n(now),
+                    ":exp": n(expires_at),
+                    ":false": boolean(False),
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if error_code(exc) != CONDITION_FAILED:
+                raise Unavailable("storage unavailable") from exc
+            item = exc.response.get("Item")
+            raise RotationRefused(_from_item(item) if item else None) from exc
+
+    def revoke(self, family_id: str, now: int) -> None:
+        """Mark the family revoked; kept until its TTL so reuse is still recognised."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"familyId": s(family_id)},
+                UpdateExpression="SET revoked = :true, revokedAt = :now",
+                ConditionExpression="attribute_exists(familyId)",
+                ExpressionAttributeValues={":true": boolean(True), ":now": n(now)},
+            )
+        except ClientError as exc:
+            if error_code(exc) != CONDITION_FAILED:
+                raise Unavailable("storage unavailable") from exc

@@ -1,0 +1,44 @@
+"""The Settings table's instance settings item (Memos' general workspace settings)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from auth.stores.dynamo import boolean, get_bool, s, translated_errors
+
+INSTANCE_SETTINGS = "instance"
+
+
+@dataclass(frozen=True)
+class InstanceSettings:
+    disallow_user_registration: bool = False
+    disallow_password_auth: bool = False
+
+
+class SettingsStore:
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def get_instance(self) -> InstanceSettings:
+        with translated_errors():
+            response = self._client.get_item(
+                TableName=self._table, Key={"pk": s(INSTANCE_SETTINGS)}, ConsistentRead=True
+            )
+        item = response.get("Item") or {}
+        return InstanceSettings(
+            disallow_user_registration=get_bool(item, "disallowUserRegistration"),
+            disallow_password_auth=get_bool(item, "disallowPasswordAuth"),
+        )
+
+    def put_instance(self, settings: InstanceSettings) -> None:
+        with translated_errors():
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": s(INSTANCE_SETTINGS),
+                    "disallowUserRegistration": boolean(settings.disallow_user_registration),
+                    "disallowPasswordAuth": boolean(settings.disallow_password_auth),
+                },
+            )

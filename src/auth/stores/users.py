@@ -1,0 +1,182 @@
+"""The Users table: a user item per id and a username item that keeps names unique.
+
+Both items are written in one transaction, so there is never a user without its username
+record or the reverse. The Settings table's owner marker makes the first user the only ADMIN
+created by sign-up, however many sign-ups race.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from auth.errors import AlreadyExists, Unavailable
+from auth.models import Role, State, User
+from auth.stores.dynamo import (
+    ITEM_CONDITION_FAILED,
+    TRANSACTION_CANCELED,
+    Item,
+    cancellation_codes,
+    error_code,
+    get_n,
+    get_s,
+    n,
+    s,
+    translated_errors,
+)
+from auth.usernames import username_key
+
+USER_PREFIX = "user#"
+USERNAME_PREFIX = "username#"
+# Settings-table items this store owns.
+OWNER_MARKER = "owner"
+USER_ID_COUNTER = "counter#users"
+
+
+class OwnerTaken(Exception):
+    """Another sign-up became the first user while this one was in flight."""
+
+
+def _user_pk(user_id: int) -> str:
+    return f"{USER_PREFIX}{user_id}"
+
+
+def _username_pk(username: str) -> str:
+    return f"{USERNAME_PREFIX}{username_key(username)}"
+
+
+def user_to_item(user: User) -> dict[str, Any]:
+    return {
+        "pk": s(_user_pk(user.id)),
+        "id": n(user.id),
+        "username": s(user.username),
+        "role": s(user.role.value),
+        "state": s(user.state.value),
+        "passwordHash": s(user.password_hash),
+        "displayName": s(user.display_name),
+        "email": s(user.email),
+        "createTime": n(user.create_time),
+        "updateTime": n(user.update_time),
+        "tokensNotBefore": n(user.tokens_not_before),
+    }
+
+
+def user_from_item(item: Item) -> User:
+    return User(
+        id=get_n(item, "id"),
+        username=get_s(item, "username"),
+        role=Role(get_s(item, "role", Role.USER.value)),
+        state=State(get_s(item, "state", State.NORMAL.value)),
+        password_hash=get_s(item, "passwordHash"),
+        display_name=get_s(item, "displayName"),
+        email=get_s(item, "email"),
+        create_time=get_n(item, "createTime"),
+        update_time=get_n(item, "updateTime"),
+        tokens_not_before=get_n(item, "tokensNotBefore"),
+    )
+
+
+class UserStore:
+    def __init__(self, client: Any, table: str, settings_table: str) -> None:
+        self._client = client
+        self._table = table
+        self._settings_table = settings_table
+
+    def next_user_id(self) -> int:
+        """A new id from an atomic counter; a failed sign-up leaves a gap, never a reuse."""
+        with translated_errors():
+            response = self._client.update_item(
+                TableName=self._settings_table,
+                Key={"pk": s(USER_ID_COUNTER)},
+                UpdateExpression="ADD #v :one",
+                ExpressionAttributeNames={"#v": "value"},
+                ExpressionAttributeValues={":one": n(1)},
+                ReturnValues="UPDATED_NEW",
+            )
+        return get_n(response["Attributes"], "value")
+
+    def owner_exists(self) -> bool:
+        with translated_errors():
+            response = self._client.get_item(
+                TableName=self._settings_table, Key={"pk": s(OWNER_MARKER)}, ConsistentRead=True
+            )
+        return "Item" in response
+
+    def create(self, user: User, claim_owner: bool) -> None:
+        """Write the user and its username record together.
+
+        Raises AlreadyExists when the username is taken, OwnerTaken when `claim_owner` was
+        asked and another user claimed it first.
+        """
+        not_exists = "attribute_not_exists(pk)"
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": user_to_item(user),
+                    "ConditionExpression": not_exists,
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {"pk": s(_username_pk(user.username)), "userId": n(user.id)},
+                    "ConditionExpression": not_exists,
+                }
+            },
+        ]
+        if claim_owner:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._settings_table,
+                        "Item": {"pk": s(OWNER_MARKER), "userId": n(user.id)},
+                        "ConditionExpression": not_exists,
+                    }
+                }
+            )
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if error_code(exc) != TRANSACTION_CANCELED:
+                raise Unavailable("storage unavailable") from exc
+            codes = cancellation_codes(exc)
+            if len(codes) > 1 and codes[1] == ITEM_CONDITION_FAILED:
+                raise AlreadyExists(f"user {user.username} already exists") from exc
+            if claim_owner and len(codes) > 2 and codes[2] == ITEM_CONDITION_FAILED:
+                raise OwnerTaken from exc
+            raise Unavailable("storage unavailable") from exc
+
+    def get(self, user_id: int, consistent: bool = False) -> User | None:
+        with translated_errors():
+            response = self._client.get_item(
+                TableName=self._table, Key={"pk": s(_user_pk(user_id))}, ConsistentRead=consistent
+            )
+        item = response.get("Item")
+        return user_from_item(item) if item else None
+
+    def get_by_username(self, username: str, consistent: bool = False) -> User | None:
+        with translated_errors():
+            response = self._client.get_item(
+                TableName=self._table,
+                Key={"pk": s(_username_pk(username))},
+                ConsistentRead=consistent,
+            )
+        item = response.get("Item")
+        if not item:
+            return None
+        return self.get(get_n(item, "userId"), consistent=consistent)
+
+    def list_all(self) -> Iterator[User]:
+        """Every user; a Scan, so only the admin-only listing route calls it."""
+        paginator = self._client.get_paginator("scan")
+        with translated_errors():
+            for page in paginator.paginate(
+                TableName=self._table,
+                FilterExpression="begins_with(pk, :prefix)",
+                ExpressionAttributeValues={":prefix": s(USER_PREFIX)},
+            ):
+                for item in page.get("Items", []):
+                    yield user_from_item(item)

@@ -1,0 +1,221 @@
+"""Minting and parsing the two JWTs of SPEC §1: access tokens and refresh tokens.
+
+Every check a token must pass lives here, so the authorizer and the refresh route agree.
+Time checks use the caller's clock rather than PyJWT's, so expiry is testable.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import jwt
+from jwt.warnings import InsecureKeyLengthWarning
+
+from auth.errors import Unauthenticated
+from auth.models import Role, State, User
+
+# Identifies tokens as issued by Memos, so Memos clients accept them unchanged.
+ISSUER = "memos"
+# Distinct audiences keep an access token from being replayed as a refresh token and back.
+ACCESS_AUDIENCE = "user.access-token"
+REFRESH_AUDIENCE = "user.refresh-token"
+ACCESS_TYPE = "access"
+REFRESH_TYPE = "refresh"
+# The only algorithm accepted: naming it blocks 'none' and algorithm-confusion attacks.
+ALGORITHM = "HS256"
+# Tokens minted by a container whose clock runs slightly ahead are still accepted.
+MAX_CLOCK_SKEW_SECONDS = 60
+# A header longer than this is not one we minted; refusing it early bounds the work.
+MAX_TOKEN_CHARS = 4096
+MAX_KID_CHARS = 16
+
+# The demo key 'usememos' is short on purpose (Memos' well-known demo secret); real keys
+# are checked for length where they are loaded (auth.keys).
+warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    secret: bytes
+
+    def __repr__(self) -> str:
+        # Never let a key reach a log line through a repr.
+        return f"SigningKey(kid={self.kid!r})"
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: int
+    username: str
+    role: Role
+    status: State
+    issued_at: int
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class RefreshClaims:
+    token_id: str
+    family_id: str
+    user_id: int
+    issued_at: int
+    expires_at: int
+
+
+KeyLookup = Callable[[str], SigningKey | None]
+
+
+def _encode(claims: dict[str, object], key: SigningKey) -> str:
+    return jwt.encode(claims, key.secret, algorithm=ALGORITHM, headers={"kid": key.kid, "typ": "JWT"})
+
+
+def mint_access_token(user: User, key: SigningKey, now: float, ttl: int) -> IssuedToken:
+    issued_at = int(now)
+    expires_at = issued_at + ttl
+    claims: dict[str, object] = {
+        "type": ACCESS_TYPE,
+        "name": user.username,
+        "username": user.username,
+        "role": user.role.value,
+        "status": user.state.value,
+        "iss": ISSUER,
+        "sub": str(user.id),
+        "aud": [ACCESS_AUDIENCE],
+        "iat": issued_at,
+        "exp": expires_at,
+    }
+    return IssuedToken(_encode(claims, key), expires_at)
+
+
+def mint_refresh_token(
+    user_id: int, token_id: str, family_id: str, key: SigningKey, now: float, ttl: int
+) -> IssuedToken:
+    issued_at = int(now)
+    expires_at = issued_at + ttl
+    claims: dict[str, object] = {
+        "type": REFRESH_TYPE,
+        "tid": token_id,
+        "fid": family_id,
+        "iss": ISSUER,
+        "sub": str(user_id),
+        "aud": [REFRESH_AUDIENCE],
+        "iat": issued_at,
+        "exp": expires_at,
+    }
+    return IssuedToken(_encode(claims, key), expires_at)
+
+
+def read_key_id(token: str) -> str:
+    """The header's kid, after checking the header is one we could have minted.
+
+    Cheap (no signature work), so malformed tokens are refused before any key lookup.
+    """
+    if not token or len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
+        raise Unauthenticated("malformed token")
+    segment = token.split(".", 1)[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise Unauthenticated("malformed token") from exc
+    if not isinstance(header, dict) or header.get("alg") != ALGORITHM:
+        raise Unauthenticated("unsupported token algorithm")
+    if header.get("typ", "JWT") != "JWT":
+        raise Unauthenticated("unsupported token type")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid or len(kid) > MAX_KID_CHARS:
+        raise Unauthenticated("unknown signing key")
+    return kid
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _verified_claims(
+    token: str, keys: KeyLookup, audience: str, token_type: str, now: float
+) -> dict[str, object]:
+    key = keys(read_key_id(token))
+    if key is None:
+        raise Unauthenticated("unknown signing key")
+    try:
+        claims = jwt.decode(
+            token,
+            key.secret,
+            algorithms=[ALGORITHM],
+            audience=audience,
+            issuer=ISSUER,
+            options={
+                "require": ["exp", "iat", "iss", "aud", "sub"],
+                # Checked below against the injected clock instead of time.time().
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+            },
+        )
+    except jwt.InvalidTokenError as exc:
+        raise Unauthenticated("invalid token") from exc
+    exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf")
+    if not _is_int(exp) or not _is_int(iat):
+        raise Unauthenticated("invalid token")
+    if now >= exp:  # type: ignore[operator]
+        raise Unauthenticated("token expired")
+    if iat > now + MAX_CLOCK_SKEW_SECONDS:  # type: ignore[operator]
+        raise Unauthenticated("token issued in the future")
+    if nbf is not None and (not _is_int(nbf) or nbf > now + MAX_CLOCK_SKEW_SECONDS):
+        raise Unauthenticated("token not yet valid")
+    if claims.get("type") != token_type:
+        raise Unauthenticated("wrong token type")
+    return claims
+
+
+def _user_id(claims: dict[str, object]) -> int:
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub.isascii() or not sub.isdigit() or len(sub) > 10:
+        raise Unauthenticated("invalid token subject")
+    user_id = int(sub)
+    if not 0 < user_id < 2**31:
+        raise Unauthenticated("invalid token subject")
+    return user_id
+
+
+def parse_access_token(token: str, keys: KeyLookup, now: float) -> AccessClaims:
+    claims = _verified_claims(token, keys, ACCESS_AUDIENCE, ACCESS_TYPE, now)
+    username, role, status = claims.get("name"), claims.get("role"), claims.get("status")
+    if not isinstance(username, str) or role not in Role.__members__ or status not in State.__members__:
+        raise Unauthenticated("invalid token claims")
+    return AccessClaims(
+        user_id=_user_id(claims),
+        username=username,
+        role=Role(role),
+        status=State(status),
+        issued_at=claims["iat"],  # type: ignore[arg-type]
+        expires_at=claims["exp"],  # type: ignore[arg-type]
+    )
+
+
+def parse_refresh_token(token: str, keys: KeyLookup, now: float) -> RefreshClaims:
+    claims = _verified_claims(token, keys, REFRESH_AUDIENCE, REFRESH_TYPE, now)
+    token_id, family_id = claims.get("tid"), claims.get("fid")
+    if not isinstance(token_id, str) or not isinstance(family_id, str):
+        raise Unauthenticated("invalid token claims")
+    if not token_id or not family_id or len(token_id) > 64 or len(family_id) > 64:
+        raise Unauthenticated("invalid token claims")
+    return RefreshClaims(
+        token_id=token_id,
+        family_id=family_id,
+        user_id=_user_id(claims),
+        issued_at=claims["iat"],  # type: ignore[arg-type]
+        expires_at=claims["exp"],  # type: ignore[arg-type]
+    )

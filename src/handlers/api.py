@@ -1,0 +1,83 @@
+"""The API function: every route of SPEC §3 on Powertools' HTTP API resolver."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.logging import correlation_paths
+
+from auth.errors import AuthError, Internal, InvalidArgument, NotFound
+from handlers import routes_auth, routes_users
+from handlers.http import SECURITY_HEADERS, error_body, error_response
+
+# Far above any legitimate body (a sign-up is < 1 kB), far below API Gateway's 10 MB.
+MAX_BODY_BYTES = 64 * 1024
+OPENAPI_TITLE = "memos-auth"
+OPENAPI_VERSION = "1.0.0"
+
+logger = Logger()
+app = APIGatewayHttpResolver(enable_validation=True)
+app.include_router(routes_auth.router)
+app.include_router(routes_users.router)
+
+
+@app.get("/api/v1/openapi.json")
+def openapi() -> Response:
+    return Response(
+        status_code=200,
+        content_type=content_types.APPLICATION_JSON,
+        body=app.get_openapi_json_schema(title=OPENAPI_TITLE, version=OPENAPI_VERSION),
+    )
+
+
+@app.exception_handler(AuthError)
+def on_auth_error(error: AuthError) -> Response:
+    if error.code in (13, 14):
+        logger.warning("request failed", error_type=type(error).__name__, code=error.code)
+    return error_response(error)
+
+
+@app.exception_handler(RequestValidationError)
+def on_invalid_request(error: RequestValidationError) -> Response:
+    # Name the fields at fault, never echo their values: one of them may be a password.
+    problems = []
+    for detail in error.errors():
+        location = ".".join(str(part) for part in detail.get("loc", ()) if part != "body")
+        problems.append(f"{location}: {detail.get('msg', 'invalid')}" if location else detail.get("msg", ""))
+    return error_response(InvalidArgument("invalid request: " + "; ".join(problems)))
+
+
+@app.exception_handler(Exception)
+def on_unexpected(error: Exception) -> Response:
+    logger.exception("unhandled error")
+    return error_response(Internal())
+
+
+@app.not_found
+def on_not_found(error: Exception) -> Response:
+    return error_response(NotFound("no such route"))
+
+
+def _too_large(event: dict[str, Any]) -> bool:
+    body = event.get("body") or ""
+    # Base64 inflates by 4/3; compare the decoded size.
+    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode("utf-8"))
+    return size > MAX_BODY_BYTES
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if _too_large(event):
+        response: dict[str, Any] = {
+            "statusCode": 400,
+            "headers": {"Content-Type": content_types.APPLICATION_JSON},
+            "body": error_body(InvalidArgument.code, "request body too large"),
+            "isBase64Encoded": False,
+        }
+    else:
+        response = app.resolve(event, context)
+    response.setdefault("headers", {}).update(SECURITY_HEADERS)
+    return response

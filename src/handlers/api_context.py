@@ -1,0 +1,66 @@
+"""What a route handler needs from its event: the services, the caller, the client."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+
+from auth.errors import Unauthenticated
+from auth.models import ClientInfo, Role
+from auth.principal import AuthMethod, Principal
+from auth.wiring import ApiServices, build_api_services
+from handlers.cookies import SESSION_COOKIE, cookie_value
+
+# Client info is for display only; long values are cut rather than stored whole.
+MAX_CLIENT_INFO_CHARS = 512
+
+_services: ApiServices | None = None
+
+
+def services() -> ApiServices:
+    global _services
+    if _services is None:
+        _services = build_api_services()
+    return _services
+
+
+def reset_services(replacement: ApiServices | None = None) -> None:
+    """For tests: swap the container's services (None rebuilds from the environment)."""
+    global _services
+    _services = replacement
+
+
+def principal(event: APIGatewayProxyEventV2) -> Principal:
+    """The caller the authorizer verified; routes behind the authorizer only."""
+    context = event.request_context.authorizer.get_lambda or {}
+    try:
+        return Principal(
+            user_id=int(context["userId"]),
+            username=str(context["username"]),
+            role=Role(context["role"]),
+            auth_method=AuthMethod(context["authMethod"]),
+            credential_id=str(context.get("credentialId", "")),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        # Only reachable if a route lost its authorizer: refuse rather than guess.
+        raise Unauthenticated("no verified caller") from exc
+
+
+def optional_principal(event: APIGatewayProxyEventV2) -> Principal | None:
+    """The caller of a public route, when it brought a credential (an admin creating users).
+
+    A credential that is present but invalid is refused, not ignored.
+    """
+    headers = event.headers or {}
+    authorization = headers.get("authorization")
+    session = cookie_value(event.cookies, SESSION_COOKIE)
+    if authorization is None and session is None:
+        return None
+    return services().authenticator.authenticate(authorization, session)
+
+
+def client_info(event: APIGatewayProxyEventV2) -> ClientInfo:
+    headers = event.headers or {}
+    return ClientInfo(
+        user_agent=headers.get("user-agent", "")[:MAX_CLIENT_INFO_CHARS],
+        ip_address=event.request_context.http.source_ip[:MAX_CLIENT_INFO_CHARS],
+    )

@@ -1,0 +1,70 @@
+"""The HTTP API Lambda authorizer (SPEC §4), payload 2.0 with simple responses.
+
+Lean on purpose: no event handler, no pydantic, no bcrypt. The services are built once per
+container, on the first invocation, so an import never touches AWS.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerEventV2,
+    APIGatewayAuthorizerResponseV2,
+)
+
+from auth.access import may_enter
+from auth.errors import Unauthenticated
+from auth.principal import Principal
+from auth.wiring import AuthorizerServices, build_authorizer_services
+from handlers.cookies import SESSION_COOKIE, cookie_value
+
+logger = Logger()
+_services: AuthorizerServices | None = None
+
+
+def services() -> AuthorizerServices:
+    global _services
+    if _services is None:
+        _services = build_authorizer_services()
+    return _services
+
+
+def reset_services(replacement: AuthorizerServices | None = None) -> None:
+    """For tests and the local runner: swap the container's services."""
+    global _services
+    _services = replacement
+
+
+def authorizer_context(principal: Principal) -> dict[str, str]:
+    # API Gateway passes context values through as flat strings.
+    return {
+        "userId": str(principal.user_id),
+        "username": principal.username,
+        "role": principal.role.value,
+        "authMethod": principal.auth_method.value,
+        "credentialId": principal.credential_id,
+    }
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = APIGatewayAuthorizerEventV2(event)
+    try:
+        headers = request.headers or {}
+        principal = services().authenticator.authenticate(
+            headers.get("authorization"), cookie_value(request.cookies, SESSION_COOKIE)
+        )
+    except Unauthenticated as refused:
+        logger.info("credential refused", reason=refused.message, route=request.route_key)
+        # The exact message API Gateway turns into a 401.
+        raise Exception("Unauthorized") from None
+    except Exception:
+        # A dependency failed: never allow. A non-'Unauthorized' error makes API Gateway
+        # answer 500, so clients retry instead of discarding a good credential.
+        logger.exception("authorizer failed closed", route=request.route_key)
+        raise
+    if not may_enter(request.route_key, principal):
+        logger.info("route refused", route=request.route_key, user_id=principal.user_id)
+        return APIGatewayAuthorizerResponseV2(authorize=False).asdict()
+    return APIGatewayAuthorizerResponseV2(authorize=True, context=authorizer_context(principal)).asdict()

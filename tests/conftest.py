@@ -1,0 +1,58 @@
+"""Fixtures shared by every test: AWS on moto built from template.yaml, and a clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from auth.clock import FakeClock
+from auth.config import Config
+from auth.wiring import ApiServices, AuthorizerServices, build_api_services, build_authorizer_services
+from devstack.provision import create_secret, create_table
+from devstack.template import load_template
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """moto in-process, with every table and the secret of template.yaml."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SECRETS_MANAGER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        template = load_template()
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        secretsmanager = boto3.client("secretsmanager", region_name=REGION)
+        for table in template.tables.values():
+            create_table(dynamodb, table)
+        for secret in template.secrets.values():
+            create_secret(secretsmanager, secret)
+        yield {"dynamodb": dynamodb, "secretsmanager": secretsmanager, "template": template}
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def config() -> Config:
+    # Cost 4 keeps the suite fast; the cost itself is tested in test_passwords.
+    return Config(bcrypt_cost=4)
+
+
+@pytest.fixture
+def api(aws: dict[str, Any], clock: FakeClock, config: Config) -> ApiServices:
+    return build_api_services(config, clock, aws["dynamodb"], aws["secretsmanager"])
+
+
+@pytest.fixture
+def authorizer_services(aws: dict[str, Any], clock: FakeClock, config: Config) -> AuthorizerServices:
+    return build_authorizer_services(config, clock, aws["dynamodb"], aws["secretsmanager"])

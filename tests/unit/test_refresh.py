@@ -1,0 +1,75 @@
+"""SPEC §1/§3: refresh tokens rotate on every use; reuse revokes the family (RFC 9700)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from auth.clock import FakeClock
+from auth.errors import Unauthenticated
+from auth.models import ClientInfo
+from auth.refresh import RefreshReuseDetected
+from auth.wiring import ApiServices
+
+PASSWORD = "correct horse battery"
+CLIENT = ClientInfo("pytest", "203.0.113.7")
+
+
+@pytest.fixture
+def signed_in(api: ApiServices) -> tuple[ApiServices, str]:
+    user = api.accounts.sign_up("alice", PASSWORD)
+    return api, api.refresh_tokens.issue(user, CLIENT).token
+
+
+def test_rotation_returns_a_new_token_and_retires_the_old(signed_in: tuple[ApiServices, str]) -> None:
+    api, first = signed_in
+    user, second = api.refresh_tokens.rotate(first)
+    assert user.username == "alice" and second.token != first
+    _, third = api.refresh_tokens.rotate(second.token)
+    assert third.token not in (first, second.token)
+
+
+def test_reuse_revokes_the_whole_family(signed_in: tuple[ApiServices, str]) -> None:
+    api, first = signed_in
+    _, second = api.refresh_tokens.rotate(first)
+    with pytest.raises(RefreshReuseDetected):
+        api.refresh_tokens.rotate(first)
+    with pytest.raises(Unauthenticated):
+        api.refresh_tokens.rotate(second.token)
+
+
+def test_a_token_rotated_by_another_container_counts_as_reuse(signed_in: tuple[ApiServices, str]) -> None:
+    # Concurrent rotations race on one conditional update; the real race runs against
+    # DynamoDB Local in tests/e2e (moto does not make conditional writes atomic).
+    api, token = signed_in
+    api.refresh_tokens.rotate(token)
+    with pytest.raises(RefreshReuseDetected):
+        api.refresh_tokens.rotate(token)
+
+
+def test_revoked_family_is_refused(signed_in: tuple[ApiServices, str]) -> None:
+    api, token = signed_in
+    user = api.users.get_by_username("alice")
+    assert user is not None and api.refresh_tokens.revoke(token, user.id)
+    with pytest.raises(Unauthenticated):
+        api.refresh_tokens.rotate(token)
+
+
+def test_someone_elses_token_is_not_revoked(signed_in: tuple[ApiServices, str]) -> None:
+    api, token = signed_in
+    assert not api.refresh_tokens.revoke(token, user_id=999)
+    api.refresh_tokens.rotate(token)
+
+
+def test_expired_refresh_token_is_refused(signed_in: tuple[ApiServices, str], clock: FakeClock) -> None:
+    api, token = signed_in
+    clock.advance(api.config.refresh_token_ttl)
+    with pytest.raises(Unauthenticated):
+        api.refresh_tokens.rotate(token)
+
+
+def test_family_records_the_client(signed_in: tuple[ApiServices, str], aws: dict[str, Any]) -> None:
+    item = aws["dynamodb"].scan(TableName="RefreshTokensTable")["Items"][0]
+    assert item["userAgent"]["S"] == "pytest" and item["ipAddress"]["S"] == "203.0.113.7"
+    assert "token" not in " ".join(item).lower().replace("currenttokenid", "")

@@ -1,0 +1,118 @@
+"""SPEC §1: the JWTs' exact shape and every way a token must be refused."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import jwt
+import pytest
+
+from auth.errors import Unauthenticated
+from auth.models import Role, State, User
+from auth.tokens import (
+    SigningKey,
+    mint_access_token,
+    mint_refresh_token,
+    parse_access_token,
+    parse_refresh_token,
+)
+
+KEY = SigningKey("v1", b"k" * 40)
+OTHER_KEY = SigningKey("v1", b"x" * 40)
+NOW = 1_800_000_000
+USER = User(7, "alice", Role.USER, State.NORMAL, "", "", "", NOW, NOW)
+
+
+def lookup(kid: str) -> SigningKey | None:
+    return KEY if kid == KEY.kid else None
+
+
+def segment(token: str, index: int) -> dict:
+    part = token.split(".")[index]
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+
+def forge(claims: dict, key: bytes = KEY.secret, alg: str = "HS256", headers: dict | None = None) -> str:
+    return jwt.encode(claims, key, algorithm=alg, headers={"kid": "v1", **(headers or {})})
+
+
+def access_claims(**overrides: object) -> dict:
+    claims = {
+        "type": "access", "name": "alice", "username": "alice", "role": "USER", "status": "NORMAL",
+        "iss": "memos", "sub": "7", "aud": ["user.access-token"], "iat": NOW, "exp": NOW + 900,
+    }
+    claims.update(overrides)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def test_access_token_has_exact_header_and_claims() -> None:
+    issued = mint_access_token(USER, KEY, NOW, 900)
+    assert segment(issued.token, 0) == {"alg": "HS256", "kid": "v1", "typ": "JWT"}
+    assert segment(issued.token, 1) == access_claims()
+    assert issued.expires_at == NOW + 900
+
+
+def test_refresh_token_has_exact_claims() -> None:
+    issued = mint_refresh_token(7, "t-1", "f-1", KEY, NOW, 3600)
+    assert segment(issued.token, 1) == {
+        "type": "refresh", "tid": "t-1", "fid": "f-1", "iss": "memos", "sub": "7",
+        "aud": ["user.refresh-token"], "iat": NOW, "exp": NOW + 3600,
+    }
+
+
+def test_valid_access_token_parses() -> None:
+    claims = parse_access_token(mint_access_token(USER, KEY, NOW, 900).token, lookup, NOW + 10)
+    assert (claims.user_id, claims.username, claims.role) == (7, "alice", Role.USER)
+
+
+def test_refresh_token_round_trips() -> None:
+    claims = parse_refresh_token(mint_refresh_token(7, "t", "f", KEY, NOW, 60).token, lookup, NOW)
+    assert (claims.user_id, claims.token_id, claims.family_id) == (7, "t", "f")
+
+
+def test_expiry_is_read_from_the_injected_clock() -> None:
+    token = mint_access_token(USER, KEY, NOW, 900).token
+    parse_access_token(token, lookup, NOW + 899)
+    with pytest.raises(Unauthenticated):
+        parse_access_token(token, lookup, NOW + 900)
+
+
+def _none_alg_token() -> str:
+    header = base64.urlsafe_b64encode(b'{"alg":"none","kid":"v1","typ":"JWT"}').rstrip(b"=")
+    body = base64.urlsafe_b64encode(json.dumps(access_claims()).encode()).rstrip(b"=")
+    return f"{header.decode()}.{body.decode()}."
+
+
+REFUSED_ACCESS_TOKENS = {
+    "alg none": _none_alg_token(),
+    "HS512": forge(access_claims(), alg="HS512"),
+    "unknown kid": forge(access_claims(), headers={"kid": "v9"}),
+    "forged signature": forge(access_claims(), key=OTHER_KEY.secret),
+    "missing exp": forge(access_claims(exp=None)),
+    "string exp": forge(access_claims(exp=str(NOW + 900))),
+    "expired one second ago": forge(access_claims(exp=NOW - 1)),
+    "iat far in the future": forge(access_claims(iat=NOW + 86400)),
+    "nbf in the future": forge(access_claims(nbf=NOW + 3600)),
+    "wrong issuer": forge(access_claims(iss="evil")),
+    "wrong audience": forge(access_claims(aud=["user.refresh-token"])),
+    "missing audience": forge(access_claims(aud=None)),
+    "refresh token as access token": mint_refresh_token(7, "t", "f", KEY, NOW, 60).token,
+    "wrong type claim": forge(access_claims(type="refresh")),
+    "non-numeric subject": forge(access_claims(sub="admin")),
+    "signature stripped": mint_access_token(USER, KEY, NOW, 900).token.rsplit(".", 1)[0] + ".",
+    "trailing garbage": mint_access_token(USER, KEY, NOW, 900).token + "x",
+    "not a jwt": "hello",
+    "empty": "",
+}
+
+
+@pytest.mark.parametrize("token", REFUSED_ACCESS_TOKENS.values(), ids=REFUSED_ACCESS_TOKENS.keys())
+def test_refused_access_tokens(token: str) -> None:
+    with pytest.raises(Unauthenticated):
+        parse_access_token(token, lookup, NOW)
+
+
+def test_access_token_is_refused_as_refresh_token() -> None:
+    with pytest.raises(Unauthenticated):
+        parse_refresh_token(mint_access_token(USER, KEY, NOW, 900).token, lookup, NOW)
