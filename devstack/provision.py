@@ -1,0 +1,66 @@
+"""Create the template's tables and secrets in the local backends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import botocore.config
+import botocore.exceptions
+
+from devstack.environment import FAKE_CREDENTIALS, Endpoints
+from devstack.intrinsics import REGION
+from devstack.template import Secret, Table, Template
+
+_CLIENT_CONFIG = botocore.config.Config(retries={"max_attempts": 3, "mode": "standard"})
+
+
+def client(service: str, endpoint: str) -> Any:
+    """A boto3 client bound to a local backend, whatever the shell's AWS settings are."""
+    return boto3.session.Session().client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        config=_CLIENT_CONFIG,
+    )
+
+
+def provision(template: Template, endpoints: Endpoints) -> list[str]:
+    """Create every table and secret; returns notes about what the backend could not do."""
+    notes: list[str] = []
+    dynamodb = client("dynamodb", endpoints.dynamodb)
+    for table in template.tables.values():
+        notes.extend(create_table(dynamodb, table))
+    secretsmanager = client("secretsmanager", endpoints.secretsmanager)
+    for secret in template.secrets.values():
+        create_secret(secretsmanager, secret)
+    return notes
+
+
+def create_table(dynamodb: Any, table: Table) -> list[str]:
+    dynamodb.create_table(**table.create_args)
+    dynamodb.get_waiter("table_exists").wait(
+        TableName=table.name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100}
+    )
+    if table.ttl_attribute is None:
+        return []
+    try:
+        dynamodb.update_time_to_live(
+            TableName=table.name,
+            TimeToLiveSpecification={"AttributeName": table.ttl_attribute, "Enabled": True},
+        )
+    except botocore.exceptions.ClientError as error:
+        # Not every emulator knows TTL; the application checks expiry on read anyway (SPEC §5).
+        return [f"{table.name}: TTL not enabled locally ({error.response['Error']['Code']})"]
+    return []
+
+
+def create_secret(secretsmanager: Any, secret: Secret) -> None:
+    # Created without a value on purpose: the application generates and stores the
+    # signing key on first use, as Memos does (SPEC §2).
+    arguments = {"Name": secret.name}
+    if secret.description:
+        arguments["Description"] = secret.description
+    secretsmanager.create_secret(**arguments)
