@@ -25,7 +25,7 @@ app.include_router(routes_users.router)
 
 
 @app.get("/api/v1/openapi.json")
-def openapi() -> Response:
+def openapi() -> Response[str]:
     return Response(
         status_code=200,
         content_type=content_types.APPLICATION_JSON,

@@ -53,7 +53,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         headers = request.headers or {}
         principal = services().authenticator.authenticate(
-            headers.get("authorization"), cookie_value(request.cookies, SESSION_COOKIE)
+            headers.get("authorization"), cookie_value(request.get("cookies"), SESSION_COOKIE)
         )
     except Unauthenticated as refused:
         logger.info("credential refused", reason=refused.message, route=request.route_key)

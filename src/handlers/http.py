@@ -32,6 +32,7 @@ SECURITY_HEADERS: dict[str, str] = {
 
 
 def error_body(code: int, message: str) -> str:
+    """The error shape as text, for answers built outside the resolver."""
     return json.dumps({"code": code, "message": message})
 
 
@@ -44,6 +45,6 @@ def error_response(error: AuthError) -> Response:
     return Response(
         status_code=STATUS_FOR_CODE.get(error.code, 500),
         content_type=content_types.APPLICATION_JSON,
-        body=error_body(error.code, message),
+        body={"code": error.code, "message": message},
         headers=headers,
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
@@ -12,7 +11,7 @@ from auth.errors import NotFound, Unauthenticated
 from handlers.api_context import client_info, principal, services
 from handlers.cookies import REFRESH_COOKIE, clear_cookie, cookie_value, set_cookie
 from handlers.http import error_response
-from handlers.json_response import json_response
+from handlers.json_response import JsonResponse, json_response
 from handlers.requests import SignInRequest
 from handlers.views import timestamp, user_view
 
@@ -24,7 +23,7 @@ def _headers() -> dict[str, str]:
 
 
 @router.post("/api/v1/auth/signin")
-def sign_in(body: Annotated[SignInRequest, Body()]) -> Response:
+def sign_in(body: Annotated[SignInRequest, Body()]) -> JsonResponse:
     app = services()
     credentials = body.passwordCredentials
     user = app.accounts.sign_in(credentials.username, credentials.password)
@@ -42,7 +41,7 @@ def sign_in(body: Annotated[SignInRequest, Body()]) -> Response:
 
 
 @router.post("/api/v1/auth/refresh")
-def refresh() -> Response:
+def refresh() -> JsonResponse:
     app = services()
     try:
         token = cookie_value(router.current_event.cookies, REFRESH_COOKIE)
@@ -62,7 +61,7 @@ def refresh() -> Response:
 
 
 @router.post("/api/v1/auth/signout")
-def sign_out() -> Response:
+def sign_out() -> JsonResponse:
     app = services()
     caller = principal(router.current_event)
     token = cookie_value(router.current_event.cookies, REFRESH_COOKIE)
@@ -72,7 +71,7 @@ def sign_out() -> Response:
 
 
 @router.get("/api/v1/auth/me")
-def me() -> Response:
+def me() -> JsonResponse:
     caller = principal(router.current_event)
     user = services().users.get(caller.user_id)
     if user is None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from handlers.api_context import optional_principal, services
-from handlers.json_response import json_response
+from handlers.json_response import JsonResponse, json_response
 from handlers.requests import SignUpRequest
 from handlers.views import user_view
 
@@ -17,7 +16,7 @@ router = APIGatewayHttpRouter()
 
 
 @router.post("/api/v1/users")
-def sign_up(body: Annotated[SignUpRequest, Body()]) -> Response:
+def sign_up(body: Annotated[SignUpRequest, Body()]) -> JsonResponse:
     caller = optional_principal(router.current_event)
     new = body.user
     user = services().accounts.sign_up(

@@ -39,8 +39,16 @@ def forge(claims: dict, key: bytes = KEY.secret, alg: str = "HS256", headers: di
 
 def access_claims(**overrides: object) -> dict:
     claims = {
-        "type": "access", "name": "alice", "username": "alice", "role": "USER", "status": "NORMAL",
-        "iss": "memos", "sub": "7", "aud": ["user.access-token"], "iat": NOW, "exp": NOW + 900,
+        "type": "access",
+        "name": "alice",
+        "username": "alice",
+        "role": "USER",
+        "status": "NORMAL",
+        "iss": "memos",
+        "sub": "7",
+        "aud": ["user.access-token"],
+        "iat": NOW,
+        "exp": NOW + 900,
     }
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
@@ -56,8 +64,14 @@ def test_access_token_has_exact_header_and_claims() -> None:
 def test_refresh_token_has_exact_claims() -> None:
     issued = mint_refresh_token(7, "t-1", "f-1", KEY, NOW, 3600)
     assert segment(issued.token, 1) == {
-        "type": "refresh", "tid": "t-1", "fid": "f-1", "iss": "memos", "sub": "7",
-        "aud": ["user.refresh-token"], "iat": NOW, "exp": NOW + 3600,
+        "type": "refresh",
+        "tid": "t-1",
+        "fid": "f-1",
+        "iss": "memos",
+        "sub": "7",
+        "aud": ["user.refresh-token"],
+        "iat": NOW,
+        "exp": NOW + 3600,
     }
 
 
@@ -86,7 +100,7 @@ def _none_alg_token() -> str:
 
 REFUSED_ACCESS_TOKENS = {
     "alg none": _none_alg_token(),
-    "HS512": forge(access_claims(), alg="HS512"),
+    "HS512": forge(access_claims(), key=b"k" * 64, alg="HS512"),
     "unknown kid": forge(access_claims(), headers={"kid": "v9"}),
     "forged signature": forge(access_claims(), key=OTHER_KEY.secret),
     "missing exp": forge(access_claims(exp=None)),

@@ -1,0 +1,242 @@
+"""SPEC §3: the API function's routes for sign-up, sign-in, refresh, sign-out and me."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from auth.wiring import ApiServices
+from handlers import api as api_function
+from handlers.api_context import reset_services
+from tests.support.events import FakeLambdaContext, http_event
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(autouse=True)
+def wired(api: ApiServices) -> Iterator[None]:
+    reset_services(api)
+    yield
+    reset_services(None)
+
+
+def call(event: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, Any]]:
+    response = api_function.handler(event, FakeLambdaContext())
+    body = json.loads(response["body"]) if response.get("body") else {}
+    return response["statusCode"], body, response
+
+
+def sign_up(username: str = "alice", password: str = PASSWORD, **extra: Any) -> tuple[int, dict[str, Any]]:
+    status, body, _ = call(
+        http_event(
+            "POST", "/api/v1/users", body={"user": {"username": username, "password": password, **extra}}
+        )
+    )
+    return status, body
+
+
+def sign_in(username: str = "alice", password: str = PASSWORD, **kwargs: Any) -> dict[str, Any]:
+    return api_function.handler(
+        http_event(
+            "POST",
+            "/api/v1/auth/signin",
+            body={"passwordCredentials": {"username": username, "password": password}},
+            **kwargs,
+        ),
+        FakeLambdaContext(),
+    )
+
+
+def refresh_cookie(response: dict[str, Any]) -> str:
+    (cookie,) = [c for c in response["cookies"] if c.startswith("memos_refresh=")]
+    return cookie.split(";", 1)[0]
+
+
+def users_in_table(aws: dict[str, Any]) -> int:
+    return aws["dynamodb"].scan(TableName="UsersTable")["Count"]
+
+
+def test_sign_up_returns_the_user_without_secrets() -> None:
+    status, body = sign_up(displayName="Alice", email="alice@example.com")
+    assert status == 200
+    assert body["name"] == "users/alice" and body["role"] == "ADMIN" and body["state"] == "NORMAL"
+    assert body["displayName"] == "Alice" and body["email"] == "alice@example.com"
+    assert body["createTime"].endswith("Z")
+    assert not {"password", "passwordHash"} & set(body)
+
+
+def test_second_sign_up_is_a_user() -> None:
+    sign_up("alice")
+    assert sign_up("bob")[1]["role"] == "USER"
+
+
+@pytest.mark.parametrize(
+    "raw_body",
+    [
+        "{not json",
+        "[]",
+        json.dumps({}),
+        json.dumps({"user": {"username": "alice"}}),
+        json.dumps({"user": {"password": PASSWORD}}),
+        json.dumps({"user": {"username": "-alice-", "password": PASSWORD}}),
+        json.dumps({"user": {"username": "alice", "password": "short"}}),
+        json.dumps({"user": {"username": "alice", "password": "x" * 73}}),
+        json.dumps({"user": {"username": 42, "password": PASSWORD}}),
+        json.dumps({"user": {"username": "alice", "password": PASSWORD, "displayName": 5}}),
+        json.dumps({"user": {"username": "alice", "password": PASSWORD, "email": "a" * 10_000}}),
+    ],
+)
+def test_bad_sign_up_is_a_400_in_spec_shape_and_changes_nothing(aws: dict[str, Any], raw_body: str) -> None:
+    status, body, _ = call(http_event("POST", "/api/v1/users", body=raw_body))
+    assert status == 400
+    assert body["code"] == 3 and isinstance(body["message"], str) and body["message"]
+    assert users_in_table(aws) == 0
+
+
+def test_error_messages_never_echo_the_password() -> None:
+    secret = "hunter2-but-longer-than-72-bytes-" * 3
+    status, body, _ = call(
+        http_event("POST", "/api/v1/users", body={"user": {"username": "ok", "password": secret}})
+    )
+    assert status == 400 and secret not in json.dumps(body)
+
+
+def test_one_megabyte_body_is_refused(aws: dict[str, Any]) -> None:
+    status, body, _ = call(http_event("POST", "/api/v1/users", body="x" * 1_000_000))
+    assert (status, body["code"]) == (400, 3)
+    assert users_in_table(aws) == 0
+
+
+def test_duplicate_username_is_409() -> None:
+    sign_up("alice")
+    status, body = sign_up("alice")
+    assert (status, body["code"]) == (409, 6)
+
+
+def test_sign_in_returns_tokens_and_sets_the_refresh_cookie() -> None:
+    sign_up()
+    response = sign_in()
+    body = json.loads(response["body"])
+    assert response["statusCode"] == 200
+    assert body["user"]["username"] == "alice" and body["accessToken"].count(".") == 2
+    assert body["accessTokenExpiresAt"].endswith("Z")
+    (cookie,) = response["cookies"]
+    attributes = [part.strip() for part in cookie.split(";")]
+    assert attributes[0].startswith("memos_refresh=ey")
+    assert {"Path=/", "HttpOnly", "SameSite=Lax"} <= set(attributes)
+    assert "Secure" not in attributes, "plain HTTP on the local stage"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"x-forwarded-proto": "https"},
+        {"forwarded": "for=1.2.3.4;proto=https"},
+        {"origin": "https://app.example"},
+    ],
+)
+def test_cookie_is_secure_over_https(headers: dict[str, str]) -> None:
+    sign_up()
+    (cookie,) = sign_in(headers=headers)["cookies"]
+    assert "; Secure" in cookie
+
+
+def test_cookie_is_secure_off_the_local_stage(api: ApiServices) -> None:
+    from dataclasses import replace
+
+    reset_services(replace(api, config=replace(api.config, stage="dev")))
+    sign_up()
+    (cookie,) = sign_in()["cookies"]
+    assert "; Secure" in cookie
+
+
+def test_wrong_password_and_unknown_user_get_the_same_400() -> None:
+    sign_up()
+    answers = [json.loads(sign_in("alice", "wrong password")["body"]), json.loads(sign_in("nobody")["body"])]
+    assert answers[0] == answers[1] == {"code": 3, "message": "unmatched username and password"}
+
+
+def test_refresh_rotates_the_cookie_and_reuse_revokes_the_family() -> None:
+    sign_up()
+    first = refresh_cookie(sign_in())
+    rotated = api_function.handler(
+        http_event("POST", "/api/v1/auth/refresh", cookies=[first]), FakeLambdaContext()
+    )
+    assert rotated["statusCode"] == 200 and json.loads(rotated["body"])["accessToken"]
+    second = refresh_cookie(rotated)
+    assert second != first
+    reused = api_function.handler(
+        http_event("POST", "/api/v1/auth/refresh", cookies=[first]), FakeLambdaContext()
+    )
+    assert reused["statusCode"] == 401 and json.loads(reused["body"])["code"] == 16
+    assert any(c.startswith("memos_refresh=;") and "1970" in c for c in reused["cookies"])
+    newest = api_function.handler(
+        http_event("POST", "/api/v1/auth/refresh", cookies=[second]), FakeLambdaContext()
+    )
+    assert newest["statusCode"] == 401
+
+
+def test_refresh_without_a_cookie_is_401() -> None:
+    status, body, _ = call(http_event("POST", "/api/v1/auth/refresh"))
+    assert (status, body["code"]) == (401, 16)
+
+
+def caller_context(api: ApiServices, username: str) -> dict[str, str]:
+    user = api.users.get_by_username(username)
+    assert user is not None
+    return {
+        "userId": str(user.id),
+        "username": user.username,
+        "role": user.role.value,
+        "authMethod": "access_token",
+        "credentialId": "",
+    }
+
+
+def test_me_returns_the_caller(api: ApiServices) -> None:
+    sign_up(email="alice@example.com")
+    status, body, _ = call(http_event("GET", "/api/v1/auth/me", authorizer=caller_context(api, "alice")))
+    assert (
+        status == 200 and body["user"]["username"] == "alice" and body["user"]["email"] == "alice@example.com"
+    )
+
+
+def test_me_without_an_authorizer_context_is_401() -> None:
+    status, body, _ = call(http_event("GET", "/api/v1/auth/me"))
+    assert (status, body["code"]) == (401, 16)
+
+
+def test_sign_out_revokes_the_refresh_token_and_clears_the_cookie(api: ApiServices) -> None:
+    sign_up()
+    cookie = refresh_cookie(sign_in())
+    out = api_function.handler(
+        http_event("POST", "/api/v1/auth/signout", cookies=[cookie], authorizer=caller_context(api, "alice")),
+        FakeLambdaContext(),
+    )
+    assert out["statusCode"] == 200 and json.loads(out["body"]) == {}
+    assert any(c.startswith("memos_refresh=;") and "Expires=Thu, 01 Jan 1970" in c for c in out["cookies"])
+    again = api_function.handler(
+        http_event("POST", "/api/v1/auth/refresh", cookies=[cookie]), FakeLambdaContext()
+    )
+    assert again["statusCode"] == 401
+
+
+def test_every_response_carries_no_store_and_security_headers() -> None:
+    for event in (http_event("POST", "/api/v1/users", body="{"), http_event("GET", "/api/v1/nowhere")):
+        _, _, response = call(event)
+        assert response["headers"]["Cache-Control"] == "no-store"
+        assert response["headers"]["X-Content-Type-Options"] == "nosniff"
+
+
+def test_unknown_route_is_404_in_spec_shape() -> None:
+    status, body, _ = call(http_event("GET", "/api/v1/nowhere"))
+    assert (status, body["code"]) == (404, 5)
+
+
+def test_openapi_document_lists_the_routes() -> None:
+    status, body, _ = call(http_event("GET", "/api/v1/openapi.json"))
+    assert status == 200 and body["openapi"].startswith("3.")
+    assert {"/api/v1/users", "/api/v1/auth/signin", "/api/v1/auth/refresh"} <= set(body["paths"])
