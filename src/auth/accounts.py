@@ -11,6 +11,7 @@ from auth.passwords import hash_password, spend_verify_time, validate_password, 
 from auth.principal import Principal
 from auth.stores.settings import SettingsStore
 from auth.stores.users import OwnerTaken, UserStore
+from auth.throttle import SignInThrottle
 from auth.usernames import is_valid_username, validate_username
 
 # Memos' answer for an unknown user and for a wrong password alike, so neither leaks.
@@ -29,9 +30,17 @@ def validate_profile(display_name: str, email: str) -> None:
 
 
 class Accounts:
-    def __init__(self, users: UserStore, settings: SettingsStore, clock: Clock, bcrypt_cost: int) -> None:
+    def __init__(
+        self,
+        users: UserStore,
+        settings: SettingsStore,
+        throttle: SignInThrottle,
+        clock: Clock,
+        bcrypt_cost: int,
+    ) -> None:
         self._users = users
         self._settings = settings
+        self._throttle = throttle
         self._clock = clock
         self._bcrypt_cost = bcrypt_cost
 
@@ -74,13 +83,15 @@ class Accounts:
             self._users.create(user, claim_owner=False)
         return user
 
-    def sign_in(self, username: str, password: str) -> User:
+    def sign_in(self, username: str, password: str, source_ip: str) -> User:
+        self._throttle.check(username, source_ip)
         user = self._users.get_by_username(username) if is_valid_username(username) else None
         if user is None:
             spend_verify_time(password, self._bcrypt_cost)
+        if user is None or not verify_password(password, user.password_hash):
+            self._throttle.record_failure(username, source_ip)
             raise InvalidArgument(UNMATCHED_CREDENTIALS)
-        if not verify_password(password, user.password_hash):
-            raise InvalidArgument(UNMATCHED_CREDENTIALS)
+        self._throttle.record_success(username, source_ip)
         # Checked after the password, so only the account holder learns it is archived.
         if not user.is_active:
             raise PermissionDenied("user has been archived")

@@ -90,6 +90,8 @@ def build_api_services(
     from auth.refresh import RefreshTokens
     from auth.stores.refresh_tokens import RefreshTokenStore
     from auth.stores.settings import SettingsStore
+    from auth.stores.throttle import ThrottleStore
+    from auth.throttle import SignInThrottle
 
     config = config or Config.from_env()
     clock = clock or SystemClock()
@@ -103,7 +105,13 @@ def build_api_services(
         keys=keys,
         users=users,
         settings=settings,
-        accounts=Accounts(users, settings, clock, config.bcrypt_cost),
+        accounts=Accounts(
+            users,
+            settings,
+            SignInThrottle(ThrottleStore(dynamodb, config.settings_table), clock),
+            clock,
+            config.bcrypt_cost,
+        ),
         access_tokens=AccessTokens(keys, clock, config.access_token_ttl),
         refresh_tokens=RefreshTokens(
             RefreshTokenStore(dynamodb, config.refresh_tokens_table),

@@ -26,9 +26,10 @@ def _headers() -> dict[str, str]:
 def sign_in(body: Annotated[SignInRequest, Body()]) -> JsonResponse:
     app = services()
     credentials = body.passwordCredentials
-    user = app.accounts.sign_in(credentials.username, credentials.password)
+    client = client_info(router.current_event)
+    user = app.accounts.sign_in(credentials.username, credentials.password, client.ip_address)
     access = app.access_tokens.issue(user)
-    refresh = app.refresh_tokens.issue(user, client_info(router.current_event))
+    refresh = app.refresh_tokens.issue(user, client)
     cookie = set_cookie(REFRESH_COOKIE, refresh.token, refresh.expires_at, _headers(), app.config.is_local)
     return json_response(
         {

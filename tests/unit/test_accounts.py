@@ -14,6 +14,7 @@ from auth.stores.users import user_to_item
 from auth.wiring import ApiServices
 
 PASSWORD = "correct horse battery"
+IP = "198.51.100.1"
 
 
 def archive(api: ApiServices, aws: dict[str, Any], username: str) -> None:
@@ -64,7 +65,7 @@ def test_invalid_sign_up_changes_nothing(
 
 def test_sign_in_with_the_right_password(api: ApiServices) -> None:
     created = api.accounts.sign_up("alice", PASSWORD)
-    assert api.accounts.sign_in("alice", PASSWORD).id == created.id
+    assert api.accounts.sign_in("alice", PASSWORD, IP).id == created.id
 
 
 def test_unknown_user_and_wrong_password_get_the_same_answer(api: ApiServices) -> None:
@@ -72,7 +73,7 @@ def test_unknown_user_and_wrong_password_get_the_same_answer(api: ApiServices) -
     answers = []
     for username, password in [("alice", "wrong password"), ("nobody", PASSWORD), ("in valid", PASSWORD)]:
         with pytest.raises(InvalidArgument) as refused:
-            api.accounts.sign_in(username, password)
+            api.accounts.sign_in(username, password, IP)
         answers.append(refused.value.message)
     assert answers == ["unmatched username and password"] * 3
 
@@ -81,16 +82,16 @@ def test_archived_user_cannot_sign_in(api: ApiServices, aws: dict[str, Any]) -> 
     api.accounts.sign_up("alice", PASSWORD)
     archive(api, aws, "alice")
     with pytest.raises(PermissionDenied):
-        api.accounts.sign_in("alice", PASSWORD)
+        api.accounts.sign_in("alice", PASSWORD, IP)
 
 
 def test_disallow_password_auth_stops_users_but_not_admins(api: ApiServices) -> None:
     api.accounts.sign_up("admin", PASSWORD)
     api.accounts.sign_up("bob", PASSWORD)
     api.settings.put_instance(InstanceSettings(disallow_password_auth=True))
-    assert api.accounts.sign_in("admin", PASSWORD).role is Role.ADMIN
+    assert api.accounts.sign_in("admin", PASSWORD, IP).role is Role.ADMIN
     with pytest.raises(PermissionDenied, match="password signin is not allowed"):
-        api.accounts.sign_in("bob", PASSWORD)
+        api.accounts.sign_in("bob", PASSWORD, IP)
 
 
 def test_closed_registration_refuses_the_public_but_not_an_admin(api: ApiServices) -> None:

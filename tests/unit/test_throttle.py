@@ -1,0 +1,111 @@
+"""SPEC §3: repeated failed sign-ins are throttled per username and per source IP,
+without letting an attacker lock the real user out."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+
+from auth.clock import FakeClock
+from auth.errors import InvalidArgument, ResourceExhausted, Unavailable
+from auth.throttle import ThrottlePolicy
+from auth.wiring import ApiServices
+from handlers import api as api_function
+from handlers.api_context import reset_services
+from tests.support.events import FakeLambdaContext, http_event
+
+PASSWORD = "correct horse battery"
+POLICY = ThrottlePolicy()
+ATTACKER = "198.51.100.66"
+OWNER_IP = "203.0.113.10"
+
+
+@pytest.fixture
+def alice(api: ApiServices) -> ApiServices:
+    api.accounts.sign_up("alice", PASSWORD)
+    return api
+
+
+def fail(api: ApiServices, username: str, ip: str, times: int) -> None:
+    for _ in range(times):
+        with pytest.raises(InvalidArgument):
+            api.accounts.sign_in(username, "wrong password", ip)
+
+
+def test_failures_per_username_and_ip_are_throttled_even_with_the_right_password(alice: ApiServices) -> None:
+    fail(alice, "alice", ATTACKER, POLICY.max_failures_per_user_and_ip)
+    with pytest.raises(ResourceExhausted) as throttled:
+        alice.accounts.sign_in("alice", PASSWORD, ATTACKER)
+    assert 0 < throttled.value.retry_after <= POLICY.window_seconds
+
+
+def test_the_owner_still_signs_in_from_another_address(alice: ApiServices) -> None:
+    fail(alice, "alice", ATTACKER, POLICY.max_failures_per_user_and_ip)
+    assert alice.accounts.sign_in("alice", PASSWORD, OWNER_IP).username == "alice"
+
+
+def test_one_address_spraying_usernames_is_throttled(alice: ApiServices) -> None:
+    for i in range(POLICY.max_failures_per_ip):
+        fail(alice, f"victim{i}", ATTACKER, 1)
+    with pytest.raises(ResourceExhausted):
+        alice.accounts.sign_in("alice", PASSWORD, ATTACKER)
+    assert alice.accounts.sign_in("alice", PASSWORD, OWNER_IP).username == "alice"
+
+
+def test_distributed_attack_throttles_the_attackers_not_the_owner(alice: ApiServices) -> None:
+    for i in range(POLICY.max_failures_per_user):
+        fail(alice, "alice", f"10.0.{i // 250}.{i % 250}", 1)
+    with pytest.raises(ResourceExhausted):
+        alice.accounts.sign_in("alice", PASSWORD, "10.0.0.1")
+    assert alice.accounts.sign_in("alice", PASSWORD, OWNER_IP).username == "alice"
+
+
+def test_the_throttle_lifts_when_the_window_ends(alice: ApiServices, clock: FakeClock) -> None:
+    fail(alice, "alice", ATTACKER, POLICY.max_failures_per_user_and_ip)
+    clock.advance(POLICY.window_seconds)
+    assert alice.accounts.sign_in("alice", PASSWORD, ATTACKER).username == "alice"
+
+
+def test_a_correct_password_forgives_earlier_typos(alice: ApiServices) -> None:
+    fail(alice, "alice", OWNER_IP, POLICY.max_failures_per_user_and_ip - 1)
+    alice.accounts.sign_in("alice", PASSWORD, OWNER_IP)
+    fail(alice, "alice", OWNER_IP, POLICY.max_failures_per_user_and_ip - 1)
+    assert alice.accounts.sign_in("alice", PASSWORD, OWNER_IP).username == "alice"
+
+
+def test_unknown_usernames_count_too(alice: ApiServices) -> None:
+    fail(alice, "ghost", ATTACKER, POLICY.max_failures_per_user_and_ip)
+    with pytest.raises(ResourceExhausted):
+        alice.accounts.sign_in("ghost", PASSWORD, ATTACKER)
+
+
+def test_a_counter_that_cannot_be_read_fails_closed(alice: ApiServices, aws: dict[str, Any]) -> None:
+    with Stubber(aws["dynamodb"]) as stub:
+        stub.add_client_error(
+            "batch_get_item", "ProvisionedThroughputExceededException", http_status_code=400
+        )
+        with pytest.raises(Unavailable):
+            alice.accounts.sign_in("alice", PASSWORD, OWNER_IP)
+
+
+def test_api_answers_429_with_retry_after(alice: ApiServices) -> None:
+    reset_services(alice)
+    try:
+        fail(alice, "alice", ATTACKER, POLICY.max_failures_per_user_and_ip)
+        response = api_function.handler(
+            http_event(
+                "POST",
+                "/api/v1/auth/signin",
+                body={"passwordCredentials": {"username": "alice", "password": PASSWORD}},
+                source_ip=ATTACKER,
+            ),
+            FakeLambdaContext(),
+        )
+    finally:
+        reset_services(None)
+    assert response["statusCode"] == 429
+    assert json.loads(response["body"])["code"] == 8
+    assert 0 < int(response["headers"]["Retry-After"]) <= POLICY.window_seconds
