@@ -89,14 +89,18 @@ class RefreshTokens:
             raise Unauthenticated("refresh token revoked or expired") from refused
         return user, issued
 
+    def family_of(self, token: str, user_id: int) -> str | None:
+        """The family id of a valid refresh token owned by `user_id`, else None."""
+        try:
+            claims = parse_refresh_token(token, self._keys.verification_key, self._clock.now())
+        except Unauthenticated:
+            return None
+        return claims.family_id if claims.user_id == user_id else None
+
     def revoke(self, token: str, user_id: int) -> bool:
         """Revoke the family of a refresh token the caller owns; False when there is none."""
-        now = int(self._clock.now())
-        try:
-            claims = parse_refresh_token(token, self._keys.verification_key, now)
-        except Unauthenticated:
+        family_id = self.family_of(token, user_id)
+        if family_id is None:
             return False
-        if claims.user_id != user_id:
-            return False
-        self._store.revoke(claims.family_id, now)
+        self._store.revoke(family_id, int(self._clock.now()))
         return True

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from auth.accounts import Accounts
     from auth.refresh import RefreshTokens
     from auth.stores.settings import SettingsStore
+    from auth.user_admin import UserAdmin
 
 
 def build_key_ring(config: Config, clock: Clock, secretsmanager: Any) -> KeyRing | DemoKeyRing:
@@ -49,6 +50,7 @@ class ApiServices:
     accounts: Accounts
     access_tokens: AccessTokens
     refresh_tokens: RefreshTokens
+    user_admin: UserAdmin
     authenticator: Authenticator
 
 
@@ -88,10 +90,12 @@ def build_api_services(
     from auth.access_tokens import AccessTokens
     from auth.accounts import Accounts
     from auth.refresh import RefreshTokens
+    from auth.revocation import CredentialRevocation
     from auth.stores.refresh_tokens import RefreshTokenStore
     from auth.stores.settings import SettingsStore
     from auth.stores.throttle import ThrottleStore
     from auth.throttle import SignInThrottle
+    from auth.user_admin import UserAdmin
 
     config = config or Config.from_env()
     clock = clock or SystemClock()
@@ -99,6 +103,8 @@ def build_api_services(
     keys = build_key_ring(config, clock, secretsmanager)
     users = UserStore(dynamodb, config.users_table, config.settings_table)
     settings = SettingsStore(dynamodb, config.settings_table)
+    refresh_store = RefreshTokenStore(dynamodb, config.refresh_tokens_table)
+    revocation = CredentialRevocation(refresh_store, clock)
     return ApiServices(
         config=config,
         clock=clock,
@@ -113,12 +119,7 @@ def build_api_services(
             config.bcrypt_cost,
         ),
         access_tokens=AccessTokens(keys, clock, config.access_token_ttl),
-        refresh_tokens=RefreshTokens(
-            RefreshTokenStore(dynamodb, config.refresh_tokens_table),
-            users,
-            keys,
-            clock,
-            config.refresh_token_ttl,
-        ),
+        refresh_tokens=RefreshTokens(refresh_store, users, keys, clock, config.refresh_token_ttl),
+        user_admin=UserAdmin(users, revocation.revoke_all, clock, config.bcrypt_cost),
         authenticator=_authenticator(config, clock, keys, users),
     )

@@ -1,10 +1,12 @@
 """Request bodies, validated by Powertools' OpenAPI validation (pydantic, strict types).
 
 Unknown fields are ignored so that Memos clients sending whole User objects still work;
-known fields of the wrong type are a 400.
+known fields of the wrong type are a 400. Field names are the wire names (camelCase).
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,3 +38,18 @@ class NewUser(_Body):
 
 class SignUpRequest(_Body):
     user: NewUser
+
+
+class UserUpdate(_Body):
+    """PATCH body: the fields of Memos' User that may change; absent means unchanged."""
+
+    password: str | None = Field(default=None, max_length=_PASSWORD)
+    displayName: str | None = Field(default=None, max_length=_SHORT)
+    email: str | None = Field(default=None, max_length=_SHORT)
+    role: Literal["ADMIN", "USER"] | None = None
+    state: Literal["NORMAL", "ARCHIVED"] | None = None
+
+
+class InstanceSettingsUpdate(_Body):
+    disallowUserRegistration: bool | None = None
+    disallowPasswordAuth: bool | None = None

@@ -1,4 +1,4 @@
-"""/api/v1/users*: sign-up."""
+"""/api/v1/users*: sign-up, read, list, change and delete users."""
 
 from __future__ import annotations
 
@@ -7,12 +7,20 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from handlers.api_context import optional_principal, services
+from auth.models import Role, State
+from auth.principal import Principal
+from auth.user_admin import UserChanges
+from handlers.api_context import optional_principal, principal, services
+from handlers.cookies import REFRESH_COOKIE, cookie_value
 from handlers.json_response import JsonResponse, json_response
-from handlers.requests import SignUpRequest
+from handlers.requests import SignUpRequest, UserUpdate
 from handlers.views import user_view
 
 router = APIGatewayHttpRouter()
+
+
+def _sees_email(caller: Principal | None, user_id: int) -> bool:
+    return caller is not None and (caller.user_id == user_id or caller.is_admin)
 
 
 @router.post("/api/v1/users")
@@ -23,3 +31,45 @@ def sign_up(body: Annotated[SignUpRequest, Body()]) -> JsonResponse:
         new.username, new.password, display_name=new.displayName, email=new.email, caller=caller
     )
     return json_response(user_view(user, include_email=True))
+
+
+@router.get("/api/v1/users")
+def list_users() -> JsonResponse:
+    caller = principal(router.current_event)
+    users = services().user_admin.list(caller)
+    return json_response({"users": [user_view(user, include_email=True) for user in users]})
+
+
+@router.get("/api/v1/users/<username>")
+def get_user(username: str) -> JsonResponse:
+    caller = optional_principal(router.current_event)
+    user = services().user_admin.get(username)
+    return json_response(user_view(user, include_email=_sees_email(caller, user.id)))
+
+
+def _current_credential(caller: Principal) -> str:
+    """The caller's own session or sign-in, which survives their password change."""
+    if caller.credential_id:
+        return caller.credential_id
+    token = cookie_value(router.current_event.cookies, REFRESH_COOKIE)
+    return (token and services().refresh_tokens.family_of(token, caller.user_id)) or ""
+
+
+@router.patch("/api/v1/users/<username>")
+def update_user(username: str, body: Annotated[UserUpdate, Body()]) -> JsonResponse:
+    caller = principal(router.current_event)
+    changes = UserChanges(
+        password=body.password,
+        display_name=body.displayName,
+        email=body.email,
+        role=Role(body.role) if body.role else None,
+        state=State(body.state) if body.state else None,
+    )
+    user = services().user_admin.update(caller, username, changes, _current_credential(caller))
+    return json_response(user_view(user, include_email=True))
+
+
+@router.delete("/api/v1/users/<username>")
+def delete_user(username: str) -> JsonResponse:
+    services().user_admin.delete(principal(router.current_event), username)
+    return json_response({})

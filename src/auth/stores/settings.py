@@ -32,6 +32,31 @@ class SettingsStore:
             disallow_password_auth=get_bool(item, "disallowPasswordAuth"),
         )
 
+    def update_instance(
+        self, disallow_user_registration: bool | None = None, disallow_password_auth: bool | None = None
+    ) -> InstanceSettings:
+        """Change only the settings given, so two admins changing different ones lose nothing."""
+        changes = {
+            "disallowUserRegistration": disallow_user_registration,
+            "disallowPasswordAuth": disallow_password_auth,
+        }
+        given = {name: value for name, value in changes.items() if value is not None}
+        if not given:
+            return self.get_instance()
+        with translated_errors():
+            response = self._client.update_item(
+                TableName=self._table,
+                Key={"pk": s(INSTANCE_SETTINGS)},
+                UpdateExpression="SET " + ", ".join(f"{name} = :{name}" for name in given),
+                ExpressionAttributeValues={f":{name}": boolean(value) for name, value in given.items()},
+                ReturnValues="ALL_NEW",
+            )
+        item = response.get("Attributes") or {}
+        return InstanceSettings(
+            disallow_user_registration=get_bool(item, "disallowUserRegistration"),
+            disallow_password_auth=get_bool(item, "disallowPasswordAuth"),
+        )
+
     def put_instance(self, settings: InstanceSettings) -> None:
         with translated_errors():
             self._client.put_item(

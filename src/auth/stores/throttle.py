@@ -48,4 +48,3 @@ class ThrottleStore:
     def clear(self, key: str) -> None:
         with translated_errors():
             self._client.delete_item(TableName=self._table, Key={"pk": s(THROTTLE_PREFIX + key)})
-

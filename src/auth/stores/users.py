@@ -12,9 +12,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from auth.errors import AlreadyExists, Unavailable
+from auth.errors import AlreadyExists, NotFound, Unavailable
 from auth.models import Role, State, User
 from auth.stores.dynamo import (
+    CONDITION_FAILED,
     ITEM_CONDITION_FAILED,
     TRANSACTION_CANCELED,
     Item,
@@ -147,6 +148,60 @@ class UserStore:
                 raise AlreadyExists(f"user {user.username} already exists") from exc
             if claim_owner and len(codes) > 2 and codes[2] == ITEM_CONDITION_FAILED:
                 raise OwnerTaken from exc
+            raise Unavailable("storage unavailable") from exc
+
+    def update(self, user: User) -> None:
+        """Write the changeable fields of an existing user; the username never changes."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": s(_user_pk(user.id))},
+                UpdateExpression=(
+                    "SET #role = :role, #state = :state, passwordHash = :hash, displayName = :display, "
+                    "email = :email, updateTime = :updated, tokensNotBefore = :not_before"
+                ),
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#role": "role", "#state": "state"},
+                ExpressionAttributeValues={
+                    ":role": s(user.role.value),
+                    ":state": s(user.state.value),
+                    ":hash": s(user.password_hash),
+                    ":display": s(user.display_name),
+                    ":email": s(user.email),
+                    ":updated": n(user.update_time),
+                    ":not_before": n(user.tokens_not_before),
+                },
+            )
+        except ClientError as exc:
+            if error_code(exc) == CONDITION_FAILED:
+                raise NotFound("user not found") from exc
+            raise Unavailable("storage unavailable") from exc
+
+    def delete(self, user: User) -> None:
+        """Remove the user and its username record together."""
+        exists = "attribute_exists(pk)"
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Delete": {
+                            "TableName": self._table,
+                            "Key": {"pk": s(_user_pk(user.id))},
+                            "ConditionExpression": exists,
+                        }
+                    },
+                    {
+                        "Delete": {
+                            "TableName": self._table,
+                            "Key": {"pk": s(_username_pk(user.username))},
+                            "ConditionExpression": exists,
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if error_code(exc) == TRANSACTION_CANCELED and ITEM_CONDITION_FAILED in cancellation_codes(exc):
+                raise NotFound("user not found") from exc
             raise Unavailable("storage unavailable") from exc
 
     def get(self, user_id: int, consistent: bool = False) -> User | None:

@@ -1,0 +1,104 @@
+"""Reading, changing and deleting users (SPEC §3), with Memos' rules on who may do what."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from auth.accounts import validate_profile
+from auth.clock import Clock
+from auth.errors import InvalidArgument, NotFound, PermissionDenied
+from auth.models import Role, State, User
+from auth.passwords import hash_password
+from auth.principal import Principal
+from auth.stores.users import UserStore
+from auth.usernames import validate_username
+
+# Revokes every credential of a user except the one named (the caller's own, on a
+# password change); "" revokes all of them.
+CredentialRevoker = Callable[[int, str], None]
+
+
+@dataclass(frozen=True)
+class UserChanges:
+    password: str | None = None
+    display_name: str | None = None
+    email: str | None = None
+    role: Role | None = None
+    state: State | None = None
+
+
+class UserAdmin:
+    def __init__(
+        self, users: UserStore, revoke_credentials: CredentialRevoker, clock: Clock, bcrypt_cost: int
+    ) -> None:
+        self._users = users
+        self._revoke_credentials = revoke_credentials
+        self._clock = clock
+        self._bcrypt_cost = bcrypt_cost
+
+    def get(self, username: str) -> User:
+        validate_username(username)
+        user = self._users.get_by_username(username)
+        if user is None:
+            raise NotFound(f"user {username} not found")
+        return user
+
+    def list(self, caller: Principal) -> list[User]:
+        if not caller.is_admin:
+            raise PermissionDenied("only an admin may list users")
+        return sorted(self._users.list_all(), key=lambda user: user.id)
+
+    def _target(self, caller: Principal, username: str) -> User:
+        user = self.get(username)
+        if caller.user_id != user.id and not caller.is_admin:
+            raise PermissionDenied("you may only change your own account")
+        return user
+
+    def update(
+        self, caller: Principal, username: str, changes: UserChanges, current_credential: str = ""
+    ) -> User:
+        """Apply `changes`; a new password revokes every other credential of the user, keeping
+        `current_credential` (the caller's own session or sign-in) when they change their own."""
+        user = self._target(caller, username)
+        if changes.role is not None or changes.state is not None:
+            if not caller.is_admin:
+                raise PermissionDenied("only an admin may change role or state")
+            if caller.user_id == user.id and (
+                (changes.role not in (None, user.role)) or (changes.state not in (None, user.state))
+            ):
+                # An admin demoting or archiving themselves could leave nobody to undo it.
+                raise InvalidArgument("an admin cannot change their own role or state")
+        validate_profile(
+            changes.display_name if changes.display_name is not None else user.display_name,
+            changes.email if changes.email is not None else user.email,
+        )
+        now = int(self._clock.now())
+        updated = replace(
+            user,
+            display_name=changes.display_name if changes.display_name is not None else user.display_name,
+            email=changes.email if changes.email is not None else user.email,
+            role=changes.role or user.role,
+            state=changes.state or user.state,
+            update_time=now,
+        )
+        if changes.password is not None:
+            # Access tokens issued before this second stop passing; the caller gets a new one.
+            updated = replace(
+                updated,
+                password_hash=hash_password(changes.password, self._bcrypt_cost),
+                tokens_not_before=now,
+            )
+        self._users.update(updated)
+        if changes.password is not None:
+            keep = current_credential if caller.user_id == user.id else ""
+            self._revoke_credentials(user.id, keep)
+        return updated
+
+    def delete(self, caller: Principal, username: str) -> None:
+        user = self._target(caller, username)
+        if user.is_admin and caller.user_id == user.id:
+            raise InvalidArgument("an admin cannot delete their own account")
+        # The user goes first: from then on no credential of theirs passes, whatever is left.
+        self._users.delete(user)
+        self._revoke_credentials(user.id, "")

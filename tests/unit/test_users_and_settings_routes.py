@@ -1,0 +1,237 @@
+"""SPEC §3: reading, changing and deleting users; instance settings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from auth.clock import FakeClock
+from auth.errors import Unauthenticated
+from auth.wiring import ApiServices
+from handlers import api as api_function
+from handlers.api_context import reset_services
+from tests.support.events import FakeLambdaContext, http_event
+
+PASSWORD = "correct horse battery"
+IP = "203.0.113.7"
+
+
+@pytest.fixture(autouse=True)
+def people(api: ApiServices) -> Iterator[None]:
+    api.accounts.sign_up("admin", PASSWORD, email="admin@example.com")
+    api.accounts.sign_up("alice", PASSWORD, email="alice@example.com")
+    api.accounts.sign_up("bob", PASSWORD, email="bob@example.com")
+    reset_services(api)
+    yield
+    reset_services(None)
+
+
+def as_user(api: ApiServices, username: str, credential_id: str = "") -> dict[str, str]:
+    user = api.users.get_by_username(username)
+    assert user is not None
+    return {
+        "userId": str(user.id),
+        "username": username,
+        "role": user.role.value,
+        "authMethod": "access_token",
+        "credentialId": credential_id,
+    }
+
+
+def call(
+    method: str,
+    path: str,
+    route: str,
+    caller: dict[str, str] | None = None,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    cookies: list[str] | None = None,
+) -> tuple[int, dict[str, Any]]:
+    response = api_function.handler(
+        http_event(
+            method,
+            path,
+            route=route,
+            body=body,
+            authorizer=caller,
+            headers=headers,
+            cookies=cookies,
+            path_parameters={"username": path.rsplit("/", 1)[-1]} if "{username}" in route else None,
+        ),
+        FakeLambdaContext(),
+    )
+    return response["statusCode"], json.loads(response["body"])
+
+
+USER = "/api/v1/users/{username}"
+
+
+def test_get_user_is_public_without_email(api: ApiServices) -> None:
+    status, body = call("GET", "/api/v1/users/alice", USER)
+    assert status == 200 and body["username"] == "alice" and "email" not in body
+
+
+def test_get_user_shows_email_to_self_and_admin(api: ApiServices) -> None:
+    token = api.access_tokens.issue(api.users.get_by_username("admin")).token  # type: ignore[arg-type]
+    _, body = call("GET", "/api/v1/users/alice", USER, headers={"authorization": f"Bearer {token}"})
+    assert body["email"] == "alice@example.com"
+
+
+@pytest.mark.parametrize(("path", "status"), [("/api/v1/users/nobody", 404), ("/api/v1/users/-bad-", 400)])
+def test_get_user_unknown_or_malformed(path: str, status: int) -> None:
+    assert call("GET", path, USER)[0] == status
+
+
+def test_list_users_is_admin_only(api: ApiServices) -> None:
+    status, body = call("GET", "/api/v1/users", "/api/v1/users", caller=as_user(api, "admin"))
+    assert status == 200 and [u["username"] for u in body["users"]] == ["admin", "alice", "bob"]
+    assert call("GET", "/api/v1/users", "/api/v1/users", caller=as_user(api, "alice"))[0] == 403
+
+
+def test_user_changes_own_profile(api: ApiServices) -> None:
+    status, body = call(
+        "PATCH",
+        "/api/v1/users/alice",
+        USER,
+        caller=as_user(api, "alice"),
+        body={"displayName": "Alice A.", "email": "a@example.org"},
+    )
+    assert status == 200 and body["displayName"] == "Alice A." and body["email"] == "a@example.org"
+
+
+def test_user_cannot_change_another_user(api: ApiServices) -> None:
+    status, body = call(
+        "PATCH", "/api/v1/users/bob", USER, caller=as_user(api, "alice"), body={"displayName": "x"}
+    )
+    assert (status, body["code"]) == (403, 7)
+    assert api.users.get_by_username("bob").display_name == ""  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("change", [{"role": "ADMIN"}, {"state": "ARCHIVED"}])
+def test_only_an_admin_changes_role_or_state(api: ApiServices, change: dict[str, str]) -> None:
+    assert call("PATCH", "/api/v1/users/alice", USER, caller=as_user(api, "alice"), body=change)[0] == 403
+    status, body = call("PATCH", "/api/v1/users/alice", USER, caller=as_user(api, "admin"), body=change)
+    assert status == 200 and set(change.items()) <= set(body.items())
+
+
+def test_admin_cannot_demote_themselves(api: ApiServices) -> None:
+    assert (
+        call("PATCH", "/api/v1/users/admin", USER, caller=as_user(api, "admin"), body={"role": "USER"})[0]
+        == 400
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"password": "short"},
+        {"role": "GOD"},
+        {"state": 1},
+        {"displayName": "x" * 10_000},
+        {"email": "no at sign"},
+    ],
+)
+def test_bad_changes_are_400_and_change_nothing(api: ApiServices, body: dict[str, Any]) -> None:
+    before = api.users.get_by_username("alice")
+    status, answer = call("PATCH", "/api/v1/users/alice", USER, caller=as_user(api, "alice"), body=body)
+    assert (status, answer["code"]) == (400, 3)
+    assert api.users.get_by_username("alice") == before
+
+
+def test_password_change_revokes_other_sign_ins_and_old_access_tokens(
+    api: ApiServices, clock: FakeClock
+) -> None:
+    alice = api.users.get_by_username("alice")
+    assert alice is not None
+    kept = api.refresh_tokens.issue(alice, client=api_client())
+    other = api.refresh_tokens.issue(alice, client=api_client())
+    old_access = api.access_tokens.issue(alice).token
+    clock.advance(1)
+    status, _ = call(
+        "PATCH",
+        "/api/v1/users/alice",
+        USER,
+        caller=as_user(api, "alice"),
+        body={"password": "a brand new password"},
+        cookies=[f"memos_refresh={kept.token}"],
+    )
+    assert status == 200
+    api.refresh_tokens.rotate(kept.token)
+    with pytest.raises(Unauthenticated):
+        api.refresh_tokens.rotate(other.token)
+    clock.advance(api.config.revocation_lag)
+    with pytest.raises(Unauthenticated):
+        api.authenticator.authenticate(f"Bearer {old_access}", None)
+    assert api.accounts.sign_in("alice", "a brand new password", IP).username == "alice"
+
+
+def api_client() -> Any:
+    from auth.models import ClientInfo
+
+    return ClientInfo("pytest", IP)
+
+
+def test_user_deletes_themselves_and_every_sign_in(api: ApiServices) -> None:
+    alice = api.users.get_by_username("alice")
+    assert alice is not None
+    refresh = api.refresh_tokens.issue(alice, client=api_client())
+    status, body = call("DELETE", "/api/v1/users/alice", USER, caller=as_user(api, "alice"))
+    assert (status, body) == (200, {})
+    assert api.users.get_by_username("alice") is None
+    with pytest.raises(Unauthenticated):
+        api.refresh_tokens.rotate(refresh.token)
+    assert call("GET", "/api/v1/users/alice", USER)[0] == 404
+
+
+def test_user_cannot_delete_another(api: ApiServices) -> None:
+    assert call("DELETE", "/api/v1/users/bob", USER, caller=as_user(api, "alice"))[0] == 403
+    assert api.users.get_by_username("bob") is not None
+
+
+def test_admin_deletes_a_user_but_not_themselves(api: ApiServices) -> None:
+    assert call("DELETE", "/api/v1/users/bob", USER, caller=as_user(api, "admin"))[0] == 200
+    assert call("DELETE", "/api/v1/users/admin", USER, caller=as_user(api, "admin"))[0] == 400
+
+
+SETTINGS = "/api/v1/instance/settings"
+
+
+def test_settings_are_public_to_read_and_admin_only_to_change(api: ApiServices) -> None:
+    assert call("GET", SETTINGS, SETTINGS) == (
+        200,
+        {"disallowUserRegistration": False, "disallowPasswordAuth": False},
+    )
+    assert (
+        call(
+            "PATCH", SETTINGS, SETTINGS, caller=as_user(api, "alice"), body={"disallowUserRegistration": True}
+        )[0]
+        == 403
+    )
+    status, body = call(
+        "PATCH", SETTINGS, SETTINGS, caller=as_user(api, "admin"), body={"disallowUserRegistration": True}
+    )
+    assert status == 200 and body == {"disallowUserRegistration": True, "disallowPasswordAuth": False}
+    status, body = call(
+        "PATCH", SETTINGS, SETTINGS, caller=as_user(api, "admin"), body={"disallowPasswordAuth": True}
+    )
+    assert body == {"disallowUserRegistration": True, "disallowPasswordAuth": True}
+
+
+def test_closed_registration_answers_403_to_the_public_and_lets_an_admin_create(api: ApiServices) -> None:
+    api.settings.update_instance(disallow_user_registration=True)
+    new = {"user": {"username": "carol", "password": PASSWORD}}
+    assert call("POST", "/api/v1/users", "/api/v1/users", body=new)[0] == 403
+    admin_token = api.access_tokens.issue(api.users.get_by_username("admin")).token  # type: ignore[arg-type]
+    status, body = call(
+        "POST", "/api/v1/users", "/api/v1/users", body=new, headers={"authorization": f"Bearer {admin_token}"}
+    )
+    assert status == 200 and body["role"] == "USER"
+
+
+@pytest.mark.parametrize("body", [{"disallowUserRegistration": "yes"}, "[]", "{"])
+def test_bad_settings_bodies_are_400(api: ApiServices, body: Any) -> None:
+    assert call("PATCH", SETTINGS, SETTINGS, caller=as_user(api, "admin"), body=body)[0] == 400
+    assert api.settings.get_instance().disallow_user_registration is False
