@@ -1,0 +1,22 @@
+"""SPEC §3: exactly one ADMIN however many first sign-ups race (on DynamoDB Local)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from devstack.stack import LocalStack
+from tests.e2e.conftest import Api
+
+pytestmark = pytest.mark.e2e
+
+
+def test_twenty_concurrent_first_sign_ups_make_exactly_one_admin() -> None:
+    with LocalStack() as stack:
+        api = Api(stack)
+        with ThreadPoolExecutor(20) as pool:
+            responses = list(pool.map(lambda i: api.sign_up(f"first{i}"), range(20)))
+        assert [r.status_code for r in responses] == [200] * 20
+        roles = [r.json()["role"] for r in responses]
+        assert roles.count("ADMIN") == 1 and roles.count("USER") == 19
