@@ -62,20 +62,27 @@ def on_not_found(error: Exception) -> Response:
     return error_response(NotFound("no such route"))
 
 
-def _too_large(event: dict[str, Any]) -> bool:
+def _refusal(event: dict[str, Any]) -> InvalidArgument | None:
+    """Bodies refused before routing: too large, or not JSON."""
     body = event.get("body") or ""
     # Base64 inflates by 4/3; compare the decoded size.
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode("utf-8"))
-    return size > MAX_BODY_BYTES
+    if size > MAX_BODY_BYTES:
+        return InvalidArgument("request body too large")
+    content_type = (event.get("headers") or {}).get("content-type", "").strip().lower()
+    if body and content_type and not content_type.startswith("application/json"):
+        return InvalidArgument("request body must be JSON (Content-Type: application/json)")
+    return None
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    if _too_large(event):
+    refusal = _refusal(event)
+    if refusal is not None:
         response: dict[str, Any] = {
             "statusCode": 400,
             "headers": {"Content-Type": content_types.APPLICATION_JSON},
-            "body": error_body(InvalidArgument.code, "request body too large"),
+            "body": error_body(refusal.code, refusal.message),
             "isBase64Encoded": False,
         }
     else:

@@ -110,6 +110,18 @@ def test_one_megabyte_body_is_refused(aws: dict[str, Any]) -> None:
     assert users_in_table(aws) == 0
 
 
+def test_a_form_encoded_body_is_refused_with_a_clear_message(aws: dict[str, Any]) -> None:
+    event = http_event(
+        "POST",
+        "/api/v1/users",
+        body="user=alice",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    status, body, _ = call(event)
+    assert (status, body["code"]) == (400, 3) and "JSON" in body["message"]
+    assert users_in_table(aws) == 0
+
+
 def test_duplicate_username_is_409() -> None:
     sign_up("alice")
     status, body = sign_up("alice")
