@@ -1,0 +1,250 @@
+"""`python -m devstack.sample_events`: write `events/` (one event per handler and case).
+
+Events are built by the same code the local stack uses for real requests, so they have
+the exact payload-2.0 shapes API Gateway sends. Tokens are signed with Memos' demo key
+(`usememos`, kid v1) and the "valid" ones expire in 2100: they verify only when the
+function runs with MEMOS_DEMO=true, never on a real deployment (demo mode is refused on
+prod). `events/seed.json` holds the users and sign-in these events name; `make invoke`
+loads it and sets MEMOS_DEMO=true.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bcrypt
+
+from auth.keys import DEMO_KEY
+from auth.models import Role, State, User
+from auth.stores.users import user_to_item
+from auth.tokens import SigningKey, mint_access_token, mint_refresh_token
+from devstack.events import Request, authorizer_event, integration_event
+from devstack.template import REPO_ROOT
+
+EVENTS_DIR = REPO_ROOT / "events"
+STAGE = "local"
+# Sample tokens are issued in the past; the valid ones expire on 2100-01-01.
+ISSUED_AT = 1_700_000_000
+VALID_FOR = 4_102_444_800 - ISSUED_AT
+SOURCE_IP = "203.0.113.7"
+DEMO_PASSWORD = "demo-password"
+FAMILY_ID = "00000000-0000-4000-8000-00000000f001"
+TOKEN_ID = "00000000-0000-4000-8000-00000000a001"
+
+ADMIN = User(
+    1, "demo", Role.ADMIN, State.NORMAL, "", "Demo Admin", "demo@example.com", 1_700_000_000, 1_700_000_000
+)
+MEMBER = User(
+    2, "demo-user", Role.USER, State.NORMAL, "", "Demo User", "user@example.com", 1_700_000_000, 1_700_000_000
+)
+OTHER_KEY = SigningKey("v1", b"not-the-demo-key-not-the-demo-key!")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One event file and what the function answers to it (checked by tests/unit)."""
+
+    name: str
+    function: str
+    event: dict[str, Any]
+    expect_status: int | None = None  # API answers
+    expect_authorized: bool | None = None  # authorizer answers; None with neither = raises
+    notes: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _request(method: str, path: str, headers: list[tuple[str, str]], body: Any = None) -> Request:
+    raw = (
+        json.dumps(body).encode() if body is not None and not isinstance(body, str) else (body or "").encode()
+    )
+    if body is not None:
+        headers = [("content-type", "application/json"), *headers]
+    return Request(
+        method=method,
+        raw_path=path,
+        raw_query="",
+        headers=[("host", "127.0.0.1:3000"), ("user-agent", "curl/8.5.0"), *headers],
+        body=raw,
+        source_ip=SOURCE_IP,
+        protocol="HTTP/1.1",
+        request_id="sample-request-id=",
+        epoch_ms=1_800_000_000_000,
+    )
+
+
+def _route_key(method: str, path: str) -> str:
+    return f"{method} {path}"
+
+
+def _authorizer(route: str, headers: list[tuple[str, str]]) -> dict[str, Any]:
+    method, path = route.split(" ", 1)
+    return authorizer_event(_request(method, path, headers), route, STAGE, {})
+
+
+def _api(
+    route: str,
+    path: str,
+    body: Any = None,
+    headers: list[tuple[str, str]] | None = None,
+    context: dict[str, str] | None = None,
+    path_parameters: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    method = route.split(" ", 1)[0]
+    return integration_event(
+        _request(method, path, headers or [], body), route, STAGE, path_parameters or {}, context
+    )
+
+
+def _context(user: User) -> dict[str, str]:
+    return {
+        "userId": str(user.id),
+        "username": user.username,
+        "role": user.role.value,
+        "authMethod": "access_token",
+        "credentialId": "",
+    }
+
+
+def samples() -> list[Sample]:
+    valid = mint_access_token(ADMIN, DEMO_KEY, ISSUED_AT, VALID_FOR).token
+    member = mint_access_token(MEMBER, DEMO_KEY, ISSUED_AT, VALID_FOR).token
+    expired = mint_access_token(ADMIN, DEMO_KEY, ISSUED_AT, 900).token
+    forged = mint_access_token(ADMIN, OTHER_KEY, ISSUED_AT, VALID_FOR).token
+    refresh = mint_refresh_token(ADMIN.id, TOKEN_ID, FAMILY_ID, DEMO_KEY, ISSUED_AT, VALID_FOR).token
+    me = "GET /api/v1/auth/me"
+    credentials = {"passwordCredentials": {"username": "demo", "password": DEMO_PASSWORD}}
+    return [
+        Sample(
+            "authorizer-valid-access-token",
+            "AuthorizerFunction",
+            _authorizer(me, [("authorization", f"Bearer {valid}")]),
+            expect_authorized=True,
+        ),
+        Sample(
+            "authorizer-expired-access-token",
+            "AuthorizerFunction",
+            _authorizer(me, [("authorization", f"Bearer {expired}")]),
+        ),
+        Sample("authorizer-no-token", "AuthorizerFunction", _authorizer(me, [])),
+        Sample(
+            "authorizer-forged-token",
+            "AuthorizerFunction",
+            _authorizer(me, [("authorization", f"Bearer {forged}")]),
+        ),
+        Sample(
+            "authorizer-admin-route-as-user",
+            "AuthorizerFunction",
+            _authorizer("GET /api/v1/users", [("authorization", f"Bearer {member}")]),
+            expect_authorized=False,
+        ),
+        Sample(
+            "api-sign-up",
+            "ApiFunction",
+            _api(
+                "POST /api/v1/users",
+                "/api/v1/users",
+                {"user": {"username": "newcomer", "password": "correct horse battery"}},
+            ),
+            expect_status=200,
+        ),
+        Sample(
+            "api-sign-up-bad-json",
+            "ApiFunction",
+            _api("POST /api/v1/users", "/api/v1/users", "{not json"),
+            expect_status=400,
+        ),
+        Sample(
+            "api-sign-in",
+            "ApiFunction",
+            _api("POST /api/v1/auth/signin", "/api/v1/auth/signin", credentials),
+            expect_status=200,
+        ),
+        Sample(
+            "api-sign-in-wrong-password",
+            "ApiFunction",
+            _api(
+                "POST /api/v1/auth/signin",
+                "/api/v1/auth/signin",
+                {"passwordCredentials": {"username": "demo", "password": "wrong password"}},
+            ),
+            expect_status=400,
+        ),
+        Sample(
+            "api-me", "ApiFunction", _api(me, "/api/v1/auth/me", context=_context(ADMIN)), expect_status=200
+        ),
+        Sample(
+            "api-refresh",
+            "ApiFunction",
+            _api(
+                "POST /api/v1/auth/refresh",
+                "/api/v1/auth/refresh",
+                headers=[("cookie", f"memos_refresh={refresh}")],
+            ),
+            expect_status=200,
+        ),
+        Sample(
+            "api-refresh-no-cookie",
+            "ApiFunction",
+            _api("POST /api/v1/auth/refresh", "/api/v1/auth/refresh"),
+            expect_status=401,
+        ),
+        Sample(
+            "api-sign-out",
+            "ApiFunction",
+            _api(
+                "POST /api/v1/auth/signout",
+                "/api/v1/auth/signout",
+                headers=[("cookie", f"memos_refresh={refresh}")],
+                context=_context(ADMIN),
+            ),
+            expect_status=200,
+        ),
+    ]
+
+
+def seed_items(password_hash: str) -> dict[str, list[dict[str, Any]]]:
+    users: list[dict[str, Any]] = []
+    for user in (ADMIN, MEMBER):
+        item = user_to_item(User(**{**user.__dict__, "password_hash": password_hash}))
+        users += [item, {"pk": {"S": f"username#{user.username}"}, "userId": {"N": str(user.id)}}]
+    return {
+        "UsersTable": users,
+        "SettingsTable": [
+            {"pk": {"S": "owner"}, "userId": {"N": str(ADMIN.id)}},
+            {"pk": {"S": "counter#users"}, "value": {"N": "2"}},
+        ],
+        "RefreshTokensTable": [
+            {
+                "familyId": {"S": FAMILY_ID},
+                "userId": {"N": str(ADMIN.id)},
+                "currentTokenId": {"S": TOKEN_ID},
+                "createdAt": {"N": str(ISSUED_AT)},
+                "lastUsedAt": {"N": str(ISSUED_AT)},
+                "expiresAt": {"N": str(ISSUED_AT + VALID_FOR)},
+                "revoked": {"BOOL": False},
+                "userAgent": {"S": "curl/8.5.0"},
+                "ipAddress": {"S": SOURCE_IP},
+            }
+        ],
+    }
+
+
+def write(directory: Path = EVENTS_DIR) -> list[Path]:
+    directory.mkdir(exist_ok=True)
+    written = []
+    for sample in samples():
+        path = directory / f"{sample.name}.json"
+        path.write_text(json.dumps(sample.event, indent=2) + "\n", encoding="utf-8")
+        written.append(path)
+    password_hash = bcrypt.hashpw(DEMO_PASSWORD.encode(), bcrypt.gensalt(10)).decode()
+    seed = directory / "seed.json"
+    seed.write_text(json.dumps(seed_items(password_hash), indent=2) + "\n", encoding="utf-8")
+    return [*written, seed]
+
+
+if __name__ == "__main__":
+    for path in write():
+        print(path.relative_to(REPO_ROOT))
