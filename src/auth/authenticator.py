@@ -12,11 +12,13 @@ from auth.clock import Clock
 from auth.errors import Unauthenticated
 from auth.keys import DemoKeyRing, KeyRing
 from auth.models import User
+from auth.pats import PAT_PREFIX
+from auth.personal_access_tokens import PersonalAccessTokens
 from auth.principal import AuthMethod, Principal
+from auth.sessions import Sessions
 from auth.tokens import parse_access_token
 
 BEARER_PREFIX = "Bearer "
-PAT_PREFIX = "memos_pat_"
 # Bounds the per-container user cache; a full cache is simply dropped and refilled.
 USER_CACHE_MAX_ENTRIES = 10_000
 
@@ -61,19 +63,28 @@ class CachedUsers:
 
 
 class Authenticator:
-    def __init__(self, keys: KeyRing | DemoKeyRing, users: CachedUsers, clock: Clock) -> None:
+    def __init__(
+        self,
+        keys: KeyRing | DemoKeyRing,
+        users: CachedUsers,
+        pats: PersonalAccessTokens,
+        sessions: Sessions,
+        clock: Clock,
+    ) -> None:
         self._keys = keys
         self._users = users
+        self._pats = pats
+        self._sessions = sessions
         self._clock = clock
 
     def authenticate(self, authorization: str | None, session_cookie: str | None) -> Principal:
         token = bearer_token(authorization)
         if token is not None:
             if token.startswith(PAT_PREFIX):
-                raise Unauthenticated("personal access tokens are not accepted yet")
+                return self._from_pat(token)
             return self._from_access_token(token)
         if session_cookie is not None:
-            raise Unauthenticated("session cookies are not accepted yet")
+            return self._from_session(session_cookie)
         raise Unauthenticated("no credential")
 
     def _from_access_token(self, token: str) -> Principal:
@@ -82,6 +93,19 @@ class Authenticator:
         if claims.issued_at < user.tokens_not_before:
             raise Unauthenticated("token revoked")
         return Principal(user.id, user.username, user.role, AuthMethod.ACCESS_TOKEN)
+
+    def _from_pat(self, token: str) -> Principal:
+        record = self._pats.find(token)
+        user = self._active_user(record.user_id)
+        # Only a use that passed every check counts as one.
+        self._pats.mark_used(record)
+        return Principal(user.id, user.username, user.role, AuthMethod.PAT, record.token_id)
+
+    def _from_session(self, cookie_value: str) -> Principal:
+        session = self._sessions.find(cookie_value)
+        user = self._active_user(session.user_id)
+        self._sessions.mark_accessed(session)
+        return Principal(user.id, user.username, user.role, AuthMethod.SESSION, session.session_id)
 
     def _active_user(self, user_id: int) -> User:
         user = self._users.get(user_id)

@@ -9,16 +9,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from auth.audit import AuditSink, NullAudit
 from auth.authenticator import Authenticator, CachedUsers
 from auth.clock import Clock, SystemClock
 from auth.config import PRODUCTION_STAGE, Config
 from auth.errors import Internal
 from auth.keys import DemoKeyRing, KeyRing, SecretsManagerKeySource
+from auth.personal_access_tokens import PersonalAccessTokens
+from auth.sessions import Sessions
+from auth.stores.personal_access_tokens import PatStore
+from auth.stores.sessions import SessionStore
 from auth.stores.users import UserStore
 
 if TYPE_CHECKING:
     from auth.access_tokens import AccessTokens
     from auth.accounts import Accounts
+    from auth.logins import Logins
     from auth.refresh import RefreshTokens
     from auth.stores.settings import SettingsStore
     from auth.user_admin import UserAdmin
@@ -52,6 +58,10 @@ class ApiServices:
     refresh_tokens: RefreshTokens
     user_admin: UserAdmin
     authenticator: Authenticator
+    pats: PersonalAccessTokens
+    sessions: Sessions
+    logins: Logins
+    audit: AuditSink
 
 
 def _clients(dynamodb: Any, secretsmanager: Any) -> tuple[Any, Any]:
@@ -60,11 +70,27 @@ def _clients(dynamodb: Any, secretsmanager: Any) -> tuple[Any, Any]:
     return dynamodb or aws.dynamodb_client(), secretsmanager or aws.secretsmanager_client()
 
 
+def _pats(config: Config, clock: Clock, dynamodb: Any, audit: AuditSink) -> PersonalAccessTokens:
+    store = PatStore(dynamodb, config.personal_access_tokens_table)
+    # A lag of 0 promises that a delete is seen at once: only a consistent read keeps that.
+    return PersonalAccessTokens(store, clock, audit, consistent_reads=config.revocation_lag == 0)
+
+
+def _sessions(config: Config, clock: Clock, dynamodb: Any, audit: AuditSink) -> Sessions:
+    store = SessionStore(dynamodb, config.sessions_table)
+    return Sessions(store, clock, config.session_ttl, audit, consistent_reads=config.revocation_lag == 0)
+
+
 def _authenticator(
-    config: Config, clock: Clock, keys: KeyRing | DemoKeyRing, users: UserStore
+    config: Config,
+    clock: Clock,
+    keys: KeyRing | DemoKeyRing,
+    users: UserStore,
+    pats: PersonalAccessTokens,
+    sessions: Sessions,
 ) -> Authenticator:
     cached = CachedUsers(users.get, clock, max_age=config.revocation_lag)
-    return Authenticator(keys, cached, clock)
+    return Authenticator(keys, cached, pats, sessions, clock)
 
 
 def build_authorizer_services(
@@ -72,13 +98,23 @@ def build_authorizer_services(
     clock: Clock | None = None,
     dynamodb: Any = None,
     secretsmanager: Any = None,
+    audit: AuditSink | None = None,
 ) -> AuthorizerServices:
     config = config or Config.from_env()
     clock = clock or SystemClock()
+    audit = audit or NullAudit()
     dynamodb, secretsmanager = _clients(dynamodb, secretsmanager)
     keys = build_key_ring(config, clock, secretsmanager)
     users = UserStore(dynamodb, config.users_table, config.settings_table)
-    return AuthorizerServices(config, clock, _authenticator(config, clock, keys, users))
+    authenticator = _authenticator(
+        config,
+        clock,
+        keys,
+        users,
+        _pats(config, clock, dynamodb, audit),
+        _sessions(config, clock, dynamodb, audit),
+    )
+    return AuthorizerServices(config, clock, authenticator)
 
 
 def build_api_services(
@@ -86,9 +122,11 @@ def build_api_services(
     clock: Clock | None = None,
     dynamodb: Any = None,
     secretsmanager: Any = None,
+    audit: AuditSink | None = None,
 ) -> ApiServices:
     from auth.access_tokens import AccessTokens
     from auth.accounts import Accounts
+    from auth.logins import Logins
     from auth.refresh import RefreshTokens
     from auth.revocation import CredentialRevocation
     from auth.stores.refresh_tokens import RefreshTokenStore
@@ -99,12 +137,15 @@ def build_api_services(
 
     config = config or Config.from_env()
     clock = clock or SystemClock()
+    audit = audit or NullAudit()
     dynamodb, secretsmanager = _clients(dynamodb, secretsmanager)
     keys = build_key_ring(config, clock, secretsmanager)
     users = UserStore(dynamodb, config.users_table, config.settings_table)
     settings = SettingsStore(dynamodb, config.settings_table)
     refresh_store = RefreshTokenStore(dynamodb, config.refresh_tokens_table)
     revocation = CredentialRevocation(refresh_store, clock)
+    pats = _pats(config, clock, dynamodb, audit)
+    sessions = _sessions(config, clock, dynamodb, audit)
     return ApiServices(
         config=config,
         clock=clock,
@@ -121,5 +162,9 @@ def build_api_services(
         access_tokens=AccessTokens(keys, clock, config.access_token_ttl),
         refresh_tokens=RefreshTokens(refresh_store, users, keys, clock, config.refresh_token_ttl),
         user_admin=UserAdmin(users, revocation.revoke_all, clock, config.bcrypt_cost),
-        authenticator=_authenticator(config, clock, keys, users),
+        authenticator=_authenticator(config, clock, keys, users, pats, sessions),
+        pats=pats,
+        sessions=sessions,
+        logins=Logins(sessions, refresh_store, clock, audit),
+        audit=audit,
     )

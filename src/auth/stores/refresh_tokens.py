@@ -144,3 +144,25 @@ class RefreshTokenStore:
         except ClientError as exc:
             if error_code(exc) != CONDITION_FAILED:
                 raise Unavailable("storage unavailable") from exc
+
+    def revoke_for_user(self, family_id: str, user_id: int, now: int) -> bool:
+        """Revoke a live family only if `user_id` owns it; False when there is none."""
+        with translated_errors():
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key={"familyId": s(family_id)},
+                    UpdateExpression="SET revoked = :true, revokedAt = :now",
+                    ConditionExpression="userId = :uid AND revoked = :false AND expiresAt > :now",
+                    ExpressionAttributeValues={
+                        ":true": boolean(True),
+                        ":false": boolean(False),
+                        ":now": n(now),
+                        ":uid": n(user_id),
+                    },
+                )
+            except ClientError as exc:
+                if error_code(exc) == CONDITION_FAILED:
+                    return False
+                raise
+        return True

@@ -1,0 +1,144 @@
+"""Browser sessions (SPEC §1, §3, §4): the `user_session` cookie value and its lifecycle.
+
+The cookie value is `{userID}-{sessionID}` as in Memos. It is parsed strictly, so anything
+we did not mint is refused before a database read. The session slides: it expires
+`ttl` seconds after its last access, and is checked against the clock on every read
+because TTL deletion can lag by days.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit
+from auth.clock import Clock
+from auth.errors import Unauthenticated, Unavailable
+from auth.models import ClientInfo, User
+from auth.stores.sessions import SessionRecord, SessionStore
+from auth.user_agents import parse_user_agent
+
+# Canonical decimal of a positive int32 (no sign, no leading zero), then a canonical
+# lowercase UUIDv4. Anything else is not a value this service set.
+_COOKIE_VALUE = re.compile(
+    r"([1-9][0-9]{0,9})-([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})"
+)
+MAX_USER_ID = 2**31 - 1
+# SPEC §4: lastAccessedAt is written at most once a minute per session.
+LAST_ACCESS_WRITE_INTERVAL = 60
+
+
+def session_cookie_value(user_id: int, session_id: str) -> str:
+    return f"{user_id}-{session_id}"
+
+
+def parse_session_cookie(value: str) -> tuple[int, str]:
+    """(user id, session id) of a cookie value, or Unauthenticated without any I/O."""
+    match = _COOKIE_VALUE.fullmatch(value)
+    if match is None:
+        raise Unauthenticated("malformed session cookie")
+    user_id = int(match.group(1))
+    if user_id > MAX_USER_ID:
+        raise Unauthenticated("malformed session cookie")
+    return user_id, match.group(2)
+
+
+class Sessions:
+    def __init__(
+        self,
+        store: SessionStore,
+        clock: Clock,
+        ttl: int,
+        audit: AuditSink | None = None,
+        consistent_reads: bool = False,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._ttl = ttl
+        self._audit = audit or NullAudit()
+        # With a revocation lag of 0 a sign-out must be seen by the very next request.
+        self._consistent_reads = consistent_reads
+
+    def _is_expired(self, record: SessionRecord, now: float) -> bool:
+        # The stored expiry, or a shorter TTL configured since the session was last slid.
+        return now >= min(record.expires_at, record.last_accessed_at + self._ttl)
+
+    # -- the authorizer's half ------------------------------------------------------------
+
+    def find(self, cookie_value: str) -> SessionRecord:
+        """The live session a cookie names; Unauthenticated otherwise. One GetItem at most."""
+        user_id, session_id = parse_session_cookie(cookie_value)
+        record = self._store.get(session_id, consistent=self._consistent_reads)
+        if record is None or record.user_id != user_id:
+            raise Unauthenticated("unknown session")
+        if self._is_expired(record, self._clock.now()):
+            raise Unauthenticated("session expired")
+        return record
+
+    def mark_accessed(self, record: SessionRecord) -> None:
+        """Slide the session, at most once a minute. Best effort: never fails the request."""
+        now = int(self._clock.now())
+        if record.used and now - record.last_accessed_at < LAST_ACCESS_WRITE_INTERVAL:
+            return
+        try:
+            first_use = self._store.touch(
+                record.session_id, now, now + self._ttl, LAST_ACCESS_WRITE_INTERVAL
+            )
+        except Unavailable:
+            # A bookkeeping write must not refuse a valid session.
+            return
+        if first_use:
+            self._audit.record(
+                AuditEvent.FIRST_USED, CredentialKind.SESSION, record.user_id, record.session_id
+            )
+
+    # -- the API's half -------------------------------------------------------------------
+
+    def create(self, user: User, client: ClientInfo) -> SessionRecord:
+        now = int(self._clock.now())
+        record = SessionRecord(
+            session_id=str(uuid.uuid4()),
+            user_id=user.id,
+            created_at=now,
+            last_accessed_at=now,
+            expires_at=now + self._ttl,
+            client=client,
+            device=parse_user_agent(client.user_agent),
+        )
+        self._store.create(record)
+        self._audit.record(AuditEvent.CREATED, CredentialKind.SESSION, user.id, record.session_id)
+        return record
+
+    def get(self, session_id: str, user_id: int) -> SessionRecord | None:
+        """The user's live session with that id, read consistently; None otherwise."""
+        record = self._store.get(session_id, consistent=True)
+        if record is None or record.user_id != user_id or self._is_expired(record, self._clock.now()):
+            return None
+        return record
+
+    def list_for_user(self, user_id: int) -> list[SessionRecord]:
+        now = self._clock.now()
+        return [record for record in self._store.list_for_user(user_id) if not self._is_expired(record, now)]
+
+    def revoke(self, session_id: str, user_id: int, reason: str = "") -> bool:
+        """Delete the user's session; False when they have no session with that id."""
+        if not self._store.delete(session_id, user_id):
+            return False
+        self._audit.record(AuditEvent.REVOKED, CredentialKind.SESSION, user_id, session_id, reason)
+        return True
+
+    def revoke_cookie(self, cookie_value: str, user_id: int) -> bool:
+        """Sign-out: revoke the session a cookie names, only if it is the caller's."""
+        try:
+            cookie_user_id, session_id = parse_session_cookie(cookie_value)
+        except Unauthenticated:
+            return False
+        if cookie_user_id != user_id:
+            return False
+        return self.revoke(session_id, user_id, reason="signed out")
+
+    def revoke_all(self, user_id: int, keep: str = "", reason: str = "") -> None:
+        """Every session of the user but `keep` (a password change keeps the caller's own)."""
+        for record in self._store.list_for_user(user_id):
+            if record.session_id != keep:
+                self.revoke(record.session_id, user_id, reason)

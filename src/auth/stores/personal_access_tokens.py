@@ -1,0 +1,145 @@
+"""The PersonalAccessTokens table: one item per token, keyed by the token's SHA-256.
+
+The authorizer finds a token with one GetItem on that key; a user's tokens are listed
+through the `byUser` index. Every write is conditional, so a write racing a delete never
+resurrects a token as a half-empty item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from auth.stores.dynamo import CONDITION_FAILED, Item, error_code, get_n, get_s, n, s, translated_errors
+
+BY_USER_INDEX = "byUser"
+
+
+@dataclass(frozen=True)
+class PatRecord:
+    token_hash: str
+    token_id: str
+    user_id: int
+    description: str
+    created_at: int
+    # None: the token never expires / has never been used.
+    expires_at: int | None
+    last_used_at: int | None
+
+    def is_expired(self, now: float) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
+    def __repr__(self) -> str:
+        # The hash is a lookup key for the token: keep it out of log lines.
+        return f"PatRecord(token_id={self.token_id!r}, user_id={self.user_id})"
+
+
+def _optional_n(item: Item, name: str) -> int | None:
+    return get_n(item, name) if name in item else None
+
+
+def _from_item(item: Item) -> PatRecord:
+    return PatRecord(
+        token_hash=get_s(item, "tokenHash"),
+        token_id=get_s(item, "tokenId"),
+        user_id=get_n(item, "userId"),
+        description=get_s(item, "description"),
+        created_at=get_n(item, "createdAt"),
+        expires_at=_optional_n(item, "expiresAt"),
+        last_used_at=_optional_n(item, "lastUsedAt"),
+    )
+
+
+def _to_item(record: PatRecord) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "tokenHash": s(record.token_hash),
+        "tokenId": s(record.token_id),
+        "userId": n(record.user_id),
+        "description": s(record.description),
+        "createdAt": n(record.created_at),
+    }
+    if record.expires_at is not None:
+        item["expiresAt"] = n(record.expires_at)
+    if record.last_used_at is not None:
+        item["lastUsedAt"] = n(record.last_used_at)
+    return item
+
+
+class PatStore:
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def create(self, record: PatRecord) -> None:
+        # A SHA-256 collision of two random tokens does not happen; the condition makes
+        # sure that if it ever did, the older token would not be overwritten.
+        with translated_errors():
+            self._client.put_item(
+                TableName=self._table,
+                Item=_to_item(record),
+                ConditionExpression="attribute_not_exists(tokenHash)",
+            )
+
+    def get(self, token_hash: str, consistent: bool = False) -> PatRecord | None:
+        with translated_errors():
+            response = self._client.get_item(
+                TableName=self._table, Key={"tokenHash": s(token_hash)}, ConsistentRead=consistent
+            )
+        item = response.get("Item")
+        return _from_item(item) if item else None
+
+    def list_for_user(self, user_id: int) -> Iterator[PatRecord]:
+        paginator = self._client.get_paginator("query")
+        with translated_errors():
+            for page in paginator.paginate(
+                TableName=self._table,
+                IndexName=BY_USER_INDEX,
+                KeyConditionExpression="userId = :uid",
+                ExpressionAttributeValues={":uid": n(user_id)},
+            ):
+                for item in page.get("Items", []):
+                    yield _from_item(item)
+
+    def touch(self, token_hash: str, now: int, min_interval: int) -> bool | None:
+        """Set lastUsedAt unless it was set within `min_interval` seconds.
+
+        None when nothing was written (another request did it, or the token is gone);
+        otherwise whether this was the token's first use.
+        """
+        with translated_errors():
+            try:
+                response = self._client.update_item(
+                    TableName=self._table,
+                    Key={"tokenHash": s(token_hash)},
+                    UpdateExpression="SET lastUsedAt = :now",
+                    ConditionExpression=(
+                        "attribute_exists(tokenHash) "
+                        "AND (attribute_not_exists(lastUsedAt) OR lastUsedAt < :cutoff)"
+                    ),
+                    ExpressionAttributeValues={":now": n(now), ":cutoff": n(now - min_interval)},
+                    ReturnValues="ALL_OLD",
+                )
+            except ClientError as exc:
+                if error_code(exc) == CONDITION_FAILED:
+                    return None
+                raise
+        return "lastUsedAt" not in response.get("Attributes", {})
+
+    def delete(self, token_hash: str, token_id: str, user_id: int) -> bool:
+        """Delete the token if it is still the one named, owned by `user_id`; False if not."""
+        with translated_errors():
+            try:
+                self._client.delete_item(
+                    TableName=self._table,
+                    Key={"tokenHash": s(token_hash)},
+                    ConditionExpression="tokenId = :tid AND userId = :uid",
+                    ExpressionAttributeValues={":tid": s(token_id), ":uid": n(user_id)},
+                )
+            except ClientError as exc:
+                if error_code(exc) == CONDITION_FAILED:
+                    return False
+                raise
+        return True

@@ -1,0 +1,138 @@
+"""The Sessions table: one item per browser session, keyed by its UUIDv4 session id.
+
+`expiresAt` (the TTL attribute) slides with `lastAccessedAt`; every write that extends a
+session is conditional on the session still existing, so a racing sign-out is never undone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from auth.models import ClientInfo
+from auth.stores.dynamo import CONDITION_FAILED, Item, error_code, get_n, get_s, n, s, translated_errors
+from auth.user_agents import Device
+
+BY_USER_INDEX = "byUser"
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    session_id: str
+    user_id: int
+    created_at: int
+    last_accessed_at: int
+    expires_at: int
+    client: ClientInfo
+    device: Device
+    # Whether a request has come with this session since sign-in (for the audit trail).
+    used: bool = False
+
+
+def _from_item(item: Item) -> SessionRecord:
+    return SessionRecord(
+        session_id=get_s(item, "sessionId"),
+        user_id=get_n(item, "userId"),
+        created_at=get_n(item, "createdAt"),
+        last_accessed_at=get_n(item, "lastAccessedAt"),
+        expires_at=get_n(item, "expiresAt"),
+        client=ClientInfo(user_agent=get_s(item, "userAgent"), ip_address=get_s(item, "ipAddress")),
+        device=Device(get_s(item, "device"), get_s(item, "os"), get_s(item, "browser")),
+        used="firstUsedAt" in item,
+    )
+
+
+class SessionStore:
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def create(self, record: SessionRecord) -> None:
+        with translated_errors():
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "sessionId": s(record.session_id),
+                    "userId": n(record.user_id),
+                    "createdAt": n(record.created_at),
+                    "lastAccessedAt": n(record.last_accessed_at),
+                    "expiresAt": n(record.expires_at),
+                    "userAgent": s(record.client.user_agent),
+                    "ipAddress": s(record.client.ip_address),
+                    "device": s(record.device.device),
+                    "os": s(record.device.os),
+                    "browser": s(record.device.browser),
+                },
+                ConditionExpression="attribute_not_exists(sessionId)",
+            )
+
+    def get(self, session_id: str, consistent: bool = False) -> SessionRecord | None:
+        with translated_errors():
+            response = self._client.get_item(
+                TableName=self._table, Key={"sessionId": s(session_id)}, ConsistentRead=consistent
+            )
+        item = response.get("Item")
+        return _from_item(item) if item else None
+
+    def list_for_user(self, user_id: int) -> Iterator[SessionRecord]:
+        paginator = self._client.get_paginator("query")
+        with translated_errors():
+            for page in paginator.paginate(
+                TableName=self._table,
+                IndexName=BY_USER_INDEX,
+                KeyConditionExpression="userId = :uid",
+                ExpressionAttributeValues={":uid": n(user_id)},
+            ):
+                for item in page.get("Items", []):
+                    yield _from_item(item)
+
+    def touch(self, session_id: str, now: int, expires_at: int, min_interval: int) -> bool | None:
+        """Slide the session to `expires_at` unless that was done within `min_interval`.
+
+        Never extends a session that is gone or already expired. None when nothing was
+        written; otherwise whether this was the session's first use.
+        """
+        with translated_errors():
+            try:
+                response = self._client.update_item(
+                    TableName=self._table,
+                    Key={"sessionId": s(session_id)},
+                    UpdateExpression=(
+                        "SET lastAccessedAt = :now, expiresAt = :exp, "
+                        "firstUsedAt = if_not_exists(firstUsedAt, :now)"
+                    ),
+                    ConditionExpression=(
+                        "attribute_exists(sessionId) AND expiresAt > :now "
+                        "AND (lastAccessedAt < :cutoff OR attribute_not_exists(firstUsedAt))"
+                    ),
+                    ExpressionAttributeValues={
+                        ":now": n(now),
+                        ":exp": n(expires_at),
+                        ":cutoff": n(now - min_interval),
+                    },
+                    ReturnValues="ALL_OLD",
+                )
+            except ClientError as exc:
+                if error_code(exc) == CONDITION_FAILED:
+                    return None
+                raise
+        return "firstUsedAt" not in response.get("Attributes", {})
+
+    def delete(self, session_id: str, user_id: int) -> bool:
+        """Delete the session if `user_id` owns it; False when there is no such session."""
+        with translated_errors():
+            try:
+                self._client.delete_item(
+                    TableName=self._table,
+                    Key={"sessionId": s(session_id)},
+                    ConditionExpression="userId = :uid",
+                    ExpressionAttributeValues={":uid": n(user_id)},
+                )
+            except ClientError as exc:
+                if error_code(exc) == CONDITION_FAILED:
+                    return False
+                raise
+        return True
