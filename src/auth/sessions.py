@@ -81,9 +81,7 @@ class Sessions:
         if record.used and now - record.last_accessed_at < LAST_ACCESS_WRITE_INTERVAL:
             return
         try:
-            first_use = self._store.touch(
-                record.session_id, now, now + self._ttl, LAST_ACCESS_WRITE_INTERVAL
-            )
+            first_use = self._store.touch(record.session_id, now, now + self._ttl, LAST_ACCESS_WRITE_INTERVAL)
         except Unavailable:
             # A bookkeeping write must not refuse a valid session.
             return

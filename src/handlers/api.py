@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.logging import correlation_paths
 
 from auth.errors import AuthError, Internal, InvalidArgument, NotFound
-from handlers import routes_auth, routes_settings, routes_users
+from handlers import routes_auth, routes_pats, routes_sessions, routes_settings, routes_users
 from handlers.http import SECURITY_HEADERS, error_body, error_response
 
 # Far above any legitimate body (a sign-up is < 1 kB), far below API Gateway's 10 MB.
@@ -23,6 +23,8 @@ app = APIGatewayHttpResolver(enable_validation=True)
 app.include_router(routes_auth.router)
 app.include_router(routes_users.router)
 app.include_router(routes_settings.router)
+app.include_router(routes_pats.router)
+app.include_router(routes_sessions.router)
 
 
 @app.get("/api/v1/openapi.json")

@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from auth.personal_access_tokens import MAX_DESCRIPTION_CHARS, MAX_EXPIRES_IN_DAYS
+
 # Generous bounds: the domain applies the real rules with clearer messages; these only
 # stop absurd input before any work is done.
 _SHORT = 256
@@ -53,3 +55,9 @@ class UserUpdate(_Body):
 class InstanceSettingsUpdate(_Body):
     disallowUserRegistration: bool | None = None
     disallowPasswordAuth: bool | None = None
+
+
+class CreatePersonalAccessTokenRequest(_Body):
+    description: str = Field(default="", max_length=MAX_DESCRIPTION_CHARS)
+    # 0 = the token never expires.
+    expiresInDays: int = Field(default=0, ge=0, le=MAX_EXPIRES_IN_DAYS)

@@ -8,8 +8,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from auth.errors import NotFound, Unauthenticated
+from auth.principal import AuthMethod
 from handlers.api_context import client_info, principal, services
-from handlers.cookies import REFRESH_COOKIE, clear_cookie, cookie_value, set_cookie
+from handlers.cookies import REFRESH_COOKIE, SESSION_COOKIE, clear_cookie, cookie_value, set_cookie
 from handlers.http import error_response
 from handlers.json_response import JsonResponse, json_response
 from handlers.requests import SignInRequest
@@ -68,7 +69,15 @@ def sign_out() -> JsonResponse:
     token = cookie_value(router.current_event.cookies, REFRESH_COOKIE)
     if token:
         app.refresh_tokens.revoke(token, caller.user_id)
-    return json_response({}, cookies=[clear_cookie(REFRESH_COOKIE, _headers(), app.config.is_local)])
+    session = cookie_value(router.current_event.cookies, SESSION_COOKIE)
+    if caller.auth_method is AuthMethod.SESSION:
+        app.sessions.revoke(caller.credential_id, caller.user_id, reason="signed out")
+    elif session:
+        app.sessions.revoke_cookie(session, caller.user_id)
+    cookies = [
+        clear_cookie(name, _headers(), app.config.is_local) for name in (REFRESH_COOKIE, SESSION_COOKIE)
+    ]
+    return json_response({}, cookies=cookies)
 
 
 @router.get("/api/v1/auth/me")

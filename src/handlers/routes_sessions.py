@@ -1,0 +1,96 @@
+"""Session cookies (SPEC §3): sign in with one, inspect and end the current one, and list
+or end any of a user's logins."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from auth.access import ROUTE_ACCESS
+from auth.errors import NotFound
+from auth.principal import AuthMethod
+from auth.sessions import session_cookie_value
+from handlers.api_context import client_info, principal, services
+from handlers.cookies import SESSION_COOKIE, clear_cookie, set_cookie
+from handlers.json_response import JsonResponse, json_response
+from handlers.owners import credential_id_param, owner_for
+from handlers.requests import SignInRequest
+from handlers.views import login_view, timestamp, user_view
+
+router = APIGatewayHttpRouter()
+
+LIST = "GET /api/v1/users/{username}/sessions"
+REVOKE = "DELETE /api/v1/users/{username}/sessions/{id}"
+
+
+def _headers() -> dict[str, str]:
+    return router.current_event.headers or {}
+
+
+@router.post("/api/v1/auth/sessions")
+def create_session(body: Annotated[SignInRequest, Body()]) -> JsonResponse:
+    app = services()
+    credentials = body.passwordCredentials
+    client = client_info(router.current_event)
+    user = app.accounts.sign_in(credentials.username, credentials.password, client.ip_address)
+    session = app.sessions.create(user, client)
+    cookie = set_cookie(
+        SESSION_COOKIE,
+        session_cookie_value(user.id, session.session_id),
+        session.expires_at,
+        _headers(),
+        app.config.is_local,
+    )
+    return json_response(
+        {"user": user_view(user, include_email=True), "lastAccessedAt": timestamp(session.last_accessed_at)},
+        cookies=[cookie],
+    )
+
+
+@router.get("/api/v1/auth/sessions/current")
+def current_session() -> JsonResponse:
+    app = services()
+    caller = principal(router.current_event)
+    user = app.users.get(caller.user_id)
+    if user is None:
+        raise NotFound("user not found")
+    body: dict[str, Any] = {"user": user_view(user, include_email=True)}
+    # A caller with a bearer credential has no session: only the user is known.
+    if caller.auth_method is AuthMethod.SESSION:
+        session = app.sessions.get(caller.credential_id, caller.user_id)
+        if session is None:
+            raise NotFound("session not found")
+        body["lastAccessedAt"] = timestamp(session.last_accessed_at)
+    return json_response(body)
+
+
+@router.delete("/api/v1/auth/sessions/current")
+def end_current_session() -> JsonResponse:
+    app = services()
+    caller = principal(router.current_event)
+    if caller.auth_method is AuthMethod.SESSION:
+        app.sessions.revoke(caller.credential_id, caller.user_id, reason="signed out")
+    return json_response({}, cookies=[clear_cookie(SESSION_COOKIE, _headers(), app.config.is_local)])
+
+
+@router.get("/api/v1/users/<username>/sessions")
+def list_logins(username: str) -> JsonResponse:
+    owner = owner_for(username, principal(router.current_event), ROUTE_ACCESS[LIST])
+    logins = services().logins.list_for_user(owner.id)
+    return json_response({"sessions": [login_view(owner.username, login) for login in logins]})
+
+
+@router.delete("/api/v1/users/<username>/sessions/<id>")
+def revoke_login(username: str, id: str) -> JsonResponse:
+    app = services()
+    login_id = credential_id_param(id, "id")
+    caller = principal(router.current_event)
+    owner = owner_for(username, caller, ROUTE_ACCESS[REVOKE])
+    app.logins.revoke(owner.id, login_id)
+    cookies = []
+    if caller.auth_method is AuthMethod.SESSION and caller.credential_id == login_id:
+        # The caller ended the session they came with: the browser should drop it too.
+        cookies.append(clear_cookie(SESSION_COOKIE, _headers(), app.config.is_local))
+    return json_response({}, cookies=cookies)
