@@ -117,7 +117,7 @@ class PatStore:
                     UpdateExpression="SET lastUsedAt = :now",
                     ConditionExpression=(
                         "attribute_exists(tokenHash) "
-                        "AND (attribute_not_exists(lastUsedAt) OR lastUsedAt < :cutoff)"
+                        "AND (attribute_not_exists(lastUsedAt) OR lastUsedAt <= :cutoff)"
                     ),
                     ExpressionAttributeValues={":now": n(now), ":cutoff": n(now - min_interval)},
                     ReturnValues="ALL_OLD",

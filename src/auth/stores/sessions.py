@@ -106,7 +106,7 @@ class SessionStore:
                     ),
                     ConditionExpression=(
                         "attribute_exists(sessionId) AND expiresAt > :now "
-                        "AND (lastAccessedAt < :cutoff OR attribute_not_exists(firstUsedAt))"
+                        "AND (lastAccessedAt <= :cutoff OR attribute_not_exists(firstUsedAt))"
                     ),
                     ExpressionAttributeValues={
                         ":now": n(now),

@@ -1,0 +1,86 @@
+"""Users for credential tests, and the calls that go through the two handlers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from auth.models import User
+from auth.principal import AuthMethod, Principal
+from auth.wiring import ApiServices, AuthorizerServices
+from tests.support.events import FakeLambdaContext, authorizer_event, http_event
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass(frozen=True)
+class People:
+    admin: User
+    alice: User
+    bob: User
+
+
+def sign_up_people(api: ApiServices) -> People:
+    # The first sign-up becomes the only ADMIN; alice and bob are ordinary users.
+    return People(
+        admin=api.accounts.sign_up("root", PASSWORD),
+        alice=api.accounts.sign_up("alice", PASSWORD),
+        bob=api.accounts.sign_up("bob", PASSWORD),
+    )
+
+
+def context_for(
+    user: User, method: AuthMethod = AuthMethod.ACCESS_TOKEN, credential_id: str = ""
+) -> dict[str, str]:
+    from handlers.authorizer import authorizer_context
+
+    return authorizer_context(Principal(user.id, user.username, user.role, method, credential_id))
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any
+    cookies: list[str]
+    headers: dict[str, str]
+
+
+def call_api(
+    api: ApiServices,
+    method: str,
+    path: str,
+    route: str,
+    caller: dict[str, str] | None = None,
+    body: Any = None,
+    cookies: list[str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Answer:
+    from handlers import api_context
+    from handlers.api import handler
+
+    api_context.reset_services(api)
+    event = http_event(
+        method, path, route=route, body=body, authorizer=caller, cookies=cookies, headers=headers
+    )
+    response = handler(event, FakeLambdaContext())
+    raw = response.get("body") or "null"
+    return Answer(response["statusCode"], json.loads(raw), response.get("cookies", []), response["headers"])
+
+
+def authorize(
+    services: AuthorizerServices,
+    route_key: str,
+    authorization: str | None = None,
+    cookies: list[str] | None = None,
+) -> dict[str, Any]:
+    """The authorizer's answer; raises Exception('Unauthorized') as API Gateway expects."""
+    from handlers import authorizer
+
+    authorizer.reset_services(services)
+    return authorizer.handler(authorizer_event(route_key, authorization, cookies), FakeLambdaContext())
+
+
+def cookie_pair(set_cookie: str) -> str:
+    """`name=value` of a Set-Cookie line, as a browser would send it back."""
+    return set_cookie.split(";", 1)[0]

@@ -1,0 +1,280 @@
+"""SPEC §1/§4: personal access tokens: format, checksum, storage and verification."""
+
+from __future__ import annotations
+
+import hashlib
+import string
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from auth.audit import AuditEvent, CredentialKind, RecordingAudit
+from auth.clock import FakeClock
+from auth.errors import InvalidArgument, NotFound, Unauthenticated, Unavailable
+from auth.pats import BASE62, PAT_PREFIX, checksum, generate_pat, hash_pat, is_well_formed
+from auth.personal_access_tokens import LAST_USED_WRITE_INTERVAL, SECONDS_PER_DAY, PersonalAccessTokens
+from auth.stores.personal_access_tokens import PatStore
+
+TABLE = "PersonalAccessTokensTable"
+
+
+class NoCalls:
+    """A DynamoDB client that fails the test if anything is asked of it."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"unexpected DynamoDB call: {name}")
+
+
+class Failing:
+    """The real client, except that the named operations fail as a throttled DynamoDB would."""
+
+    def __init__(self, client: Any, *operations: str) -> None:
+        self._client = client
+        self._operations = operations
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._operations:
+
+            def fail(**_: Any) -> None:
+                error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}
+                raise ClientError(error, name)  # type: ignore[arg-type]
+
+            return fail
+        return getattr(self._client, name)
+
+
+def service(client: Any, clock: FakeClock, audit: RecordingAudit | None = None) -> PersonalAccessTokens:
+    return PersonalAccessTokens(PatStore(client, TABLE), clock, audit)
+
+
+def stored(aws: dict[str, Any], token: str) -> dict[str, Any]:
+    return (
+        aws["dynamodb"].get_item(TableName=TABLE, Key={"tokenHash": {"S": hash_pat(token)}}).get("Item", {})
+    )
+
+
+# -- format ------------------------------------------------------------------------------
+
+
+def test_generated_token_has_the_spec_format_and_a_valid_checksum() -> None:
+    token = generate_pat()
+    body = token[len(PAT_PREFIX) :]
+    assert token.startswith("memos_pat_") and len(body) == 32
+    assert set(body) <= set(string.digits + string.ascii_letters)
+    assert body[26:] == checksum(body[:26]) and is_well_formed(token)
+
+
+def test_generated_tokens_differ() -> None:
+    assert len({generate_pat() for _ in range(100)}) == 100
+
+
+def test_checksum_is_base62_crc32_left_padded() -> None:
+    import zlib
+
+    value = 0
+    for ch in checksum("a" * 26):
+        value = value * 62 + BASE62.index(ch)
+    assert value == zlib.crc32(b"a" * 26)
+    assert len(checksum("")) == 6 and checksum("") == "000000"  # crc32(b"") == 0
+
+
+def test_hash_is_lowercase_sha256_hex() -> None:
+    token = generate_pat()
+    assert hash_pat(token) == hashlib.sha256(token.encode()).hexdigest()
+
+
+def _flip_last(token: str) -> str:
+    return token[:-1] + ("A" if token[-1] != "A" else "B")
+
+
+def _malformed() -> list[str]:
+    good = generate_pat()
+    body = good[len(PAT_PREFIX) :]
+    return [
+        "",
+        PAT_PREFIX,
+        _flip_last(good),  # checksum mismatch
+        good[:-1],  # too short
+        good + "0",  # too long
+        "memos_pak_" + body,  # wrong prefix
+        "MEMOS_PAT_" + body,
+        PAT_PREFIX + body[:25] + "-" + body[26:],  # outside the alphabet
+        PAT_PREFIX + body[:25] + "é" + body[26:],
+        PAT_PREFIX + "0" * 26 + checksum("0" * 25 + "1"),  # checksum of other text
+        PAT_PREFIX + "x" * 10_000,
+    ]
+
+
+@pytest.mark.parametrize("token", _malformed())
+def test_malformed_token_is_refused_without_a_database_read(token: str, clock: FakeClock) -> None:
+    assert not is_well_formed(token)
+    with pytest.raises(Unauthenticated):
+        service(NoCalls(), clock).find(token)
+
+
+# -- create, list, delete ----------------------------------------------------------------
+
+
+def test_only_the_hash_is_stored(aws: dict[str, Any], clock: FakeClock) -> None:
+    record, token = service(aws["dynamodb"], clock).create(7, "ci", 30)
+    item = stored(aws, token)
+    assert item["tokenId"]["S"] == record.token_id and item["userId"]["N"] == "7"
+    assert token not in str(item) and token[len(PAT_PREFIX) :] not in str(item)
+    assert int(item["expiresAt"]["N"]) == int(clock.now()) + 30 * SECONDS_PER_DAY
+
+
+def test_zero_days_never_expires(aws: dict[str, Any], clock: FakeClock) -> None:
+    pats = service(aws["dynamodb"], clock)
+    record, token = pats.create(7, "forever", 0)
+    assert record.expires_at is None and "expiresAt" not in stored(aws, token)
+    clock.advance(3650 * SECONDS_PER_DAY * 2)
+    assert pats.find(token).token_id == record.token_id
+
+
+@pytest.mark.parametrize(("description", "days"), [("x" * 257, 1), ("ok", -1), ("ok", 3651)])
+def test_create_refuses_out_of_bounds_input(
+    aws: dict[str, Any], clock: FakeClock, description: str, days: int
+) -> None:
+    with pytest.raises(InvalidArgument):
+        service(aws["dynamodb"], clock).create(7, description, days)
+    assert aws["dynamodb"].scan(TableName=TABLE)["Count"] == 0
+
+
+def test_list_shows_only_the_users_live_tokens(aws: dict[str, Any], clock: FakeClock) -> None:
+    pats = service(aws["dynamodb"], clock)
+    first, _ = pats.create(7, "a", 1)
+    clock.advance(1)
+    second, _ = pats.create(7, "b", 0)
+    pats.create(8, "someone else's", 0)
+    assert [r.token_id for r in pats.list_for_user(7)] == [first.token_id, second.token_id]
+    clock.advance(SECONDS_PER_DAY)
+    assert [r.token_id for r in pats.list_for_user(7)] == [second.token_id]
+
+
+def test_delete_by_owner_stops_the_token(aws: dict[str, Any], clock: FakeClock) -> None:
+    audit = RecordingAudit()
+    pats = service(aws["dynamodb"], clock, audit)
+    record, token = pats.create(7, "ci", 0)
+    pats.delete(7, record.token_id)
+    with pytest.raises(Unauthenticated):
+        pats.find(token)
+    assert (AuditEvent.REVOKED, CredentialKind.PAT, 7, record.token_id, "") in audit.events
+
+
+def test_delete_of_another_users_token_is_not_found_and_keeps_it(
+    aws: dict[str, Any], clock: FakeClock
+) -> None:
+    pats = service(aws["dynamodb"], clock)
+    record, token = pats.create(7, "ci", 0)
+    with pytest.raises(NotFound):
+        pats.delete(8, record.token_id)
+    with pytest.raises(NotFound):
+        pats.delete(7, "00000000-0000-4000-8000-000000000000")
+    assert pats.find(token).token_id == record.token_id
+
+
+def test_store_delete_is_conditional_on_owner_and_id(aws: dict[str, Any], clock: FakeClock) -> None:
+    store = PatStore(aws["dynamodb"], TABLE)
+    record, _ = service(aws["dynamodb"], clock).create(7, "ci", 0)
+    assert not store.delete(record.token_hash, record.token_id, 8)
+    assert not store.delete(record.token_hash, "other-id", 7)
+    assert store.delete(record.token_hash, record.token_id, 7)
+    assert not store.delete(record.token_hash, record.token_id, 7)  # already gone: a no-op
+
+
+def test_delete_all_removes_every_token_of_the_user(aws: dict[str, Any], clock: FakeClock) -> None:
+    pats = service(aws["dynamodb"], clock)
+    for _ in range(3):
+        pats.create(7, "", 0)
+    pats.create(8, "", 0)
+    pats.delete_all(7)
+    assert pats.list_for_user(7) == [] and len(pats.list_for_user(8)) == 1
+
+
+# -- verification --------------------------------------------------------------------------
+
+
+def test_find_reads_one_item_by_key(aws: dict[str, Any], clock: FakeClock) -> None:
+    calls: list[str] = []
+
+    class Counting:
+        def __getattr__(self, name: str) -> Any:
+            calls.append(name)
+            return getattr(aws["dynamodb"], name)
+
+    record, token = service(aws["dynamodb"], clock).create(7, "ci", 0)
+    assert service(Counting(), clock).find(token).token_id == record.token_id
+    assert calls == ["get_item"]
+
+
+def test_unknown_well_formed_token_is_refused(aws: dict[str, Any], clock: FakeClock) -> None:
+    with pytest.raises(Unauthenticated):
+        service(aws["dynamodb"], clock).find(generate_pat())
+
+
+def test_token_expires_at_its_expiry(aws: dict[str, Any], clock: FakeClock) -> None:
+    pats = service(aws["dynamodb"], clock)
+    _, token = pats.create(7, "ci", 1)
+    clock.advance(SECONDS_PER_DAY - 1)
+    pats.find(token)
+    clock.advance(1)
+    # Still in the table (TTL deletion lags), refused by the clock.
+    assert stored(aws, token)
+    with pytest.raises(Unauthenticated):
+        pats.find(token)
+
+
+def test_failing_read_fails_closed(aws: dict[str, Any], clock: FakeClock) -> None:
+    _, token = service(aws["dynamodb"], clock).create(7, "ci", 0)
+    with pytest.raises(Unavailable):
+        service(Failing(aws["dynamodb"], "get_item"), clock).find(token)
+
+
+def test_last_used_is_written_at_most_once_a_minute(aws: dict[str, Any], clock: FakeClock) -> None:
+    audit = RecordingAudit()
+    pats = service(aws["dynamodb"], clock, audit)
+    record, token = pats.create(7, "ci", 0)
+    first_use = int(clock.now())
+    pats.mark_used(pats.find(token))
+    assert stored(aws, token)["lastUsedAt"]["N"] == str(first_use)
+    clock.advance(LAST_USED_WRITE_INTERVAL - 1)
+    pats.mark_used(pats.find(token))
+    assert stored(aws, token)["lastUsedAt"]["N"] == str(first_use)
+    clock.advance(1)
+    pats.mark_used(pats.find(token))
+    assert stored(aws, token)["lastUsedAt"]["N"] == str(first_use + LAST_USED_WRITE_INTERVAL)
+    first_used = [e for e in audit.events if e[0] is AuditEvent.FIRST_USED]
+    assert first_used == [(AuditEvent.FIRST_USED, CredentialKind.PAT, 7, record.token_id, "")]
+
+
+def test_stale_record_does_not_write_twice_in_a_minute(aws: dict[str, Any], clock: FakeClock) -> None:
+    # Two containers read the token before either wrote: the condition lets one write.
+    pats = service(aws["dynamodb"], clock)
+    _, token = pats.create(7, "ci", 0)
+    seen_by_both = pats.find(token)
+    store = PatStore(aws["dynamodb"], TABLE)
+    now = int(clock.now())
+    assert store.touch(seen_by_both.token_hash, now, LAST_USED_WRITE_INTERVAL) is True
+    assert store.touch(seen_by_both.token_hash, now, LAST_USED_WRITE_INTERVAL) is None
+
+
+def test_last_used_write_never_recreates_a_deleted_token(aws: dict[str, Any], clock: FakeClock) -> None:
+    pats = service(aws["dynamodb"], clock)
+    record, token = pats.create(7, "ci", 0)
+    found = pats.find(token)
+    pats.delete(7, record.token_id)
+    pats.mark_used(found)
+    assert stored(aws, token) == {}
+
+
+def test_failing_last_used_write_does_not_fail_the_request(aws: dict[str, Any], clock: FakeClock) -> None:
+    _, token = service(aws["dynamodb"], clock).create(7, "ci", 0)
+    pats = service(Failing(aws["dynamodb"], "update_item"), clock)
+    pats.mark_used(pats.find(token))
+    assert "lastUsedAt" not in stored(aws, token)
+
+
+def test_record_repr_keeps_the_hash_out_of_logs(aws: dict[str, Any], clock: FakeClock) -> None:
+    record, _ = service(aws["dynamodb"], clock).create(7, "ci", 0)
+    assert record.token_hash not in repr(record)
