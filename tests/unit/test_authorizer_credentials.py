@@ -1,0 +1,229 @@
+"""SPEC §4: the authorizer accepts PATs and session cookies, and refuses everything else."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from auth.clock import FakeClock
+from auth.config import Config
+from auth.models import State, User
+from auth.pats import generate_pat
+from auth.personal_access_tokens import SECONDS_PER_DAY
+from auth.sessions import session_cookie_value
+from auth.stores.users import user_to_item
+from auth.wiring import ApiServices, AuthorizerServices, build_authorizer_services
+from tests.support.people import People, authorize, sign_up_people
+from tests.unit.test_pats import Failing, NoCalls
+from tests.unit.test_sessions import CLIENT
+
+ME = "GET /api/v1/auth/me"
+ADMIN_ONLY = "GET /api/v1/users"
+
+
+@pytest.fixture
+def people(api: ApiServices) -> People:
+    return sign_up_people(api)
+
+
+def archive(aws: dict[str, Any], user: User) -> None:
+    aws["dynamodb"].put_item(TableName="UsersTable", Item=user_to_item(replace(user, state=State.ARCHIVED)))
+
+
+def refused(services: AuthorizerServices, **credential: Any) -> None:
+    with pytest.raises(Exception, match="^Unauthorized$"):
+        authorize(services, ME, **credential)
+
+
+def no_reads(aws: dict[str, Any], clock: FakeClock, config: Config) -> AuthorizerServices:
+    return build_authorizer_services(config, clock, NoCalls(), aws["secretsmanager"])
+
+
+# -- personal access tokens ------------------------------------------------------------------
+
+
+def test_pat_is_accepted_with_its_id(
+    api: ApiServices, authorizer_services: AuthorizerServices, people: People
+) -> None:
+    record, token = api.pats.create(people.alice.id, "ci", 0)
+    answer = authorize(authorizer_services, ME, authorization=f"Bearer {token}")
+    assert answer["isAuthorized"] is True
+    assert answer["context"] == {
+        "userId": str(people.alice.id),
+        "username": "alice",
+        "role": "USER",
+        "authMethod": "pat",
+        "credentialId": record.token_id,
+    }
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "memos_pat_",
+        "memos_pat_" + "A" * 32,
+        generate_pat()[:-1] + "!",
+        generate_pat() + "A",
+    ],
+)
+def test_malformed_pat_is_refused_without_a_read(
+    aws: dict[str, Any], clock: FakeClock, config: Config, token: str
+) -> None:
+    refused(no_reads(aws, clock, config), authorization=f"Bearer {token}")
+
+
+def test_unknown_pat_is_refused(authorizer_services: AuthorizerServices, people: People) -> None:
+    refused(authorizer_services, authorization=f"Bearer {generate_pat()}")
+
+
+def test_deleted_pat_is_refused_at_once(
+    api: ApiServices, authorizer_services: AuthorizerServices, people: People
+) -> None:
+    record, token = api.pats.create(people.alice.id, "ci", 0)
+    authorize(authorizer_services, ME, authorization=f"Bearer {token}")
+    api.pats.delete(people.alice.id, record.token_id)
+    refused(authorizer_services, authorization=f"Bearer {token}")
+
+
+def test_expired_pat_is_refused(
+    api: ApiServices, authorizer_services: AuthorizerServices, people: People, clock: FakeClock
+) -> None:
+    _, token = api.pats.create(people.alice.id, "ci", 1)
+    clock.advance(SECONDS_PER_DAY)
+    refused(authorizer_services, authorization=f"Bearer {token}")
+
+
+def test_pat_of_an_archived_user_is_refused(
+    api: ApiServices, aws: dict[str, Any], clock: FakeClock, config: Config, people: People
+) -> None:
+    _, token = api.pats.create(people.alice.id, "ci", 0)
+    archive(aws, people.alice)
+    services = build_authorizer_services(config, clock, aws["dynamodb"], aws["secretsmanager"])
+    refused(services, authorization=f"Bearer {token}")
+
+
+def test_pat_of_a_non_admin_on_an_admin_route_is_forbidden(
+    api: ApiServices, authorizer_services: AuthorizerServices, people: People
+) -> None:
+    _, token = api.pats.create(people.alice.id, "ci", 0)
+    assert authorize(authorizer_services, ADMIN_ONLY, authorization=f"Bearer {token}") == {
+        "isAuthorized": False
+    }
+    _, admin_token = api.pats.create(people.admin.id, "ci", 0)
+    assert authorize(authorizer_services, ADMIN_ONLY, authorization=f"Bearer {admin_token}")["isAuthorized"]
+
+
+def test_pat_lookup_failure_fails_closed(
+    api: ApiServices, aws: dict[str, Any], clock: FakeClock, config: Config, people: People
+) -> None:
+    _, token = api.pats.create(people.alice.id, "ci", 0)
+    services = build_authorizer_services(
+        config, clock, Failing(aws["dynamodb"], "get_item"), aws["secretsmanager"]
+    )
+    with pytest.raises(Exception) as raised:
+        authorize(services, ME, authorization=f"Bearer {token}")
+    # Not the 401 message: API Gateway answers 500, and the client keeps its token.
+    assert str(raised.value) != "Unauthorized"
+
+
+def test_failing_last_used_write_still_allows(
+    api: ApiServices, aws: dict[str, Any], clock: FakeClock, config: Config, people: People
+) -> None:
+    _, token = api.pats.create(people.alice.id, "ci", 0)
+    services = build_authorizer_services(
+        config, clock, Failing(aws["dynamodb"], "update_item"), aws["secretsmanager"]
+    )
+    assert authorize(services, ME, authorization=f"Bearer {token}")["isAuthorized"] is True
+
+
+# -- session cookies ---------------------------------------------------------------------------
+
+
+def _cookie(user_id: int, session_id: str) -> list[str]:
+    return [f"user_session={session_cookie_value(user_id, session_id)}"]
+
+
+def test_session_cookie_is_accepted_with_its_id(
+    api: ApiServices, authorizer_services: AuthorizerServices, people: People
+) -> None:
+    session = api.sessions.create(people.bob, CLIENT)
+    answer = authorize(authorizer_services, ME, cookies=_cookie(people.bob.id, session.session_id))
+    assert answer["context"]["authMethod"] == "session"
+    assert answer["context"]["credentialId"] == session.session_id
+    assert answer["context"]["username"] == "bob"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "0-x", "-5-550e8400-e29b-41d4-a716-446655440000", "2147483648-550e8400-e29b-41d4-a716-446655440000"],
+)
+def test_malformed_session_cookie_is_refused_without_a_read(
+    aws: dict[str, Any], clock: FakeClock, config: Config, value: str
+) -> None:
+    refused(no_reads(aws, clock, config), cookies=[f"user_session={value}"])
+
+
+def test_session_cookie_naming_another_user_is_refused(
+    api: ApiServices, authorizer_services: AuthorizerServices, people: People
+) -> None:
+    session = api.sessions.create(people.bob, CLIENT)
+    refused(authorizer_services, cookies=_cookie(people.alice.id, session.session_id))
+    refused(authorizer_services, cookies=_cookie(people.admin.id, session.session_id))
+
+
+def test_revoked_session_is_refused_at_once(
+    api: ApiServices, authorizer_services: AuthorizerServices, people: People
+) -> None:
+    session = api.sessions.create(people.bob, CLIENT)
+    authorize(authorizer_services, ME, cookies=_cookie(people.bob.id, session.session_id))
+    api.sessions.revoke(session.session_id, people.bob.id)
+    refused(authorizer_services, cookies=_cookie(people.bob.id, session.session_id))
+
+
+def test_idle_session_is_refused(
+    api: ApiServices, authorizer_services: AuthorizerServices, people: People, clock: FakeClock
+) -> None:
+    session = api.sessions.create(people.bob, CLIENT)
+    clock.advance(api.config.session_ttl)
+    refused(authorizer_services, cookies=_cookie(people.bob.id, session.session_id))
+
+
+def test_session_of_an_archived_user_is_refused(
+    api: ApiServices, aws: dict[str, Any], clock: FakeClock, config: Config, people: People
+) -> None:
+    session = api.sessions.create(people.bob, CLIENT)
+    archive(aws, people.bob)
+    services = build_authorizer_services(config, clock, aws["dynamodb"], aws["secretsmanager"])
+    refused(services, cookies=_cookie(people.bob.id, session.session_id))
+
+
+def test_session_cookie_sent_twice_is_refused(
+    api: ApiServices, authorizer_services: AuthorizerServices, people: People
+) -> None:
+    session = api.sessions.create(people.bob, CLIENT)
+    refused(authorizer_services, cookies=_cookie(people.bob.id, session.session_id) * 2)
+
+
+def test_bearer_header_is_checked_before_the_cookie(
+    api: ApiServices, authorizer_services: AuthorizerServices, people: People
+) -> None:
+    session = api.sessions.create(people.bob, CLIENT)
+    cookies = _cookie(people.bob.id, session.session_id)
+    refused(authorizer_services, authorization=f"Bearer {generate_pat()}", cookies=cookies)
+    _, token = api.pats.create(people.alice.id, "ci", 0)
+    answer = authorize(authorizer_services, ME, authorization=f"Bearer {token}", cookies=cookies)
+    assert answer["context"]["username"] == "alice"
+
+
+def test_session_lookup_failure_fails_closed(
+    api: ApiServices, aws: dict[str, Any], clock: FakeClock, config: Config, people: People
+) -> None:
+    session = api.sessions.create(people.bob, CLIENT)
+    services = build_authorizer_services(
+        config, clock, Failing(aws["dynamodb"], "get_item"), aws["secretsmanager"]
+    )
+    with pytest.raises(Exception) as raised:
+        authorize(services, ME, cookies=_cookie(people.bob.id, session.session_id))
+    assert str(raised.value) != "Unauthorized"
