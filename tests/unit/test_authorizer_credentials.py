@@ -33,7 +33,7 @@ def archive(aws: dict[str, Any], user: User) -> None:
 
 
 def refused(services: AuthorizerServices, **credential: Any) -> None:
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorize(services, ME, **credential)
 
 
