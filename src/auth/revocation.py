@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from auth.clock import Clock
+from auth.sessions import Sessions
 from auth.stores.refresh_tokens import RefreshTokenStore
 
 
 class CredentialRevocation:
-    def __init__(self, refresh_tokens: RefreshTokenStore, clock: Clock) -> None:
+    def __init__(self, refresh_tokens: RefreshTokenStore, sessions: Sessions, clock: Clock) -> None:
         self._refresh_tokens = refresh_tokens
+        self._sessions = sessions
         self._clock = clock
 
     def revoke_all(self, user_id: int, keep: str = "") -> None:
@@ -17,3 +19,4 @@ class CredentialRevocation:
         for family in self._refresh_tokens.for_user(user_id):
             if family.family_id != keep and not family.revoked:
                 self._refresh_tokens.revoke(family.family_id, now)
+        self._sessions.revoke_all(user_id, keep=keep, reason="credentials revoked")

@@ -143,9 +143,9 @@ def build_api_services(
     users = UserStore(dynamodb, config.users_table, config.settings_table)
     settings = SettingsStore(dynamodb, config.settings_table)
     refresh_store = RefreshTokenStore(dynamodb, config.refresh_tokens_table)
-    revocation = CredentialRevocation(refresh_store, clock)
     pats = _pats(config, clock, dynamodb, audit)
     sessions = _sessions(config, clock, dynamodb, audit)
+    revocation = CredentialRevocation(refresh_store, sessions, clock)
     return ApiServices(
         config=config,
         clock=clock,

@@ -300,3 +300,30 @@ CHROME_ANDROID_TABLET = (
 def test_user_agent_parsing(agent: str, expected: tuple[str, str, str]) -> None:
     device = parse_user_agent(agent)
     assert (device.device, device.os, device.browser) == expected
+
+
+# -- revocation of every credential (password change, deletion) ------------------------------
+
+
+def test_password_change_ends_the_users_other_sessions_only(api: ApiServices, aws: dict[str, Any]) -> None:
+    from auth.principal import AuthMethod, Principal
+    from auth.user_admin import UserChanges
+
+    alice = api.accounts.sign_up("alice", PASSWORD)
+    bob = api.accounts.sign_up("bob", PASSWORD)
+    current, other = api.sessions.create(alice, CLIENT), api.sessions.create(alice, CLIENT)
+    bobs = api.sessions.create(bob, CLIENT)
+    caller = Principal(alice.id, "alice", alice.role, AuthMethod.SESSION, current.session_id)
+    api.user_admin.update(caller, "alice", UserChanges(password="another good password"), current.session_id)
+    assert stored(aws, current.session_id) and stored(aws, bobs.session_id)
+    assert stored(aws, other.session_id) == {}
+
+
+def test_deleting_a_user_ends_all_their_sessions(api: ApiServices, aws: dict[str, Any]) -> None:
+    from auth.principal import AuthMethod, Principal
+
+    admin = api.accounts.sign_up("root", PASSWORD)
+    alice = api.accounts.sign_up("alice", PASSWORD)
+    sessions_of_alice = [api.sessions.create(alice, CLIENT) for _ in range(2)]
+    api.user_admin.delete(Principal(admin.id, "root", admin.role, AuthMethod.ACCESS_TOKEN), "alice")
+    assert all(stored(aws, s.session_id) == {} for s in sessions_of_alice)
