@@ -386,3 +386,18 @@ def test_a_pat_caller_cannot_end_a_session_through_current(
     context = context_for(people.alice, AuthMethod.PAT, MISSING_ID)
     call_api(api, "DELETE", CURRENT, CURRENT, context, cookies=[cookie_pair(cookie)])
     assert via_cookie(authorizer_services, cookie)["username"] == "alice"
+
+
+def test_every_template_route_is_served_documented_and_in_the_access_table(aws: dict[str, Any]) -> None:
+    from auth.access import ROUTE_ACCESS
+    from handlers import api as api_function
+
+    routes = {route.route_key for route in aws["template"].routes}
+    assert routes <= set(ROUTE_ACCESS)
+    document = api_function.app.get_openapi_schema(title="t", version="1")
+    documented = {
+        f"{method.upper()} {path}"
+        for path, item in document.paths.items()
+        for method in item.model_dump(exclude_none=True)
+    }
+    assert routes <= documented
