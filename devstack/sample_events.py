@@ -19,6 +19,7 @@ import bcrypt
 
 from auth.keys import DEMO_KEY
 from auth.models import Role, State, User
+from auth.pats import PAT_PREFIX, checksum, hash_pat
 from auth.stores.users import user_to_item
 from auth.tokens import SigningKey, mint_access_token, mint_refresh_token
 from devstack.events import Request, authorizer_event, integration_event
@@ -33,6 +34,11 @@ SOURCE_IP = "203.0.113.7"
 DEMO_PASSWORD = "demo-password"
 FAMILY_ID = "00000000-0000-4000-8000-00000000f001"
 TOKEN_ID = "00000000-0000-4000-8000-00000000a001"
+# A fixed, never-expiring PAT of the demo admin (seeded by its hash, like any PAT).
+PAT_RANDOM_PART = "SampleDemoPersonalToken001"
+PAT = PAT_PREFIX + PAT_RANDOM_PART + checksum(PAT_RANDOM_PART)
+PAT_ID = "00000000-0000-4000-8000-00000000b001"
+SESSION_ID = "00000000-0000-4000-8000-00000000c001"
 
 ADMIN = User(
     1, "demo", Role.ADMIN, State.NORMAL, "", "Demo Admin", "demo@example.com", 1_700_000_000, 1_700_000_000
@@ -202,6 +208,65 @@ def samples() -> list[Sample]:
             ),
             expect_status=200,
         ),
+        Sample(
+            "authorizer-valid-pat",
+            "AuthorizerFunction",
+            _authorizer(me, [("authorization", f"Bearer {PAT}")]),
+            expect_authorized=True,
+        ),
+        Sample(
+            "authorizer-malformed-pat",
+            "AuthorizerFunction",
+            _authorizer(me, [("authorization", f"Bearer {PAT[:-1]}x")]),
+            notes="bad checksum: refused without a database read",
+        ),
+        Sample(
+            "authorizer-malformed-session-cookie",
+            "AuthorizerFunction",
+            _authorizer(me, [("cookie", f"user_session=0-{SESSION_ID}")]),
+            notes="user id 0: refused without a database read",
+        ),
+        Sample(
+            "api-create-session",
+            "ApiFunction",
+            _api("POST /api/v1/auth/sessions", "/api/v1/auth/sessions", credentials),
+            expect_status=200,
+        ),
+        Sample(
+            "api-create-pat",
+            "ApiFunction",
+            _api(
+                "POST /api/v1/users/{username}/personalAccessTokens",
+                "/api/v1/users/demo/personalAccessTokens",
+                {"description": "sample", "expiresInDays": 30},
+                context=_context(ADMIN),
+                path_parameters={"username": "demo"},
+            ),
+            expect_status=200,
+        ),
+        Sample(
+            "api-delete-other-users-pat",
+            "ApiFunction",
+            _api(
+                "DELETE /api/v1/users/{username}/personalAccessTokens/{tokenId}",
+                f"/api/v1/users/demo/personalAccessTokens/{PAT_ID}",
+                context=_context(MEMBER),
+                path_parameters={"username": "demo", "tokenId": PAT_ID},
+            ),
+            expect_status=404,
+            notes="someone else's token answers as if it did not exist",
+        ),
+        Sample(
+            "api-list-sessions",
+            "ApiFunction",
+            _api(
+                "GET /api/v1/users/{username}/sessions",
+                "/api/v1/users/demo/sessions",
+                context=_context(ADMIN),
+                path_parameters={"username": "demo"},
+            ),
+            expect_status=200,
+        ),
     ]
 
 
@@ -227,6 +292,15 @@ def seed_items(password_hash: str) -> dict[str, list[dict[str, Any]]]:
                 "revoked": {"BOOL": False},
                 "userAgent": {"S": "curl/8.5.0"},
                 "ipAddress": {"S": SOURCE_IP},
+            }
+        ],
+        "PersonalAccessTokensTable": [
+            {
+                "tokenHash": {"S": hash_pat(PAT)},
+                "tokenId": {"S": PAT_ID},
+                "userId": {"N": str(ADMIN.id)},
+                "description": {"S": "sample"},
+                "createdAt": {"N": str(ISSUED_AT)},
             }
         ],
     }
