@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import boto3
 import botocore.config
 import botocore.exceptions
+import botocore.session
 
 from devstack.environment import FAKE_CREDENTIALS, Endpoints
 from devstack.intrinsics import REGION
@@ -15,9 +17,19 @@ from devstack.template import Secret, Table, Template
 _CLIENT_CONFIG = botocore.config.Config(retries={"max_attempts": 3, "mode": "standard"})
 
 
+# Read no AWS_PROFILE and no ~/.aws files: a developer's real profile must neither break
+# nor be used by a client of the local backends.
+_ISOLATED_SESSION_VARIABLES = {
+    "profile": (None, None, None, None),
+    "config_file": (None, None, os.devnull, None),
+    "credentials_file": (None, None, os.devnull, None),
+}
+
+
 def client(service: str, endpoint: str) -> Any:
     """A boto3 client bound to a local backend, whatever the shell's AWS settings are."""
-    return boto3.session.Session().client(
+    isolated = botocore.session.Session(session_vars=_ISOLATED_SESSION_VARIABLES)
+    return boto3.session.Session(botocore_session=isolated).client(
         service,
         endpoint_url=endpoint,
         region_name=REGION,

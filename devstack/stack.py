@@ -1,0 +1,190 @@
+"""Start and stop a whole local stack from tests.
+
+    with LocalStack(env_overrides={"MEMOS_DEMO": "true"}) as stack:
+        requests.post(f"{stack.url}/api/v1/users", json=...)
+        stack.client("dynamodb").scan(TableName=stack.tables["UsersTable"])
+
+The stack runs as `python -m devstack` in a subprocess, exactly as `make run` does, so
+tests exercise the same process model (one process per warm function "container").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from devstack.provision import client
+from devstack.template import DEFAULT_TEMPLATE, REPO_ROOT
+
+STARTUP_TIMEOUT_SECONDS = 120.0
+STOP_TIMEOUT_SECONDS = 15.0
+
+
+class StackError(RuntimeError):
+    """The stack did not start; the message carries the end of its log."""
+
+
+class LocalStack:
+    def __init__(
+        self,
+        env_overrides: Mapping[str, str] | None = None,
+        port: int = 0,
+        template: Path | str = DEFAULT_TEMPLATE,
+        startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
+        max_workers: int | None = None,
+    ) -> None:
+        self.env_overrides = dict(env_overrides or {})
+        self.port = port
+        self.template = Path(template).resolve()
+        self.startup_timeout = startup_timeout
+        self.max_workers = max_workers
+        self.process: subprocess.Popen[bytes] | None = None
+        self._workdir: Path | None = None
+        self._description: dict[str, Any] = {}
+
+    # -- what tests use ------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return str(self._described("url"))
+
+    @property
+    def dynamodb_endpoint(self) -> str:
+        return str(self._described("dynamodb_endpoint"))
+
+    @property
+    def secretsmanager_endpoint(self) -> str:
+        return str(self._described("secretsmanager_endpoint"))
+
+    @property
+    def dynamodb_backend(self) -> str:
+        """ "dynamodb-local" (AWS's emulator on Java) or "moto"."""
+        return str(self._described("dynamodb_backend"))
+
+    @property
+    def tables(self) -> dict[str, str]:
+        """Local table name by logical id, e.g. {"UsersTable": "UsersTable"}."""
+        return dict(self._described("tables"))
+
+    @property
+    def secrets(self) -> dict[str, str]:
+        return dict(self._described("secrets"))
+
+    @property
+    def pids(self) -> list[int]:
+        """The devstack process and the backends it started."""
+        return [int(self._described("pid")), *map(int, self._described("backend_pids"))]
+
+    @property
+    def log_path(self) -> Path:
+        assert self._workdir is not None, "not started"
+        return self._workdir / "devstack.log"
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for "dynamodb" or "secretsmanager" on this stack's backend."""
+        endpoints = {"dynamodb": self.dynamodb_endpoint, "secretsmanager": self.secretsmanager_endpoint}
+        return client(service, endpoints[service])
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> LocalStack:
+        self._workdir = Path(tempfile.mkdtemp(prefix="localstack-"))
+        ready_file = self._workdir / "ready.json"
+        argv = [
+            sys.executable,
+            "-m",
+            "devstack",
+            "--template",
+            str(self.template),
+            "--port",
+            str(self.port),
+            "--ready-file",
+            str(ready_file),
+            "--log-dir",
+            str(self._workdir / "backends"),
+        ]
+        if self.max_workers is not None:
+            argv += ["--max-workers", str(self.max_workers)]
+        with self.log_path.open("wb") as log:
+            # Output goes to a file, not a pipe: nobody drains a pipe once the stack is up,
+            # and a full pipe would block the handlers' logging.
+            self.process = subprocess.Popen(  # noqa: S603 - fixed argv
+                argv,
+                cwd=REPO_ROOT,
+                env={**os.environ, **self.env_overrides},
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            self._wait_ready(ready_file)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self, ready_file: Path) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + self.startup_timeout
+        while not ready_file.exists():
+            if self.process.poll() is not None:
+                raise StackError(f"devstack exited with {self.process.returncode}:\n{self._log_tail()}")
+            if time.monotonic() > deadline:
+                raise StackError(f"devstack not ready after {self.startup_timeout:.0f}s:\n{self._log_tail()}")
+            time.sleep(0.05)
+        self._description = json.loads(ready_file.read_text())
+
+    def stop(self) -> None:
+        """Stop devstack as Ctrl-C would; kill whatever is left by the pids it started."""
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.send_signal(signal.SIGTERM)
+                try:
+                    self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait()
+            # devstack leads its own group (its workers) and each backend leads one: a
+            # devstack that failed to clean up must not leave them behind a test run.
+            for group in [self.process.pid, *self._description.get("backend_pids", [])]:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(int(group), signal.SIGKILL)
+        if self._workdir is not None and self.process is not None and self.process.returncode == 0:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+
+    def _described(self, key: str) -> Any:
+        if key not in self._description:
+            raise StackError("the stack is not running")
+        return self._description[key]
+
+    def _log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
