@@ -21,9 +21,7 @@ def archive(api: ApiServices, aws: dict[str, Any], username: str) -> None:
 
     user = api.users.get_by_username(username)
     assert user is not None
-    aws["dynamodb"].put_item(
-        TableName="UsersTable", Item=user_to_item(replace(user, state=State.ARCHIVED))
-    )
+    aws["dynamodb"].put_item(TableName="UsersTable", Item=user_to_item(replace(user, state=State.ARCHIVED)))
 
 
 def test_first_user_is_admin_and_later_ones_users(api: ApiServices) -> None:
@@ -56,7 +54,9 @@ def test_password_is_stored_as_bcrypt_hash(api: ApiServices) -> None:
 
 
 @pytest.mark.parametrize(("username", "password"), [("-bad", PASSWORD), ("ok", "short"), ("ok", "x" * 73)])
-def test_invalid_sign_up_changes_nothing(api: ApiServices, aws: dict[str, Any], username: str, password: str) -> None:
+def test_invalid_sign_up_changes_nothing(
+    api: ApiServices, aws: dict[str, Any], username: str, password: str
+) -> None:
     with pytest.raises(InvalidArgument):
         api.accounts.sign_up(username, password)
     assert aws["dynamodb"].scan(TableName="UsersTable")["Count"] == 0
