@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from auth.audit import AuditSink
 from auth.authenticator import Authenticator, CachedUsers
 from auth.clock import Clock, SystemClock
 from auth.config import PRODUCTION_STAGE, Config
@@ -84,6 +85,7 @@ def build_api_services(
     clock: Clock | None = None,
     dynamodb: Any = None,
     secretsmanager: Any = None,
+    audit: AuditSink | None = None,
 ) -> ApiServices:
     from auth.access_tokens import AccessTokens
     from auth.accounts import Accounts
@@ -111,6 +113,7 @@ def build_api_services(
             keys,
             clock,
             config.refresh_token_ttl,
+            audit,
         ),
         authenticator=_authenticator(config, clock, keys, users),
     )

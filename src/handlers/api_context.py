@@ -8,7 +8,9 @@ from auth.errors import Unauthenticated
 from auth.models import ClientInfo, Role
 from auth.principal import AuthMethod, Principal
 from auth.wiring import ApiServices, build_api_services
+from handlers.audit_log import LoggerAudit
 from handlers.cookies import SESSION_COOKIE, cookie_value
+from handlers.observability import logger
 
 # Client info is for display only; long values are cut rather than stored whole.
 MAX_CLIENT_INFO_CHARS = 512
@@ -19,7 +21,7 @@ _services: ApiServices | None = None
 def services() -> ApiServices:
     global _services
     if _services is None:
-        _services = build_api_services()
+        _services = build_api_services(audit=LoggerAudit(logger))
     return _services
 
 
