@@ -19,13 +19,16 @@ OPENAPI_TITLE = "memos-auth"
 OPENAPI_VERSION = "1.0.0"
 
 logger = Logger()
+# Routes are annotated `-> Response[str]`, never a bare `Response`: with validation on,
+# Powertools builds a pydantic field from the return annotation, and a bare Response has
+# no schema, which turns every call into a 500.
 app = APIGatewayHttpResolver(enable_validation=True)
 app.include_router(routes_auth.router)
 app.include_router(routes_users.router)
 
 
 @app.get("/api/v1/openapi.json")
-def openapi() -> Response:
+def openapi() -> Response[str]:
     return Response(
         status_code=200,
         content_type=content_types.APPLICATION_JSON,

@@ -24,7 +24,7 @@ def _headers() -> dict[str, str]:
 
 
 @router.post("/api/v1/auth/signin")
-def sign_in(body: Annotated[SignInRequest, Body()]) -> Response:
+def sign_in(body: Annotated[SignInRequest, Body()]) -> Response[str]:
     app = services()
     credentials = body.passwordCredentials
     user = app.accounts.sign_in(credentials.username, credentials.password)
@@ -42,7 +42,7 @@ def sign_in(body: Annotated[SignInRequest, Body()]) -> Response:
 
 
 @router.post("/api/v1/auth/refresh")
-def refresh() -> Response:
+def refresh() -> Response[str]:
     app = services()
     try:
         token = cookie_value(router.current_event.cookies, REFRESH_COOKIE)
@@ -62,7 +62,7 @@ def refresh() -> Response:
 
 
 @router.post("/api/v1/auth/signout")
-def sign_out() -> Response:
+def sign_out() -> Response[str]:
     app = services()
     caller = principal(router.current_event)
     token = cookie_value(router.current_event.cookies, REFRESH_COOKIE)
@@ -72,7 +72,7 @@ def sign_out() -> Response:
 
 
 @router.get("/api/v1/auth/me")
-def me() -> Response:
+def me() -> Response[str]:
     caller = principal(router.current_event)
     user = services().users.get(caller.user_id)
     if user is None:

@@ -17,7 +17,7 @@ router = APIGatewayHttpRouter()
 
 
 @router.post("/api/v1/users")
-def sign_up(body: Annotated[SignUpRequest, Body()]) -> Response:
+def sign_up(body: Annotated[SignUpRequest, Body()]) -> Response[str]:
     caller = optional_principal(router.current_event)
     new = body.user
     user = services().accounts.sign_up(
