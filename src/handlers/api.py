@@ -4,21 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
 
-from auth.errors import AuthError, Internal, InvalidArgument, NotFound
+from auth.errors import AuthError, Internal, InvalidArgument, NotFound, ResourceExhausted
 from handlers import routes_auth, routes_users
 from handlers.http import SECURITY_HEADERS, error_body, error_response
+from handlers.observability import Metric, count, logger, metrics, tracer
 
 # Far above any legitimate body (a sign-up is < 1 kB), far below API Gateway's 10 MB.
 MAX_BODY_BYTES = 64 * 1024
 OPENAPI_TITLE = "memos-auth"
 OPENAPI_VERSION = "1.0.0"
 
-logger = Logger()
 # Routes are annotated `-> Response[str]`, never a bare `Response`: with validation on,
 # Powertools builds a pydantic field from the return annotation, and a bare Response has
 # no schema, which turns every call into a 500.
@@ -38,6 +37,8 @@ def openapi() -> Response[str]:
 
 @app.exception_handler(AuthError)
 def on_auth_error(error: AuthError) -> Response:
+    if isinstance(error, ResourceExhausted):
+        count(Metric.THROTTLED)
     if error.code in (13, 14):
         logger.warning("request failed", error_type=type(error).__name__, code=error.code)
     return error_response(error)
@@ -71,7 +72,10 @@ def _too_large(event: dict[str, Any]) -> bool:
     return size > MAX_BODY_BYTES
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+# The event is never logged (it holds passwords and tokens), nor is the response traced.
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if _too_large(event):
         response: dict[str, Any] = {

@@ -8,11 +8,13 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from auth.errors import NotFound, Unauthenticated
+from auth.errors import AuthError, NotFound, Unauthenticated
+from auth.refresh import RefreshReuseDetected
 from handlers.api_context import client_info, principal, services
 from handlers.cookies import REFRESH_COOKIE, clear_cookie, cookie_value, set_cookie
 from handlers.http import error_response
 from handlers.json_response import json_response
+from handlers.observability import Metric, count
 from handlers.requests import SignInRequest
 from handlers.views import timestamp, user_view
 
@@ -27,7 +29,12 @@ def _headers() -> dict[str, str]:
 def sign_in(body: Annotated[SignInRequest, Body()]) -> Response[str]:
     app = services()
     credentials = body.passwordCredentials
-    user = app.accounts.sign_in(credentials.username, credentials.password)
+    try:
+        user = app.accounts.sign_in(credentials.username, credentials.password)
+    except AuthError:
+        count(Metric.SIGN_IN_FAILURES)
+        raise
+    count(Metric.SIGN_INS)
     access = app.access_tokens.issue(user)
     refresh = app.refresh_tokens.issue(user, client_info(router.current_event))
     cookie = set_cookie(REFRESH_COOKIE, refresh.token, refresh.expires_at, _headers(), app.config.is_local)
@@ -50,6 +57,8 @@ def refresh() -> Response[str]:
             raise Unauthenticated("no refresh token")
         user, rotated = app.refresh_tokens.rotate(token)
     except Unauthenticated as refused:
+        if isinstance(refused, RefreshReuseDetected):
+            count(Metric.REFRESH_REUSE_DETECTED)
         # A refused refresh token is dead for good: tell the browser to drop it.
         response = error_response(refused)
         response.cookies.append(clear_cookie(REFRESH_COOKIE, _headers(), app.config.is_local))
