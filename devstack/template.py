@@ -207,7 +207,9 @@ class _Parser:
         return {name: self._resolver.string(value) for name, value in variables.items()}
 
     def _table(self, logical_id: str, properties: Mapping[str, Any]) -> Table:
-        resolved = self._resolver.resolve(dict(properties))
+        # Only what CreateTable needs: deployment-only settings (deletion protection, which
+        # the template chooses per stage with Fn::If) mean nothing to a local backend.
+        resolved = self._resolver.resolve({key: properties[key] for key in _TABLE_KEYS if key in properties})
         create_args: dict[str, Any] = {
             "TableName": self._ref(logical_id),
             "AttributeDefinitions": resolved["AttributeDefinitions"],
@@ -293,3 +295,11 @@ class _Parser:
 
 
 _INDEX_KEYS = ("IndexName", "KeySchema", "Projection")
+_TABLE_KEYS = (
+    "AttributeDefinitions",
+    "KeySchema",
+    "GlobalSecondaryIndexes",
+    "LocalSecondaryIndexes",
+    "StreamSpecification",
+    "TimeToLiveSpecification",
+)

@@ -9,6 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from auth.audit import RecordingAudit
 from auth.clock import FakeClock
 from auth.config import Config
 from auth.wiring import ApiServices, AuthorizerServices, build_api_services, build_authorizer_services
@@ -49,8 +50,13 @@ def config() -> Config:
 
 
 @pytest.fixture
-def api(aws: dict[str, Any], clock: FakeClock, config: Config) -> ApiServices:
-    return build_api_services(config, clock, aws["dynamodb"], aws["secretsmanager"])
+def audit() -> RecordingAudit:
+    return RecordingAudit()
+
+
+@pytest.fixture
+def api(aws: dict[str, Any], clock: FakeClock, config: Config, audit: RecordingAudit) -> ApiServices:
+    return build_api_services(config, clock, aws["dynamodb"], aws["secretsmanager"], audit)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 
+from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit
 from auth.clock import Clock
 from auth.errors import Unauthenticated
 from auth.keys import DemoKeyRing, KeyRing
@@ -37,12 +38,14 @@ class RefreshTokens:
         keys: KeyRing | DemoKeyRing,
         clock: Clock,
         ttl: int,
+        audit: AuditSink | None = None,
     ) -> None:
         self._store = store
         self._users = users
         self._keys = keys
         self._clock = clock
         self._ttl = ttl
+        self._audit = audit or NullAudit()
 
     def issue(self, user: User, client: ClientInfo) -> IssuedToken:
         now = int(self._clock.now())
@@ -60,6 +63,7 @@ class RefreshTokens:
                 client=client,
             )
         )
+        self._audit.record(AuditEvent.CREATED, CredentialKind.REFRESH_TOKEN, user.id, family_id)
         return issued
 
     def rotate(self, token: str) -> tuple[User, IssuedToken]:
@@ -68,14 +72,16 @@ class RefreshTokens:
         claims = parse_refresh_token(token, self._keys.verification_key, now)
         user = self._users.get(claims.user_id, consistent=True)
         if user is None or not user.is_active:
-            self._store.revoke(claims.family_id, now)
+            self._revoke(claims.family_id, claims.user_id, now, "user not found or archived")
             raise Unauthenticated("user not found or archived")
         next_token_id = str(uuid.uuid4())
         issued = mint_refresh_token(
             user.id, next_token_id, claims.family_id, self._keys.signing_key(), now, self._ttl
         )
         try:
-            self._store.rotate(claims.family_id, claims.token_id, next_token_id, now, issued.expires_at)
+            first_use = self._store.rotate(
+                claims.family_id, claims.token_id, next_token_id, now, issued.expires_at
+            )
         except RotationRefused as refused:
             family = refused.family
             if (
@@ -84,9 +90,14 @@ class RefreshTokens:
                 and family.user_id == claims.user_id
                 and family.current_token_id != claims.token_id
             ):
-                self._store.revoke(claims.family_id, now)
+                self._audit.record(
+                    AuditEvent.REUSE_REFUSED, CredentialKind.REFRESH_TOKEN, claims.user_id, claims.family_id
+                )
+                self._revoke(claims.family_id, claims.user_id, now, "reuse detected")
                 raise RefreshReuseDetected(claims.family_id, claims.user_id) from refused
             raise Unauthenticated("refresh token revoked or expired") from refused
+        if first_use:
+            self._audit.record(AuditEvent.FIRST_USED, CredentialKind.REFRESH_TOKEN, user.id, claims.family_id)
         return user, issued
 
     def family_of(self, token: str, user_id: int) -> str | None:
@@ -102,5 +113,9 @@ class RefreshTokens:
         family_id = self.family_of(token, user_id)
         if family_id is None:
             return False
-        self._store.revoke(family_id, int(self._clock.now()))
+        self._revoke(family_id, user_id, int(self._clock.now()), "signed out")
         return True
+
+    def _revoke(self, family_id: str, user_id: int, now: int, reason: str) -> None:
+        self._store.revoke(family_id, now)
+        self._audit.record(AuditEvent.REVOKED, CredentialKind.REFRESH_TOKEN, user_id, family_id, reason)

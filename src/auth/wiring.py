@@ -160,7 +160,7 @@ def build_api_services(
             config.bcrypt_cost,
         ),
         access_tokens=AccessTokens(keys, clock, config.access_token_ttl),
-        refresh_tokens=RefreshTokens(refresh_store, users, keys, clock, config.refresh_token_ttl),
+        refresh_tokens=RefreshTokens(refresh_store, users, keys, clock, config.refresh_token_ttl, audit),
         user_admin=UserAdmin(users, revocation.revoke_all, clock, config.bcrypt_cost),
         authenticator=_authenticator(config, clock, keys, users, pats, sessions),
         pats=pats,

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
 
-from auth.errors import AuthError, Internal, InvalidArgument, NotFound
+from auth.errors import AuthError, Internal, InvalidArgument, NotFound, ResourceExhausted
 from handlers import routes_auth, routes_pats, routes_sessions, routes_settings, routes_users
 from handlers.http import SECURITY_HEADERS, error_body, error_response
+from handlers.observability import Metric, count, logger, metrics, tracer
 
 # Far above any legitimate body (a sign-up is < 1 kB), far below API Gateway's 10 MB.
 MAX_BODY_BYTES = 64 * 1024
 OPENAPI_TITLE = "memos-auth"
 OPENAPI_VERSION = "1.0.0"
 
-logger = Logger()
+# Routes are annotated `-> JsonResponse` (Response[dict]), never a bare `Response`: with validation on,
+# Powertools builds a pydantic field from the return annotation, and a bare Response has
+# no schema, which turns every call into a 500.
 app = APIGatewayHttpResolver(enable_validation=True)
 app.include_router(routes_auth.router)
 app.include_router(routes_users.router)
@@ -38,6 +40,8 @@ def openapi() -> Response[str]:
 
 @app.exception_handler(AuthError)
 def on_auth_error(error: AuthError) -> Response:
+    if isinstance(error, ResourceExhausted):
+        count(Metric.THROTTLED)
     if error.code in (13, 14):
         logger.warning("request failed", error_type=type(error).__name__, code=error.code)
     return error_response(error)
@@ -77,7 +81,10 @@ def _refusal(event: dict[str, Any]) -> InvalidArgument | None:
     return None
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+# The event is never logged (it holds passwords and tokens), nor is the response traced.
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     refusal = _refusal(event)
     if refusal is not None:

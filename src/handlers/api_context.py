@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from auth.errors import Unauthenticated
-from auth.models import ClientInfo, Role
+from auth.errors import AuthError, Unauthenticated
+from auth.models import ClientInfo, Role, User
 from auth.principal import AuthMethod, Principal
 from auth.wiring import ApiServices, build_api_services
+from handlers.audit_log import LoggerAudit
 from handlers.cookies import SESSION_COOKIE, cookie_value
+from handlers.observability import Metric, count, logger
 
 # Client info is for display only; long values are cut rather than stored whole.
 MAX_CLIENT_INFO_CHARS = 512
@@ -19,7 +21,7 @@ _services: ApiServices | None = None
 def services() -> ApiServices:
     global _services
     if _services is None:
-        _services = build_api_services()
+        _services = build_api_services(audit=LoggerAudit(logger))
     return _services
 
 
@@ -56,6 +58,18 @@ def optional_principal(event: APIGatewayProxyEventV2) -> Principal | None:
     if authorization is None and session is None:
         return None
     return services().authenticator.authenticate(authorization, session)
+
+
+def password_sign_in(event: APIGatewayProxyEventV2, username: str, password: str) -> tuple[User, ClientInfo]:
+    """Sign in with a password, counted in the sign-in metrics; shared by both sign-in routes."""
+    client = client_info(event)
+    try:
+        user = services().accounts.sign_in(username, password, client.ip_address)
+    except AuthError:
+        count(Metric.SIGN_IN_FAILURES)
+        raise
+    count(Metric.SIGN_INS)
+    return user, client
 
 
 def client_info(event: APIGatewayProxyEventV2) -> ClientInfo:

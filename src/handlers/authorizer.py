@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
     APIGatewayAuthorizerEventV2,
     APIGatewayAuthorizerResponseV2,
@@ -18,16 +18,17 @@ from auth.access import may_enter
 from auth.errors import Unauthenticated
 from auth.principal import Principal
 from auth.wiring import AuthorizerServices, build_authorizer_services
+from handlers.audit_log import LoggerAudit
 from handlers.cookies import SESSION_COOKIE, cookie_value
+from handlers.observability import DenialReason, Metric, count, count_denial, logger, metrics, tracer
 
-logger = Logger()
 _services: AuthorizerServices | None = None
 
 
 def services() -> AuthorizerServices:
     global _services
     if _services is None:
-        _services = build_authorizer_services()
+        _services = build_authorizer_services(audit=LoggerAudit(logger))
     return _services
 
 
@@ -48,23 +49,34 @@ def authorizer_context(principal: Principal) -> dict[str, str]:
     }
 
 
+# The event is never logged: it holds the caller's credential.
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = APIGatewayAuthorizerEventV2(event)
+    authorization: str | None = None
+    session: str | None = None
     try:
-        headers = request.headers or {}
-        principal = services().authenticator.authenticate(
-            headers.get("authorization"), cookie_value(request.get("cookies"), SESSION_COOKIE)
-        )
+        authorization = (request.headers or {}).get("authorization")
+        # API Gateway omits "cookies" when there are none (the data class would raise).
+        session = cookie_value(request.get("cookies"), SESSION_COOKIE)
+        principal = services().authenticator.authenticate(authorization, session)
     except Unauthenticated as refused:
+        presented = authorization is not None or session is not None
+        count_denial(DenialReason.INVALID_CREDENTIAL if presented else DenialReason.NO_CREDENTIAL)
         logger.info("credential refused", reason=refused.message, route=request.route_key)
         # The exact message API Gateway turns into a 401.
         raise Exception("Unauthorized") from None
     except Exception:
         # A dependency failed: never allow. A non-'Unauthorized' error makes API Gateway
         # answer 500, so clients retry instead of discarding a good credential.
+        count_denial(DenialReason.FAILED_CLOSED)
         logger.exception("authorizer failed closed", route=request.route_key)
         raise
     if not may_enter(request.route_key, principal):
+        count_denial(DenialReason.ROUTE_FORBIDDEN)
         logger.info("route refused", route=request.route_key, user_id=principal.user_id)
         return APIGatewayAuthorizerResponseV2(authorize=False).asdict()
+    count(Metric.AUTHORIZER_ALLOWED)
     return APIGatewayAuthorizerResponseV2(authorize=True, context=authorizer_context(principal)).asdict()

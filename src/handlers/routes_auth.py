@@ -9,10 +9,12 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from auth.errors import NotFound, Unauthenticated
 from auth.principal import AuthMethod
-from handlers.api_context import client_info, principal, services
+from auth.refresh import RefreshReuseDetected
+from handlers.api_context import password_sign_in, principal, services
 from handlers.cookies import REFRESH_COOKIE, SESSION_COOKIE, clear_cookie, cookie_value, set_cookie
 from handlers.http import error_response
 from handlers.json_response import JsonResponse, json_response
+from handlers.observability import Metric, count
 from handlers.requests import SignInRequest
 from handlers.views import timestamp, user_view
 
@@ -27,8 +29,7 @@ def _headers() -> dict[str, str]:
 def sign_in(body: Annotated[SignInRequest, Body()]) -> JsonResponse:
     app = services()
     credentials = body.passwordCredentials
-    client = client_info(router.current_event)
-    user = app.accounts.sign_in(credentials.username, credentials.password, client.ip_address)
+    user, client = password_sign_in(router.current_event, credentials.username, credentials.password)
     access = app.access_tokens.issue(user)
     refresh = app.refresh_tokens.issue(user, client)
     cookie = set_cookie(REFRESH_COOKIE, refresh.token, refresh.expires_at, _headers(), app.config.is_local)
@@ -51,6 +52,8 @@ def refresh() -> JsonResponse:
             raise Unauthenticated("no refresh token")
         user, rotated = app.refresh_tokens.rotate(token)
     except Unauthenticated as refused:
+        if isinstance(refused, RefreshReuseDetected):
+            count(Metric.REFRESH_REUSE_DETECTED)
         # A refused refresh token is dead for good: tell the browser to drop it.
         response = error_response(refused)
         response.cookies.append(clear_cookie(REFRESH_COOKIE, _headers(), app.config.is_local))

@@ -12,7 +12,7 @@ from auth.access import ROUTE_ACCESS
 from auth.errors import NotFound
 from auth.principal import AuthMethod
 from auth.sessions import session_cookie_value
-from handlers.api_context import client_info, principal, services
+from handlers.api_context import password_sign_in, principal, services
 from handlers.cookies import SESSION_COOKIE, clear_cookie, set_cookie
 from handlers.json_response import JsonResponse, json_response
 from handlers.owners import credential_id_param, owner_for
@@ -33,8 +33,7 @@ def _headers() -> dict[str, str]:
 def create_session(body: Annotated[SignInRequest, Body()]) -> JsonResponse:
     app = services()
     credentials = body.passwordCredentials
-    client = client_info(router.current_event)
-    user = app.accounts.sign_in(credentials.username, credentials.password, client.ip_address)
+    user, client = password_sign_in(router.current_event, credentials.username, credentials.password)
     session = app.sessions.create(user, client)
     cookie = set_cookie(
         SESSION_COOKIE,

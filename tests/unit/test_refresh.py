@@ -6,10 +6,12 @@ from typing import Any
 
 import pytest
 
+from auth.audit import AuditEvent, CredentialKind, RecordingAudit
 from auth.clock import FakeClock
 from auth.errors import Unauthenticated
 from auth.models import ClientInfo
 from auth.refresh import RefreshReuseDetected
+from auth.tokens import parse_refresh_token
 from auth.wiring import ApiServices
 
 PASSWORD = "correct horse battery"
@@ -73,3 +75,40 @@ def test_family_records_the_client(signed_in: tuple[ApiServices, str], aws: dict
     item = aws["dynamodb"].scan(TableName="RefreshTokensTable")["Items"][0]
     assert item["userAgent"]["S"] == "pytest" and item["ipAddress"]["S"] == "203.0.113.7"
     assert "token" not in " ".join(item).lower().replace("currenttokenid", "")
+
+
+def test_audit_records_created_first_use_reuse_and_revocation(
+    signed_in: tuple[ApiServices, str], audit: RecordingAudit
+) -> None:
+    api, first = signed_in
+    _, second = api.refresh_tokens.rotate(first)
+    api.refresh_tokens.rotate(second.token)
+    with pytest.raises(RefreshReuseDetected):
+        api.refresh_tokens.rotate(first)
+    family = parse_refresh_token(first, api.keys.verification_key, api.clock.now()).family_id
+    user = api.users.get_by_username("alice")
+    assert user is not None
+    assert [(event, kind, user_id, credential) for event, kind, user_id, credential, _ in audit.events] == [
+        (AuditEvent.CREATED, CredentialKind.REFRESH_TOKEN, user.id, family),
+        (AuditEvent.FIRST_USED, CredentialKind.REFRESH_TOKEN, user.id, family),
+        (AuditEvent.REUSE_REFUSED, CredentialKind.REFRESH_TOKEN, user.id, family),
+        (AuditEvent.REVOKED, CredentialKind.REFRESH_TOKEN, user.id, family),
+    ], "the second rotation is not a first use"
+
+
+def test_sign_out_is_audited_as_a_revocation(
+    signed_in: tuple[ApiServices, str], audit: RecordingAudit
+) -> None:
+    api, token = signed_in
+    user = api.users.get_by_username("alice")
+    assert user is not None
+    api.refresh_tokens.revoke(token, user.id)
+    assert audit.events[-1][0] is AuditEvent.REVOKED and audit.events[-1][4] == "signed out"
+
+
+def test_audit_never_names_the_token(signed_in: tuple[ApiServices, str], audit: RecordingAudit) -> None:
+    api, token = signed_in
+    _, rotated = api.refresh_tokens.rotate(token)
+    recorded = repr(audit.events)
+    for secret in (token, rotated.token, token.split(".")[2], rotated.token.split(".")[2]):
+        assert secret not in recorded

@@ -108,13 +108,19 @@ class RefreshTokenStore:
 
     def rotate(
         self, family_id: str, presented_token_id: str, next_token_id: str, now: int, expires_at: int
-    ) -> None:
-        """Move the family from the presented token to the next; RotationRefused otherwise."""
+    ) -> bool:
+        """Move the family from the presented token to the next; RotationRefused otherwise.
+
+        True when this was the family's first rotation (its first use, for the audit log).
+        """
         try:
-            self._client.update_item(
+            response = self._client.update_item(
                 TableName=self._table,
                 Key={"familyId": s(family_id)},
-                UpdateExpression="SET currentTokenId = :next, lastUsedAt = :now, expiresAt = :exp",
+                UpdateExpression=(
+                    "SET currentTokenId = :next, lastUsedAt = :now, expiresAt = :exp,"
+                    " firstUsedAt = if_not_exists(firstUsedAt, :now)"
+                ),
                 ConditionExpression=("currentTokenId = :presented AND revoked = :false AND expiresAt > :now"),
                 ExpressionAttributeValues={
                     ":next": s(next_token_id),
@@ -123,6 +129,7 @@ class RefreshTokenStore:
                     ":exp": n(expires_at),
                     ":false": boolean(False),
                 },
+                ReturnValues="ALL_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
@@ -130,6 +137,7 @@ class RefreshTokenStore:
                 raise Unavailable("storage unavailable") from exc
             item = exc.response.get("Item")
             raise RotationRefused(_from_item(item) if item else None) from exc
+        return "firstUsedAt" not in (response.get("Attributes") or {})
 
     def revoke(self, family_id: str, now: int) -> None:
         """Mark the family revoked; kept until its TTL so reuse is still recognised."""

@@ -1,0 +1,140 @@
+"""Rotating the signing key (SPEC §2) in Secrets Manager's four steps.
+
+Secrets Manager starts a rotation by labelling a new, empty version AWSPENDING under a
+ClientRequestToken, then calls the rotation function once per step, retrying any step that
+fails. Every step is therefore idempotent: a retry finds its work done and does nothing.
+
+- createSecret: store the next key (`kid` v1 -> v2 ...) as the pending version.
+- setSecret: nothing to do; the key lives only in the secret, no other system holds it.
+- testSecret: sign and verify a token with the pending key before anyone signs with it.
+- finishSecret: move AWSCURRENT to the pending version; Secrets Manager labels the old
+  one AWSPREVIOUS, which the key ring keeps verifying, so no token stops working early.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from auth.clock import Clock
+from auth.errors import Internal
+from auth.keys import CURRENT_STAGE, FIRST_KID, new_secret_string, next_kid, parse_secret
+from auth.tokens import SigningKey, mint_refresh_token, parse_refresh_token
+
+PENDING_STAGE = "AWSPENDING"
+# testSecret mints a throwaway token for this made-up subject; it is never stored or sent.
+_PROBE_USER_ID = 1
+_PROBE_TOKEN_ID = "key-rotation-probe"
+_PROBE_TTL_SECONDS = 60
+
+
+class Step(StrEnum):
+    CREATE = "createSecret"
+    SET = "setSecret"
+    TEST = "testSecret"
+    FINISH = "finishSecret"
+
+
+class RotationError(Internal):
+    """The rotation cannot go on; Secrets Manager retries the step, then marks it failed."""
+
+
+def _stages(metadata: Mapping[str, Any], version_id: str) -> list[str]:
+    return list((metadata.get("VersionIdsToStages") or {}).get(version_id, []))
+
+
+class KeyRotation:
+    def __init__(self, client: Any, clock: Clock) -> None:
+        self._client = client
+        self._clock = clock
+
+    def run(self, step: str, secret_id: str, token: str) -> None:
+        """Run one step for the version `token`, after checking it is the pending one."""
+        try:
+            chosen = Step(step)
+        except ValueError as exc:
+            raise RotationError(f"unknown rotation step {step!r}") from exc
+        metadata = self._client.describe_secret(SecretId=secret_id)
+        if not metadata.get("RotationEnabled"):
+            raise RotationError("rotation is not enabled on the secret")
+        stages = _stages(metadata, token)
+        if not stages:
+            raise RotationError("the version to rotate to does not exist")
+        if CURRENT_STAGE in stages:
+            # A retry after finishSecret succeeded: the rotation is complete.
+            return
+        if PENDING_STAGE not in stages:
+            raise RotationError("the version to rotate to is not pending")
+        {
+            Step.CREATE: self.create_secret,
+            Step.SET: self.set_secret,
+            Step.TEST: self.test_secret,
+            Step.FINISH: self.finish_secret,
+        }[chosen](secret_id, token)
+
+    def create_secret(self, secret_id: str, token: str) -> None:
+        if self._pending(secret_id, token) is not None:
+            return
+        current = self._current(secret_id)
+        kid = next_kid(current.kid) if current is not None else FIRST_KID
+        # The token doubles as idempotency key: a concurrent retry cannot store a second key.
+        self._client.put_secret_value(
+            SecretId=secret_id,
+            ClientRequestToken=token,
+            SecretString=new_secret_string(kid),
+            VersionStages=[PENDING_STAGE],
+        )
+
+    def set_secret(self, secret_id: str, token: str) -> None:
+        return None
+
+    def test_secret(self, secret_id: str, token: str) -> None:
+        pending = self._pending(secret_id, token)
+        if pending is None:
+            raise RotationError("no pending key to test")
+        current = self._current(secret_id)
+        if current is not None and (pending.kid == current.kid or pending.secret == current.secret):
+            raise RotationError("the pending key must differ from the current key and kid")
+        now = int(self._clock.now())
+        probe = mint_refresh_token(
+            _PROBE_USER_ID, _PROBE_TOKEN_ID, _PROBE_TOKEN_ID, pending, now, _PROBE_TTL_SECONDS
+        )
+        claims = parse_refresh_token(probe.token, lambda kid: pending if kid == pending.kid else None, now)
+        if claims.token_id != _PROBE_TOKEN_ID:
+            raise RotationError("the pending key does not round-trip a token")
+
+    def finish_secret(self, secret_id: str, token: str) -> None:
+        metadata = self._client.describe_secret(SecretId=secret_id)
+        current_version = next(
+            (
+                version
+                for version, stages in (metadata.get("VersionIdsToStages") or {}).items()
+                if CURRENT_STAGE in stages
+            ),
+            None,
+        )
+        if current_version == token:
+            return
+        arguments = {"SecretId": secret_id, "VersionStage": CURRENT_STAGE, "MoveToVersionId": token}
+        if current_version is not None:
+            arguments["RemoveFromVersionId"] = current_version
+        self._client.update_secret_version_stage(**arguments)
+
+    def _current(self, secret_id: str) -> SigningKey | None:
+        return self._key(SecretId=secret_id, VersionStage=CURRENT_STAGE)
+
+    def _pending(self, secret_id: str, token: str) -> SigningKey | None:
+        return self._key(SecretId=secret_id, VersionId=token, VersionStage=PENDING_STAGE)
+
+    def _key(self, **version: str) -> SigningKey | None:
+        """The key of one version, None when that version has no value yet."""
+        try:
+            response = self._client.get_secret_value(**version)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return None
+            raise
+        return parse_secret(response["SecretString"])

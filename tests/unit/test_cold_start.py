@@ -1,0 +1,27 @@
+"""The authorizer's cold start stays lean: it never imports the API's machinery."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+# What only the API function needs; each costs the authorizer tens of milliseconds.
+HEAVY = ("aws_lambda_powertools.event_handler", "pydantic", "auth.passwords", "auth.accounts", "auth.refresh")
+
+
+def test_authorizer_import_leaves_out_the_api_machinery() -> None:
+    code = "import json, sys, handlers.authorizer; print(json.dumps(sorted(sys.modules)))"
+    loaded = json.loads(
+        subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
+            [sys.executable, "-c", code],
+            cwd=ROOT / "src",
+            capture_output=True,
+            check=True,
+            text=True,
+        ).stdout
+    )
+    heavy = [module for module in loaded if module.startswith(HEAVY)]
+    assert heavy == []

@@ -1,0 +1,323 @@
+"""template.yaml as deployed: SAM translates it, and it keeps the promises of issue 4
+(least privilege, every route with the right authorizer, throttles, data protection,
+alarms on the metrics the code emits)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from samtranslator.translator.transform import transform
+
+from auth.access import ROUTE_ACCESS, Access
+from devstack.intrinsics import load_yaml
+from devstack.template import DEFAULT_TEMPLATE, Template, load_template
+from handlers.observability import METRICS_NAMESPACE, SERVICE, DenialReason, Metric
+
+AUTHORIZER = "MemosAuthorizer"
+# What each function's code calls, on which resource. A new permission is one line here,
+# added in the same change as the code that needs it (issue 3: PATs and sessions).
+READ_WRITE = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+EXPECTED_ACTIONS: dict[str, dict[str, set[str]]] = {
+    "AuthorizerFunction": {
+        "UsersTable": {"dynamodb:GetItem"},
+        # One GetItem per request, and the once-a-minute lastUsedAt / lastAccessedAt write.
+        "PersonalAccessTokensTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+        "SessionsTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+        "SigningKeySecret": {"secretsmanager:GetSecretValue"},
+    },
+    "ApiFunction": {
+        # User and username items, written and deleted together; Scan lists users (admin).
+        "UsersTable": READ_WRITE | {"dynamodb:Scan"},
+        # Instance settings, the user-id counter, the first-user marker, throttle counters.
+        "SettingsTable": READ_WRITE | {"dynamodb:BatchGetItem"},
+        "RefreshTokensTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+        "SessionsTable": READ_WRITE,
+        "PersonalAccessTokensTable": READ_WRITE,
+        # A user's logins and tokens, listed through each table's byUser index.
+        "RefreshTokensTable/byUser": {"dynamodb:Query"},
+        "SessionsTable/byUser": {"dynamodb:Query"},
+        "PersonalAccessTokensTable/byUser": {"dynamodb:Query"},
+        "SigningKeySecret": {"secretsmanager:GetSecretValue"},
+    },
+    "KeyRotationFunction": {
+        "SigningKeySecret": {
+            "secretsmanager:DescribeSecret",
+            "secretsmanager:GetSecretValue",
+            "secretsmanager:PutSecretValue",
+            "secretsmanager:UpdateSecretVersionStage",
+        },
+    },
+}
+# Functions that may Scan, and the route that needs it.
+SCAN_ALLOWED: dict[str, str] = {"ApiFunction": "GET /api/v1/users"}
+ALLOWED_MANAGED_POLICIES = {
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+}
+# Routes an attacker would hammer: each gets a bucket tighter than the stage default.
+TIGHT_ROUTES = ("POST /api/v1/auth/signin", "POST /api/v1/users", "POST /api/v1/auth/refresh")
+PROD_ONLY = {"Fn::If": ["IsProd", "Retain", "Delete"]}
+
+
+@pytest.fixture(scope="module")
+def source() -> dict[str, Any]:
+    return load_yaml(Path(DEFAULT_TEMPLATE).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def translated(source: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The CloudFormation SAM would deploy: a broken SAM template fails here."""
+    document = load_yaml(Path(DEFAULT_TEMPLATE).read_text(encoding="utf-8"))
+    # SAM wants code in S3; `sam deploy` uploads it and rewrites CodeUri the same way.
+    document["Globals"]["Function"]["CodeUri"] = "s3://memos-auth-artifacts/code.zip"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        yield transform(document, {}, _NoManagedPolicies())
+
+
+class _NoManagedPolicies:
+    """The template names no managed policy by name, so SAM never needs to look one up."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+@pytest.fixture(scope="module")
+def template() -> Template:
+    return load_template()
+
+
+def resources(document: Mapping[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in document["Resources"].items() if r["Type"] == resource_type}
+
+
+def resource_name(resource: Any) -> str:
+    """The logical id an IAM Resource points at (an index counts as its table's)."""
+    if isinstance(resource, dict) and "Fn::GetAtt" in resource:
+        return str(resource["Fn::GetAtt"][0])
+    if isinstance(resource, dict) and "Ref" in resource:
+        return str(resource["Ref"])
+    if isinstance(resource, dict) and "Fn::Sub" in resource:
+        text = str(resource["Fn::Sub"])
+        return text.split("${", 1)[1].split(".", 1)[0].split("}", 1)[0] + "/" + text.rsplit("/", 1)[-1]
+    return str(resource)
+
+
+def granted(translated: dict[str, Any], function: str) -> dict[str, set[str]]:
+    role = translated["Resources"][f"{function}Role"]["Properties"]
+    actions: dict[str, set[str]] = {}
+    for policy in role.get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow", "deny statements would hide what is granted"
+            statement_actions = statement["Action"]
+            targets = statement["Resource"]
+            for target in targets if isinstance(targets, list) else [targets]:
+                name = resource_name(target)
+                actions.setdefault(name, set()).update(
+                    statement_actions if isinstance(statement_actions, list) else [statement_actions]
+                )
+    return actions
+
+
+def test_sam_translates_the_template(translated: dict[str, Any]) -> None:
+    types = {resource["Type"] for resource in translated["Resources"].values()}
+    assert {"AWS::Lambda::Function", "AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Stage"} <= types
+
+
+def test_every_function_is_in_the_least_privilege_table(translated: dict[str, Any]) -> None:
+    assert set(resources(translated, "AWS::Lambda::Function")) == set(EXPECTED_ACTIONS)
+
+
+@pytest.mark.parametrize("function", sorted(EXPECTED_ACTIONS))
+def test_function_has_exactly_the_actions_its_code_uses(translated: dict[str, Any], function: str) -> None:
+    assert granted(translated, function) == EXPECTED_ACTIONS[function]
+
+
+@pytest.mark.parametrize("function", sorted(EXPECTED_ACTIONS))
+def test_no_wildcards_and_only_the_basic_managed_policies(translated: dict[str, Any], function: str) -> None:
+    role = translated["Resources"][f"{function}Role"]["Properties"]
+    assert set(role.get("ManagedPolicyArns", [])) <= ALLOWED_MANAGED_POLICIES
+    for resource, actions in granted(translated, function).items():
+        assert "*" not in resource
+        assert not any("*" in action for action in actions)
+
+
+def test_no_function_can_scan_unless_a_route_needs_it(translated: dict[str, Any]) -> None:
+    for function in EXPECTED_ACTIONS:
+        scans = any("dynamodb:Scan" in actions for actions in granted(translated, function).values())
+        assert scans == (function in SCAN_ALLOWED), function
+
+
+def test_the_authorizer_writes_nothing_but_last_used_times(translated: dict[str, Any]) -> None:
+    writes = {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+    for resource, actions in granted(translated, "AuthorizerFunction").items():
+        assert not actions & writes, resource
+        if "dynamodb:UpdateItem" in actions:
+            assert resource in ("PersonalAccessTokensTable", "SessionsTable"), resource
+
+
+# -- routes (SPEC §3) ---------------------------------------------------------------------
+
+
+def template_routes(template: Template) -> dict[str, str | None]:
+    return {route.route_key: route.authorizer.name if route.authorizer else None for route in template.routes}
+
+
+@pytest.mark.parametrize(("route", "access"), sorted(ROUTE_ACCESS.items()))
+def test_route_has_the_authorizer_its_access_demands(template: Template, route: str, access: Access) -> None:
+    routes = template_routes(template)
+    if route not in routes:
+        pytest.skip("not in the template yet (issue 3 adds it)")
+    assert routes[route] == (None if access is Access.PUBLIC else AUTHORIZER)
+
+
+def test_every_template_route_is_in_the_access_table(template: Template) -> None:
+    assert set(template_routes(template)) <= set(ROUTE_ACCESS)
+
+
+def test_every_access_table_route_is_in_the_template(template: Template) -> None:
+    assert set(ROUTE_ACCESS) <= set(template_routes(template))
+
+
+def test_every_handler_in_the_template_imports(template: Template) -> None:
+    for function in template.functions.values():
+        module, name = function.handler.rsplit(".", 1)
+        assert callable(getattr(importlib.import_module(module), name)), function.handler
+
+
+# -- API Gateway ----------------------------------------------------------------------------
+
+
+def http_api(source: dict[str, Any]) -> dict[str, Any]:
+    return source["Resources"]["HttpApi"]["Properties"]
+
+
+def test_sign_in_sign_up_and_refresh_have_tight_throttles(source: dict[str, Any]) -> None:
+    api = http_api(source)
+    default = api["DefaultRouteSettings"]
+    for route in TIGHT_ROUTES:
+        settings = api["RouteSettings"][route]
+        assert settings["ThrottlingRateLimit"] < default["ThrottlingRateLimit"]
+        assert settings["ThrottlingBurstLimit"] < default["ThrottlingBurstLimit"]
+
+
+def test_route_settings_name_only_existing_routes(source: dict[str, Any], template: Template) -> None:
+    # API Gateway refuses a stage whose RouteSettings name a route that does not exist.
+    assert set(http_api(source)["RouteSettings"]) <= set(template_routes(template))
+
+
+def test_cors_allows_credentials_for_the_listed_origins_only(source: dict[str, Any]) -> None:
+    cors = http_api(source)["CorsConfiguration"]
+    assert cors["AllowCredentials"] is True
+    assert cors["AllowOrigins"] == {"Ref": "AllowedOrigins"}
+    assert "Default" not in source["Parameters"]["AllowedOrigins"], "an operator names the origins"
+    assertion = source["Rules"]["NoWildcardOriginWithCredentials"]["Assertions"][0]["Assert"]
+    assert assertion == {"Fn::Not": [{"Fn::Contains": [{"Ref": "AllowedOrigins"}, "*"]}]}
+
+
+def test_demo_mode_is_refused_on_prod(source: dict[str, Any]) -> None:
+    rule = source["Rules"]["DemoModeIsNotForProd"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Equals": [{"Ref": "DemoMode"}, "false"]}
+
+
+def test_access_logs_are_json_without_credentials(source: dict[str, Any]) -> None:
+    settings = http_api(source)["AccessLogSettings"]
+    assert settings["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    fields = settings["Format"]
+    assert fields.startswith("{") and fields.endswith("}") and '"requestId":"$context.requestId"' in fields
+    for leak in ("authorization", "cookie", "header"):
+        assert leak not in fields.lower()
+
+
+def test_parameters_cover_the_operators_choices(source: dict[str, Any]) -> None:
+    assert source["Parameters"]["Stage"]["AllowedValues"] == ["local", "dev", "prod"]
+    assert source["Parameters"]["KeyRotationDays"]["Default"] == 30
+    for name in (
+        "BcryptCost",
+        "AccessTokenTtlSeconds",
+        "RefreshTokenTtlSeconds",
+        "RevocationLagSeconds",
+        "LogLevel",
+    ):
+        assert name in source["Parameters"]
+
+
+# -- data -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "table",
+    ["UsersTable", "SessionsTable", "RefreshTokensTable", "PersonalAccessTokensTable", "SettingsTable"],
+)
+def test_table_is_recoverable_expiring_encrypted_and_kept_on_prod(source: dict[str, Any], table: str) -> None:
+    resource = source["Resources"][table]
+    properties = resource["Properties"]
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    assert properties["SSESpecification"]["SSEEnabled"] is True
+    assert properties["DeletionProtectionEnabled"] == {"Fn::If": ["IsProd", True, False]}
+    assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == PROD_ONLY
+
+
+def test_every_table_of_the_template_is_checked(source: dict[str, Any]) -> None:
+    assert len(resources(source, "AWS::DynamoDB::Table")) == 5
+
+
+def test_signing_key_is_kept_on_prod_and_rotated_on_schedule(source: dict[str, Any]) -> None:
+    secret = source["Resources"]["SigningKeySecret"]
+    assert secret["DeletionPolicy"] == PROD_ONLY
+    schedule = source["Resources"]["SigningKeyRotationSchedule"]
+    assert schedule["Properties"]["RotationLambdaARN"] == {"Fn::GetAtt": ["KeyRotationFunction", "Arn"]}
+    assert schedule["Properties"]["RotationRules"]["ScheduleExpression"] == {
+        "Fn::Sub": "rate(${KeyRotationDays} days)"
+    }
+    permission = source["Resources"]["KeyRotationPermission"]["Properties"]
+    assert permission["Principal"] == "secretsmanager.amazonaws.com"
+    assert permission["SourceArn"] == {"Ref": "SigningKeySecret"}
+
+
+# -- observability --------------------------------------------------------------------------
+
+
+def test_every_function_is_traced_and_logs_to_its_own_group(source: dict[str, Any]) -> None:
+    assert source["Globals"]["Function"]["Tracing"] == "Active"
+    for name, function in resources(source, "AWS::Serverless::Function").items():
+        group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert source["Resources"][group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, (
+            name
+        )
+
+
+def alarm_metrics(source: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for alarm in resources(source, "AWS::CloudWatch::Alarm").values():
+        properties = alarm["Properties"]
+        if "MetricName" in properties:
+            found.append(properties)
+        for query in properties.get("Metrics", []):
+            if "MetricStat" in query:
+                found.append(query["MetricStat"]["Metric"])
+    return found
+
+
+def test_alarms_watch_metrics_the_code_emits(source: dict[str, Any]) -> None:
+    custom = [metric for metric in alarm_metrics(source) if metric["Namespace"] != "AWS/Lambda"]
+    assert {metric["MetricName"] for metric in custom} == {
+        Metric.REFRESH_REUSE_DETECTED,
+        Metric.AUTHORIZER_DENIED,
+    }
+    for metric in custom:
+        assert metric["Namespace"] == METRICS_NAMESPACE
+        dimensions = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+        assert dimensions.pop("service") == SERVICE
+        assert set(dimensions.values()) <= set(DenialReason)
+
+
+def test_alarms_exist_for_authorizer_errors_and_reuse(source: dict[str, Any]) -> None:
+    assert {"AuthorizerErrorsAlarm", "RefreshReuseAlarm"} <= set(resources(source, "AWS::CloudWatch::Alarm"))
