@@ -17,6 +17,8 @@ from auth.usernames import validate_username
 # Revokes every credential of a user except the one named (the caller's own, on a
 # password change); "" revokes all of them.
 CredentialRevoker = Callable[[int, str], None]
+# Removes every credential of a user, PATs included (the user is being deleted).
+CredentialRemover = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -30,10 +32,16 @@ class UserChanges:
 
 class UserAdmin:
     def __init__(
-        self, users: UserStore, revoke_credentials: CredentialRevoker, clock: Clock, bcrypt_cost: int
+        self,
+        users: UserStore,
+        revoke_credentials: CredentialRevoker,
+        remove_credentials: CredentialRemover,
+        clock: Clock,
+        bcrypt_cost: int,
     ) -> None:
         self._users = users
         self._revoke_credentials = revoke_credentials
+        self._remove_credentials = remove_credentials
         self._clock = clock
         self._bcrypt_cost = bcrypt_cost
 
@@ -99,6 +107,8 @@ class UserAdmin:
         user = self._target(caller, username)
         if user.is_admin and caller.user_id == user.id:
             raise InvalidArgument("an admin cannot delete their own account")
-        # The user goes first: from then on no credential of theirs passes, whatever is left.
+        # Credentials go first, the user last: if a step fails, the user is still there (signed
+        # out everywhere) and a retry finishes the job. The other order would leave orphaned
+        # credentials that a retry could no longer reach, the user being gone.
+        self._remove_credentials(user.id)
         self._users.delete(user)
-        self._revoke_credentials(user.id, "")

@@ -186,6 +186,17 @@ def test_user_deletes_themselves_and_every_sign_in(api: ApiServices) -> None:
     assert call("GET", "/api/v1/users/alice", USER)[0] == 404
 
 
+def test_deleting_a_user_deletes_their_tokens_and_sessions(api: ApiServices) -> None:
+    alice = api.users.get_by_username("alice")
+    assert alice is not None
+    api.pats.create(alice.id, "ci", 0)
+    api.sessions.create(alice, api_client())
+    assert call("DELETE", "/api/v1/users/alice", USER, caller=as_user(api, "alice"))[0] == 200
+    # SPEC §3: "every credential of theirs", not only the ones that stop working.
+    assert list(api.pats.list_for_user(alice.id)) == []
+    assert api.sessions.list_for_user(alice.id) == []
+
+
 def test_user_cannot_delete_another(api: ApiServices) -> None:
     assert call("DELETE", "/api/v1/users/bob", USER, caller=as_user(api, "alice"))[0] == 403
     assert api.users.get_by_username("bob") is not None
