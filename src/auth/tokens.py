@@ -117,6 +117,30 @@ def mint_refresh_token(
     return IssuedToken(_encode(claims, key), expires_at)
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    names = [name for name, _ in pairs]
+    if len(set(names)) != len(names):
+        raise _DuplicateKey("duplicate key")
+    return dict(pairs)
+
+
+def _segment_json(segment: str) -> object:
+    """A header or payload segment, as JSON that means one thing to every parser.
+
+    A duplicate key is refused: Python keeps the last one, other JWT libraries the first,
+    and a token must not say `sub: 1` to one reader and `sub: 2` to another.
+    """
+    try:
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        return json.loads(raw, object_pairs_hook=_unique_keys)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise Unauthenticated("malformed token") from exc
+
+
 def read_key_id(token: str) -> str:
     """The header's kid, after checking the header is one we could have minted.
 
@@ -124,11 +148,7 @@ def read_key_id(token: str) -> str:
     """
     if not token or len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
         raise Unauthenticated("malformed token")
-    segment = token.split(".", 1)[0]
-    try:
-        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise Unauthenticated("malformed token") from exc
+    header = _segment_json(token.split(".", 1)[0])
     if not isinstance(header, dict) or header.get("alg") != ALGORITHM:
         raise Unauthenticated("unsupported token algorithm")
     if header.get("typ", "JWT") != "JWT":
@@ -166,6 +186,8 @@ def _verified_claims(
         )
     except jwt.InvalidTokenError as exc:
         raise Unauthenticated("invalid token") from exc
+    # Signed by us, so it can only fail for a key holder's forgery; checked all the same.
+    _segment_json(token.split(".")[1])
     exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf")
     if not _is_int(exp) or not _is_int(iat):
         raise Unauthenticated("invalid token")
