@@ -80,7 +80,7 @@ class RefreshTokens:
         )
         try:
             first_use = self._store.rotate(
-                claims.family_id, claims.token_id, next_token_id, now, issued.expires_at
+                claims.family_id, claims.user_id, claims.token_id, next_token_id, now, issued.expires_at
             )
         except RotationRefused as refused:
             family = refused.family

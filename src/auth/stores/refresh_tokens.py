@@ -107,10 +107,18 @@ class RefreshTokenStore:
         return families
 
     def rotate(
-        self, family_id: str, presented_token_id: str, next_token_id: str, now: int, expires_at: int
+        self,
+        family_id: str,
+        user_id: int,
+        presented_token_id: str,
+        next_token_id: str,
+        now: int,
+        expires_at: int,
     ) -> bool:
         """Move the family from the presented token to the next; RotationRefused otherwise.
 
+        The family must belong to `user_id` (the token's subject): a token is bound to its
+        family and to its user, not to either alone.
         True when this was the family's first rotation (its first use, for the audit log).
         """
         try:
@@ -121,10 +129,13 @@ class RefreshTokenStore:
                     "SET currentTokenId = :next, lastUsedAt = :now, expiresAt = :exp,"
                     " firstUsedAt = if_not_exists(firstUsedAt, :now)"
                 ),
-                ConditionExpression=("currentTokenId = :presented AND revoked = :false AND expiresAt > :now"),
+                ConditionExpression=(
+                    "currentTokenId = :presented AND userId = :uid AND revoked = :false AND expiresAt > :now"
+                ),
                 ExpressionAttributeValues={
                     ":next": s(next_token_id),
                     ":presented": s(presented_token_id),
+                    ":uid": n(user_id),
                     ":now": n(now),
                     ":exp": n(expires_at),
                     ":false": boolean(False),
