@@ -97,10 +97,12 @@ class UserAdmin:
                 password_hash=hash_password(changes.password, self._bcrypt_cost),
                 tokens_not_before=now,
             )
-        self._users.update(updated)
-        if changes.password is not None:
+            # Sign-ins are ended before the new password is stored: if a step fails, the
+            # worst left behind is an old password with fewer sign-ins, never a new password
+            # alongside the sign-ins (perhaps an intruder's) it was changed to end.
             keep = current_credential if caller.user_id == user.id else ""
             self._revoke_credentials(user.id, keep)
+        self._users.update(updated)
         return updated
 
     def delete(self, caller: Principal, username: str) -> None:
