@@ -1,0 +1,79 @@
+"""Fault injection into real boto3 clients (moto behind them), through botocore's own hooks.
+
+`FaultInjector` counts every call the given clients make (paginated ones included, since
+the hooks sit below the paginators) and, once armed, fails the Nth: before the call reaches
+AWS (throttled, refused, unreachable), or after AWS applied it and the answer was lost (a
+read timeout on a write: the nastiest case for partial writes).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
+
+ENDPOINT = "https://aws.invalid"
+WRITE_OPERATIONS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "PutSecretValue"})
+
+
+def _client_error(code: str, status: int) -> Callable[[str], Exception]:
+    def make(operation: str) -> Exception:
+        response = {
+            "Error": {"Code": code, "Message": "injected"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        }
+        return ClientError(response, operation)  # type: ignore[arg-type]
+
+    return make
+
+
+FAULTS: dict[str, Callable[[str], Exception]] = {
+    "ThrottlingException": _client_error("ThrottlingException", 400),
+    "ProvisionedThroughputExceededException": _client_error("ProvisionedThroughputExceededException", 400),
+    "InternalServerError": _client_error("InternalServerError", 500),
+    "ReadTimeoutError": lambda _: ReadTimeoutError(endpoint_url=ENDPOINT),
+    "EndpointConnectionError": lambda _: EndpointConnectionError(endpoint_url=ENDPOINT),
+}
+_ids = itertools.count()
+
+
+@dataclass(frozen=True)
+class Armed:
+    index: int
+    fault: str
+    # True: the call goes through, then its answer is lost (a timeout after the write).
+    after: bool = False
+
+
+class FaultInjector:
+    def __init__(self, *clients: Any) -> None:
+        self._clients = clients
+        self._id = f"fault-injector-{next(_ids)}"
+        self.calls: list[str] = []
+        self.armed: Armed | None = None
+        for client in clients:
+            client.meta.events.register("before-call", self._before, unique_id=self._id + "-before")
+            client.meta.events.register("after-call", self._after, unique_id=self._id + "-after")
+
+    def reset(self, armed: Armed | None = None) -> None:
+        self.calls = []
+        self.armed = armed
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.meta.events.unregister("before-call", unique_id=self._id + "-before")
+            client.meta.events.unregister("after-call", unique_id=self._id + "-after")
+
+    def _before(self, model: Any, **_: Any) -> None:
+        self.calls.append(model.name)
+        armed = self.armed
+        if armed is not None and not armed.after and armed.index == len(self.calls) - 1:
+            raise FAULTS[armed.fault](model.name)
+
+    def _after(self, model: Any, **_: Any) -> None:
+        armed = self.armed
+        if armed is not None and armed.after and armed.index == len(self.calls) - 1:
+            raise FAULTS[armed.fault](model.name)

@@ -1,0 +1,361 @@
+"""Issue 5: a bad day. DynamoDB and Secrets Manager throttle, time out and fail, one call at a
+time, on every path; the injector in tests/support/faults.py fails each call of a path in
+turn (and each write once more after it was applied, its answer lost).
+
+What must hold, whichever call fails:
+- the authorizer never allows (unless only a best-effort bookkeeping write failed), and
+  never answers 'Unauthorized' (that would make clients drop a good credential): it fails
+  closed with an error, which API Gateway turns into a 500;
+- handlers answer 500 or 503 with the SPEC error shape;
+- no partial write is left: no user without its username record (or the reverse), no
+  credential of a user who is gone, no new password living alongside the old sign-ins,
+  and a refresh that failed before its write can simply be retried.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from auth.clock import FakeClock
+from auth.config import Config
+from auth.models import ClientInfo, User
+from auth.stores.dynamo import get_bool, get_n, get_s
+from auth.wiring import ApiServices, build_api_services, build_authorizer_services
+from handlers import api_context, authorizer
+from tests.support.faults import FAULTS, WRITE_OPERATIONS, Armed, FaultInjector
+from tests.support.people import PASSWORD, Answer, authorize, call_api, context_for
+from tests.support.people import sign_up_people as _sign_up_people
+
+ME = "GET /api/v1/auth/me"
+NEW_PASSWORD = "a brand new passphrase"
+CLIENT = ClientInfo("pytest", "203.0.113.7")
+FAULT_NAMES = list(FAULTS)
+_names = itertools.count()
+
+
+@dataclass
+class Scene:
+    """One run of a path: the user it acts for and whatever credentials the setup made."""
+
+    user: User
+    token: str = ""
+    pat: str = ""
+    pat_id: str = ""
+    session: str = ""
+    refresh: str = ""
+    username: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Path:
+    name: str
+    setup: Callable[[ApiServices], Scene]
+    # Runs on freshly built services (a cold container: keys are read too).
+    act: Callable[[Any, Scene], Any]
+    authorizer: bool = False
+
+
+def _new_user(api: ApiServices) -> User:
+    return api.accounts.sign_up(f"victim{next(_names)}", PASSWORD)
+
+
+def _signed_in(api: ApiServices) -> Scene:
+    user = _new_user(api)
+    _, pat = api.pats.create(user.id, "ci", 0)
+    session = api.sessions.create(user, CLIENT)
+    return Scene(
+        user=user,
+        token=api.access_tokens.issue(user).token,
+        pat=pat,
+        session=f"{user.id}-{session.session_id}",
+        refresh=api.refresh_tokens.issue(user, CLIENT).token,
+    )
+
+
+def _with_pat(api: ApiServices) -> Scene:
+    scene = _signed_in(api)
+    record, scene.pat = api.pats.create(scene.user.id, "to delete", 0)
+    scene.pat_id = record.token_id
+    return scene
+
+
+def _call(services: ApiServices, method: str, path: str, route: str, scene: Scene, **kwargs: Any) -> Answer:
+    caller = kwargs.pop("caller", context_for(scene.user))
+    return call_api(services, method, path, route, caller, **kwargs)
+
+
+USER = "/api/v1/users/{username}"
+PATS = "/api/v1/users/{username}/personalAccessTokens"
+PAT = "/api/v1/users/{username}/personalAccessTokens/{tokenId}"
+
+PATHS = [
+    Path(
+        "authorizer with an access token",
+        _signed_in,
+        lambda s, sc: authorize(s, ME, authorization=f"Bearer {sc.token}"),
+        authorizer=True,
+    ),
+    Path(
+        "authorizer with a PAT",
+        _signed_in,
+        lambda s, sc: authorize(s, ME, authorization=f"Bearer {sc.pat}"),
+        True,
+    ),
+    Path(
+        "authorizer with a session",
+        _signed_in,
+        lambda s, sc: authorize(s, ME, cookies=[f"user_session={sc.session}"]),
+        authorizer=True,
+    ),
+    Path(
+        "sign-up",
+        lambda api: Scene(user=_new_user(api), username=f"newcomer{next(_names)}"),
+        lambda s, sc: call_api(
+            s,
+            "POST",
+            "/api/v1/users",
+            "/api/v1/users",
+            body={"user": {"username": sc.username, "password": PASSWORD}},
+        ),
+    ),
+    Path(
+        "sign-in",
+        _signed_in,
+        lambda s, sc: call_api(
+            s,
+            "POST",
+            "/api/v1/auth/signin",
+            "/api/v1/auth/signin",
+            body={"passwordCredentials": {"username": sc.user.username, "password": PASSWORD}},
+        ),
+    ),
+    Path(
+        "session sign-in",
+        _signed_in,
+        lambda s, sc: call_api(
+            s,
+            "POST",
+            "/api/v1/auth/sessions",
+            "/api/v1/auth/sessions",
+            body={"passwordCredentials": {"username": sc.user.username, "password": PASSWORD}},
+        ),
+    ),
+    Path(
+        "refresh",
+        _signed_in,
+        lambda s, sc: call_api(
+            s, "POST", "/api/v1/auth/refresh", "/api/v1/auth/refresh", cookies=[f"memos_refresh={sc.refresh}"]
+        ),
+    ),
+    Path(
+        "sign-out",
+        _signed_in,
+        lambda s, sc: _call(
+            s,
+            "POST",
+            "/api/v1/auth/signout",
+            "/api/v1/auth/signout",
+            sc,
+            cookies=[f"memos_refresh={sc.refresh}", f"user_session={sc.session}"],
+        ),
+    ),
+    Path(
+        "PAT create",
+        _signed_in,
+        lambda s, sc: _call(
+            s, "POST", PATS.format(username=sc.user.username), PATS, sc, body={"description": "ci"}
+        ),
+    ),
+    Path(
+        "PAT delete",
+        _with_pat,
+        lambda s, sc: _call(s, "DELETE", PAT.format(username=sc.user.username, tokenId=sc.pat_id), PAT, sc),
+    ),
+    Path(
+        "password change",
+        _signed_in,
+        lambda s, sc: _call(
+            s, "PATCH", USER.format(username=sc.user.username), USER, sc, body={"password": NEW_PASSWORD}
+        ),
+    ),
+    Path(
+        "user delete",
+        _signed_in,
+        lambda s, sc: _call(s, "DELETE", USER.format(username=sc.user.username), USER, sc),
+    ),
+]
+
+
+# -- what is checked after every injection ---------------------------------------------------
+
+
+def _scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    return dynamodb.scan(TableName=table)["Items"]
+
+
+def partial_writes(dynamodb: Any, config: Config) -> list[str]:
+    """Every broken invariant of the tables, described; [] when they are whole."""
+    problems: list[str] = []
+    items = _scan(dynamodb, config.users_table)
+    users = {get_n(item, "id"): item for item in items if get_s(item, "pk").startswith("user#")}
+    names = {
+        get_s(item, "pk"): get_n(item, "userId")
+        for item in items
+        if get_s(item, "pk").startswith("username#")
+    }
+    for user_id, item in users.items():
+        if names.get("username#" + get_s(item, "username").lower()) != user_id:
+            problems.append(f"user {user_id} has no username record")
+    problems += [f"{pk} names a missing user" for pk, user_id in names.items() if user_id not in users]
+    for table in (config.personal_access_tokens_table, config.sessions_table, config.refresh_tokens_table):
+        for item in _scan(dynamodb, table):
+            # A revoked refresh family is a tombstone, kept until its TTL so that a reuse
+            # is still recognised: not a credential.
+            if get_n(item, "userId") not in users and not get_bool(item, "revoked"):
+                problems.append(f"{table} keeps a credential of missing user {get_n(item, 'userId')}")
+    for item in _scan(dynamodb, config.settings_table):
+        if get_s(item, "pk") == "owner" and get_n(item, "userId") not in users:
+            problems.append("the owner marker names a missing user")
+    return problems
+
+
+def password_changed_but_sign_ins_live(api: ApiServices, scene: Scene) -> bool:
+    """A new password must never live alongside the sign-ins it was meant to end."""
+    from auth.passwords import verify_password
+
+    user = api.users.get(scene.user.id, consistent=True)
+    if user is None or not verify_password(NEW_PASSWORD, user.password_hash):
+        return False
+    live_families = [f for f in api.refresh_tokens._store.for_user(user.id) if not f.revoked]
+    return bool(live_families or api.sessions.list_for_user(user.id))
+
+
+# -- the runs -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def injector(aws: dict[str, Any]) -> Iterator[FaultInjector]:
+    faults = FaultInjector(aws["dynamodb"], aws["secretsmanager"])
+    yield faults
+    faults.close()
+    api_context.reset_services(None)
+    authorizer.reset_services(None)
+
+
+def _fresh(path: Path, aws: dict[str, Any], config: Config, clock: FakeClock) -> Any:
+    build = build_authorizer_services if path.authorizer else build_api_services
+    return build(config, clock, aws["dynamodb"], aws["secretsmanager"])
+
+
+def _run(
+    path: Path,
+    api: ApiServices,
+    aws: dict[str, Any],
+    config: Config,
+    clock: FakeClock,
+    injector: FaultInjector,
+    armed: Armed | None,
+) -> tuple[Scene, Any]:
+    scene = path.setup(api)
+    services = _fresh(path, aws, config, clock)
+    injector.reset(armed)
+    try:
+        result: Any = path.act(services, scene)
+    except Exception as raised:
+        result = raised
+    finally:
+        calls = list(injector.calls)
+        injector.reset(None)
+    scene.extra["calls"] = calls
+    return scene, result
+
+
+def _check_authorizer(result: Any, failed_call: str, where: str) -> None:
+    if isinstance(result, dict):
+        # Only lastUsedAt / lastAccessedAt are written by the authorizer, and only after the
+        # credential passed; losing that bookkeeping must not refuse a valid caller.
+        assert failed_call == "UpdateItem", f"{where}: allowed although {failed_call} failed"
+        return
+    assert isinstance(result, Exception), where
+    assert str(result) != "Unauthorized", (
+        f"{where}: a failure answered 401, clients would drop their credential"
+    )
+
+
+def _check_handler(result: Any, where: str) -> None:
+    assert isinstance(result, Answer), f"{where}: the handler raised {result!r}"
+    assert result.status in (500, 503), f"{where}: answered {result.status} {result.body}"
+    body = result.body
+    assert isinstance(body, dict) and set(body) == {"code", "message"}, f"{where}: {body}"
+    assert isinstance(body["code"], int) and isinstance(body["message"], str), f"{where}: {body}"
+    assert result.headers.get("Cache-Control") == "no-store", where
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[path.name for path in PATHS])
+def test_every_call_of_the_path_fails_safely(
+    path: Path,
+    api: ApiServices,
+    aws: dict[str, Any],
+    config: Config,
+    clock: FakeClock,
+    injector: FaultInjector,
+) -> None:
+    _sign_up_people(api)
+    scene, baseline = _run(path, api, aws, config, clock, injector, None)
+    calls = scene.extra["calls"]
+    assert calls, "the path made no AWS call: nothing was tested"
+    if path.authorizer:
+        assert isinstance(baseline, dict) and baseline["isAuthorized"] is True, baseline
+    else:
+        assert isinstance(baseline, Answer) and baseline.status == 200, baseline
+    faults = itertools.cycle(FAULT_NAMES)
+    runs = [Armed(i, next(faults)) for i in range(len(calls))]
+    runs += [
+        Armed(i, "ReadTimeoutError", after=True) for i, call in enumerate(calls) if call in WRITE_OPERATIONS
+    ]
+    for armed in runs:
+        scene, result = _run(path, api, aws, config, clock, injector, armed)
+        failed_call = scene.extra["calls"][armed.index] if armed.index < len(scene.extra["calls"]) else "?"
+        when = "after" if armed.after else "on"
+        where = f"{path.name}: {armed.fault} {when} call {armed.index} ({failed_call})"
+        if path.authorizer:
+            _check_authorizer(result, failed_call, where)
+        else:
+            _check_handler(result, where)
+        assert partial_writes(aws["dynamodb"], config) == [], where
+        assert not password_changed_but_sign_ins_live(api, scene), where
+        if path.name == "refresh" and not (armed.after and failed_call in WRITE_OPERATIONS):
+            # Nothing was rotated, so the same refresh token still works: a throttled
+            # refresh must not sign the user out.
+            retried = path.act(_fresh(path, aws, config, clock), scene)
+            assert retried.status == 200, f"{where}: the retry answered {retried.status} {retried.body}"
+
+
+@pytest.mark.parametrize("fault", FAULT_NAMES)
+@pytest.mark.parametrize("operation", ["GetSecretValue", "GetItem"])
+def test_authorizer_fails_closed_on_every_kind_of_fault(
+    api: ApiServices,
+    aws: dict[str, Any],
+    config: Config,
+    clock: FakeClock,
+    injector: FaultInjector,
+    fault: str,
+    operation: str,
+) -> None:
+    scene = _signed_in(api)
+    services = build_authorizer_services(config, clock, aws["dynamodb"], aws["secretsmanager"])
+    injector.reset()
+    probe = authorize(services, ME, authorization=f"Bearer {scene.token}")
+    assert probe["isAuthorized"] is True
+    index = injector.calls.index(operation)
+    cold = build_authorizer_services(config, clock, aws["dynamodb"], aws["secretsmanager"])
+    injector.reset(Armed(index, fault))
+    with pytest.raises(Exception) as raised:
+        authorize(cold, ME, authorization=f"Bearer {scene.token}")
+    assert str(raised.value) != "Unauthorized"
