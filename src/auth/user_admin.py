@@ -114,3 +114,6 @@ class UserAdmin:
         # credentials that a retry could no longer reach, the user being gone.
         self._remove_credentials(user.id)
         self._users.delete(user)
+        # A PAT created in between was stored while the user still existed (its creation
+        # checks that in the same transaction) and is swept here; later ones are refused.
+        self._remove_credentials(user.id)

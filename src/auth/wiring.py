@@ -71,7 +71,7 @@ def _clients(dynamodb: Any, secretsmanager: Any) -> tuple[Any, Any]:
 
 
 def _pats(config: Config, clock: Clock, dynamodb: Any, audit: AuditSink) -> PersonalAccessTokens:
-    store = PatStore(dynamodb, config.personal_access_tokens_table)
+    store = PatStore(dynamodb, config.personal_access_tokens_table, config.users_table)
     # A lag of 0 promises that a delete is seen at once: only a consistent read keeps that.
     return PersonalAccessTokens(store, clock, audit, consistent_reads=config.revocation_lag == 0)
 

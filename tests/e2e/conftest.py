@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import json
-from collections.abc import Iterator
+import time
+import urllib.parse
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+import jwt
 import pytest
 import requests
 
 from devstack.stack import LocalStack
+from tests.support.attacks import Material
 
 PASSWORD = "correct horse battery"
 _names = itertools.count()
@@ -53,6 +58,52 @@ class Api:
 
     def scan(self, table: str) -> list[dict[str, Any]]:
         return self.stack.client("dynamodb").scan(TableName=self.stack.tables[table])["Items"]
+
+    def raw(self, method: str, path: str, headers: Sequence[tuple[str, str]]) -> tuple[int, Any]:
+        """A request whose header lines are sent exactly as given: repeated, any case,
+        non-ASCII (as UTF-8 bytes), which `requests` would refuse or merge."""
+        url = urllib.parse.urlsplit(self.base + path)
+        connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
+        try:
+            connection.putrequest(method, url.path, skip_accept_encoding=True)
+            for name, value in headers:
+                connection.putheader(name, value.encode("utf-8"))
+            connection.endheaders()
+            response = connection.getresponse()
+            body = response.read()
+        finally:
+            connection.close()
+        try:
+            return response.status, json.loads(body)
+        except ValueError:
+            return response.status, body
+
+    def user_id(self, access_token: str) -> int:
+        return int(jwt.decode(access_token, options={"verify_signature": False})["sub"])
+
+    def material(self) -> Material:
+        """Every kind of credential of a fresh user, and the key: what the attack rows forge from."""
+        username, access, refresh = self.new_user()
+        auth = {"Authorization": f"Bearer {access}"}
+        created = self.call(
+            "POST", f"/users/{username}/personalAccessTokens", json={"description": "e2e"}, headers=auth
+        )
+        assert created.status_code == 200, created.text
+        body = {"passwordCredentials": {"username": username, "password": PASSWORD}}
+        session = self.call("POST", "/auth/sessions", json=body)
+        assert session.status_code == 200, session.text
+        kid, key = self.signing_key()
+        return Material(
+            kid=kid,
+            key=key,
+            now=int(time.time()),
+            user_id=self.user_id(access),
+            other_user_id=self.user_id(self.new_user()[1]),
+            access_token=access,
+            refresh_token=refresh,
+            pat=created.json()["token"],
+            session=session.cookies["user_session"],
+        )
 
 
 @pytest.fixture(scope="session")

@@ -120,12 +120,21 @@ def test_duplicate_username_is_409(api: Api) -> None:
 def test_concurrent_refreshes_with_one_token_let_exactly_one_through(api: Api) -> None:
     _, _, refresh = api.new_user()
 
-    def attempt(_: int) -> int:
-        return api.call("POST", "/auth/refresh", cookies={"memos_refresh": refresh}).status_code
+    def attempt(_: int) -> requests.Response:
+        return api.call("POST", "/auth/refresh", cookies={"memos_refresh": refresh})
 
     with ThreadPoolExecutor(20) as pool:
-        statuses = list(pool.map(attempt, range(20)))
+        responses = list(pool.map(attempt, range(20)))
+    statuses = [response.status_code for response in responses]
     assert statuses.count(200) == 1 and statuses.count(401) == 19
+    # The 19 losers presented a token that had just been rotated away: a reuse, so the whole
+    # family is revoked (RFC 9700 §4.14.2) and the winner's new token is refused as well.
+    (winner,) = [response for response in responses if response.status_code == 200]
+    family_id = jwt.decode(refresh, options={"verify_signature": False})["fid"]
+    (family,) = [item for item in api.scan("RefreshTokensTable") if item["familyId"]["S"] == family_id]
+    assert family["revoked"] == {"BOOL": True}
+    successor = api.call("POST", "/auth/refresh", cookies={"memos_refresh": winner.cookies["memos_refresh"]})
+    assert successor.status_code == 401
 
 
 def test_concurrent_sign_ups_of_one_username_make_one_user(api: Api) -> None:

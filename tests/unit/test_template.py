@@ -30,8 +30,9 @@ EXPECTED_ACTIONS: dict[str, dict[str, set[str]]] = {
         "SigningKeySecret": {"secretsmanager:GetSecretValue"},
     },
     "ApiFunction": {
-        # User and username items, written and deleted together; Scan lists users (admin).
-        "UsersTable": READ_WRITE | {"dynamodb:Scan"},
+        # User and username items, written and deleted together; Scan lists users (admin);
+        # ConditionCheckItem: a PAT is stored only while its user exists.
+        "UsersTable": READ_WRITE | {"dynamodb:Scan", "dynamodb:ConditionCheckItem"},
         # Instance settings, the user-id counter, the first-user marker, throttle counters.
         "SettingsTable": READ_WRITE | {"dynamodb:BatchGetItem"},
         "RefreshTokensTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},

@@ -11,9 +11,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from auth.stores.dynamo import CONDITION_FAILED, Item, error_code, get_n, get_s, n, s, translated_errors
+from auth.errors import NotFound, Unavailable
+from auth.stores.dynamo import (
+    CONDITION_FAILED,
+    ITEM_CONDITION_FAILED,
+    TRANSACTION_CANCELED,
+    Item,
+    cancellation_codes,
+    error_code,
+    get_n,
+    get_s,
+    n,
+    s,
+    translated_errors,
+)
+from auth.stores.users import USER_PREFIX
 
 BY_USER_INDEX = "byUser"
 
@@ -69,19 +83,45 @@ def _to_item(record: PatRecord) -> dict[str, Any]:
 
 
 class PatStore:
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: Any, table: str, users_table: str | None = None) -> None:
         self._client = client
         self._table = table
+        # When given, a token is only stored while its user exists (see `create`).
+        self._users_table = users_table
 
     def create(self, record: PatRecord) -> None:
+        """Store a new token; NotFound when its user is gone.
+
+        The user's existence is checked in the same transaction as the write: a token created
+        while its user is being deleted is either refused or seen by the deletion's sweep,
+        never left behind as an orphan.
+        """
         # A SHA-256 collision of two random tokens does not happen; the condition makes
         # sure that if it ever did, the older token would not be overwritten.
-        with translated_errors():
-            self._client.put_item(
-                TableName=self._table,
-                Item=_to_item(record),
-                ConditionExpression="attribute_not_exists(tokenHash)",
-            )
+        put = {
+            "TableName": self._table,
+            "Item": _to_item(record),
+            "ConditionExpression": "attribute_not_exists(tokenHash)",
+        }
+        if self._users_table is None:
+            with translated_errors():
+                self._client.put_item(**put)
+            return
+        user_exists = {
+            "TableName": self._users_table,
+            "Key": {"pk": s(f"{USER_PREFIX}{record.user_id}")},
+            "ConditionExpression": "attribute_exists(pk)",
+        }
+        try:
+            self._client.transact_write_items(TransactItems=[{"ConditionCheck": user_exists}, {"Put": put}])
+        except ClientError as exc:
+            if error_code(exc) == TRANSACTION_CANCELED and cancellation_codes(exc)[:1] == [
+                ITEM_CONDITION_FAILED
+            ]:
+                raise NotFound("user not found") from exc
+            raise Unavailable("storage unavailable") from exc
+        except BotoCoreError as exc:
+            raise Unavailable("storage unavailable") from exc
 
     def get(self, token_hash: str, consistent: bool = False) -> PatRecord | None:
         with translated_errors():
