@@ -6,6 +6,7 @@ behave differently for a signed-in caller (an admin creating a user when sign-up
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from auth.clock import Clock
@@ -21,6 +22,9 @@ from auth.tokens import parse_access_token
 BEARER_PREFIX = "Bearer "
 # Bounds the per-container user cache; a full cache is simply dropped and refilled.
 USER_CACHE_MAX_ENTRIES = 10_000
+# Whitespace (as str.isspace sees it) or a comma: a regex scans a 300-character token in
+# one C loop, where a per-character generator was the authorizer's single largest cost.
+_NOT_IN_TOKEN = re.compile(r"[\s,]")
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -32,7 +36,7 @@ def bearer_token(authorization: str | None) -> str | None:
     if not authorization or not authorization.startswith(BEARER_PREFIX):
         return None
     token = authorization[len(BEARER_PREFIX) :]
-    if not token or any(ch.isspace() for ch in token) or "," in token:
+    if not token or _NOT_IN_TOKEN.search(token):
         raise Unauthenticated("malformed bearer token")
     return token
 
