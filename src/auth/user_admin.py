@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from auth.accounts import validate_profile
@@ -11,12 +10,9 @@ from auth.errors import InvalidArgument, NotFound, PermissionDenied
 from auth.models import Role, State, User
 from auth.passwords import hash_password
 from auth.principal import Principal
+from auth.revocation import CredentialRevocation
 from auth.stores.users import UserStore
 from auth.usernames import validate_username
-
-# Revokes every credential of a user except the one named (the caller's own, on a
-# password change); "" revokes all of them.
-CredentialRevoker = Callable[[int, str], None]
 
 
 @dataclass(frozen=True)
@@ -30,10 +26,10 @@ class UserChanges:
 
 class UserAdmin:
     def __init__(
-        self, users: UserStore, revoke_credentials: CredentialRevoker, clock: Clock, bcrypt_cost: int
+        self, users: UserStore, revocation: CredentialRevocation, clock: Clock, bcrypt_cost: int
     ) -> None:
         self._users = users
-        self._revoke_credentials = revoke_credentials
+        self._revocation = revocation
         self._clock = clock
         self._bcrypt_cost = bcrypt_cost
 
@@ -92,7 +88,7 @@ class UserAdmin:
         self._users.update(updated)
         if changes.password is not None:
             keep = current_credential if caller.user_id == user.id else ""
-            self._revoke_credentials(user.id, keep)
+            self._revocation.revoke_sign_ins(user.id, keep)
         return updated
 
     def delete(self, caller: Principal, username: str) -> None:
@@ -101,4 +97,4 @@ class UserAdmin:
             raise InvalidArgument("an admin cannot delete their own account")
         # The user goes first: from then on no credential of theirs passes, whatever is left.
         self._users.delete(user)
-        self._revoke_credentials(user.id, "")
+        self._revocation.remove_all(user.id)

@@ -145,7 +145,7 @@ def build_api_services(
     refresh_store = RefreshTokenStore(dynamodb, config.refresh_tokens_table)
     pats = _pats(config, clock, dynamodb, audit)
     sessions = _sessions(config, clock, dynamodb, audit)
-    revocation = CredentialRevocation(refresh_store, sessions, clock)
+    revocation = CredentialRevocation(refresh_store, sessions, pats, clock)
     return ApiServices(
         config=config,
         clock=clock,
@@ -161,7 +161,7 @@ def build_api_services(
         ),
         access_tokens=AccessTokens(keys, clock, config.access_token_ttl),
         refresh_tokens=RefreshTokens(refresh_store, users, keys, clock, config.refresh_token_ttl, audit),
-        user_admin=UserAdmin(users, revocation.revoke_all, clock, config.bcrypt_cost),
+        user_admin=UserAdmin(users, revocation, clock, config.bcrypt_cost),
         authenticator=_authenticator(config, clock, keys, users, pats, sessions),
         pats=pats,
         sessions=sessions,
