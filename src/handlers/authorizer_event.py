@@ -31,6 +31,12 @@ def cookies(event: Mapping[str, Any]) -> list[str] | None:
     return event.get("cookies")
 
 
+def request_id(event: Mapping[str, Any]) -> str | None:
+    """API Gateway's request id: the correlation id shared with the API function's logs."""
+    context = event.get("requestContext") or {}
+    return context.get("requestId")
+
+
 def route_key(event: Mapping[str, Any]) -> str:
     return str(event.get("routeKey", ""))
 
