@@ -38,6 +38,8 @@ class Call:
     consistent: bool
     request: int
     at: float
+    # Items the call reads (a BatchGetItem reads several; DynamoDB bills each).
+    items: int = 1
 
     @property
     def is_read(self) -> bool:
@@ -65,14 +67,19 @@ class CallLog:
             return
         where = params.get("TableName", params.get("SecretId", ""))
         item = f"{where} {json.dumps(params.get('Key'), sort_keys=True)}"
+        batch = params.get("RequestItems") or {}
+        consistent = bool(params.get("ConsistentRead")) or any(
+            request.get("ConsistentRead") for request in batch.values()
+        )
         self.calls.append(
             Call(
                 service=model.service_model.service_name,
                 operation=model.name,
                 item=item,
-                consistent=bool(params.get("ConsistentRead")),
+                consistent=consistent,
                 request=self.request,
                 at=self._clock.now(),
+                items=sum(len(request.get("Keys", ())) for request in batch.values()) or 1,
             )
         )
 
@@ -117,7 +124,7 @@ def _max_writes_per_item_per_window(calls: list[Call], window: float) -> int:
 
 def _read_units(calls: list[Call]) -> float:
     # Items here are far below 4 KB: a consistent read is 1 unit, an eventual one half.
-    return sum(1.0 if call.consistent else 0.5 for call in calls if call.is_read)
+    return sum((1.0 if call.consistent else 0.5) * call.items for call in calls if call.is_read)
 
 
 def _summary(calls: list[Call], lag: float) -> dict[str, Any]:

@@ -35,6 +35,13 @@ class FakeDynamoDB:
         item = self.tables[TableName].get(_key_id(Key))
         return {"Item": item} if item is not None else {}
 
+    def batch_get_item(self, RequestItems: Mapping[str, Any], **_: Any) -> dict[str, Any]:
+        responses: dict[str, list[Item]] = {}
+        for table, request in RequestItems.items():
+            found = (self.tables[table].get(_key_id(key)) for key in request["Keys"])
+            responses[table] = [item for item in found if item is not None]
+        return {"Responses": responses, "UnprocessedKeys": {}}
+
     def put_item(self, TableName: str, Item: Item, **_: Any) -> dict[str, Any]:
         key = {name: Item[name] for name in self.key_names[TableName]}
         self.tables[TableName][_key_id(key)] = dict(Item)

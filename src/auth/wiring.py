@@ -89,7 +89,7 @@ def _authenticator(
     pats: PersonalAccessTokens,
     sessions: Sessions,
 ) -> Authenticator:
-    cached = CachedUsers(users.get, clock, max_age=config.revocation_lag)
+    cached = CachedUsers(users, clock, max_age=config.revocation_lag)
     return Authenticator(keys, cached, pats, sessions, clock)
 
 

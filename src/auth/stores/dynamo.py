@@ -16,6 +16,9 @@ from auth.errors import Unavailable
 
 Item = Mapping[str, Mapping[str, Any]]
 
+# (table name, key) of one item.
+TableKey = tuple[str, dict[str, Any]]
+
 CONDITION_FAILED = "ConditionalCheckFailedException"
 # A canceled transaction names each failed condition with this shorter code.
 ITEM_CONDITION_FAILED = "ConditionalCheckFailed"
@@ -71,3 +74,30 @@ def translated_errors() -> Iterator[None]:
         raise Unavailable("storage unavailable") from exc
     except BotoCoreError as exc:
         raise Unavailable("storage unavailable") from exc
+
+
+def get_pair(
+    client: Any, first: TableKey, second: TableKey, consistent: bool
+) -> tuple[Item | None, Item | None]:
+    """Two items of two tables in one BatchGetItem round trip (None for a missing one).
+
+    The authorizer reads a credential and its user together this way, so a request costs
+    one DynamoDB call even when both are due.
+    """
+    request: dict[str, dict[str, Any]] = {}
+    for table, key in (first, second):
+        request.setdefault(table, {"Keys": [], "ConsistentRead": consistent})["Keys"].append(key)
+    with translated_errors():
+        response = client.batch_get_item(RequestItems=request)
+    if response.get("UnprocessedKeys"):
+        # Not knowing whether a credential is revoked must never read as "it is not".
+        raise Unavailable("storage unavailable")
+    found = response.get("Responses", {})
+
+    def pick(table_key: TableKey) -> Item | None:
+        table, key = table_key
+        return next(
+            (item for item in found.get(table, []) if all(item.get(k) == v for k, v in key.items())), None
+        )
+
+    return pick(first), pick(second)

@@ -13,7 +13,18 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from auth.stores.dynamo import CONDITION_FAILED, Item, error_code, get_n, get_s, n, s, translated_errors
+from auth.stores.dynamo import (
+    CONDITION_FAILED,
+    Item,
+    TableKey,
+    error_code,
+    get_n,
+    get_pair,
+    get_s,
+    n,
+    s,
+    translated_errors,
+)
 
 BY_USER_INDEX = "byUser"
 
@@ -82,6 +93,15 @@ class PatStore:
                 Item=_to_item(record),
                 ConditionExpression="attribute_not_exists(tokenHash)",
             )
+
+    def get_along(
+        self, token_hash: str, other: TableKey, consistent: bool
+    ) -> tuple[PatRecord | None, Item | None]:
+        """This record and one item of another table, in one round trip."""
+        item, other_item = get_pair(
+            self._client, (self._table, {"tokenHash": s(token_hash)}), other, consistent
+        )
+        return (_from_item(item) if item else None), other_item
 
     def get(self, token_hash: str, consistent: bool = False) -> PatRecord | None:
         with translated_errors():

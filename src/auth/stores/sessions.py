@@ -13,7 +13,18 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from auth.models import ClientInfo
-from auth.stores.dynamo import CONDITION_FAILED, Item, error_code, get_n, get_s, n, s, translated_errors
+from auth.stores.dynamo import (
+    CONDITION_FAILED,
+    Item,
+    TableKey,
+    error_code,
+    get_n,
+    get_pair,
+    get_s,
+    n,
+    s,
+    translated_errors,
+)
 from auth.user_agents import Device
 
 BY_USER_INDEX = "byUser"
@@ -68,6 +79,15 @@ class SessionStore:
                 },
                 ConditionExpression="attribute_not_exists(sessionId)",
             )
+
+    def get_along(
+        self, session_id: str, other: TableKey, consistent: bool
+    ) -> tuple[SessionRecord | None, Item | None]:
+        """This record and one item of another table, in one round trip."""
+        item, other_item = get_pair(
+            self._client, (self._table, {"sessionId": s(session_id)}), other, consistent
+        )
+        return (_from_item(item) if item else None), other_item
 
     def get(self, session_id: str, consistent: bool = False) -> SessionRecord | None:
         with translated_errors():
