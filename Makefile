@@ -60,7 +60,7 @@ run: deps
 invoke: deps
 	@if [ -z "$(FN)" ] || [ -z "$(EVENT)" ]; then \
 		echo "usage: make invoke FN=AuthorizerFunction EVENT=events/<file>.json"; exit 2; fi
-	$(PY) -m devstack.invoke "$(FN)" "$(EVENT)"
+	MEMOS_DEMO=$${MEMOS_DEMO:-true} $(PY) -m devstack.invoke "$(FN)" "$(EVENT)"
 
 lint: $(VENV_STAMP) checkov
 	$(VENV)/bin/ruff check .
