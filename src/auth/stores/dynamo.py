@@ -76,6 +76,29 @@ def translated_errors() -> Iterator[None]:
         raise Unavailable("storage unavailable") from exc
 
 
+# Every table holding a user's credentials has this index on `userId`.
+BY_USER_INDEX = "byUser"
+
+
+def get_one(client: Any, table: str, key: dict[str, Any], consistent: bool) -> Item | None:
+    with translated_errors():
+        response = client.get_item(TableName=table, Key=key, ConsistentRead=consistent)
+    return response.get("Item")
+
+
+def items_of_user(client: Any, table: str, user_id: int) -> Iterator[Item]:
+    """Every item of a user, through the table's byUser index (all pages)."""
+    paginator = client.get_paginator("query")
+    with translated_errors():
+        for page in paginator.paginate(
+            TableName=table,
+            IndexName=BY_USER_INDEX,
+            KeyConditionExpression="userId = :user",
+            ExpressionAttributeValues={":user": n(user_id)},
+        ):
+            yield from page.get("Items", [])
+
+
 def get_pair(
     client: Any, first: TableKey, second: TableKey, consistent: bool
 ) -> tuple[Item | None, Item | None]:

@@ -19,14 +19,14 @@ from auth.stores.dynamo import (
     TableKey,
     error_code,
     get_n,
+    get_one,
     get_pair,
     get_s,
+    items_of_user,
     n,
     s,
     translated_errors,
 )
-
-BY_USER_INDEX = "byUser"
 
 
 @dataclass(frozen=True)
@@ -104,24 +104,11 @@ class PatStore:
         return (_from_item(item) if item else None), other_item
 
     def get(self, token_hash: str, consistent: bool = False) -> PatRecord | None:
-        with translated_errors():
-            response = self._client.get_item(
-                TableName=self._table, Key={"tokenHash": s(token_hash)}, ConsistentRead=consistent
-            )
-        item = response.get("Item")
+        item = get_one(self._client, self._table, {"tokenHash": s(token_hash)}, consistent)
         return _from_item(item) if item else None
 
     def list_for_user(self, user_id: int) -> Iterator[PatRecord]:
-        paginator = self._client.get_paginator("query")
-        with translated_errors():
-            for page in paginator.paginate(
-                TableName=self._table,
-                IndexName=BY_USER_INDEX,
-                KeyConditionExpression="userId = :uid",
-                ExpressionAttributeValues={":uid": n(user_id)},
-            ):
-                for item in page.get("Items", []):
-                    yield _from_item(item)
+        return (_from_item(item) for item in items_of_user(self._client, self._table, user_id))
 
     def touch(self, token_hash: str, now: int, min_interval: int) -> bool | None:
         """Set lastUsedAt unless it was set within `min_interval` seconds.
