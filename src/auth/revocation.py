@@ -1,4 +1,5 @@
-"""Revoking every credential of a user at once: password change, deletion."""
+"""Revoking a user's credentials at once: their sign-ins on a password change, everything
+when the user is deleted."""
 
 from __future__ import annotations
 
@@ -21,9 +22,11 @@ class CredentialRevocation:
         self._pats = pats
         self._clock = clock
 
-    def revoke_all(self, user_id: int, keep: str = "") -> None:
-        """Revoke every sign-in of `user_id` (refresh families, sessions) but the one whose id
-        is `keep`. PATs survive: a password change does not break the user's automation."""
+    def revoke_sign_ins(self, user_id: int, keep: str = "") -> None:
+        """Revoke every sign-in (refresh family, session) of `user_id` but the one named `keep`.
+
+        Personal access tokens stay: a password change is not meant to break integrations.
+        """
         now = int(self._clock.now())
         for family in self._refresh_tokens.for_user(user_id):
             if family.family_id != keep and not family.revoked:
@@ -31,7 +34,6 @@ class CredentialRevocation:
         self._sessions.revoke_all(user_id, keep=keep, reason="credentials revoked")
 
     def remove_all(self, user_id: int) -> None:
-        """Every credential of a user who is being deleted, PATs included. Idempotent, so a
-        deletion that failed half-way is finished by simply asking again."""
-        self.revoke_all(user_id)
+        """Every credential of a user being deleted, personal access tokens included."""
+        self.revoke_sign_ins(user_id)
         self._pats.delete_all(user_id)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 
 from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit
 from auth.clock import Clock
 from auth.errors import Unauthenticated, Unavailable
 from auth.models import ClientInfo, User
+from auth.stores.dynamo import Item, TableKey
 from auth.stores.sessions import SessionRecord, SessionStore
 from auth.user_agents import parse_user_agent
 
@@ -68,7 +70,17 @@ class Sessions:
     def find(self, cookie_value: str) -> SessionRecord:
         """The live session a cookie names; Unauthenticated otherwise. One GetItem at most."""
         user_id, session_id = parse_session_cookie(cookie_value)
-        record = self._store.get(session_id, consistent=self._consistent_reads)
+        return self._checked(self._store.get(session_id, consistent=self._consistent_reads), user_id)
+
+    def find_along(
+        self, cookie_value: str, other: Callable[[int], TableKey]
+    ) -> tuple[SessionRecord, Item | None]:
+        """`find`, with one item keyed by the cookie's user id (the user) in the same round trip."""
+        user_id, session_id = parse_session_cookie(cookie_value)
+        record, item = self._store.get_along(session_id, other(user_id), self._consistent_reads)
+        return self._checked(record, user_id), item
+
+    def _checked(self, record: SessionRecord | None, user_id: int) -> SessionRecord:
         if record is None or record.user_id != user_id:
             raise Unauthenticated("unknown session")
         if self._is_expired(record, self._clock.now()):

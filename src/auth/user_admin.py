@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from auth.accounts import validate_profile
@@ -11,14 +10,9 @@ from auth.errors import InvalidArgument, NotFound, PermissionDenied
 from auth.models import Role, State, User
 from auth.passwords import hash_password
 from auth.principal import Principal
+from auth.revocation import CredentialRevocation
 from auth.stores.users import UserStore
 from auth.usernames import validate_username
-
-# Revokes every credential of a user except the one named (the caller's own, on a
-# password change); "" revokes all of them.
-CredentialRevoker = Callable[[int, str], None]
-# Removes every credential of a user, PATs included (the user is being deleted).
-CredentialRemover = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -32,16 +26,10 @@ class UserChanges:
 
 class UserAdmin:
     def __init__(
-        self,
-        users: UserStore,
-        revoke_credentials: CredentialRevoker,
-        remove_credentials: CredentialRemover,
-        clock: Clock,
-        bcrypt_cost: int,
+        self, users: UserStore, revocation: CredentialRevocation, clock: Clock, bcrypt_cost: int
     ) -> None:
         self._users = users
-        self._revoke_credentials = revoke_credentials
-        self._remove_credentials = remove_credentials
+        self._revocation = revocation
         self._clock = clock
         self._bcrypt_cost = bcrypt_cost
 
@@ -101,7 +89,7 @@ class UserAdmin:
             # worst left behind is an old password with fewer sign-ins, never a new password
             # alongside the sign-ins (perhaps an intruder's) it was changed to end.
             keep = current_credential if caller.user_id == user.id else ""
-            self._revoke_credentials(user.id, keep)
+            self._revocation.revoke_sign_ins(user.id, keep)
         self._users.update(updated)
         return updated
 
@@ -112,8 +100,8 @@ class UserAdmin:
         # Credentials go first, the user last: if a step fails, the user is still there (signed
         # out everywhere) and a retry finishes the job. The other order would leave orphaned
         # credentials that a retry could no longer reach, the user being gone.
-        self._remove_credentials(user.id)
+        self._revocation.remove_all(user.id)
         self._users.delete(user)
         # A PAT created in between was stored while the user still existed (its creation
         # checks that in the same transaction) and is swept here; later ones are refused.
-        self._remove_credentials(user.id)
+        self._revocation.remove_all(user.id)

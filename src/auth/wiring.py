@@ -70,8 +70,10 @@ def _clients(dynamodb: Any, secretsmanager: Any) -> tuple[Any, Any]:
     return dynamodb or aws.dynamodb_client(), secretsmanager or aws.secretsmanager_client()
 
 
-def _pats(config: Config, clock: Clock, dynamodb: Any, audit: AuditSink) -> PersonalAccessTokens:
-    store = PatStore(dynamodb, config.personal_access_tokens_table, config.users_table)
+def _pats(
+    config: Config, clock: Clock, dynamodb: Any, users: UserStore, audit: AuditSink
+) -> PersonalAccessTokens:
+    store = PatStore(dynamodb, config.personal_access_tokens_table, users.key_of)
     # A lag of 0 promises that a delete is seen at once: only a consistent read keeps that.
     return PersonalAccessTokens(store, clock, audit, consistent_reads=config.revocation_lag == 0)
 
@@ -89,7 +91,7 @@ def _authenticator(
     pats: PersonalAccessTokens,
     sessions: Sessions,
 ) -> Authenticator:
-    cached = CachedUsers(users.get, clock, max_age=config.revocation_lag)
+    cached = CachedUsers(users, clock, max_age=config.revocation_lag)
     return Authenticator(keys, cached, pats, sessions, clock)
 
 
@@ -111,7 +113,7 @@ def build_authorizer_services(
         clock,
         keys,
         users,
-        _pats(config, clock, dynamodb, audit),
+        _pats(config, clock, dynamodb, users, audit),
         _sessions(config, clock, dynamodb, audit),
     )
     return AuthorizerServices(config, clock, authenticator)
@@ -143,7 +145,7 @@ def build_api_services(
     users = UserStore(dynamodb, config.users_table, config.settings_table)
     settings = SettingsStore(dynamodb, config.settings_table)
     refresh_store = RefreshTokenStore(dynamodb, config.refresh_tokens_table)
-    pats = _pats(config, clock, dynamodb, audit)
+    pats = _pats(config, clock, dynamodb, users, audit)
     sessions = _sessions(config, clock, dynamodb, audit)
     revocation = CredentialRevocation(refresh_store, sessions, pats, clock)
     return ApiServices(
@@ -161,7 +163,7 @@ def build_api_services(
         ),
         access_tokens=AccessTokens(keys, clock, config.access_token_ttl),
         refresh_tokens=RefreshTokens(refresh_store, users, keys, clock, config.refresh_token_ttl, audit),
-        user_admin=UserAdmin(users, revocation.revoke_all, revocation.remove_all, clock, config.bcrypt_cost),
+        user_admin=UserAdmin(users, revocation, clock, config.bcrypt_cost),
         authenticator=_authenticator(config, clock, keys, users, pats, sessions),
         pats=pats,
         sessions=sessions,

@@ -11,7 +11,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from auth.errors import AuthError, Internal, InvalidArgument, NotFound, ResourceExhausted
 from handlers import routes_auth, routes_pats, routes_sessions, routes_settings, routes_users
 from handlers.http import SECURITY_HEADERS, error_body, error_response
-from handlers.observability import Metric, count, logger, metrics, tracer
+from handlers.observability import Metric, count, logger, metrics
+from handlers.tracing import tracer
 
 # Far above any legitimate body (a sign-up is < 1 kB), far below API Gateway's 10 MB.
 MAX_BODY_BYTES = 64 * 1024

@@ -1,4 +1,5 @@
-"""The Logger, Metrics and Tracer every function shares, and the names of its metrics.
+"""The Logger and Metrics every function shares, and the names of its metrics (the Tracer
+is in handlers.tracing).
 
 Alarms in template.yaml name these metrics; tests/unit/test_template.py keeps the two in step.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 SERVICE = "memos-auth"
@@ -21,7 +22,6 @@ class Metric(StrEnum):
     SIGN_IN_FAILURES = "SignInFailures"
     THROTTLED = "Throttled"
     REFRESH_REUSE_DETECTED = "RefreshReuseDetected"
-    AUTHORIZER_ALLOWED = "AuthorizerAllowed"
     AUTHORIZER_DENIED = "AuthorizerDenied"
     KEY_ROTATED = "KeyRotated"
 
@@ -36,7 +36,6 @@ class DenialReason(StrEnum):
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
-tracer = Tracer(service=SERVICE)
 
 
 def count(metric: Metric) -> None:

@@ -6,7 +6,8 @@ from typing import Any
 
 from auth.clock import SystemClock
 from auth.rotation import KeyRotation, Step
-from handlers.observability import Metric, count, logger, metrics, tracer
+from handlers.observability import Metric, count, logger, metrics
+from handlers.tracing import tracer
 
 _rotation: KeyRotation | None = None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -56,3 +57,21 @@ def test_an_unknown_function_is_an_error(tmp_path):
     completed = invoke("NoSuchFunction", {}, tmp_path)
     assert completed.returncode == 2
     assert "EchoFunction" in completed.stderr
+
+
+def test_make_invoke_answers_a_sample_event_as_named():
+    """events/ with the real template: the seed is loaded, so a valid token is allowed."""
+    make = shutil.which("make")
+    assert make, "make is on PATH"
+    completed = subprocess.run(  # noqa: S603 - a fixed argv
+        [make, "-s", "invoke", "FN=AuthorizerFunction", "EVENT=events/authorizer-valid-access-token.json"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PY": sys.executable},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    answer = json.loads(completed.stdout)
+    assert answer["isAuthorized"] is True and answer["context"]["username"] == "demo"

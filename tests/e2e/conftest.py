@@ -108,7 +108,8 @@ class Api:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
-    with LocalStack() as running:
+    # Revocation lag 0, so a revoked credential must fail on the very next request.
+    with LocalStack(env_overrides={"REVOCATION_LAG_SECONDS": "0"}) as running:
         yield running
 
 

@@ -1,7 +1,8 @@
 """In-memory stand-ins for the two AWS clients the authorizer uses, for suites that call it
 thousands of times (moto costs milliseconds a call; these cost microseconds).
 
-Only what the authorizer asks of AWS: GetItem and PutItem by the template's key schema, and
+Only what the authorizer asks of AWS: GetItem, BatchGetItem and PutItem by the template's key
+schema, and
 UpdateItem accepted and recorded without being evaluated (the authorizer only writes
 best-effort bookkeeping: lastUsedAt, lastAccessedAt). Anything else is a test failure.
 """
@@ -38,6 +39,15 @@ class FakeDynamoDB:
     def get_item(self, *, TableName: str, Key: dict[str, Any], **_: Any) -> dict[str, Any]:
         item = self._items[TableName].get(self._key(TableName, Key))
         return {"Item": copy.deepcopy(item)} if item is not None else {}
+
+    def batch_get_item(self, *, RequestItems: dict[str, Any], **_: Any) -> dict[str, Any]:
+        responses = {
+            table: [
+                found["Item"] for key in request["Keys"] if (found := self.get_item(TableName=table, Key=key))
+            ]
+            for table, request in RequestItems.items()
+        }
+        return {"Responses": responses, "UnprocessedKeys": {}}
 
     def update_item(self, **kwargs: Any) -> dict[str, Any]:
         self.updates.append(kwargs)

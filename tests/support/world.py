@@ -14,7 +14,7 @@ from auth.config import Config
 from auth.models import ClientInfo, Role, State, User
 from auth.pats import generate_pat, hash_pat
 from auth.sessions import session_cookie_value
-from auth.stores.personal_access_tokens import PatRecord, PatStore
+from auth.stores.personal_access_tokens import PatRecord, pat_to_item
 from auth.stores.sessions import SessionRecord, SessionStore
 from auth.stores.users import user_to_item
 from auth.tokens import SigningKey, mint_access_token, mint_refresh_token
@@ -46,8 +46,9 @@ def _material(config: Config, dynamodb: FakeDynamoDB, user: User, other: User, n
     key = SigningKey(KID, SECRET.encode())
     dynamodb.put_item(TableName=config.users_table, Item=user_to_item(user))
     pat = generate_pat()
-    PatStore(dynamodb, config.personal_access_tokens_table).create(
-        PatRecord(hash_pat(pat), str(uuid.uuid4()), user.id, "ci", now, None, None)
+    dynamodb.put_item(
+        TableName=config.personal_access_tokens_table,
+        Item=pat_to_item(PatRecord(hash_pat(pat), str(uuid.uuid4()), user.id, "ci", now, None, None)),
     )
     session_id = str(uuid.uuid4())
     SessionStore(dynamodb, config.sessions_table).create(

@@ -223,8 +223,55 @@ def test_session_lookup_failure_fails_closed(
 ) -> None:
     session = api.sessions.create(people.bob, CLIENT)
     services = build_authorizer_services(
-        config, clock, Failing(aws["dynamodb"], "get_item"), aws["secretsmanager"]
+        config, clock, Failing(aws["dynamodb"], "get_item", "batch_get_item"), aws["secretsmanager"]
     )
     with pytest.raises(Exception) as raised:
         authorize(services, ME, cookies=_cookie(people.bob.id, session.session_id))
     assert str(raised.value) != "Unauthorized"
+
+
+class CountingCalls:
+    """Counts the DynamoDB operations the authorizer makes, passing each one through."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute) or name.startswith(("get_paginator", "meta")):
+            return attribute
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            return attribute(*args, **kwargs)
+
+        return counted
+
+
+def test_pat_and_session_cost_one_read_per_request_even_when_the_user_is_due(
+    api: ApiServices, aws: dict[str, Any], clock: FakeClock, config: Config, people: People
+) -> None:
+    _, token = api.pats.create(people.alice.id, "ci", 0)
+    session = api.sessions.create(people.bob, CLIENT)
+    counting = CountingCalls(aws["dynamodb"])
+    services = build_authorizer_services(config, clock, counting, aws["secretsmanager"])
+    pat = {"authorization": f"Bearer {token}"}
+    cookie = {"cookies": _cookie(people.bob.id, session.session_id)}
+
+    def reads(credential: dict[str, Any]) -> list[str]:
+        before = len(counting.calls)
+        authorize(services, ME, **credential)
+        return [
+            call
+            for call in counting.calls[before:]
+            if call in ("get_item", "batch_get_item", "query", "scan")
+        ]
+
+    # First sight of a PAT: its owner is not known yet, so the token and the user are two reads.
+    assert reads(pat) == ["get_item", "get_item"]
+    assert reads(cookie) == ["batch_get_item"]
+    for _ in range(3):
+        clock.advance(config.revocation_lag)  # every user cache entry is due again
+        assert reads(pat) == ["batch_get_item"]
+        assert reads(cookie) == ["batch_get_item"]

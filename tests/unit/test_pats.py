@@ -12,11 +12,31 @@ from botocore.exceptions import ClientError
 from auth.audit import AuditEvent, CredentialKind, RecordingAudit
 from auth.clock import FakeClock
 from auth.errors import InvalidArgument, NotFound, Unauthenticated, Unavailable
+from auth.models import Role, State, User
 from auth.pats import BASE62, PAT_PREFIX, checksum, generate_pat, hash_pat, is_well_formed
 from auth.personal_access_tokens import LAST_USED_WRITE_INTERVAL, SECONDS_PER_DAY, PersonalAccessTokens
-from auth.stores.personal_access_tokens import PatStore
+from auth.stores.personal_access_tokens import PatRecord, PatStore
+from auth.stores.users import UserStore, user_to_item
 
 TABLE = "PersonalAccessTokensTable"
+USERS_TABLE = "UsersTable"
+# Tokens belong to users 7 and 8; user 9 was never created.
+OWNERS = (7, 8)
+
+
+def owner_key(user_id: int) -> Any:
+    return UserStore(NoCalls(), USERS_TABLE, "SettingsTable").key_of(user_id)
+
+
+def store_of(client: Any) -> PatStore:
+    return PatStore(client, TABLE, owner_key)
+
+
+@pytest.fixture(autouse=True)
+def owners(aws: dict[str, Any]) -> None:
+    for user_id in OWNERS:
+        user = User(user_id, f"user{user_id}", Role.USER, State.NORMAL, "", "", "", 0, 0)
+        aws["dynamodb"].put_item(TableName=USERS_TABLE, Item=user_to_item(user))
 
 
 class NoCalls:
@@ -45,7 +65,7 @@ class Failing:
 
 
 def service(client: Any, clock: FakeClock, audit: RecordingAudit | None = None) -> PersonalAccessTokens:
-    return PersonalAccessTokens(PatStore(client, TABLE), clock, audit)
+    return PersonalAccessTokens(store_of(client), clock, audit)
 
 
 def stored(aws: dict[str, Any], token: str) -> dict[str, Any]:
@@ -177,7 +197,7 @@ def test_delete_of_another_users_token_is_not_found_and_keeps_it(
 
 
 def test_store_delete_is_conditional_on_owner_and_id(aws: dict[str, Any], clock: FakeClock) -> None:
-    store = PatStore(aws["dynamodb"], TABLE)
+    store = store_of(aws["dynamodb"])
     record, _ = service(aws["dynamodb"], clock).create(7, "ci", 0)
     assert not store.delete(record.token_hash, record.token_id, 8)
     assert not store.delete(record.token_hash, "other-id", 7)
@@ -255,7 +275,7 @@ def test_stale_record_does_not_write_twice_in_a_minute(aws: dict[str, Any], cloc
     pats = service(aws["dynamodb"], clock)
     _, token = pats.create(7, "ci", 0)
     seen_by_both = pats.find(token)
-    store = PatStore(aws["dynamodb"], TABLE)
+    store = store_of(aws["dynamodb"])
     now = int(clock.now())
     assert store.touch(seen_by_both.token_hash, now, LAST_USED_WRITE_INTERVAL) is True
     assert store.touch(seen_by_both.token_hash, now, LAST_USED_WRITE_INTERVAL) is None
@@ -280,3 +300,18 @@ def test_failing_last_used_write_does_not_fail_the_request(aws: dict[str, Any], 
 def test_record_repr_keeps_the_hash_out_of_logs(aws: dict[str, Any], clock: FakeClock) -> None:
     record, _ = service(aws["dynamodb"], clock).create(7, "ci", 0)
     assert record.token_hash not in repr(record)
+
+
+def test_a_token_is_not_stored_for_a_user_who_does_not_exist(aws: dict[str, Any], clock: FakeClock) -> None:
+    # A PAT created while its user is being deleted must not outlive the user's sweep.
+    with pytest.raises(NotFound):
+        service(aws["dynamodb"], clock).create(9, "orphan", 0)
+    assert aws["dynamodb"].scan(TableName=TABLE)["Items"] == []
+
+
+def test_store_create_checks_the_owner_in_the_same_transaction(aws: dict[str, Any]) -> None:
+    record = PatRecord("a" * 64, "id", 9, "orphan", 0, None, None)
+    with pytest.raises(NotFound):
+        store_of(aws["dynamodb"]).create(record)
+    store_of(aws["dynamodb"]).create(PatRecord("a" * 64, "id", 7, "ci", 0, None, None))
+    assert store_of(aws["dynamodb"]).get("a" * 64) is not None

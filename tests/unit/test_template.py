@@ -23,10 +23,11 @@ AUTHORIZER = "MemosAuthorizer"
 READ_WRITE = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 EXPECTED_ACTIONS: dict[str, dict[str, set[str]]] = {
     "AuthorizerFunction": {
-        "UsersTable": {"dynamodb:GetItem"},
-        # One GetItem per request, and the once-a-minute lastUsedAt / lastAccessedAt write.
-        "PersonalAccessTokensTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
-        "SessionsTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+        # Reads by key: a credential and its user, alone or together in one BatchGetItem.
+        "UsersTable": {"dynamodb:GetItem", "dynamodb:BatchGetItem"},
+        # ... and the once-a-minute lastUsedAt / lastAccessedAt write.
+        "PersonalAccessTokensTable": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"},
+        "SessionsTable": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"},
         "SigningKeySecret": {"secretsmanager:GetSecretValue"},
     },
     "ApiFunction": {

@@ -174,16 +174,35 @@ def api_client() -> Any:
     return ClientInfo("pytest", IP)
 
 
-def test_user_deletes_themselves_and_every_sign_in(api: ApiServices) -> None:
+def test_user_deletes_themselves_and_every_credential(api: ApiServices, aws: dict[str, Any]) -> None:
     alice = api.users.get_by_username("alice")
     assert alice is not None
     refresh = api.refresh_tokens.issue(alice, client=api_client())
+    api.pats.create(alice.id, "ci", 0)
+    api.sessions.create(alice, api_client())
     status, body = call("DELETE", "/api/v1/users/alice", USER, caller=as_user(api, "alice"))
     assert (status, body) == (200, {})
     assert api.users.get_by_username("alice") is None
     with pytest.raises(Unauthenticated):
         api.refresh_tokens.rotate(refresh.token)
     assert call("GET", "/api/v1/users/alice", USER)[0] == 404
+    assert aws["dynamodb"].scan(TableName="PersonalAccessTokensTable")["Count"] == 0
+    assert aws["dynamodb"].scan(TableName="SessionsTable")["Count"] == 0
+
+
+def test_password_change_keeps_personal_access_tokens(api: ApiServices) -> None:
+    alice = api.users.get_by_username("alice")
+    assert alice is not None
+    _, token = api.pats.create(alice.id, "ci", 0)
+    status, _ = call(
+        "PATCH",
+        "/api/v1/users/alice",
+        USER,
+        caller=as_user(api, "alice"),
+        body={"password": "a brand new password"},
+    )
+    assert status == 200
+    assert api.pats.find(token).user_id == alice.id
 
 
 def test_deleting_a_user_deletes_their_tokens_and_sessions(api: ApiServices) -> None:

@@ -16,6 +16,9 @@ from auth.errors import Unavailable
 
 Item = Mapping[str, Mapping[str, Any]]
 
+# (table name, key) of one item.
+TableKey = tuple[str, dict[str, Any]]
+
 CONDITION_FAILED = "ConditionalCheckFailedException"
 # A canceled transaction names each failed condition with this shorter code.
 ITEM_CONDITION_FAILED = "ConditionalCheckFailed"
@@ -71,3 +74,53 @@ def translated_errors() -> Iterator[None]:
         raise Unavailable("storage unavailable") from exc
     except BotoCoreError as exc:
         raise Unavailable("storage unavailable") from exc
+
+
+# Every table holding a user's credentials has this index on `userId`.
+BY_USER_INDEX = "byUser"
+
+
+def get_one(client: Any, table: str, key: dict[str, Any], consistent: bool) -> Item | None:
+    with translated_errors():
+        response = client.get_item(TableName=table, Key=key, ConsistentRead=consistent)
+    return response.get("Item")
+
+
+def items_of_user(client: Any, table: str, user_id: int) -> Iterator[Item]:
+    """Every item of a user, through the table's byUser index (all pages)."""
+    paginator = client.get_paginator("query")
+    with translated_errors():
+        for page in paginator.paginate(
+            TableName=table,
+            IndexName=BY_USER_INDEX,
+            KeyConditionExpression="userId = :user",
+            ExpressionAttributeValues={":user": n(user_id)},
+        ):
+            yield from page.get("Items", [])
+
+
+def get_pair(
+    client: Any, first: TableKey, second: TableKey, consistent: bool
+) -> tuple[Item | None, Item | None]:
+    """Two items of two tables in one BatchGetItem round trip (None for a missing one).
+
+    The authorizer reads a credential and its user together this way, so a request costs
+    one DynamoDB call even when both are due.
+    """
+    request: dict[str, dict[str, Any]] = {}
+    for table, key in (first, second):
+        request.setdefault(table, {"Keys": [], "ConsistentRead": consistent})["Keys"].append(key)
+    with translated_errors():
+        response = client.batch_get_item(RequestItems=request)
+    if response.get("UnprocessedKeys"):
+        # Not knowing whether a credential is revoked must never read as "it is not".
+        raise Unavailable("storage unavailable")
+    found = response.get("Responses", {})
+
+    def pick(table_key: TableKey) -> Item | None:
+        table, key = table_key
+        return next(
+            (item for item in found.get(table, []) if all(item.get(k) == v for k, v in key.items())), None
+        )
+
+    return pick(first), pick(second)

@@ -7,29 +7,30 @@ resurrects a token as a half-empty item.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from auth.errors import NotFound, Unavailable
+from auth.errors import NotFound
 from auth.stores.dynamo import (
     CONDITION_FAILED,
     ITEM_CONDITION_FAILED,
     TRANSACTION_CANCELED,
     Item,
+    TableKey,
     cancellation_codes,
     error_code,
     get_n,
+    get_one,
+    get_pair,
     get_s,
+    items_of_user,
     n,
     s,
     translated_errors,
 )
-from auth.stores.users import USER_PREFIX
-
-BY_USER_INDEX = "byUser"
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def _from_item(item: Item) -> PatRecord:
     )
 
 
-def _to_item(record: PatRecord) -> dict[str, Any]:
+def pat_to_item(record: PatRecord) -> dict[str, Any]:
     item: dict[str, Any] = {
         "tokenHash": s(record.token_hash),
         "tokenId": s(record.token_id),
@@ -83,11 +84,11 @@ def _to_item(record: PatRecord) -> dict[str, Any]:
 
 
 class PatStore:
-    def __init__(self, client: Any, table: str, users_table: str | None = None) -> None:
+    def __init__(self, client: Any, table: str, owner_key: Callable[[int], TableKey]) -> None:
         self._client = client
         self._table = table
-        # When given, a token is only stored while its user exists (see `create`).
-        self._users_table = users_table
+        # Where a user's item lives: a token is only stored while its owner exists.
+        self._owner_key = owner_key
 
     def create(self, record: PatRecord) -> None:
         """Store a new token; NotFound when its user is gone.
@@ -100,48 +101,42 @@ class PatStore:
         # sure that if it ever did, the older token would not be overwritten.
         put = {
             "TableName": self._table,
-            "Item": _to_item(record),
+            "Item": pat_to_item(record),
             "ConditionExpression": "attribute_not_exists(tokenHash)",
         }
-        if self._users_table is None:
-            with translated_errors():
-                self._client.put_item(**put)
-            return
-        user_exists = {
-            "TableName": self._users_table,
-            "Key": {"pk": s(f"{USER_PREFIX}{record.user_id}")},
-            "ConditionExpression": "attribute_exists(pk)",
+        owner_table, owner_key = self._owner_key(record.user_id)
+        owner_exists = {
+            "TableName": owner_table,
+            "Key": owner_key,
+            # Every key attribute exists on a stored item; the first one will do.
+            "ConditionExpression": f"attribute_exists({next(iter(owner_key))})",
         }
-        try:
-            self._client.transact_write_items(TransactItems=[{"ConditionCheck": user_exists}, {"Put": put}])
-        except ClientError as exc:
-            if error_code(exc) == TRANSACTION_CANCELED and cancellation_codes(exc)[:1] == [
-                ITEM_CONDITION_FAILED
-            ]:
-                raise NotFound("user not found") from exc
-            raise Unavailable("storage unavailable") from exc
-        except BotoCoreError as exc:
-            raise Unavailable("storage unavailable") from exc
+        with translated_errors():
+            try:
+                self._client.transact_write_items(
+                    TransactItems=[{"ConditionCheck": owner_exists}, {"Put": put}]
+                )
+            except ClientError as exc:
+                codes = cancellation_codes(exc) if error_code(exc) == TRANSACTION_CANCELED else []
+                if codes[:1] == [ITEM_CONDITION_FAILED]:
+                    raise NotFound("user not found") from exc
+                raise
+
+    def get_along(
+        self, token_hash: str, other: TableKey, consistent: bool
+    ) -> tuple[PatRecord | None, Item | None]:
+        """This record and one item of another table, in one round trip."""
+        item, other_item = get_pair(
+            self._client, (self._table, {"tokenHash": s(token_hash)}), other, consistent
+        )
+        return (_from_item(item) if item else None), other_item
 
     def get(self, token_hash: str, consistent: bool = False) -> PatRecord | None:
-        with translated_errors():
-            response = self._client.get_item(
-                TableName=self._table, Key={"tokenHash": s(token_hash)}, ConsistentRead=consistent
-            )
-        item = response.get("Item")
+        item = get_one(self._client, self._table, {"tokenHash": s(token_hash)}, consistent)
         return _from_item(item) if item else None
 
     def list_for_user(self, user_id: int) -> Iterator[PatRecord]:
-        paginator = self._client.get_paginator("query")
-        with translated_errors():
-            for page in paginator.paginate(
-                TableName=self._table,
-                IndexName=BY_USER_INDEX,
-                KeyConditionExpression="userId = :uid",
-                ExpressionAttributeValues={":uid": n(user_id)},
-            ):
-                for item in page.get("Items", []):
-                    yield _from_item(item)
+        return (_from_item(item) for item in items_of_user(self._client, self._table, user_id))
 
     def touch(self, token_hash: str, now: int, min_interval: int) -> bool | None:
         """Set lastUsedAt unless it was set within `min_interval` seconds.

@@ -22,6 +22,7 @@ from auth.stores.dynamo import (
     get_bool,
     get_n,
     get_s,
+    items_of_user,
     n,
     s,
     translated_errors,
@@ -93,18 +94,8 @@ class RefreshTokenStore:
         return _from_item(item) if item else None
 
     def for_user(self, user_id: int) -> list[RefreshFamily]:
-        """Every family (sign-in) of a user, through the byUser index."""
-        families: list[RefreshFamily] = []
-        paginator = self._client.get_paginator("query")
-        with translated_errors():
-            for page in paginator.paginate(
-                TableName=self._table,
-                IndexName="byUser",
-                KeyConditionExpression="userId = :user",
-                ExpressionAttributeValues={":user": n(user_id)},
-            ):
-                families.extend(_from_item(item) for item in page.get("Items", []))
-        return families
+        """Every family (sign-in) of a user."""
+        return [_from_item(item) for item in items_of_user(self._client, self._table, user_id)]
 
     def rotate(
         self,

@@ -13,10 +13,21 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from auth.models import ClientInfo
-from auth.stores.dynamo import CONDITION_FAILED, Item, error_code, get_n, get_s, n, s, translated_errors
+from auth.stores.dynamo import (
+    CONDITION_FAILED,
+    Item,
+    TableKey,
+    error_code,
+    get_n,
+    get_one,
+    get_pair,
+    get_s,
+    items_of_user,
+    n,
+    s,
+    translated_errors,
+)
 from auth.user_agents import Device
-
-BY_USER_INDEX = "byUser"
 
 
 @dataclass(frozen=True)
@@ -69,25 +80,21 @@ class SessionStore:
                 ConditionExpression="attribute_not_exists(sessionId)",
             )
 
+    def get_along(
+        self, session_id: str, other: TableKey, consistent: bool
+    ) -> tuple[SessionRecord | None, Item | None]:
+        """This record and one item of another table, in one round trip."""
+        item, other_item = get_pair(
+            self._client, (self._table, {"sessionId": s(session_id)}), other, consistent
+        )
+        return (_from_item(item) if item else None), other_item
+
     def get(self, session_id: str, consistent: bool = False) -> SessionRecord | None:
-        with translated_errors():
-            response = self._client.get_item(
-                TableName=self._table, Key={"sessionId": s(session_id)}, ConsistentRead=consistent
-            )
-        item = response.get("Item")
+        item = get_one(self._client, self._table, {"sessionId": s(session_id)}, consistent)
         return _from_item(item) if item else None
 
     def list_for_user(self, user_id: int) -> Iterator[SessionRecord]:
-        paginator = self._client.get_paginator("query")
-        with translated_errors():
-            for page in paginator.paginate(
-                TableName=self._table,
-                IndexName=BY_USER_INDEX,
-                KeyConditionExpression="userId = :uid",
-                ExpressionAttributeValues={":uid": n(user_id)},
-            ):
-                for item in page.get("Items", []):
-                    yield _from_item(item)
+        return (_from_item(item) for item in items_of_user(self._client, self._table, user_id))
 
     def touch(self, session_id: str, now: int, expires_at: int, min_interval: int) -> bool | None:
         """Slide the session to `expires_at` unless that was done within `min_interval`.

@@ -19,6 +19,7 @@ from auth.stores.dynamo import (
     ITEM_CONDITION_FAILED,
     TRANSACTION_CANCELED,
     Item,
+    TableKey,
     cancellation_codes,
     error_code,
     get_n,
@@ -203,6 +204,9 @@ class UserStore:
             if error_code(exc) == TRANSACTION_CANCELED and ITEM_CONDITION_FAILED in cancellation_codes(exc):
                 raise NotFound("user not found") from exc
             raise Unavailable("storage unavailable") from exc
+
+    def key_of(self, user_id: int) -> TableKey:
+        return self._table, {"pk": s(_user_pk(user_id))}
 
     def get(self, user_id: int, consistent: bool = False) -> User | None:
         with translated_errors():

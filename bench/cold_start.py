@@ -1,0 +1,89 @@
+"""Cold start: import a function and build its clients in a fresh interpreter, against the
+same for `import boto3` plus one client (boto3 is in the Lambda runtime: the floor).
+
+Measured in two environments: the Lambda-like virtualenv (only src/requirements.txt and
+boto3, as `sam build` packages it; created by `make bench`) and the dev virtualenv, which
+also holds moto's `cryptography` that PyJWT imports eagerly when it is present.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+PROBE = BENCH_DIR / "cold_probe.py"
+LAMBDA_PYTHON = BENCH_DIR / ".venv-lambda" / "bin" / "python"
+KINDS = ("boto3", "authorizer", "api")
+RUNS = 9
+# What a Lambda container has: a region and credentials in the environment, no config
+# files. The endpoint points nowhere, so a stray call would fail fast, never leave the host.
+PROBE_ENV = {
+    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+    "AWS_CONFIG_FILE": "/nonexistent",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+    "STAGE": "dev",
+}
+
+
+def _probe(python: Path | str, kind: str, *flags: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own interpreter and probe script
+        [str(python), *flags, str(PROBE), kind], env=PROBE_ENV, capture_output=True, text=True, check=True
+    )
+
+
+def _environment(python: Path | str) -> dict[str, Any]:
+    runs: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    # Interleaved, so a noisy neighbour slows every kind alike.
+    for _ in range(RUNS):
+        for kind in KINDS:
+            runs[kind].append(json.loads(_probe(python, kind).stdout)["ms"])
+    medians = {kind: statistics.median(values) for kind, values in runs.items()}
+    return {
+        "python": str(python),
+        "runs": RUNS,
+        **{f"{kind}_ms": round(medians[kind], 1) for kind in KINDS},
+        "authorizer_vs_boto3": round(medians["authorizer"] / medians["boto3"], 2),
+        "api_vs_boto3": round(medians["api"] / medians["boto3"], 2),
+    }
+
+
+def _import_self_times(python: Path | str, kind: str) -> dict[str, int]:
+    stderr = _probe(python, kind, "-X", "importtime").stderr
+    times: dict[str, int] = {}
+    for line in stderr.splitlines():
+        parts = line.removeprefix("import time:").split("|")
+        if len(parts) == 3 and parts[0].strip().isdigit():
+            times[parts[2].strip()] = int(parts[0])
+    return times
+
+
+def marginal_imports(python: Path | str, top: int = 8) -> dict[str, float]:
+    """Self import time (ms) of what the authorizer imports beyond boto3, by top-level package."""
+    baseline = _import_self_times(python, "boto3")
+    by_package: Counter[str] = Counter()
+    for module, micros in _import_self_times(python, "authorizer").items():
+        if module not in baseline:
+            by_package[module.split(".")[0]] += micros
+    return {package: round(micros / 1000, 1) for package, micros in by_package.most_common(top)}
+
+
+def measure() -> dict[str, Any]:
+    result: dict[str, Any] = {"dev_venv": _environment(sys.executable)}
+    if LAMBDA_PYTHON.exists():
+        result["lambda_venv"] = _environment(LAMBDA_PYTHON)
+        result["lambda_venv"]["authorizer_marginal_imports_ms"] = marginal_imports(LAMBDA_PYTHON)
+    else:
+        result["lambda_venv"] = {"skipped": f"{LAMBDA_PYTHON} missing: `make bench` creates it"}
+    return result

@@ -1,0 +1,44 @@
+"""Calling the authorizer as Lambda does, with its services swapped in and its logs muted."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from auth.wiring import AuthorizerServices
+from handlers import authorizer
+from tests.support.events import FakeLambdaContext
+
+CONTEXT = FakeLambdaContext()
+
+
+def invoke(event: dict[str, Any]) -> bool:
+    """Whether the request was let through; a refusal is the 'Unauthorized' exception."""
+    try:
+        return bool(authorizer.handler(event, CONTEXT)["isAuthorized"])
+    except Exception as refused:
+        if str(refused) != "Unauthorized":
+            raise
+        return False
+
+
+@contextmanager
+def container(services: AuthorizerServices) -> Iterator[None]:
+    """The authorizer module as a container holding `services`.
+
+    Refusals are logged at INFO: the log lines are still formatted (Lambda pays for that
+    too) but written to /dev/null instead of flooding the bench's output.
+    """
+    handler = authorizer.logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    with open(os.devnull, "w") as devnull:
+        previous = handler.setStream(devnull)
+        authorizer.reset_services(services)
+        try:
+            yield
+        finally:
+            authorizer.reset_services(None)
+            handler.setStream(previous)

@@ -1,0 +1,89 @@
+"""The issue's targets, each as name / measured / target / met, so runs can be compared.
+
+A target whose path is not on this branch yet has measured and met set to null and says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Target = dict[str, Any]
+SCENARIOS = ("1_credential", "100_credentials")
+
+
+def _target(name: str, measured: Any, target: str, met: bool) -> Target:
+    return {"name": name, "measured": measured, "target": target, "met": met}
+
+
+def _skipped(name: str, target: str, reason: str) -> Target:
+    return {"name": name, "measured": None, "target": target, "met": None, "skipped": reason}
+
+
+def _per_scenario(calls: dict[str, Any], key: str, value: Callable[[dict[str, Any]], float]) -> float:
+    return max(value(calls[key][scenario]) for scenario in SCENARIOS)
+
+
+def evaluate(results: dict[str, Any]) -> list[Target]:
+    latency, calls = results["latency"], results["calls"]
+    targets = [
+        _target(
+            "access token: warm median latency / jwt.decode floor",
+            latency["access_token"]["median_vs_floor"],
+            "<= 1.5",
+            latency["access_token"]["median_vs_floor"] <= 1.5,
+        ),
+    ]
+    warm_calls = _per_scenario(
+        calls,
+        "access_token",
+        lambda run: run["secretsmanager"] + run["dynamodb_writes"] + run["rereads_within_revocation_lag"],
+    )
+    targets.append(
+        _target(
+            "access token: AWS calls on warm requests (user seen within the revocation lag)",
+            warm_calls,
+            "0",
+            warm_calls == 0,
+        )
+    )
+    for key, label in (("pat", "PAT"), ("session", "session")):
+        reads_name = f"{label}: DynamoDB reads per request"
+        writes_name = f"{label}: writes per credential per minute"
+        if "skipped" in calls[key]:
+            targets.append(_skipped(reads_name, "<= 1", calls[key]["skipped"]))
+            targets.append(_skipped(writes_name, "<= 1", calls[key]["skipped"]))
+            continue
+        reads = _per_scenario(calls, key, lambda run: run["dynamodb_reads_per_request"])
+        writes = _per_scenario(calls, key, lambda run: run["max_writes_per_credential_per_minute"])
+        targets.append(_target(reads_name, reads, "<= 1", reads <= 1))
+        targets.append(_target(writes_name, writes, "<= 1", writes <= 1))
+    garbage = _per_scenario(
+        calls,
+        "garbage",
+        lambda run: (
+            run["secretsmanager"]
+            + run["dynamodb_reads"]
+            + run["dynamodb_writes"]
+            + sum(run["cold_first_request"].values())
+        ),
+    )
+    targets.append(_target("garbage token: AWS calls (cold or warm)", garbage, "0", garbage == 0))
+    lambda_venv = results["cold_start"]["lambda_venv"]
+    if "skipped" in lambda_venv:
+        targets.append(
+            _skipped("authorizer cold import / boto3 + one client", "<= 1.3", lambda_venv["skipped"])
+        )
+    else:
+        ratio = lambda_venv["authorizer_vs_boto3"]
+        targets.append(
+            _target(
+                "authorizer cold import / boto3 + one client (Lambda-like venv)",
+                ratio,
+                "<= 1.3",
+                ratio <= 1.3,
+            )
+        )
+    rss = results["memory"]["peak_rss_mb"]
+    targets.append(_target("peak RSS after 10,000 authorizer invocations (MB)", rss, "< 100", rss < 100))
+    return targets
