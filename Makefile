@@ -3,7 +3,7 @@
 #   make run                  serve the API on http://127.0.0.1:${PORT:-3000}
 #   make run MEMOS_DEMO=true  variables given to make reach the handlers
 #   make invoke FN=AuthorizerFunction EVENT=events/<file>.json
-#   make test                 lint, then every test
+#   make test                 lint, static security checks, then every test
 #   make bench                what each credential path costs (writes bench/results.json)
 #
 # Only python3 is required; npm and Java add AWS's DynamoDB Local (moto's server
@@ -30,7 +30,7 @@ ifeq ($(HAVE_NPM)$(HAVE_JAVA),yesyes)
 NODE_DEPS := $(NODE_STAMP)
 endif
 
-.PHONY: help deps .venv node_modules run invoke lint checkov test bench clean distclean
+.PHONY: help deps .venv node_modules run invoke lint checkov audit test bench clean distclean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -74,7 +74,13 @@ $(CHECKOV_VENV)/bin/checkov:
 checkov: $(CHECKOV_VENV)/bin/checkov
 	$(CHECKOV_VENV)/bin/checkov --skip-download --quiet --compact --config-file .checkov.yaml -f template.yaml
 
-test: deps lint
+# No medium or high bandit finding in any of our code; pip-audit over the installed (pinned)
+# dependencies, skipped with a message when its vulnerability database is unreachable.
+audit: $(VENV_STAMP)
+	$(VENV)/bin/bandit -q -ll -r src devstack bench tools tests
+	$(PY) tools/audit_dependencies.py
+
+test: deps lint audit
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean:

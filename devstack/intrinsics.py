@@ -49,7 +49,7 @@ _CfnLoader.add_multi_constructor("!", _construct_intrinsic)
 
 
 def load_yaml(text: str) -> dict[str, Any]:
-    data = yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    data = yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass  # nosec B506
     if not isinstance(data, dict):
         raise TemplateError("template is not a mapping")
     return data

@@ -21,7 +21,7 @@ def free_port() -> int:
 
 def answers_http(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - our own local URL
+        with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - our own local URL  # nosec B310
             return True
     except urllib.error.HTTPError:
         # Any HTTP answer (DynamoDB Local says 400 to a bare GET) means it is listening.
