@@ -78,6 +78,31 @@ def test_unknown_user_and_wrong_password_get_the_same_answer(api: ApiServices) -
     assert answers == ["unmatched username and password"] * 3
 
 
+def test_unknown_user_costs_the_same_bcrypt_work_as_a_wrong_password(
+    api: ApiServices, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Timing cannot tell a missing account from a wrong password: both run one bcrypt check
+    at the configured cost (counted, not timed, so the test is not at the mercy of noise)."""
+    import bcrypt
+
+    api.accounts.sign_up("alice", PASSWORD)
+    checks: list[int] = []
+    real_checkpw = bcrypt.checkpw
+
+    def counted(password: bytes, hashed: bytes) -> bool:
+        checks.append(int(hashed.split(b"$")[2]))
+        return real_checkpw(password, hashed)
+
+    monkeypatch.setattr(bcrypt, "checkpw", counted)
+    costs = []
+    for username in ("alice", "nobody", "in valid"):
+        checks.clear()
+        with pytest.raises(InvalidArgument):
+            api.accounts.sign_in(username, "wrong password", IP)
+        costs.append(list(checks))
+    assert costs == [[api.config.bcrypt_cost]] * 3
+
+
 def test_archived_user_cannot_sign_in(api: ApiServices, aws: dict[str, Any]) -> None:
     api.accounts.sign_up("alice", PASSWORD)
     archive(api, aws, "alice")

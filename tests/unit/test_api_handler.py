@@ -237,10 +237,19 @@ def test_sign_out_revokes_the_refresh_token_and_clears_the_cookie(api: ApiServic
 
 
 def test_every_response_carries_no_store_and_security_headers() -> None:
-    for event in (http_event("POST", "/api/v1/users", body="{"), http_event("GET", "/api/v1/nowhere")):
+    events = (
+        http_event("GET", "/api/v1/instance/settings"),
+        http_event("POST", "/api/v1/users", body="{"),
+        http_event("GET", "/api/v1/nowhere"),
+    )
+    for event in events:
         _, _, response = call(event)
-        assert response["headers"]["Cache-Control"] == "no-store"
-        assert response["headers"]["X-Content-Type-Options"] == "nosniff"
+        headers = response["headers"]
+        assert headers["Cache-Control"] == "no-store"
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["X-Frame-Options"] == "DENY"
+        assert headers["Strict-Transport-Security"].startswith("max-age=")
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
 
 
 def test_unknown_route_is_404_in_spec_shape() -> None:
