@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -70,7 +72,7 @@ def on_not_found(error: Exception) -> Response:
 
 
 def _refusal(event: dict[str, Any]) -> InvalidArgument | None:
-    """Bodies refused before routing: too large, or not JSON."""
+    """Bodies refused before routing: too large, not JSON, or not a JSON object."""
     body = event.get("body") or ""
     # Base64 inflates by 4/3; compare the decoded size.
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode("utf-8"))
@@ -79,7 +81,21 @@ def _refusal(event: dict[str, Any]) -> InvalidArgument | None:
     content_type = (event.get("headers") or {}).get("content-type", "").strip().lower()
     if body and content_type and not content_type.startswith("application/json"):
         return InvalidArgument("request body must be JSON (Content-Type: application/json)")
+    if body and not isinstance(_parsed(body, bool(event.get("isBase64Encoded"))), dict):
+        # Every body this API takes is an object. Checked here because Powertools would take
+        # the first element of an array for an object, and fails with a 500 on a body that
+        # is not UTF-8 or nests deeper than the interpreter's recursion limit.
+        return InvalidArgument("request body must be a JSON object in UTF-8")
     return None
+
+
+def _parsed(body: str, is_base64: bool) -> Any:
+    """The body's JSON value; None when it is not UTF-8 JSON."""
+    try:
+        text = base64.b64decode(body, validate=True).decode("utf-8") if is_base64 else body
+        return json.loads(text)
+    except (ValueError, RecursionError):  # also binascii.Error and UnicodeDecodeError
+        return None
 
 
 # The event is never logged (it holds passwords and tokens), nor is the response traced.
