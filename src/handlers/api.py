@@ -11,20 +11,28 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.logging import correlation_paths
 
 from auth.errors import AuthError, Internal, InvalidArgument, NotFound, ResourceExhausted
-from handlers import routes_auth, routes_pats, routes_sessions, routes_settings, routes_users
+from handlers import (
+    openapi_document,
+    routes_auth,
+    routes_pats,
+    routes_sessions,
+    routes_settings,
+    routes_users,
+)
 from handlers.http import SECURITY_HEADERS, error_body, error_response
 from handlers.observability import Metric, count, logger, metrics
+from handlers.openapi_document import document_json, documented
+from handlers.response_bodies import OpenApiDocument
 from handlers.tracing import tracer
 
 # Far above any legitimate body (a sign-up is < 1 kB), far below API Gateway's 10 MB.
 MAX_BODY_BYTES = 64 * 1024
-OPENAPI_TITLE = "memos-auth"
-OPENAPI_VERSION = "1.0.0"
 
 # Routes are annotated `-> JsonResponse` (Response[dict]), never a bare `Response`: with validation on,
 # Powertools builds a pydantic field from the return annotation, and a bare Response has
 # no schema, which turns every call into a 500.
 app = APIGatewayHttpResolver(enable_validation=True)
+openapi_document.configure(app)
 app.include_router(routes_auth.router)
 app.include_router(routes_users.router)
 app.include_router(routes_settings.router)
@@ -32,13 +40,9 @@ app.include_router(routes_pats.router)
 app.include_router(routes_sessions.router)
 
 
-@app.get("/api/v1/openapi.json")
+@app.get("/api/v1/openapi.json", **documented("GET /api/v1/openapi.json", OpenApiDocument))
 def openapi() -> Response[str]:
-    return Response(
-        status_code=200,
-        content_type=content_types.APPLICATION_JSON,
-        body=app.get_openapi_json_schema(title=OPENAPI_TITLE, version=OPENAPI_VERSION),
-    )
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=document_json(app))
 
 
 @app.exception_handler(AuthError)
