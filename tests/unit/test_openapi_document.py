@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import jsonschema_rs
 import pytest
 from pydantic import BaseModel
 
@@ -14,6 +15,7 @@ from auth.logins import Login, LoginKind
 from auth.models import ClientInfo, Role, State, User
 from auth.stores.personal_access_tokens import PatRecord
 from auth.user_agents import Device
+from auth.usernames import is_valid_username
 from handlers import api as api_function
 from handlers import response_bodies as bodies
 from handlers.openapi_document import SIGNED_IN, document_json
@@ -79,3 +81,13 @@ LOGIN = Login("id", LoginKind.SESSION, 1, 2, 3, CLIENT, Device("Desktop", "Linux
 def test_views_have_the_documented_shape(model: type[BaseModel], view: dict[str, Any]) -> None:
     # JSON mode, as a client reads them; extra="forbid" refuses an undocumented field.
     model.model_validate_json(json.dumps(view), strict=True)
+
+
+USERNAMES = ["a", "a" * 36, "a" * 37, "al-ice", "-alice", "alice-", "al ice", "ålice", "alice\n", ""]
+
+
+@pytest.mark.parametrize("username", USERNAMES)
+def test_the_documented_username_rule_is_the_domains(username: str) -> None:
+    rule = DOCUMENT["components"]["schemas"]["NewUser"]["properties"]["username"]
+    # A JSON Schema validator, not `re`: its `$` does not match before a final newline.
+    assert jsonschema_rs.validator_for(rule).is_valid(username) is is_valid_username(username)
