@@ -7,7 +7,8 @@ import re
 from auth.errors import InvalidArgument
 
 MAX_USERNAME_CHARS = 36
-_USERNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,34}[A-Za-z0-9])?")
+USERNAME_PATTERN = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,34}[A-Za-z0-9])?"
+_USERNAME = re.compile(USERNAME_PATTERN)
 
 
 def is_valid_username(username: str) -> bool:

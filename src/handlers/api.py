@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -9,20 +11,28 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.logging import correlation_paths
 
 from auth.errors import AuthError, Internal, InvalidArgument, NotFound, ResourceExhausted
-from handlers import routes_auth, routes_pats, routes_sessions, routes_settings, routes_users
+from handlers import (
+    openapi_document,
+    routes_auth,
+    routes_pats,
+    routes_sessions,
+    routes_settings,
+    routes_users,
+)
 from handlers.http import SECURITY_HEADERS, error_body, error_response
 from handlers.observability import Metric, count, logger, metrics
+from handlers.openapi_document import document_json, documented
+from handlers.response_bodies import OpenApiDocument
 from handlers.tracing import tracer
 
 # Far above any legitimate body (a sign-up is < 1 kB), far below API Gateway's 10 MB.
 MAX_BODY_BYTES = 64 * 1024
-OPENAPI_TITLE = "memos-auth"
-OPENAPI_VERSION = "1.0.0"
 
 # Routes are annotated `-> JsonResponse` (Response[dict]), never a bare `Response`: with validation on,
 # Powertools builds a pydantic field from the return annotation, and a bare Response has
 # no schema, which turns every call into a 500.
 app = APIGatewayHttpResolver(enable_validation=True)
+openapi_document.configure(app)
 app.include_router(routes_auth.router)
 app.include_router(routes_users.router)
 app.include_router(routes_settings.router)
@@ -30,13 +40,9 @@ app.include_router(routes_pats.router)
 app.include_router(routes_sessions.router)
 
 
-@app.get("/api/v1/openapi.json")
+@app.get("/api/v1/openapi.json", **documented("GET /api/v1/openapi.json", OpenApiDocument))
 def openapi() -> Response[str]:
-    return Response(
-        status_code=200,
-        content_type=content_types.APPLICATION_JSON,
-        body=app.get_openapi_json_schema(title=OPENAPI_TITLE, version=OPENAPI_VERSION),
-    )
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=document_json(app))
 
 
 @app.exception_handler(AuthError)
@@ -70,7 +76,7 @@ def on_not_found(error: Exception) -> Response:
 
 
 def _refusal(event: dict[str, Any]) -> InvalidArgument | None:
-    """Bodies refused before routing: too large, or not JSON."""
+    """Bodies refused before routing: too large, not JSON, or not a JSON object."""
     body = event.get("body") or ""
     # Base64 inflates by 4/3; compare the decoded size.
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode("utf-8"))
@@ -79,7 +85,21 @@ def _refusal(event: dict[str, Any]) -> InvalidArgument | None:
     content_type = (event.get("headers") or {}).get("content-type", "").strip().lower()
     if body and content_type and not content_type.startswith("application/json"):
         return InvalidArgument("request body must be JSON (Content-Type: application/json)")
+    if body and not isinstance(_parsed(body, bool(event.get("isBase64Encoded"))), dict):
+        # Every body this API takes is an object. Checked here because Powertools would take
+        # the first element of an array for an object, and fails with a 500 on a body that
+        # is not UTF-8 or nests deeper than the interpreter's recursion limit.
+        return InvalidArgument("request body must be a JSON object in UTF-8")
     return None
+
+
+def _parsed(body: str, is_base64: bool) -> Any:
+    """The body's JSON value; None when it is not UTF-8 JSON."""
+    try:
+        text = base64.b64decode(body, validate=True).decode("utf-8") if is_base64 else body
+        return json.loads(text)
+    except (ValueError, RecursionError):  # also binascii.Error and UnicodeDecodeError
+        return None
 
 
 # The event is never logged (it holds passwords and tokens), nor is the response traced.

@@ -15,7 +15,9 @@ from handlers.cookies import REFRESH_COOKIE, SESSION_COOKIE, clear_cookie, cooki
 from handlers.http import error_response
 from handlers.json_response import JsonResponse, json_response
 from handlers.observability import Metric, count
+from handlers.openapi_document import REFRESH, documented
 from handlers.requests import SignInRequest
+from handlers.response_bodies import Empty, Me, Refreshed, SignedIn
 from handlers.views import timestamp, user_view
 
 router = APIGatewayHttpRouter()
@@ -25,7 +27,13 @@ def _headers() -> dict[str, str]:
     return router.current_event.headers or {}
 
 
-@router.post("/api/v1/auth/signin")
+SIGN_IN = "POST /api/v1/auth/signin"
+REFRESH_ROUTE = "POST /api/v1/auth/refresh"
+SIGN_OUT = "POST /api/v1/auth/signout"
+ME = "GET /api/v1/auth/me"
+
+
+@router.post("/api/v1/auth/signin", **documented(SIGN_IN, SignedIn, 403, 429))
 def sign_in(body: Annotated[SignInRequest, Body()]) -> JsonResponse:
     app = services()
     credentials = body.passwordCredentials
@@ -43,7 +51,7 @@ def sign_in(body: Annotated[SignInRequest, Body()]) -> JsonResponse:
     )
 
 
-@router.post("/api/v1/auth/refresh")
+@router.post("/api/v1/auth/refresh", **documented(REFRESH_ROUTE, Refreshed, 401, security=REFRESH))
 def refresh() -> JsonResponse:
     app = services()
     try:
@@ -65,7 +73,7 @@ def refresh() -> JsonResponse:
     )
 
 
-@router.post("/api/v1/auth/signout")
+@router.post("/api/v1/auth/signout", **documented(SIGN_OUT, Empty, 401))
 def sign_out() -> JsonResponse:
     app = services()
     caller = principal(router.current_event)
@@ -83,7 +91,7 @@ def sign_out() -> JsonResponse:
     return json_response({}, cookies=cookies)
 
 
-@router.get("/api/v1/auth/me")
+@router.get("/api/v1/auth/me", **documented(ME, Me, 401, 404))
 def me() -> JsonResponse:
     caller = principal(router.current_event)
     user = services().users.get(caller.user_id)

@@ -15,12 +15,17 @@ from auth.sessions import session_cookie_value
 from handlers.api_context import password_sign_in, principal, services
 from handlers.cookies import SESSION_COOKIE, clear_cookie, set_cookie
 from handlers.json_response import JsonResponse, json_response
+from handlers.openapi_document import documented
 from handlers.owners import credential_id_param, owner_for
 from handlers.requests import SignInRequest
+from handlers.response_bodies import CurrentSession, Empty, LoginList, SessionCreated
 from handlers.views import login_view, timestamp, user_view
 
 router = APIGatewayHttpRouter()
 
+CREATE = "POST /api/v1/auth/sessions"
+CURRENT = "GET /api/v1/auth/sessions/current"
+END_CURRENT = "DELETE /api/v1/auth/sessions/current"
 LIST = "GET /api/v1/users/{username}/sessions"
 REVOKE = "DELETE /api/v1/users/{username}/sessions/{id}"
 
@@ -29,7 +34,7 @@ def _headers() -> dict[str, str]:
     return router.current_event.headers or {}
 
 
-@router.post("/api/v1/auth/sessions")
+@router.post("/api/v1/auth/sessions", **documented(CREATE, SessionCreated, 403, 429))
 def create_session(body: Annotated[SignInRequest, Body()]) -> JsonResponse:
     app = services()
     credentials = body.passwordCredentials
@@ -48,7 +53,7 @@ def create_session(body: Annotated[SignInRequest, Body()]) -> JsonResponse:
     )
 
 
-@router.get("/api/v1/auth/sessions/current")
+@router.get("/api/v1/auth/sessions/current", **documented(CURRENT, CurrentSession, 401, 404))
 def current_session() -> JsonResponse:
     app = services()
     caller = principal(router.current_event)
@@ -65,7 +70,7 @@ def current_session() -> JsonResponse:
     return json_response(body)
 
 
-@router.delete("/api/v1/auth/sessions/current")
+@router.delete("/api/v1/auth/sessions/current", **documented(END_CURRENT, Empty, 401))
 def end_current_session() -> JsonResponse:
     app = services()
     caller = principal(router.current_event)
@@ -74,14 +79,14 @@ def end_current_session() -> JsonResponse:
     return json_response({}, cookies=[clear_cookie(SESSION_COOKIE, _headers(), app.config.is_local)])
 
 
-@router.get("/api/v1/users/<username>/sessions")
+@router.get("/api/v1/users/<username>/sessions", **documented(LIST, LoginList, 401, 403, 404))
 def list_logins(username: str) -> JsonResponse:
     owner = owner_for(username, principal(router.current_event), ROUTE_ACCESS[LIST])
     logins = services().logins.list_for_user(owner.id)
     return json_response({"sessions": [login_view(owner.username, login) for login in logins]})
 
 
-@router.delete("/api/v1/users/<username>/sessions/<id>")
+@router.delete("/api/v1/users/<username>/sessions/<id>", **documented(REVOKE, Empty, 401, 403, 404))
 def revoke_login(username: str, id: str) -> JsonResponse:
     app = services()
     login_id = credential_id_param(id, "id")

@@ -10,11 +10,16 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from auth.access import Access, may_act_for
 from auth.errors import PermissionDenied
 from auth.stores.settings import InstanceSettings
+from handlers import response_bodies
 from handlers.api_context import principal, services
 from handlers.json_response import JsonResponse, json_response
+from handlers.openapi_document import documented
 from handlers.requests import InstanceSettingsUpdate
 
 router = APIGatewayHttpRouter()
+
+GET = "GET /api/v1/instance/settings"
+UPDATE = "PATCH /api/v1/instance/settings"
 
 
 def _view(settings: InstanceSettings) -> dict[str, bool]:
@@ -24,12 +29,12 @@ def _view(settings: InstanceSettings) -> dict[str, bool]:
     }
 
 
-@router.get("/api/v1/instance/settings")
+@router.get("/api/v1/instance/settings", **documented(GET, response_bodies.InstanceSettings))
 def get_settings() -> JsonResponse:
     return json_response(_view(services().settings.get_instance()))
 
 
-@router.patch("/api/v1/instance/settings")
+@router.patch("/api/v1/instance/settings", **documented(UPDATE, response_bodies.InstanceSettings, 401, 403))
 def update_settings(body: Annotated[InstanceSettingsUpdate, Body()]) -> JsonResponse:
     # The authorizer already refuses non-admins; checked again so a template slip cannot open it.
     if not may_act_for(principal(router.current_event), 0, Access.ADMIN):

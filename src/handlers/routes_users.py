@@ -13,17 +13,25 @@ from auth.user_admin import UserChanges
 from handlers.api_context import optional_principal, principal, services
 from handlers.cookies import REFRESH_COOKIE, cookie_value
 from handlers.json_response import JsonResponse, json_response
+from handlers.openapi_document import OPTIONALLY_SIGNED_IN, documented
 from handlers.requests import SignUpRequest, UserUpdate
+from handlers.response_bodies import Empty, User, UserList
 from handlers.views import user_view
 
 router = APIGatewayHttpRouter()
+
+SIGN_UP = "POST /api/v1/users"
+LIST = "GET /api/v1/users"
+GET = "GET /api/v1/users/{username}"
+UPDATE = "PATCH /api/v1/users/{username}"
+DELETE = "DELETE /api/v1/users/{username}"
 
 
 def _sees_email(caller: Principal | None, user_id: int) -> bool:
     return caller is not None and (caller.user_id == user_id or caller.is_admin)
 
 
-@router.post("/api/v1/users")
+@router.post("/api/v1/users", **documented(SIGN_UP, User, 401, 403, 409, security=OPTIONALLY_SIGNED_IN))
 def sign_up(body: Annotated[SignUpRequest, Body()]) -> JsonResponse:
     caller = optional_principal(router.current_event)
     new = body.user
@@ -33,14 +41,14 @@ def sign_up(body: Annotated[SignUpRequest, Body()]) -> JsonResponse:
     return json_response(user_view(user, include_email=True))
 
 
-@router.get("/api/v1/users")
+@router.get("/api/v1/users", **documented(LIST, UserList, 401, 403))
 def list_users() -> JsonResponse:
     caller = principal(router.current_event)
     users = services().user_admin.list(caller)
     return json_response({"users": [user_view(user, include_email=True) for user in users]})
 
 
-@router.get("/api/v1/users/<username>")
+@router.get("/api/v1/users/<username>", **documented(GET, User, 401, 404, security=OPTIONALLY_SIGNED_IN))
 def get_user(username: str) -> JsonResponse:
     caller = optional_principal(router.current_event)
     user = services().user_admin.get(username)
@@ -55,7 +63,7 @@ def _current_credential(caller: Principal) -> str:
     return (token and services().refresh_tokens.family_of(token, caller.user_id)) or ""
 
 
-@router.patch("/api/v1/users/<username>")
+@router.patch("/api/v1/users/<username>", **documented(UPDATE, User, 401, 403, 404))
 def update_user(username: str, body: Annotated[UserUpdate, Body()]) -> JsonResponse:
     caller = principal(router.current_event)
     changes = UserChanges(
@@ -69,7 +77,7 @@ def update_user(username: str, body: Annotated[UserUpdate, Body()]) -> JsonRespo
     return json_response(user_view(user, include_email=True))
 
 
-@router.delete("/api/v1/users/<username>")
+@router.delete("/api/v1/users/<username>", **documented(DELETE, Empty, 401, 403, 404))
 def delete_user(username: str) -> JsonResponse:
     services().user_admin.delete(principal(router.current_event), username)
     return json_response({})

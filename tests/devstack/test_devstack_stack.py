@@ -62,7 +62,9 @@ def test_greedy_and_exact_routes(stack):
     assert echo(stack, "/files/special")["event"]["routeKey"] == "GET /files/special"
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/nope"), ("DELETE", "/public"), ("GET", "/files")])
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/nope"), ("DELETE", "/public"), ("GET", "/files"), ("TRACE", "/public")]
+)
 def test_unknown_routes_are_404(stack, method, path):
     response = requests.request(method, stack.url + path, timeout=30)
     assert response.status_code == 404

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -87,6 +88,10 @@ def test_second_sign_up_is_a_user() -> None:
         json.dumps({"user": {"username": 42, "password": PASSWORD}}),
         json.dumps({"user": {"username": "alice", "password": PASSWORD, "displayName": 5}}),
         json.dumps({"user": {"username": "alice", "password": PASSWORD, "email": "a" * 10_000}}),
+        # Powertools alone would sign alice up from the array's first element.
+        json.dumps([{"user": {"username": "alice", "password": PASSWORD}}]),
+        # Deeper than the interpreter's recursion limit, well within the size limit.
+        "[" * 30_000 + "]" * 30_000,
     ],
 )
 def test_bad_sign_up_is_a_400_in_spec_shape_and_changes_nothing(aws: dict[str, Any], raw_body: str) -> None:
@@ -102,6 +107,14 @@ def test_error_messages_never_echo_the_password() -> None:
         http_event("POST", "/api/v1/users", body={"user": {"username": "ok", "password": secret}})
     )
     assert status == 400 and secret not in json.dumps(body)
+
+
+def test_a_body_that_is_not_utf8_is_a_400(aws: dict[str, Any]) -> None:
+    event = http_event("POST", "/api/v1/users", body=base64.b64encode(b'{"user": "\xff"}').decode())
+    event["isBase64Encoded"] = True
+    status, body, _ = call(event)
+    assert (status, body["code"]) == (400, 3)
+    assert users_in_table(aws) == 0
 
 
 def test_one_megabyte_body_is_refused(aws: dict[str, Any]) -> None:
