@@ -1,19 +1,24 @@
-"""In-process stand-ins for the DynamoDB and Secrets Manager clients, for timing only.
+"""In-process stand-ins for the DynamoDB and Secrets Manager clients.
 
-They answer the few calls the authorizer makes (get_item, put_item, update_item,
-get_secret_value) from dictionaries, so a timed invocation measures the project's own work
-and not an HTTP round trip or moto. Conditions are not evaluated: the code under test checks
-timestamps itself before it writes, and the call-counting run (bench.calls) uses real boto3
-clients against moto.
+They answer the few calls the authorizer makes (get_item, batch_get_item, put_item,
+update_item, get_secret_value), plus the transaction that stores a PAT, from dictionaries:
+a timed invocation then measures the project's own work and not an HTTP round trip or moto,
+and the suites that call the authorizer thousands of times (tests/unit/test_authorizer_fuzz.py,
+the attack matrix) cost microseconds a call. Conditions are not evaluated: the code under
+test checks timestamps itself before it writes, and whatever depends on a condition is
+tested against moto or DynamoDB Local.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from devstack.template import Template
 
 Item = dict[str, dict[str, Any]]
 CURRENT_STAGE = "AWSCURRENT"
@@ -23,6 +28,14 @@ def _key_id(key: Mapping[str, Any]) -> str:
     return json.dumps(key, sort_keys=True)
 
 
+def key_names(template: Template) -> dict[str, tuple[str, ...]]:
+    """Each table's key attributes, as FakeDynamoDB wants them."""
+    return {
+        table.name: tuple(part["AttributeName"] for part in table.create_args["KeySchema"])
+        for table in template.tables.values()
+    }
+
+
 class FakeDynamoDB:
     def __init__(
         self, key_names: Mapping[str, tuple[str, ...]], tables: dict[str, dict[str, Item]] | None = None
@@ -30,6 +43,8 @@ class FakeDynamoDB:
         # Table name -> the attributes of its primary key, to find an item's key on put.
         self.key_names = dict(key_names)
         self.tables: dict[str, dict[str, Item]] = tables or {name: {} for name in key_names}
+        # The name of every write asked for, in order.
+        self.writes: list[str] = []
 
     def get_item(self, TableName: str, Key: Mapping[str, Any], **_: Any) -> dict[str, Any]:
         item = self.tables[TableName].get(_key_id(Key))
@@ -43,6 +58,7 @@ class FakeDynamoDB:
         return {"Responses": responses, "UnprocessedKeys": {}}
 
     def put_item(self, TableName: str, Item: Item, **_: Any) -> dict[str, Any]:
+        self.writes.append("PutItem")
         key = {name: Item[name] for name in self.key_names[TableName]}
         self.tables[TableName][_key_id(key)] = dict(Item)
         return {}
@@ -56,12 +72,25 @@ class FakeDynamoDB:
         ReturnValues: str = "NONE",
         **_: Any,
     ) -> dict[str, Any]:
+        self.writes.append("UpdateItem")
         table = self.tables[TableName]
         old = table.get(_key_id(Key), {})
         new = {**old, **Key}
         _apply_set(new, UpdateExpression, ExpressionAttributeValues)
         table[_key_id(Key)] = new
         return {"Attributes": old} if ReturnValues == "ALL_OLD" else {}
+
+    def transact_write_items(self, TransactItems: list[dict[str, Any]], **_: Any) -> dict[str, Any]:
+        """Only the Puts are applied (a ConditionCheck is a condition, and is not evaluated)."""
+        self.writes.append("TransactWriteItems")
+        for action in TransactItems:
+            if "Put" in action:
+                put = action["Put"]
+                key = {name: put["Item"][name] for name in self.key_names[put["TableName"]]}
+                self.tables[put["TableName"]][_key_id(key)] = dict(put["Item"])
+            elif "ConditionCheck" not in action:
+                raise ValueError(f"the fake only applies Put and ConditionCheck: {sorted(action)}")
+        return {}
 
 
 def _apply_set(item: Item, expression: str, values: Mapping[str, Any]) -> None:

@@ -19,8 +19,8 @@ from auth.keys import CURRENT_STAGE, parse_secret
 from auth.models import Role, State, User
 from auth.stores.users import user_to_item
 from auth.wiring import AuthorizerServices, build_authorizer_services
-from bench.fakes import FakeDynamoDB, FakeSecretsManager
-from devstack.template import Template, load_template
+from bench.fakes import FakeDynamoDB, FakeSecretsManager, key_names
+from devstack.template import load_template
 
 if TYPE_CHECKING:
     from auth.wiring import ApiServices
@@ -61,13 +61,6 @@ class World:
             self.dynamodb.put_item(TableName=self.config.users_table, Item=user_to_item(user))
             self.users.append(user)
         return self.users[:count]
-
-
-def key_names(template: Template) -> dict[str, tuple[str, ...]]:
-    return {
-        table.name: tuple(part["AttributeName"] for part in table.create_args["KeySchema"])
-        for table in template.tables.values()
-    }
 
 
 def fake_world(clock: Clock, config: Config | None = None) -> World:

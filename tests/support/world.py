@@ -6,11 +6,13 @@ tests/support/fake_aws, so a suite can call the handler thousands of times in se
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 
 from auth.clock import FakeClock
 from auth.config import Config
+from auth.keys import CURRENT_STAGE
 from auth.models import ClientInfo, Role, State, User
 from auth.pats import generate_pat, hash_pat
 from auth.sessions import session_cookie_value
@@ -20,8 +22,9 @@ from auth.stores.users import user_to_item
 from auth.tokens import SigningKey, mint_access_token, mint_refresh_token
 from auth.user_agents import parse_user_agent
 from auth.wiring import AuthorizerServices, build_authorizer_services
+from bench.fakes import FakeDynamoDB, FakeSecretsManager, key_names
+from devstack.template import load_template
 from tests.support.attacks import Material
-from tests.support.fake_aws import FakeDynamoDB, FakeSecretsManager
 
 KID = "v1"
 SECRET = "a-fixed-signing-key-for-tests-only-0123456789"
@@ -75,11 +78,12 @@ def build_world(clock: FakeClock | None = None, config: Config | None = None) ->
     clock = clock or FakeClock()
     config = config or Config()
     now = int(clock.now())
-    dynamodb = FakeDynamoDB()
+    dynamodb = FakeDynamoDB(key_names(load_template()))
+    secretsmanager = FakeSecretsManager({CURRENT_STAGE: json.dumps({"kid": KID, "key": SECRET})})
     admin = _user(1, "root", Role.ADMIN, State.NORMAL, now)
     alice = _user(2, "alice", Role.USER, State.NORMAL, now)
     carol = _user(3, "carol", Role.USER, State.ARCHIVED, now)
-    services = build_authorizer_services(config, clock, dynamodb, FakeSecretsManager(KID, SECRET))
+    services = build_authorizer_services(config, clock, dynamodb, secretsmanager)
     return World(
         services=services,
         dynamodb=dynamodb,

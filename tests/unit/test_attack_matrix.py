@@ -70,11 +70,11 @@ def test_genuine_credentials_of_an_archived_user_are_unauthorized(world: World, 
 
 def test_the_rows_were_refused_before_any_write(world: World) -> None:
     """Bookkeeping writes (lastUsedAt, lastAccessedAt) happen only for credentials that passed."""
-    world.dynamodb.updates.clear()
+    world.dynamodb.writes.clear()
     for attack in ALL_ATTACKS:
         sent = attack.build(world.alice)
         assert_unauthorized(lambda sent=sent: authorize(world, sent))
-    assert world.dynamodb.updates == []
+    assert world.dynamodb.writes == []
 
 
 # -- the reverse: tokens that are not refresh tokens, at the refresh route -----------------------
