@@ -6,7 +6,7 @@ the authorizer's cold start lean.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -74,6 +74,33 @@ def translated_errors() -> Iterator[None]:
         raise Unavailable("storage unavailable") from exc
     except BotoCoreError as exc:
         raise Unavailable("storage unavailable") from exc
+
+
+def conditional_write(operation: Callable[..., dict[str, Any]], **request: Any) -> dict[str, Any] | None:
+    """Run one conditional write: its response, or None when its condition failed.
+
+    Any other failure is Unavailable, as in `translated_errors`.
+    """
+    with translated_errors():
+        try:
+            return operation(**request)
+        except ClientError as exc:
+            if error_code(exc) == CONDITION_FAILED:
+                return None
+            raise
+
+
+def write_transaction(client: Any, items: list[dict[str, Any]]) -> list[str] | None:
+    """Run a write transaction: None when it was applied; when it was canceled, each item's
+    reason in the order the items were given. Any other failure is Unavailable."""
+    with translated_errors():
+        try:
+            client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if error_code(exc) == TRANSACTION_CANCELED:
+                return cancellation_codes(exc)
+            raise
+    return None
 
 
 # Every table holding a user's credentials has this index on `userId`.

@@ -11,17 +11,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from auth.errors import NotFound
+from auth.errors import NotFound, Unavailable
 from auth.stores.dynamo import (
-    CONDITION_FAILED,
     ITEM_CONDITION_FAILED,
-    TRANSACTION_CANCELED,
     Item,
     TableKey,
-    cancellation_codes,
-    error_code,
+    conditional_write,
     get_n,
     get_one,
     get_pair,
@@ -29,7 +24,7 @@ from auth.stores.dynamo import (
     items_of_user,
     n,
     s,
-    translated_errors,
+    write_transaction,
 )
 
 
@@ -111,16 +106,12 @@ class PatStore:
             # Every key attribute exists on a stored item; the first one will do.
             "ConditionExpression": f"attribute_exists({next(iter(owner_key))})",
         }
-        with translated_errors():
-            try:
-                self._client.transact_write_items(
-                    TransactItems=[{"ConditionCheck": owner_exists}, {"Put": put}]
-                )
-            except ClientError as exc:
-                codes = cancellation_codes(exc) if error_code(exc) == TRANSACTION_CANCELED else []
-                if codes[:1] == [ITEM_CONDITION_FAILED]:
-                    raise NotFound("user not found") from exc
-                raise
+        codes = write_transaction(self._client, [{"ConditionCheck": owner_exists}, {"Put": put}])
+        if codes is None:
+            return
+        if codes[:1] == [ITEM_CONDITION_FAILED]:
+            raise NotFound("user not found")
+        raise Unavailable("storage unavailable")
 
     def get_along(
         self, token_hash: str, other: TableKey, consistent: bool
@@ -144,37 +135,28 @@ class PatStore:
         None when nothing was written (another request did it, or the token is gone);
         otherwise whether this was the token's first use.
         """
-        with translated_errors():
-            try:
-                response = self._client.update_item(
-                    TableName=self._table,
-                    Key={"tokenHash": s(token_hash)},
-                    UpdateExpression="SET lastUsedAt = :now",
-                    ConditionExpression=(
-                        "attribute_exists(tokenHash) "
-                        "AND (attribute_not_exists(lastUsedAt) OR lastUsedAt <= :cutoff)"
-                    ),
-                    ExpressionAttributeValues={":now": n(now), ":cutoff": n(now - min_interval)},
-                    ReturnValues="ALL_OLD",
-                )
-            except ClientError as exc:
-                if error_code(exc) == CONDITION_FAILED:
-                    return None
-                raise
+        response = conditional_write(
+            self._client.update_item,
+            TableName=self._table,
+            Key={"tokenHash": s(token_hash)},
+            UpdateExpression="SET lastUsedAt = :now",
+            ConditionExpression=(
+                "attribute_exists(tokenHash) AND (attribute_not_exists(lastUsedAt) OR lastUsedAt <= :cutoff)"
+            ),
+            ExpressionAttributeValues={":now": n(now), ":cutoff": n(now - min_interval)},
+            ReturnValues="ALL_OLD",
+        )
+        if response is None:
+            return None
         return "lastUsedAt" not in response.get("Attributes", {})
 
     def delete(self, token_hash: str, token_id: str, user_id: int) -> bool:
         """Delete the token if it is still the one named, owned by `user_id`; False if not."""
-        with translated_errors():
-            try:
-                self._client.delete_item(
-                    TableName=self._table,
-                    Key={"tokenHash": s(token_hash)},
-                    ConditionExpression="tokenId = :tid AND userId = :uid",
-                    ExpressionAttributeValues={":tid": s(token_id), ":uid": n(user_id)},
-                )
-            except ClientError as exc:
-                if error_code(exc) == CONDITION_FAILED:
-                    return False
-                raise
-        return True
+        deleted = conditional_write(
+            self._client.delete_item,
+            TableName=self._table,
+            Key={"tokenHash": s(token_hash)},
+            ConditionExpression="tokenId = :tid AND userId = :uid",
+            ExpressionAttributeValues={":tid": s(token_id), ":uid": n(user_id)},
+        )
+        return deleted is not None

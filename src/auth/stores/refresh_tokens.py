@@ -18,6 +18,7 @@ from auth.stores.dynamo import (
     CONDITION_FAILED,
     Item,
     boolean,
+    conditional_write,
     error_code,
     get_bool,
     get_n,
@@ -143,36 +144,29 @@ class RefreshTokenStore:
 
     def revoke(self, family_id: str, now: int) -> None:
         """Mark the family revoked; kept until its TTL so reuse is still recognised."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"familyId": s(family_id)},
-                UpdateExpression="SET revoked = :true, revokedAt = :now",
-                ConditionExpression="attribute_exists(familyId)",
-                ExpressionAttributeValues={":true": boolean(True), ":now": n(now)},
-            )
-        except ClientError as exc:
-            if error_code(exc) != CONDITION_FAILED:
-                raise Unavailable("storage unavailable") from exc
+        # A family that is already gone (its TTL passed) has nothing left to revoke.
+        conditional_write(
+            self._client.update_item,
+            TableName=self._table,
+            Key={"familyId": s(family_id)},
+            UpdateExpression="SET revoked = :true, revokedAt = :now",
+            ConditionExpression="attribute_exists(familyId)",
+            ExpressionAttributeValues={":true": boolean(True), ":now": n(now)},
+        )
 
     def revoke_for_user(self, family_id: str, user_id: int, now: int) -> bool:
         """Revoke a live family only if `user_id` owns it; False when there is none."""
-        with translated_errors():
-            try:
-                self._client.update_item(
-                    TableName=self._table,
-                    Key={"familyId": s(family_id)},
-                    UpdateExpression="SET revoked = :true, revokedAt = :now",
-                    ConditionExpression="userId = :uid AND revoked = :false AND expiresAt > :now",
-                    ExpressionAttributeValues={
-                        ":true": boolean(True),
-                        ":false": boolean(False),
-                        ":now": n(now),
-                        ":uid": n(user_id),
-                    },
-                )
-            except ClientError as exc:
-                if error_code(exc) == CONDITION_FAILED:
-                    return False
-                raise
-        return True
+        revoked = conditional_write(
+            self._client.update_item,
+            TableName=self._table,
+            Key={"familyId": s(family_id)},
+            UpdateExpression="SET revoked = :true, revokedAt = :now",
+            ConditionExpression="userId = :uid AND revoked = :false AND expiresAt > :now",
+            ExpressionAttributeValues={
+                ":true": boolean(True),
+                ":false": boolean(False),
+                ":now": n(now),
+                ":uid": n(user_id),
+            },
+        )
+        return revoked is not None

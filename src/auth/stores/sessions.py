@@ -10,14 +10,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from auth.models import ClientInfo
 from auth.stores.dynamo import (
-    CONDITION_FAILED,
     Item,
     TableKey,
-    error_code,
+    conditional_write,
     get_n,
     get_one,
     get_pair,
@@ -102,44 +99,35 @@ class SessionStore:
         Never extends a session that is gone or already expired. None when nothing was
         written; otherwise whether this was the session's first use.
         """
-        with translated_errors():
-            try:
-                response = self._client.update_item(
-                    TableName=self._table,
-                    Key={"sessionId": s(session_id)},
-                    UpdateExpression=(
-                        "SET lastAccessedAt = :now, expiresAt = :exp, "
-                        "firstUsedAt = if_not_exists(firstUsedAt, :now)"
-                    ),
-                    ConditionExpression=(
-                        "attribute_exists(sessionId) AND expiresAt > :now "
-                        "AND (lastAccessedAt <= :cutoff OR attribute_not_exists(firstUsedAt))"
-                    ),
-                    ExpressionAttributeValues={
-                        ":now": n(now),
-                        ":exp": n(expires_at),
-                        ":cutoff": n(now - min_interval),
-                    },
-                    ReturnValues="ALL_OLD",
-                )
-            except ClientError as exc:
-                if error_code(exc) == CONDITION_FAILED:
-                    return None
-                raise
+        response = conditional_write(
+            self._client.update_item,
+            TableName=self._table,
+            Key={"sessionId": s(session_id)},
+            UpdateExpression=(
+                "SET lastAccessedAt = :now, expiresAt = :exp, firstUsedAt = if_not_exists(firstUsedAt, :now)"
+            ),
+            ConditionExpression=(
+                "attribute_exists(sessionId) AND expiresAt > :now "
+                "AND (lastAccessedAt <= :cutoff OR attribute_not_exists(firstUsedAt))"
+            ),
+            ExpressionAttributeValues={
+                ":now": n(now),
+                ":exp": n(expires_at),
+                ":cutoff": n(now - min_interval),
+            },
+            ReturnValues="ALL_OLD",
+        )
+        if response is None:
+            return None
         return "firstUsedAt" not in response.get("Attributes", {})
 
     def delete(self, session_id: str, user_id: int) -> bool:
         """Delete the session if `user_id` owns it; False when there is no such session."""
-        with translated_errors():
-            try:
-                self._client.delete_item(
-                    TableName=self._table,
-                    Key={"sessionId": s(session_id)},
-                    ConditionExpression="userId = :uid",
-                    ExpressionAttributeValues={":uid": n(user_id)},
-                )
-            except ClientError as exc:
-                if error_code(exc) == CONDITION_FAILED:
-                    return False
-                raise
-        return True
+        deleted = conditional_write(
+            self._client.delete_item,
+            TableName=self._table,
+            Key={"sessionId": s(session_id)},
+            ConditionExpression="userId = :uid",
+            ExpressionAttributeValues={":uid": n(user_id)},
+        )
+        return deleted is not None

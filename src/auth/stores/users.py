@@ -10,23 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from auth.errors import AlreadyExists, NotFound, Unavailable
 from auth.models import Role, State, User
 from auth.stores.dynamo import (
-    CONDITION_FAILED,
     ITEM_CONDITION_FAILED,
-    TRANSACTION_CANCELED,
     Item,
     TableKey,
-    cancellation_codes,
-    error_code,
+    conditional_write,
     get_n,
     get_s,
     n,
     s,
     translated_errors,
+    write_transaction,
 )
 from auth.usernames import username_key
 
@@ -139,71 +135,67 @@ class UserStore:
                     }
                 }
             )
-        try:
-            self._client.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if error_code(exc) != TRANSACTION_CANCELED:
-                raise Unavailable("storage unavailable") from exc
-            codes = cancellation_codes(exc)
-            if len(codes) > 1 and codes[1] == ITEM_CONDITION_FAILED:
-                raise AlreadyExists(f"user {user.username} already exists") from exc
-            if claim_owner and len(codes) > 2 and codes[2] == ITEM_CONDITION_FAILED:
-                raise OwnerTaken from exc
-            raise Unavailable("storage unavailable") from exc
+        codes = write_transaction(self._client, items)
+        if codes is None:
+            return
+        if codes[1:2] == [ITEM_CONDITION_FAILED]:
+            raise AlreadyExists(f"user {user.username} already exists")
+        if claim_owner and codes[2:3] == [ITEM_CONDITION_FAILED]:
+            raise OwnerTaken
+        raise Unavailable("storage unavailable")
 
     def update(self, user: User) -> None:
         """Write the changeable fields of an existing user; the username never changes."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"pk": s(_user_pk(user.id))},
-                UpdateExpression=(
-                    "SET #role = :role, #state = :state, passwordHash = :hash, displayName = :display, "
-                    "email = :email, updateTime = :updated, tokensNotBefore = :not_before"
-                ),
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames={"#role": "role", "#state": "state"},
-                ExpressionAttributeValues={
-                    ":role": s(user.role.value),
-                    ":state": s(user.state.value),
-                    ":hash": s(user.password_hash),
-                    ":display": s(user.display_name),
-                    ":email": s(user.email),
-                    ":updated": n(user.update_time),
-                    ":not_before": n(user.tokens_not_before),
-                },
-            )
-        except ClientError as exc:
-            if error_code(exc) == CONDITION_FAILED:
-                raise NotFound("user not found") from exc
-            raise Unavailable("storage unavailable") from exc
+        updated = conditional_write(
+            self._client.update_item,
+            TableName=self._table,
+            Key={"pk": s(_user_pk(user.id))},
+            UpdateExpression=(
+                "SET #role = :role, #state = :state, passwordHash = :hash, displayName = :display, "
+                "email = :email, updateTime = :updated, tokensNotBefore = :not_before"
+            ),
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#role": "role", "#state": "state"},
+            ExpressionAttributeValues={
+                ":role": s(user.role.value),
+                ":state": s(user.state.value),
+                ":hash": s(user.password_hash),
+                ":display": s(user.display_name),
+                ":email": s(user.email),
+                ":updated": n(user.update_time),
+                ":not_before": n(user.tokens_not_before),
+            },
+        )
+        if updated is None:
+            raise NotFound("user not found")
 
     def delete(self, user: User) -> None:
         """Remove the user and its username record together."""
         exists = "attribute_exists(pk)"
-        try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Delete": {
-                            "TableName": self._table,
-                            "Key": {"pk": s(_user_pk(user.id))},
-                            "ConditionExpression": exists,
-                        }
-                    },
-                    {
-                        "Delete": {
-                            "TableName": self._table,
-                            "Key": {"pk": s(_username_pk(user.username))},
-                            "ConditionExpression": exists,
-                        }
-                    },
-                ]
-            )
-        except ClientError as exc:
-            if error_code(exc) == TRANSACTION_CANCELED and ITEM_CONDITION_FAILED in cancellation_codes(exc):
-                raise NotFound("user not found") from exc
-            raise Unavailable("storage unavailable") from exc
+        codes = write_transaction(
+            self._client,
+            [
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": {"pk": s(_user_pk(user.id))},
+                        "ConditionExpression": exists,
+                    }
+                },
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": {"pk": s(_username_pk(user.username))},
+                        "ConditionExpression": exists,
+                    }
+                },
+            ],
+        )
+        if codes is None:
+            return
+        if ITEM_CONDITION_FAILED in codes:
+            raise NotFound("user not found")
+        raise Unavailable("storage unavailable")
 
     def key_of(self, user_id: int) -> TableKey:
         return self._table, {"pk": s(_user_pk(user_id))}
