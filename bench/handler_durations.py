@@ -29,7 +29,7 @@ from moto import mock_aws  # noqa: E402
 
 from auth.config import Config  # noqa: E402
 from auth.wiring import build_api_services, build_authorizer_services  # noqa: E402
-from devstack.provision import create_secret, create_table  # noqa: E402
+from devstack.provision import create_all  # noqa: E402
 from devstack.template import load_template  # noqa: E402
 from handlers import api, api_context, authorizer  # noqa: E402
 from tests.support.events import FakeLambdaContext, authorizer_event, http_event  # noqa: E402
@@ -51,10 +51,7 @@ def main() -> None:
     with mock_aws():
         template = load_template()
         dynamodb, secretsmanager = boto3.client("dynamodb"), boto3.client("secretsmanager")
-        for table in template.tables.values():
-            create_table(dynamodb, table)
-        for secret in template.secrets.values():
-            create_secret(secretsmanager, secret)
+        create_all(template, dynamodb, secretsmanager)
         config = Config(bcrypt_cost=int(template.parameters["BcryptCost"]))
         api_context.reset_services(build_api_services(config, None, dynamodb, secretsmanager))
         authorizer.reset_services(build_authorizer_services(config, None, dynamodb, secretsmanager))

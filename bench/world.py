@@ -75,15 +75,13 @@ def moto_world(clock: Clock, config: Config | None = None) -> Iterator[World]:
     import boto3
     from moto import mock_aws
 
-    from devstack.provision import create_secret, create_table
+    from devstack.provision import create_all
 
     with mock_aws():
         template = load_template()
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         secretsmanager = boto3.client("secretsmanager", region_name=REGION)
-        for table in template.tables.values():
-            create_table(dynamodb, table)
+        create_all(template, dynamodb, secretsmanager)
         for secret in template.secrets.values():
-            create_secret(secretsmanager, secret)
             secretsmanager.put_secret_value(SecretId=secret.name, SecretString=SECRET_STRING)
         yield World(config or Config(), clock, dynamodb, secretsmanager)

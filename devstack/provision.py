@@ -41,11 +41,16 @@ def client(service: str, endpoint: str) -> Any:
 
 def provision(template: Template, endpoints: Endpoints) -> list[str]:
     """Create every table and secret; returns notes about what the backend could not do."""
+    return create_all(
+        template, client("dynamodb", endpoints.dynamodb), client("secretsmanager", endpoints.secretsmanager)
+    )
+
+
+def create_all(template: Template, dynamodb: Any, secretsmanager: Any) -> list[str]:
+    """Every table and secret of the template, through the given clients (moto's in tests)."""
     notes: list[str] = []
-    dynamodb = client("dynamodb", endpoints.dynamodb)
     for table in template.tables.values():
         notes.extend(create_table(dynamodb, table))
-    secretsmanager = client("secretsmanager", endpoints.secretsmanager)
     for secret in template.secrets.values():
         create_secret(secretsmanager, secret)
     return notes

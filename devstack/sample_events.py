@@ -20,6 +20,7 @@ import bcrypt
 from auth.keys import DEMO_KEY
 from auth.models import Role, State, User
 from auth.pats import PAT_PREFIX, checksum, hash_pat
+from auth.principal import AuthMethod, Principal
 from auth.stores.users import user_to_item
 from auth.tokens import SigningKey, mint_access_token, mint_refresh_token
 from devstack.events import Request, authorizer_event, integration_event
@@ -105,13 +106,10 @@ def _api(
 
 
 def _context(user: User) -> dict[str, str]:
-    return {
-        "userId": str(user.id),
-        "username": user.username,
-        "role": user.role.value,
-        "authMethod": "access_token",
-        "credentialId": "",
-    }
+    """What the authorizer hands the API function for this user's access token."""
+    from handlers.authorizer import authorizer_context
+
+    return authorizer_context(Principal(user.id, user.username, user.role, AuthMethod.ACCESS_TOKEN))
 
 
 def samples() -> list[Sample]:

@@ -13,7 +13,7 @@ from auth.audit import RecordingAudit
 from auth.clock import FakeClock
 from auth.config import Config
 from auth.wiring import ApiServices, AuthorizerServices, build_api_services, build_authorizer_services
-from devstack.provision import create_secret, create_table
+from devstack.provision import create_all
 from devstack.template import load_template
 
 REGION = "us-east-1"
@@ -31,10 +31,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         template = load_template()
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         secretsmanager = boto3.client("secretsmanager", region_name=REGION)
-        for table in template.tables.values():
-            create_table(dynamodb, table)
-        for secret in template.secrets.values():
-            create_secret(secretsmanager, secret)
+        create_all(template, dynamodb, secretsmanager)
         yield {"dynamodb": dynamodb, "secretsmanager": secretsmanager, "template": template}
 
 

@@ -13,6 +13,7 @@ from auth.wiring import ApiServices
 from handlers import api as api_function
 from handlers.api_context import reset_services
 from tests.support.events import FakeLambdaContext, http_event
+from tests.support.people import context_for
 
 PASSWORD = "correct horse battery"
 
@@ -212,13 +213,7 @@ def test_refresh_without_a_cookie_is_401() -> None:
 def caller_context(api: ApiServices, username: str) -> dict[str, str]:
     user = api.users.get_by_username(username)
     assert user is not None
-    return {
-        "userId": str(user.id),
-        "username": user.username,
-        "role": user.role.value,
-        "authMethod": "access_token",
-        "credentialId": "",
-    }
+    return context_for(user)
 
 
 def test_me_returns_the_caller(api: ApiServices) -> None:

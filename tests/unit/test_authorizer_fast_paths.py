@@ -7,28 +7,14 @@ import pytest
 
 from auth.authenticator import bearer_token
 from auth.errors import Unauthenticated
-from auth.tokens import SigningKey, parse_access_token, read_key_id
+from auth.tokens import parse_access_token, read_key_id
 from handlers import authorizer_event
 from tests.support.events import authorizer_event as make_event
-
-KEY = SigningKey("v1", b"k" * 40)
-NOW = 1_800_000_000
+from tests.support.jwts import KEY, NOW, access_claims, forge
 
 
 def token(**claims: object) -> str:
-    base = {
-        "type": "access",
-        "name": "alice",
-        "username": "alice",
-        "role": "USER",
-        "status": "NORMAL",
-        "iss": "memos",
-        "sub": "7",
-        "aud": ["user.access-token"],
-        "iat": NOW,
-        "exp": NOW + 900,
-    }
-    return jwt.encode({**base, **claims}, KEY.secret, algorithm="HS256", headers={"kid": "v1"})
+    return forge(access_claims(**claims))
 
 
 @pytest.mark.parametrize("separator", [" ", "\t", "\n", "\u00a0", "\u2028", "\x1c", ","])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 
-import jwt
 import pytest
 
 from auth.errors import Unauthenticated
@@ -17,10 +16,9 @@ from auth.tokens import (
     parse_access_token,
     parse_refresh_token,
 )
+from tests.support.jwts import KEY, NOW, access_claims, forge
 
-KEY = SigningKey("v1", b"k" * 40)
 OTHER_KEY = SigningKey("v1", b"x" * 40)
-NOW = 1_800_000_000
 USER = User(7, "alice", Role.USER, State.NORMAL, "", "", "", NOW, NOW)
 
 
@@ -31,27 +29,6 @@ def lookup(kid: str) -> SigningKey | None:
 def segment(token: str, index: int) -> dict:
     part = token.split(".")[index]
     return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
-
-
-def forge(claims: dict, key: bytes = KEY.secret, alg: str = "HS256", headers: dict | None = None) -> str:
-    return jwt.encode(claims, key, algorithm=alg, headers={"kid": "v1", **(headers or {})})
-
-
-def access_claims(**overrides: object) -> dict:
-    claims = {
-        "type": "access",
-        "name": "alice",
-        "username": "alice",
-        "role": "USER",
-        "status": "NORMAL",
-        "iss": "memos",
-        "sub": "7",
-        "aud": ["user.access-token"],
-        "iat": NOW,
-        "exp": NOW + 900,
-    }
-    claims.update(overrides)
-    return {k: v for k, v in claims.items() if v is not None}
 
 
 def test_access_token_has_exact_header_and_claims() -> None:

@@ -14,6 +14,7 @@ from auth.wiring import ApiServices
 from handlers import api as api_function
 from handlers.api_context import reset_services
 from tests.support.events import FakeLambdaContext, http_event
+from tests.support.people import context_for
 
 PASSWORD = "correct horse battery"
 IP = "203.0.113.7"
@@ -32,13 +33,7 @@ def people(api: ApiServices) -> Iterator[None]:
 def as_user(api: ApiServices, username: str, credential_id: str = "") -> dict[str, str]:
     user = api.users.get_by_username(username)
     assert user is not None
-    return {
-        "userId": str(user.id),
-        "username": username,
-        "role": user.role.value,
-        "authMethod": "access_token",
-        "credentialId": credential_id,
-    }
+    return context_for(user, credential_id=credential_id)
 
 
 def call(
