@@ -72,7 +72,7 @@ def _access_token(world: World, user: User, index: int) -> Credential:
 
 
 def _pat(world: World, user: User, index: int) -> Credential:
-    _, token = world.api.pats.create(user.id, f"bench {index}", 0)
+    _, token = world.api.pats.create(user, f"bench {index}", 0)
     return Credential(authorization=f"Bearer {token}")
 
 

@@ -1,7 +1,7 @@
 """In-process stand-ins for the DynamoDB and Secrets Manager clients.
 
 They answer the few calls the authorizer makes (get_item, batch_get_item, put_item,
-update_item, get_secret_value), plus the transaction that stores a PAT, from dictionaries:
+update_item, get_secret_value), plus the transactions that store PATs, from dictionaries:
 a timed invocation then measures the project's own work and not an HTTP round trip or moto,
 and the suites that call the authorizer thousands of times (tests/unit/test_authorizer_fuzz.py,
 the attack matrix) cost microseconds a call. Conditions are not evaluated: the code under
@@ -73,30 +73,51 @@ class FakeDynamoDB:
         **_: Any,
     ) -> dict[str, Any]:
         self.writes.append("UpdateItem")
-        table = self.tables[TableName]
-        old = table.get(_key_id(Key), {})
-        new = {**old, **Key}
-        _apply_set(new, UpdateExpression, ExpressionAttributeValues)
-        table[_key_id(Key)] = new
+        old = self._update(TableName, Key, UpdateExpression, ExpressionAttributeValues)
         return {"Attributes": old} if ReturnValues == "ALL_OLD" else {}
 
     def transact_write_items(self, TransactItems: list[dict[str, Any]], **_: Any) -> dict[str, Any]:
-        """Only the Puts are applied (a ConditionCheck is a condition, and is not evaluated)."""
+        """Puts, Updates and Deletes are applied; conditions are not evaluated."""
         self.writes.append("TransactWriteItems")
         for action in TransactItems:
             if "Put" in action:
                 put = action["Put"]
                 key = {name: put["Item"][name] for name in self.key_names[put["TableName"]]}
                 self.tables[put["TableName"]][_key_id(key)] = dict(put["Item"])
+            elif "Update" in action:
+                update = action["Update"]
+                self._update(
+                    update["TableName"],
+                    update["Key"],
+                    update["UpdateExpression"],
+                    update["ExpressionAttributeValues"],
+                )
+            elif "Delete" in action:
+                self.tables[action["Delete"]["TableName"]].pop(_key_id(action["Delete"]["Key"]), None)
             elif "ConditionCheck" not in action:
-                raise ValueError(f"the fake only applies Put and ConditionCheck: {sorted(action)}")
+                raise ValueError(f"the fake does not know this transaction item: {sorted(action)}")
         return {}
 
+    def _update(
+        self, table_name: str, key: Mapping[str, Any], expression: str, values: Mapping[str, Any]
+    ) -> Item:
+        """Apply the update to the item (created if missing); the item as it was."""
+        table = self.tables[table_name]
+        old = table.get(_key_id(key), {})
+        new = {**old, **key}
+        _apply_update(new, expression, values)
+        table[_key_id(key)] = new
+        return old
 
-def _apply_set(item: Item, expression: str, values: Mapping[str, Any]) -> None:
-    """Apply `SET a = :x, b = if_not_exists(b, :y)`, the only form the stores write."""
+
+def _apply_update(item: Item, expression: str, values: Mapping[str, Any]) -> None:
+    """Apply `SET a = :x, b = if_not_exists(b, :y)` or `ADD n :k`, the forms the stores write."""
+    if expression.startswith("ADD "):
+        name, placeholder = expression[len("ADD ") :].split()
+        item[name] = {"N": str(int(item.get(name, {"N": "0"})["N"]) + int(values[placeholder]["N"]))}
+        return
     if not expression.startswith("SET "):
-        raise ValueError(f"the fake only understands SET expressions: {expression!r}")
+        raise ValueError(f"the fake only understands SET and ADD expressions: {expression!r}")
     for clause in _top_level_commas(expression[len("SET ") :]):
         name, value = (part.strip() for part in clause.split("=", 1))
         if value.startswith("if_not_exists("):

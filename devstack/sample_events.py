@@ -21,7 +21,8 @@ from auth.keys import DEMO_KEY
 from auth.models import Role, State, User
 from auth.pats import PAT_PREFIX, checksum, hash_pat
 from auth.principal import AuthMethod, Principal
-from auth.stores.users import user_to_item
+from auth.stores.personal_access_tokens import PatRecord, pat_to_item
+from auth.stores.users import TOKEN_COUNT, user_to_item
 from auth.tokens import SigningKey, mint_access_token, mint_refresh_token
 from devstack.events import Request, authorizer_event, integration_event
 from devstack.template import REPO_ROOT
@@ -272,6 +273,8 @@ def seed_items(password_hash: str) -> dict[str, list[dict[str, Any]]]:
     users: list[dict[str, Any]] = []
     for user in (ADMIN, MEMBER):
         item = user_to_item(User(**{**user.__dict__, "password_hash": password_hash}))
+        if user is ADMIN:
+            item[TOKEN_COUNT] = {"N": "1"}  # the sample PAT below
         users += [item, {"pk": {"S": f"username#{user.username}"}, "userId": {"N": str(user.id)}}]
     return {
         "UsersTable": users,
@@ -293,13 +296,9 @@ def seed_items(password_hash: str) -> dict[str, list[dict[str, Any]]]:
             }
         ],
         "PersonalAccessTokensTable": [
-            {
-                "tokenHash": {"S": hash_pat(PAT)},
-                "tokenId": {"S": PAT_ID},
-                "userId": {"N": str(ADMIN.id)},
-                "description": {"S": "sample"},
-                "createdAt": {"N": str(ISSUED_AT)},
-            }
+            pat_to_item(
+                PatRecord(hash_pat(PAT), PAT_ID, ADMIN.id, "sample", ISSUED_AT, None, None, ADMIN.as_owner)
+            )
         ],
     }
 

@@ -92,8 +92,6 @@ class Authenticator:
         self._pats = pats
         self._sessions = sessions
         self._clock = clock
-        # PAT hash -> owner id, learned on first sight (bounded like the user cache).
-        self._pat_owners: dict[str, int] = {}
 
     def authenticate(self, authorization: str | None, session_cookie: str | None) -> Principal:
         token = bearer_token(authorization)
@@ -113,21 +111,11 @@ class Authenticator:
         return Principal(user.id, user.username, user.role, AuthMethod.ACCESS_TOKEN)
 
     def _from_pat(self, token: str) -> Principal:
-        token_hash = self._pats.token_hash(token)
-        owner = self._pat_owners.get(token_hash)
-        if owner is not None and not self._users.is_fresh(owner):
-            # A token's owner never changes: read the token and its user in one round trip.
-            record, item = self._pats.find_along(token, self._users.key_of(owner))
-            self._users.remember_item(owner, item)
-        else:
-            record = self._pats.find(token)
-        if len(self._pat_owners) >= USER_CACHE_MAX_ENTRIES:
-            self._pat_owners.clear()
-        self._pat_owners[token_hash] = record.user_id
-        user = self._active_user(record.user_id)
+        record = self._pats.find(token)
         # Only a use that passed every check counts as one.
         self._pats.mark_used(record)
-        return Principal(user.id, user.username, user.role, AuthMethod.PAT, record.token_id)
+        owner = record.owner
+        return Principal(record.user_id, owner.username, owner.role, AuthMethod.PAT, record.token_id)
 
     def _from_session(self, cookie_value: str) -> Principal:
         # The cookie names the user: when the user is due too, read both in one round trip.

@@ -38,6 +38,27 @@ class User:
     def is_active(self) -> bool:
         return self.state is State.NORMAL
 
+    @property
+    def as_owner(self) -> TokenOwner:
+        return TokenOwner(self.username, self.role, self.state)
+
+
+@dataclass(frozen=True)
+class TokenOwner:
+    """What the authorizer needs of a personal access token's user.
+
+    Each token item carries this copy of its owner, kept in step by the stores' transactions,
+    so that a token is verified with one read, its first use in a container included.
+    """
+
+    username: str
+    role: Role
+    state: State
+
+    @property
+    def is_active(self) -> bool:
+        return self.state is State.NORMAL
+
 
 @dataclass(frozen=True)
 class ClientInfo:

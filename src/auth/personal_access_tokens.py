@@ -11,8 +11,8 @@ import uuid
 from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit
 from auth.clock import Clock
 from auth.errors import InvalidArgument, NotFound, Unauthenticated, Unavailable
+from auth.models import User
 from auth.pats import generate_pat, hash_pat, is_well_formed
-from auth.stores.dynamo import Item, TableKey
 from auth.stores.personal_access_tokens import PatRecord, PatStore
 
 SECONDS_PER_DAY = 24 * 3600
@@ -47,19 +47,15 @@ class PersonalAccessTokens:
         return hash_pat(token)
 
     def find(self, token: str) -> PatRecord:
-        """The live token record; Unauthenticated otherwise. One GetItem at most."""
-        return self._checked(self._store.get(self.token_hash(token), consistent=self._consistent_reads))
-
-    def find_along(self, token: str, other: TableKey) -> tuple[PatRecord, Item | None]:
-        """`find`, with one item of another table (the owner's user) in the same round trip."""
-        record, item = self._store.get_along(self.token_hash(token), other, self._consistent_reads)
-        return self._checked(record), item
-
-    def _checked(self, record: PatRecord | None) -> PatRecord:
+        """The live token of an active user; Unauthenticated otherwise. One GetItem at most:
+        the record carries its owner's username, role and state."""
+        record = self._store.get(self.token_hash(token), consistent=self._consistent_reads)
         if record is None:
             raise Unauthenticated("unknown personal access token")
         if record.is_expired(self._clock.now()):
             raise Unauthenticated("personal access token expired")
+        if not record.owner.is_active:
+            raise Unauthenticated("user not found or archived")
         return record
 
     def mark_used(self, record: PatRecord) -> None:
@@ -77,7 +73,7 @@ class PersonalAccessTokens:
 
     # -- the API's half -------------------------------------------------------------------
 
-    def create(self, user_id: int, description: str, expires_in_days: int) -> tuple[PatRecord, str]:
+    def create(self, owner: User, description: str, expires_in_days: int) -> tuple[PatRecord, str]:
         """A new token and its record; the token itself is never retrievable again."""
         if len(description) > MAX_DESCRIPTION_CHARS:
             raise InvalidArgument(f"description must be at most {MAX_DESCRIPTION_CHARS} characters")
@@ -88,15 +84,20 @@ class PersonalAccessTokens:
         record = PatRecord(
             token_hash=hash_pat(token),
             token_id=str(uuid.uuid4()),
-            user_id=user_id,
+            user_id=owner.id,
             description=description,
             created_at=now,
             expires_at=now + expires_in_days * SECONDS_PER_DAY if expires_in_days else None,
             last_used_at=None,
+            owner=owner.as_owner,
         )
-        self._store.create(record)
-        self._audit.record(AuditEvent.CREATED, CredentialKind.PAT, user_id, record.token_id)
+        record = self._store.create(record)
+        self._audit.record(AuditEvent.CREATED, CredentialKind.PAT, owner.id, record.token_id)
         return record, token
+
+    def save_owner(self, user: User) -> None:
+        """Store a change of the user's role or state, on the user and on each of their tokens."""
+        self._store.update_owner(user)
 
     def list_for_user(self, user_id: int) -> list[PatRecord]:
         """The user's live tokens, oldest first; expired ones wait for TTL but are not shown."""

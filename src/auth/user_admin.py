@@ -6,13 +6,18 @@ from dataclasses import dataclass, replace
 
 from auth.accounts import validate_profile
 from auth.clock import Clock
-from auth.errors import InvalidArgument, NotFound, PermissionDenied
+from auth.errors import InvalidArgument, NotFound, PermissionDenied, Unavailable
 from auth.models import Role, State, User
 from auth.passwords import hash_password
+from auth.personal_access_tokens import PersonalAccessTokens
 from auth.principal import Principal
 from auth.revocation import CredentialRevocation
-from auth.stores.users import UserStore
+from auth.stores.users import TokensRemain, UserStore
 from auth.usernames import validate_username
+
+# A token created between the sweep of a user's tokens and the user's deletion sends the
+# deletion round again; this many rounds is far more than concurrent clients can provoke.
+DELETE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -26,9 +31,15 @@ class UserChanges:
 
 class UserAdmin:
     def __init__(
-        self, users: UserStore, revocation: CredentialRevocation, clock: Clock, bcrypt_cost: int
+        self,
+        users: UserStore,
+        pats: PersonalAccessTokens,
+        revocation: CredentialRevocation,
+        clock: Clock,
+        bcrypt_cost: int,
     ) -> None:
         self._users = users
+        self._pats = pats
         self._revocation = revocation
         self._clock = clock
         self._bcrypt_cost = bcrypt_cost
@@ -90,7 +101,11 @@ class UserAdmin:
             # alongside the sign-ins (perhaps an intruder's) it was changed to end.
             keep = current_credential if caller.user_id == user.id else ""
             self._revocation.revoke_sign_ins(user.id, keep)
-        self._users.update(updated)
+        if (updated.role, updated.state) != (user.role, user.state):
+            # Each of the user's tokens carries a copy of both: they change together.
+            self._pats.save_owner(updated)
+        else:
+            self._users.update(updated)
         return updated
 
     def delete(self, caller: Principal, username: str) -> None:
@@ -100,8 +115,16 @@ class UserAdmin:
         # Credentials go first, the user last: if a step fails, the user is still there (signed
         # out everywhere) and a retry finishes the job. The other order would leave orphaned
         # credentials that a retry could no longer reach, the user being gone.
-        self._revocation.remove_all(user.id)
-        self._users.delete(user)
-        # A PAT created in between was stored while the user still existed (its creation
-        # checks that in the same transaction) and is swept here; later ones are refused.
-        self._revocation.remove_all(user.id)
+        for _ in range(DELETE_ATTEMPTS):
+            self._revocation.remove_all(user.id)
+            try:
+                self._users.delete(user)
+                break
+            except TokensRemain:
+                # A token was created after the sweep: sweep again.
+                continue
+        else:
+            raise Unavailable("the user's tokens kept changing; try again")
+        # A session or refresh token created in between is swept here; later ones are
+        # refused (their user is gone).
+        self._revocation.revoke_sign_ins(user.id)

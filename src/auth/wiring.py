@@ -73,7 +73,7 @@ def _clients(dynamodb: Any, secretsmanager: Any) -> tuple[Any, Any]:
 def _pats(
     config: Config, clock: Clock, dynamodb: Any, users: UserStore, audit: AuditSink
 ) -> PersonalAccessTokens:
-    store = PatStore(dynamodb, config.personal_access_tokens_table, users.key_of)
+    store = PatStore(dynamodb, config.personal_access_tokens_table, users)
     # A lag of 0 promises that a delete is seen at once: only a consistent read keeps that.
     return PersonalAccessTokens(store, clock, audit, consistent_reads=config.revocation_lag == 0)
 
@@ -163,7 +163,7 @@ def build_api_services(
         ),
         access_tokens=AccessTokens(keys, clock, config.access_token_ttl),
         refresh_tokens=RefreshTokens(refresh_store, users, keys, clock, config.refresh_token_ttl, audit),
-        user_admin=UserAdmin(users, revocation, clock, config.bcrypt_cost),
+        user_admin=UserAdmin(users, pats, revocation, clock, config.bcrypt_cost),
         authenticator=_authenticator(config, clock, keys, users, pats, sessions),
         pats=pats,
         sessions=sessions,

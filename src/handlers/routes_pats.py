@@ -40,7 +40,7 @@ def list_tokens(username: str) -> JsonResponse:
 )
 def create_token(username: str, body: Annotated[CreatePersonalAccessTokenRequest, Body()]) -> JsonResponse:
     owner = owner_for(username, principal(router.current_event), ROUTE_ACCESS[CREATE])
-    record, token = services().pats.create(owner.id, body.description, body.expiresInDays)
+    record, token = services().pats.create(owner, body.description, body.expiresInDays)
     return json_response({"personalAccessToken": pat_view(owner.username, record), "token": token})
 
 

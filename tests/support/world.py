@@ -51,7 +51,9 @@ def _material(config: Config, dynamodb: FakeDynamoDB, user: User, other: User, n
     pat = generate_pat()
     dynamodb.put_item(
         TableName=config.personal_access_tokens_table,
-        Item=pat_to_item(PatRecord(hash_pat(pat), str(uuid.uuid4()), user.id, "ci", now, None, None)),
+        Item=pat_to_item(
+            PatRecord(hash_pat(pat), str(uuid.uuid4()), user.id, "ci", now, None, None, user.as_owner)
+        ),
     )
     session_id = str(uuid.uuid4())
     SessionStore(dynamodb, config.sessions_table).create(

@@ -88,7 +88,7 @@ def signed_in(api: Any, config: Config) -> Material:
 
     people = sign_up_people(api)
     key = api.keys.signing_key()
-    _, pat = api.pats.create(people.alice.id, "ci", 0)
+    _, pat = api.pats.create(people.alice, "ci", 0)
     session = api.sessions.create(people.alice, ClientInfo())
     return Material(
         kid=key.kid,

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from auth.clock import FakeClock
 from auth.config import Config
-from auth.models import State, User
+from auth.models import Role, State, User
 from auth.pats import generate_pat
 from auth.personal_access_tokens import SECONDS_PER_DAY
+from auth.principal import AuthMethod, Principal
 from auth.sessions import session_cookie_value
-from auth.stores.users import user_to_item
+from auth.user_admin import UserChanges
 from auth.wiring import ApiServices, AuthorizerServices, build_authorizer_services
 from tests.support.people import People, authorize, sign_up_people
 from tests.unit.test_pats import Failing, NoCalls
@@ -28,8 +28,10 @@ def people(api: ApiServices) -> People:
     return sign_up_people(api)
 
 
-def archive(aws: dict[str, Any], user: User) -> None:
-    aws["dynamodb"].put_item(TableName="UsersTable", Item=user_to_item(replace(user, state=State.ARCHIVED)))
+def as_admin(api: ApiServices, people: People, user: User, changes: UserChanges) -> None:
+    """Change a user the way an admin's PATCH does (the copy on each token of theirs too)."""
+    admin = Principal(people.admin.id, people.admin.username, people.admin.role, AuthMethod.ACCESS_TOKEN)
+    api.user_admin.update(admin, user.username, changes)
 
 
 def refused(services: AuthorizerServices, **credential: Any) -> None:
@@ -47,7 +49,7 @@ def no_reads(aws: dict[str, Any], clock: FakeClock, config: Config) -> Authorize
 def test_pat_is_accepted_with_its_id(
     api: ApiServices, authorizer_services: AuthorizerServices, people: People
 ) -> None:
-    record, token = api.pats.create(people.alice.id, "ci", 0)
+    record, token = api.pats.create(people.alice, "ci", 0)
     answer = authorize(authorizer_services, ME, authorization=f"Bearer {token}")
     assert answer["isAuthorized"] is True
     assert answer["context"] == {
@@ -82,7 +84,7 @@ def test_unknown_pat_is_refused(authorizer_services: AuthorizerServices, people:
 def test_deleted_pat_is_refused_at_once(
     api: ApiServices, authorizer_services: AuthorizerServices, people: People
 ) -> None:
-    record, token = api.pats.create(people.alice.id, "ci", 0)
+    record, token = api.pats.create(people.alice, "ci", 0)
     authorize(authorizer_services, ME, authorization=f"Bearer {token}")
     api.pats.delete(people.alice.id, record.token_id)
     refused(authorizer_services, authorization=f"Bearer {token}")
@@ -91,7 +93,7 @@ def test_deleted_pat_is_refused_at_once(
 def test_expired_pat_is_refused(
     api: ApiServices, authorizer_services: AuthorizerServices, people: People, clock: FakeClock
 ) -> None:
-    _, token = api.pats.create(people.alice.id, "ci", 1)
+    _, token = api.pats.create(people.alice, "ci", 1)
     clock.advance(SECONDS_PER_DAY)
     refused(authorizer_services, authorization=f"Bearer {token}")
 
@@ -99,8 +101,8 @@ def test_expired_pat_is_refused(
 def test_pat_of_an_archived_user_is_refused(
     api: ApiServices, aws: dict[str, Any], clock: FakeClock, config: Config, people: People
 ) -> None:
-    _, token = api.pats.create(people.alice.id, "ci", 0)
-    archive(aws, people.alice)
+    _, token = api.pats.create(people.alice, "ci", 0)
+    as_admin(api, people, people.alice, UserChanges(state=State.ARCHIVED))
     services = build_authorizer_services(config, clock, aws["dynamodb"], aws["secretsmanager"])
     refused(services, authorization=f"Bearer {token}")
 
@@ -108,18 +110,18 @@ def test_pat_of_an_archived_user_is_refused(
 def test_pat_of_a_non_admin_on_an_admin_route_is_forbidden(
     api: ApiServices, authorizer_services: AuthorizerServices, people: People
 ) -> None:
-    _, token = api.pats.create(people.alice.id, "ci", 0)
+    _, token = api.pats.create(people.alice, "ci", 0)
     assert authorize(authorizer_services, ADMIN_ONLY, authorization=f"Bearer {token}") == {
         "isAuthorized": False
     }
-    _, admin_token = api.pats.create(people.admin.id, "ci", 0)
+    _, admin_token = api.pats.create(people.admin, "ci", 0)
     assert authorize(authorizer_services, ADMIN_ONLY, authorization=f"Bearer {admin_token}")["isAuthorized"]
 
 
 def test_pat_lookup_failure_fails_closed(
     api: ApiServices, aws: dict[str, Any], clock: FakeClock, config: Config, people: People
 ) -> None:
-    _, token = api.pats.create(people.alice.id, "ci", 0)
+    _, token = api.pats.create(people.alice, "ci", 0)
     services = build_authorizer_services(
         config, clock, Failing(aws["dynamodb"], "get_item"), aws["secretsmanager"]
     )
@@ -132,7 +134,7 @@ def test_pat_lookup_failure_fails_closed(
 def test_failing_last_used_write_still_allows(
     api: ApiServices, aws: dict[str, Any], clock: FakeClock, config: Config, people: People
 ) -> None:
-    _, token = api.pats.create(people.alice.id, "ci", 0)
+    _, token = api.pats.create(people.alice, "ci", 0)
     services = build_authorizer_services(
         config, clock, Failing(aws["dynamodb"], "update_item"), aws["secretsmanager"]
     )
@@ -195,7 +197,7 @@ def test_session_of_an_archived_user_is_refused(
     api: ApiServices, aws: dict[str, Any], clock: FakeClock, config: Config, people: People
 ) -> None:
     session = api.sessions.create(people.bob, CLIENT)
-    archive(aws, people.bob)
+    as_admin(api, people, people.bob, UserChanges(state=State.ARCHIVED))
     services = build_authorizer_services(config, clock, aws["dynamodb"], aws["secretsmanager"])
     refused(services, cookies=_cookie(people.bob.id, session.session_id))
 
@@ -213,7 +215,7 @@ def test_bearer_header_is_checked_before_the_cookie(
     session = api.sessions.create(people.bob, CLIENT)
     cookies = _cookie(people.bob.id, session.session_id)
     refused(authorizer_services, authorization=f"Bearer {generate_pat()}", cookies=cookies)
-    _, token = api.pats.create(people.alice.id, "ci", 0)
+    _, token = api.pats.create(people.alice, "ci", 0)
     answer = authorize(authorizer_services, ME, authorization=f"Bearer {token}", cookies=cookies)
     assert answer["context"]["username"] == "alice"
 
@@ -252,7 +254,7 @@ class CountingCalls:
 def test_pat_and_session_cost_one_read_per_request_even_when_the_user_is_due(
     api: ApiServices, aws: dict[str, Any], clock: FakeClock, config: Config, people: People
 ) -> None:
-    _, token = api.pats.create(people.alice.id, "ci", 0)
+    _, token = api.pats.create(people.alice, "ci", 0)
     session = api.sessions.create(people.bob, CLIENT)
     counting = CountingCalls(aws["dynamodb"])
     services = build_authorizer_services(config, clock, counting, aws["secretsmanager"])
@@ -268,10 +270,25 @@ def test_pat_and_session_cost_one_read_per_request_even_when_the_user_is_due(
             if call in ("get_item", "batch_get_item", "query", "scan")
         ]
 
-    # First sight of a PAT: its owner is not known yet, so the token and the user are two reads.
-    assert reads(pat) == ["get_item", "get_item"]
+    # A PAT's item carries its owner: one read, its first sight in the container included.
+    assert reads(pat) == ["get_item"]
     assert reads(cookie) == ["batch_get_item"]
     for _ in range(3):
         clock.advance(config.revocation_lag)  # every user cache entry is due again
-        assert reads(pat) == ["batch_get_item"]
+        assert reads(pat) == ["get_item"]
         assert reads(cookie) == ["batch_get_item"]
+
+
+def test_a_role_change_reaches_a_warm_containers_pat_at_once(
+    api: ApiServices, authorizer_services: AuthorizerServices, people: People
+) -> None:
+    _, token = api.pats.create(people.alice, "ci", 0)
+    bearer = f"Bearer {token}"
+    assert authorize(authorizer_services, ADMIN_ONLY, authorization=bearer) == {"isAuthorized": False}
+    as_admin(api, people, people.alice, UserChanges(role=Role.ADMIN))
+    answer = authorize(authorizer_services, ADMIN_ONLY, authorization=bearer)
+    assert answer["isAuthorized"] is True and answer["context"]["role"] == "ADMIN"
+    as_admin(api, people, people.alice, UserChanges(role=Role.USER))
+    assert authorize(authorizer_services, ADMIN_ONLY, authorization=bearer) == {"isAuthorized": False}
+    as_admin(api, people, people.alice, UserChanges(state=State.ARCHIVED))
+    refused(authorizer_services, authorization=bearer)

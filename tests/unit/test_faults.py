@@ -67,7 +67,7 @@ def _new_user(api: ApiServices) -> User:
 
 def _signed_in(api: ApiServices) -> Scene:
     user = _new_user(api)
-    _, pat = api.pats.create(user.id, "ci", 0)
+    _, pat = api.pats.create(user, "ci", 0)
     session = api.sessions.create(user, CLIENT)
     return Scene(
         user=user,
@@ -80,8 +80,17 @@ def _signed_in(api: ApiServices) -> Scene:
 
 def _with_pat(api: ApiServices) -> Scene:
     scene = _signed_in(api)
-    record, scene.pat = api.pats.create(scene.user.id, "to delete", 0)
+    record, scene.pat = api.pats.create(scene.user, "to delete", 0)
     scene.pat_id = record.token_id
+    return scene
+
+
+def _admin_changes(api: ApiServices) -> Scene:
+    """A user with two PATs, about to be changed by the admin (whose context is kept)."""
+    scene = _with_pat(api)
+    admin = api.users.get_by_username("root")
+    assert admin is not None and admin.is_admin
+    scene.extra["admin"] = context_for(admin)
     return scene
 
 
@@ -185,6 +194,32 @@ PATHS = [
         ),
     ),
     Path(
+        "role change",
+        _admin_changes,
+        lambda s, sc: _call(
+            s,
+            "PATCH",
+            USER.format(username=sc.user.username),
+            USER,
+            sc,
+            caller=sc.extra["admin"],
+            body={"role": "ADMIN"},
+        ),
+    ),
+    Path(
+        "archive",
+        _admin_changes,
+        lambda s, sc: _call(
+            s,
+            "PATCH",
+            USER.format(username=sc.user.username),
+            USER,
+            sc,
+            caller=sc.extra["admin"],
+            body={"state": "ARCHIVED"},
+        ),
+    ),
+    Path(
         "user delete",
         _signed_in,
         lambda s, sc: _call(s, "DELETE", USER.format(username=sc.user.username), USER, sc),
@@ -222,6 +257,27 @@ def partial_writes(dynamodb: Any, config: Config) -> list[str]:
     for item in _scan(dynamodb, config.settings_table):
         if get_s(item, "pk") == "owner" and get_n(item, "userId") not in users:
             problems.append("the owner marker names a missing user")
+    return problems + owner_copies_drifted(dynamodb, config, users)
+
+
+def owner_copies_drifted(dynamodb: Any, config: Config, users: dict[int, Any]) -> list[str]:
+    """Each PAT carries its user's username, role and state, and each user counts their PATs:
+    the authorizer trusts the first, role changes rely on the second."""
+    problems: list[str] = []
+    counted = dict.fromkeys(users, 0)
+    for item in _scan(dynamodb, config.personal_access_tokens_table):
+        user = users.get(get_n(item, "userId"))
+        if user is None:
+            continue  # reported above
+        counted[get_n(item, "userId")] += 1
+        copy = [get_s(item, name) for name in ("ownerUsername", "ownerRole", "ownerState")]
+        if copy != [get_s(user, name) for name in ("username", "role", "state")]:
+            problems.append(f"a PAT of user {get_n(user, 'id')} carries {copy}")
+    problems += [
+        f"user {user_id} counts {get_n(users[user_id], 'patCount')} PATs but has {count}"
+        for user_id, count in counted.items()
+        if get_n(users[user_id], "patCount") != count
+    ]
     return problems
 
 

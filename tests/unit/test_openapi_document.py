@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from auth.access import ROUTE_ACCESS, Access
 from auth.logins import Login, LoginKind
-from auth.models import ClientInfo, Role, State, User
+from auth.models import ClientInfo, Role, State, TokenOwner, User
 from auth.stores.personal_access_tokens import PatRecord
 from auth.user_agents import Device
 from auth.usernames import is_valid_username
@@ -28,6 +28,8 @@ OPERATIONS = {
     for path, item in DOCUMENT["paths"].items()
     for method, operation in item.items()
 }
+
+ALICE = TokenOwner("alice", Role.USER, State.NORMAL)
 
 
 def shapes(operation: dict[str, Any], status: str) -> list[dict[str, Any]]:
@@ -73,8 +75,14 @@ LOGIN = Login("id", LoginKind.SESSION, 1, 2, 3, CLIENT, Device("Desktop", "Linux
     [
         (bodies.User, user_view(USER, include_email=True)),
         (bodies.User, user_view(USER, include_email=False)),
-        (bodies.PersonalAccessToken, pat_view("alice", PatRecord("h", "t", 1, "ci", 1, None, None))),
-        (bodies.PersonalAccessToken, pat_view("alice", PatRecord("h", "t", 1, "ci", 1, 2, 3))),
+        (
+            bodies.PersonalAccessToken,
+            pat_view(
+                "alice",
+                PatRecord("h", "t", 1, "ci", 1, None, None, ALICE),
+            ),
+        ),
+        (bodies.PersonalAccessToken, pat_view("alice", PatRecord("h", "t", 1, "ci", 1, 2, 3, ALICE))),
         (bodies.Login, login_view("alice", LOGIN)),
     ],
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import string
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -15,28 +16,31 @@ from auth.errors import InvalidArgument, NotFound, Unauthenticated, Unavailable
 from auth.models import Role, State, User
 from auth.pats import BASE62, PAT_PREFIX, checksum, generate_pat, hash_pat, is_well_formed
 from auth.personal_access_tokens import LAST_USED_WRITE_INTERVAL, SECONDS_PER_DAY, PersonalAccessTokens
-from auth.stores.personal_access_tokens import PatRecord, PatStore
-from auth.stores.users import UserStore, user_to_item
+from auth.stores.personal_access_tokens import MAX_TOKENS_PER_USER, PatRecord, PatStore
+from auth.stores.users import TokensRemain, UserStore
 
 TABLE = "PersonalAccessTokensTable"
 USERS_TABLE = "UsersTable"
 # Tokens belong to users 7 and 8; user 9 was never created.
+USERS = {
+    user_id: User(user_id, f"user{user_id}", Role.USER, State.NORMAL, "", "", "", 0, 0)
+    for user_id in (7, 8, 9)
+}
 OWNERS = (7, 8)
 
 
-def owner_key(user_id: int) -> Any:
-    return UserStore(NoCalls(), USERS_TABLE, "SettingsTable").key_of(user_id)
+def users_of(client: Any) -> UserStore:
+    return UserStore(client, USERS_TABLE, "SettingsTable")
 
 
-def store_of(client: Any) -> PatStore:
-    return PatStore(client, TABLE, owner_key)
+def store_of(client: Any, pauses: list[float] | None = None) -> PatStore:
+    return PatStore(client, TABLE, users_of(client), pause=(pauses if pauses is not None else []).append)
 
 
 @pytest.fixture(autouse=True)
 def owners(aws: dict[str, Any]) -> None:
     for user_id in OWNERS:
-        user = User(user_id, f"user{user_id}", Role.USER, State.NORMAL, "", "", "", 0, 0)
-        aws["dynamodb"].put_item(TableName=USERS_TABLE, Item=user_to_item(user))
+        users_of(aws["dynamodb"]).create(USERS[user_id], claim_owner=False)
 
 
 class NoCalls:
@@ -139,7 +143,7 @@ def test_malformed_token_is_refused_without_a_database_read(token: str, clock: F
 
 
 def test_only_the_hash_is_stored(aws: dict[str, Any], clock: FakeClock) -> None:
-    record, token = service(aws["dynamodb"], clock).create(7, "ci", 30)
+    record, token = service(aws["dynamodb"], clock).create(USERS[7], "ci", 30)
     item = stored(aws, token)
     assert item["tokenId"]["S"] == record.token_id and item["userId"]["N"] == "7"
     assert token not in str(item) and token[len(PAT_PREFIX) :] not in str(item)
@@ -148,7 +152,7 @@ def test_only_the_hash_is_stored(aws: dict[str, Any], clock: FakeClock) -> None:
 
 def test_zero_days_never_expires(aws: dict[str, Any], clock: FakeClock) -> None:
     pats = service(aws["dynamodb"], clock)
-    record, token = pats.create(7, "forever", 0)
+    record, token = pats.create(USERS[7], "forever", 0)
     assert record.expires_at is None and "expiresAt" not in stored(aws, token)
     clock.advance(3650 * SECONDS_PER_DAY * 2)
     assert pats.find(token).token_id == record.token_id
@@ -159,16 +163,16 @@ def test_create_refuses_out_of_bounds_input(
     aws: dict[str, Any], clock: FakeClock, description: str, days: int
 ) -> None:
     with pytest.raises(InvalidArgument):
-        service(aws["dynamodb"], clock).create(7, description, days)
+        service(aws["dynamodb"], clock).create(USERS[7], description, days)
     assert aws["dynamodb"].scan(TableName=TABLE)["Count"] == 0
 
 
 def test_list_shows_only_the_users_live_tokens(aws: dict[str, Any], clock: FakeClock) -> None:
     pats = service(aws["dynamodb"], clock)
-    first, _ = pats.create(7, "a", 1)
+    first, _ = pats.create(USERS[7], "a", 1)
     clock.advance(1)
-    second, _ = pats.create(7, "b", 0)
-    pats.create(8, "someone else's", 0)
+    second, _ = pats.create(USERS[7], "b", 0)
+    pats.create(USERS[8], "someone else's", 0)
     assert [r.token_id for r in pats.list_for_user(7)] == [first.token_id, second.token_id]
     clock.advance(SECONDS_PER_DAY)
     assert [r.token_id for r in pats.list_for_user(7)] == [second.token_id]
@@ -177,7 +181,7 @@ def test_list_shows_only_the_users_live_tokens(aws: dict[str, Any], clock: FakeC
 def test_delete_by_owner_stops_the_token(aws: dict[str, Any], clock: FakeClock) -> None:
     audit = RecordingAudit()
     pats = service(aws["dynamodb"], clock, audit)
-    record, token = pats.create(7, "ci", 0)
+    record, token = pats.create(USERS[7], "ci", 0)
     pats.delete(7, record.token_id)
     with pytest.raises(Unauthenticated):
         pats.find(token)
@@ -188,7 +192,7 @@ def test_delete_of_another_users_token_is_not_found_and_keeps_it(
     aws: dict[str, Any], clock: FakeClock
 ) -> None:
     pats = service(aws["dynamodb"], clock)
-    record, token = pats.create(7, "ci", 0)
+    record, token = pats.create(USERS[7], "ci", 0)
     with pytest.raises(NotFound):
         pats.delete(8, record.token_id)
     with pytest.raises(NotFound):
@@ -198,7 +202,7 @@ def test_delete_of_another_users_token_is_not_found_and_keeps_it(
 
 def test_store_delete_is_conditional_on_owner_and_id(aws: dict[str, Any], clock: FakeClock) -> None:
     store = store_of(aws["dynamodb"])
-    record, _ = service(aws["dynamodb"], clock).create(7, "ci", 0)
+    record, _ = service(aws["dynamodb"], clock).create(USERS[7], "ci", 0)
     assert not store.delete(record.token_hash, record.token_id, 8)
     assert not store.delete(record.token_hash, "other-id", 7)
     assert store.delete(record.token_hash, record.token_id, 7)
@@ -208,8 +212,8 @@ def test_store_delete_is_conditional_on_owner_and_id(aws: dict[str, Any], clock:
 def test_delete_all_removes_every_token_of_the_user(aws: dict[str, Any], clock: FakeClock) -> None:
     pats = service(aws["dynamodb"], clock)
     for _ in range(3):
-        pats.create(7, "", 0)
-    pats.create(8, "", 0)
+        pats.create(USERS[7], "", 0)
+    pats.create(USERS[8], "", 0)
     pats.delete_all(7)
     assert pats.list_for_user(7) == [] and len(pats.list_for_user(8)) == 1
 
@@ -225,7 +229,7 @@ def test_find_reads_one_item_by_key(aws: dict[str, Any], clock: FakeClock) -> No
             calls.append(name)
             return getattr(aws["dynamodb"], name)
 
-    record, token = service(aws["dynamodb"], clock).create(7, "ci", 0)
+    record, token = service(aws["dynamodb"], clock).create(USERS[7], "ci", 0)
     assert service(Counting(), clock).find(token).token_id == record.token_id
     assert calls == ["get_item"]
 
@@ -237,7 +241,7 @@ def test_unknown_well_formed_token_is_refused(aws: dict[str, Any], clock: FakeCl
 
 def test_token_expires_at_its_expiry(aws: dict[str, Any], clock: FakeClock) -> None:
     pats = service(aws["dynamodb"], clock)
-    _, token = pats.create(7, "ci", 1)
+    _, token = pats.create(USERS[7], "ci", 1)
     clock.advance(SECONDS_PER_DAY - 1)
     pats.find(token)
     clock.advance(1)
@@ -248,7 +252,7 @@ def test_token_expires_at_its_expiry(aws: dict[str, Any], clock: FakeClock) -> N
 
 
 def test_failing_read_fails_closed(aws: dict[str, Any], clock: FakeClock) -> None:
-    _, token = service(aws["dynamodb"], clock).create(7, "ci", 0)
+    _, token = service(aws["dynamodb"], clock).create(USERS[7], "ci", 0)
     with pytest.raises(Unavailable):
         service(Failing(aws["dynamodb"], "get_item"), clock).find(token)
 
@@ -256,7 +260,7 @@ def test_failing_read_fails_closed(aws: dict[str, Any], clock: FakeClock) -> Non
 def test_last_used_is_written_at_most_once_a_minute(aws: dict[str, Any], clock: FakeClock) -> None:
     audit = RecordingAudit()
     pats = service(aws["dynamodb"], clock, audit)
-    record, token = pats.create(7, "ci", 0)
+    record, token = pats.create(USERS[7], "ci", 0)
     first_use = int(clock.now())
     pats.mark_used(pats.find(token))
     assert stored(aws, token)["lastUsedAt"]["N"] == str(first_use)
@@ -273,7 +277,7 @@ def test_last_used_is_written_at_most_once_a_minute(aws: dict[str, Any], clock: 
 def test_stale_record_does_not_write_twice_in_a_minute(aws: dict[str, Any], clock: FakeClock) -> None:
     # Two containers read the token before either wrote: the condition lets one write.
     pats = service(aws["dynamodb"], clock)
-    _, token = pats.create(7, "ci", 0)
+    _, token = pats.create(USERS[7], "ci", 0)
     seen_by_both = pats.find(token)
     store = store_of(aws["dynamodb"])
     now = int(clock.now())
@@ -283,7 +287,7 @@ def test_stale_record_does_not_write_twice_in_a_minute(aws: dict[str, Any], cloc
 
 def test_last_used_write_never_recreates_a_deleted_token(aws: dict[str, Any], clock: FakeClock) -> None:
     pats = service(aws["dynamodb"], clock)
-    record, token = pats.create(7, "ci", 0)
+    record, token = pats.create(USERS[7], "ci", 0)
     found = pats.find(token)
     pats.delete(7, record.token_id)
     pats.mark_used(found)
@@ -291,27 +295,201 @@ def test_last_used_write_never_recreates_a_deleted_token(aws: dict[str, Any], cl
 
 
 def test_failing_last_used_write_does_not_fail_the_request(aws: dict[str, Any], clock: FakeClock) -> None:
-    _, token = service(aws["dynamodb"], clock).create(7, "ci", 0)
+    _, token = service(aws["dynamodb"], clock).create(USERS[7], "ci", 0)
     pats = service(Failing(aws["dynamodb"], "update_item"), clock)
     pats.mark_used(pats.find(token))
     assert "lastUsedAt" not in stored(aws, token)
 
 
 def test_record_repr_keeps_the_hash_out_of_logs(aws: dict[str, Any], clock: FakeClock) -> None:
-    record, _ = service(aws["dynamodb"], clock).create(7, "ci", 0)
+    record, _ = service(aws["dynamodb"], clock).create(USERS[7], "ci", 0)
     assert record.token_hash not in repr(record)
 
 
 def test_a_token_is_not_stored_for_a_user_who_does_not_exist(aws: dict[str, Any], clock: FakeClock) -> None:
     # A PAT created while its user is being deleted must not outlive the user's sweep.
     with pytest.raises(NotFound):
-        service(aws["dynamodb"], clock).create(9, "orphan", 0)
+        service(aws["dynamodb"], clock).create(USERS[9], "orphan", 0)
     assert aws["dynamodb"].scan(TableName=TABLE)["Items"] == []
 
 
 def test_store_create_checks_the_owner_in_the_same_transaction(aws: dict[str, Any]) -> None:
-    record = PatRecord("a" * 64, "id", 9, "orphan", 0, None, None)
+    record = PatRecord("a" * 64, "id", 9, "orphan", 0, None, None, USERS[9].as_owner)
     with pytest.raises(NotFound):
         store_of(aws["dynamodb"]).create(record)
-    store_of(aws["dynamodb"]).create(PatRecord("a" * 64, "id", 7, "ci", 0, None, None))
+    store_of(aws["dynamodb"]).create(PatRecord("a" * 64, "id", 7, "ci", 0, None, None, USERS[7].as_owner))
     assert store_of(aws["dynamodb"]).get("a" * 64) is not None
+
+
+# -- the owner's copy on each token ------------------------------------------------------------
+# The authorizer decides a PAT request from the token item alone, so the username, role and
+# state it carries must always be the user's: these tests try to make them drift.
+
+
+def token_count(aws: dict[str, Any], user_id: int) -> int | None:
+    return users_of(aws["dynamodb"]).token_count(user_id)
+
+
+class StaleIndex:
+    """The real client, except that the first `times` listings of the byUser index are stale:
+    `stale` rewrites the items they return (the index lags behind the table)."""
+
+    def __init__(self, client: Any, stale: Any, times: int) -> None:
+        self._client = client
+        self._stale = stale
+        self.left = times
+
+    def get_paginator(self, operation: str) -> Any:
+        paginator = self._client.get_paginator(operation)
+        if operation != "query" or self.left == 0:
+            return paginator
+        self.left -= 1
+        stale = self._stale
+
+        class Stale:
+            def paginate(self, **kwargs: Any) -> Any:
+                for page in paginator.paginate(**kwargs):
+                    yield {**page, "Items": stale(page["Items"])}
+
+        return Stale()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def test_a_token_carries_a_copy_of_its_owner_and_is_counted(aws: dict[str, Any], clock: FakeClock) -> None:
+    pats = service(aws["dynamodb"], clock)
+    first, token = pats.create(USERS[7], "ci", 0)
+    item = stored(aws, token)
+    assert [item[name]["S"] for name in ("ownerUsername", "ownerRole", "ownerState")] == [
+        "user7",
+        "USER",
+        "NORMAL",
+    ]
+    assert pats.find(token).owner == USERS[7].as_owner
+    pats.create(USERS[7], "two", 0)
+    assert token_count(aws, 7) == 2
+    pats.delete(7, first.token_id)
+    assert token_count(aws, 7) == 1
+    pats.delete_all(7)
+    assert token_count(aws, 7) == 0
+
+
+def test_a_role_and_state_change_reaches_every_token_of_the_user(
+    aws: dict[str, Any], clock: FakeClock
+) -> None:
+    pats = service(aws["dynamodb"], clock)
+    tokens = [pats.create(USERS[7], str(i), 0)[1] for i in range(3)]
+    _, bystander = pats.create(USERS[8], "", 0)
+    archived_admin = replace(USERS[7], role=Role.ADMIN, state=State.ARCHIVED, display_name="Seven")
+    pats.save_owner(archived_admin)
+    # The whole user is written with the copies, not only role and state.
+    assert users_of(aws["dynamodb"]).get(7) == archived_admin
+    for token in tokens:
+        with pytest.raises(Unauthenticated, match="archived"):
+            pats.find(token)
+    pats.save_owner(replace(archived_admin, state=State.NORMAL))
+    assert [pats.find(token).owner.role for token in tokens] == [Role.ADMIN] * 3
+    assert pats.find(bystander).owner == USERS[8].as_owner
+    assert token_count(aws, 7) == 3
+
+
+def _without_newest(items: list[Any]) -> list[Any]:
+    return sorted(items, key=lambda item: int(item["createdAt"]["N"]))[:-1]
+
+
+def test_a_role_change_waits_for_a_lagging_index_to_list_every_token(
+    aws: dict[str, Any], clock: FakeClock
+) -> None:
+    pats = service(aws["dynamodb"], clock)
+    pats.create(USERS[7], "old", 0)
+    clock.advance(1)
+    _, newest = pats.create(USERS[7], "just created", 0)
+    lagging = StaleIndex(aws["dynamodb"], _without_newest, times=2)
+    pauses: list[float] = []
+    store_of(lagging, pauses).update_owner(replace(USERS[7], role=Role.ADMIN))
+    assert lagging.left == 0 and pauses == [0.05, 0.1]
+    assert pats.find(newest).owner.role is Role.ADMIN
+
+
+def test_a_role_change_that_cannot_see_every_token_changes_nothing(
+    aws: dict[str, Any], clock: FakeClock
+) -> None:
+    pats = service(aws["dynamodb"], clock)
+    pats.create(USERS[7], "old", 0)
+    clock.advance(1)
+    pats.create(USERS[7], "just created", 0)
+    lagging = StaleIndex(aws["dynamodb"], _without_newest, times=100)
+    with pytest.raises(Unavailable):
+        store_of(lagging).update_owner(replace(USERS[7], state=State.ARCHIVED))
+    assert users_of(aws["dynamodb"]).get(7) == USERS[7]
+    assert [record.owner for record in pats.list_for_user(7)] == [USERS[7].as_owner] * 2
+
+
+def test_a_role_change_listing_a_deleted_token_lists_again(aws: dict[str, Any], clock: FakeClock) -> None:
+    pats = service(aws["dynamodb"], clock)
+    gone, _ = pats.create(USERS[7], "deleted", 0)
+    _, kept = pats.create(USERS[7], "kept", 0)
+    listed_before_delete = aws["dynamodb"].query(
+        TableName=TABLE,
+        IndexName="byUser",
+        KeyConditionExpression="userId = :u",
+        ExpressionAttributeValues={":u": {"N": "7"}},
+    )["Items"]
+    pats.delete(7, gone.token_id)
+    lagging = StaleIndex(aws["dynamodb"], lambda items: listed_before_delete, times=1)
+    pauses: list[float] = []
+    store_of(lagging, pauses).update_owner(replace(USERS[7], role=Role.ADMIN))
+    assert pauses == [0.05]
+    # The deleted token was not brought back as a half item by the copy's update.
+    assert [record.description for record in pats.list_for_user(7)] == ["kept"]
+    assert pats.find(kept).owner.role is Role.ADMIN
+
+
+def test_a_token_created_as_its_owner_changes_carries_the_new_copy(
+    aws: dict[str, Any], clock: FakeClock
+) -> None:
+    # The caller read user 7 (USERS[7]) just before an admin promoted them.
+    promoted = replace(USERS[7], role=Role.ADMIN)
+    users_of(aws["dynamodb"]).update(promoted)
+    record, token = service(aws["dynamodb"], clock).create(USERS[7], "ci", 0)
+    assert record.owner == promoted.as_owner and stored(aws, token)["ownerRole"] == {"S": "ADMIN"}
+    assert token_count(aws, 7) == 1
+
+
+def test_a_user_has_at_most_the_tokens_one_transaction_can_rewrite(
+    aws: dict[str, Any], clock: FakeClock
+) -> None:
+    pats = service(aws["dynamodb"], clock)
+    for _ in range(MAX_TOKENS_PER_USER):
+        pats.create(USERS[7], "", 0)
+    with pytest.raises(InvalidArgument, match=f"at most {MAX_TOKENS_PER_USER}"):
+        pats.create(USERS[7], "", 0)
+    assert token_count(aws, 7) == MAX_TOKENS_PER_USER == len(pats.list_for_user(7))
+    # The largest transaction: the user and every one of their tokens.
+    pats.save_owner(replace(USERS[7], state=State.ARCHIVED))
+    assert {record.owner.state for record in pats.list_for_user(7)} == {State.ARCHIVED}
+
+
+def test_a_token_item_without_its_owner_copy_is_refused(aws: dict[str, Any], clock: FakeClock) -> None:
+    pats = service(aws["dynamodb"], clock)
+    _, token = pats.create(USERS[7], "ci", 0)
+    aws["dynamodb"].update_item(
+        TableName=TABLE, Key={"tokenHash": {"S": hash_pat(token)}}, UpdateExpression="REMOVE ownerState"
+    )
+    with pytest.raises(Unauthenticated):
+        pats.find(token)
+
+
+def test_a_user_is_not_deleted_while_a_token_of_theirs_exists(aws: dict[str, Any], clock: FakeClock) -> None:
+    pats = service(aws["dynamodb"], clock)
+    pats.create(USERS[7], "ci", 0)
+    users = users_of(aws["dynamodb"])
+    with pytest.raises(TokensRemain):
+        users.delete(USERS[7])
+    assert users.get(7) == USERS[7]
+    pats.delete_all(7)
+    users.delete(USERS[7])
+    assert users.get(7) is None
+    with pytest.raises(NotFound):
+        users.delete(USERS[7])

@@ -173,7 +173,7 @@ def test_user_deletes_themselves_and_every_credential(api: ApiServices, aws: dic
     alice = api.users.get_by_username("alice")
     assert alice is not None
     refresh = api.refresh_tokens.issue(alice, client=api_client())
-    api.pats.create(alice.id, "ci", 0)
+    api.pats.create(alice, "ci", 0)
     api.sessions.create(alice, api_client())
     status, body = call("DELETE", "/api/v1/users/alice", USER, caller=as_user(api, "alice"))
     assert (status, body) == (200, {})
@@ -188,7 +188,7 @@ def test_user_deletes_themselves_and_every_credential(api: ApiServices, aws: dic
 def test_password_change_keeps_personal_access_tokens(api: ApiServices) -> None:
     alice = api.users.get_by_username("alice")
     assert alice is not None
-    _, token = api.pats.create(alice.id, "ci", 0)
+    _, token = api.pats.create(alice, "ci", 0)
     status, _ = call(
         "PATCH",
         "/api/v1/users/alice",
@@ -203,7 +203,7 @@ def test_password_change_keeps_personal_access_tokens(api: ApiServices) -> None:
 def test_deleting_a_user_deletes_their_tokens_and_sessions(api: ApiServices) -> None:
     alice = api.users.get_by_username("alice")
     assert alice is not None
-    api.pats.create(alice.id, "ci", 0)
+    api.pats.create(alice, "ci", 0)
     api.sessions.create(alice, api_client())
     assert call("DELETE", "/api/v1/users/alice", USER, caller=as_user(api, "alice"))[0] == 200
     # SPEC §3: "every credential of theirs", not only the ones that stop working.

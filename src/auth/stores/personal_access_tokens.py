@@ -1,31 +1,43 @@
 """The PersonalAccessTokens table: one item per token, keyed by the token's SHA-256.
 
 The authorizer finds a token with one GetItem on that key; a user's tokens are listed
-through the `byUser` index. Every write is conditional, so a write racing a delete never
-resurrects a token as a half-empty item.
+through the `byUser` index. Each item carries a copy of its owner's username, role and
+state, so that one read decides a request. The copies cannot drift from the user: every
+write that could make them disagree is one transaction with the user's item, whose token
+count proves that a role or state change rewrote every copy (see `update_owner`).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from auth.errors import NotFound, Unavailable
+from auth.errors import InvalidArgument, NotFound, Unavailable
+from auth.models import Role, State, TokenOwner, User
 from auth.stores.dynamo import (
     ITEM_CONDITION_FAILED,
     Item,
-    TableKey,
     conditional_write,
     get_n,
     get_one,
-    get_pair,
     get_s,
     items_of_user,
     n,
     s,
     write_transaction,
 )
+from auth.stores.users import UserStore
+
+# A role or state change rewrites the user's item and every token's copy in one transaction,
+# and DynamoDB takes at most 100 items in one.
+MAX_TOKENS_PER_USER = 99
+# Attempts at a transaction whose listing of the user's tokens may lag behind the index.
+ATTEMPTS = 5
+FIRST_PAUSE_SECONDS = 0.05
+# Transaction items that failed for a reason a fresh listing may cure.
+_RETRYABLE = frozenset({ITEM_CONDITION_FAILED, "TransactionConflict", "None"})
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,8 @@ class PatRecord:
     # None: the token never expires / has never been used.
     expires_at: int | None
     last_used_at: int | None
+    # The owner as the authorizer sees them: kept in step with the user's item.
+    owner: TokenOwner
 
     def is_expired(self, now: float) -> bool:
         return self.expires_at is not None and now >= self.expires_at
@@ -60,6 +74,12 @@ def _from_item(item: Item) -> PatRecord:
         created_at=get_n(item, "createdAt"),
         expires_at=_optional_n(item, "expiresAt"),
         last_used_at=_optional_n(item, "lastUsedAt"),
+        owner=TokenOwner(
+            username=get_s(item, "ownerUsername"),
+            role=Role(get_s(item, "ownerRole", Role.USER.value)),
+            # Every item is written with its copy; one without would be refused, not trusted.
+            state=State(get_s(item, "ownerState", State.ARCHIVED.value)),
+        ),
     )
 
 
@@ -70,6 +90,7 @@ def pat_to_item(record: PatRecord) -> dict[str, Any]:
         "userId": n(record.user_id),
         "description": s(record.description),
         "createdAt": n(record.created_at),
+        **_owner_values(record.owner),
     }
     if record.expires_at is not None:
         item["expiresAt"] = n(record.expires_at)
@@ -78,49 +99,101 @@ def pat_to_item(record: PatRecord) -> dict[str, Any]:
     return item
 
 
+def _owner_values(owner: TokenOwner) -> dict[str, Any]:
+    return {
+        "ownerUsername": s(owner.username),
+        "ownerRole": s(owner.role.value),
+        "ownerState": s(owner.state.value),
+    }
+
+
 class PatStore:
-    def __init__(self, client: Any, table: str, owner_key: Callable[[int], TableKey]) -> None:
+    def __init__(
+        self,
+        client: Any,
+        table: str,
+        users: UserStore,
+        pause: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._client = client
         self._table = table
-        # Where a user's item lives: a token is only stored while its owner exists.
-        self._owner_key = owner_key
+        # The owners' items: their token counts are written with the tokens.
+        self._users = users
+        self._pause = pause
 
-    def create(self, record: PatRecord) -> None:
-        """Store a new token; NotFound when its user is gone.
+    def create(self, record: PatRecord) -> PatRecord:
+        """Store a new token with its user's count; the record as stored.
 
-        The user's existence is checked in the same transaction as the write: a token created
-        while its user is being deleted is either refused or seen by the deletion's sweep,
-        never left behind as an orphan.
+        NotFound when the user is gone, InvalidArgument when they have MAX_TOKENS_PER_USER
+        already. When the user's role or state changed since `record.owner` was read, the
+        token is stored with the new copy.
         """
-        # A SHA-256 collision of two random tokens does not happen; the condition makes
-        # sure that if it ever did, the older token would not be overwritten.
-        put = {
-            "TableName": self._table,
-            "Item": pat_to_item(record),
-            "ConditionExpression": "attribute_not_exists(tokenHash)",
-        }
-        owner_table, owner_key = self._owner_key(record.user_id)
-        owner_exists = {
-            "TableName": owner_table,
-            "Key": owner_key,
-            # Every key attribute exists on a stored item; the first one will do.
-            "ConditionExpression": f"attribute_exists({next(iter(owner_key))})",
-        }
-        codes = write_transaction(self._client, [{"ConditionCheck": owner_exists}, {"Put": put}])
-        if codes is None:
-            return
-        if codes[:1] == [ITEM_CONDITION_FAILED]:
-            raise NotFound("user not found")
+        for attempt in range(ATTEMPTS):
+            # A SHA-256 collision of two random tokens does not happen; the condition makes
+            # sure that if it ever did, the older token would not be overwritten.
+            put = {
+                "TableName": self._table,
+                "Item": pat_to_item(record),
+                "ConditionExpression": "attribute_not_exists(tokenHash)",
+            }
+            counted = self._users.token_added(record.user_id, record.owner, MAX_TOKENS_PER_USER)
+            codes = write_transaction(self._client, [counted, {"Put": put}])
+            if codes is None:
+                return record
+            if codes[0] == ITEM_CONDITION_FAILED:
+                record = replace(record, owner=self._owner_for_retry(record))
+            elif not set(codes) <= _RETRYABLE:
+                break
+            self._pause(FIRST_PAUSE_SECONDS * 2**attempt)
         raise Unavailable("storage unavailable")
 
-    def get_along(
-        self, token_hash: str, other: TableKey, consistent: bool
-    ) -> tuple[PatRecord | None, Item | None]:
-        """This record and one item of another table, in one round trip."""
-        item, other_item = get_pair(
-            self._client, (self._table, {"tokenHash": s(token_hash)}), other, consistent
-        )
-        return (_from_item(item) if item else None), other_item
+    def _owner_for_retry(self, record: PatRecord) -> TokenOwner:
+        """Why the user's side of a creation failed: a gone user or a full quota end it; a
+        changed role or state is copied afresh."""
+        user = self._users.get(record.user_id, consistent=True)
+        if user is None:
+            raise NotFound("user not found")
+        if (self._users.token_count(user.id) or 0) >= MAX_TOKENS_PER_USER:
+            raise InvalidArgument(f"a user has at most {MAX_TOKENS_PER_USER} personal access tokens")
+        return user.as_owner
+
+    def update_owner(self, user: User) -> None:
+        """Write `user` (a changed role or state) and the copy on each of their tokens, at once.
+
+        The tokens are listed through an index that may lag behind the table; the user's
+        token count, checked in the same transaction, proves the listing whole, and every
+        listed token must still exist. A listing that was not is tried again.
+        """
+        for attempt in range(ATTEMPTS):
+            hashes = [record.token_hash for record in self.list_for_user(user.id)]
+            copies = [self._copy_owner(token_hash, user) for token_hash in hashes]
+            codes = write_transaction(
+                self._client, [self._users.update_with_tokens(user, len(hashes)), *copies]
+            )
+            if codes is None:
+                return
+            if self._users.token_count(user.id) is None:
+                raise NotFound("user not found")
+            if not set(codes) <= _RETRYABLE:
+                break
+            self._pause(FIRST_PAUSE_SECONDS * 2**attempt)
+        raise Unavailable("storage unavailable")
+
+    def _copy_owner(self, token_hash: str, user: User) -> dict[str, Any]:
+        owner = _owner_values(user.as_owner)
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": {"tokenHash": s(token_hash)},
+                "UpdateExpression": "SET " + ", ".join(f"{name} = :{name}" for name in owner),
+                # Also refuses to create an item for a token deleted since the listing.
+                "ConditionExpression": "userId = :user",
+                "ExpressionAttributeValues": {
+                    **{f":{name}": value for name, value in owner.items()},
+                    ":user": n(user.id),
+                },
+            }
+        }
 
     def get(self, token_hash: str, consistent: bool = False) -> PatRecord | None:
         item = get_one(self._client, self._table, {"tokenHash": s(token_hash)}, consistent)
@@ -151,12 +224,19 @@ class PatStore:
         return "lastUsedAt" not in response.get("Attributes", {})
 
     def delete(self, token_hash: str, token_id: str, user_id: int) -> bool:
-        """Delete the token if it is still the one named, owned by `user_id`; False if not."""
-        deleted = conditional_write(
-            self._client.delete_item,
-            TableName=self._table,
-            Key={"tokenHash": s(token_hash)},
-            ConditionExpression="tokenId = :tid AND userId = :uid",
-            ExpressionAttributeValues={":tid": s(token_id), ":uid": n(user_id)},
-        )
-        return deleted is not None
+        """Delete the token if it is still the one named, owned by `user_id`; False if not.
+
+        The user's token count goes down in the same transaction.
+        """
+        delete = {
+            "TableName": self._table,
+            "Key": {"tokenHash": s(token_hash)},
+            "ConditionExpression": "tokenId = :tid AND userId = :uid",
+            "ExpressionAttributeValues": {":tid": s(token_id), ":uid": n(user_id)},
+        }
+        codes = write_transaction(self._client, [{"Delete": delete}, self._users.token_removed(user_id)])
+        if codes is None:
+            return True
+        if ITEM_CONDITION_FAILED in codes:
+            return False
+        raise Unavailable("storage unavailable")

@@ -11,13 +11,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from auth.errors import AlreadyExists, NotFound, Unavailable
-from auth.models import Role, State, User
+from auth.models import Role, State, TokenOwner, User
 from auth.stores.dynamo import (
     ITEM_CONDITION_FAILED,
     Item,
     TableKey,
     conditional_write,
     get_n,
+    get_one,
     get_s,
     n,
     s,
@@ -31,10 +32,24 @@ USERNAME_PREFIX = "username#"
 # Settings-table items this store owns.
 OWNER_MARKER = "owner"
 USER_ID_COUNTER = "counter#users"
+# The user's number of personal access tokens, kept by the same transactions that store and
+# delete them: it proves that a listing of the tokens (through an index that may lag) is whole.
+TOKEN_COUNT = "patCount"
 
 
 class OwnerTaken(Exception):
     """Another sign-up became the first user while this one was in flight."""
+
+
+class TokensRemain(Exception):
+    """A user cannot be deleted while personal access tokens of theirs exist."""
+
+
+def _token_count_is(count: int) -> tuple[str, dict[str, Any]]:
+    """A condition that the user has exactly `count` tokens (a missing count is 0)."""
+    if count == 0:
+        return f"(attribute_not_exists({TOKEN_COUNT}) OR {TOKEN_COUNT} = :count)", {":count": n(0)}
+    return f"{TOKEN_COUNT} = :count", {":count": n(count)}
 
 
 def _user_pk(user_id: int) -> str:
@@ -145,18 +160,34 @@ class UserStore:
         raise Unavailable("storage unavailable")
 
     def update(self, user: User) -> None:
-        """Write the changeable fields of an existing user; the username never changes."""
-        updated = conditional_write(
-            self._client.update_item,
-            TableName=self._table,
-            Key={"pk": s(_user_pk(user.id))},
-            UpdateExpression=(
+        """Write the changeable fields of an existing user; the username never changes.
+
+        Role and state are copied onto the user's tokens: change them with
+        `PatStore.update_owner`, which writes this update and the copies together.
+        """
+        if conditional_write(self._client.update_item, **self._update_request(user)) is None:
+            raise NotFound("user not found")
+
+    def update_with_tokens(self, user: User, token_count: int) -> dict[str, Any]:
+        """`update` as a transaction item, which holds only while the user has exactly
+        `token_count` personal access tokens (the ones the transaction rewrites)."""
+        request = self._update_request(user)
+        condition, values = _token_count_is(token_count)
+        request["ConditionExpression"] += f" AND {condition}"
+        request["ExpressionAttributeValues"].update(values)
+        return {"Update": request}
+
+    def _update_request(self, user: User) -> dict[str, Any]:
+        return {
+            "TableName": self._table,
+            "Key": {"pk": s(_user_pk(user.id))},
+            "UpdateExpression": (
                 "SET #role = :role, #state = :state, passwordHash = :hash, displayName = :display, "
                 "email = :email, updateTime = :updated, tokensNotBefore = :not_before"
             ),
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames={"#role": "role", "#state": "state"},
-            ExpressionAttributeValues={
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeNames": {"#role": "role", "#state": "state"},
+            "ExpressionAttributeValues": {
                 ":role": s(user.role.value),
                 ":state": s(user.state.value),
                 ":hash": s(user.password_hash),
@@ -165,13 +196,54 @@ class UserStore:
                 ":updated": n(user.update_time),
                 ":not_before": n(user.tokens_not_before),
             },
-        )
-        if updated is None:
-            raise NotFound("user not found")
+        }
+
+    def token_added(self, user_id: int, owner: TokenOwner, max_tokens: int) -> dict[str, Any]:
+        """A transaction item counting one more token of the user: it holds only while the
+        user exists with the role and state copied onto the token, and has room for it."""
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": {"pk": s(_user_pk(user_id))},
+                "UpdateExpression": f"ADD {TOKEN_COUNT} :one",
+                "ConditionExpression": (
+                    f"attribute_exists(pk) AND #role = :role AND #state = :state "
+                    f"AND (attribute_not_exists({TOKEN_COUNT}) OR {TOKEN_COUNT} < :max)"
+                ),
+                "ExpressionAttributeNames": {"#role": "role", "#state": "state"},
+                "ExpressionAttributeValues": {
+                    ":one": n(1),
+                    ":role": s(owner.role.value),
+                    ":state": s(owner.state.value),
+                    ":max": n(max_tokens),
+                },
+            }
+        }
+
+    def token_removed(self, user_id: int) -> dict[str, Any]:
+        """A transaction item counting one token of the user fewer."""
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": {"pk": s(_user_pk(user_id))},
+                "UpdateExpression": f"ADD {TOKEN_COUNT} :minus_one",
+                "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeValues": {":minus_one": n(-1)},
+            }
+        }
+
+    def token_count(self, user_id: int) -> int | None:
+        """How many personal access tokens the user has (None: no such user); consistent."""
+        item = get_one(self._client, self._table, {"pk": s(_user_pk(user_id))}, consistent=True)
+        return get_n(item, TOKEN_COUNT) if item else None
 
     def delete(self, user: User) -> None:
-        """Remove the user and its username record together."""
-        exists = "attribute_exists(pk)"
+        """Remove the user and its username record together.
+
+        Raises TokensRemain while the user still has personal access tokens: a token is
+        never left without its user (the copy of the owner it carries would outlive them).
+        """
+        condition, values = _token_count_is(0)
         codes = write_transaction(
             self._client,
             [
@@ -179,20 +251,23 @@ class UserStore:
                     "Delete": {
                         "TableName": self._table,
                         "Key": {"pk": s(_user_pk(user.id))},
-                        "ConditionExpression": exists,
+                        "ConditionExpression": f"attribute_exists(pk) AND {condition}",
+                        "ExpressionAttributeValues": values,
                     }
                 },
                 {
                     "Delete": {
                         "TableName": self._table,
                         "Key": {"pk": s(_username_pk(user.username))},
-                        "ConditionExpression": exists,
+                        "ConditionExpression": "attribute_exists(pk)",
                     }
                 },
             ],
         )
         if codes is None:
             return
+        if codes[:1] == [ITEM_CONDITION_FAILED] and self.token_count(user.id) is not None:
+            raise TokensRemain
         if ITEM_CONDITION_FAILED in codes:
             raise NotFound("user not found")
         raise Unavailable("storage unavailable")
