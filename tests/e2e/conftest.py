@@ -119,3 +119,10 @@ def api(stack: LocalStack) -> Api:
     # The very first user of this stack is its admin; later ones are users.
     assert client.sign_up("admin").json()["role"] == "ADMIN"
     return client
+
+
+@pytest.fixture(scope="module")
+def admin_token(api: Api) -> str:
+    signed_in = api.sign_in("admin")
+    assert signed_in.status_code == 200
+    return signed_in.json()["accessToken"]

@@ -62,7 +62,7 @@ def test_concurrent_pat_creation_and_deletion_lose_nothing_and_leave_nothing(api
     assert sorted(p["name"] for p in listed["personalAccessTokens"]) == sorted(
         c["personalAccessToken"]["name"] for c in created
     )
-    assert len(stored_pats(api, api.user_id(access))) == len(created)
+    assert len(assert_copies_agree(api, api.user_id(access))) == len(created)
     for body in created:
         assert api.call("GET", "/auth/me", headers=bearer(body["token"])).status_code == 200
     # No orphan: every deleted one is gone and refused.
@@ -98,3 +98,64 @@ def test_pats_created_while_their_user_is_deleted_leave_no_orphan(api: Api) -> N
     # authorizer, or 404 from the handler); either way nothing of the user is left.
     assert {r.status_code for r in responses} <= {200, 401, 404}
     assert stored_pats(api, user_id) == []
+    assert not [item for item in api.scan("UsersTable") if item["pk"]["S"] == f"user#{user_id}"]
+
+
+def stored_user(api: Api, user_id: int) -> dict[str, Any]:
+    return next(item for item in api.scan("UsersTable") if item["pk"]["S"] == f"user#{user_id}")
+
+
+def assert_copies_agree(api: Api, user_id: int) -> list[dict[str, Any]]:
+    """Every PAT of the user carries the user's username, role and state, and the user's
+    count is the number of their PATs: what the authorizer and role changes rely on."""
+    user = stored_user(api, user_id)
+    pats = stored_pats(api, user_id)
+    for item in pats:
+        copy = [item[name]["S"] for name in ("ownerUsername", "ownerRole", "ownerState")]
+        assert copy == [user[name]["S"] for name in ("username", "role", "state")]
+    assert int(user.get("patCount", {"N": "0"})["N"]) == len(pats)
+    return pats
+
+
+def test_pats_created_while_their_user_changes_role_all_carry_the_final_role(
+    api: Api, admin_token: str
+) -> None:
+    username, access, _ = api.new_user()
+    user_id = api.user_id(access)
+
+    def work(i: int) -> requests.Response:
+        if i % 4 == 0:  # five role changes among fifteen creations
+            role = "ADMIN" if i % 8 == 0 else "USER"
+            return api.call("PATCH", f"/users/{username}", headers=bearer(admin_token), json={"role": role})
+        return create_pat(api, username, access)
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        responses = list(pool.map(work, range(WORKERS)))
+    assert [r.status_code for r in responses] == [200] * WORKERS, [
+        r.text for r in responses if r.status_code != 200
+    ]
+    assert len(assert_copies_agree(api, user_id)) == WORKERS - WORKERS // 4
+    final = api.call("GET", f"/users/{username}").json()["role"]
+    expected = 200 if final == "ADMIN" else 403
+    for i, response in enumerate(responses):
+        if i % 4:
+            pat = response.json()["token"]
+            assert api.call("GET", "/users", headers=bearer(pat)).status_code == expected
+
+
+def test_a_user_with_the_most_pats_is_archived_in_one_transaction(api: Api, admin_token: str) -> None:
+    from auth.stores.personal_access_tokens import MAX_TOKENS_PER_USER
+
+    username, access, _ = api.new_user()
+    with ThreadPoolExecutor(4) as pool:
+        created = list(pool.map(lambda _: create_pat(api, username, access), range(MAX_TOKENS_PER_USER)))
+    assert {r.status_code for r in created} == {200}
+    one_too_many = create_pat(api, username, access)
+    assert one_too_many.status_code == 400 and "at most" in one_too_many.json()["message"]
+    archived = api.call(
+        "PATCH", f"/users/{username}", headers=bearer(admin_token), json={"state": "ARCHIVED"}
+    )
+    assert archived.status_code == 200, archived.text
+    assert len(assert_copies_agree(api, api.user_id(access))) == MAX_TOKENS_PER_USER
+    for response in created[:: MAX_TOKENS_PER_USER // 10]:
+        assert api.call("GET", "/auth/me", headers=bearer(response.json()["token"])).status_code == 401

@@ -15,13 +15,6 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-@pytest.fixture(scope="module")
-def admin_token(api: Api) -> str:
-    signed_in = api.sign_in("admin")
-    assert signed_in.status_code == 200
-    return signed_in.json()["accessToken"]
-
-
 def test_personal_access_token_lifecycle(api: Api) -> None:
     username, access, _ = api.new_user()
     path = f"/users/{username}/personalAccessTokens"

@@ -16,7 +16,7 @@ from auth.errors import InvalidArgument, NotFound, Unauthenticated, Unavailable
 from auth.models import Role, State, User
 from auth.pats import BASE62, PAT_PREFIX, checksum, generate_pat, hash_pat, is_well_formed
 from auth.personal_access_tokens import LAST_USED_WRITE_INTERVAL, SECONDS_PER_DAY, PersonalAccessTokens
-from auth.stores.personal_access_tokens import MAX_TOKENS_PER_USER, PatRecord, PatStore
+from auth.stores.personal_access_tokens import FIRST_PAUSE_SECONDS, MAX_TOKENS_PER_USER, PatRecord, PatStore
 from auth.stores.users import TokensRemain, UserStore
 
 TABLE = "PersonalAccessTokensTable"
@@ -394,6 +394,14 @@ def test_a_role_and_state_change_reaches_every_token_of_the_user(
     assert token_count(aws, 7) == 3
 
 
+def backed_off(pauses: list[float], times: int) -> bool:
+    """`times` pauses, each within its doubling bound."""
+    bounds = [FIRST_PAUSE_SECONDS * 2**attempt for attempt in range(times)]
+    return len(pauses) == times and all(
+        0 <= pause <= bound for pause, bound in zip(pauses, bounds, strict=True)
+    )
+
+
 def _without_newest(items: list[Any]) -> list[Any]:
     return sorted(items, key=lambda item: int(item["createdAt"]["N"]))[:-1]
 
@@ -408,7 +416,7 @@ def test_a_role_change_waits_for_a_lagging_index_to_list_every_token(
     lagging = StaleIndex(aws["dynamodb"], _without_newest, times=2)
     pauses: list[float] = []
     store_of(lagging, pauses).update_owner(replace(USERS[7], role=Role.ADMIN))
-    assert lagging.left == 0 and pauses == [0.05, 0.1]
+    assert lagging.left == 0 and backed_off(pauses, 2)
     assert pats.find(newest).owner.role is Role.ADMIN
 
 
@@ -440,7 +448,7 @@ def test_a_role_change_listing_a_deleted_token_lists_again(aws: dict[str, Any], 
     lagging = StaleIndex(aws["dynamodb"], lambda items: listed_before_delete, times=1)
     pauses: list[float] = []
     store_of(lagging, pauses).update_owner(replace(USERS[7], role=Role.ADMIN))
-    assert pauses == [0.05]
+    assert backed_off(pauses, 1)
     # The deleted token was not brought back as a half item by the copy's update.
     assert [record.description for record in pats.list_for_user(7)] == ["kept"]
     assert pats.find(kept).owner.role is Role.ADMIN
@@ -493,3 +501,50 @@ def test_a_user_is_not_deleted_while_a_token_of_theirs_exists(aws: dict[str, Any
     assert users.get(7) is None
     with pytest.raises(NotFound):
         users.delete(USERS[7])
+
+
+class Conflicting:
+    """The real client, except that the next `times` transactions are canceled as DynamoDB
+    cancels one that met another transaction on the same item."""
+
+    def __init__(self, client: Any, times: int) -> None:
+        self._client = client
+        self.left = times
+
+    def transact_write_items(self, **request: Any) -> Any:
+        if self.left == 0:
+            return self._client.transact_write_items(**request)
+        self.left -= 1
+        reasons = [{"Code": "None"}, {"Code": "TransactionConflict"}][: len(request["TransactItems"])]
+        error = {"Error": {"Code": "TransactionCanceledException", "Message": "conflict"}}
+        raise ClientError({**error, "CancellationReasons": reasons}, "TransactWriteItems")  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+@pytest.mark.parametrize("times", [1, 5])
+def test_token_writes_that_meet_a_concurrent_transaction_are_tried_again(
+    aws: dict[str, Any], clock: FakeClock, times: int
+) -> None:
+    pauses: list[float] = []
+    conflicting = Conflicting(aws["dynamodb"], times)
+    pats = PersonalAccessTokens(store_of(conflicting, pauses), clock)
+    record, token = pats.create(USERS[7], "ci", 0)
+    conflicting.left = times
+    pats.delete(7, record.token_id)
+    conflicting.left = times
+    pats.save_owner(replace(USERS[7], role=Role.ADMIN))
+    # Each of the three writes backed off `times` times, each pause within its bound.
+    assert len(pauses) == 3 * times
+    assert all(backed_off(pauses[start : start + times], times) for start in (0, times, 2 * times))
+    assert stored(aws, token) == {} and token_count(aws, 7) == 0
+
+
+def test_token_writes_give_up_on_endless_conflicts_and_change_nothing(
+    aws: dict[str, Any], clock: FakeClock
+) -> None:
+    pats = PersonalAccessTokens(store_of(Conflicting(aws["dynamodb"], 1000)), clock)
+    with pytest.raises(Unavailable):
+        pats.create(USERS[7], "ci", 0)
+    assert aws["dynamodb"].scan(TableName=TABLE)["Count"] == 0 and token_count(aws, 7) == 0

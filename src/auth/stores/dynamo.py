@@ -22,6 +22,8 @@ TableKey = tuple[str, dict[str, Any]]
 CONDITION_FAILED = "ConditionalCheckFailedException"
 # A canceled transaction names each failed condition with this shorter code.
 ITEM_CONDITION_FAILED = "ConditionalCheckFailed"
+# ...and an item that did not fail with this one.
+NO_FAILURE = "None"
 TRANSACTION_CANCELED = "TransactionCanceledException"
 
 
@@ -59,7 +61,7 @@ def error_code(exc: ClientError) -> str:
 def cancellation_codes(exc: ClientError) -> list[str]:
     """Per-item reasons of a canceled transaction, in the order the items were given."""
     reasons = exc.response.get("CancellationReasons") or []
-    return [str(reason.get("Code") or "None") for reason in reasons]
+    return [str(reason.get("Code") or NO_FAILURE) for reason in reasons]
 
 
 @contextmanager

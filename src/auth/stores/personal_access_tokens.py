@@ -9,6 +9,7 @@ count proves that a role or state change rewrote every copy (see `update_owner`)
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -18,6 +19,7 @@ from auth.errors import InvalidArgument, NotFound, Unavailable
 from auth.models import Role, State, TokenOwner, User
 from auth.stores.dynamo import (
     ITEM_CONDITION_FAILED,
+    NO_FAILURE,
     Item,
     conditional_write,
     get_n,
@@ -33,11 +35,12 @@ from auth.stores.users import UserStore
 # A role or state change rewrites the user's item and every token's copy in one transaction,
 # and DynamoDB takes at most 100 items in one.
 MAX_TOKENS_PER_USER = 99
-# Attempts at a transaction whose listing of the user's tokens may lag behind the index.
-ATTEMPTS = 5
+# Every write of a token is a transaction with its user's item, so two at once for the same
+# user conflict, and a listing through the index may lag: such a write is tried again, after
+# a jittered pause that doubles each time (at most 3.15 s in all).
+ATTEMPTS = 6
 FIRST_PAUSE_SECONDS = 0.05
-# Transaction items that failed for a reason a fresh listing may cure.
-_RETRYABLE = frozenset({ITEM_CONDITION_FAILED, "TransactionConflict", "None"})
+TRANSACTION_CONFLICT = "TransactionConflict"
 
 
 @dataclass(frozen=True)
@@ -142,9 +145,9 @@ class PatStore:
                 return record
             if codes[0] == ITEM_CONDITION_FAILED:
                 record = replace(record, owner=self._owner_for_retry(record))
-            elif not set(codes) <= _RETRYABLE:
+            elif TRANSACTION_CONFLICT not in codes:
                 break
-            self._pause(FIRST_PAUSE_SECONDS * 2**attempt)
+            self._back_off(attempt)
         raise Unavailable("storage unavailable")
 
     def _owner_for_retry(self, record: PatRecord) -> TokenOwner:
@@ -174,10 +177,15 @@ class PatStore:
                 return
             if self._users.token_count(user.id) is None:
                 raise NotFound("user not found")
-            if not set(codes) <= _RETRYABLE:
+            # A failed condition: a listing that was not whole (or a token deleted since).
+            if not set(codes) <= {ITEM_CONDITION_FAILED, TRANSACTION_CONFLICT, NO_FAILURE}:
                 break
-            self._pause(FIRST_PAUSE_SECONDS * 2**attempt)
+            self._back_off(attempt)
         raise Unavailable("storage unavailable")
+
+    def _back_off(self, attempt: int) -> None:
+        # Full jitter: writers that collided once do not collide again in step.
+        self._pause(random.uniform(0, FIRST_PAUSE_SECONDS * 2**attempt))  # noqa: S311 - not a secret
 
     def _copy_owner(self, token_hash: str, user: User) -> dict[str, Any]:
         owner = _owner_values(user.as_owner)
@@ -234,9 +242,13 @@ class PatStore:
             "ConditionExpression": "tokenId = :tid AND userId = :uid",
             "ExpressionAttributeValues": {":tid": s(token_id), ":uid": n(user_id)},
         }
-        codes = write_transaction(self._client, [{"Delete": delete}, self._users.token_removed(user_id)])
-        if codes is None:
-            return True
-        if ITEM_CONDITION_FAILED in codes:
-            return False
+        for attempt in range(ATTEMPTS):
+            codes = write_transaction(self._client, [{"Delete": delete}, self._users.token_removed(user_id)])
+            if codes is None:
+                return True
+            if ITEM_CONDITION_FAILED in codes:
+                return False
+            if TRANSACTION_CONFLICT not in codes:
+                break
+            self._back_off(attempt)
         raise Unavailable("storage unavailable")
