@@ -10,10 +10,10 @@ from enum import StrEnum
 from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit
 from auth.clock import Clock
 from auth.errors import NotFound
-from auth.models import ClientInfo
+from auth.models import ClientInfo, Device
 from auth.sessions import Sessions
 from auth.stores.refresh_tokens import RefreshTokenStore
-from auth.user_agents import Device, parse_user_agent
+from auth.user_agents import parse_user_agent
 
 
 class LoginKind(StrEnum):

@@ -66,3 +66,12 @@ class ClientInfo:
 
     user_agent: str = ""
     ip_address: str = ""
+
+
+@dataclass(frozen=True)
+class Device:
+    """What a User-Agent says of a login's client (auth.user_agents), for its owner to see."""
+
+    device: str
+    os: str
+    browser: str

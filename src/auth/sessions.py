@@ -18,7 +18,6 @@ from auth.errors import Unauthenticated, Unavailable
 from auth.models import ClientInfo, User
 from auth.stores.dynamo import Item, TableKey
 from auth.stores.sessions import SessionRecord, SessionStore
-from auth.user_agents import parse_user_agent
 
 # Canonical decimal of a positive int32 (no sign, no leading zero), then a canonical
 # lowercase UUIDv4. Anything else is not a value this service set.
@@ -105,6 +104,10 @@ class Sessions:
     # -- the API's half -------------------------------------------------------------------
 
     def create(self, user: User, client: ClientInfo) -> SessionRecord:
+        # Imported here: only the API creates sessions, and the authorizer's cold start
+        # need not compile the pattern table.
+        from auth.user_agents import parse_user_agent
+
         now = int(self._clock.now())
         record = SessionRecord(
             session_id=str(uuid.uuid4()),

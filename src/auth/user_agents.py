@@ -8,7 +8,8 @@ matters: Edge and Opera claim to be Chrome, and Chrome claims to be Safari.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from auth.models import Device
 
 UNKNOWN = "Other"
 # User-Agents can be long; nothing useful lies beyond this, and it bounds the regex work.
@@ -36,13 +37,6 @@ _SYSTEMS: tuple[tuple[str, re.Pattern[str]], ...] = (
 _TABLET = re.compile(r"iPad|Tablet|Android(?!.*Mobile)")
 _MOBILE = re.compile(r"Mobile|iPhone|iPod|Android")
 _BOT = re.compile(r"bot|crawler|spider|curl/|python-requests|Go-http-client", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Device:
-    device: str
-    os: str
-    browser: str
 
 
 def _first(table: tuple[tuple[str, re.Pattern[str]], ...], agent: str) -> str:

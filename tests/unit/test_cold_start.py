@@ -18,6 +18,8 @@ HEAVY = (
     "auth.passwords",
     "auth.accounts",
     "auth.refresh",
+    # A table of compiled patterns, for the sessions list and session creation only.
+    "auth.user_agents",
 )
 
 

@@ -12,9 +12,8 @@ from pydantic import BaseModel
 
 from auth.access import ROUTE_ACCESS, Access
 from auth.logins import Login, LoginKind
-from auth.models import ClientInfo, Role, State, TokenOwner, User
+from auth.models import ClientInfo, Device, Role, State, TokenOwner, User
 from auth.stores.personal_access_tokens import PatRecord
-from auth.user_agents import Device
 from auth.usernames import is_valid_username
 from handlers import api as api_function
 from handlers import response_bodies as bodies

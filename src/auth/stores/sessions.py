@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from auth.models import ClientInfo
+from auth.models import ClientInfo, Device
 from auth.stores.dynamo import (
     Item,
     TableKey,
@@ -24,7 +24,6 @@ from auth.stores.dynamo import (
     s,
     translated_errors,
 )
-from auth.user_agents import Device
 
 
 @dataclass(frozen=True)
