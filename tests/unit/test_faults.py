@@ -94,6 +94,16 @@ def _admin_changes(api: ApiServices) -> Scene:
     return scene
 
 
+def _admin_patch(body: dict[str, str]) -> Callable[[Any, Scene], Any]:
+    """The admin's PATCH of the scene's user with `body`."""
+
+    def act(services: Any, scene: Scene) -> Any:
+        path = USER.format(username=scene.user.username)
+        return _call(services, "PATCH", path, USER, scene, caller=scene.extra["admin"], body=body)
+
+    return act
+
+
 def _call(services: ApiServices, method: str, path: str, route: str, scene: Scene, **kwargs: Any) -> Answer:
     caller = kwargs.pop("caller", context_for(scene.user))
     return call_api(services, method, path, route, caller, **kwargs)
@@ -193,32 +203,8 @@ PATHS = [
             s, "PATCH", USER.format(username=sc.user.username), USER, sc, body={"password": NEW_PASSWORD}
         ),
     ),
-    Path(
-        "role change",
-        _admin_changes,
-        lambda s, sc: _call(
-            s,
-            "PATCH",
-            USER.format(username=sc.user.username),
-            USER,
-            sc,
-            caller=sc.extra["admin"],
-            body={"role": "ADMIN"},
-        ),
-    ),
-    Path(
-        "archive",
-        _admin_changes,
-        lambda s, sc: _call(
-            s,
-            "PATCH",
-            USER.format(username=sc.user.username),
-            USER,
-            sc,
-            caller=sc.extra["admin"],
-            body={"state": "ARCHIVED"},
-        ),
-    ),
+    Path("role change", _admin_changes, _admin_patch({"role": "ADMIN"})),
+    Path("archive", _admin_changes, _admin_patch({"state": "ARCHIVED"})),
     Path(
         "user delete",
         _signed_in,

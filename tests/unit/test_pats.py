@@ -402,6 +402,13 @@ def backed_off(pauses: list[float], times: int) -> bool:
     )
 
 
+def two_tokens(pats: PersonalAccessTokens, clock: FakeClock) -> str:
+    """Two tokens of user 7, a second apart; the newer one."""
+    pats.create(USERS[7], "old", 0)
+    clock.advance(1)
+    return pats.create(USERS[7], "just created", 0)[1]
+
+
 def _without_newest(items: list[Any]) -> list[Any]:
     return sorted(items, key=lambda item: int(item["createdAt"]["N"]))[:-1]
 
@@ -410,9 +417,7 @@ def test_a_role_change_waits_for_a_lagging_index_to_list_every_token(
     aws: dict[str, Any], clock: FakeClock
 ) -> None:
     pats = service(aws["dynamodb"], clock)
-    pats.create(USERS[7], "old", 0)
-    clock.advance(1)
-    _, newest = pats.create(USERS[7], "just created", 0)
+    newest = two_tokens(pats, clock)
     lagging = StaleIndex(aws["dynamodb"], _without_newest, times=2)
     pauses: list[float] = []
     store_of(lagging, pauses).update_owner(replace(USERS[7], role=Role.ADMIN))
@@ -424,9 +429,7 @@ def test_a_role_change_that_cannot_see_every_token_changes_nothing(
     aws: dict[str, Any], clock: FakeClock
 ) -> None:
     pats = service(aws["dynamodb"], clock)
-    pats.create(USERS[7], "old", 0)
-    clock.advance(1)
-    pats.create(USERS[7], "just created", 0)
+    two_tokens(pats, clock)
     lagging = StaleIndex(aws["dynamodb"], _without_newest, times=100)
     with pytest.raises(Unavailable):
         store_of(lagging).update_owner(replace(USERS[7], state=State.ARCHIVED))
