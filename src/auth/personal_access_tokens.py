@@ -95,9 +95,10 @@ class PersonalAccessTokens:
         self._audit.record(AuditEvent.CREATED, CredentialKind.PAT, owner.id, record.token_id)
         return record, token
 
-    def save_owner(self, user: User) -> None:
-        """Store a change of the user's role or state, on the user and on each of their tokens."""
-        self._store.update_owner(user)
+    def save_owner(self, before: User, after: User) -> None:
+        """Store a change of the user's role or state, on the user and on each of their tokens;
+        OwnerChanged when their role or state is no longer `before`'s."""
+        self._store.update_owner(before, after)
 
     def list_for_user(self, user_id: int) -> list[PatRecord]:
         """The user's live tokens, oldest first; expired ones wait for TTL but are not shown."""

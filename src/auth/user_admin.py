@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from auth.accounts import validate_profile
 from auth.clock import Clock
@@ -12,12 +13,14 @@ from auth.passwords import hash_password
 from auth.personal_access_tokens import PersonalAccessTokens
 from auth.principal import Principal
 from auth.revocation import CredentialRevocation
-from auth.stores.users import TokensRemain, UserStore
+from auth.stores.users import OwnerChanged, TokensRemain, UserStore
 from auth.usernames import validate_username
 
 # A token created between the sweep of a user's tokens and the user's deletion sends the
-# deletion round again; this many rounds is far more than concurrent clients can provoke.
+# deletion round again, and a role or state change that met another is applied again over
+# it; this many rounds is far more than concurrent clients can provoke.
 DELETE_ATTEMPTS = 3
+WRITE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -81,32 +84,42 @@ class UserAdmin:
             changes.email if changes.email is not None else user.email,
         )
         now = int(self._clock.now())
-        updated = replace(
-            user,
-            display_name=changes.display_name if changes.display_name is not None else user.display_name,
-            email=changes.email if changes.email is not None else user.email,
-            role=changes.role or user.role,
-            state=changes.state or user.state,
-            update_time=now,
-        )
+        fields: dict[str, Any] = {"update_time": now}
+        for name in ("display_name", "email", "role", "state"):
+            if getattr(changes, name) is not None:
+                fields[name] = getattr(changes, name)
         if changes.password is not None:
             # Access tokens issued before this second stop passing; the caller gets a new one.
-            updated = replace(
-                updated,
-                password_hash=hash_password(changes.password, self._bcrypt_cost),
-                tokens_not_before=now,
-            )
+            fields |= {
+                "password_hash": hash_password(changes.password, self._bcrypt_cost),
+                "tokens_not_before": now,
+            }
             # Sign-ins are ended before the new password is stored: if a step fails, the
             # worst left behind is an old password with fewer sign-ins, never a new password
             # alongside the sign-ins (perhaps an intruder's) it was changed to end.
             keep = current_credential if caller.user_id == user.id else ""
             self._revocation.revoke_sign_ins(user.id, keep)
-        if (updated.role, updated.state) != (user.role, user.state):
-            # Each of the user's tokens carries a copy of both: they change together.
-            self._pats.save_owner(updated)
-        else:
-            self._users.update(updated)
-        return updated
+        return self._write(user, fields)
+
+    def _write(self, user: User, fields: dict[str, Any]) -> User:
+        """Store `fields` over the user; only they are written, so a concurrent change of
+        other fields is kept."""
+        for _ in range(WRITE_ATTEMPTS):
+            updated = replace(user, **fields)
+            if updated.as_owner == user.as_owner:
+                self._users.update(user, updated)
+                return updated
+            try:
+                # Each of the user's tokens carries a copy of role and state: they change together.
+                self._pats.save_owner(user, updated)
+                return updated
+            except OwnerChanged:
+                # Another change of role or state landed first: apply this one over it.
+                fresh = self._users.get(user.id, consistent=True)
+                if fresh is None:
+                    raise NotFound("user not found") from None
+                user = fresh
+        raise Unavailable("the user kept changing; try again")
 
     def delete(self, caller: Principal, username: str) -> None:
         user = self._target(caller, username)

@@ -17,7 +17,7 @@ from auth.models import Role, State, User
 from auth.pats import BASE62, PAT_PREFIX, checksum, generate_pat, hash_pat, is_well_formed
 from auth.personal_access_tokens import LAST_USED_WRITE_INTERVAL, SECONDS_PER_DAY, PersonalAccessTokens
 from auth.stores.personal_access_tokens import FIRST_PAUSE_SECONDS, MAX_TOKENS_PER_USER, PatRecord, PatStore
-from auth.stores.users import TokensRemain, UserStore
+from auth.stores.users import OwnerChanged, TokensRemain, UserStore
 
 TABLE = "PersonalAccessTokensTable"
 USERS_TABLE = "UsersTable"
@@ -382,13 +382,13 @@ def test_a_role_and_state_change_reaches_every_token_of_the_user(
     tokens = [pats.create(USERS[7], str(i), 0)[1] for i in range(3)]
     _, bystander = pats.create(USERS[8], "", 0)
     archived_admin = replace(USERS[7], role=Role.ADMIN, state=State.ARCHIVED, display_name="Seven")
-    pats.save_owner(archived_admin)
+    pats.save_owner(USERS[7], archived_admin)
     # The whole user is written with the copies, not only role and state.
     assert users_of(aws["dynamodb"]).get(7) == archived_admin
     for token in tokens:
         with pytest.raises(Unauthenticated, match="archived"):
             pats.find(token)
-    pats.save_owner(replace(archived_admin, state=State.NORMAL))
+    pats.save_owner(archived_admin, replace(archived_admin, state=State.NORMAL))
     assert [pats.find(token).owner.role for token in tokens] == [Role.ADMIN] * 3
     assert pats.find(bystander).owner == USERS[8].as_owner
     assert token_count(aws, 7) == 3
@@ -420,7 +420,7 @@ def test_a_role_change_waits_for_a_lagging_index_to_list_every_token(
     newest = two_tokens(pats, clock)
     lagging = StaleIndex(aws["dynamodb"], _without_newest, times=2)
     pauses: list[float] = []
-    store_of(lagging, pauses).update_owner(replace(USERS[7], role=Role.ADMIN))
+    store_of(lagging, pauses).update_owner(USERS[7], replace(USERS[7], role=Role.ADMIN))
     assert lagging.left == 0 and backed_off(pauses, 2)
     assert pats.find(newest).owner.role is Role.ADMIN
 
@@ -432,7 +432,7 @@ def test_a_role_change_that_cannot_see_every_token_changes_nothing(
     two_tokens(pats, clock)
     lagging = StaleIndex(aws["dynamodb"], _without_newest, times=100)
     with pytest.raises(Unavailable):
-        store_of(lagging).update_owner(replace(USERS[7], state=State.ARCHIVED))
+        store_of(lagging).update_owner(USERS[7], replace(USERS[7], state=State.ARCHIVED))
     assert users_of(aws["dynamodb"]).get(7) == USERS[7]
     assert [record.owner for record in pats.list_for_user(7)] == [USERS[7].as_owner] * 2
 
@@ -450,7 +450,7 @@ def test_a_role_change_listing_a_deleted_token_lists_again(aws: dict[str, Any], 
     pats.delete(7, gone.token_id)
     lagging = StaleIndex(aws["dynamodb"], lambda items: listed_before_delete, times=1)
     pauses: list[float] = []
-    store_of(lagging, pauses).update_owner(replace(USERS[7], role=Role.ADMIN))
+    store_of(lagging, pauses).update_owner(USERS[7], replace(USERS[7], role=Role.ADMIN))
     assert backed_off(pauses, 1)
     # The deleted token was not brought back as a half item by the copy's update.
     assert [record.description for record in pats.list_for_user(7)] == ["kept"]
@@ -462,7 +462,7 @@ def test_a_token_created_as_its_owner_changes_carries_the_new_copy(
 ) -> None:
     # The caller read user 7 (USERS[7]) just before an admin promoted them.
     promoted = replace(USERS[7], role=Role.ADMIN)
-    users_of(aws["dynamodb"]).update(promoted)
+    service(aws["dynamodb"], clock).save_owner(USERS[7], promoted)
     record, token = service(aws["dynamodb"], clock).create(USERS[7], "ci", 0)
     assert record.owner == promoted.as_owner and stored(aws, token)["ownerRole"] == {"S": "ADMIN"}
     assert token_count(aws, 7) == 1
@@ -478,7 +478,7 @@ def test_a_user_has_at_most_the_tokens_one_transaction_can_rewrite(
         pats.create(USERS[7], "", 0)
     assert token_count(aws, 7) == MAX_TOKENS_PER_USER == len(pats.list_for_user(7))
     # The largest transaction: the user and every one of their tokens.
-    pats.save_owner(replace(USERS[7], state=State.ARCHIVED))
+    pats.save_owner(USERS[7], replace(USERS[7], state=State.ARCHIVED))
     assert {record.owner.state for record in pats.list_for_user(7)} == {State.ARCHIVED}
 
 
@@ -537,7 +537,7 @@ def test_token_writes_that_meet_a_concurrent_transaction_are_tried_again(
     conflicting.left = times
     pats.delete(7, record.token_id)
     conflicting.left = times
-    pats.save_owner(replace(USERS[7], role=Role.ADMIN))
+    pats.save_owner(USERS[7], replace(USERS[7], role=Role.ADMIN))
     # Each of the three writes backed off `times` times, each pause within its bound.
     assert len(pauses) == 3 * times
     assert all(backed_off(pauses[start : start + times], times) for start in (0, times, 2 * times))
@@ -551,3 +551,36 @@ def test_token_writes_give_up_on_endless_conflicts_and_change_nothing(
     with pytest.raises(Unavailable):
         pats.create(USERS[7], "ci", 0)
     assert aws["dynamodb"].scan(TableName=TABLE)["Count"] == 0 and token_count(aws, 7) == 0
+
+
+def test_a_profile_change_keeps_a_role_change_made_since_it_read_the_user(
+    aws: dict[str, Any], clock: FakeClock
+) -> None:
+    # A user changes their password (read as USER) while an admin promotes them: the
+    # password write must not put the old role back on the user, away from their tokens.
+    pats = service(aws["dynamodb"], clock)
+    _, token = pats.create(USERS[7], "ci", 0)
+    read_by_the_user = USERS[7]
+    pats.save_owner(USERS[7], replace(USERS[7], role=Role.ADMIN))
+    users_of(aws["dynamodb"]).update(read_by_the_user, replace(read_by_the_user, password_hash="new hash"))
+    user = users_of(aws["dynamodb"]).get(7)
+    assert user is not None and (user.role, user.password_hash) == (Role.ADMIN, "new hash")
+    assert pats.find(token).owner == user.as_owner
+
+
+def test_a_profile_write_never_changes_role_or_state(aws: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="update_owner"):
+        users_of(aws["dynamodb"]).update(USERS[7], replace(USERS[7], state=State.ARCHIVED))
+    assert users_of(aws["dynamodb"]).get(7) == USERS[7]
+
+
+def test_a_role_change_over_a_stale_read_changes_nothing(aws: dict[str, Any], clock: FakeClock) -> None:
+    pats = service(aws["dynamodb"], clock)
+    _, token = pats.create(USERS[7], "ci", 0)
+    archived = replace(USERS[7], state=State.ARCHIVED)
+    pats.save_owner(USERS[7], archived)
+    # Read before the archive: its copy would say NORMAL.
+    with pytest.raises(OwnerChanged):
+        pats.save_owner(USERS[7], replace(USERS[7], role=Role.ADMIN))
+    assert users_of(aws["dynamodb"]).get(7) == archived
+    assert stored(aws, token)["ownerState"] == {"S": "ARCHIVED"}

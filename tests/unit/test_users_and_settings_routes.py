@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from auth.clock import FakeClock
 from auth.errors import Unauthenticated
+from auth.models import Role, State, User
 from auth.wiring import ApiServices
 from handlers import api as api_function
 from handlers.api_context import reset_services
@@ -260,3 +262,27 @@ def test_closed_registration_answers_403_to_the_public_and_lets_an_admin_create(
 def test_bad_settings_bodies_are_400(api: ApiServices, body: Any) -> None:
     assert call("PATCH", SETTINGS, SETTINGS, caller=as_user(api, "admin"), body=body)[0] == 400
     assert api.settings.get_instance().disallow_user_registration is False
+
+
+def test_a_role_change_that_meets_another_change_is_applied_over_it(
+    api: ApiServices, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice = api.users.get_by_username("alice")
+    assert alice is not None
+    api.pats.create(alice, "ci", 0)
+    real_save_owner = api.pats.save_owner
+
+    def archived_just_before(before: User, after: User) -> None:
+        # Another admin archives alice between this PATCH's read and its write.
+        monkeypatch.setattr(api.pats, "save_owner", real_save_owner)
+        real_save_owner(before, replace(before, state=State.ARCHIVED))
+        real_save_owner(before, after)
+
+    monkeypatch.setattr(api.pats, "save_owner", archived_just_before)
+    status, body = call(
+        "PATCH", "/api/v1/users/alice", USER, caller=as_user(api, "admin"), body={"role": "ADMIN"}
+    )
+    assert status == 200 and (body["role"], body["state"]) == ("ADMIN", "ARCHIVED")
+    stored = api.users.get(alice.id)
+    assert stored is not None and (stored.role, stored.state) == (Role.ADMIN, State.ARCHIVED)
+    assert [token.owner for token in api.pats.list_for_user(alice.id)] == [stored.as_owner]

@@ -30,7 +30,7 @@ from auth.stores.dynamo import (
     s,
     write_transaction,
 )
-from auth.stores.users import UserStore
+from auth.stores.users import OwnerChanged, UserStore
 
 # A role or state change rewrites the user's item and every token's copy in one transaction,
 # and DynamoDB takes at most 100 items in one.
@@ -160,23 +160,28 @@ class PatStore:
             raise InvalidArgument(f"a user has at most {MAX_TOKENS_PER_USER} personal access tokens")
         return user.as_owner
 
-    def update_owner(self, user: User) -> None:
-        """Write `user` (a changed role or state) and the copy on each of their tokens, at once.
+    def update_owner(self, before: User, after: User) -> None:
+        """Write the user's change from `before` to `after` (their role or state among it) and
+        the copy on each of their tokens, at once.
 
         The tokens are listed through an index that may lag behind the table; the user's
         token count, checked in the same transaction, proves the listing whole, and every
-        listed token must still exist. A listing that was not is tried again.
+        listed token must still exist. A listing that was not is tried again. OwnerChanged
+        when the user's role or state is no longer `before`'s.
         """
         for attempt in range(ATTEMPTS):
-            hashes = [record.token_hash for record in self.list_for_user(user.id)]
-            copies = [self._copy_owner(token_hash, user) for token_hash in hashes]
+            hashes = [record.token_hash for record in self.list_for_user(after.id)]
+            copies = [self._copy_owner(token_hash, after) for token_hash in hashes]
             codes = write_transaction(
-                self._client, [self._users.update_with_tokens(user, len(hashes)), *copies]
+                self._client, [self._users.update_with_tokens(before, after, len(hashes)), *copies]
             )
             if codes is None:
                 return
-            if self._users.token_count(user.id) is None:
+            current = self._users.get(after.id, consistent=True)
+            if current is None:
                 raise NotFound("user not found")
+            if current.as_owner != before.as_owner:
+                raise OwnerChanged
             # A failed condition: a listing that was not whole (or a token deleted since).
             if not set(codes) <= {ITEM_CONDITION_FAILED, TRANSACTION_CONFLICT, NO_FAILURE}:
                 break

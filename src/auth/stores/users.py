@@ -35,10 +35,16 @@ USER_ID_COUNTER = "counter#users"
 # The user's number of personal access tokens, kept by the same transactions that store and
 # delete them: it proves that a listing of the tokens (through an index that may lag) is whole.
 TOKEN_COUNT = "patCount"
+# The attributes of a user item that a change may write.
+_CHANGEABLE = ("role", "state", "passwordHash", "displayName", "email", "updateTime", "tokensNotBefore")
 
 
 class OwnerTaken(Exception):
     """Another sign-up became the first user while this one was in flight."""
+
+
+class OwnerChanged(Exception):
+    """The user's role or state changed since it was read: re-read it and apply again."""
 
 
 class TokensRemain(Exception):
@@ -159,43 +165,40 @@ class UserStore:
             raise OwnerTaken
         raise Unavailable("storage unavailable")
 
-    def update(self, user: User) -> None:
-        """Write the changeable fields of an existing user; the username never changes.
+    def update(self, before: User, after: User) -> None:
+        """Write what changed from `before` to `after`, and nothing else: a change another
+        request made to other fields meanwhile is kept. The username never changes.
 
-        Role and state are copied onto the user's tokens: change them with
-        `PatStore.update_owner`, which writes this update and the copies together.
+        Role and state are copied onto the user's tokens: `PatStore.update_owner` changes them.
         """
-        if conditional_write(self._client.update_item, **self._update_request(user)) is None:
+        if after.as_owner != before.as_owner:
+            raise ValueError("role and state change with PatStore.update_owner")
+        if conditional_write(self._client.update_item, **self._update_request(before, after)) is None:
             raise NotFound("user not found")
 
-    def update_with_tokens(self, user: User, token_count: int) -> dict[str, Any]:
-        """`update` as a transaction item, which holds only while the user has exactly
-        `token_count` personal access tokens (the ones the transaction rewrites)."""
-        request = self._update_request(user)
-        condition, values = _token_count_is(token_count)
-        request["ConditionExpression"] += f" AND {condition}"
-        request["ExpressionAttributeValues"].update(values)
+    def update_with_tokens(self, before: User, after: User, token_count: int) -> dict[str, Any]:
+        """The update as a transaction item, which holds only while the user's role and state
+        are still `before`'s and they have exactly `token_count` personal access tokens (the
+        ones the transaction rewrites)."""
+        request = self._update_request(before, after)
+        count_is, count_values = _token_count_is(token_count)
+        request["ConditionExpression"] += f" AND #role = :was_role AND #state = :was_state AND {count_is}"
+        request["ExpressionAttributeNames"].update({"#role": "role", "#state": "state"})
+        request["ExpressionAttributeValues"].update(
+            {**count_values, ":was_role": s(before.role.value), ":was_state": s(before.state.value)}
+        )
         return {"Update": request}
 
-    def _update_request(self, user: User) -> dict[str, Any]:
+    def _update_request(self, before: User, after: User) -> dict[str, Any]:
+        old, new = user_to_item(before), user_to_item(after)
+        written = [name for name in _CHANGEABLE if name == "updateTime" or new[name] != old[name]]
         return {
             "TableName": self._table,
-            "Key": {"pk": s(_user_pk(user.id))},
-            "UpdateExpression": (
-                "SET #role = :role, #state = :state, passwordHash = :hash, displayName = :display, "
-                "email = :email, updateTime = :updated, tokensNotBefore = :not_before"
-            ),
+            "Key": {"pk": s(_user_pk(after.id))},
+            "UpdateExpression": "SET " + ", ".join(f"#{name} = :{name}" for name in written),
             "ConditionExpression": "attribute_exists(pk)",
-            "ExpressionAttributeNames": {"#role": "role", "#state": "state"},
-            "ExpressionAttributeValues": {
-                ":role": s(user.role.value),
-                ":state": s(user.state.value),
-                ":hash": s(user.password_hash),
-                ":display": s(user.display_name),
-                ":email": s(user.email),
-                ":updated": n(user.update_time),
-                ":not_before": n(user.tokens_not_before),
-            },
+            "ExpressionAttributeNames": {f"#{name}": name for name in written},
+            "ExpressionAttributeValues": {f":{name}": new[name] for name in written},
         }
 
     def token_added(self, user_id: int, owner: TokenOwner, max_tokens: int) -> dict[str, Any]:
