@@ -19,8 +19,7 @@ from auth.usernames import validate_username
 # A token created between the sweep of a user's tokens and the user's deletion sends the
 # deletion round again, and a role or state change that met another is applied again over
 # it; this many rounds is far more than concurrent clients can provoke.
-DELETE_ATTEMPTS = 3
-WRITE_ATTEMPTS = 3
+ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,7 @@ class UserAdmin:
     def _write(self, user: User, fields: dict[str, Any]) -> User:
         """Store `fields` over the user; only they are written, so a concurrent change of
         other fields is kept."""
-        for _ in range(WRITE_ATTEMPTS):
+        for _ in range(ATTEMPTS):
             updated = replace(user, **fields)
             if updated.as_owner == user.as_owner:
                 self._users.update(user, updated)
@@ -128,7 +127,7 @@ class UserAdmin:
         # Credentials go first, the user last: if a step fails, the user is still there (signed
         # out everywhere) and a retry finishes the job. The other order would leave orphaned
         # credentials that a retry could no longer reach, the user being gone.
-        for _ in range(DELETE_ATTEMPTS):
+        for _ in range(ATTEMPTS):
             self._revocation.remove_all(user.id)
             try:
                 self._users.delete(user)

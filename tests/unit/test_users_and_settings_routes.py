@@ -286,3 +286,24 @@ def test_a_role_change_that_meets_another_change_is_applied_over_it(
     stored = api.users.get(alice.id)
     assert stored is not None and (stored.role, stored.state) == (Role.ADMIN, State.ARCHIVED)
     assert [token.owner for token in api.pats.list_for_user(alice.id)] == [stored.as_owner]
+
+
+def test_a_token_created_while_its_user_is_deleted_sends_the_deletion_round_again(
+    api: ApiServices, aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice = api.users.get_by_username("alice")
+    assert alice is not None
+    real_delete = api.users.delete
+    attempts: list[int] = []
+
+    def token_created_first(user: User) -> None:
+        attempts.append(len(api.pats.list_for_user(user.id)))
+        if len(attempts) == 1:
+            api.pats.create(alice, "created after the sweep", 0)
+        real_delete(user)
+
+    monkeypatch.setattr(api.users, "delete", token_created_first)
+    assert call("DELETE", "/api/v1/users/alice", USER, caller=as_user(api, "alice"))[0] == 200
+    assert attempts == [0, 0]
+    assert api.users.get(alice.id) is None
+    assert aws["dynamodb"].scan(TableName="PersonalAccessTokensTable")["Count"] == 0
