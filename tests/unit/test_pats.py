@@ -327,7 +327,8 @@ def test_store_create_checks_the_owner_in_the_same_transaction(aws: dict[str, An
 
 
 def token_count(aws: dict[str, Any], user_id: int) -> int | None:
-    return users_of(aws["dynamodb"]).token_count(user_id)
+    counted = users_of(aws["dynamodb"]).get_counted(user_id)
+    return counted[1] if counted else None
 
 
 class StaleIndex:

@@ -153,10 +153,11 @@ class PatStore:
     def _owner_for_retry(self, record: PatRecord) -> TokenOwner:
         """Why the user's side of a creation failed: a gone user or a full quota end it; a
         changed role or state is copied afresh."""
-        user = self._users.get(record.user_id, consistent=True)
-        if user is None:
+        counted = self._users.get_counted(record.user_id)
+        if counted is None:
             raise NotFound("user not found")
-        if (self._users.token_count(user.id) or 0) >= MAX_TOKENS_PER_USER:
+        user, tokens = counted
+        if tokens >= MAX_TOKENS_PER_USER:
             raise InvalidArgument(f"a user has at most {MAX_TOKENS_PER_USER} personal access tokens")
         return user.as_owner
 

@@ -51,6 +51,15 @@ class TokensRemain(Exception):
     """A user cannot be deleted while personal access tokens of theirs exist."""
 
 
+def _role_and_state_are(owner: TokenOwner) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """A condition that the user still has this role and state (what their tokens copy)."""
+    return (
+        "#role = :was_role AND #state = :was_state",
+        {"#role": "role", "#state": "state"},
+        {":was_role": s(owner.role.value), ":was_state": s(owner.state.value)},
+    )
+
+
 def _token_count_is(count: int) -> tuple[str, dict[str, Any]]:
     """A condition that the user has exactly `count` tokens (a missing count is 0)."""
     if count == 0:
@@ -181,12 +190,11 @@ class UserStore:
         are still `before`'s and they have exactly `token_count` personal access tokens (the
         ones the transaction rewrites)."""
         request = self._update_request(before, after)
+        owner_is, owner_names, owner_values = _role_and_state_are(before.as_owner)
         count_is, count_values = _token_count_is(token_count)
-        request["ConditionExpression"] += f" AND #role = :was_role AND #state = :was_state AND {count_is}"
-        request["ExpressionAttributeNames"].update({"#role": "role", "#state": "state"})
-        request["ExpressionAttributeValues"].update(
-            {**count_values, ":was_role": s(before.role.value), ":was_state": s(before.state.value)}
-        )
+        request["ConditionExpression"] += f" AND {owner_is} AND {count_is}"
+        request["ExpressionAttributeNames"].update(owner_names)
+        request["ExpressionAttributeValues"].update({**owner_values, **count_values})
         return {"Update": request}
 
     def _update_request(self, before: User, after: User) -> dict[str, Any]:
@@ -204,22 +212,18 @@ class UserStore:
     def token_added(self, user_id: int, owner: TokenOwner, max_tokens: int) -> dict[str, Any]:
         """A transaction item counting one more token of the user: it holds only while the
         user exists with the role and state copied onto the token, and has room for it."""
+        owner_is, owner_names, owner_values = _role_and_state_are(owner)
         return {
             "Update": {
                 "TableName": self._table,
                 "Key": {"pk": s(_user_pk(user_id))},
                 "UpdateExpression": f"ADD {TOKEN_COUNT} :one",
                 "ConditionExpression": (
-                    f"attribute_exists(pk) AND #role = :role AND #state = :state "
+                    f"attribute_exists(pk) AND {owner_is} "
                     f"AND (attribute_not_exists({TOKEN_COUNT}) OR {TOKEN_COUNT} < :max)"
                 ),
-                "ExpressionAttributeNames": {"#role": "role", "#state": "state"},
-                "ExpressionAttributeValues": {
-                    ":one": n(1),
-                    ":role": s(owner.role.value),
-                    ":state": s(owner.state.value),
-                    ":max": n(max_tokens),
-                },
+                "ExpressionAttributeNames": owner_names,
+                "ExpressionAttributeValues": {**owner_values, ":one": n(1), ":max": n(max_tokens)},
             }
         }
 
@@ -235,10 +239,10 @@ class UserStore:
             }
         }
 
-    def token_count(self, user_id: int) -> int | None:
-        """How many personal access tokens the user has (None: no such user); consistent."""
+    def get_counted(self, user_id: int) -> tuple[User, int] | None:
+        """The user and how many personal access tokens they have, in one consistent read."""
         item = get_one(self._client, self._table, {"pk": s(_user_pk(user_id))}, consistent=True)
-        return get_n(item, TOKEN_COUNT) if item else None
+        return (user_from_item(item), get_n(item, TOKEN_COUNT)) if item else None
 
     def delete(self, user: User) -> None:
         """Remove the user and its username record together.
@@ -269,7 +273,7 @@ class UserStore:
         )
         if codes is None:
             return
-        if codes[:1] == [ITEM_CONDITION_FAILED] and self.token_count(user.id) is not None:
+        if codes[:1] == [ITEM_CONDITION_FAILED] and self.get(user.id, consistent=True) is not None:
             raise TokensRemain
         if ITEM_CONDITION_FAILED in codes:
             raise NotFound("user not found")
@@ -279,21 +283,11 @@ class UserStore:
         return self._table, {"pk": s(_user_pk(user_id))}
 
     def get(self, user_id: int, consistent: bool = False) -> User | None:
-        with translated_errors():
-            response = self._client.get_item(
-                TableName=self._table, Key={"pk": s(_user_pk(user_id))}, ConsistentRead=consistent
-            )
-        item = response.get("Item")
+        item = get_one(self._client, self._table, {"pk": s(_user_pk(user_id))}, consistent)
         return user_from_item(item) if item else None
 
     def get_by_username(self, username: str, consistent: bool = False) -> User | None:
-        with translated_errors():
-            response = self._client.get_item(
-                TableName=self._table,
-                Key={"pk": s(_username_pk(username))},
-                ConsistentRead=consistent,
-            )
-        item = response.get("Item")
+        item = get_one(self._client, self._table, {"pk": s(_username_pk(username))}, consistent)
         if not item:
             return None
         return self.get(get_n(item, "userId"), consistent=consistent)
