@@ -19,6 +19,7 @@ from tests.support.events import FakeLambdaContext, http_event
 from tests.support.people import context_for
 
 PASSWORD = "correct horse battery"
+NEW_PASSWORD = "a brand new password"
 IP = "203.0.113.7"
 
 
@@ -147,22 +148,22 @@ def test_password_change_revokes_other_sign_ins_and_old_access_tokens(
     other = api.refresh_tokens.issue(alice, client=api_client())
     old_access = api.access_tokens.issue(alice).token
     clock.advance(1)
-    status, _ = call(
-        "PATCH",
-        "/api/v1/users/alice",
-        USER,
-        caller=as_user(api, "alice"),
-        body={"password": "a brand new password"},
-        cookies=[f"memos_refresh={kept.token}"],
-    )
-    assert status == 200
+    assert alice_changes_her_password(api, cookies=[f"memos_refresh={kept.token}"]) == 200
     api.refresh_tokens.rotate(kept.token)
     with pytest.raises(Unauthenticated):
         api.refresh_tokens.rotate(other.token)
     clock.advance(api.config.revocation_lag)
     with pytest.raises(Unauthenticated):
         api.authenticator.authenticate(f"Bearer {old_access}", None)
-    assert api.accounts.sign_in("alice", "a brand new password", IP).username == "alice"
+    assert api.accounts.sign_in("alice", NEW_PASSWORD, IP).username == "alice"
+
+
+def alice_changes_her_password(api: ApiServices, **kwargs: Any) -> int:
+    """The status of alice's PATCH of her own password to NEW_PASSWORD."""
+    caller = as_user(api, "alice")
+    return call(
+        "PATCH", "/api/v1/users/alice", USER, caller=caller, body={"password": NEW_PASSWORD}, **kwargs
+    )[0]
 
 
 def api_client() -> Any:
@@ -191,14 +192,7 @@ def test_password_change_keeps_personal_access_tokens(api: ApiServices) -> None:
     alice = api.users.get_by_username("alice")
     assert alice is not None
     _, token = api.pats.create(alice, "ci", 0)
-    status, _ = call(
-        "PATCH",
-        "/api/v1/users/alice",
-        USER,
-        caller=as_user(api, "alice"),
-        body={"password": "a brand new password"},
-    )
-    assert status == 200
+    assert alice_changes_her_password(api) == 200
     assert api.pats.find(token).user_id == alice.id
 
 
