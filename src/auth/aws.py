@@ -1,5 +1,15 @@
-"""boto3 clients with timeouts short enough that a slow dependency fails a request (closed)
-well inside the Lambda timeout, instead of hanging it."""
+"""boto3 clients whose timeouts make a hanging dependency a fast failure, not a hung function.
+
+A paused or browned-out DynamoDB accepts the connection and never answers, so the read
+timeout is what ends a call. Each budget is (attempts x (connect + read)) plus the retry's
+back-off, and must stay well inside the function's timeout (template.yaml, 10 s):
+
+- the API answers 503 (code 14) within `API_CALL_BUDGET_SECONDS` of a call hanging, and a
+  request meets at most one hanging call (the first failure ends it);
+- the authorizer fails closed in about a second: one attempt, so that under a DynamoDB
+  brownout it does not hold a Lambda instance (and the account's concurrency) for the full
+  timeout on every request of the whole API.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +18,24 @@ from typing import Any
 import boto3
 from botocore.config import Config as BotoConfig
 
-_BOTO_CONFIG = BotoConfig(
-    connect_timeout=2,
-    read_timeout=3,
-    retries={"max_attempts": 3, "mode": "standard"},
+
+# Two attempts (one retry of a throttle or a dropped connection), 1.5 s each to answer.
+API_CALLS = BotoConfig(connect_timeout=1, read_timeout=1.5, retries={"total_max_attempts": 2, "mode": "standard"})
+# One attempt of at most a second: a client that got a 500 retries on its own.
+AUTHORIZER_CALLS = BotoConfig(
+    connect_timeout=0.5, read_timeout=0.75, retries={"total_max_attempts": 1, "mode": "standard"}
 )
 
 
-def dynamodb_client() -> Any:
-    return boto3.client("dynamodb", config=_BOTO_CONFIG)
+# Worst cases, for the docs and the tests that hold the budgets to the function timeout:
+# standard retry mode waits at most 1 s before its first retry.
+API_CALL_BUDGET_SECONDS = 2 * (1 + 1.5) + 1
+AUTHORIZER_CALL_BUDGET_SECONDS = 0.5 + 0.75
 
 
-def secretsmanager_client() -> Any:
-    return boto3.client("secretsmanager", config=_BOTO_CONFIG)
+def dynamodb_client(config: BotoConfig = API_CALLS) -> Any:
+    return boto3.client("dynamodb", config=config)
+
+
+def secretsmanager_client(config: BotoConfig = API_CALLS) -> Any:
+    return boto3.client("secretsmanager", config=config)

@@ -64,10 +64,11 @@ class ApiServices:
     audit: AuditSink
 
 
-def _clients(dynamodb: Any, secretsmanager: Any) -> tuple[Any, Any]:
+def _clients(dynamodb: Any, secretsmanager: Any, for_authorizer: bool) -> tuple[Any, Any]:
     from auth import aws
 
-    return dynamodb or aws.dynamodb_client(), secretsmanager or aws.secretsmanager_client()
+    config = aws.AUTHORIZER_CALLS if for_authorizer else aws.API_CALLS
+    return dynamodb or aws.dynamodb_client(config), secretsmanager or aws.secretsmanager_client(config)
 
 
 def _pats(
@@ -105,7 +106,7 @@ def build_authorizer_services(
     config = config or Config.from_env()
     clock = clock or SystemClock()
     audit = audit or NullAudit()
-    dynamodb, secretsmanager = _clients(dynamodb, secretsmanager)
+    dynamodb, secretsmanager = _clients(dynamodb, secretsmanager, for_authorizer=True)
     keys = build_key_ring(config, clock, secretsmanager)
     users = UserStore(dynamodb, config.users_table, config.settings_table)
     authenticator = _authenticator(
@@ -140,7 +141,7 @@ def build_api_services(
     config = config or Config.from_env()
     clock = clock or SystemClock()
     audit = audit or NullAudit()
-    dynamodb, secretsmanager = _clients(dynamodb, secretsmanager)
+    dynamodb, secretsmanager = _clients(dynamodb, secretsmanager, for_authorizer=False)
     keys = build_key_ring(config, clock, secretsmanager)
     users = UserStore(dynamodb, config.users_table, config.settings_table)
     settings = SettingsStore(dynamodb, config.settings_table)
