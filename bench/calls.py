@@ -14,10 +14,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from auth.clock import FakeClock
 from bench.cases import CASES, Case
 from bench.invoke import container, invoke
 from bench.world import World, moto_world
+from tests.support.clock import FakeClock
 
 REQUESTS = 1000
 SPREADS = (1, 100)

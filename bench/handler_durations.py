@@ -53,8 +53,8 @@ def main() -> None:
         dynamodb, secretsmanager = boto3.client("dynamodb"), boto3.client("secretsmanager")
         create_all(template, dynamodb, secretsmanager)
         config = Config(bcrypt_cost=int(template.parameters["BcryptCost"]))
-        api_context.reset_services(build_api_services(config, None, dynamodb, secretsmanager))
-        authorizer.reset_services(build_authorizer_services(config, None, dynamodb, secretsmanager))
+        api_context.services.replace(build_api_services(config, None, dynamodb, secretsmanager))
+        authorizer.services.replace(build_authorizer_services(config, None, dynamodb, secretsmanager))
         context = FakeLambdaContext()
         signup = {"user": {"username": "alice", "password": PASSWORD}}
         api.handler(http_event("POST", "/api/v1/users", body=signup), context)
@@ -78,7 +78,7 @@ def main() -> None:
         every_time = build_authorizer_services(lag_zero, None, dynamodb, secretsmanager)
 
         def uncached(event: dict[str, object], context: object) -> object:
-            authorizer.reset_services(every_time)
+            authorizer.services.replace(every_time)
             return authorizer.handler(event, context)
 
         me_call = http_event("GET", "/api/v1/auth/me", authorizer=caller)

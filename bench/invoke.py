@@ -36,9 +36,9 @@ def container(services: AuthorizerServices) -> Iterator[None]:
     assert isinstance(handler, logging.StreamHandler)
     with open(os.devnull, "w") as devnull:
         previous = handler.setStream(devnull)
-        authorizer.reset_services(services)
+        authorizer.services.replace(services)
         try:
             yield
         finally:
-            authorizer.reset_services(None)
+            authorizer.services.replace(None)
             handler.setStream(previous)

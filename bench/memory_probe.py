@@ -36,8 +36,8 @@ def main(seed_path: str, invocations: int) -> None:
     from auth.config import Config
     from auth.keys import CURRENT_STAGE
     from auth.wiring import build_authorizer_services
-    from bench.fakes import FakeDynamoDB, FakeSecretsManager
     from bench.invoke import container, invoke
+    from tests.support.fake_aws import FakeDynamoDB, FakeSecretsManager
 
     # The clients a container builds stay resident, though the fakes answer the calls.
     clients = (aws.dynamodb_client(), aws.secretsmanager_client())

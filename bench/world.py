@@ -17,10 +17,10 @@ from auth.clock import Clock
 from auth.config import Config
 from auth.keys import CURRENT_STAGE, parse_secret
 from auth.models import Role, State, User
-from auth.stores.users import user_to_item
+from auth.stores.user_store import user_to_item
 from auth.wiring import AuthorizerServices, build_authorizer_services
-from bench.fakes import FakeDynamoDB, FakeSecretsManager, key_names
 from devstack.template import load_template
+from tests.support.fake_aws import FakeDynamoDB, FakeSecretsManager, key_names
 
 if TYPE_CHECKING:
     from auth.wiring import ApiServices

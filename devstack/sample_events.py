@@ -21,8 +21,8 @@ from auth.keys import DEMO_KEY
 from auth.models import Role, State, User
 from auth.pats import PAT_PREFIX, checksum, hash_pat
 from auth.principal import AuthMethod, Principal
-from auth.stores.personal_access_tokens import PatRecord, pat_to_item
-from auth.stores.users import TOKEN_COUNT, user_to_item
+from auth.stores.pat_store import PatRecord, pat_to_item
+from auth.stores.user_store import TOKEN_COUNT, user_to_item
 from auth.tokens import SigningKey, mint_access_token, mint_refresh_token
 from devstack.events import Request, authorizer_event, integration_event
 from devstack.template import REPO_ROOT

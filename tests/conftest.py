@@ -9,12 +9,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from auth.audit import RecordingAudit
-from auth.clock import FakeClock
 from auth.config import Config
 from auth.wiring import ApiServices, AuthorizerServices, build_api_services, build_authorizer_services
 from devstack.provision import create_all
 from devstack.template import load_template
+from tests.support.audit import RecordingAudit
+from tests.support.clock import FakeClock
 
 REGION = "us-east-1"
 

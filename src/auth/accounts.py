@@ -9,8 +9,8 @@ from auth.errors import InvalidArgument, PermissionDenied
 from auth.models import Role, State, User
 from auth.passwords import hash_password, spend_verify_time, validate_password, verify_password
 from auth.principal import Principal
-from auth.stores.settings import SettingsStore
-from auth.stores.users import OwnerTaken, UserStore
+from auth.stores.settings_store import SettingsStore
+from auth.stores.user_store import OwnerTaken, UserStore
 from auth.throttle import SignInThrottle
 from auth.usernames import is_valid_username, validate_username
 

@@ -1,7 +1,11 @@
-"""Audit events for credentials: created, first used, revoked, refused for reuse.
+"""Audit events for credentials: created, first used, changed, revoked, refused for reuse,
+and a whole account's credentials suspended (archive) or restored.
 
 The domain reports them through an AuditSink it is given; the handlers' sink writes them
-as structured log lines. An event names the credential by its id, never by its secret.
+as structured log lines. Each credential kind's events come from its one service
+(auth.pats, auth.sessions, auth.refresh_tokens; passwords and accounts from
+auth.user_admin), never from a store. An event names the credential by its id, never by
+its secret.
 """
 
 from __future__ import annotations
@@ -13,14 +17,20 @@ from typing import Protocol
 class AuditEvent(StrEnum):
     CREATED = "credential.created"
     FIRST_USED = "credential.first_used"
+    CHANGED = "credential.changed"
     REVOKED = "credential.revoked"
     REUSE_REFUSED = "credential.reuse_refused"
+    SUSPENDED = "credential.suspended"
+    RESTORED = "credential.restored"
 
 
 class CredentialKind(StrEnum):
     REFRESH_TOKEN = "refresh_token"
     PAT = "pat"
     SESSION = "session"
+    PASSWORD = "password"
+    # Every credential of the user at once (archive, restore, deletion).
+    ACCOUNT = "account"
 
 
 class AuditSink(Protocol):
@@ -34,15 +44,3 @@ class NullAudit:
         self, event: AuditEvent, kind: CredentialKind, user_id: int, credential_id: str, reason: str = ""
     ) -> None:
         return None
-
-
-class RecordingAudit:
-    """Keeps events in memory; for tests."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[AuditEvent, CredentialKind, int, str, str]] = []
-
-    def record(
-        self, event: AuditEvent, kind: CredentialKind, user_id: int, credential_id: str, reason: str = ""
-    ) -> None:
-        self.events.append((event, kind, user_id, credential_id, reason))

@@ -10,15 +10,13 @@ import re
 
 from auth.clock import Clock
 from auth.errors import Unauthenticated
-from auth.keys import DemoKeyRing, KeyRing
 from auth.models import User
-from auth.pats import PAT_PREFIX
-from auth.personal_access_tokens import PersonalAccessTokens
+from auth.pats import PAT_PREFIX, PersonalAccessTokens
 from auth.principal import AuthMethod, Principal
 from auth.sessions import Sessions, parse_session_cookie
 from auth.stores.dynamo import Item, TableKey
-from auth.stores.users import UserStore, user_from_item
-from auth.tokens import parse_access_token
+from auth.stores.user_store import UserStore, user_from_item
+from auth.tokens import SigningKeys, parse_access_token
 
 BEARER_PREFIX = "Bearer "
 # Bounds the per-container user cache; a full cache is simply dropped and refilled.
@@ -81,7 +79,7 @@ class CachedUsers:
 class Authenticator:
     def __init__(
         self,
-        keys: KeyRing | DemoKeyRing,
+        keys: SigningKeys,
         users: CachedUsers,
         pats: PersonalAccessTokens,
         sessions: Sessions,

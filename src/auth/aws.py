@@ -18,9 +18,10 @@ from typing import Any
 import boto3
 from botocore.config import Config as BotoConfig
 
-
 # Two attempts (one retry of a throttle or a dropped connection), 1.5 s each to answer.
-API_CALLS = BotoConfig(connect_timeout=1, read_timeout=1.5, retries={"total_max_attempts": 2, "mode": "standard"})
+API_CALLS = BotoConfig(
+    connect_timeout=1, read_timeout=1.5, retries={"total_max_attempts": 2, "mode": "standard"}
+)
 # One attempt of at most a second: a client that got a 500 retries on its own.
 AUTHORIZER_CALLS = BotoConfig(
     connect_timeout=0.5, read_timeout=0.75, retries={"total_max_attempts": 1, "mode": "standard"}

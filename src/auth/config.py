@@ -8,8 +8,7 @@ from dataclasses import dataclass
 
 from auth.errors import Internal
 
-# Stages the template allows; demo mode is refused on the last one.
-STAGES = ("local", "dev", "prod")
+# Demo mode is refused on this stage (the template also allows "local" and "dev").
 PRODUCTION_STAGE = "prod"
 
 

@@ -1,16 +1,34 @@
 """One error tree for the whole domain.
 
-Each class knows its SPEC §3 gRPC code; the HTTP status for each code is chosen in one
-place, `handlers.http`. Messages are safe to show to a client: they never hold a secret.
+Each class knows its gRPC code (SPEC §3, the `google.rpc.Status` codes Memos answers with)
+and the HTTP status that code travels with, so the handlers translate an error without a
+table of their own. Messages are safe to show to a client: they never hold a secret.
 """
 
 from __future__ import annotations
+
+from enum import IntEnum
+
+
+class Code(IntEnum):
+    """The gRPC status codes this API answers with (google.rpc.Code)."""
+
+    INVALID_ARGUMENT = 3
+    NOT_FOUND = 5
+    ALREADY_EXISTS = 6
+    PERMISSION_DENIED = 7
+    RESOURCE_EXHAUSTED = 8
+    FAILED_PRECONDITION = 9
+    INTERNAL = 13
+    UNAVAILABLE = 14
+    UNAUTHENTICATED = 16
 
 
 class AuthError(Exception):
     """Base of every error the domain raises on purpose."""
 
-    code: int = 13
+    code: Code = Code.INTERNAL
+    http_status: int = 500
     default_message: str = "internal error"
 
     def __init__(self, message: str | None = None) -> None:
@@ -19,32 +37,46 @@ class AuthError(Exception):
 
 
 class InvalidArgument(AuthError):
-    code = 3
+    code = Code.INVALID_ARGUMENT
+    http_status = 400
     default_message = "invalid argument"
 
 
+class FailedPrecondition(AuthError):
+    """The request is well formed but the resource is not in a state that allows it."""
+
+    code = Code.FAILED_PRECONDITION
+    http_status = 400
+    default_message = "failed precondition"
+
+
 class Unauthenticated(AuthError):
-    code = 16
+    code = Code.UNAUTHENTICATED
+    http_status = 401
     default_message = "unauthenticated"
 
 
 class PermissionDenied(AuthError):
-    code = 7
+    code = Code.PERMISSION_DENIED
+    http_status = 403
     default_message = "permission denied"
 
 
 class NotFound(AuthError):
-    code = 5
+    code = Code.NOT_FOUND
+    http_status = 404
     default_message = "not found"
 
 
 class AlreadyExists(AuthError):
-    code = 6
+    code = Code.ALREADY_EXISTS
+    http_status = 409
     default_message = "already exists"
 
 
 class ResourceExhausted(AuthError):
-    code = 8
+    code = Code.RESOURCE_EXHAUSTED
+    http_status = 429
     default_message = "too many requests"
 
     def __init__(self, message: str | None = None, retry_after: int = 60) -> None:
@@ -53,12 +85,16 @@ class ResourceExhausted(AuthError):
 
 
 class Internal(AuthError):
-    code = 13
+    """A fault of ours; its message never reaches a client (handlers say only 'internal error')."""
+
+    code = Code.INTERNAL
+    http_status = 500
     default_message = "internal error"
 
 
 class Unavailable(AuthError):
-    """A dependency (DynamoDB, Secrets Manager) failed or throttled: retry later."""
+    """A dependency (DynamoDB, Secrets Manager) failed, throttled or hung: retry later."""
 
-    code = 14
+    code = Code.UNAVAILABLE
+    http_status = 503
     default_message = "service unavailable, try again"

@@ -7,12 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit
-from auth.clock import Clock
 from auth.errors import NotFound
 from auth.models import ClientInfo, Device
+from auth.refresh_tokens import RefreshTokens
 from auth.sessions import Sessions
-from auth.stores.refresh_tokens import RefreshTokenStore
 from auth.user_agents import parse_user_agent
 
 
@@ -33,17 +31,12 @@ class Login:
 
 
 class Logins:
-    def __init__(
-        self, sessions: Sessions, refresh: RefreshTokenStore, clock: Clock, audit: AuditSink | None = None
-    ) -> None:
+    def __init__(self, sessions: Sessions, refresh_tokens: RefreshTokens) -> None:
         self._sessions = sessions
-        self._refresh = refresh
-        self._clock = clock
-        self._audit = audit or NullAudit()
+        self._refresh_tokens = refresh_tokens
 
     def list_for_user(self, user_id: int) -> list[Login]:
         """Live logins, most recently used first."""
-        now = self._clock.now()
         logins = [
             Login(
                 record.session_id,
@@ -66,18 +59,15 @@ class Logins:
                 family.client,
                 parse_user_agent(family.client.user_agent),
             )
-            for family in self._refresh.for_user(user_id)
-            if not family.revoked and now < family.expires_at
+            for family in self._refresh_tokens.live_families(user_id)
         ]
         return sorted(logins, key=lambda login: (-login.last_accessed_at, login.id))
 
     def revoke(self, user_id: int, login_id: str) -> None:
         """End one login of the user, whichever kind; NotFound when it is not theirs."""
-        if self._sessions.revoke(login_id, user_id, reason="revoked by user"):
-            return
-        if self._refresh.revoke_for_user(login_id, user_id, int(self._clock.now())):
-            self._audit.record(
-                AuditEvent.REVOKED, CredentialKind.REFRESH_TOKEN, user_id, login_id, reason="revoked by user"
-            )
-            return
-        raise NotFound("session not found")
+        reason = "revoked by user"
+        if not (
+            self._sessions.revoke(login_id, user_id, reason)
+            or self._refresh_tokens.revoke_family(login_id, user_id, reason)
+        ):
+            raise NotFound("session not found")

@@ -14,10 +14,11 @@ from collections.abc import Callable
 
 from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit
 from auth.clock import Clock
-from auth.errors import Unauthenticated, Unavailable
+from auth.errors import Unauthenticated
 from auth.models import ClientInfo, User
 from auth.stores.dynamo import Item, TableKey
-from auth.stores.sessions import SessionRecord, SessionStore
+from auth.stores.session_store import SessionRecord, SessionStore
+from auth.usage import WRITE_INTERVAL_SECONDS, note_use
 
 # Canonical decimal of a positive int32 (no sign, no leading zero), then a canonical
 # lowercase UUIDv4. Anything else is not a value this service set.
@@ -25,8 +26,6 @@ _COOKIE_VALUE = re.compile(
     r"([1-9][0-9]{0,9})-([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})"
 )
 MAX_USER_ID = 2**31 - 1
-# SPEC §4: lastAccessedAt is written at most once a minute per session.
-LAST_ACCESS_WRITE_INTERVAL = 60
 
 
 def session_cookie_value(user_id: int, session_id: str) -> str:
@@ -89,17 +88,15 @@ class Sessions:
     def mark_accessed(self, record: SessionRecord) -> None:
         """Slide the session, at most once a minute. Best effort: never fails the request."""
         now = int(self._clock.now())
-        if record.used and now - record.last_accessed_at < LAST_ACCESS_WRITE_INTERVAL:
-            return
-        try:
-            first_use = self._store.touch(record.session_id, now, now + self._ttl, LAST_ACCESS_WRITE_INTERVAL)
-        except Unavailable:
-            # A bookkeeping write must not refuse a valid session.
-            return
-        if first_use:
-            self._audit.record(
+        note_use(
+            # A session's first use is written even within its first minute, for the audit trail.
+            record.last_accessed_at if record.used else None,
+            now,
+            lambda: self._store.touch(record.session_id, now, now + self._ttl, WRITE_INTERVAL_SECONDS),
+            lambda: self._audit.record(
                 AuditEvent.FIRST_USED, CredentialKind.SESSION, record.user_id, record.session_id
-            )
+            ),
+        )
 
     # -- the API's half -------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from auth.clock import Clock
 from auth.errors import ResourceExhausted
-from auth.stores.throttle import ThrottleStore
+from auth.stores.throttle_store import ThrottleStore
 from auth.usernames import username_key
 
 

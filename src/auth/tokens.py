@@ -1,4 +1,4 @@
-"""Minting and parsing the two JWTs of SPEC §1: access tokens and refresh tokens.
+"""The two JWTs of SPEC §1, access tokens and refresh tokens: minting, parsing, issuing.
 
 Every check a token must pass lives here, so the authorizer and the refresh route agree.
 Time checks use the caller's clock rather than PyJWT's, so expiry is testable.
@@ -12,11 +12,12 @@ import json
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 
+from auth.clock import Clock
 from auth.errors import Unauthenticated
 from auth.models import Role, State, User
 
@@ -79,6 +80,16 @@ class RefreshClaims:
 
 
 KeyLookup = Callable[[str], SigningKey | None]
+
+
+class SigningKeys(Protocol):
+    """The key ring (auth.keys): the key that signs now, and every key that still verifies."""
+
+    def signing_key(self) -> SigningKey: ...
+
+    def verification_key(self, kid: str) -> SigningKey | None: ...
+
+
 T = TypeVar("T")
 _checked_headers: dict[str, str] = {}
 # Claim values to enum members by plain dict look-up: Role(value) costs a microsecond or
@@ -288,3 +299,15 @@ def parse_refresh_token(token: str, keys: KeyLookup, now: float) -> RefreshClaim
         issued_at=claims["iat"],  # type: ignore[arg-type]
         expires_at=claims["exp"],  # type: ignore[arg-type]
     )
+
+
+class AccessTokens:
+    """Issues access tokens: short-lived, stateless, signed with the current key."""
+
+    def __init__(self, keys: SigningKeys, clock: Clock, ttl: int) -> None:
+        self._keys = keys
+        self._clock = clock
+        self._ttl = ttl
+
+    def issue(self, user: User) -> IssuedToken:
+        return mint_access_token(user, self._keys.signing_key(), self._clock.now(), self._ttl)

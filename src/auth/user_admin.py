@@ -6,20 +6,26 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from auth.accounts import validate_profile
+from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit
 from auth.clock import Clock
 from auth.errors import InvalidArgument, NotFound, PermissionDenied, Unavailable
 from auth.models import Role, State, User
 from auth.passwords import hash_password
-from auth.personal_access_tokens import PersonalAccessTokens
+from auth.pats import PersonalAccessTokens
 from auth.principal import Principal
 from auth.revocation import CredentialRevocation
-from auth.stores.users import OwnerChanged, TokensRemain, UserStore
+from auth.stores.user_store import OwnerChanged, TokensRemain, UserStore
 from auth.usernames import validate_username
 
 # A token created between the sweep of a user's tokens and the user's deletion sends the
 # deletion round again, and a role or state change that met another is applied again over
 # it; this many rounds is far more than concurrent clients can provoke.
 ATTEMPTS = 3
+
+
+def _by(caller: Principal, user_id: int) -> str:
+    """Who made a change, for the audit trail."""
+    return "by the user" if caller.user_id == user_id else f"by admin {caller.user_id}"
 
 
 @dataclass(frozen=True)
@@ -39,12 +45,14 @@ class UserAdmin:
         revocation: CredentialRevocation,
         clock: Clock,
         bcrypt_cost: int,
+        audit: AuditSink | None = None,
     ) -> None:
         self._users = users
         self._pats = pats
         self._revocation = revocation
         self._clock = clock
         self._bcrypt_cost = bcrypt_cost
+        self._audit = audit or NullAudit()
 
     def get(self, username: str) -> User:
         validate_username(username)
@@ -97,8 +105,22 @@ class UserAdmin:
             # worst left behind is an old password with fewer sign-ins, never a new password
             # alongside the sign-ins (perhaps an intruder's) it was changed to end.
             keep = current_credential if caller.user_id == user.id else ""
-            self._revocation.revoke_sign_ins(user.id, keep)
-        return self._write(user, fields)
+            self._revocation.revoke_sign_ins(user.id, keep, reason="password changed")
+        updated = self._write(user, fields)
+        self._audit_changes(caller, user, updated, password_changed=changes.password is not None)
+        return updated
+
+    def _audit_changes(self, caller: Principal, before: User, after: User, password_changed: bool) -> None:
+        by = _by(caller, after.id)
+        if password_changed:
+            self._audit.record(
+                AuditEvent.CHANGED, CredentialKind.PASSWORD, after.id, "", reason=f"changed {by}"
+            )
+        if before.state is not after.state:
+            event = AuditEvent.SUSPENDED if after.state is State.ARCHIVED else AuditEvent.RESTORED
+            self._audit.record(
+                event, CredentialKind.ACCOUNT, after.id, "", reason=f"{after.state.value} {by}"
+            )
 
     def _write(self, user: User, fields: dict[str, Any]) -> User:
         """Store `fields` over the user; only they are written, so a concurrent change of
@@ -139,4 +161,6 @@ class UserAdmin:
             raise Unavailable("the user's tokens kept changing; try again")
         # A session or refresh token created in between is swept here; later ones are
         # refused (their user is gone).
-        self._revocation.revoke_sign_ins(user.id)
+        self._revocation.revoke_sign_ins(user.id, reason="user deleted")
+        reason = f"deleted {_by(caller, user.id)}"
+        self._audit.record(AuditEvent.REVOKED, CredentialKind.ACCOUNT, user.id, "", reason=reason)

@@ -1,7 +1,8 @@
 """Builds the object graph from a Config, once per container.
 
 Two entry points, so the authorizer builds (and imports) only what it uses: no bcrypt,
-no account or refresh logic on its cold start.
+no account or refresh logic on its cold start. What both need (clients, keys, the stores
+and services a credential is verified with) is built by one function, `_verifiers`.
 """
 
 from __future__ import annotations
@@ -15,22 +16,23 @@ from auth.clock import Clock, SystemClock
 from auth.config import PRODUCTION_STAGE, Config
 from auth.errors import Internal
 from auth.keys import DemoKeyRing, KeyRing, SecretsManagerKeySource
-from auth.personal_access_tokens import PersonalAccessTokens
+from auth.pats import PersonalAccessTokens
 from auth.sessions import Sessions
-from auth.stores.personal_access_tokens import PatStore
-from auth.stores.sessions import SessionStore
-from auth.stores.users import UserStore
+from auth.stores.pat_store import PatStore
+from auth.stores.session_store import SessionStore
+from auth.stores.user_store import UserStore
+from auth.tokens import SigningKeys
 
 if TYPE_CHECKING:
-    from auth.access_tokens import AccessTokens
     from auth.accounts import Accounts
     from auth.logins import Logins
-    from auth.refresh import RefreshTokens
-    from auth.stores.settings import SettingsStore
+    from auth.refresh_tokens import RefreshTokens
+    from auth.stores.settings_store import SettingsStore
+    from auth.tokens import AccessTokens
     from auth.user_admin import UserAdmin
 
 
-def build_key_ring(config: Config, clock: Clock, secretsmanager: Any) -> KeyRing | DemoKeyRing:
+def build_key_ring(config: Config, clock: Clock, secretsmanager: Any) -> SigningKeys:
     if config.demo:
         if config.stage == PRODUCTION_STAGE:
             raise Internal("demo mode (MEMOS_DEMO) is refused on the prod stage")
@@ -50,7 +52,7 @@ class AuthorizerServices:
 class ApiServices:
     config: Config
     clock: Clock
-    keys: KeyRing | DemoKeyRing
+    keys: SigningKeys
     users: UserStore
     settings: SettingsStore
     accounts: Accounts
@@ -64,36 +66,49 @@ class ApiServices:
     audit: AuditSink
 
 
-def _clients(dynamodb: Any, secretsmanager: Any, for_authorizer: bool) -> tuple[Any, Any]:
+@dataclass
+class _Verifiers:
+    """What verifying a credential takes; the authorizer needs nothing more."""
+
+    config: Config
+    clock: Clock
+    audit: AuditSink
+    dynamodb: Any
+    keys: SigningKeys
+    users: UserStore
+    pats: PersonalAccessTokens
+    sessions: Sessions
+    authenticator: Authenticator
+
+
+def _verifiers(
+    config: Config | None,
+    clock: Clock | None,
+    dynamodb: Any,
+    secretsmanager: Any,
+    audit: AuditSink | None,
+    for_authorizer: bool,
+) -> _Verifiers:
     from auth import aws
 
-    config = aws.AUTHORIZER_CALLS if for_authorizer else aws.API_CALLS
-    return dynamodb or aws.dynamodb_client(config), secretsmanager or aws.secretsmanager_client(config)
-
-
-def _pats(
-    config: Config, clock: Clock, dynamodb: Any, users: UserStore, audit: AuditSink
-) -> PersonalAccessTokens:
-    store = PatStore(dynamodb, config.personal_access_tokens_table, users)
-    # A lag of 0 promises that a delete is seen at once: only a consistent read keeps that.
-    return PersonalAccessTokens(store, clock, audit, consistent_reads=config.revocation_lag == 0)
-
-
-def _sessions(config: Config, clock: Clock, dynamodb: Any, audit: AuditSink) -> Sessions:
-    store = SessionStore(dynamodb, config.sessions_table)
-    return Sessions(store, clock, config.session_ttl, audit, consistent_reads=config.revocation_lag == 0)
-
-
-def _authenticator(
-    config: Config,
-    clock: Clock,
-    keys: KeyRing | DemoKeyRing,
-    users: UserStore,
-    pats: PersonalAccessTokens,
-    sessions: Sessions,
-) -> Authenticator:
+    config = config or Config.from_env()
+    clock = clock or SystemClock()
+    audit = audit or NullAudit()
+    budget = aws.AUTHORIZER_CALLS if for_authorizer else aws.API_CALLS
+    dynamodb = dynamodb or aws.dynamodb_client(budget)
+    keys = build_key_ring(config, clock, secretsmanager or aws.secretsmanager_client(budget))
+    users = UserStore(dynamodb, config.users_table, config.settings_table)
+    # A lag of 0 promises that a revocation is seen at once: only a consistent read keeps that.
+    consistent = config.revocation_lag == 0
+    pats = PersonalAccessTokens(
+        PatStore(dynamodb, config.personal_access_tokens_table, users), clock, audit, consistent
+    )
+    sessions = Sessions(
+        SessionStore(dynamodb, config.sessions_table), clock, config.session_ttl, audit, consistent
+    )
     cached = CachedUsers(users, clock, max_age=config.revocation_lag)
-    return Authenticator(keys, cached, pats, sessions, clock)
+    authenticator = Authenticator(keys, cached, pats, sessions, clock)
+    return _Verifiers(config, clock, audit, dynamodb, keys, users, pats, sessions, authenticator)
 
 
 def build_authorizer_services(
@@ -103,21 +118,8 @@ def build_authorizer_services(
     secretsmanager: Any = None,
     audit: AuditSink | None = None,
 ) -> AuthorizerServices:
-    config = config or Config.from_env()
-    clock = clock or SystemClock()
-    audit = audit or NullAudit()
-    dynamodb, secretsmanager = _clients(dynamodb, secretsmanager, for_authorizer=True)
-    keys = build_key_ring(config, clock, secretsmanager)
-    users = UserStore(dynamodb, config.users_table, config.settings_table)
-    authenticator = _authenticator(
-        config,
-        clock,
-        keys,
-        users,
-        _pats(config, clock, dynamodb, users, audit),
-        _sessions(config, clock, dynamodb, audit),
-    )
-    return AuthorizerServices(config, clock, authenticator)
+    base = _verifiers(config, clock, dynamodb, secretsmanager, audit, for_authorizer=True)
+    return AuthorizerServices(base.config, base.clock, base.authenticator)
 
 
 def build_api_services(
@@ -127,47 +129,43 @@ def build_api_services(
     secretsmanager: Any = None,
     audit: AuditSink | None = None,
 ) -> ApiServices:
-    from auth.access_tokens import AccessTokens
     from auth.accounts import Accounts
     from auth.logins import Logins
-    from auth.refresh import RefreshTokens
+    from auth.refresh_tokens import RefreshTokens
     from auth.revocation import CredentialRevocation
-    from auth.stores.refresh_tokens import RefreshTokenStore
-    from auth.stores.settings import SettingsStore
-    from auth.stores.throttle import ThrottleStore
+    from auth.stores.refresh_family_store import RefreshFamilyStore
+    from auth.stores.settings_store import SettingsStore
+    from auth.stores.throttle_store import ThrottleStore
     from auth.throttle import SignInThrottle
+    from auth.tokens import AccessTokens
     from auth.user_admin import UserAdmin
 
-    config = config or Config.from_env()
-    clock = clock or SystemClock()
-    audit = audit or NullAudit()
-    dynamodb, secretsmanager = _clients(dynamodb, secretsmanager, for_authorizer=False)
-    keys = build_key_ring(config, clock, secretsmanager)
-    users = UserStore(dynamodb, config.users_table, config.settings_table)
-    settings = SettingsStore(dynamodb, config.settings_table)
-    refresh_store = RefreshTokenStore(dynamodb, config.refresh_tokens_table)
-    pats = _pats(config, clock, dynamodb, users, audit)
-    sessions = _sessions(config, clock, dynamodb, audit)
-    revocation = CredentialRevocation(refresh_store, sessions, pats, clock)
+    base = _verifiers(config, clock, dynamodb, secretsmanager, audit, for_authorizer=False)
+    config, clock, audit, users = base.config, base.clock, base.audit, base.users
+    settings = SettingsStore(base.dynamodb, config.settings_table)
+    refresh_tokens = RefreshTokens(
+        RefreshFamilyStore(base.dynamodb, config.refresh_tokens_table),
+        users,
+        base.keys,
+        clock,
+        config.refresh_token_ttl,
+        audit,
+    )
+    revocation = CredentialRevocation(refresh_tokens, base.sessions, base.pats)
+    throttle = SignInThrottle(ThrottleStore(base.dynamodb, config.settings_table), clock)
     return ApiServices(
         config=config,
         clock=clock,
-        keys=keys,
+        keys=base.keys,
         users=users,
         settings=settings,
-        accounts=Accounts(
-            users,
-            settings,
-            SignInThrottle(ThrottleStore(dynamodb, config.settings_table), clock),
-            clock,
-            config.bcrypt_cost,
-        ),
-        access_tokens=AccessTokens(keys, clock, config.access_token_ttl),
-        refresh_tokens=RefreshTokens(refresh_store, users, keys, clock, config.refresh_token_ttl, audit),
-        user_admin=UserAdmin(users, pats, revocation, clock, config.bcrypt_cost),
-        authenticator=_authenticator(config, clock, keys, users, pats, sessions),
-        pats=pats,
-        sessions=sessions,
-        logins=Logins(sessions, refresh_store, clock, audit),
+        accounts=Accounts(users, settings, throttle, clock, config.bcrypt_cost),
+        access_tokens=AccessTokens(base.keys, clock, config.access_token_ttl),
+        refresh_tokens=refresh_tokens,
+        user_admin=UserAdmin(users, base.pats, revocation, clock, config.bcrypt_cost, audit),
+        authenticator=base.authenticator,
+        pats=base.pats,
+        sessions=base.sessions,
+        logins=Logins(base.sessions, refresh_tokens),
         audit=audit,
     )

@@ -10,7 +10,8 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
 
-from auth.errors import AuthError, Internal, InvalidArgument, NotFound, ResourceExhausted
+from auth import routes
+from auth.errors import AuthError, Code, Internal, InvalidArgument, NotFound, ResourceExhausted
 from handlers import (
     openapi_document,
     routes_auth,
@@ -19,10 +20,10 @@ from handlers import (
     routes_settings,
     routes_users,
 )
-from handlers.http import SECURITY_HEADERS, error_body, error_response
+from handlers.bodies import OpenApiDocument
+from handlers.http_json import SECURITY_HEADERS, error_body, error_response
 from handlers.observability import Metric, count, logger, metrics
-from handlers.openapi_document import document_json, documented
-from handlers.response_bodies import OpenApiDocument
+from handlers.openapi_document import document_json, route
 from handlers.tracing import tracer
 
 # Far above any legitimate body (a sign-up is < 1 kB), far below API Gateway's 10 MB.
@@ -40,7 +41,7 @@ app.include_router(routes_pats.router)
 app.include_router(routes_sessions.router)
 
 
-@app.get("/api/v1/openapi.json", **documented("GET /api/v1/openapi.json", OpenApiDocument))
+@route(app, routes.OPENAPI, OpenApiDocument)
 def openapi() -> Response[str]:
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=document_json(app))
 
@@ -49,7 +50,7 @@ def openapi() -> Response[str]:
 def on_auth_error(error: AuthError) -> Response:
     if isinstance(error, ResourceExhausted):
         count(Metric.THROTTLED)
-    if error.code in (13, 14):
+    if error.code in (Code.INTERNAL, Code.UNAVAILABLE):
         logger.warning("request failed", error_type=type(error).__name__, code=error.code)
     return error_response(error)
 
@@ -110,9 +111,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     refusal = _refusal(event)
     if refusal is not None:
         response: dict[str, Any] = {
-            "statusCode": 400,
+            "statusCode": refusal.http_status,
             "headers": {"Content-Type": content_types.APPLICATION_JSON},
-            "body": error_body(refusal.code, refusal.message),
+            "body": error_body(refusal),
             "isBase64Encoded": False,
         }
     else:

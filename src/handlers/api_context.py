@@ -10,25 +10,13 @@ from auth.principal import AuthMethod, Principal
 from auth.wiring import ApiServices, build_api_services
 from handlers.audit_log import LoggerAudit
 from handlers.cookies import SESSION_COOKIE, cookie_value
+from handlers.lazy import Lazy
 from handlers.observability import Metric, count, logger
 
 # Client info is for display only; long values are cut rather than stored whole.
 MAX_CLIENT_INFO_CHARS = 512
 
-_services: ApiServices | None = None
-
-
-def services() -> ApiServices:
-    global _services
-    if _services is None:
-        _services = build_api_services(audit=LoggerAudit(logger))
-    return _services
-
-
-def reset_services(replacement: ApiServices | None = None) -> None:
-    """For tests: swap the container's services (None rebuilds from the environment)."""
-    global _services
-    _services = replacement
+services: Lazy[ApiServices] = Lazy(lambda: build_api_services(audit=LoggerAudit(logger)))
 
 
 def principal(event: APIGatewayProxyEventV2) -> Principal:

@@ -9,29 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from auth.access import may_enter
 from auth.errors import Unauthenticated
 from auth.principal import Principal
+from auth.routes import may_enter
 from auth.wiring import AuthorizerServices, build_authorizer_services
 from handlers import authorizer_event
 from handlers.audit_log import LoggerAudit
 from handlers.cookies import SESSION_COOKIE, cookie_value
+from handlers.lazy import Lazy
 from handlers.observability import DenialReason, count_denial, logger, metrics
 
-_services: AuthorizerServices | None = None
-
-
-def services() -> AuthorizerServices:
-    global _services
-    if _services is None:
-        _services = build_authorizer_services(audit=LoggerAudit(logger))
-    return _services
-
-
-def reset_services(replacement: AuthorizerServices | None = None) -> None:
-    """For tests and the local runner: swap the container's services."""
-    global _services
-    _services = replacement
+services: Lazy[AuthorizerServices] = Lazy(lambda: build_authorizer_services(audit=LoggerAudit(logger)))
 
 
 def authorizer_context(principal: Principal) -> dict[str, str]:

@@ -1,7 +1,9 @@
 """The OpenAPI document (`GET /api/v1/openapi.json`): every answer a route can give and the
 credentials it takes.
 
-Each route passes `**documented(route_key, body_model, *error_statuses)` to its decorator.
+Each route is registered with `@route(router, routes.X, body_model, *error_statuses)`: its
+method, path and access come from its one declaration in auth.routes, its answers from
+handlers.bodies.
 Answers come from two places: the API function (`{"code","message"}`) and API Gateway
 itself (`{"message"}`: the authorizer's 401/403, route throttling, a failed function),
 which HTTP APIs cannot reshape; a status either may send is documented as either shape.
@@ -10,18 +12,20 @@ which HTTP APIs cannot reshape; a status either may send is documented as either
 from __future__ import annotations
 
 import functools
-import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 
-from auth.access import ROUTE_ACCESS, Access
+from auth.routes import Access, Route
+from handlers.bodies import Error, GatewayError
 from handlers.cookies import REFRESH_COOKIE, SESSION_COOKIE
-from handlers.response_bodies import Error, GatewayError
+from handlers.http_json import to_json
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+    from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
     from pydantic import BaseModel
 
 TITLE = "memos-auth"
@@ -84,14 +88,34 @@ def _gateway_statuses(access: Access) -> frozenset[int]:
     return frozenset(statuses)
 
 
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def route(
+    router: APIGatewayHttpResolver | APIGatewayHttpRouter,
+    declared: Route,
+    body: type[BaseModel],
+    *errors: int,
+    security: list[dict[str, list[str]]] | None = None,
+) -> Callable[[Handler], Handler]:
+    """Register a handler for `declared` on `router`, documented as answering `body` (200)
+    or one of `errors` (besides the statuses every route may answer)."""
+    # Powertools writes a path parameter as <name>, API Gateway as {name}.
+    path = declared.path.replace("{", "<").replace("}", ">")
+    register = getattr(router, declared.method.lower())
+    decorator: Callable[[Handler], Handler] = register(
+        path, **documented(declared.access, body, *errors, security=security)
+    )
+    return decorator
+
+
 def documented(
-    route_key: str,
+    access: Access,
     body: type[BaseModel],
     *errors: int,
     security: list[dict[str, list[str]]] | None = None,
 ) -> dict[str, Any]:
     """The `responses` and `security` of a route: `body` with 200, `errors` from its function."""
-    access = ROUTE_ACCESS[route_key]
     function = _FUNCTION_ALWAYS | set(errors)
     gateway = _gateway_statuses(access)
     responses: dict[int, OpenAPIResponse] = {200: {"description": "OK", "content": {JSON: {"model": body}}}}
@@ -132,4 +156,4 @@ def document_json(app: APIGatewayHttpResolver) -> str:
     schemas = data.get("components", {}).get("schemas", {})
     for name in _UNUSED_COMPONENTS:
         schemas.pop(name, None)
-    return json.dumps(data)
+    return to_json(data)

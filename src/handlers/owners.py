@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from auth.access import Access, may_act_for
 from auth.errors import InvalidArgument, PermissionDenied
 from auth.models import User
 from auth.principal import Principal
+from auth.routes import Access, may_act_for
 from handlers.api_context import services
 
 # Every credential id we mint (token, session, refresh family) is a canonical UUIDv4.

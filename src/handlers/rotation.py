@@ -1,30 +1,23 @@
-"""The signing-key rotation function Secrets Manager calls, once per step (auth.rotation)."""
+"""The signing-key rotation function Secrets Manager calls, once per step (auth.key_rotation)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from auth.clock import SystemClock
-from auth.rotation import KeyRotation, Step
+from auth.key_rotation import KeyRotation, Step
+from handlers.lazy import Lazy
 from handlers.observability import Metric, count, logger, metrics
 from handlers.tracing import tracer
 
-_rotation: KeyRotation | None = None
+
+def _build() -> KeyRotation:
+    from auth import aws
+
+    return KeyRotation(aws.secretsmanager_client(), SystemClock())
 
 
-def rotation() -> KeyRotation:
-    global _rotation
-    if _rotation is None:
-        from auth import aws
-
-        _rotation = KeyRotation(aws.secretsmanager_client(), SystemClock())
-    return _rotation
-
-
-def reset_rotation(replacement: KeyRotation | None = None) -> None:
-    """For tests: swap the container's rotation (None rebuilds it from the environment)."""
-    global _rotation
-    _rotation = replacement
+rotation: Lazy[KeyRotation] = Lazy(_build)
 
 
 @logger.inject_lambda_context(correlation_id_path="ClientRequestToken")

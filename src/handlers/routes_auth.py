@@ -7,18 +7,16 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
+from auth import routes
 from auth.errors import NotFound, Unauthenticated
 from auth.principal import AuthMethod
-from auth.refresh import RefreshReuseDetected
+from auth.refresh_tokens import RefreshReuseDetected
 from handlers.api_context import password_sign_in, principal, services
+from handlers.bodies import Empty, Me, Refreshed, SignedIn, SignInRequest, UserJson, timestamp
 from handlers.cookies import REFRESH_COOKIE, SESSION_COOKIE, clear_cookie, cookie_value, set_cookie
-from handlers.http import error_response
-from handlers.json_response import JsonResponse, json_response
+from handlers.http_json import JsonResponse, error_response, json_response
 from handlers.observability import Metric, count
-from handlers.openapi_document import REFRESH, documented
-from handlers.requests import SignInRequest
-from handlers.response_bodies import Empty, Me, Refreshed, SignedIn
-from handlers.views import timestamp, user_view
+from handlers.openapi_document import REFRESH, route
 
 router = APIGatewayHttpRouter()
 
@@ -27,13 +25,7 @@ def _headers() -> dict[str, str]:
     return router.current_event.headers or {}
 
 
-SIGN_IN = "POST /api/v1/auth/signin"
-REFRESH_ROUTE = "POST /api/v1/auth/refresh"
-SIGN_OUT = "POST /api/v1/auth/signout"
-ME = "GET /api/v1/auth/me"
-
-
-@router.post("/api/v1/auth/signin", **documented(SIGN_IN, SignedIn, 403, 429))
+@route(router, routes.SIGN_IN, SignedIn, 403, 429)
 def sign_in(body: Annotated[SignInRequest, Body()]) -> JsonResponse:
     app = services()
     credentials = body.passwordCredentials
@@ -41,17 +33,15 @@ def sign_in(body: Annotated[SignInRequest, Body()]) -> JsonResponse:
     access = app.access_tokens.issue(user)
     refresh = app.refresh_tokens.issue(user, client)
     cookie = set_cookie(REFRESH_COOKIE, refresh.token, refresh.expires_at, _headers(), app.config.is_local)
-    return json_response(
-        {
-            "user": user_view(user, include_email=True),
-            "accessToken": access.token,
-            "accessTokenExpiresAt": timestamp(access.expires_at),
-        },
-        cookies=[cookie],
+    signed_in = SignedIn(
+        user=UserJson.of(user, include_email=True),
+        accessToken=access.token,
+        accessTokenExpiresAt=timestamp(access.expires_at),
     )
+    return json_response(signed_in, cookies=[cookie])
 
 
-@router.post("/api/v1/auth/refresh", **documented(REFRESH_ROUTE, Refreshed, 401, security=REFRESH))
+@route(router, routes.REFRESH, Refreshed, 401, security=REFRESH)
 def refresh() -> JsonResponse:
     app = services()
     try:
@@ -69,11 +59,11 @@ def refresh() -> JsonResponse:
     access = app.access_tokens.issue(user)
     cookie = set_cookie(REFRESH_COOKIE, rotated.token, rotated.expires_at, _headers(), app.config.is_local)
     return json_response(
-        {"accessToken": access.token, "expiresAt": timestamp(access.expires_at)}, cookies=[cookie]
+        Refreshed(accessToken=access.token, expiresAt=timestamp(access.expires_at)), cookies=[cookie]
     )
 
 
-@router.post("/api/v1/auth/signout", **documented(SIGN_OUT, Empty, 401))
+@route(router, routes.SIGN_OUT, Empty, 401)
 def sign_out() -> JsonResponse:
     app = services()
     caller = principal(router.current_event)
@@ -88,13 +78,13 @@ def sign_out() -> JsonResponse:
     cookies = [
         clear_cookie(name, _headers(), app.config.is_local) for name in (REFRESH_COOKIE, SESSION_COOKIE)
     ]
-    return json_response({}, cookies=cookies)
+    return json_response(Empty(), cookies=cookies)
 
 
-@router.get("/api/v1/auth/me", **documented(ME, Me, 401, 404))
+@route(router, routes.ME, Me, 401, 404)
 def me() -> JsonResponse:
     caller = principal(router.current_event)
     user = services().users.get(caller.user_id)
     if user is None:
         raise NotFound("user not found")
-    return json_response({"user": user_view(user, include_email=True)})
+    return json_response(Me(user=UserJson.of(user, include_email=True)))

@@ -3,38 +3,39 @@ or end any of a user's logins."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from auth.access import ROUTE_ACCESS
+from auth import routes
 from auth.errors import NotFound
 from auth.principal import AuthMethod
 from auth.sessions import session_cookie_value
 from handlers.api_context import password_sign_in, principal, services
+from handlers.bodies import (
+    CurrentSession,
+    Empty,
+    LoginJson,
+    LoginList,
+    SessionCreated,
+    SignInRequest,
+    UserJson,
+    timestamp,
+)
 from handlers.cookies import SESSION_COOKIE, clear_cookie, set_cookie
-from handlers.json_response import JsonResponse, json_response
-from handlers.openapi_document import documented
+from handlers.http_json import JsonResponse, json_response
+from handlers.openapi_document import route
 from handlers.owners import credential_id_param, owner_for
-from handlers.requests import SignInRequest
-from handlers.response_bodies import CurrentSession, Empty, LoginList, SessionCreated
-from handlers.views import login_view, timestamp, user_view
 
 router = APIGatewayHttpRouter()
-
-CREATE = "POST /api/v1/auth/sessions"
-CURRENT = "GET /api/v1/auth/sessions/current"
-END_CURRENT = "DELETE /api/v1/auth/sessions/current"
-LIST = "GET /api/v1/users/{username}/sessions"
-REVOKE = "DELETE /api/v1/users/{username}/sessions/{id}"
 
 
 def _headers() -> dict[str, str]:
     return router.current_event.headers or {}
 
 
-@router.post("/api/v1/auth/sessions", **documented(CREATE, SessionCreated, 403, 429))
+@route(router, routes.CREATE_SESSION, SessionCreated, 403, 429)
 def create_session(body: Annotated[SignInRequest, Body()]) -> JsonResponse:
     app = services()
     credentials = body.passwordCredentials
@@ -47,54 +48,54 @@ def create_session(body: Annotated[SignInRequest, Body()]) -> JsonResponse:
         _headers(),
         app.config.is_local,
     )
-    return json_response(
-        {"user": user_view(user, include_email=True), "lastAccessedAt": timestamp(session.last_accessed_at)},
-        cookies=[cookie],
+    created = SessionCreated(
+        user=UserJson.of(user, include_email=True), lastAccessedAt=timestamp(session.last_accessed_at)
     )
+    return json_response(created, cookies=[cookie])
 
 
-@router.get("/api/v1/auth/sessions/current", **documented(CURRENT, CurrentSession, 401, 404))
+@route(router, routes.CURRENT_SESSION, CurrentSession, 401, 404)
 def current_session() -> JsonResponse:
     app = services()
     caller = principal(router.current_event)
     user = app.users.get(caller.user_id)
     if user is None:
         raise NotFound("user not found")
-    body: dict[str, Any] = {"user": user_view(user, include_email=True)}
+    current = CurrentSession(user=UserJson.of(user, include_email=True))
     # A caller with a bearer credential has no session: only the user is known.
     if caller.auth_method is AuthMethod.SESSION:
         session = app.sessions.get(caller.credential_id, caller.user_id)
         if session is None:
             raise NotFound("session not found")
-        body["lastAccessedAt"] = timestamp(session.last_accessed_at)
-    return json_response(body)
+        current.lastAccessedAt = timestamp(session.last_accessed_at)
+    return json_response(current)
 
 
-@router.delete("/api/v1/auth/sessions/current", **documented(END_CURRENT, Empty, 401))
+@route(router, routes.END_CURRENT_SESSION, Empty, 401)
 def end_current_session() -> JsonResponse:
     app = services()
     caller = principal(router.current_event)
     if caller.auth_method is AuthMethod.SESSION:
         app.sessions.revoke(caller.credential_id, caller.user_id, reason="signed out")
-    return json_response({}, cookies=[clear_cookie(SESSION_COOKIE, _headers(), app.config.is_local)])
+    return json_response(Empty(), cookies=[clear_cookie(SESSION_COOKIE, _headers(), app.config.is_local)])
 
 
-@router.get("/api/v1/users/<username>/sessions", **documented(LIST, LoginList, 401, 403, 404))
+@route(router, routes.LIST_LOGINS, LoginList, 401, 403, 404)
 def list_logins(username: str) -> JsonResponse:
-    owner = owner_for(username, principal(router.current_event), ROUTE_ACCESS[LIST])
+    owner = owner_for(username, principal(router.current_event), routes.LIST_LOGINS.access)
     logins = services().logins.list_for_user(owner.id)
-    return json_response({"sessions": [login_view(owner.username, login) for login in logins]})
+    return json_response(LoginList(sessions=[LoginJson.of(owner.username, login) for login in logins]))
 
 
-@router.delete("/api/v1/users/<username>/sessions/<id>", **documented(REVOKE, Empty, 401, 403, 404))
+@route(router, routes.REVOKE_LOGIN, Empty, 401, 403, 404)
 def revoke_login(username: str, id: str) -> JsonResponse:
     app = services()
     login_id = credential_id_param(id, "id")
     caller = principal(router.current_event)
-    owner = owner_for(username, caller, ROUTE_ACCESS[REVOKE])
+    owner = owner_for(username, caller, routes.REVOKE_LOGIN.access)
     app.logins.revoke(owner.id, login_id)
     cookies = []
     if caller.auth_method is AuthMethod.SESSION and caller.credential_id == login_id:
         # The caller ended the session they came with: the browser should drop it too.
         cookies.append(clear_cookie(SESSION_COOKIE, _headers(), app.config.is_local))
-    return json_response({}, cookies=cookies)
+    return json_response(Empty(), cookies=cookies)

@@ -7,52 +7,45 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
+from auth import routes
 from auth.models import Role, State
 from auth.principal import Principal
 from auth.user_admin import UserChanges
 from handlers.api_context import optional_principal, principal, services
+from handlers.bodies import Empty, SignUpRequest, UserJson, UserList, UserUpdateRequest
 from handlers.cookies import REFRESH_COOKIE, cookie_value
-from handlers.json_response import JsonResponse, json_response
-from handlers.openapi_document import OPTIONALLY_SIGNED_IN, documented
-from handlers.requests import SignUpRequest, UserUpdate
-from handlers.response_bodies import Empty, User, UserList
-from handlers.views import user_view
+from handlers.http_json import JsonResponse, json_response
+from handlers.openapi_document import OPTIONALLY_SIGNED_IN, route
 
 router = APIGatewayHttpRouter()
-
-SIGN_UP = "POST /api/v1/users"
-LIST = "GET /api/v1/users"
-GET = "GET /api/v1/users/{username}"
-UPDATE = "PATCH /api/v1/users/{username}"
-DELETE = "DELETE /api/v1/users/{username}"
 
 
 def _sees_email(caller: Principal | None, user_id: int) -> bool:
     return caller is not None and (caller.user_id == user_id or caller.is_admin)
 
 
-@router.post("/api/v1/users", **documented(SIGN_UP, User, 401, 403, 409, security=OPTIONALLY_SIGNED_IN))
+@route(router, routes.SIGN_UP, UserJson, 401, 403, 409, security=OPTIONALLY_SIGNED_IN)
 def sign_up(body: Annotated[SignUpRequest, Body()]) -> JsonResponse:
     caller = optional_principal(router.current_event)
     new = body.user
     user = services().accounts.sign_up(
         new.username, new.password, display_name=new.displayName, email=new.email, caller=caller
     )
-    return json_response(user_view(user, include_email=True))
+    return json_response(UserJson.of(user, include_email=True))
 
 
-@router.get("/api/v1/users", **documented(LIST, UserList, 401, 403))
+@route(router, routes.LIST_USERS, UserList, 401, 403)
 def list_users() -> JsonResponse:
     caller = principal(router.current_event)
     users = services().user_admin.list(caller)
-    return json_response({"users": [user_view(user, include_email=True) for user in users]})
+    return json_response(UserList(users=[UserJson.of(user, include_email=True) for user in users]))
 
 
-@router.get("/api/v1/users/<username>", **documented(GET, User, 401, 404, security=OPTIONALLY_SIGNED_IN))
+@route(router, routes.GET_USER, UserJson, 401, 404, security=OPTIONALLY_SIGNED_IN)
 def get_user(username: str) -> JsonResponse:
     caller = optional_principal(router.current_event)
     user = services().user_admin.get(username)
-    return json_response(user_view(user, include_email=_sees_email(caller, user.id)))
+    return json_response(UserJson.of(user, include_email=_sees_email(caller, user.id)))
 
 
 def _current_credential(caller: Principal) -> str:
@@ -63,8 +56,8 @@ def _current_credential(caller: Principal) -> str:
     return (token and services().refresh_tokens.family_of(token, caller.user_id)) or ""
 
 
-@router.patch("/api/v1/users/<username>", **documented(UPDATE, User, 401, 403, 404))
-def update_user(username: str, body: Annotated[UserUpdate, Body()]) -> JsonResponse:
+@route(router, routes.UPDATE_USER, UserJson, 401, 403, 404)
+def update_user(username: str, body: Annotated[UserUpdateRequest, Body()]) -> JsonResponse:
     caller = principal(router.current_event)
     changes = UserChanges(
         password=body.password,
@@ -74,10 +67,10 @@ def update_user(username: str, body: Annotated[UserUpdate, Body()]) -> JsonRespo
         state=State(body.state) if body.state else None,
     )
     user = services().user_admin.update(caller, username, changes, _current_credential(caller))
-    return json_response(user_view(user, include_email=True))
+    return json_response(UserJson.of(user, include_email=True))
 
 
-@router.delete("/api/v1/users/<username>", **documented(DELETE, Empty, 401, 403, 404))
+@route(router, routes.DELETE_USER, Empty, 401, 403, 404)
 def delete_user(username: str) -> JsonResponse:
     services().user_admin.delete(principal(router.current_event), username)
-    return json_response({})
+    return json_response(Empty())

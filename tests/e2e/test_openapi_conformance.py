@@ -18,7 +18,7 @@ from schemathesis import Case
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.meta import TestPhase
 
-from auth.access import ROUTE_ACCESS, Access
+from auth.routes import ROUTE_ACCESS, Access
 from devstack.stack import LocalStack
 from handlers import api as api_function
 from handlers.openapi_document import document_json

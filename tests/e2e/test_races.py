@@ -144,7 +144,7 @@ def test_pats_created_while_their_user_changes_role_all_carry_the_final_role(
 
 
 def test_a_user_with_the_most_pats_is_archived_in_one_transaction(api: Api, admin_token: str) -> None:
-    from auth.stores.personal_access_tokens import MAX_TOKENS_PER_USER
+    from auth.stores.pat_store import MAX_TOKENS_PER_USER
 
     username, access, _ = api.new_user()
     with ThreadPoolExecutor(4) as pool:

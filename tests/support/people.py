@@ -59,7 +59,7 @@ def call_api(
     from handlers import api_context
     from handlers.api import handler
 
-    api_context.reset_services(api)
+    api_context.services.replace(api)
     event = http_event(
         method, path, route=route, body=body, authorizer=caller, cookies=cookies, headers=headers
     )
@@ -77,7 +77,7 @@ def authorize(
     """The authorizer's answer; raises Exception('Unauthorized') as API Gateway expects."""
     from handlers import authorizer
 
-    authorizer.reset_services(services)
+    authorizer.services.replace(services)
     return authorizer.handler(authorizer_event(route_key, authorization, cookies), FakeLambdaContext())
 
 

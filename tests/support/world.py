@@ -10,21 +10,21 @@ import json
 import uuid
 from dataclasses import dataclass
 
-from auth.clock import FakeClock
 from auth.config import Config
 from auth.keys import CURRENT_STAGE
 from auth.models import ClientInfo, Role, State, User
 from auth.pats import generate_pat, hash_pat
 from auth.sessions import session_cookie_value
-from auth.stores.personal_access_tokens import PatRecord, pat_to_item
-from auth.stores.sessions import SessionRecord, SessionStore
-from auth.stores.users import user_to_item
+from auth.stores.pat_store import PatRecord, pat_to_item
+from auth.stores.session_store import SessionRecord, SessionStore
+from auth.stores.user_store import user_to_item
 from auth.tokens import SigningKey, mint_access_token, mint_refresh_token
 from auth.user_agents import parse_user_agent
 from auth.wiring import AuthorizerServices, build_authorizer_services
-from bench.fakes import FakeDynamoDB, FakeSecretsManager, key_names
 from devstack.template import load_template
 from tests.support.attacks import Material
+from tests.support.clock import FakeClock
+from tests.support.fake_aws import FakeDynamoDB, FakeSecretsManager, key_names
 
 KID = "v1"
 SECRET = "a-fixed-signing-key-for-tests-only-0123456789"

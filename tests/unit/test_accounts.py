@@ -9,8 +9,8 @@ import pytest
 from auth.errors import AlreadyExists, InvalidArgument, PermissionDenied
 from auth.models import Role, State
 from auth.principal import AuthMethod, Principal
-from auth.stores.settings import InstanceSettings
-from auth.stores.users import user_to_item
+from auth.stores.settings_store import InstanceSettings
+from auth.stores.user_store import user_to_item
 from auth.wiring import ApiServices
 
 PASSWORD = "correct horse battery"

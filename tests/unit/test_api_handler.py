@@ -11,7 +11,7 @@ import pytest
 
 from auth.wiring import ApiServices
 from handlers import api as api_function
-from handlers.api_context import reset_services
+from handlers.api_context import services
 from tests.support.events import FakeLambdaContext, http_event
 from tests.support.people import context_for
 
@@ -20,9 +20,9 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture(autouse=True)
 def wired(api: ApiServices) -> Iterator[None]:
-    reset_services(api)
+    services.replace(api)
     yield
-    reset_services(None)
+    services.replace(None)
 
 
 def call(event: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, Any]]:
@@ -173,7 +173,7 @@ def test_cookie_is_secure_over_https(headers: dict[str, str]) -> None:
 def test_cookie_is_secure_off_the_local_stage(api: ApiServices) -> None:
     from dataclasses import replace
 
-    reset_services(replace(api, config=replace(api.config, stage="dev")))
+    services.replace(replace(api, config=replace(api.config, stage="dev")))
     sign_up()
     (cookie,) = sign_in()["cookies"]
     assert "; Secure" in cookie

@@ -35,12 +35,12 @@ def world() -> World:
 
 
 def authorize(world: World, sent: Sent, route_key: str = ME) -> dict[str, Any]:
-    authorizer.reset_services(world.services)
+    authorizer.services.replace(world.services)
     try:
         event = authorizer_event(route_key, sent.joined_authorization(), list(sent.cookies))
         return authorizer.handler(event, FakeLambdaContext())
     finally:
-        authorizer.reset_services(None)
+        authorizer.services.replace(None)
 
 
 def assert_unauthorized(call: Callable[[], object]) -> None:

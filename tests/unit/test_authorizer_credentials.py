@@ -6,15 +6,14 @@ from typing import Any
 
 import pytest
 
-from auth.clock import FakeClock
 from auth.config import Config
 from auth.models import Role, State, User
-from auth.pats import generate_pat
-from auth.personal_access_tokens import SECONDS_PER_DAY
+from auth.pats import SECONDS_PER_DAY, generate_pat
 from auth.principal import AuthMethod, Principal
 from auth.sessions import session_cookie_value
 from auth.user_admin import UserChanges
 from auth.wiring import ApiServices, AuthorizerServices, build_authorizer_services
+from tests.support.clock import FakeClock
 from tests.support.people import People, authorize, sign_up_people
 from tests.unit.test_pats import Failing, NoCalls
 from tests.unit.test_sessions import CLIENT

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auth.access import ROUTE_ACCESS, Access
+from auth.routes import ROUTE_ACCESS, Access
 from handlers import authorizer
 from tests.support.attacks import Material
 from tests.support.events import FakeLambdaContext, authorizer_event
@@ -150,9 +150,9 @@ def outcome(route_key: str, auth: str | None, cookie_list: list[str] | None) -> 
 
 @pytest.fixture(autouse=True)
 def wired() -> Any:
-    authorizer.reset_services(WORLD.services)
+    authorizer.services.replace(WORLD.services)
     yield
-    authorizer.reset_services(None)
+    authorizer.services.replace(None)
 
 
 @settings(

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from auth.clock import FakeClock
 from auth.config import Config
 from auth.models import State
-from auth.stores.users import user_to_item
+from auth.stores.user_store import user_to_item
 from auth.wiring import ApiServices, AuthorizerServices
 from handlers import authorizer
+from tests.support.clock import FakeClock
 from tests.support.events import FakeLambdaContext, authorizer_event
 
 PASSWORD = "correct horse battery"
@@ -23,9 +23,9 @@ ME = "GET /api/v1/auth/me"
 
 @pytest.fixture(autouse=True)
 def wired(authorizer_services: AuthorizerServices) -> Iterator[None]:
-    authorizer.reset_services(authorizer_services)
+    authorizer.services.replace(authorizer_services)
     yield
-    authorizer.reset_services(None)
+    authorizer.services.replace(None)
 
 
 def call(event: dict[str, Any]) -> dict[str, Any]:
@@ -116,7 +116,7 @@ def test_dynamodb_failure_fails_closed(api: ApiServices, aws: dict[str, Any]) ->
 def test_secrets_manager_failure_fails_closed(aws: dict[str, Any], config: Config, clock: FakeClock) -> None:
     from auth.wiring import build_authorizer_services
 
-    authorizer.reset_services(
+    authorizer.services.replace(
         build_authorizer_services(config, clock, aws["dynamodb"], aws["secretsmanager"])
     )
     with Stubber(aws["secretsmanager"]) as stub:

@@ -17,7 +17,7 @@ HEAVY = (
     "pydantic",
     "auth.passwords",
     "auth.accounts",
-    "auth.refresh",
+    "auth.refresh_tokens",
     # A table of compiled patterns, for the sessions list and session creation only.
     "auth.user_agents",
 )

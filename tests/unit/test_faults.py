@@ -21,12 +21,12 @@ from typing import Any
 
 import pytest
 
-from auth.clock import FakeClock
 from auth.config import Config
 from auth.models import ClientInfo, User
 from auth.stores.dynamo import get_bool, get_n, get_s
 from auth.wiring import ApiServices, build_api_services, build_authorizer_services
 from handlers import api_context, authorizer
+from tests.support.clock import FakeClock
 from tests.support.faults import FAULTS, WRITE_OPERATIONS, Armed, FaultInjector
 from tests.support.people import PASSWORD, Answer, authorize, call_api, context_for
 from tests.support.people import sign_up_people as _sign_up_people
@@ -286,8 +286,8 @@ def injector(aws: dict[str, Any]) -> Iterator[FaultInjector]:
     faults = FaultInjector(aws["dynamodb"], aws["secretsmanager"])
     yield faults
     faults.close()
-    api_context.reset_services(None)
-    authorizer.reset_services(None)
+    api_context.services.replace(None)
+    authorizer.services.replace(None)
 
 
 def _fresh(path: Path, aws: dict[str, Any], config: Config, clock: FakeClock) -> Any:

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from auth.clock import FakeClock
 from auth.config import Config
 from auth.errors import Internal, Unavailable
 from auth.keys import (
@@ -20,6 +19,7 @@ from auth.keys import (
     next_kid,
 )
 from auth.wiring import build_key_ring
+from tests.support.clock import FakeClock
 
 SECRET = "SigningKeySecret"
 

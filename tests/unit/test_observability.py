@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from auth.audit import AuditEvent
-from auth.clock import FakeClock
 from auth.config import Config
 from auth.keys import CURRENT_STAGE
 from auth.wiring import build_api_services, build_authorizer_services
@@ -24,6 +23,7 @@ from handlers import api, api_context, authorizer
 from handlers.audit_log import LoggerAudit
 from handlers.cookies import REFRESH_COOKIE
 from handlers.observability import METRICS_NAMESPACE, DenialReason, Metric, logger
+from tests.support.clock import FakeClock
 from tests.support.events import FakeLambdaContext, authorizer_event, http_event
 
 PASSWORD = "correct horse battery"
@@ -191,13 +191,13 @@ def log_buffer() -> Iterator[io.StringIO]:
 def deployed(aws: dict[str, Any], clock: FakeClock, config: Config) -> Iterator[dict[str, Any]]:
     """The handlers' containers, wired as in Lambda but on moto and a fake clock."""
     clients = (aws["dynamodb"], aws["secretsmanager"])
-    api_context.reset_services(build_api_services(config, clock, *clients, audit=LoggerAudit(logger)))
-    authorizer.reset_services(build_authorizer_services(config, clock, *clients, audit=LoggerAudit(logger)))
+    api_context.services.replace(build_api_services(config, clock, *clients, audit=LoggerAudit(logger)))
+    authorizer.services.replace(build_authorizer_services(config, clock, *clients, audit=LoggerAudit(logger)))
     try:
         yield aws
     finally:
-        api_context.reset_services()
-        authorizer.reset_services()
+        api_context.services.replace()
+        authorizer.services.replace()
 
 
 def run_flow(capsys: pytest.CaptureFixture[str], log_buffer: io.StringIO) -> tuple[Flow, list[str]]:

@@ -10,14 +10,24 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from auth.audit import AuditEvent, CredentialKind, RecordingAudit
-from auth.clock import FakeClock
+from auth.audit import AuditEvent, CredentialKind
 from auth.errors import InvalidArgument, NotFound, Unauthenticated, Unavailable
 from auth.models import Role, State, User
-from auth.pats import BASE62, PAT_PREFIX, checksum, generate_pat, hash_pat, is_well_formed
-from auth.personal_access_tokens import LAST_USED_WRITE_INTERVAL, SECONDS_PER_DAY, PersonalAccessTokens
-from auth.stores.personal_access_tokens import FIRST_PAUSE_SECONDS, MAX_TOKENS_PER_USER, PatRecord, PatStore
-from auth.stores.users import OwnerChanged, TokensRemain, UserStore
+from auth.pats import (
+    BASE62,
+    PAT_PREFIX,
+    SECONDS_PER_DAY,
+    PersonalAccessTokens,
+    checksum,
+    generate_pat,
+    hash_pat,
+    is_well_formed,
+)
+from auth.stores.pat_store import FIRST_PAUSE_SECONDS, MAX_TOKENS_PER_USER, PatRecord, PatStore
+from auth.stores.user_store import OwnerChanged, TokensRemain, UserStore
+from auth.usage import WRITE_INTERVAL_SECONDS
+from tests.support.audit import RecordingAudit
+from tests.support.clock import FakeClock
 
 TABLE = "PersonalAccessTokensTable"
 USERS_TABLE = "UsersTable"
@@ -264,12 +274,12 @@ def test_last_used_is_written_at_most_once_a_minute(aws: dict[str, Any], clock: 
     first_use = int(clock.now())
     pats.mark_used(pats.find(token))
     assert stored(aws, token)["lastUsedAt"]["N"] == str(first_use)
-    clock.advance(LAST_USED_WRITE_INTERVAL - 1)
+    clock.advance(WRITE_INTERVAL_SECONDS - 1)
     pats.mark_used(pats.find(token))
     assert stored(aws, token)["lastUsedAt"]["N"] == str(first_use)
     clock.advance(1)
     pats.mark_used(pats.find(token))
-    assert stored(aws, token)["lastUsedAt"]["N"] == str(first_use + LAST_USED_WRITE_INTERVAL)
+    assert stored(aws, token)["lastUsedAt"]["N"] == str(first_use + WRITE_INTERVAL_SECONDS)
     first_used = [e for e in audit.events if e[0] is AuditEvent.FIRST_USED]
     assert first_used == [(AuditEvent.FIRST_USED, CredentialKind.PAT, 7, record.token_id, "")]
 
@@ -281,8 +291,8 @@ def test_stale_record_does_not_write_twice_in_a_minute(aws: dict[str, Any], cloc
     seen_by_both = pats.find(token)
     store = store_of(aws["dynamodb"])
     now = int(clock.now())
-    assert store.touch(seen_by_both.token_hash, now, LAST_USED_WRITE_INTERVAL) is True
-    assert store.touch(seen_by_both.token_hash, now, LAST_USED_WRITE_INTERVAL) is None
+    assert store.touch(seen_by_both.token_hash, now, WRITE_INTERVAL_SECONDS) is True
+    assert store.touch(seen_by_both.token_hash, now, WRITE_INTERVAL_SECONDS) is None
 
 
 def test_last_used_write_never_recreates_a_deleted_token(aws: dict[str, Any], clock: FakeClock) -> None:

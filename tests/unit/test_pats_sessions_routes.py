@@ -37,8 +37,8 @@ def rewired() -> Iterator[None]:
     yield
     from handlers import api_context, authorizer
 
-    api_context.reset_services(None)
-    authorizer.reset_services(None)
+    api_context.services.replace(None)
+    authorizer.services.replace(None)
 
 
 @pytest.fixture
@@ -389,7 +389,7 @@ def test_a_pat_caller_cannot_end_a_session_through_current(
 
 
 def test_every_template_route_is_served_documented_and_in_the_access_table(aws: dict[str, Any]) -> None:
-    from auth.access import ROUTE_ACCESS
+    from auth.routes import ROUTE_ACCESS
     from handlers import api as api_function
 
     routes = {route.route_key for route in aws["template"].routes}

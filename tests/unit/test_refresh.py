@@ -6,13 +6,14 @@ from typing import Any
 
 import pytest
 
-from auth.audit import AuditEvent, CredentialKind, RecordingAudit
-from auth.clock import FakeClock
+from auth.audit import AuditEvent, CredentialKind
 from auth.errors import Unauthenticated
 from auth.models import ClientInfo
-from auth.refresh import RefreshReuseDetected
+from auth.refresh_tokens import RefreshReuseDetected
 from auth.tokens import parse_refresh_token
 from auth.wiring import ApiServices
+from tests.support.audit import RecordingAudit
+from tests.support.clock import FakeClock
 
 PASSWORD = "correct horse battery"
 CLIENT = ClientInfo("pytest", "203.0.113.7")

@@ -10,14 +10,14 @@ import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.secretsmanager.models import secretsmanager_backends
 
-from auth.clock import FakeClock
 from auth.errors import Unauthenticated
+from auth.key_rotation import PENDING_STAGE, KeyRotation, RotationError, Step
 from auth.keys import CURRENT_STAGE, PREVIOUS_STAGE, KeyRing, SecretsManagerKeySource
 from auth.models import Role, State, User
-from auth.rotation import PENDING_STAGE, KeyRotation, RotationError, Step
 from auth.tokens import IssuedToken, mint_access_token, parse_access_token, read_key_id
 from handlers import rotation as rotation_handler
 from tests.conftest import REGION
+from tests.support.clock import FakeClock
 from tests.support.events import FakeLambdaContext
 
 SECRET = "SigningKeySecret"
@@ -158,12 +158,12 @@ def test_secret_without_rotation_enabled_is_refused(keyed: KeyRotation) -> None:
 
 
 def test_handler_runs_the_steps_secrets_manager_sends(aws: dict[str, Any], keyed: KeyRotation) -> None:
-    rotation_handler.reset_rotation(keyed)
+    rotation_handler.rotation.replace(keyed)
     try:
         token = begin_rotation()
         for step in STEPS:
             event = {"Step": step.value, "SecretId": SECRET, "ClientRequestToken": token}
             rotation_handler.handler(event, FakeLambdaContext())
     finally:
-        rotation_handler.reset_rotation()
+        rotation_handler.rotation.replace()
     assert stored(aws, VersionStage=CURRENT_STAGE)["kid"] == "v2"

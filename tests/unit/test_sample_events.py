@@ -15,7 +15,7 @@ from devstack.sample_events import EVENTS_DIR, Sample, samples
 from devstack.seed import load_seed
 from handlers import api as api_function
 from handlers import authorizer
-from handlers.api_context import reset_services
+from handlers.api_context import services
 from tests.support.events import FakeLambdaContext
 
 SAMPLES = samples()
@@ -27,11 +27,13 @@ def seeded(aws: dict[str, Any]) -> Iterator[dict[str, Any]]:
     load_seed(aws["dynamodb"], aws["template"], EVENTS_DIR / "seed.json")
     # Real time: the sample tokens were issued in the past and expire in 2100.
     clock = SystemClock()
-    authorizer.reset_services(build_authorizer_services(DEMO, clock, aws["dynamodb"], aws["secretsmanager"]))
-    reset_services(build_api_services(DEMO, clock, aws["dynamodb"], aws["secretsmanager"]))
+    authorizer.services.replace(
+        build_authorizer_services(DEMO, clock, aws["dynamodb"], aws["secretsmanager"])
+    )
+    services.replace(build_api_services(DEMO, clock, aws["dynamodb"], aws["secretsmanager"]))
     yield aws
-    authorizer.reset_services(None)
-    reset_services(None)
+    authorizer.services.replace(None)
+    services.replace(None)
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=[s.name for s in SAMPLES])

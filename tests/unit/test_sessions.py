@@ -6,15 +6,17 @@ from typing import Any
 
 import pytest
 
-from auth.audit import AuditEvent, CredentialKind, RecordingAudit
-from auth.clock import FakeClock
+from auth.audit import AuditEvent, CredentialKind
 from auth.errors import NotFound, Unauthenticated, Unavailable
 from auth.logins import LoginKind
 from auth.models import ClientInfo, User
-from auth.sessions import LAST_ACCESS_WRITE_INTERVAL, Sessions, parse_session_cookie, session_cookie_value
-from auth.stores.sessions import SessionStore
+from auth.sessions import Sessions, parse_session_cookie, session_cookie_value
+from auth.stores.session_store import SessionStore
+from auth.usage import WRITE_INTERVAL_SECONDS
 from auth.user_agents import parse_user_agent
 from auth.wiring import ApiServices
+from tests.support.audit import RecordingAudit
+from tests.support.clock import FakeClock
 from tests.support.people import PASSWORD
 from tests.unit.test_pats import Failing, NoCalls
 
@@ -166,7 +168,7 @@ def test_last_access_is_written_at_most_once_a_minute(aws: dict[str, Any], clock
         clock.advance(10)
         counted.mark_accessed(counted.find(cookie))
     assert len(writes) == 1 and stored(aws, record.session_id)["lastAccessedAt"]["N"] == str(start + 5)
-    clock.advance(LAST_ACCESS_WRITE_INTERVAL - 50)
+    clock.advance(WRITE_INTERVAL_SECONDS - 50)
     counted.mark_accessed(counted.find(cookie))
     item = stored(aws, record.session_id)
     assert len(writes) == 2 and item["lastAccessedAt"]["N"] == str(start + 65)
@@ -189,7 +191,7 @@ def test_slide_never_revives_an_expired_session(aws: dict[str, Any], clock: Fake
     record = sessions(aws["dynamodb"], clock).create(user(), CLIENT)
     clock.advance(TTL)
     now = int(clock.now())
-    assert store.touch(record.session_id, now, now + TTL, LAST_ACCESS_WRITE_INTERVAL) is None
+    assert store.touch(record.session_id, now, now + TTL, WRITE_INTERVAL_SECONDS) is None
 
 
 def test_failing_slide_does_not_fail_the_request(aws: dict[str, Any], clock: FakeClock) -> None:

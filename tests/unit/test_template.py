@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from samtranslator.translator.transform import transform
 
-from auth.access import ROUTE_ACCESS, Access
+from auth.routes import ROUTE_ACCESS, Access
 from devstack.intrinsics import load_yaml
 from devstack.template import DEFAULT_TEMPLATE, Template, load_template
 from handlers.observability import METRICS_NAMESPACE, SERVICE, DenialReason, Metric

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from auth.clock import FakeClock
 from auth.errors import InvalidArgument, ResourceExhausted, Unavailable
 from auth.throttle import ThrottlePolicy
 from auth.wiring import ApiServices
 from handlers import api as api_function
-from handlers.api_context import reset_services
+from handlers.api_context import services
+from tests.support.clock import FakeClock
 from tests.support.events import FakeLambdaContext, http_event
 
 PASSWORD = "correct horse battery"
@@ -92,7 +92,7 @@ def test_a_counter_that_cannot_be_read_fails_closed(alice: ApiServices, aws: dic
 
 
 def test_api_answers_429_with_retry_after(alice: ApiServices) -> None:
-    reset_services(alice)
+    services.replace(alice)
     try:
         fail(alice, "alice", ATTACKER, POLICY.max_failures_per_user_and_ip)
         response = api_function.handler(
@@ -105,7 +105,7 @@ def test_api_answers_429_with_retry_after(alice: ApiServices) -> None:
             FakeLambdaContext(),
         )
     finally:
-        reset_services(None)
+        services.replace(None)
     assert response["statusCode"] == 429
     assert json.loads(response["body"])["code"] == 8
     assert 0 < int(response["headers"]["Retry-After"]) <= POLICY.window_seconds

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from auth.clock import FakeClock
 from auth.errors import Unauthenticated
 from auth.models import Role, State, User
 from auth.wiring import ApiServices
 from handlers import api as api_function
-from handlers.api_context import reset_services
+from handlers.api_context import services
+from tests.support.clock import FakeClock
 from tests.support.events import FakeLambdaContext, http_event
 from tests.support.people import context_for
 
@@ -28,9 +28,9 @@ def people(api: ApiServices) -> Iterator[None]:
     api.accounts.sign_up("admin", PASSWORD, email="admin@example.com")
     api.accounts.sign_up("alice", PASSWORD, email="alice@example.com")
     api.accounts.sign_up("bob", PASSWORD, email="bob@example.com")
-    reset_services(api)
+    services.replace(api)
     yield
-    reset_services(None)
+    services.replace(None)
 
 
 def as_user(api: ApiServices, username: str, credential_id: str = "") -> dict[str, str]:

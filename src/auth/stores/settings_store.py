@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from auth.stores.dynamo import boolean, get_bool, s, translated_errors
+from auth.stores.dynamo import Item, boolean, get_bool, get_one, s, translated_errors
 
 INSTANCE_SETTINGS = "instance"
 
@@ -16,21 +16,22 @@ class InstanceSettings:
     disallow_password_auth: bool = False
 
 
+def _from_item(item: Item | None) -> InstanceSettings:
+    # No item yet: every switch is off, as on a new Memos instance.
+    item = item or {}
+    return InstanceSettings(
+        disallow_user_registration=get_bool(item, "disallowUserRegistration"),
+        disallow_password_auth=get_bool(item, "disallowPasswordAuth"),
+    )
+
+
 class SettingsStore:
     def __init__(self, client: Any, table: str) -> None:
         self._client = client
         self._table = table
 
     def get_instance(self) -> InstanceSettings:
-        with translated_errors():
-            response = self._client.get_item(
-                TableName=self._table, Key={"pk": s(INSTANCE_SETTINGS)}, ConsistentRead=True
-            )
-        item = response.get("Item") or {}
-        return InstanceSettings(
-            disallow_user_registration=get_bool(item, "disallowUserRegistration"),
-            disallow_password_auth=get_bool(item, "disallowPasswordAuth"),
-        )
+        return _from_item(get_one(self._client, self._table, {"pk": s(INSTANCE_SETTINGS)}, consistent=True))
 
     def update_instance(
         self, disallow_user_registration: bool | None = None, disallow_password_auth: bool | None = None
@@ -51,11 +52,7 @@ class SettingsStore:
                 ExpressionAttributeValues={f":{name}": boolean(value) for name, value in given.items()},
                 ReturnValues="ALL_NEW",
             )
-        item = response.get("Attributes") or {}
-        return InstanceSettings(
-            disallow_user_registration=get_bool(item, "disallowUserRegistration"),
-            disallow_password_auth=get_bool(item, "disallowPasswordAuth"),
-        )
+        return _from_item(response.get("Attributes"))
 
     def put_instance(self, settings: InstanceSettings) -> None:
         with translated_errors():

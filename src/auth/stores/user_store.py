@@ -126,11 +126,9 @@ class UserStore:
         return get_n(response["Attributes"], "value")
 
     def owner_exists(self) -> bool:
-        with translated_errors():
-            response = self._client.get_item(
-                TableName=self._settings_table, Key={"pk": s(OWNER_MARKER)}, ConsistentRead=True
-            )
-        return "Item" in response
+        return (
+            get_one(self._client, self._settings_table, {"pk": s(OWNER_MARKER)}, consistent=True) is not None
+        )
 
     def create(self, user: User, claim_owner: bool) -> None:
         """Write the user and its username record together.

@@ -12,11 +12,10 @@ import uuid
 from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit
 from auth.clock import Clock
 from auth.errors import Unauthenticated
-from auth.keys import DemoKeyRing, KeyRing
 from auth.models import ClientInfo, User
-from auth.stores.refresh_tokens import RefreshFamily, RefreshTokenStore, RotationRefused
-from auth.stores.users import UserStore
-from auth.tokens import IssuedToken, mint_refresh_token, parse_refresh_token
+from auth.stores.refresh_family_store import RefreshFamily, RefreshFamilyStore, RotationRefused
+from auth.stores.user_store import UserStore
+from auth.tokens import IssuedToken, SigningKeys, mint_refresh_token, parse_refresh_token
 
 
 class RefreshReuseDetected(Unauthenticated):
@@ -33,9 +32,9 @@ class RefreshReuseDetected(Unauthenticated):
 class RefreshTokens:
     def __init__(
         self,
-        store: RefreshTokenStore,
+        store: RefreshFamilyStore,
         users: UserStore,
-        keys: KeyRing | DemoKeyRing,
+        keys: SigningKeys,
         clock: Clock,
         ttl: int,
         audit: AuditSink | None = None,
@@ -109,13 +108,32 @@ class RefreshTokens:
         return claims.family_id if claims.user_id == user_id else None
 
     def revoke(self, token: str, user_id: int) -> bool:
-        """Revoke the family of a refresh token the caller owns; False when there is none."""
+        """Sign-out: revoke the family of a refresh token the caller owns; False when there is none."""
         family_id = self.family_of(token, user_id)
         if family_id is None:
             return False
         self._revoke(family_id, user_id, int(self._clock.now()), "signed out")
         return True
 
+    def live_families(self, user_id: int) -> list[RefreshFamily]:
+        """The user's sign-ins that can still refresh."""
+        now = self._clock.now()
+        return [f for f in self._store.for_user(user_id) if not f.revoked and now < f.expires_at]
+
+    def revoke_family(self, family_id: str, user_id: int, reason: str) -> bool:
+        """End one live sign-in of the user; False when they have none with that id."""
+        if not self._store.revoke_for_user(family_id, user_id, int(self._clock.now())):
+            return False
+        self._audit.record(AuditEvent.REVOKED, CredentialKind.REFRESH_TOKEN, user_id, family_id, reason)
+        return True
+
+    def revoke_all(self, user_id: int, keep: str = "", reason: str = "") -> None:
+        """Every live sign-in of the user but `keep` (a password change keeps the caller's own)."""
+        for family in self.live_families(user_id):
+            if family.family_id != keep:
+                self.revoke_family(family.family_id, user_id, reason)
+
     def _revoke(self, family_id: str, user_id: int, now: int, reason: str) -> None:
+        """Revoke a family whatever its state: a reuse or a gone user must end it for good."""
         self._store.revoke(family_id, now)
         self._audit.record(AuditEvent.REVOKED, CredentialKind.REFRESH_TOKEN, user_id, family_id, reason)

@@ -12,7 +12,6 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from auth.errors import Unavailable
 from auth.models import ClientInfo
 from auth.stores.dynamo import (
     CONDITION_FAILED,
@@ -63,7 +62,7 @@ def _from_item(item: Item) -> RefreshFamily:
     )
 
 
-class RefreshTokenStore:
+class RefreshFamilyStore:
     def __init__(self, client: Any, table: str) -> None:
         self._client = client
         self._table = table
@@ -86,14 +85,6 @@ class RefreshTokenStore:
                 ConditionExpression="attribute_not_exists(familyId)",
             )
 
-    def get(self, family_id: str) -> RefreshFamily | None:
-        with translated_errors():
-            response = self._client.get_item(
-                TableName=self._table, Key={"familyId": s(family_id)}, ConsistentRead=True
-            )
-        item = response.get("Item")
-        return _from_item(item) if item else None
-
     def for_user(self, user_id: int) -> list[RefreshFamily]:
         """Every family (sign-in) of a user."""
         return [_from_item(item) for item in items_of_user(self._client, self._table, user_id)]
@@ -113,33 +104,36 @@ class RefreshTokenStore:
         family and to its user, not to either alone.
         True when this was the family's first rotation (its first use, for the audit log).
         """
-        try:
-            response = self._client.update_item(
-                TableName=self._table,
-                Key={"familyId": s(family_id)},
-                UpdateExpression=(
-                    "SET currentTokenId = :next, lastUsedAt = :now, expiresAt = :exp,"
-                    " firstUsedAt = if_not_exists(firstUsedAt, :now)"
-                ),
-                ConditionExpression=(
-                    "currentTokenId = :presented AND userId = :uid AND revoked = :false AND expiresAt > :now"
-                ),
-                ExpressionAttributeValues={
-                    ":next": s(next_token_id),
-                    ":presented": s(presented_token_id),
-                    ":uid": n(user_id),
-                    ":now": n(now),
-                    ":exp": n(expires_at),
-                    ":false": boolean(False),
-                },
-                ReturnValues="ALL_OLD",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if error_code(exc) != CONDITION_FAILED:
-                raise Unavailable("storage unavailable") from exc
-            item = exc.response.get("Item")
-            raise RotationRefused(_from_item(item) if item else None) from exc
+        with translated_errors():
+            try:
+                response = self._client.update_item(
+                    TableName=self._table,
+                    Key={"familyId": s(family_id)},
+                    UpdateExpression=(
+                        "SET currentTokenId = :next, lastUsedAt = :now, expiresAt = :exp,"
+                        " firstUsedAt = if_not_exists(firstUsedAt, :now)"
+                    ),
+                    ConditionExpression=(
+                        "currentTokenId = :presented AND userId = :uid"
+                        " AND revoked = :false AND expiresAt > :now"
+                    ),
+                    ExpressionAttributeValues={
+                        ":next": s(next_token_id),
+                        ":presented": s(presented_token_id),
+                        ":uid": n(user_id),
+                        ":now": n(now),
+                        ":exp": n(expires_at),
+                        ":false": boolean(False),
+                    },
+                    ReturnValues="ALL_OLD",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except ClientError as exc:
+                if error_code(exc) != CONDITION_FAILED:
+                    raise
+                item = exc.response.get("Item")
+                # Not a ClientError: passes through the translation untouched.
+                raise RotationRefused(_from_item(item) if item else None) from exc
         return "firstUsedAt" not in (response.get("Attributes") or {})
 
     def revoke(self, family_id: str, now: int) -> None:

@@ -30,7 +30,7 @@ from auth.stores.dynamo import (
     s,
     write_transaction,
 )
-from auth.stores.users import OwnerChanged, UserStore
+from auth.stores.user_store import OwnerChanged, UserStore
 
 # A role or state change rewrites the user's item and every token's copy in one transaction,
 # and DynamoDB takes at most 100 items in one.

@@ -1,0 +1,107 @@
+"""Every route of the API, declared once: method, path and who may call it (SPEC §3).
+
+The authorizer enforces PUBLIC/ANY/ADMIN (403 for a non-admin on an admin route); handlers
+register each route from its declaration here (handlers.routing) and enforce SELF and
+SELF_OR_ADMIN, since only they know whose resource a path names. A route missing from the
+table is never public: the authorizer refuses it. template.yaml must route exactly these
+(tests/unit/test_template.py holds the two together).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from auth.principal import Principal
+
+
+class Access(StrEnum):
+    PUBLIC = "public"
+    ANY = "any"
+    SELF_OR_ADMIN = "self_or_admin"
+    SELF = "self"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    # API Gateway's path syntax: `{username}` names a path parameter.
+    path: str
+    access: Access
+
+    @property
+    def key(self) -> str:
+        """API Gateway's route key, as the authorizer's event names the route."""
+        return f"{self.method} {self.path}"
+
+
+SIGN_IN = Route("POST", "/api/v1/auth/signin", Access.PUBLIC)
+REFRESH = Route("POST", "/api/v1/auth/refresh", Access.PUBLIC)
+SIGN_OUT = Route("POST", "/api/v1/auth/signout", Access.ANY)
+ME = Route("GET", "/api/v1/auth/me", Access.ANY)
+CREATE_SESSION = Route("POST", "/api/v1/auth/sessions", Access.PUBLIC)
+CURRENT_SESSION = Route("GET", "/api/v1/auth/sessions/current", Access.ANY)
+END_CURRENT_SESSION = Route("DELETE", "/api/v1/auth/sessions/current", Access.ANY)
+LIST_LOGINS = Route("GET", "/api/v1/users/{username}/sessions", Access.SELF_OR_ADMIN)
+REVOKE_LOGIN = Route("DELETE", "/api/v1/users/{username}/sessions/{id}", Access.SELF_OR_ADMIN)
+SIGN_UP = Route("POST", "/api/v1/users", Access.PUBLIC)
+GET_USER = Route("GET", "/api/v1/users/{username}", Access.PUBLIC)
+LIST_USERS = Route("GET", "/api/v1/users", Access.ADMIN)
+UPDATE_USER = Route("PATCH", "/api/v1/users/{username}", Access.SELF_OR_ADMIN)
+DELETE_USER = Route("DELETE", "/api/v1/users/{username}", Access.SELF_OR_ADMIN)
+LIST_PATS = Route("GET", "/api/v1/users/{username}/personalAccessTokens", Access.SELF_OR_ADMIN)
+CREATE_PAT = Route("POST", "/api/v1/users/{username}/personalAccessTokens", Access.SELF)
+DELETE_PAT = Route("DELETE", "/api/v1/users/{username}/personalAccessTokens/{tokenId}", Access.SELF)
+GET_SETTINGS = Route("GET", "/api/v1/instance/settings", Access.PUBLIC)
+UPDATE_SETTINGS = Route("PATCH", "/api/v1/instance/settings", Access.ADMIN)
+OPENAPI = Route("GET", "/api/v1/openapi.json", Access.PUBLIC)
+
+ROUTES: tuple[Route, ...] = (
+    SIGN_IN,
+    REFRESH,
+    SIGN_OUT,
+    ME,
+    CREATE_SESSION,
+    CURRENT_SESSION,
+    END_CURRENT_SESSION,
+    LIST_LOGINS,
+    REVOKE_LOGIN,
+    SIGN_UP,
+    GET_USER,
+    LIST_USERS,
+    UPDATE_USER,
+    DELETE_USER,
+    LIST_PATS,
+    CREATE_PAT,
+    DELETE_PAT,
+    GET_SETTINGS,
+    UPDATE_SETTINGS,
+    OPENAPI,
+)
+ROUTE_ACCESS: dict[str, Access] = {route.key: route.access for route in ROUTES}
+
+
+def route_access(route_key: str) -> Access | None:
+    return ROUTE_ACCESS.get(route_key)
+
+
+def may_enter(route_key: str, principal: Principal) -> bool:
+    """The authorizer's question: may this verified caller reach this route at all?"""
+    access = route_access(route_key)
+    if access is None:
+        return False
+    if access is Access.ADMIN:
+        return principal.is_admin
+    return True
+
+
+def may_act_for(principal: Principal, owner_id: int, access: Access) -> bool:
+    """A handler's question: may the caller touch a resource owned by `owner_id`?"""
+    if access is Access.SELF:
+        return principal.user_id == owner_id
+    if access is Access.SELF_OR_ADMIN:
+        return principal.is_admin or principal.user_id == owner_id
+    if access is Access.ADMIN:
+        return principal.is_admin
+    return True

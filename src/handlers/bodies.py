@@ -1,0 +1,290 @@
+"""Every JSON body of the API, request and response, declared once (SPEC §3: camelCase,
+Memos-compatible).
+
+Powertools validates request bodies against these models and builds the OpenAPI document
+from them; routes build their answers from the response models too (`…Json.of(domain)`,
+sent by `http_json.json_response`), so the JSON a route sends and the document that
+describes it cannot drift apart. `extra="forbid"` on responses makes every field sent a
+documented one.
+
+Requests ignore unknown fields, so Memos clients sending whole User objects still work;
+known fields of the wrong type are a 400. Field names are the wire names.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonDict, SkipJsonSchema
+
+from auth.accounts import MAX_DISPLAY_NAME_CHARS, MAX_EMAIL_CHARS
+from auth.logins import Login
+from auth.models import User
+from auth.passwords import MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS
+from auth.pats import MAX_DESCRIPTION_CHARS, MAX_EXPIRES_IN_DAYS, PAT_PREFIX, TOKEN_CHARS
+from auth.stores.pat_store import PatRecord
+from auth.stores.settings_store import InstanceSettings
+from auth.usernames import MAX_USERNAME_CHARS, USERNAME_PATTERN
+
+# ---------------------------------------------------------------------------------------
+# Requests
+# ---------------------------------------------------------------------------------------
+
+# Generous bounds: the domain applies the real rules with clearer messages; these only
+# stop absurd input before any work is done.
+_SHORT = 256
+_PASSWORD = 1024
+
+# The domain's rules, stated in the OpenAPI document only (json_schema_extra), so that
+# clients and generated tests see them while the domain keeps its clearer messages.
+_USERNAME_RULES = {"pattern": f"^{USERNAME_PATTERN}$", "minLength": 1, "maxLength": MAX_USERNAME_CHARS}
+_PASSWORD_RULES = {
+    "minLength": MIN_PASSWORD_CHARS,
+    # JSON Schema counts characters; the real limit is in bytes.
+    "maxLength": MAX_PASSWORD_BYTES,
+    "description": f"{MIN_PASSWORD_CHARS} characters to {MAX_PASSWORD_BYTES} bytes of UTF-8",
+}
+_DISPLAY_NAME_RULES = {"maxLength": MAX_DISPLAY_NAME_CHARS}
+_EMAIL_RULES = {"maxLength": MAX_EMAIL_CHARS, "description": "Empty, or one '@' and no whitespace"}
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class PasswordCredentials(_Request):
+    username: str = Field(max_length=_SHORT)
+    password: str = Field(max_length=_PASSWORD)
+
+
+class SignInRequest(_Request):
+    passwordCredentials: PasswordCredentials
+
+
+class NewUser(_Request):
+    username: str = Field(max_length=_SHORT, json_schema_extra=_USERNAME_RULES)
+    password: str = Field(max_length=_PASSWORD, json_schema_extra=_PASSWORD_RULES)
+    displayName: str = Field(default="", max_length=_SHORT, json_schema_extra=_DISPLAY_NAME_RULES)
+    email: str = Field(default="", max_length=_SHORT, json_schema_extra=_EMAIL_RULES)
+
+
+class SignUpRequest(_Request):
+    user: NewUser
+
+
+class UserUpdateRequest(_Request):
+    """PATCH body: the fields of Memos' User that may change; absent means unchanged."""
+
+    password: str | None = Field(default=None, max_length=_PASSWORD, json_schema_extra=_PASSWORD_RULES)
+    displayName: str | None = Field(default=None, max_length=_SHORT, json_schema_extra=_DISPLAY_NAME_RULES)
+    email: str | None = Field(default=None, max_length=_SHORT, json_schema_extra=_EMAIL_RULES)
+    role: Literal["ADMIN", "USER"] | None = None
+    state: Literal["NORMAL", "ARCHIVED"] | None = None
+
+
+class InstanceSettingsRequest(_Request):
+    disallowUserRegistration: bool | None = None
+    disallowPasswordAuth: bool | None = None
+
+
+class CreatePersonalAccessTokenRequest(_Request):
+    description: str = Field(default="", max_length=MAX_DESCRIPTION_CHARS)
+    # 0 = the token never expires.
+    expiresInDays: int = Field(default=0, ge=0, le=MAX_EXPIRES_IN_DAYS)
+
+
+# ---------------------------------------------------------------------------------------
+# Responses
+# ---------------------------------------------------------------------------------------
+
+
+def timestamp(epoch_seconds: int) -> datetime:
+    """An epoch second as the UTC instant it names, sent as RFC 3339 (`…Z`), as Memos'
+    protobuf Timestamps are."""
+    return datetime.fromtimestamp(epoch_seconds, UTC)
+
+
+def _optional_timestamp(epoch_seconds: int | None) -> datetime | None:
+    return None if epoch_seconds is None else timestamp(epoch_seconds)
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _no_default(schema: JsonDict) -> None:
+    schema.pop("default", None)
+
+
+def _sometimes(description: str) -> Any:
+    """A field the API leaves out rather than sending null: optional, never nullable."""
+    return Field(default=None, description=description, json_schema_extra=_no_default)
+
+
+class UserJson(_Response):
+    name: str = Field(description='"users/<username>"')
+    username: str
+    role: Literal["ADMIN", "USER"]
+    state: Literal["NORMAL", "ARCHIVED"]
+    displayName: str
+    email: str | SkipJsonSchema[None] = _sometimes("Only for the user themself or an admin.")
+    createTime: datetime
+    updateTime: datetime
+
+    @classmethod
+    def of(cls, user: User, include_email: bool) -> UserJson:
+        """Never the password hash; the email only when the caller may see it."""
+        return cls(
+            name=f"users/{user.username}",
+            username=user.username,
+            role=user.role.value,
+            state=user.state.value,
+            displayName=user.display_name,
+            email=user.email if include_email else None,
+            createTime=timestamp(user.create_time),
+            updateTime=timestamp(user.update_time),
+        )
+
+
+class SignedIn(_Response):
+    user: UserJson
+    accessToken: str
+    accessTokenExpiresAt: datetime
+
+
+class SessionCreated(_Response):
+    user: UserJson
+    lastAccessedAt: datetime
+
+
+class Refreshed(_Response):
+    accessToken: str
+    expiresAt: datetime
+
+
+class Empty(_Response):
+    pass
+
+
+class Me(_Response):
+    user: UserJson
+
+
+class CurrentSession(_Response):
+    user: UserJson
+    lastAccessedAt: datetime | SkipJsonSchema[None] = _sometimes(
+        "Present when the caller came with a session cookie."
+    )
+
+
+class UserList(_Response):
+    users: list[UserJson]
+
+
+class ClientInfoJson(_Response):
+    userAgent: str
+    ipAddress: str
+    device: str
+    os: str
+    browser: str
+
+
+class LoginJson(_Response):
+    name: str = Field(description='"users/<username>/sessions/<id>"')
+    id: str
+    kind: Literal["session", "refresh_token"]
+    createdAt: datetime
+    lastAccessedAt: datetime
+    expiresAt: datetime
+    clientInfo: ClientInfoJson
+
+    @classmethod
+    def of(cls, username: str, login: Login) -> LoginJson:
+        return cls(
+            name=f"users/{username}/sessions/{login.id}",
+            id=login.id,
+            kind=login.kind.value,
+            createdAt=timestamp(login.created_at),
+            lastAccessedAt=timestamp(login.last_accessed_at),
+            expiresAt=timestamp(login.expires_at),
+            clientInfo=ClientInfoJson(
+                userAgent=login.client.user_agent,
+                ipAddress=login.client.ip_address,
+                device=login.device.device,
+                os=login.device.os,
+                browser=login.device.browser,
+            ),
+        )
+
+
+class LoginList(_Response):
+    sessions: list[LoginJson]
+
+
+class PersonalAccessTokenJson(_Response):
+    name: str = Field(description='"users/<username>/personalAccessTokens/<tokenId>"')
+    description: str
+    createdAt: datetime
+    expiresAt: datetime | SkipJsonSchema[None] = _sometimes("Absent for a token that never expires.")
+    lastUsedAt: datetime | SkipJsonSchema[None] = _sometimes("Absent until the token is first used.")
+
+    @classmethod
+    def of(cls, username: str, record: PatRecord) -> PersonalAccessTokenJson:
+        """A token's metadata; never the token or its hash."""
+        return cls(
+            name=f"users/{username}/personalAccessTokens/{record.token_id}",
+            description=record.description,
+            createdAt=timestamp(record.created_at),
+            expiresAt=_optional_timestamp(record.expires_at),
+            lastUsedAt=_optional_timestamp(record.last_used_at),
+        )
+
+
+class PersonalAccessTokenList(_Response):
+    personalAccessTokens: list[PersonalAccessTokenJson]
+
+
+class CreatedPersonalAccessToken(_Response):
+    personalAccessToken: PersonalAccessTokenJson
+    token: str = Field(
+        min_length=TOKEN_CHARS,
+        max_length=TOKEN_CHARS,
+        pattern=f"^{PAT_PREFIX}[0-9A-Za-z]+$",
+        description="Shown this once; only its SHA-256 is stored.",
+    )
+
+
+class InstanceSettingsJson(_Response):
+    disallowUserRegistration: bool
+    disallowPasswordAuth: bool
+
+    @classmethod
+    def of(cls, settings: InstanceSettings) -> InstanceSettingsJson:
+        return cls(
+            disallowUserRegistration=settings.disallow_user_registration,
+            disallowPasswordAuth=settings.disallow_password_auth,
+        )
+
+
+class OpenApiDocument(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    openapi: str
+    info: dict[str, Any]
+    paths: dict[str, Any]
+
+
+class Error(_Response):
+    """Every error the API function answers (SPEC §3)."""
+
+    code: int = Field(description="The gRPC status code.")
+    message: str
+
+
+class GatewayError(_Response):
+    """API Gateway's own answers (the authorizer's refusals, a failed function), which HTTP
+    APIs cannot reshape."""
+
+    message: str

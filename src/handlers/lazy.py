@@ -1,0 +1,28 @@
+"""A value built on first use, once per container: the services each function runs on.
+
+Built lazily so that importing a handler never touches AWS (a test, `make invoke` or the
+cold-start bench imports it freely), and replaceable so tests and the local runner can put
+in services of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Lazy(Generic[T]):
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
+        self._value: T | None = None
+
+    def __call__(self) -> T:
+        if self._value is None:
+            self._value = self._build()
+        return self._value
+
+    def replace(self, value: T | None = None) -> None:
+        """Use `value` from now on; None builds afresh on the next call."""
+        self._value = value
