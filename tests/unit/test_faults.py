@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from auth.config import Config
+from auth.errors import Code
 from auth.models import ClientInfo, User
 from auth.stores.dynamo import get_bool, get_n, get_s
 from auth.wiring import ApiServices, build_api_services, build_authorizer_services
@@ -318,6 +319,9 @@ def _run(
     return scene, result
 
 
+SECRETS_MANAGER_OPERATIONS = frozenset({"GetSecretValue", "PutSecretValue"})
+
+
 def _check_authorizer(result: Any, failed_call: str, where: str) -> None:
     if isinstance(result, dict):
         # Only lastUsedAt / lastAccessedAt are written by the authorizer, and only after the
@@ -330,12 +334,12 @@ def _check_authorizer(result: Any, failed_call: str, where: str) -> None:
     )
 
 
-def _check_handler(result: Any, where: str) -> None:
+def _check_handler(result: Any, failed_call: str, where: str) -> None:
     assert isinstance(result, Answer), f"{where}: the handler raised {result!r}"
-    assert result.status in (500, 503), f"{where}: answered {result.status} {result.body}"
-    body = result.body
-    assert isinstance(body, dict) and set(body) == {"code", "message"}, f"{where}: {body}"
-    assert isinstance(body["code"], int) and isinstance(body["message"], str), f"{where}: {body}"
+    # Every injected failure is a dependency's: retryable (503, code 14), never internal.
+    dependency = "signing key" if failed_call in SECRETS_MANAGER_OPERATIONS else "storage"
+    expected = {"code": Code.UNAVAILABLE, "message": f"{dependency} unavailable"}
+    assert (result.status, result.body) == (503, expected), f"{where}: answered {result.status} {result.body}"
     assert result.headers.get("Cache-Control") == "no-store", where
 
 
@@ -369,7 +373,7 @@ def test_every_call_of_the_path_fails_safely(
         if path.authorizer:
             _check_authorizer(result, failed_call, where)
         else:
-            _check_handler(result, where)
+            _check_handler(result, failed_call, where)
         assert partial_writes(aws["dynamodb"], config) == [], where
         assert not password_changed_but_sign_ins_live(api, scene), where
         if path.name == "refresh" and not (armed.after and failed_call in WRITE_OPERATIONS):

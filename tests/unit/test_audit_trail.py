@@ -1,0 +1,138 @@
+"""Every credential event is audited, through the routes a person would use: a password
+changed by its user and by an admin, an account archived and restored, a session, a
+sign-in and a PAT revoked, and a user deleted with all their credentials."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from auth import routes
+from auth.audit import AuditEvent, CredentialKind
+from auth.models import User
+from auth.principal import AuthMethod
+from auth.tokens import parse_refresh_token
+from auth.wiring import ApiServices
+from tests.support.audit import RecordingAudit
+from tests.support.people import People, call_api, context_for, sign_up_people
+from tests.unit.test_sessions import CLIENT
+
+NEW_PASSWORD = "an entirely new passphrase"
+Event = tuple[AuditEvent, CredentialKind, int, str]
+
+
+@pytest.fixture(autouse=True)
+def rewired() -> Iterator[None]:
+    yield
+    from handlers import api_context
+
+    api_context.services.replace(None)
+
+
+@pytest.fixture
+def people(api: ApiServices) -> People:
+    return sign_up_people(api)
+
+
+class Trail:
+    """The audit events recorded since the last look."""
+
+    def __init__(self, audit: RecordingAudit) -> None:
+        self._audit = audit
+        self._seen = len(audit.events)
+
+    def since(self) -> list[tuple[AuditEvent, CredentialKind, int, str, str]]:
+        new = self._audit.events[self._seen :]
+        self._seen = len(self._audit.events)
+        return new
+
+    def events_since(self) -> set[Event]:
+        return {(event, kind, user_id, credential) for event, kind, user_id, credential, _ in self.since()}
+
+
+def _path(route: routes.Route, **parameters: str) -> str:
+    return route.path.format(**parameters)
+
+
+def _patch(api: ApiServices, caller: User, target: User, body: dict[str, str], credential: str = "") -> None:
+    context = context_for(caller, AuthMethod.SESSION if credential else AuthMethod.ACCESS_TOKEN, credential)
+    path = _path(routes.UPDATE_USER, username=target.username)
+    answer = call_api(api, "PATCH", path, routes.UPDATE_USER.path, context, body=body)
+    assert answer.status == 200, answer.body
+
+
+def test_every_credential_event_of_a_flow_is_audited(
+    api: ApiServices, audit: RecordingAudit, people: People
+) -> None:
+    alice, bob, admin = people.alice, people.bob, people.admin
+    own_session = api.sessions.create(alice, CLIENT)
+    other_session = api.sessions.create(alice, CLIENT)
+    alice_family = api.refresh_tokens.issue(alice, CLIENT)
+    bob_session = api.sessions.create(bob, CLIENT)
+    api.refresh_tokens.issue(bob, CLIENT)
+    bob_pat, _ = api.pats.create(bob, "ci", 0)
+    trail = Trail(audit)
+
+    # Alice changes her password from her session: her other logins end, that one stays.
+    _patch(api, alice, alice, {"password": NEW_PASSWORD}, credential=own_session.session_id)
+    alice_families = {family.family_id for family in api.refresh_tokens.live_families(alice.id)}
+    assert alice_families == set()
+    assert trail.events_since() == {
+        (AuditEvent.CHANGED, CredentialKind.PASSWORD, alice.id, ""),
+        (AuditEvent.REVOKED, CredentialKind.SESSION, alice.id, other_session.session_id),
+        (AuditEvent.REVOKED, CredentialKind.REFRESH_TOKEN, alice.id, _family_of(api, alice_family.token)),
+    }
+
+    # An admin changes bob's: every sign-in of bob's ends, each one audited.
+    bob_families = [family.family_id for family in api.refresh_tokens.live_families(bob.id)]
+    _patch(api, admin, bob, {"password": NEW_PASSWORD})
+    events = trail.since()
+    assert {(e, k, u, c) for e, k, u, c, _ in events} == {
+        (AuditEvent.CHANGED, CredentialKind.PASSWORD, bob.id, ""),
+        (AuditEvent.REVOKED, CredentialKind.SESSION, bob.id, bob_session.session_id),
+        *((AuditEvent.REVOKED, CredentialKind.REFRESH_TOKEN, bob.id, family) for family in bob_families),
+    }
+    assert (AuditEvent.CHANGED, CredentialKind.PASSWORD, bob.id, "", f"changed by admin {admin.id}") in events
+
+    # Archive and restore: every credential of bob's is suspended, then restored.
+    _patch(api, admin, bob, {"state": "ARCHIVED"})
+    assert trail.events_since() == {(AuditEvent.SUSPENDED, CredentialKind.ACCOUNT, bob.id, "")}
+    _patch(api, admin, bob, {"state": "NORMAL"})
+    assert trail.events_since() == {(AuditEvent.RESTORED, CredentialKind.ACCOUNT, bob.id, "")}
+
+    # Alice ends a session and a sign-in from her logins page.
+    second_session = api.sessions.create(alice, CLIENT)
+    second_family = api.refresh_tokens.issue(alice, CLIENT)
+    trail.since()
+    for login_id in (second_session.session_id, _family_of(api, second_family.token)):
+        path = _path(routes.REVOKE_LOGIN, username="alice", id=login_id)
+        answer = call_api(api, "DELETE", path, routes.REVOKE_LOGIN.path, context_for(alice))
+        assert answer.status == 200, answer.body
+    assert trail.events_since() == {
+        (AuditEvent.REVOKED, CredentialKind.SESSION, alice.id, second_session.session_id),
+        (AuditEvent.REVOKED, CredentialKind.REFRESH_TOKEN, alice.id, _family_of(api, second_family.token)),
+    }
+
+    # Bob revokes his PAT.
+    path = _path(routes.DELETE_PAT, username="bob", tokenId=bob_pat.token_id)
+    assert call_api(api, "DELETE", path, routes.DELETE_PAT.path, context_for(bob)).status == 200
+    assert trail.events_since() == {(AuditEvent.REVOKED, CredentialKind.PAT, bob.id, bob_pat.token_id)}
+
+    # The admin deletes bob: each remaining credential, then the account.
+    last_pat, _ = api.pats.create(bob, "ci", 0)
+    last_session = api.sessions.create(bob, CLIENT)
+    last_family = api.refresh_tokens.issue(bob, CLIENT)
+    trail.since()
+    path = _path(routes.DELETE_USER, username="bob")
+    assert call_api(api, "DELETE", path, routes.DELETE_USER.path, context_for(admin)).status == 200
+    assert trail.events_since() == {
+        (AuditEvent.REVOKED, CredentialKind.PAT, bob.id, last_pat.token_id),
+        (AuditEvent.REVOKED, CredentialKind.SESSION, bob.id, last_session.session_id),
+        (AuditEvent.REVOKED, CredentialKind.REFRESH_TOKEN, bob.id, _family_of(api, last_family.token)),
+        (AuditEvent.REVOKED, CredentialKind.ACCOUNT, bob.id, ""),
+    }
+
+
+def _family_of(api: ApiServices, refresh_token: str) -> str:
+    return parse_refresh_token(refresh_token, api.keys.verification_key, api.clock.now()).family_id
