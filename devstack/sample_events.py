@@ -92,6 +92,15 @@ def _authorizer(route: str, headers: list[tuple[str, str]]) -> dict[str, Any]:
     return authorizer_event(_request(method, path, headers), route, STAGE, {})
 
 
+def _bearer_sample(
+    name: str, route: str, token: str, expect_authorized: bool | None = None, notes: str = ""
+) -> Sample:
+    """The authorizer's event for a request with `Authorization: Bearer <token>`."""
+    headers = [("authorization", f"Bearer {token}")]
+    event = _authorizer(route, headers)
+    return Sample(name, "AuthorizerFunction", event, expect_authorized=expect_authorized, notes=notes)
+
+
 def _api(
     route: str,
     path: str,
@@ -122,28 +131,12 @@ def samples() -> list[Sample]:
     me = "GET /api/v1/auth/me"
     credentials = {"passwordCredentials": {"username": "demo", "password": DEMO_PASSWORD}}
     return [
-        Sample(
-            "authorizer-valid-access-token",
-            "AuthorizerFunction",
-            _authorizer(me, [("authorization", f"Bearer {valid}")]),
-            expect_authorized=True,
-        ),
-        Sample(
-            "authorizer-expired-access-token",
-            "AuthorizerFunction",
-            _authorizer(me, [("authorization", f"Bearer {expired}")]),
-        ),
+        _bearer_sample("authorizer-valid-access-token", me, valid, expect_authorized=True),
+        _bearer_sample("authorizer-expired-access-token", me, expired),
         Sample("authorizer-no-token", "AuthorizerFunction", _authorizer(me, [])),
-        Sample(
-            "authorizer-forged-token",
-            "AuthorizerFunction",
-            _authorizer(me, [("authorization", f"Bearer {forged}")]),
-        ),
-        Sample(
-            "authorizer-admin-route-as-user",
-            "AuthorizerFunction",
-            _authorizer("GET /api/v1/users", [("authorization", f"Bearer {member}")]),
-            expect_authorized=False,
+        _bearer_sample("authorizer-forged-token", me, forged),
+        _bearer_sample(
+            "authorizer-admin-route-as-user", "GET /api/v1/users", member, expect_authorized=False
         ),
         Sample(
             "api-sign-up",
@@ -207,16 +200,11 @@ def samples() -> list[Sample]:
             ),
             expect_status=200,
         ),
-        Sample(
-            "authorizer-valid-pat",
-            "AuthorizerFunction",
-            _authorizer(me, [("authorization", f"Bearer {PAT}")]),
-            expect_authorized=True,
-        ),
-        Sample(
+        _bearer_sample("authorizer-valid-pat", me, PAT, expect_authorized=True),
+        _bearer_sample(
             "authorizer-malformed-pat",
-            "AuthorizerFunction",
-            _authorizer(me, [("authorization", f"Bearer {PAT[:-1]}x")]),
+            me,
+            f"{PAT[:-1]}x",
             notes="bad checksum: refused without a database read",
         ),
         Sample(

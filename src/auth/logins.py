@@ -5,8 +5,8 @@ families side by side, so a user can see every place they are signed in and end 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
+from auth.audit import CredentialKind
 from auth.errors import NotFound
 from auth.models import ClientInfo, Device
 from auth.refresh_tokens import RefreshTokens
@@ -14,15 +14,11 @@ from auth.sessions import Sessions
 from auth.user_agents import parse_user_agent
 
 
-class LoginKind(StrEnum):
-    SESSION = "session"
-    REFRESH_TOKEN = "refresh_token"
-
-
 @dataclass(frozen=True)
 class Login:
     id: str
-    kind: LoginKind
+    # A session or a refresh-token family: the two kinds of credential a sign-in makes.
+    kind: CredentialKind
     created_at: int
     last_accessed_at: int
     expires_at: int
@@ -40,7 +36,7 @@ class Logins:
         logins = [
             Login(
                 record.session_id,
-                LoginKind.SESSION,
+                CredentialKind.SESSION,
                 record.created_at,
                 record.last_accessed_at,
                 record.expires_at,
@@ -52,7 +48,7 @@ class Logins:
         logins += [
             Login(
                 family.family_id,
-                LoginKind.REFRESH_TOKEN,
+                CredentialKind.REFRESH_TOKEN,
                 family.created_at,
                 family.last_used_at,
                 family.expires_at,

@@ -117,13 +117,18 @@ def test_pat_of_a_non_admin_on_an_admin_route_is_forbidden(
     assert authorize(authorizer_services, ADMIN_ONLY, authorization=f"Bearer {admin_token}")["isAuthorized"]
 
 
+def failing_authorizer(aws: dict[str, Any], clock: FakeClock, config: Config, *operations: str) -> Any:
+    """The authorizer's services over a DynamoDB whose `operations` fail."""
+    return build_authorizer_services(
+        config, clock, Failing(aws["dynamodb"], *operations), aws["secretsmanager"]
+    )
+
+
 def test_pat_lookup_failure_fails_closed(
     api: ApiServices, aws: dict[str, Any], clock: FakeClock, config: Config, people: People
 ) -> None:
     _, token = api.pats.create(people.alice, "ci", 0)
-    services = build_authorizer_services(
-        config, clock, Failing(aws["dynamodb"], "get_item"), aws["secretsmanager"]
-    )
+    services = failing_authorizer(aws, clock, config, "get_item")
     with pytest.raises(Exception) as raised:
         authorize(services, ME, authorization=f"Bearer {token}")
     # Not the 401 message: API Gateway answers 500, and the client keeps its token.
@@ -134,9 +139,7 @@ def test_failing_last_used_write_still_allows(
     api: ApiServices, aws: dict[str, Any], clock: FakeClock, config: Config, people: People
 ) -> None:
     _, token = api.pats.create(people.alice, "ci", 0)
-    services = build_authorizer_services(
-        config, clock, Failing(aws["dynamodb"], "update_item"), aws["secretsmanager"]
-    )
+    services = failing_authorizer(aws, clock, config, "update_item")
     assert authorize(services, ME, authorization=f"Bearer {token}")["isAuthorized"] is True
 
 
@@ -223,9 +226,7 @@ def test_session_lookup_failure_fails_closed(
     api: ApiServices, aws: dict[str, Any], clock: FakeClock, config: Config, people: People
 ) -> None:
     session = api.sessions.create(people.bob, CLIENT)
-    services = build_authorizer_services(
-        config, clock, Failing(aws["dynamodb"], "get_item", "batch_get_item"), aws["secretsmanager"]
-    )
+    services = failing_authorizer(aws, clock, config, "get_item", "batch_get_item")
     with pytest.raises(Exception) as raised:
         authorize(services, ME, cookies=_cookie(people.bob.id, session.session_id))
     assert str(raised.value) != "Unauthorized"

@@ -291,22 +291,26 @@ def injector(aws: dict[str, Any]) -> Iterator[FaultInjector]:
     authorizer.services.replace(None)
 
 
-def _fresh(path: Path, aws: dict[str, Any], config: Config, clock: FakeClock) -> Any:
-    build = build_authorizer_services if path.authorizer else build_api_services
-    return build(config, clock, aws["dynamodb"], aws["secretsmanager"])
+@dataclass(frozen=True)
+class Rig:
+    """The fixtures a path runs on: its services, the fake AWS and the fault injector."""
+
+    api: ApiServices
+    aws: dict[str, Any]
+    config: Config
+    clock: FakeClock
+    injector: FaultInjector
+
+    def fresh(self, path: Path) -> Any:
+        """A new container's services for the path's function."""
+        build = build_authorizer_services if path.authorizer else build_api_services
+        return build(self.config, self.clock, self.aws["dynamodb"], self.aws["secretsmanager"])
 
 
-def _run(
-    path: Path,
-    api: ApiServices,
-    aws: dict[str, Any],
-    config: Config,
-    clock: FakeClock,
-    injector: FaultInjector,
-    armed: Armed | None,
-) -> tuple[Scene, Any]:
-    scene = path.setup(api)
-    services = _fresh(path, aws, config, clock)
+def _run(path: Path, rig: Rig, armed: Armed | None) -> tuple[Scene, Any]:
+    injector = rig.injector
+    scene = path.setup(rig.api)
+    services = rig.fresh(path)
     injector.reset(armed)
     try:
         result: Any = path.act(services, scene)
@@ -353,7 +357,8 @@ def test_every_call_of_the_path_fails_safely(
     injector: FaultInjector,
 ) -> None:
     _sign_up_people(api)
-    scene, baseline = _run(path, api, aws, config, clock, injector, None)
+    rig = Rig(api, aws, config, clock, injector)
+    scene, baseline = _run(path, rig, None)
     calls = scene.extra["calls"]
     assert calls, "the path made no AWS call: nothing was tested"
     if path.authorizer:
@@ -366,7 +371,7 @@ def test_every_call_of_the_path_fails_safely(
         Armed(i, "ReadTimeoutError", after=True) for i, call in enumerate(calls) if call in WRITE_OPERATIONS
     ]
     for armed in runs:
-        scene, result = _run(path, api, aws, config, clock, injector, armed)
+        scene, result = _run(path, rig, armed)
         failed_call = scene.extra["calls"][armed.index] if armed.index < len(scene.extra["calls"]) else "?"
         when = "after" if armed.after else "on"
         where = f"{path.name}: {armed.fault} {when} call {armed.index} ({failed_call})"
@@ -379,7 +384,7 @@ def test_every_call_of_the_path_fails_safely(
         if path.name == "refresh" and not (armed.after and failed_call in WRITE_OPERATIONS):
             # Nothing was rotated, so the same refresh token still works: a throttled
             # refresh must not sign the user out.
-            retried = path.act(_fresh(path, aws, config, clock), scene)
+            retried = path.act(rig.fresh(path), scene)
             assert retried.status == 200, f"{where}: the retry answered {retried.status} {retried.body}"
 
 

@@ -72,6 +72,14 @@ class Flow:
         return answer["context"] if answer["isAuthorized"] else None
 
 
+def signed_in_caller(flow: Flow, route_key: str) -> dict[str, str]:
+    """Sign alice in; the authorizer's context for her access token on `route_key`."""
+    sign_in(flow)
+    caller = flow.authorize(route_key, authorization=f"Bearer {flow.access_token}")
+    assert caller is not None
+    return caller
+
+
 def body(response: dict[str, Any]) -> dict[str, Any]:
     return json.loads(response["body"])
 
@@ -114,20 +122,15 @@ def refresh_then_reuse(flow: Flow) -> None:
 
 
 def sign_out(flow: Flow) -> None:
-    sign_in(flow)
-    route = "POST /api/v1/auth/signout"
-    caller = flow.authorize(route, authorization=f"Bearer {flow.access_token}")
-    assert caller is not None
+    caller = signed_in_caller(flow, "POST /api/v1/auth/signout")
     cookies = [f"{REFRESH_COOKIE}={flow.refresh_cookie}"]
     signed_out = flow.call_api("POST", "/api/v1/auth/signout", authorizer=caller, cookies=cookies)
     assert signed_out["statusCode"] == 200
 
 
 def create_and_use_a_pat(flow: Flow) -> None:
-    sign_in(flow)
     route = "POST /api/v1/users/{username}/personalAccessTokens"
-    caller = flow.authorize(route, authorization=f"Bearer {flow.access_token}")
-    assert caller is not None
+    caller = signed_in_caller(flow, route)
     created = flow.call_api(
         "POST",
         "/api/v1/users/alice/personalAccessTokens",

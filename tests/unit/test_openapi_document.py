@@ -10,7 +10,8 @@ import jsonschema_rs
 import pytest
 from pydantic import BaseModel
 
-from auth.logins import Login, LoginKind
+from auth.audit import CredentialKind
+from auth.logins import Login
 from auth.models import ClientInfo, Device, Role, State, TokenOwner, User
 from auth.routes import ROUTE_ACCESS, Access
 from auth.stores.pat_store import PatRecord
@@ -66,7 +67,7 @@ USER = User(
     1, "alice", Role.USER, State.NORMAL, "hash", "Alice", "a@example.com", 1_800_000_000, 1_800_000_009
 )
 CLIENT = ClientInfo(user_agent="Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0", ip_address="203.0.113.7")
-LOGIN = Login("id", LoginKind.SESSION, 1, 2, 3, CLIENT, Device("Desktop", "Linux", "Firefox 128"))
+LOGIN = Login("id", CredentialKind.SESSION, 1, 2, 3, CLIENT, Device("Desktop", "Linux", "Firefox 128"))
 
 
 BODIES = [

@@ -8,7 +8,6 @@ import pytest
 
 from auth.audit import AuditEvent, CredentialKind
 from auth.errors import NotFound, Unauthenticated, Unavailable
-from auth.logins import LoginKind
 from auth.models import ClientInfo, User
 from auth.sessions import Sessions, parse_session_cookie, session_cookie_value
 from auth.stores.session_store import SessionStore
@@ -229,7 +228,7 @@ def test_logins_lists_sessions_and_refresh_families(api: ApiServices, clock: Fak
     bob = api.accounts.sign_up("bob", PASSWORD)
     api.sessions.create(bob, CLIENT)
     logins = api.logins.list_for_user(alice.id)
-    assert [login.kind for login in logins] == [LoginKind.REFRESH_TOKEN, LoginKind.SESSION]
+    assert [login.kind for login in logins] == [CredentialKind.REFRESH_TOKEN, CredentialKind.SESSION]
     assert logins[1].id == session.session_id and logins[1].device.browser == "Firefox"
     assert logins[0].client.ip_address == "198.51.100.1" and logins[0].device.browser == "curl"
 
