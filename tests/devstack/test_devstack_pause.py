@@ -24,9 +24,7 @@ def state_of(pid: int) -> str:
 
 @pytest.fixture
 def backend() -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True
-    )
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
     try:
         yield process
     finally:
