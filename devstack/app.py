@@ -112,6 +112,8 @@ class App:
             "url": self.url if self._server is not None else None,
             "dynamodb_endpoint": self.endpoints.dynamodb,
             "dynamodb_backend": self._backends.dynamodb.name,
+            # Its own process (and group), so tests can pause and resume it (a hanging DynamoDB).
+            "dynamodb_pid": self._backends.dynamodb.process.pid,
             "secretsmanager_endpoint": self.endpoints.secretsmanager,
             "tables": {table.logical_id: table.name for table in self.template.tables.values()},
             "secrets": {secret.logical_id: secret.name for secret in self.template.secrets.values()},

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -29,6 +29,8 @@ from devstack.template import DEFAULT_TEMPLATE, REPO_ROOT
 
 STARTUP_TIMEOUT_SECONDS = 120.0
 STOP_TIMEOUT_SECONDS = 15.0
+# SIGSTOP and SIGCONT take effect within milliseconds; this only bounds a broken /proc.
+SIGNAL_SETTLE_SECONDS = 5.0
 
 
 class StackError(RuntimeError):
@@ -52,6 +54,7 @@ class LocalStack:
         self.process: subprocess.Popen[bytes] | None = None
         self._workdir: Path | None = None
         self._description: dict[str, Any] = {}
+        self._dynamodb_paused = False
 
     # -- what tests use ------------------------------------------------------------------------
 
@@ -96,6 +99,58 @@ class LocalStack:
             return self.log_path.read_text(errors="replace")
         except OSError:
             return ""
+
+    @property
+    def dynamodb_pid(self) -> int:
+        """The DynamoDB backend's process, which leads its own process group."""
+        return int(self._described("dynamodb_pid"))
+
+    def pause_dynamodb(self) -> None:
+        """Freeze DynamoDB Local (SIGSTOP): it keeps accepting connections, never answers.
+
+        That is a hanging dependency, unlike a refused connection. Only DynamoDB Local can
+        be paused: moto's server also serves Secrets Manager.
+        """
+        if self.dynamodb_backend != "dynamodb-local":
+            raise StackError(f"only DynamoDB Local can be paused, not {self.dynamodb_backend}")
+        self._signal_dynamodb(signal.SIGSTOP)
+        self._dynamodb_paused = True
+        self._wait_dynamodb_state(stopped=True)
+
+    def resume_dynamodb(self) -> None:
+        self._signal_dynamodb(signal.SIGCONT)
+        self._dynamodb_paused = False
+        self._wait_dynamodb_state(stopped=False)
+
+    @contextlib.contextmanager
+    def dynamodb_paused(self) -> Iterator[None]:
+        """`with stack.dynamodb_paused(): ...` runs its block with DynamoDB Local frozen and
+        resumes it afterwards, whatever the block raised."""
+        self.pause_dynamodb()
+        try:
+            yield
+        finally:
+            self.resume_dynamodb()
+
+    def _signal_dynamodb(self, signum: signal.Signals) -> None:
+        # The group devstack created for the backend (start_new_session): never anyone else's.
+        os.killpg(self.dynamodb_pid, signum)
+
+    def _wait_dynamodb_state(self, stopped: bool) -> None:
+        """Poll /proc until the kernel shows the process stopped (T) or running again."""
+        stat = Path(f"/proc/{self.dynamodb_pid}/stat")
+        deadline = time.monotonic() + SIGNAL_SETTLE_SECONDS
+        while True:
+            try:
+                # "pid (comm) state ...": the state follows the last parenthesis.
+                state = stat.read_text().rpartition(")")[2].split()[0]
+            except OSError:
+                return  # no /proc (not Linux): the signal was sent, nothing more to check
+            if (state in ("T", "t")) == stopped:
+                return
+            if time.monotonic() > deadline:
+                raise StackError(f"DynamoDB Local is in state {state!r}, expected stopped={stopped}")
+            time.sleep(0.01)
 
     def client(self, service: str) -> Any:
         """A boto3 client for "dynamodb" or "secretsmanager" on this stack's backend."""
@@ -165,6 +220,10 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop devstack as Ctrl-C would; kill whatever is left by the pids it started."""
+        if self._dynamodb_paused:
+            # A stopped process would sit out devstack's SIGTERM grace period.
+            with contextlib.suppress(ProcessLookupError, PermissionError, StackError):
+                self.resume_dynamodb()
         if self.process is not None:
             if self.process.poll() is None:
                 self.process.send_signal(signal.SIGTERM)
