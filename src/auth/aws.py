@@ -19,8 +19,10 @@ import boto3
 from botocore.config import Config as BotoConfig
 
 # Two attempts (one retry of a throttle or a dropped connection), 1.5 s each to answer.
+# Legacy retry mode, because standard mode also waits as long as a throttled answer's
+# x-amz-retry-after asks (up to 5 s more), which would carry a call past the timeout.
 API_CALLS = BotoConfig(
-    connect_timeout=1, read_timeout=1.5, retries={"total_max_attempts": 2, "mode": "standard"}
+    connect_timeout=1, read_timeout=1.5, retries={"total_max_attempts": 2, "mode": "legacy"}
 )
 # One attempt of at most a second: a client that got a 500 retries on its own.
 AUTHORIZER_CALLS = BotoConfig(
@@ -29,7 +31,7 @@ AUTHORIZER_CALLS = BotoConfig(
 
 
 # Worst cases, for the docs and the tests that hold the budgets to the function timeout:
-# standard retry mode waits at most 1 s before its first retry.
+# legacy retry mode waits at most 1 s before its first retry (50 ms for DynamoDB).
 API_CALL_BUDGET_SECONDS = 2 * (1 + 1.5) + 1
 AUTHORIZER_CALL_BUDGET_SECONDS = 0.5 + 0.75
 

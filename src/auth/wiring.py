@@ -95,17 +95,20 @@ def _verifiers(
     clock = clock or SystemClock()
     audit = audit or NullAudit()
     budget = aws.AUTHORIZER_CALLS if for_authorizer else aws.API_CALLS
-    dynamodb = dynamodb or aws.dynamodb_client(budget)
+    # The once-a-minute last-use write is best effort, so it gets one short attempt: a hang
+    # that starts after a credential was read must not cost a request two API budgets.
+    bookkeeping = dynamodb
+    if dynamodb is None:
+        dynamodb = aws.dynamodb_client(budget)
+        bookkeeping = dynamodb if for_authorizer else aws.dynamodb_client(aws.AUTHORIZER_CALLS)
     keys = build_key_ring(config, clock, secretsmanager or aws.secretsmanager_client(budget))
     users = UserStore(dynamodb, config.users_table, config.settings_table)
     # A lag of 0 promises that a revocation is seen at once: only a consistent read keeps that.
     consistent = config.revocation_lag == 0
-    pats = PersonalAccessTokens(
-        PatStore(dynamodb, config.personal_access_tokens_table, users), clock, audit, consistent
-    )
-    sessions = Sessions(
-        SessionStore(dynamodb, config.sessions_table), clock, config.session_ttl, audit, consistent
-    )
+    pat_store = PatStore(dynamodb, config.personal_access_tokens_table, users, bookkeeping=bookkeeping)
+    pats = PersonalAccessTokens(pat_store, clock, audit, consistent)
+    session_store = SessionStore(dynamodb, config.sessions_table, bookkeeping)
+    sessions = Sessions(session_store, clock, config.session_ttl, audit, consistent)
     cached = CachedUsers(users, clock, max_age=config.revocation_lag)
     authenticator = Authenticator(keys, cached, pats, sessions, clock)
     return _Verifiers(config, clock, audit, dynamodb, keys, users, pats, sessions, authenticator)

@@ -117,8 +117,11 @@ class PatStore:
         table: str,
         users: UserStore,
         pause: Callable[[float], None] = time.sleep,
+        bookkeeping: Any = None,
     ) -> None:
         self._client = client
+        # `touch` is best effort: it may use a client that gives up sooner (auth.wiring).
+        self._bookkeeping = bookkeeping or client
         self._table = table
         # The owners' items: their token counts are written with the tokens.
         self._users = users
@@ -223,7 +226,7 @@ class PatStore:
         otherwise whether this was the token's first use.
         """
         response = conditional_write(
-            self._client.update_item,
+            self._bookkeeping.update_item,
             TableName=self._table,
             Key={"tokenHash": s(token_hash)},
             UpdateExpression="SET lastUsedAt = :now",

@@ -53,8 +53,10 @@ def _from_item(item: Item) -> SessionRecord:
 
 
 class SessionStore:
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: Any, table: str, bookkeeping: Any = None) -> None:
         self._client = client
+        # `touch` is best effort: it may use a client that gives up sooner (auth.wiring).
+        self._bookkeeping = bookkeeping or client
         self._table = table
 
     def create(self, record: SessionRecord) -> None:
@@ -99,7 +101,7 @@ class SessionStore:
         written; otherwise whether this was the session's first use.
         """
         response = conditional_write(
-            self._client.update_item,
+            self._bookkeeping.update_item,
             TableName=self._table,
             Key={"sessionId": s(session_id)},
             UpdateExpression=(
