@@ -115,6 +115,14 @@ def _api(
     )
 
 
+def _api_sample(
+    name: str, expect_status: int, route: str, path: str, *args: Any, notes: str = "", **kwargs: Any
+) -> Sample:
+    """The API function's event for `route` (see `_api`), and the status it must answer."""
+    event = _api(route, path, *args, **kwargs)
+    return Sample(name, "ApiFunction", event, expect_status=expect_status, notes=notes)
+
+
 def _context(user: User) -> dict[str, str]:
     """What the authorizer hands the API function for this user's access token."""
     from handlers.authorizer import authorizer_context
@@ -138,67 +146,38 @@ def samples() -> list[Sample]:
         _bearer_sample(
             "authorizer-admin-route-as-user", "GET /api/v1/users", member, expect_authorized=False
         ),
-        Sample(
+        _api_sample(
             "api-sign-up",
-            "ApiFunction",
-            _api(
-                "POST /api/v1/users",
-                "/api/v1/users",
-                {"user": {"username": "newcomer", "password": "correct horse battery"}},
-            ),
-            expect_status=200,
+            200,
+            "POST /api/v1/users",
+            "/api/v1/users",
+            {"user": {"username": "newcomer", "password": "correct horse battery"}},
         ),
-        Sample(
-            "api-sign-up-bad-json",
-            "ApiFunction",
-            _api("POST /api/v1/users", "/api/v1/users", "{not json"),
-            expect_status=400,
-        ),
-        Sample(
-            "api-sign-in",
-            "ApiFunction",
-            _api("POST /api/v1/auth/signin", "/api/v1/auth/signin", credentials),
-            expect_status=200,
-        ),
-        Sample(
+        _api_sample("api-sign-up-bad-json", 400, "POST /api/v1/users", "/api/v1/users", "{not json"),
+        _api_sample("api-sign-in", 200, "POST /api/v1/auth/signin", "/api/v1/auth/signin", credentials),
+        _api_sample(
             "api-sign-in-wrong-password",
-            "ApiFunction",
-            _api(
-                "POST /api/v1/auth/signin",
-                "/api/v1/auth/signin",
-                {"passwordCredentials": {"username": "demo", "password": "wrong password"}},
-            ),
-            expect_status=400,
+            400,
+            "POST /api/v1/auth/signin",
+            "/api/v1/auth/signin",
+            {"passwordCredentials": {"username": "demo", "password": "wrong password"}},
         ),
-        Sample(
-            "api-me", "ApiFunction", _api(me, "/api/v1/auth/me", context=_context(ADMIN)), expect_status=200
-        ),
-        Sample(
+        _api_sample("api-me", 200, me, "/api/v1/auth/me", context=_context(ADMIN)),
+        _api_sample(
             "api-refresh",
-            "ApiFunction",
-            _api(
-                "POST /api/v1/auth/refresh",
-                "/api/v1/auth/refresh",
-                headers=[("cookie", f"memos_refresh={refresh}")],
-            ),
-            expect_status=200,
+            200,
+            "POST /api/v1/auth/refresh",
+            "/api/v1/auth/refresh",
+            headers=[("cookie", f"memos_refresh={refresh}")],
         ),
-        Sample(
-            "api-refresh-no-cookie",
-            "ApiFunction",
-            _api("POST /api/v1/auth/refresh", "/api/v1/auth/refresh"),
-            expect_status=401,
-        ),
-        Sample(
+        _api_sample("api-refresh-no-cookie", 401, "POST /api/v1/auth/refresh", "/api/v1/auth/refresh"),
+        _api_sample(
             "api-sign-out",
-            "ApiFunction",
-            _api(
-                "POST /api/v1/auth/signout",
-                "/api/v1/auth/signout",
-                headers=[("cookie", f"memos_refresh={refresh}")],
-                context=_context(ADMIN),
-            ),
-            expect_status=200,
+            200,
+            "POST /api/v1/auth/signout",
+            "/api/v1/auth/signout",
+            headers=[("cookie", f"memos_refresh={refresh}")],
+            context=_context(ADMIN),
         ),
         _bearer_sample("authorizer-valid-pat", me, PAT, expect_authorized=True),
         _bearer_sample(
@@ -213,46 +192,34 @@ def samples() -> list[Sample]:
             _authorizer(me, [("cookie", f"user_session=0-{SESSION_ID}")]),
             notes="user id 0: refused without a database read",
         ),
-        Sample(
-            "api-create-session",
-            "ApiFunction",
-            _api("POST /api/v1/auth/sessions", "/api/v1/auth/sessions", credentials),
-            expect_status=200,
+        _api_sample(
+            "api-create-session", 200, "POST /api/v1/auth/sessions", "/api/v1/auth/sessions", credentials
         ),
-        Sample(
+        _api_sample(
             "api-create-pat",
-            "ApiFunction",
-            _api(
-                "POST /api/v1/users/{username}/personalAccessTokens",
-                "/api/v1/users/demo/personalAccessTokens",
-                {"description": "sample", "expiresInDays": 30},
-                context=_context(ADMIN),
-                path_parameters={"username": "demo"},
-            ),
-            expect_status=200,
+            200,
+            "POST /api/v1/users/{username}/personalAccessTokens",
+            "/api/v1/users/demo/personalAccessTokens",
+            {"description": "sample", "expiresInDays": 30},
+            context=_context(ADMIN),
+            path_parameters={"username": "demo"},
         ),
-        Sample(
+        _api_sample(
             "api-delete-other-users-pat",
-            "ApiFunction",
-            _api(
-                "DELETE /api/v1/users/{username}/personalAccessTokens/{tokenId}",
-                f"/api/v1/users/demo/personalAccessTokens/{PAT_ID}",
-                context=_context(MEMBER),
-                path_parameters={"username": "demo", "tokenId": PAT_ID},
-            ),
-            expect_status=404,
+            404,
+            "DELETE /api/v1/users/{username}/personalAccessTokens/{tokenId}",
+            f"/api/v1/users/demo/personalAccessTokens/{PAT_ID}",
+            context=_context(MEMBER),
+            path_parameters={"username": "demo", "tokenId": PAT_ID},
             notes="someone else's token answers as if it did not exist",
         ),
-        Sample(
+        _api_sample(
             "api-list-sessions",
-            "ApiFunction",
-            _api(
-                "GET /api/v1/users/{username}/sessions",
-                "/api/v1/users/demo/sessions",
-                context=_context(ADMIN),
-                path_parameters={"username": "demo"},
-            ),
-            expect_status=200,
+            200,
+            "GET /api/v1/users/{username}/sessions",
+            "/api/v1/users/demo/sessions",
+            context=_context(ADMIN),
+            path_parameters={"username": "demo"},
         ),
     ]
 

@@ -44,13 +44,15 @@ class Scene:
     """One run of a path: the user it acts for and whatever credentials the setup made."""
 
     user: User
+    username: str = ""
+    # What the path's act needs beyond credentials (the calls it made, a second user).
+    extra: dict[str, Any] = field(default_factory=dict)
+    # The credentials the setup made.
     token: str = ""
     pat: str = ""
     pat_id: str = ""
     session: str = ""
     refresh: str = ""
-    username: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
