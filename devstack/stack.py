@@ -24,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from devstack.provision import client
+from devstack.provision import Service, client
 from devstack.template import DEFAULT_TEMPLATE, REPO_ROOT
 
 STARTUP_TIMEOUT_SECONDS = 120.0
@@ -97,7 +97,7 @@ class LocalStack:
         except OSError:
             return ""
 
-    def client(self, service: str) -> Any:
+    def client(self, service: Service) -> Any:
         """A boto3 client for "dynamodb" or "secretsmanager" on this stack's backend."""
         endpoints = {"dynamodb": self.dynamodb_endpoint, "secretsmanager": self.secretsmanager_endpoint}
         return client(service, endpoints[service])
