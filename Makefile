@@ -64,6 +64,7 @@ invoke: deps
 
 lint: $(VENV_STAMP) checkov
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/cfn-lint template.yaml
 
 $(CHECKOV_VENV)/bin/checkov:
@@ -84,7 +85,7 @@ test: deps lint audit
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf .devstack .pytest_cache .ruff_cache .hypothesis .aws-sam
+	rm -rf .devstack .pytest_cache .ruff_cache .mypy_cache .hypothesis .aws-sam
 	find . -path ./$(VENV) -prune -o -path ./node_modules -prune -o \
 		-name __pycache__ -type d -exec rm -rf {} +
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
@@ -60,12 +61,16 @@ def main() -> None:
         api.handler(http_event("POST", "/api/v1/users", body=signup), context)
         credentials = {"passwordCredentials": {"username": "alice", "password": PASSWORD}}
 
-        def sign_in() -> dict[str, object]:
-            return api.handler(http_event("POST", "/api/v1/auth/signin", body=credentials), context)
+        def sign_in() -> dict[str, Any]:
+            # Powertools' decorators leave api.handler typed as returning Any.
+            return cast(
+                "dict[str, Any]",
+                api.handler(http_event("POST", "/api/v1/auth/signin", body=credentials), context),
+            )
 
         signed_in = sign_in()
         token = json.loads(str(signed_in["body"]))["accessToken"]
-        cookie = [c.split(";")[0] for c in signed_in["cookies"]]  # type: ignore[union-attr]
+        cookie = [c.split(";")[0] for c in signed_in["cookies"]]
         me = authorizer_event("GET /api/v1/auth/me", authorization=f"Bearer {token}")
 
         def refresh() -> None:

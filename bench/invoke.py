@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from auth.wiring import AuthorizerServices
-from handlers import authorizer
+from handlers import authorizer, observability
 from tests.support.events import FakeLambdaContext
 
 CONTEXT = FakeLambdaContext()
@@ -32,7 +32,7 @@ def container(services: AuthorizerServices) -> Iterator[None]:
     Refusals are logged at INFO: the log lines are still formatted (Lambda pays for that
     too) but written to /dev/null instead of flooding the bench's output.
     """
-    handler = authorizer.logger.registered_handler
+    handler = observability.logger.registered_handler
     assert isinstance(handler, logging.StreamHandler)
     with open(os.devnull, "w") as devnull:
         previous = handler.setStream(devnull)

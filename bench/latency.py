@@ -68,7 +68,7 @@ def measure() -> dict[str, Any]:
     floor = _floor(world, access_token)
     calls: dict[str, Callable[[], Any]] = {"floor": floor}
     for case in runnable:
-        calls[case.key] = lambda event=events[case.key]: invoke(event)
+        calls[case.key] = lambda event=events[case.key]: invoke(event)  # type: ignore[misc]  # mypy cannot infer a lambda with a default
 
     samples: dict[str, list[int]] = {name: [] for name in calls}
     with container(world.authorizer_services()):

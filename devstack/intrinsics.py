@@ -41,7 +41,7 @@ def _construct_intrinsic(loader: _CfnLoader, suffix: str, node: yaml.Node) -> di
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]  # neither scalar nor sequence: a mapping
     return {name: value}
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 import botocore.config
@@ -26,7 +26,11 @@ _ISOLATED_SESSION_VARIABLES = {
 }
 
 
-def client(service: str, endpoint: str) -> Any:
+# The two services the stack serves locally.
+Service = Literal["dynamodb", "secretsmanager"]
+
+
+def client(service: Service, endpoint: str) -> Any:
     """A boto3 client bound to a local backend, whatever the shell's AWS settings are."""
     isolated = botocore.session.Session(session_vars=_ISOLATED_SESSION_VARIABLES)
     return boto3.session.Session(botocore_session=isolated).client(

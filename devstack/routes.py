@@ -36,7 +36,7 @@ class Router:
         self.stages = sorted({compiled.route.stage for compiled in self._routes})
 
     def match(self, method: str, raw_path: str) -> Match | None:
-        candidates = []
+        candidates: list[tuple[_CompiledRoute, dict[str, str]]] = []
         for compiled in self._routes:
             if compiled.route.method not in (method.upper(), "ANY"):
                 continue

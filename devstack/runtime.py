@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, cast
 
 from devstack import worker
 from devstack.template import Function
@@ -69,7 +69,8 @@ class _Worker:
         except (EOFError, OSError):
             # The worker died, or the pool was closed under us (shutdown).
             return {"errorType": "Runtime.ExitError", "errorMessage": "worker exited during init"}
-        return error
+        # What the worker sent: ("init", its error payload or None).
+        return cast("Mapping[str, Any] | None", error)
 
     def invoke(self, event_json: str, timeout: float) -> Outcome:
         try:

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from devstack.provision import client
+from devstack.provision import Service, client
 from devstack.template import DEFAULT_TEMPLATE, REPO_ROOT
 
 STARTUP_TIMEOUT_SECONDS = 120.0
@@ -152,7 +152,7 @@ class LocalStack:
                 raise StackError(f"DynamoDB Local is in state {state!r}, expected stopped={stopped}")
             time.sleep(0.01)
 
-    def client(self, service: str) -> Any:
+    def client(self, service: Service) -> Any:
         """A boto3 client for "dynamodb" or "secretsmanager" on this stack's backend."""
         endpoints = {"dynamodb": self.dynamodb_endpoint, "secretsmanager": self.secretsmanager_endpoint}
         return client(service, endpoints[service])

@@ -159,7 +159,7 @@ class _Parser:
     def _get_att(self, logical_id: str, attribute: str) -> str:
         resource_type = (self._resources.get(logical_id) or {}).get("Type")
         prefix = f"arn:aws:{{}}:{REGION}:{ACCOUNT_ID}"
-        arns = {
+        arns: dict[tuple[str | None, str], str] = {
             (FUNCTION_TYPE, "Arn"): f"{prefix.format('lambda')}:function:{logical_id}",
             (TABLE_TYPE, "Arn"): f"{prefix.format('dynamodb')}:table/{logical_id}",
             (SECRET_TYPE, "Id"): logical_id,

@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, cast
 
 from devstack.context import LambdaContext
 
@@ -34,7 +34,7 @@ class WorkerSpec:
 
 def error_payload(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
     """The error document Lambda returns for an unhandled exception."""
-    frames = traceback.extract_tb(exc.__traceback__)
+    frames: list[traceback.FrameSummary] = traceback.extract_tb(exc.__traceback__)
     # Start at the handler's frames, as Lambda's trace does, not at devstack's.
     frames = [frame for frame in frames if frame.filename != __file__] or frames
     return {
@@ -50,7 +50,7 @@ def load_handler(handler: str) -> Handler:
     function = getattr(module, function_name, None)
     if not callable(function):
         raise AttributeError(f"Handler '{function_name}' missing on module '{module_name}'")
-    return function
+    return cast("Handler", function)
 
 
 def call_handler(handler: Handler, event_json: str, context: LambdaContext) -> tuple[str, Any]:

@@ -46,8 +46,8 @@ def openapi() -> Response[str]:
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=document_json(app))
 
 
-@app.exception_handler(AuthError)
-def on_auth_error(error: AuthError) -> Response:
+@app.exception_handler(AuthError)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
+def on_auth_error(error: AuthError) -> Response[dict[str, Any]]:
     if isinstance(error, ResourceExhausted):
         count(Metric.THROTTLED)
     if error.code in (Code.INTERNAL, Code.UNAVAILABLE):
@@ -55,8 +55,8 @@ def on_auth_error(error: AuthError) -> Response:
     return error_response(error)
 
 
-@app.exception_handler(RequestValidationError)
-def on_invalid_request(error: RequestValidationError) -> Response:
+@app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
+def on_invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
     # Name the fields at fault, never echo their values: one of them may be a password.
     problems = []
     for detail in error.errors():
@@ -65,14 +65,14 @@ def on_invalid_request(error: RequestValidationError) -> Response:
     return error_response(InvalidArgument("invalid request: " + "; ".join(problems)))
 
 
-@app.exception_handler(Exception)
-def on_unexpected(error: Exception) -> Response:
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
+def on_unexpected(error: Exception) -> Response[dict[str, Any]]:
     logger.exception("unhandled error")
     return error_response(Internal())
 
 
 @app.not_found
-def on_not_found(error: Exception) -> Response:
+def on_not_found(error: Exception) -> Response[dict[str, Any]]:
     return error_response(NotFound("no such route"))
 
 

@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic.json_schema import JsonDict, SkipJsonSchema
+from pydantic.config import JsonDict
+from pydantic.json_schema import SkipJsonSchema
 
 from auth.accounts import MAX_DISPLAY_NAME_CHARS, MAX_EMAIL_CHARS
 from auth.logins import Login
@@ -39,15 +40,19 @@ _PASSWORD = 1024
 
 # The domain's rules, stated in the OpenAPI document only (json_schema_extra), so that
 # clients and generated tests see them while the domain keeps its clearer messages.
-_USERNAME_RULES = {"pattern": f"^{USERNAME_PATTERN}$", "minLength": 1, "maxLength": MAX_USERNAME_CHARS}
-_PASSWORD_RULES = {
+_USERNAME_RULES: JsonDict = {
+    "pattern": f"^{USERNAME_PATTERN}$",
+    "minLength": 1,
+    "maxLength": MAX_USERNAME_CHARS,
+}
+_PASSWORD_RULES: JsonDict = {
     "minLength": MIN_PASSWORD_CHARS,
     # JSON Schema counts characters; the real limit is in bytes.
     "maxLength": MAX_PASSWORD_BYTES,
     "description": f"{MIN_PASSWORD_CHARS} characters to {MAX_PASSWORD_BYTES} bytes of UTF-8",
 }
-_DISPLAY_NAME_RULES = {"maxLength": MAX_DISPLAY_NAME_CHARS}
-_EMAIL_RULES = {"maxLength": MAX_EMAIL_CHARS, "description": "Empty, or one '@' and no whitespace"}
+_DISPLAY_NAME_RULES: JsonDict = {"maxLength": MAX_DISPLAY_NAME_CHARS}
+_EMAIL_RULES: JsonDict = {"maxLength": MAX_EMAIL_CHARS, "description": "Empty, or one '@' and no whitespace"}
 
 
 class _Request(BaseModel):

@@ -24,7 +24,7 @@ from handlers.http_json import to_json
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
     from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
     from pydantic import BaseModel
 
@@ -65,7 +65,7 @@ GATEWAY_SAYS = {
     503: "API Gateway: the function is unavailable",
 }
 # Only the sign-in throttle says when to retry; API Gateway's throttling does not.
-RETRY_AFTER = {
+RETRY_AFTER: dict[str, OpenAPIResponseHeader] = {
     "Retry-After": {
         "description": "Seconds until a sign-in may be tried again (with code 8 only).",
         "schema": {"type": "integer"},

@@ -34,12 +34,18 @@ AUTHORIZER_BUDGET_CEILING_SECONDS = 2.0
 RETRY_MODES = ("standard", "legacy")
 
 
+def option(holder: object, name: str) -> Any:
+    """An attribute botocore sets at run time (Config options, back-off constants), which
+    its type stubs do not declare."""
+    return getattr(holder, name)
+
+
 def timeout_of(function: str) -> int:
     return load_template().functions[function].timeout_seconds
 
 
 def attempts_of(config: BotoConfig) -> int:
-    retries = config.retries or {}
+    retries = option(config, "retries") or {}
     assert retries.get("mode") in RETRY_MODES, "the budgets model botocore's standard and legacy modes"
     # total_max_attempts counts the first try; max_attempts (the other spelling) does not.
     if "total_max_attempts" in retries:
@@ -67,12 +73,12 @@ def worst_case_seconds(config: BotoConfig, retry_after: bool = False) -> float:
     between them as botocore computes them (random x scale x 2^(n-1), capped), plus, in
     standard mode, what an x-amz-retry-after header may add."""
     attempts = attempts_of(config)
-    per_attempt = float(config.connect_timeout) + float(config.read_timeout)
+    per_attempt = float(option(config, "connect_timeout")) + float(option(config, "read_timeout"))
     backoff = 0.0
     for retry in range(1, attempts):
-        scaled = _largest_base_scale() * ExponentialBackoff._BASE ** (retry - 1)
-        computed = min(scaled, float(ExponentialBackoff._MAX_BACKOFF))
-        honoured = retry_after and (config.retries or {}).get("mode") == "standard"
+        scaled = _largest_base_scale() * option(ExponentialBackoff, "_BASE") ** (retry - 1)
+        computed = min(scaled, float(option(ExponentialBackoff, "_MAX_BACKOFF")))
+        honoured = retry_after and (option(config, "retries") or {}).get("mode") == "standard"
         backoff += computed + (RETRY_AFTER_EXTRA_SECONDS if honoured else 0.0)
     return attempts * per_attempt + backoff
 
@@ -121,11 +127,14 @@ def test_the_clients_carry_the_configs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     for factory, config in ((aws.dynamodb_client, aws.API_CALLS), (aws.secretsmanager_client, aws.API_CALLS)):
         made = factory(config).meta.config
-        assert (made.connect_timeout, made.read_timeout) == (config.connect_timeout, config.read_timeout)
-        assert made.retries == config.retries
+        assert (option(made, "connect_timeout"), option(made, "read_timeout")) == (
+            option(config, "connect_timeout"),
+            option(config, "read_timeout"),
+        )
+        assert option(made, "retries") == option(config, "retries")
     made = aws.dynamodb_client(aws.AUTHORIZER_CALLS).meta.config
-    assert (made.connect_timeout, made.read_timeout) == (0.5, 0.75)
-    assert made.retries == {"total_max_attempts": 1, "mode": "standard"}
+    assert (option(made, "connect_timeout"), option(made, "read_timeout")) == (0.5, 0.75)
+    assert option(made, "retries") == {"total_max_attempts": 1, "mode": "standard"}
 
 
 @pytest.mark.parametrize(
@@ -210,7 +219,9 @@ def test_a_throttled_api_call_waits_no_longer_than_its_budget_allows(
         client.get_item(TableName="UsersTable", Key={"pk": {"S": "user#1"}})
     assert len(attempts) == attempts_of(aws.API_CALLS)
     # What the budget allows between the attempts: its total less the attempts themselves.
-    per_attempt = float(aws.API_CALLS.connect_timeout) + float(aws.API_CALLS.read_timeout)
+    per_attempt = float(option(aws.API_CALLS, "connect_timeout")) + float(
+        option(aws.API_CALLS, "read_timeout")
+    )
     allowed = aws.API_CALL_BUDGET_SECONDS - len(attempts) * per_attempt
     assert attempts[-1] - attempts[0] <= allowed + 0.2
 

@@ -85,7 +85,7 @@ class OwnCredentials:
         # before a cookie, so a generated one would hide the caller's session.
         headers = {key: value for key, value in (case.headers or {}).items() if key.lower() != AUTHORIZATION}
         cookies = {key: value for key, value in (case.cookies or {}).items() if key not in CREDENTIAL_COOKIES}
-        case.headers = {**headers, **data.headers}
+        case.headers = {**headers, **data.headers}  # type: ignore[assignment]  # a dict, as schemathesis' own auth docs set
         case.cookies = {**cookies, **data.cookies}
 
 

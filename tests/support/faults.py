@@ -25,7 +25,7 @@ def _client_error(code: str, status: int) -> Callable[[str], Exception]:
             "Error": {"Code": code, "Message": "injected"},
             "ResponseMetadata": {"HTTPStatusCode": status},
         }
-        return ClientError(response, operation)  # type: ignore[arg-type]
+        return ClientError(response, operation)  # type: ignore[arg-type]  # a plain dict stands in for botocore's error response TypedDict
 
     return make
 

@@ -73,7 +73,7 @@ def test_the_rows_were_refused_before_any_write(world: World) -> None:
     world.dynamodb.writes.clear()
     for attack in ALL_ATTACKS:
         sent = attack.build(world.alice)
-        assert_unauthorized(lambda sent=sent: authorize(world, sent))
+        assert_unauthorized(lambda sent=sent: authorize(world, sent))  # type: ignore[misc]  # mypy cannot infer a lambda with a default
     assert world.dynamodb.writes == []
 
 

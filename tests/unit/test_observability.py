@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -180,6 +181,7 @@ def log_buffer() -> Iterator[io.StringIO]:
     """Every line the shared Logger writes, at DEBUG, while the test runs."""
     buffer = io.StringIO()
     handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
     previous_stream, previous_level = handler.stream, logger.log_level
     handler.setStream(buffer)
     logger.setLevel("DEBUG")
@@ -219,7 +221,7 @@ def json_lines(lines: list[str]) -> list[dict[str, Any]]:
 
 def emitted_metrics(lines: list[str]) -> list[tuple[str, dict[str, Any]]]:
     """(metric name, the EMF document) for every metric the handlers published."""
-    found = []
+    found: list[tuple[str, dict[str, Any]]] = []
     for document in json_lines(lines):
         for directive in document.get("_aws", {}).get("CloudWatchMetrics", []):
             assert directive["Namespace"] == METRICS_NAMESPACE

@@ -72,7 +72,7 @@ class Failing:
 
             def fail(**_: Any) -> None:
                 error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}
-                raise ClientError(error, name)  # type: ignore[arg-type]
+                raise ClientError(error, name)  # type: ignore[arg-type]  # a plain dict stands in for botocore's error response TypedDict
 
             return fail
         return getattr(self._client, name)
@@ -531,7 +531,7 @@ class Conflicting:
         self.left -= 1
         reasons = [{"Code": "None"}, {"Code": "TransactionConflict"}][: len(request["TransactItems"])]
         error = {"Error": {"Code": "TransactionCanceledException", "Message": "conflict"}}
-        raise ClientError({**error, "CancellationReasons": reasons}, "TransactWriteItems")  # type: ignore[arg-type]
+        raise ClientError({**error, "CancellationReasons": reasons}, "TransactWriteItems")  # type: ignore[typeddict-item]  # a plain dict stands in for botocore's error response TypedDict
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)

@@ -73,7 +73,7 @@ def test_get_user_is_public_without_email(api: ApiServices) -> None:
 
 
 def test_get_user_shows_email_to_self_and_admin(api: ApiServices) -> None:
-    token = api.access_tokens.issue(api.users.get_by_username("admin")).token  # type: ignore[arg-type]
+    token = api.access_tokens.issue(api.users.get_by_username("admin")).token  # type: ignore[arg-type]  # the fixture signed admin up
     _, body = call("GET", "/api/v1/users/alice", USER, headers={"authorization": f"Bearer {token}"})
     assert body["email"] == "alice@example.com"
 
@@ -105,7 +105,7 @@ def test_user_cannot_change_another_user(api: ApiServices) -> None:
         "PATCH", "/api/v1/users/bob", USER, caller=as_user(api, "alice"), body={"displayName": "x"}
     )
     assert (status, body["code"]) == (403, 7)
-    assert api.users.get_by_username("bob").display_name == ""  # type: ignore[union-attr]
+    assert api.users.get_by_username("bob").display_name == ""
 
 
 @pytest.mark.parametrize("change", [{"role": "ADMIN"}, {"state": "ARCHIVED"}])
@@ -245,7 +245,7 @@ def test_closed_registration_answers_403_to_the_public_and_lets_an_admin_create(
     api.settings.update_instance(disallow_user_registration=True)
     new = {"user": {"username": "carol", "password": PASSWORD}}
     assert call("POST", "/api/v1/users", "/api/v1/users", body=new)[0] == 403
-    admin_token = api.access_tokens.issue(api.users.get_by_username("admin")).token  # type: ignore[arg-type]
+    admin_token = api.access_tokens.issue(api.users.get_by_username("admin")).token  # type: ignore[arg-type]  # the fixture signed admin up
     status, body = call(
         "POST", "/api/v1/users", "/api/v1/users", body=new, headers={"authorization": f"Bearer {admin_token}"}
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -112,7 +112,7 @@ BY_USER_INDEX = "byUser"
 def get_one(client: Any, table: str, key: dict[str, Any], consistent: bool) -> Item | None:
     with translated_errors():
         response = client.get_item(TableName=table, Key=key, ConsistentRead=consistent)
-    return response.get("Item")
+    return cast("Item | None", response.get("Item"))
 
 
 def items_of_user(client: Any, table: str, user_id: int) -> Iterator[Item]:

@@ -8,7 +8,7 @@ token exactly one wins, and a token that is no longer current is recognisably a 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -131,7 +131,8 @@ class RefreshFamilyStore:
             except ClientError as exc:
                 if error_code(exc) != CONDITION_FAILED:
                     raise
-                item = exc.response.get("Item")
+                # ReturnValuesOnConditionCheckFailure adds the item, which botocore-stubs do not know.
+                item = cast("Item | None", exc.response.get("Item"))
                 # Not a ClientError: passes through the translation untouched.
                 raise RotationRefused(_from_item(item) if item else None) from exc
         return "firstUsedAt" not in (response.get("Attributes") or {})
