@@ -119,14 +119,19 @@ def backend_environment(env: Mapping[str, str]) -> dict[str, str]:
     return {**scrubbed, **FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": REGION}
 
 
-def start(log_dir: Path, env: Mapping[str, str], root: Path = REPO_ROOT) -> Backends:
-    """Start the backends without waiting for them; the caller must `stop()` them."""
+def start(
+    log_dir: Path, env: Mapping[str, str], root: Path = REPO_ROOT, dynamodb_data: Path | None = None
+) -> Backends:
+    """Start the backends without waiting for them; the caller must `stop()` them.
+
+    `dynamodb_data` is where DynamoDB Local keeps its database; None keeps it in memory.
+    """
     kind, note = choose_dynamodb(env, root)
     moto = _start_moto(log_dir, backend_environment(env))
     if kind == MOTO:
         return Backends(dynamodb=moto, secretsmanager=moto, notes=[note] if note else [])
     try:
-        dynamodb = _start_dynamodb_local(log_dir, root, backend_environment(env))
+        dynamodb = _start_dynamodb_local(log_dir, root, backend_environment(env), dynamodb_data)
     except BaseException:
         processes.stop(moto.process)
         raise
@@ -140,9 +145,9 @@ def _start_moto(log_dir: Path, env: Mapping[str, str]) -> Backend:
     return Backend(MOTO, f"http://{HOST}:{port}", processes.start(argv, log_path, env), log_path)
 
 
-def _start_dynamodb_local(log_dir: Path, root: Path, env: Mapping[str, str]) -> Backend:
+def _start_dynamodb_local(log_dir: Path, root: Path, env: Mapping[str, str], data: Path | None) -> Backend:
     directory = dynamodb_local_dir(root)
-    java = shutil.which("java")
+    java = _java(env)
     if directory is None or java is None:
         raise BackendError("DynamoDB Local needs Java and `npm ci`")
     port = free_port()
@@ -155,7 +160,7 @@ def _start_dynamodb_local(log_dir: Path, root: Path, env: Mapping[str, str]) -> 
         f"-Djava.library.path={directory / 'DynamoDBLocal_lib'}",
         "-jar",
         str(directory / "DynamoDBLocal.jar"),
-        "-inMemory",
+        *(["-dbPath", str(data)] if data is not None else ["-inMemory"]),
         # One database whatever the access key and region: tests that read tables
         # directly see what the handlers wrote.
         "-sharedDb",
