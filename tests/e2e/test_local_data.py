@@ -76,3 +76,16 @@ def test_make_run_passes_fresh_and_logs_to_devstack(arguments: list[str], expect
     ).stdout
     run_line = next(line for line in printed.splitlines() if "-m devstack" in line)
     assert run_line.endswith(expected), run_line
+
+
+def test_what_make_run_keeps_is_never_committed():
+    kept = [".devstack/secrets.json", ".devstack/dynamodb/shared-local-instance.db"]
+    ignored = subprocess.run(  # noqa: S603 - a fixed argv
+        ["git", "check-ignore", *kept],  # noqa: S607 - git from PATH
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert ignored.stdout.split() == kept
