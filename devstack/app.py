@@ -12,16 +12,22 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import botocore.exceptions
+
 from devstack import backends
 from devstack.environment import Endpoints, function_environment
 from devstack.gateway import Gateway, GatewayServer
+from devstack.persistence import DataDir, restore_secrets, save_secrets
 from devstack.ports import HOST
-from devstack.provision import provision
+from devstack.provision import client, provision
+from devstack.request_log import JSON, READABLE, RequestLog
 from devstack.routes import Router
 from devstack.runtime import DEFAULT_MAX_WORKERS, FunctionPool, Outcome
 from devstack.template import DEFAULT_TEMPLATE, load_template
 
-READY_MESSAGE = "memos-auth is serving on {url}"
+# `backends` says which DynamoDB and Secrets Manager answer, and whether data is kept:
+# "DynamoDB: DynamoDB Local, data in .devstack/dynamodb; Secrets Manager: moto, ...".
+READY_MESSAGE = "memos-auth is serving on {url} ({backends})"
 
 
 def note(message: str) -> None:
@@ -39,13 +45,24 @@ class App:
         environ: Mapping[str, str] | None = None,
         log_dir: Path | None = None,
         max_workers: int = DEFAULT_MAX_WORKERS,
+        log_mode: str = JSON,
+        data_dir: Path | None = None,
+        fresh: bool = False,
     ) -> None:
+        """`data_dir` keeps DynamoDB Local's data and the secrets between runs (None: memory
+        only); `fresh` empties it first. `log_mode` readable sends the handlers' logs to a
+        file per function and prints a line per request instead (devstack.request_log)."""
         self._template_path = Path(template_path)
         self._port = port
         self._environ = dict(os.environ if environ is None else environ)
         self._keep_logs = log_dir is not None
         self._log_dir = log_dir
         self._max_workers = max_workers
+        self._request_log = RequestLog(log_mode)
+        # Absolute: the backends run in their log directory, not where devstack was started.
+        self._data = DataDir(Path(data_dir).resolve()) if data_dir is not None else None
+        self._fresh = fresh
+        self._provisioned = False
         self._backends: backends.Backends | None = None
         self._pools: dict[str, FunctionPool] = {}
         self._server: GatewayServer | None = None
@@ -62,19 +79,28 @@ class App:
         if serve_http:
             # Bind first: a busy port fails in milliseconds, before any backend is started.
             router = Router(self.template.routes)
-            self._server = GatewayServer((HOST, self._port), Gateway(router, self._pools))
+            self._server = GatewayServer((HOST, self._port), Gateway(router, self._pools), self._request_log)
         if self._log_dir is None:
             self._log_dir = Path(tempfile.mkdtemp(prefix="devstack-"))
-        self._backends = backends.start(self._log_dir, self._environ)
+        if self._data is not None:
+            self._data.prepare(self._fresh)
+        self._backends = backends.start(
+            self._log_dir, self._environ, dynamodb_data=self._data.dynamodb if self._data else None
+        )
         for message in self._backends.notes:
             note(message)
         self._backends.wait_ready()
         endpoints = self.endpoints
         for message in provision(self.template, endpoints):
             note(message)
+        if self._data is not None:
+            self._restore_secrets()
+        self._provisioned = True
         for function in self.template.functions.values():
             environment = function_environment(function, endpoints, self._environ)
-            self._pools[function.logical_id] = FunctionPool(function, environment, self._max_workers)
+            self._pools[function.logical_id] = FunctionPool(
+                function, environment, self._max_workers, self._function_log(function.logical_id)
+            )
         if warm:
             self._warm()
 
@@ -97,6 +123,32 @@ class App:
             if error is not None:
                 note(f"{name}: {error.get('errorType')}: {error.get('errorMessage')}")
 
+    def _function_log(self, name: str) -> Path | None:
+        if self._request_log.mode != READABLE:
+            return None
+        assert self._log_dir is not None
+        (self._log_dir / "functions").mkdir(parents=True, exist_ok=True)
+        return self._log_dir / "functions" / f"{name}.log"
+
+    @property
+    def _secret_names(self) -> list[str]:
+        return [secret.name for secret in self.template.secrets.values()]
+
+    def _secretsmanager(self) -> Any:
+        return client("secretsmanager", self.endpoints.secretsmanager)
+
+    def backends_summary(self) -> str:
+        """Which DynamoDB and Secrets Manager answer, and where their data is kept."""
+        assert self._backends is not None, "not started"
+        if self._backends.dynamodb.name != backends.DYNAMODB_LOCAL:
+            dynamodb = "moto, in memory"
+        elif self._data is not None:
+            dynamodb = f"DynamoDB Local, data in {_shown(self._data.dynamodb)}"
+        else:
+            dynamodb = "DynamoDB Local, in memory"
+        secrets = f"values in {_shown(self._data.secrets_file)}" if self._data is not None else "in memory"
+        return f"DynamoDB: {dynamodb}; Secrets Manager: moto, {secrets}"
+
     @property
     def endpoints(self) -> Endpoints:
         assert self._backends is not None, "not started"
@@ -114,6 +166,11 @@ class App:
             "dynamodb_backend": self._backends.dynamodb.name,
             # Its own process (and group), so tests can pause and resume it (a hanging DynamoDB).
             "dynamodb_pid": self._backends.dynamodb.process.pid,
+            "backends": self.backends_summary(),
+            "data_dir": str(self._data.root) if self._data is not None else None,
+            "function_logs": {
+                name: str(pool.log_path) for name, pool in self._pools.items() if pool.log_path is not None
+            },
             "secretsmanager_endpoint": self.endpoints.secretsmanager,
             "tables": {table.logical_id: table.name for table in self.template.tables.values()},
             "secrets": {secret.logical_id: secret.name for secret in self.template.secrets.values()},
@@ -135,6 +192,8 @@ class App:
             self._server.server_close()
         for pool in self._pools.values():
             pool.close()
+        if self._data is not None and self._provisioned:
+            self._save_secrets()
         if self._backends is not None:
             self._backends.stop()
         if self._log_dir is None:
@@ -143,3 +202,29 @@ class App:
             note(f"logs kept in {self._log_dir}")
         else:
             shutil.rmtree(self._log_dir, ignore_errors=True)
+
+    def _restore_secrets(self) -> None:
+        assert self._data is not None
+        try:
+            restore_secrets(self._secretsmanager(), self._secret_names, self._data.secrets_file)
+        except (botocore.exceptions.ClientError, ValueError, KeyError, TypeError) as error:
+            raise backends.BackendError(
+                f"{_shown(self._data.secrets_file)} cannot be restored ({type(error).__name__}): "
+                "start empty with make run FRESH=1"
+            ) from None
+
+    def _save_secrets(self) -> None:
+        assert self._data is not None
+        try:
+            save_secrets(self._secretsmanager(), self._secret_names, self._data.secrets_file)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, OSError) as error:
+            # Only the error's kind: never anything that could carry a secret's value.
+            note(f"the secrets could not be saved ({type(error).__name__}): the next run makes new keys")
+
+
+def _shown(path: Path) -> str:
+    """A path as short as it can be said from where devstack runs."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,9 @@ DYNAMODB_LOCAL = "dynamodb-local"
 MOTO = "moto"
 # DEVSTACK_DYNAMODB=moto asks for moto for DynamoDB (faster start, no Java needed).
 CHOICE_VARIABLE = "DEVSTACK_DYNAMODB"
+# Set by `make test`: the end-to-end tests must run on DynamoDB Local, never quietly on moto.
+REQUIRE_VARIABLE = "DEVSTACK_REQUIRE_DYNAMODB_LOCAL"
+INSTALL_JAVA = "install Java 17 or later (Debian/Ubuntu: sudo apt-get install -y openjdk-17-jre-headless)"
 STARTUP_TIMEOUT_SECONDS = 90.0
 
 
@@ -74,15 +78,38 @@ def dynamodb_local_dir(root: Path = REPO_ROOT) -> Path | None:
 
 
 def choose_dynamodb(env: Mapping[str, str], root: Path = REPO_ROOT) -> tuple[str, str | None]:
-    """Which DynamoDB backend to run, and a note for the developer when it is not the default."""
+    """Which DynamoDB backend to run, and a note for the developer when it is not the default.
+
+    DEVSTACK_DYNAMODB=moto asks for moto; =dynamodb-local, or DEVSTACK_REQUIRE_DYNAMODB_LOCAL=1
+    (set by `make test`), asks for DynamoDB Local and refuses to start without it. Unset, a
+    missing Java or `npm ci` falls back to moto with a note.
+    """
     forced = env.get(CHOICE_VARIABLE, "").strip().lower()
     if forced == MOTO:
         return MOTO, f"{CHOICE_VARIABLE}=moto: moto's server is used for DynamoDB"
-    if shutil.which("java") is None:
-        return MOTO, "Java was not found; moto's server is used for DynamoDB"
+    if forced not in ("", DYNAMODB_LOCAL):
+        raise BackendError(f"{CHOICE_VARIABLE}={forced}: expected {DYNAMODB_LOCAL} or {MOTO}")
+    missing = missing_for_dynamodb_local(env, root)
+    if missing is None:
+        return DYNAMODB_LOCAL, None
+    if forced == DYNAMODB_LOCAL or env.get(REQUIRE_VARIABLE, "").strip() not in ("", "0"):
+        asked = f"{CHOICE_VARIABLE}={forced}" if forced else f"{REQUIRE_VARIABLE}=1"
+        raise BackendError(f"DynamoDB Local is required ({asked}), but {missing}")
+    return MOTO, f"{missing}; moto's server is used for DynamoDB"
+
+
+def missing_for_dynamodb_local(env: Mapping[str, str], root: Path = REPO_ROOT) -> str | None:
+    """What stops DynamoDB Local from running here, said with how to fix it; None if nothing."""
+    if _java(env) is None:
+        return f"Java was not found: {INSTALL_JAVA}"
     if dynamodb_local_dir(root) is None:
-        return MOTO, "DynamoDB Local is not installed (npm ci); moto's server is used for DynamoDB"
-    return DYNAMODB_LOCAL, None
+        return "DynamoDB Local is not installed: run `npm ci` (Node 18.2 or later)"
+    return None
+
+
+def _java(env: Mapping[str, str]) -> str | None:
+    # The PATH the stack was given, which is the one its processes will run with.
+    return shutil.which("java", path=env.get("PATH", os.defpath))
 
 
 def backend_environment(env: Mapping[str, str]) -> dict[str, str]:
@@ -92,14 +119,19 @@ def backend_environment(env: Mapping[str, str]) -> dict[str, str]:
     return {**scrubbed, **FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": REGION}
 
 
-def start(log_dir: Path, env: Mapping[str, str], root: Path = REPO_ROOT) -> Backends:
-    """Start the backends without waiting for them; the caller must `stop()` them."""
+def start(
+    log_dir: Path, env: Mapping[str, str], root: Path = REPO_ROOT, dynamodb_data: Path | None = None
+) -> Backends:
+    """Start the backends without waiting for them; the caller must `stop()` them.
+
+    `dynamodb_data` is where DynamoDB Local keeps its database; None keeps it in memory.
+    """
     kind, note = choose_dynamodb(env, root)
     moto = _start_moto(log_dir, backend_environment(env))
     if kind == MOTO:
         return Backends(dynamodb=moto, secretsmanager=moto, notes=[note] if note else [])
     try:
-        dynamodb = _start_dynamodb_local(log_dir, root, backend_environment(env))
+        dynamodb = _start_dynamodb_local(log_dir, root, backend_environment(env), dynamodb_data)
     except BaseException:
         processes.stop(moto.process)
         raise
@@ -113,9 +145,9 @@ def _start_moto(log_dir: Path, env: Mapping[str, str]) -> Backend:
     return Backend(MOTO, f"http://{HOST}:{port}", processes.start(argv, log_path, env), log_path)
 
 
-def _start_dynamodb_local(log_dir: Path, root: Path, env: Mapping[str, str]) -> Backend:
+def _start_dynamodb_local(log_dir: Path, root: Path, env: Mapping[str, str], data: Path | None) -> Backend:
     directory = dynamodb_local_dir(root)
-    java = shutil.which("java")
+    java = _java(env)
     if directory is None or java is None:
         raise BackendError("DynamoDB Local needs Java and `npm ci`")
     port = free_port()
@@ -128,7 +160,7 @@ def _start_dynamodb_local(log_dir: Path, root: Path, env: Mapping[str, str]) -> 
         f"-Djava.library.path={directory / 'DynamoDBLocal_lib'}",
         "-jar",
         str(directory / "DynamoDBLocal.jar"),
-        "-inMemory",
+        *(["-dbPath", str(data)] if data is not None else ["-inMemory"]),
         # One database whatever the access key and region: tests that read tables
         # directly see what the handlers wrote.
         "-sharedDb",

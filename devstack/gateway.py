@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 import traceback
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from devstack import events, responses
+from devstack.request_log import Invocation, RequestLog
 from devstack.responses import Response
 from devstack.routes import Match, Router
 from devstack.runtime import FunctionPool, PoolClosed
 
 # API Gateway's payload limit for HTTP APIs.
 MAX_BODY_BYTES = 10 * 1024 * 1024
+
+
+@dataclass
+class Handled:
+    """A response and the function invocations that made it, in order."""
+
+    response: Response
+    invocations: list[Invocation] = field(default_factory=list)
 
 
 class Gateway:
@@ -26,23 +35,28 @@ class Gateway:
         self._router = router
         self._pools = pools
 
-    def handle(self, request: events.Request) -> Response:
+    def handle(self, request: events.Request) -> Handled:
         match = self._router.match(request.method, request.raw_path)
         if match is None:
             match, request = self._match_with_stage_prefix(request)
         if match is None:
-            return responses.NOT_FOUND
+            return Handled(responses.NOT_FOUND)
         route = match.route
         route_key = "$default" if route.path == "$default" else route.route_key
+        invocations: list[Invocation] = []
         context = None
         if route.authorizer is not None:
             event = events.authorizer_event(request, route_key, route.stage, match.path_parameters)
-            decision = responses.authorizer_decision(self._pools[route.authorizer.function].invoke(event))
+            outcome = self._pools[route.authorizer.function].invoke(event)
+            invocations.append(Invocation(route.authorizer.function, outcome, authorizer=True))
+            decision = responses.authorizer_decision(outcome)
             if decision.denial is not None:
-                return decision.denial
+                return Handled(decision.denial, invocations)
             context = decision.context
         event = events.integration_event(request, route_key, route.stage, match.path_parameters, context)
-        return responses.integration_response(self._pools[route.function].invoke(event))
+        outcome = self._pools[route.function].invoke(event)
+        invocations.append(Invocation(route.function, outcome))
+        return Handled(responses.integration_response(outcome), invocations)
 
     def _match_with_stage_prefix(self, request: events.Request) -> tuple[Match | None, events.Request]:
         # A client configured with the deployed base URL (".../local") works locally too.
@@ -81,6 +95,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         started = time.perf_counter()
         raw_path, _, raw_query = self.path.partition("?")
+        invocations: list[Invocation] = []
         try:
             body = self._read_body()
         except _BodyTooLarge:
@@ -91,15 +106,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             response = responses.BAD_REQUEST
         else:
-            response = self._handle(raw_path, raw_query, body)
-        self._send(response)
+            handled = self._handle(raw_path, raw_query, body)
+            response, invocations = handled.response, handled.invocations
         elapsed_ms = (time.perf_counter() - started) * 1000
-        # Method, path, status and time only: headers, cookies, bodies and query strings
-        # carry credentials.
-        sys.stderr.write(f"{self.command} {raw_path} {response.status} {elapsed_ms:.0f}ms\n")
-        sys.stderr.flush()
+        # Logged before the answer leaves: once a client has it, its line is in the log.
+        self.server.request_log.record(self.command, raw_path, response.status, elapsed_ms, invocations)
+        self._send(response)
 
-    def _handle(self, raw_path: str, raw_query: str, body: bytes) -> Response:
+    def _handle(self, raw_path: str, raw_query: str, body: bytes) -> Handled:
         source_ip = self.client_address[0]
         request = events.Request(
             method=self.command,
@@ -113,16 +127,18 @@ class _RequestHandler(BaseHTTPRequestHandler):
             epoch_ms=events.now_ms(),
         )
         try:
-            response = self.server.gateway.handle(request)
+            handled = self.server.gateway.handle(request)
         except PoolClosed:
-            response = responses.gateway_error(503, "Service Unavailable")
+            handled = Handled(responses.gateway_error(503, "Service Unavailable"))
         except Exception:
             # A devstack bug must look like what it is, not like a dropped connection.
             traceback.print_exc()
-            response = responses.INTERNAL_ERROR
-        return Response(
+            handled = Handled(responses.INTERNAL_ERROR)
+        response = handled.response
+        handled.response = Response(
             response.status, [*response.headers, ("apigw-requestid", request.request_id)], response.body
         )
+        return handled
 
     def _forwarded_headers(self, source_ip: str) -> list[tuple[str, str]]:
         """The request headers plus what API Gateway adds about the client connection."""
@@ -189,6 +205,9 @@ class GatewayServer(ThreadingHTTPServer):
     # of 5 would refuse some of them before a thread ever sees them.
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], gateway: Gateway) -> None:
+    def __init__(
+        self, address: tuple[str, int], gateway: Gateway, request_log: RequestLog | None = None
+    ) -> None:
         self.gateway = gateway
+        self.request_log = request_log or RequestLog()
         super().__init__(address, _RequestHandler)

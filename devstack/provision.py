@@ -61,7 +61,11 @@ def create_all(template: Template, dynamodb: Any, secretsmanager: Any) -> list[s
 
 
 def create_table(dynamodb: Any, table: Table) -> list[str]:
-    dynamodb.create_table(**table.create_args)
+    try:
+        dynamodb.create_table(**table.create_args)
+    except dynamodb.exceptions.ResourceInUseException:
+        # Kept from an earlier run (`make run` keeps its data) and used as it is.
+        return _drift(dynamodb, table)
     dynamodb.get_waiter("table_exists").wait(
         TableName=table.name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100}
     )
@@ -76,6 +80,20 @@ def create_table(dynamodb: Any, table: Table) -> list[str]:
         # Not every emulator knows TTL; the application checks expiry on read anyway (SPEC §5).
         return [f"{table.name}: TTL not enabled locally ({error.response['Error']['Code']})"]
     return []
+
+
+def _drift(dynamodb: Any, table: Table) -> list[str]:
+    """A note when a kept table's keys or indexes are no longer those of the template."""
+    kept = dynamodb.describe_table(TableName=table.name)["Table"]
+
+    def shape(description: Any) -> tuple[Any, ...]:
+        keys = sorted((key["AttributeName"], key["KeyType"]) for key in description["KeySchema"])
+        indexes = sorted(index["IndexName"] for index in description.get("GlobalSecondaryIndexes", []))
+        return keys, indexes
+
+    if shape(kept) == shape(table.create_args):
+        return []
+    return [f"{table.name} is kept from an earlier run, but template.yaml changed it since: make run FRESH=1"]
 
 
 def create_secret(secretsmanager: Any, secret: Secret) -> None:

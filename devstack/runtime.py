@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any, cast
 
 from devstack import worker
@@ -107,15 +108,21 @@ class FunctionPool:
     """Warm workers of one function, at most `max_workers` at a time."""
 
     def __init__(
-        self, function: Function, environment: Mapping[str, str], max_workers: int = DEFAULT_MAX_WORKERS
+        self,
+        function: Function,
+        environment: Mapping[str, str],
+        max_workers: int = DEFAULT_MAX_WORKERS,
+        log_path: Path | None = None,
     ) -> None:
         self.function = function
+        self.log_path = log_path
         self._spec = worker.WorkerSpec(
             handler=function.handler,
             code_uri=str(function.code_uri),
             function_arn=function.arn,
             timeout_seconds=float(function.timeout_seconds),
             environment=dict(environment),
+            log_path=str(log_path) if log_path is not None else None,
         )
         self._max_workers = max_workers
         self._idle: list[_Worker] = []

@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Any
 
 from devstack.provision import Service, client
+from devstack.request_log import JSON
 from devstack.template import DEFAULT_TEMPLATE, REPO_ROOT
 
 STARTUP_TIMEOUT_SECONDS = 120.0
@@ -45,12 +46,21 @@ class LocalStack:
         template: Path | str = DEFAULT_TEMPLATE,
         startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
         max_workers: int | None = None,
+        logs: str = JSON,
+        data_dir: Path | str | None = None,
+        fresh: bool = False,
     ) -> None:
+        """`logs` is json by default, so `log_text()` holds every line the handlers logged
+        (tests scan them for secrets). Without `data_dir` the stack keeps nothing: every
+        stack starts empty, whatever other tests or `make run` stored."""
         self.env_overrides = dict(env_overrides or {})
         self.port = port
         self.template = Path(template).resolve()
         self.startup_timeout = startup_timeout
         self.max_workers = max_workers
+        self.logs = logs
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+        self.fresh = fresh
         self.process: subprocess.Popen[bytes] | None = None
         self._workdir: Path | None = None
         self._description: dict[str, Any] = {}
@@ -76,6 +86,11 @@ class LocalStack:
         return str(self._described("dynamodb_backend"))
 
     @property
+    def backends(self) -> str:
+        """What the ready line says: "DynamoDB: ...; Secrets Manager: ..."."""
+        return str(self._described("backends"))
+
+    @property
     def tables(self) -> dict[str, str]:
         """Local table name by logical id, e.g. {"UsersTable": "UsersTable"}."""
         return dict(self._described("tables"))
@@ -95,6 +110,7 @@ class LocalStack:
         return self._workdir / "devstack.log"
 
     def log_text(self) -> str:
+        """Everything devstack printed: request lines, notes, and in json mode the handlers' logs."""
         try:
             return self.log_path.read_text(errors="replace")
         except OSError:
@@ -152,6 +168,14 @@ class LocalStack:
                 raise StackError(f"DynamoDB Local is in state {state!r}, expected stopped={stopped}")
             time.sleep(0.01)
 
+    def function_log_text(self, function: str) -> str:
+        """In readable mode, what one function's workers wrote (its "log group")."""
+        path = self._described("function_logs").get(function)
+        try:
+            return Path(path).read_text(errors="replace") if path else ""
+        except OSError:
+            return ""
+
     def client(self, service: Service) -> Any:
         """A boto3 client for "dynamodb" or "secretsmanager" on this stack's backend."""
         endpoints = {"dynamodb": self.dynamodb_endpoint, "secretsmanager": self.secretsmanager_endpoint}
@@ -188,6 +212,11 @@ class LocalStack:
         ]
         if self.max_workers is not None:
             argv += ["--max-workers", str(self.max_workers)]
+        argv += ["--logs", self.logs]
+        if self.data_dir is not None:
+            argv += ["--data-dir", str(self.data_dir)]
+        if self.fresh:
+            argv.append("--fresh")
         with self.log_path.open("wb") as log:
             # Output goes to a file, not a pipe: nobody drains a pipe once the stack is up,
             # and a full pipe would block the handlers' logging.

@@ -30,6 +30,8 @@ class WorkerSpec:
     function_arn: str
     timeout_seconds: float
     environment: dict[str, str]
+    # Where the handler's stdout and stderr go (its "log group"); None: devstack's stderr.
+    log_path: str | None = None
 
 
 def error_payload(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
@@ -73,8 +75,15 @@ def call_handler(handler: Handler, event_json: str, context: LambdaContext) -> t
 def _prepare(spec: WorkerSpec) -> None:
     # The terminal's Ctrl-C reaches the whole process group; the parent stops workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # Handler logs go to stderr so devstack's stdout carries only its ready line.
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    if spec.log_path is not None:
+        # O_APPEND: the function's workers share the file, each line written whole.
+        descriptor = os.open(spec.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(descriptor, sys.stdout.fileno())
+        os.dup2(descriptor, sys.stderr.fileno())
+        os.close(descriptor)
+    else:
+        # Handler logs go to stderr so devstack's stdout carries only its ready line.
+        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     os.environ.clear()
     os.environ.update(spec.environment)
     time.tzset()

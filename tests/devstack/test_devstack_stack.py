@@ -6,6 +6,7 @@ import base64
 import http.client
 import json
 import os
+import re
 import socket
 import time
 import urllib.parse
@@ -201,6 +202,14 @@ def test_environment_reaches_the_handler(stack):
         "dynamodb": stack.dynamodb_endpoint,
         "secretsmanager": stack.secretsmanager_endpoint,
     }
+
+
+def test_handler_logs_and_request_lines_reach_the_stacks_log(stack):
+    # LocalStack runs in json mode, so tests can scan what the handlers logged.
+    assert requests.get(stack.url + "/public?mode=log", timeout=30).json() == {"logged": True}
+    log = stack.log_text()
+    assert '{"level": "INFO", "message": "the echo handler logged"}\n' in log
+    assert re.search(r"^GET /public 200 \d+ ms EchoFunction$", log, re.MULTILINE)
 
 
 def test_lambda_context(stack):
