@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
+from auth.errors import Internal, InvalidArgument
 from auth.wiring import ApiServices
 from handlers import api as api_function
 from handlers.api_context import services
+from handlers.http_json import error_body, to_json
 from tests.support.events import FakeLambdaContext, http_event
 from tests.support.people import context_for
 
@@ -110,6 +112,36 @@ def test_error_messages_never_echo_the_password() -> None:
     assert status == 400 and secret not in json.dumps(body)
 
 
+@pytest.mark.parametrize(
+    "event",
+    [
+        # Refused before routing (http_json.error_body), by the domain, by validation, no route.
+        http_event("POST", "/api/v1/users", body="x" * 1_000_000),
+        http_event("POST", "/api/v1/users", body={"user": {"username": "-x-", "password": PASSWORD}}),
+        http_event("POST", "/api/v1/users", body={"user": {"username": 42, "password": PASSWORD}}),
+        http_event("GET", "/api/v1/nowhere", route="GET /api/v1/nowhere"),
+    ],
+    ids=["refused body", "domain rule", "validation", "no such route"],
+)
+def test_every_error_is_a_google_rpc_status_with_empty_details(event: dict[str, Any]) -> None:
+    status, body, _ = call(event)
+    assert 400 <= status < 500
+    assert set(body) == {"code", "message", "details"} and body["details"] == []
+
+
+def test_an_errors_details_are_answered_but_never_an_internal_errors() -> None:
+    info = {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "MFA_REQUIRED", "domain": "memos"}
+    assert error_body(InvalidArgument("needs more", details=[info])) == to_json(
+        {"code": 3, "message": "needs more", "details": [info]}
+    )
+    assert json.loads(error_body(Internal("inside", details=[info]))) == {
+        "code": 13,
+        "message": "internal error",
+        "details": [],
+    }
+    assert InvalidArgument("no details").details == []
+
+
 def test_a_body_that_is_not_utf8_is_a_400(aws: dict[str, Any]) -> None:
     event = http_event("POST", "/api/v1/users", body=base64.b64encode(b'{"user": "\xff"}').decode())
     event["isBase64Encoded"] = True
@@ -182,7 +214,15 @@ def test_cookie_is_secure_off_the_local_stage(api: ApiServices) -> None:
 def test_wrong_password_and_unknown_user_get_the_same_400() -> None:
     sign_up()
     answers = [json.loads(sign_in("alice", "wrong password")["body"]), json.loads(sign_in("nobody")["body"])]
-    assert answers[0] == answers[1] == {"code": 3, "message": "unmatched username and password"}
+    assert (
+        answers[0]
+        == answers[1]
+        == {
+            "code": 3,
+            "message": "unmatched username and password",
+            "details": [],
+        }
+    )
 
 
 def test_refresh_rotates_the_cookie_and_reuse_revokes_the_family() -> None:

@@ -334,8 +334,9 @@ def _check_handler(result: Any, where: str) -> None:
     assert isinstance(result, Answer), f"{where}: the handler raised {result!r}"
     assert result.status in (500, 503), f"{where}: answered {result.status} {result.body}"
     body = result.body
-    assert isinstance(body, dict) and set(body) == {"code", "message"}, f"{where}: {body}"
+    assert isinstance(body, dict) and set(body) == {"code", "message", "details"}, f"{where}: {body}"
     assert isinstance(body["code"], int) and isinstance(body["message"], str), f"{where}: {body}"
+    assert body["details"] == [], f"{where}: {body}"
     assert result.headers.get("Cache-Control") == "no-store", where
 
 
