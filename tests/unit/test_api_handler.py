@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -102,6 +103,21 @@ def test_bad_sign_up_is_a_400_in_spec_shape_and_changes_nothing(aws: dict[str, A
     assert status == 400
     assert body["code"] == 3 and isinstance(body["message"], str) and body["message"]
     assert users_in_table(aws) == 0
+
+
+TOO_COMMON = {"code": 3, "message": "password is too common", "details": []}
+
+
+@pytest.mark.parametrize("password", ["password", "12345678", "Password1", "qwertyuiop"])
+def test_a_common_password_is_refused_at_sign_up(aws: dict[str, Any], password: str) -> None:
+    assert sign_up("alice", password) == (400, TOO_COMMON)
+    assert users_in_table(aws) == 0
+
+
+def test_a_strong_random_password_is_accepted_at_sign_up() -> None:
+    password = secrets.token_urlsafe(18)
+    assert sign_up("alice", password)[0] == 200
+    assert json.loads(sign_in("alice", password)["body"])["user"]["username"] == "alice"
 
 
 def test_error_messages_never_echo_the_password() -> None:
