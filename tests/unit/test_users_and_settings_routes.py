@@ -275,6 +275,17 @@ def test_closed_registration_answers_403_to_the_public_and_lets_an_admin_create(
     assert status == 200 and body["role"] == "USER"
 
 
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER"])
+def test_a_public_route_reads_the_callers_bearer_scheme_in_any_case(api: ApiServices, scheme: str) -> None:
+    # handlers.api_context.optional_principal: an admin signs carol up while sign-up is closed.
+    api.settings.update_instance(disallow_user_registration=True)
+    admin_token = api.access_tokens.issue(api.users.get_by_username("admin")).token  # type: ignore[arg-type]
+    new = {"user": {"username": "carol", "password": PASSWORD}}
+    headers = {"authorization": f"{scheme} {admin_token}"}
+    status, body = call("POST", "/api/v1/users", "/api/v1/users", body=new, headers=headers)
+    assert status == 200 and body["role"] == "USER"
+
+
 @pytest.mark.parametrize("body", [{"disallowUserRegistration": "yes"}, "[]", "{"])
 def test_bad_settings_bodies_are_400(api: ApiServices, body: Any) -> None:
     assert call("PATCH", SETTINGS, SETTINGS, caller=as_user(api, "admin"), body=body)[0] == 400
