@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import bcrypt_cost, calls, cold_start, costs, latency, memory, report, targets
+from bench import bcrypt_cost, calls, cold_start, common_passwords, costs, latency, memory, report, targets
 from bench.cases import CASES
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -39,6 +39,7 @@ def main() -> None:
     results["cold_start"] = _step("cold start", cold_start.measure)
     results["memory"] = _step("peak RSS", memory.measure)
     results["bcrypt"] = _step("bcrypt", bcrypt_cost.measure)
+    results["common_passwords"] = _step("common-password list", common_passwords.measure)
     results["costs"] = {
         case.key: costs.per_million(
             results["latency"][case.key]["median_us"], results["calls"][case.key]["100_credentials"]

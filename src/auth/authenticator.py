@@ -19,6 +19,10 @@ from auth.stores.user_store import UserStore, user_from_item
 from auth.tokens import SigningKeys, parse_access_token
 
 BEARER_PREFIX = "Bearer "
+# The scheme is case-insensitive (RFC 9110 §11.1): the prefix is compared in lower case.
+# No non-ASCII character lowers to any of these, so this is exactly an ASCII comparison.
+_BEARER_PREFIX_LOWER = BEARER_PREFIX.lower()
+_BEARER_PREFIX_CHARS = len(BEARER_PREFIX)
 # Bounds the per-container user cache; a full cache is simply dropped and refilled.
 USER_CACHE_MAX_ENTRIES = 10_000
 # Whitespace (as str.isspace sees it) or a comma: a regex scans a 300-character token in
@@ -29,12 +33,14 @@ _NOT_IN_TOKEN = re.compile(r"[\s,]")
 def bearer_token(authorization: str | None) -> str | None:
     """The token of an `Authorization: Bearer <token>` header, or None for any other header.
 
-    Exactly one space and no whitespace in the token: anything looser is not a header we
-    issued clients, and being strict leaves no room for header-smuggling variants.
+    The scheme in any case (`bearer`, `BEARER`), as RFC 9110 §11.1 and Memos have it; exactly
+    one space and no whitespace in the token: anything looser is not a header we issued
+    clients, and being strict leaves no room for header-smuggling variants. Only the first
+    7 characters are lowered, never the whole header (this runs on every request).
     """
-    if not authorization or not authorization.startswith(BEARER_PREFIX):
+    if not authorization or authorization[:_BEARER_PREFIX_CHARS].lower() != _BEARER_PREFIX_LOWER:
         return None
-    token = authorization[len(BEARER_PREFIX) :]
+    token = authorization[_BEARER_PREFIX_CHARS:]
     if not token or _NOT_IN_TOKEN.search(token):
         raise Unauthenticated("malformed bearer token")
     return token

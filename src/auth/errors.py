@@ -7,7 +7,9 @@ table of their own. Messages are safe to show to a client: they never hold a sec
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import IntEnum
+from typing import Any
 
 
 class Code(IntEnum):
@@ -25,14 +27,19 @@ class Code(IntEnum):
 
 
 class AuthError(Exception):
-    """Base of every error the domain raises on purpose."""
+    """Base of every error the domain raises on purpose.
+
+    `details` are the `google.rpc.Status` details the answer carries: google.rpc.Any
+    objects, each with its "@type" (an `ErrorInfo`, say); none unless a rule adds one.
+    """
 
     code: Code = Code.INTERNAL
     http_status: int = 500
     default_message: str = "internal error"
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, details: Sequence[dict[str, Any]] = ()) -> None:
         self.message = message or self.default_message
+        self.details: list[dict[str, Any]] = list(details)
         super().__init__(self.message)
 
 

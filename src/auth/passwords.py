@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
+from pathlib import Path
 
 import bcrypt
 
@@ -11,6 +13,12 @@ from auth.errors import InvalidArgument
 MIN_PASSWORD_CHARS = 8
 # bcrypt reads only the first 72 bytes; longer input is refused, never silently truncated.
 MAX_PASSWORD_BYTES = 72
+TOO_COMMON = "password is too common"
+# The common-password list: zxcvbn's 30,000 most used passwords (lower case, most common
+# first), shipped in its `frequency_lists.py` and pinned in src/requirements.txt.
+COMMON_PASSWORDS_PACKAGE = "zxcvbn"
+COMMON_PASSWORDS_FILE = "frequency_lists.py"
+COMMON_PASSWORDS_LIST = "passwords"
 
 
 def validate_password(password: str) -> None:
@@ -18,6 +26,30 @@ def validate_password(password: str) -> None:
         raise InvalidArgument(f"password must be at least {MIN_PASSWORD_CHARS} characters")
     if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
         raise InvalidArgument(f"password must be at most {MAX_PASSWORD_BYTES} bytes of UTF-8")
+    if password.lower() in common_passwords():
+        raise InvalidArgument(TOO_COMMON)
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The common-password list, loaded on the first check and kept for the container.
+
+    Only the list's own module is run, not the zxcvbn package: importing that builds its
+    matchers over every list it has (~125 ms and several MB) for one list we need. The
+    authorizer never imports this module (tests/unit/test_cold_start.py).
+    """
+    package = importlib.util.find_spec(COMMON_PASSWORDS_PACKAGE)
+    locations = package.submodule_search_locations if package is not None else None
+    if not locations:
+        raise RuntimeError(f"the {COMMON_PASSWORDS_PACKAGE} package is not installed")
+    path = Path(next(iter(locations))) / COMMON_PASSWORDS_FILE
+    spec = importlib.util.spec_from_file_location(f"_{COMMON_PASSWORDS_PACKAGE}_frequency_lists", path)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    lists: dict[str, list[str]] = module.FREQUENCY_LISTS
+    return frozenset(lists[COMMON_PASSWORDS_LIST])
 
 
 def hash_password(password: str, cost: int) -> str:

@@ -286,6 +286,10 @@ class Error(_Response):
 
     code: int = Field(description="The gRPC status code.")
     message: str
+    details: list[dict[str, Any]] = Field(
+        description='google.rpc.Any objects, each naming its type in "@type" (an ErrorInfo, say); '
+        "empty unless a rule adds one."
+    )
 
 
 class GatewayError(_Response):

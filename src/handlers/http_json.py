@@ -44,9 +44,11 @@ def json_response(body: BaseModel, cookies: list[Cookie] | None = None, status: 
 
 
 def _error_fields(error: AuthError) -> dict[str, Any]:
+    """The `google.rpc.Status` shape Memos answers (SPEC §3): code, message and details."""
     # Internal errors never say what went wrong inside.
-    message = "internal error" if error.code is Code.INTERNAL else error.message
-    return {"code": int(error.code), "message": message}
+    if error.code is Code.INTERNAL:
+        return {"code": int(error.code), "message": "internal error", "details": []}
+    return {"code": int(error.code), "message": error.message, "details": list(error.details)}
 
 
 def error_body(error: AuthError) -> str:

@@ -4,7 +4,7 @@ credentials it takes.
 Each route is registered with `@route(router, routes.X, body_model, *error_statuses)`: its
 method, path and access come from its one declaration in auth.routes, its answers from
 handlers.bodies.
-Answers come from two places: the API function (`{"code","message"}`) and API Gateway
+Answers come from two places: the API function (`{"code","message","details"}`) and API Gateway
 itself (`{"message"}`: the authorizer's 401/403, route throttling, a failed function),
 which HTTP APIs cannot reshape; a status either may send is documented as either shape.
 """

@@ -9,7 +9,16 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import Api
-from tests.support.attacks import ALL_ATTACKS, ATTACK_IDS, GENUINE, REFRESH_ATTACKS, Attack, Material, Sent
+from tests.support.attacks import (
+    ACCEPTED_VARIANTS,
+    ALL_ATTACKS,
+    ATTACK_IDS,
+    GENUINE,
+    REFRESH_ATTACKS,
+    Attack,
+    Material,
+    Sent,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -33,6 +42,14 @@ def send(api: Api, sent: Sent, path: str = ME, method: str = "GET") -> tuple[int
 def test_the_genuine_credentials_pass(api: Api, material: Material, name: str) -> None:
     status, body = send(api, GENUINE[name](material))
     assert status == 200, body
+
+
+@pytest.mark.parametrize("name", ACCEPTED_VARIANTS)
+def test_the_accepted_variants_pass_as_their_owner(api: Api, material: Material, name: str) -> None:
+    status, body = send(api, ACCEPTED_VARIANTS[name](material))
+    assert status == 200, body
+    # The same user as the genuine header names.
+    assert (status, body) == send(api, GENUINE["access token"](material))
 
 
 @pytest.mark.parametrize("attack", ALL_ATTACKS, ids=ATTACK_IDS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 
 import pytest
@@ -131,6 +132,27 @@ def test_password_change_revokes_other_sign_ins(api: Api) -> None:
     assert api.sign_in(username, "another good password").status_code == 200
 
 
+TOO_COMMON = {"code": 3, "message": "password is too common", "details": []}
+
+
+@pytest.mark.parametrize("password", ["password", "12345678"])
+def test_a_common_password_is_refused_at_sign_up(api: Api, password: str) -> None:
+    username = f"common-{password}"
+    refused = api.sign_up(username, password)
+    assert (refused.status_code, refused.json()) == (400, TOO_COMMON)
+    # Nothing was created: the name is still free for a strong password.
+    strong = secrets.token_urlsafe(18)
+    assert api.sign_up(username, strong).status_code == 200
+    assert api.sign_in(username, strong).status_code == 200
+
+
+def test_a_common_password_is_refused_at_password_change(api: Api) -> None:
+    username, access, _ = api.new_user()
+    refused = api.call("PATCH", f"/users/{username}", headers=bearer(access), json={"password": "Password1"})
+    assert (refused.status_code, refused.json()) == (400, TOO_COMMON)
+    assert api.sign_in(username).status_code == 200
+
+
 @pytest.fixture
 def closed_registration(api: Api, admin_token: str) -> Iterator[None]:
     closed = api.call(
@@ -178,5 +200,6 @@ def test_bad_input_is_a_4xx_json_error(api: Api, method: str, path: str, body: o
         kwargs["json"] = body
     response = api.call(method, path.format(u=username), **kwargs)
     assert 400 <= response.status_code < 500 and isinstance(response.json()["code"], int)
+    assert response.json()["details"] == []
     listed = api.call("GET", f"/users/{username}/personalAccessTokens", headers=bearer(access))
     assert listed.json()["personalAccessTokens"] == []

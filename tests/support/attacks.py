@@ -3,7 +3,8 @@
 Rows are data: a name and a builder that turns the real credentials of a signed-in user
 (`Material`) into what is sent. The same rows run against the authorizer in-process
 (tests/unit/test_attack_matrix.py) and over HTTP against the local stack
-(tests/e2e/test_attack_matrix.py); every one must be refused.
+(tests/e2e/test_attack_matrix.py); every one must be refused. GENUINE and ACCEPTED_VARIANTS
+are the other side: what must pass.
 """
 
 from __future__ import annotations
@@ -211,10 +212,15 @@ TOKEN_ATTACKS: list[Attack] = [
         "control character in the token", lambda m: bearer(m.access_token[:20] + "\x01" + m.access_token[20:])
     ),
     Attack("NUL at the end of the token", lambda m: bearer(m.access_token + "\x00")),
-    Attack("bearer in lower case", lambda m: header("bearer " + m.access_token)),
-    Attack("BEARER in upper case", lambda m: header("BEARER " + m.access_token)),
+    # The scheme's case does not matter (ACCEPTED_VARIANTS below); its spacing does, in any case.
     Attack("Bearer without a space", lambda m: header("Bearer" + m.access_token)),
+    Attack("bearer in lower case without a space", lambda m: header("bearer" + m.access_token)),
     Attack("Bearer and a tab", lambda m: header("Bearer\t" + m.access_token)),
+    Attack("BEARER in upper case and a tab", lambda m: header("BEARER\t" + m.access_token)),
+    Attack("bearer in lower case and two spaces", lambda m: header("bearer  " + m.access_token)),
+    Attack("bearer in lower case, token with a space", lambda m: header("bearer " + m.access_token + " x")),
+    Attack("bearer in lower case, token with a comma", lambda m: header("bearer " + m.access_token + ",x")),
+    Attack("Bearer with a non-ASCII letter", lambda m: header("Bear\u0117r " + m.access_token)),
     Attack("leading space before Bearer", lambda m: header(" Bearer " + m.access_token), over_http=False),
     Attack("Bearer with nothing after it", lambda m: header("Bearer ")),
     Attack("Basic scheme", lambda m: header("Basic " + base64.b64encode(b"alice:" + m.key).decode())),
@@ -284,6 +290,16 @@ GENUINE: dict[str, Callable[[Material], Sent]] = {
     "access token": lambda m: bearer(m.access_token),
     "PAT": lambda m: bearer(m.pat),
     "session cookie": lambda m: session_cookie(m.session),
+}
+
+# Other spellings of the genuine credentials that must pass like them: the scheme is
+# case-insensitive (RFC 9110 §11.1, SPEC §1), as in Memos. The PAT prefix is not.
+ACCEPTED_VARIANTS: dict[str, Callable[[Material], Sent]] = {
+    "bearer in lower case": lambda m: header("bearer " + m.access_token),
+    "BEARER in upper case": lambda m: header("BEARER " + m.access_token),
+    "bEaReR in mixed case": lambda m: header("bEaReR " + m.access_token),
+    "PAT with bearer in lower case": lambda m: header("bearer " + m.pat),
+    "PAT with BEARER in upper case": lambda m: header("BEARER " + m.pat),
 }
 
 # Refresh-cookie rows for POST /auth/refresh: the access token used as a refresh token and

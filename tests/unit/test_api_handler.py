@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from auth.errors import Internal, InvalidArgument
 from auth.wiring import ApiServices
 from handlers import api as api_function
 from handlers.api_context import services
+from handlers.http_json import error_body, to_json
 from tests.support.events import FakeLambdaContext, http_event
 from tests.support.people import context_for
 
@@ -102,12 +105,57 @@ def test_bad_sign_up_is_a_400_in_spec_shape_and_changes_nothing(aws: dict[str, A
     assert users_in_table(aws) == 0
 
 
+TOO_COMMON = {"code": 3, "message": "password is too common", "details": []}
+
+
+@pytest.mark.parametrize("password", ["password", "12345678", "Password1", "qwertyuiop"])
+def test_a_common_password_is_refused_at_sign_up(aws: dict[str, Any], password: str) -> None:
+    assert sign_up("alice", password) == (400, TOO_COMMON)
+    assert users_in_table(aws) == 0
+
+
+def test_a_strong_random_password_is_accepted_at_sign_up() -> None:
+    password = secrets.token_urlsafe(18)
+    assert sign_up("alice", password)[0] == 200
+    assert json.loads(sign_in("alice", password)["body"])["user"]["username"] == "alice"
+
+
 def test_error_messages_never_echo_the_password() -> None:
     secret = "hunter2-but-longer-than-72-bytes-" * 3
     status, body, _ = call(
         http_event("POST", "/api/v1/users", body={"user": {"username": "ok", "password": secret}})
     )
     assert status == 400 and secret not in json.dumps(body)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        # Refused before routing (http_json.error_body), by the domain, by validation, no route.
+        http_event("POST", "/api/v1/users", body="x" * 1_000_000),
+        http_event("POST", "/api/v1/users", body={"user": {"username": "-x-", "password": PASSWORD}}),
+        http_event("POST", "/api/v1/users", body={"user": {"username": 42, "password": PASSWORD}}),
+        http_event("GET", "/api/v1/nowhere", route="GET /api/v1/nowhere"),
+    ],
+    ids=["refused body", "domain rule", "validation", "no such route"],
+)
+def test_every_error_is_a_google_rpc_status_with_empty_details(event: dict[str, Any]) -> None:
+    status, body, _ = call(event)
+    assert 400 <= status < 500
+    assert set(body) == {"code", "message", "details"} and body["details"] == []
+
+
+def test_an_errors_details_are_answered_but_never_an_internal_errors() -> None:
+    info = {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "MFA_REQUIRED", "domain": "memos"}
+    assert error_body(InvalidArgument("needs more", details=[info])) == to_json(
+        {"code": 3, "message": "needs more", "details": [info]}
+    )
+    assert json.loads(error_body(Internal("inside", details=[info]))) == {
+        "code": 13,
+        "message": "internal error",
+        "details": [],
+    }
+    assert InvalidArgument("no details").details == []
 
 
 def test_a_body_that_is_not_utf8_is_a_400(aws: dict[str, Any]) -> None:
@@ -182,7 +230,15 @@ def test_cookie_is_secure_off_the_local_stage(api: ApiServices) -> None:
 def test_wrong_password_and_unknown_user_get_the_same_400() -> None:
     sign_up()
     answers = [json.loads(sign_in("alice", "wrong password")["body"]), json.loads(sign_in("nobody")["body"])]
-    assert answers[0] == answers[1] == {"code": 3, "message": "unmatched username and password"}
+    assert (
+        answers[0]
+        == answers[1]
+        == {
+            "code": 3,
+            "message": "unmatched username and password",
+            "details": [],
+        }
+    )
 
 
 def test_refresh_rotates_the_cookie_and_reuse_revokes_the_family() -> None:

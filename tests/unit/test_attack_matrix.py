@@ -15,6 +15,7 @@ import pytest
 from auth.config import Config
 from handlers import authorizer
 from tests.support.attacks import (
+    ACCEPTED_VARIANTS,
     ALL_ATTACKS,
     ATTACK_IDS,
     GENUINE,
@@ -53,6 +54,12 @@ def assert_unauthorized(call: Callable[[], object]) -> None:
 @pytest.mark.parametrize("name", GENUINE)
 def test_the_genuine_credentials_pass(world: World, name: str) -> None:
     answer = authorize(world, GENUINE[name](world.alice))
+    assert answer["isAuthorized"] is True and answer["context"]["userId"] == str(world.alice.user_id)
+
+
+@pytest.mark.parametrize("name", ACCEPTED_VARIANTS)
+def test_the_accepted_variants_pass_as_their_owner(world: World, name: str) -> None:
+    answer = authorize(world, ACCEPTED_VARIANTS[name](world.alice))
     assert answer["isAuthorized"] is True and answer["context"]["userId"] == str(world.alice.user_id)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import jwt
 import pytest
 
@@ -21,6 +23,43 @@ def token(**claims: object) -> str:
 def test_a_bearer_token_with_whitespace_or_a_comma_anywhere_is_refused(separator: str) -> None:
     with pytest.raises(Unauthenticated):
         bearer_token(f"Bearer abc{separator}def")
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR", "BEARer"])
+def test_the_bearer_scheme_is_read_in_any_case(scheme: str) -> None:
+    assert bearer_token(f"{scheme} abc.def") == "abc.def"
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER"])
+@pytest.mark.parametrize("space", ["", "  ", "\t", "\u00a0", "\n"])
+def test_the_bearer_scheme_in_any_case_still_needs_exactly_one_space(scheme: str, space: str) -> None:
+    authorization = f"{scheme}{space}abc"
+    if space[:1] == " ":
+        with pytest.raises(Unauthenticated):
+            bearer_token(authorization)
+    else:
+        assert bearer_token(authorization) is None
+
+
+@pytest.mark.parametrize("separator", [" ", "\t", ","])
+def test_a_lower_case_bearer_token_with_whitespace_or_a_comma_is_refused(separator: str) -> None:
+    with pytest.raises(Unauthenticated):
+        bearer_token(f"bearer abc{separator}def")
+
+
+@pytest.mark.parametrize(
+    "header", ["Basic abc", "Bearerabc", "Bear abc", "Béarer abc", "\u212aearer abc", ""]
+)
+def test_other_schemes_are_no_bearer_header(header: str) -> None:
+    assert bearer_token(header) is None
+
+
+def test_no_other_character_lowers_into_the_scheme() -> None:
+    # Why lowering the first 7 characters is an ASCII comparison: no non-ASCII code point
+    # lowers to a string holding a letter of "bearer" or the space.
+    assert [
+        hex(point) for point in range(0x80, sys.maxunicode + 1) if set(chr(point).lower()) & set("bearer ")
+    ] == []
 
 
 @pytest.mark.parametrize("claim", ["role", "status"])

@@ -69,7 +69,21 @@ def mutated(draw: st.DrawFn, genuine: st.SearchStrategy[str]) -> str:
 
 
 token_like = genuine_tokens | mutated(genuine_tokens) | noise
-scheme = st.sampled_from([BEARER, "bearer ", "BEARER ", "Bearer", "Bearer  ", "Basic ", "", " Bearer "])
+scheme = st.sampled_from(
+    [
+        BEARER,
+        "bearer ",
+        "BEARER ",
+        "bEARER ",
+        "Bearer",
+        "bearer",
+        "Bearer  ",
+        "BEARER\t",
+        "Basic ",
+        "",
+        " Bearer ",
+    ]
+)
 one_header = st.none() | st.builds(lambda s, t: s + t, scheme, token_like) | noise
 # Two header lines, as API Gateway hands them over: joined with a comma.
 authorization = one_header | st.builds(lambda a, b: f"{a},{b}", one_header, one_header)
@@ -116,7 +130,8 @@ def holder(auth: str | None, cookie_list: list[str] | None) -> Material | None:
         # A repeated session cookie (cookie tossing) refuses the request, whatever else it
         # carries: the authorizer reads the cookies before it picks a credential.
         return None
-    if auth is not None and auth.startswith(BEARER):
+    # The scheme in any case (SPEC §1); its one space and the token exactly.
+    if auth is not None and auth[: len(BEARER)].lower() == BEARER.lower():
         token = auth[len(BEARER) :]
         return next((m for m in ACTIVE.values() if token in (m.access_token, m.pat)), None)
     if not sessions:

@@ -16,6 +16,9 @@ HEAVY = (
     "aws_xray_sdk",
     "pydantic",
     "auth.passwords",
+    # The common-password list (auth.passwords loads it from this package's data).
+    "zxcvbn",
+    "_zxcvbn",
     "auth.accounts",
     "auth.refresh_tokens",
     # A table of compiled patterns, for the sessions list and session creation only.
@@ -23,9 +26,9 @@ HEAVY = (
 )
 
 
-def test_authorizer_import_leaves_out_the_api_machinery() -> None:
-    code = "import json, sys, handlers.authorizer; print(json.dumps(sorted(sys.modules)))"
-    loaded = json.loads(
+def _run(code: str) -> object:
+    """What a fresh interpreter in src/ prints as JSON after running `code`."""
+    return json.loads(
         subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
             [sys.executable, "-c", code],
             cwd=ROOT / "src",
@@ -34,5 +37,21 @@ def test_authorizer_import_leaves_out_the_api_machinery() -> None:
             text=True,
         ).stdout
     )
+
+
+def test_authorizer_import_leaves_out_the_api_machinery() -> None:
+    loaded = _run("import json, sys, handlers.authorizer; print(json.dumps(sorted(sys.modules)))")
+    assert isinstance(loaded, list)
     heavy = [module for module in loaded if module.startswith(HEAVY)]
     assert heavy == []
+
+
+def test_the_api_loads_the_common_password_list_only_when_a_password_is_checked() -> None:
+    code = (
+        "import json, handlers.api, auth.passwords as p\n"
+        "loaded = [p.common_passwords.cache_info().currsize]\n"
+        "p.validate_password('correct horse battery')\n"
+        "loaded.append(p.common_passwords.cache_info().currsize)\n"
+        "print(json.dumps(loaded))"
+    )
+    assert _run(code) == [0, 1]

@@ -344,7 +344,7 @@ def _check_handler(result: Any, failed_call: str, where: str) -> None:
     assert isinstance(result, Answer), f"{where}: the handler raised {result!r}"
     # Every injected failure is a dependency's: retryable (503, code 14), never internal.
     dependency = "signing key" if failed_call in SECRETS_MANAGER_OPERATIONS else "storage"
-    expected = {"code": Code.UNAVAILABLE, "message": f"{dependency} unavailable"}
+    expected = {"code": Code.UNAVAILABLE, "message": f"{dependency} unavailable", "details": []}
     assert (result.status, result.body) == (503, expected), f"{where}: answered {result.status} {result.body}"
     assert result.headers.get("Cache-Control") == "no-store", where
 

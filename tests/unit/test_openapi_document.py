@@ -11,6 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 from auth.audit import CredentialKind
+from auth.errors import AuthError, Internal, InvalidArgument
 from auth.logins import Login
 from auth.models import ClientInfo, Device, Role, State, TokenOwner, User
 from auth.routes import ROUTE_ACCESS, Access
@@ -18,7 +19,7 @@ from auth.stores.pat_store import PatRecord
 from auth.usernames import is_valid_username
 from handlers import api as api_function
 from handlers.bodies import LoginJson, PersonalAccessTokenJson, UserJson
-from handlers.http_json import json_response
+from handlers.http_json import error_response, json_response
 from handlers.openapi_document import SIGNED_IN, document_json
 
 DOCUMENT = json.loads(document_json(api_function.app))
@@ -95,6 +96,23 @@ def test_what_a_route_sends_is_what_the_document_describes(schema: str, body: Ba
     # The served document's own schema (refs resolved in it), not the model: the two must agree.
     document_schema = {"$ref": f"#/components/schemas/{schema}", "components": DOCUMENT["components"]}
     assert jsonschema_rs.validator_for(document_schema).is_valid(sent(body))
+
+
+ERROR_INFO = {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "EXAMPLE", "domain": "memos"}
+
+
+@pytest.mark.parametrize(
+    "error",
+    [InvalidArgument("bad"), Internal("secret detail"), InvalidArgument("bad", details=[ERROR_INFO])],
+    ids=["no details", "internal", "an ErrorInfo"],
+)
+def test_an_error_answer_is_what_the_document_describes(error: AuthError) -> None:
+    document_schema = {"$ref": "#/components/schemas/Error", "components": DOCUMENT["components"]}
+    body = json.loads(json.dumps(error_response(error).body))
+    assert jsonschema_rs.validator_for(document_schema).is_valid(body)
+    # The google.rpc.Status shape: `details` is always there, so the document requires it.
+    assert set(body) == {"code", "message", "details"}
+    assert set(DOCUMENT["components"]["schemas"]["Error"]["required"]) == {"code", "message", "details"}
 
 
 def test_times_are_rfc_3339_utc_and_absent_fields_are_left_out() -> None:

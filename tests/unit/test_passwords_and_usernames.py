@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import secrets
+
 import bcrypt
 import pytest
 
 from auth.errors import InvalidArgument
-from auth.passwords import hash_password, validate_password, verify_password
+from auth.passwords import (
+    MIN_PASSWORD_CHARS,
+    TOO_COMMON,
+    common_passwords,
+    hash_password,
+    validate_password,
+    verify_password,
+)
 from auth.usernames import is_valid_username
 
 
@@ -23,6 +32,45 @@ def test_invalid_usernames(name: str) -> None:
 @pytest.mark.parametrize("password", ["short", "1234567", "é" * 37, "x" * 73])
 def test_invalid_passwords(password: str) -> None:
     with pytest.raises(InvalidArgument):
+        validate_password(password)
+
+
+# Well known ones, in the list's lower case and in others (the check ignores case).
+COMMON = ["password", "12345678", "Password", "PASSWORD", "Password1", "qwertyuiop", "iloveyou", "11111111"]
+
+
+@pytest.mark.parametrize("password", COMMON)
+def test_common_passwords_are_refused(password: str) -> None:
+    with pytest.raises(InvalidArgument) as refused:
+        validate_password(password)
+    assert refused.value.message == TOO_COMMON == "password is too common"
+
+
+def test_a_common_password_is_never_hashed() -> None:
+    with pytest.raises(InvalidArgument, match=r"^password is too common$"):
+        hash_password("password", cost=4)
+
+
+def test_the_list_is_the_packages_and_holds_10_000_passwords_the_length_rule_lets_through() -> None:
+    listed = common_passwords()
+    # zxcvbn's list: 30,000 entries, most common first, lower case.
+    assert len(listed) == 30_000 and all(entry == entry.lower() for entry in listed)
+    assert sum(len(entry) >= MIN_PASSWORD_CHARS for entry in listed) >= 10_000
+    assert common_passwords() is listed  # loaded once
+
+
+def test_a_strong_random_password_is_accepted() -> None:
+    validate_password(secrets.token_urlsafe(18))
+
+
+def test_the_test_suites_passwords_are_not_common() -> None:
+    for password in [
+        "correct horse battery",
+        "a brand new password",
+        "a brand new passphrase",
+        "another good password",
+        "incorrect pony staple",
+    ]:
         validate_password(password)
 
 

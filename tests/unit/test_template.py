@@ -61,7 +61,11 @@ ALLOWED_MANAGED_POLICIES = {
     "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
 }
 # Routes an attacker would hammer: each gets a bucket tighter than the stage default.
-TIGHT_ROUTES = ("POST /api/v1/auth/signin", "POST /api/v1/users", "POST /api/v1/auth/refresh")
+# The routes that hash a password (about three times the cost of a request): their own ceiling.
+PASSWORD_ROUTES = ("POST /api/v1/auth/signin", "POST /api/v1/auth/sessions", "POST /api/v1/users")
+# SPEC §3: a route throttle is a cost ceiling far above honest peak traffic, never so tight
+# that one client can use it up for everyone (the application throttles failed sign-ins).
+LOWEST_CEILING_PER_SECOND = 1000
 PROD_ONLY = {"Fn::If": ["IsProd", "Retain", "Delete"]}
 
 
@@ -198,13 +202,41 @@ def http_api(source: dict[str, Any]) -> dict[str, Any]:
     return source["Resources"]["HttpApi"]["Properties"]
 
 
-def test_sign_in_sign_up_and_refresh_have_tight_throttles(source: dict[str, Any]) -> None:
+def _parameter_default(source: dict[str, Any], value: Any) -> float:
+    """The default of the parameter a setting names; a fixed number is not allowed."""
+    assert isinstance(value, dict) and set(value) == {"Ref"}, f"not a parameter: {value!r}"
+    parameter = source["Parameters"][value["Ref"]]
+    assert parameter["Type"] == "Number"
+    return float(parameter["Default"])
+
+
+def test_every_route_throttle_is_a_parameter_whose_default_is_a_cost_ceiling(source: dict[str, Any]) -> None:
     api = http_api(source)
-    default = api["DefaultRouteSettings"]
-    for route in TIGHT_ROUTES:
-        settings = api["RouteSettings"][route]
-        assert settings["ThrottlingRateLimit"] < default["ThrottlingRateLimit"]
-        assert settings["ThrottlingBurstLimit"] < default["ThrottlingBurstLimit"]
+    for settings in [api["DefaultRouteSettings"], *api["RouteSettings"].values()]:
+        rate = _parameter_default(source, settings["ThrottlingRateLimit"])
+        burst = _parameter_default(source, settings["ThrottlingBurstLimit"])
+        assert rate >= LOWEST_CEILING_PER_SECOND and burst >= rate
+
+
+def test_the_routes_that_hash_a_password_share_their_own_ceiling(source: dict[str, Any]) -> None:
+    api = http_api(source)
+    sign_in = {
+        "ThrottlingBurstLimit": {"Ref": "SignInThrottleBurstLimit"},
+        "ThrottlingRateLimit": {"Ref": "SignInThrottleRateLimit"},
+    }
+    assert api["RouteSettings"] == dict.fromkeys(PASSWORD_ROUTES, sign_in)
+    assert api["DefaultRouteSettings"] == {
+        "ThrottlingBurstLimit": {"Ref": "ThrottleBurstLimit"},
+        "ThrottlingRateLimit": {"Ref": "ThrottleRateLimit"},
+    }
+
+
+def test_the_deployed_stage_takes_the_throttle_parameters(translated: dict[str, Any]) -> None:
+    (stage,) = resources(translated, "AWS::ApiGatewayV2::Stage").values()
+    properties = stage["Properties"]
+    assert properties["DefaultRouteSettings"]["ThrottlingRateLimit"] == {"Ref": "ThrottleRateLimit"}
+    assert properties["DefaultRouteSettings"]["ThrottlingBurstLimit"] == {"Ref": "ThrottleBurstLimit"}
+    assert set(properties["RouteSettings"]) == set(PASSWORD_ROUTES)
 
 
 def test_route_settings_name_only_existing_routes(source: dict[str, Any], template: Template) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -139,6 +140,28 @@ def test_bad_changes_are_400_and_change_nothing(api: ApiServices, body: dict[str
     assert api.users.get_by_username("alice") == before
 
 
+@pytest.mark.parametrize("password", ["password", "12345678", "Password1"])
+@pytest.mark.parametrize("changed_by", ["alice", "admin"])
+def test_a_common_password_is_refused_at_password_change(
+    api: ApiServices, password: str, changed_by: str
+) -> None:
+    before = api.users.get_by_username("alice")
+    status, answer = call(
+        "PATCH", "/api/v1/users/alice", USER, caller=as_user(api, changed_by), body={"password": password}
+    )
+    assert (status, answer) == (400, {"code": 3, "message": "password is too common", "details": []})
+    assert api.users.get_by_username("alice") == before
+
+
+def test_a_strong_random_password_is_accepted_at_password_change(api: ApiServices) -> None:
+    password = secrets.token_urlsafe(18)
+    status, _ = call(
+        "PATCH", "/api/v1/users/alice", USER, caller=as_user(api, "alice"), body={"password": password}
+    )
+    assert status == 200
+    assert api.accounts.sign_in("alice", password, IP).username == "alice"
+
+
 def test_password_change_revokes_other_sign_ins_and_old_access_tokens(
     api: ApiServices, clock: FakeClock
 ) -> None:
@@ -249,6 +272,17 @@ def test_closed_registration_answers_403_to_the_public_and_lets_an_admin_create(
     status, body = call(
         "POST", "/api/v1/users", "/api/v1/users", body=new, headers={"authorization": f"Bearer {admin_token}"}
     )
+    assert status == 200 and body["role"] == "USER"
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER"])
+def test_a_public_route_reads_the_callers_bearer_scheme_in_any_case(api: ApiServices, scheme: str) -> None:
+    # handlers.api_context.optional_principal: an admin signs carol up while sign-up is closed.
+    api.settings.update_instance(disallow_user_registration=True)
+    admin_token = api.access_tokens.issue(api.users.get_by_username("admin")).token  # type: ignore[arg-type]
+    new = {"user": {"username": "carol", "password": PASSWORD}}
+    headers = {"authorization": f"{scheme} {admin_token}"}
+    status, body = call("POST", "/api/v1/users", "/api/v1/users", body=new, headers=headers)
     assert status == 200 and body["role"] == "USER"
 
 
