@@ -78,10 +78,9 @@ def _pat(world: World, user: User, index: int) -> Credential:
 
 def _session(world: World, user: User, index: int) -> Credential:
     from auth.models import ClientInfo
-    from auth.sessions import session_cookie_value
 
-    record = world.api.sessions.create(user, ClientInfo(TYPICAL_HEADERS["user-agent"], "203.0.113.7"))
-    return Credential(cookies=[f"user_session={session_cookie_value(user.id, record.session_id)}"])
+    _, cookie = world.api.sessions.create(user, ClientInfo(TYPICAL_HEADERS["user-agent"], "203.0.113.7"))
+    return Credential(cookies=[f"user_session={cookie}"])
 
 
 def _garbage(world: World, user: User, index: int) -> Credential:

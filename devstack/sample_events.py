@@ -18,7 +18,7 @@ from typing import Any
 import bcrypt
 
 from auth.keys import DEMO_KEY
-from auth.models import Role, State, User
+from auth.models import Role, SignIn, State, User
 from auth.pats import PAT_PREFIX, checksum, hash_pat
 from auth.principal import AuthMethod, Principal
 from auth.stores.pat_store import PatRecord, pat_to_item
@@ -124,10 +124,14 @@ def _api_sample(
 
 
 def _context(user: User) -> dict[str, str]:
-    """What the authorizer hands the API function for this user's access token."""
+    """What the authorizer hands the API function for this user's access token, minted at
+    ISSUED_AT by a password sign-in: long ago when the event is used (no recent sign-in)."""
     from handlers.authorizer import authorizer_context
 
-    return authorizer_context(Principal(user.id, user.username, user.role, AuthMethod.ACCESS_TOKEN))
+    sign_in = SignIn.with_password(ISSUED_AT)
+    return authorizer_context(
+        Principal(user.id, user.username, user.role, AuthMethod.ACCESS_TOKEN, "", sign_in)
+    )
 
 
 def samples() -> list[Sample]:
@@ -196,13 +200,14 @@ def samples() -> list[Sample]:
             "api-create-session", 200, "POST /api/v1/auth/sessions", "/api/v1/auth/sessions", credentials
         ),
         _api_sample(
-            "api-create-pat",
-            200,
+            "api-create-pat-old-sign-in",
+            401,
             "POST /api/v1/users/{username}/personalAccessTokens",
             "/api/v1/users/demo/personalAccessTokens",
             {"description": "sample", "expiresInDays": 30},
             context=_context(ADMIN),
             path_parameters={"username": "demo"},
+            notes="a new PAT needs a sign-in at most REAUTH_MAX_AGE_SECONDS old: recent sign-in required",
         ),
         _api_sample(
             "api-delete-other-users-pat",

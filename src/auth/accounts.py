@@ -83,6 +83,16 @@ class Accounts:
             self._users.create(user, claim_owner=False)
         return user
 
+    def check_current_password(self, user: User, password: str | None, source_ip: str) -> None:
+        """A user changing their own password proves they know the current one; a wrong one
+        counts as a failed sign-in, throttled like one."""
+        if not password:
+            raise InvalidArgument("currentPassword is required to change your own password")
+        self._throttle.check(user.username, source_ip)
+        if not verify_password(password, user.password_hash):
+            self._throttle.record_failure(user.username, source_ip)
+            raise PermissionDenied("current password is incorrect")
+
     def sign_in(self, username: str, password: str, source_ip: str) -> User:
         self._throttle.check(username, source_ip)
         user = self._users.get_by_username(username) if is_valid_username(username) else None

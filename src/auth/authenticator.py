@@ -112,7 +112,7 @@ class Authenticator:
         user = self._active_user(claims.user_id)
         if claims.issued_at < user.tokens_not_before:
             raise Unauthenticated("token revoked")
-        return Principal(user.id, user.username, user.role, AuthMethod.ACCESS_TOKEN)
+        return Principal(user.id, user.username, user.role, AuthMethod.ACCESS_TOKEN, sign_in=claims.sign_in)
 
     def _from_pat(self, token: str) -> Principal:
         record = self._pats.find(token)
@@ -131,7 +131,9 @@ class Authenticator:
             self._users.remember_item(user_id, item)
         user = self._active_user(session.user_id)
         self._sessions.mark_accessed(session)
-        return Principal(user.id, user.username, user.role, AuthMethod.SESSION, session.session_id)
+        return Principal(
+            user.id, user.username, user.role, AuthMethod.SESSION, session.session_id, session.sign_in
+        )
 
     def _active_user(self, user_id: int) -> User:
         user = self._users.get(user_id)

@@ -37,6 +37,8 @@ class Config:
     refresh_token_ttl: int = 30 * 24 * 3600
     session_ttl: int = 14 * 24 * 3600
     revocation_lag: int = 10
+    # SPEC §3: how old a sign-in may be for the changes that need a recent one (RFC 9470).
+    reauth_max_age: int = 600
     # SPEC §2: keys are cached in a container for at most five minutes.
     key_cache_seconds: int = 300
 
@@ -60,6 +62,7 @@ class Config:
             refresh_token_ttl=_int(env, "REFRESH_TOKEN_TTL_SECONDS", defaults.refresh_token_ttl),
             session_ttl=_int(env, "SESSION_TTL_SECONDS", defaults.session_ttl),
             revocation_lag=_int(env, "REVOCATION_LAG_SECONDS", defaults.revocation_lag),
+            reauth_max_age=_int(env, "REAUTH_MAX_AGE_SECONDS", defaults.reauth_max_age),
         )
 
     @property

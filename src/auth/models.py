@@ -1,4 +1,4 @@
-"""The user record and the enums the SPEC names."""
+"""The user record, the sign-in a login began with, and the enums the SPEC names."""
 
 from __future__ import annotations
 
@@ -75,3 +75,34 @@ class Device:
     device: str
     os: str
     browser: str
+
+
+class Amr(StrEnum):
+    """How a sign-in was made: the Authentication Method Reference values of RFC 8176 §2."""
+
+    PASSWORD = "pwd"
+    ONE_TIME_PASSWORD = "otp"
+    HARDWARE_KEY = "hwk"
+    MULTIPLE_FACTORS = "mfa"
+    FEDERATED = "fed"
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """The sign-in a login began with (OpenID Connect's `auth_time` and `amr`).
+
+    Every credential it leads to (an access token, its refresh family, a session) carries it
+    unchanged, so a refresh never makes an old sign-in look recent (RFC 9470).
+    """
+
+    # Epoch seconds; 0 when unknown, which counts as long ago.
+    auth_time: int
+    amr: tuple[str, ...]
+
+    @classmethod
+    def with_password(cls, now: float) -> SignIn:
+        return cls(int(now), (Amr.PASSWORD.value,))
+
+
+# A PAT is not a sign-in: it never counts as a recent one.
+NO_SIGN_IN = SignIn(0, ())

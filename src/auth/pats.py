@@ -17,11 +17,16 @@ import hmac
 import secrets
 import uuid
 import zlib
+from typing import TYPE_CHECKING
 
 from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit
 from auth.clock import Clock
 from auth.errors import InvalidArgument, NotFound, Unauthenticated
 from auth.models import User
+
+if TYPE_CHECKING:
+    from auth.principal import Principal
+    from auth.recent_sign_in import RecentSignIn
 from auth.stores.pat_store import PatRecord, PatStore
 from auth.usage import WRITE_INTERVAL_SECONDS, note_use
 
@@ -122,6 +127,13 @@ class PersonalAccessTokens:
         )
 
     # -- the API's half -------------------------------------------------------------------
+
+    def create_for(
+        self, caller: Principal, owner: User, description: str, expires_in_days: int, recent: RecentSignIn
+    ) -> tuple[PatRecord, str]:
+        """`create`, asked for by `caller`: a new credential needs a recent sign-in, never a PAT."""
+        recent.require(caller)
+        return self.create(owner, description, expires_in_days)
 
     def create(self, owner: User, description: str, expires_in_days: int) -> tuple[PatRecord, str]:
         """A new token and its record; the token itself is never retrievable again."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from auth.models import Role
+from auth.models import NO_SIGN_IN, Role, SignIn
 
 
 class AuthMethod(StrEnum):
@@ -22,6 +22,8 @@ class Principal:
     auth_method: AuthMethod
     # The session id or PAT id the request came with ("" for an access token: it has no id).
     credential_id: str = ""
+    # The sign-in the credential descends from, for routes that need a recent one.
+    sign_in: SignIn = NO_SIGN_IN
 
     @property
     def is_admin(self) -> bool:

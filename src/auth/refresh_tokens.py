@@ -12,7 +12,7 @@ import uuid
 from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit
 from auth.clock import Clock
 from auth.errors import Unauthenticated
-from auth.models import ClientInfo, User
+from auth.models import NO_SIGN_IN, ClientInfo, SignIn, User
 from auth.stores.refresh_family_store import RefreshFamily, RefreshFamilyStore, RotationRefused
 from auth.stores.user_store import UserStore
 from auth.tokens import IssuedToken, SigningKeys, mint_refresh_token, parse_refresh_token
@@ -46,7 +46,7 @@ class RefreshTokens:
         self._ttl = ttl
         self._audit = audit or NullAudit()
 
-    def issue(self, user: User, client: ClientInfo) -> IssuedToken:
+    def issue(self, user: User, client: ClientInfo, sign_in: SignIn = NO_SIGN_IN) -> IssuedToken:
         now = int(self._clock.now())
         family_id, token_id = str(uuid.uuid4()), str(uuid.uuid4())
         issued = mint_refresh_token(user.id, token_id, family_id, self._keys.signing_key(), now, self._ttl)
@@ -60,13 +60,17 @@ class RefreshTokens:
                 expires_at=issued.expires_at,
                 revoked=False,
                 client=client,
+                sign_in=sign_in,
             )
         )
         self._audit.record(AuditEvent.CREATED, CredentialKind.REFRESH_TOKEN, user.id, family_id)
         return issued
 
-    def rotate(self, token: str) -> tuple[User, IssuedToken]:
-        """Exchange a refresh token for its successor; the user is re-read, never trusted."""
+    def rotate(self, token: str) -> tuple[User, IssuedToken, SignIn]:
+        """Exchange a refresh token for its successor; the user is re-read, never trusted.
+
+        Also the sign-in the family began with, for the access token that goes with it.
+        """
         now = int(self._clock.now())
         claims = parse_refresh_token(token, self._keys.verification_key, now)
         user = self._users.get(claims.user_id, consistent=True)
@@ -78,7 +82,7 @@ class RefreshTokens:
             user.id, next_token_id, claims.family_id, self._keys.signing_key(), now, self._ttl
         )
         try:
-            first_use = self._store.rotate(
+            before = self._store.rotate(
                 claims.family_id, claims.user_id, claims.token_id, next_token_id, now, issued.expires_at
             )
         except RotationRefused as refused:
@@ -95,9 +99,9 @@ class RefreshTokens:
                 self._revoke(claims.family_id, claims.user_id, now, "reuse detected")
                 raise RefreshReuseDetected(claims.family_id, claims.user_id) from refused
             raise Unauthenticated("refresh token revoked or expired") from refused
-        if first_use:
+        if not before.used:
             self._audit.record(AuditEvent.FIRST_USED, CredentialKind.REFRESH_TOKEN, user.id, claims.family_id)
-        return user, issued
+        return user, issued, before.sign_in
 
     def family_of(self, token: str, user_id: int) -> str | None:
         """The family id of a valid refresh token owned by `user_id`, else None."""

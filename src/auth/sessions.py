@@ -1,13 +1,16 @@
-"""Browser sessions (SPEC §1, §3, §4): the `user_session` cookie value and its lifecycle.
+"""Browser sessions (SPEC §1, §3, §4): the `user_session` cookie and its lifecycle.
 
-The cookie value is `{userID}-{sessionID}` as in Memos. It is parsed strictly, so anything
-we did not mint is refused before a database read. The session slides: it expires
-`ttl` seconds after its last access, and is checked against the clock on every read
-because TTL deletion can lag by days.
+The cookie value is `{userID}-{secret}` as in Memos, the secret a random UUIDv4. Like a PAT,
+the secret is a credential: it is sent once, in Set-Cookie, and only its SHA-256 is stored.
+Listings and revocations name a session by a separate public id, so nothing any route
+returns rebuilds a cookie. The value is parsed strictly, so anything we did not mint is
+refused before a database read. The session slides: it expires `ttl` seconds after its last
+access, and is checked against the clock on every read because TTL deletion can lag by days.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections.abc import Callable
@@ -15,7 +18,7 @@ from collections.abc import Callable
 from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit
 from auth.clock import Clock
 from auth.errors import Unauthenticated
-from auth.models import ClientInfo, User
+from auth.models import NO_SIGN_IN, ClientInfo, SignIn, User
 from auth.stores.dynamo import Item, TableKey
 from auth.stores.session_store import SessionRecord, SessionStore
 from auth.usage import WRITE_INTERVAL_SECONDS, note_use
@@ -28,12 +31,12 @@ _COOKIE_VALUE = re.compile(
 MAX_USER_ID = 2**31 - 1
 
 
-def session_cookie_value(user_id: int, session_id: str) -> str:
-    return f"{user_id}-{session_id}"
+def session_cookie_value(user_id: int, secret: str) -> str:
+    return f"{user_id}-{secret}"
 
 
 def parse_session_cookie(value: str) -> tuple[int, str]:
-    """(user id, session id) of a cookie value, or Unauthenticated without any I/O."""
+    """(user id, secret) of a cookie value, or Unauthenticated without any I/O."""
     match = _COOKIE_VALUE.fullmatch(value)
     if match is None:
         raise Unauthenticated("malformed session cookie")
@@ -41,6 +44,11 @@ def parse_session_cookie(value: str) -> tuple[int, str]:
     if user_id > MAX_USER_ID:
         raise Unauthenticated("malformed session cookie")
     return user_id, match.group(2)
+
+
+def hash_secret(secret: str) -> str:
+    """The table key: SHA-256, lowercase hex. A fast hash is enough for 122 random bits."""
+    return hashlib.sha256(secret.encode("ascii")).hexdigest()
 
 
 class Sessions:
@@ -67,15 +75,15 @@ class Sessions:
 
     def find(self, cookie_value: str) -> SessionRecord:
         """The live session a cookie names; Unauthenticated otherwise. One GetItem at most."""
-        user_id, session_id = parse_session_cookie(cookie_value)
-        return self._checked(self._store.get(session_id, consistent=self._consistent_reads), user_id)
+        user_id, secret = parse_session_cookie(cookie_value)
+        return self._checked(self._store.get(hash_secret(secret), consistent=self._consistent_reads), user_id)
 
     def find_along(
         self, cookie_value: str, other: Callable[[int], TableKey]
     ) -> tuple[SessionRecord, Item | None]:
         """`find`, with one item keyed by the cookie's user id (the user) in the same round trip."""
-        user_id, session_id = parse_session_cookie(cookie_value)
-        record, item = self._store.get_along(session_id, other(user_id), self._consistent_reads)
+        user_id, secret = parse_session_cookie(cookie_value)
+        record, item = self._store.get_along(hash_secret(secret), other(user_id), self._consistent_reads)
         return self._checked(record, user_id), item
 
     def _checked(self, record: SessionRecord | None, user_id: int) -> SessionRecord:
@@ -92,7 +100,7 @@ class Sessions:
             # A session's first use is written even within its first minute, for the audit trail.
             record.last_accessed_at if record.used else None,
             now,
-            lambda: self._store.touch(record.session_id, now, now + self._ttl, WRITE_INTERVAL_SECONDS),
+            lambda: self._store.touch(record.secret_hash, now, now + self._ttl, WRITE_INTERVAL_SECONDS),
             lambda: self._audit.record(
                 AuditEvent.FIRST_USED, CredentialKind.SESSION, record.user_id, record.session_id
             ),
@@ -100,13 +108,18 @@ class Sessions:
 
     # -- the API's half -------------------------------------------------------------------
 
-    def create(self, user: User, client: ClientInfo) -> SessionRecord:
+    def create(
+        self, user: User, client: ClientInfo, sign_in: SignIn = NO_SIGN_IN
+    ) -> tuple[SessionRecord, str]:
+        """A new session and its cookie value; the value is never retrievable again."""
         # Imported here: only the API creates sessions, and the authorizer's cold start
         # need not compile the pattern table.
         from auth.user_agents import parse_user_agent
 
         now = int(self._clock.now())
+        secret = str(uuid.uuid4())
         record = SessionRecord(
+            secret_hash=hash_secret(secret),
             session_id=str(uuid.uuid4()),
             user_id=user.id,
             created_at=now,
@@ -114,14 +127,21 @@ class Sessions:
             expires_at=now + self._ttl,
             client=client,
             device=parse_user_agent(client.user_agent),
+            sign_in=sign_in,
         )
         self._store.create(record)
         self._audit.record(AuditEvent.CREATED, CredentialKind.SESSION, user.id, record.session_id)
-        return record
+        return record, session_cookie_value(user.id, secret)
 
-    def get(self, session_id: str, user_id: int) -> SessionRecord | None:
-        """The user's live session with that id, read consistently; None otherwise."""
-        record = self._store.get(session_id, consistent=True)
+    def current(self, cookie_value: str, user_id: int) -> SessionRecord | None:
+        """The caller's live session that a cookie names, read consistently; None otherwise."""
+        try:
+            cookie_user_id, secret = parse_session_cookie(cookie_value)
+        except Unauthenticated:
+            return None
+        if cookie_user_id != user_id:
+            return None
+        record = self._store.get(hash_secret(secret), consistent=True)
         if record is None or record.user_id != user_id or self._is_expired(record, self._clock.now()):
             return None
         return record
@@ -131,24 +151,31 @@ class Sessions:
         return [record for record in self._store.list_for_user(user_id) if not self._is_expired(record, now)]
 
     def revoke(self, session_id: str, user_id: int, reason: str = "") -> bool:
-        """Delete the user's session; False when they have no session with that id."""
-        if not self._store.delete(session_id, user_id):
-            return False
-        self._audit.record(AuditEvent.REVOKED, CredentialKind.SESSION, user_id, session_id, reason)
-        return True
+        """Delete the user's session by its public id; False when they have none with that id."""
+        for record in self._store.list_for_user(user_id):
+            if record.session_id == session_id:
+                return self._delete(record.secret_hash, user_id, reason, session_id)
+        return False
 
-    def revoke_cookie(self, cookie_value: str, user_id: int) -> bool:
+    def revoke_cookie(self, cookie_value: str, user_id: int, reason: str = "signed out") -> bool:
         """Sign-out: revoke the session a cookie names, only if it is the caller's."""
         try:
-            cookie_user_id, session_id = parse_session_cookie(cookie_value)
+            cookie_user_id, secret = parse_session_cookie(cookie_value)
         except Unauthenticated:
             return False
         if cookie_user_id != user_id:
             return False
-        return self.revoke(session_id, user_id, reason="signed out")
+        return self._delete(hash_secret(secret), user_id, reason)
 
     def revoke_all(self, user_id: int, keep: str = "", reason: str = "") -> None:
         """Every session of the user but `keep` (a password change keeps the caller's own)."""
         for record in self._store.list_for_user(user_id):
             if record.session_id != keep:
-                self.revoke(record.session_id, user_id, reason)
+                self._delete(record.secret_hash, user_id, reason, record.session_id)
+
+    def _delete(self, secret_hash: str, user_id: int, reason: str, session_id: str = "") -> bool:
+        deleted = self._store.delete(secret_hash, user_id, session_id)
+        if deleted is None:
+            return False
+        self._audit.record(AuditEvent.REVOKED, CredentialKind.SESSION, user_id, deleted.session_id, reason)
+        return True

@@ -19,7 +19,7 @@ from jwt.warnings import InsecureKeyLengthWarning
 
 from auth.clock import Clock
 from auth.errors import Unauthenticated
-from auth.models import Role, State, User
+from auth.models import NO_SIGN_IN, Role, SignIn, State, User
 
 # Identifies tokens as issued by Memos, so Memos clients accept them unchanged.
 ISSUER = "memos"
@@ -38,6 +38,8 @@ MAX_KID_CHARS = 16
 # Every token a key signs carries the same header segment, so the header check is done
 # once per segment and remembered; real traffic needs one entry per kid in use.
 MAX_CHECKED_HEADERS = 64
+# RFC 8176 defines a dozen values; a token naming more is not one we minted.
+MAX_AMR_VALUES = 8
 
 # The demo key 'usememos' is short on purpose (Memos' well-known demo secret); real keys
 # are checked for length where they are loaded (auth.keys).
@@ -68,6 +70,7 @@ class AccessClaims:
     status: State
     issued_at: int
     expires_at: int
+    sign_in: SignIn = NO_SIGN_IN
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,11 @@ def _encode(claims: dict[str, object], key: SigningKey) -> str:
     return jwt.encode(claims, key.secret, algorithm=ALGORITHM, headers={"kid": key.kid, "typ": "JWT"})
 
 
-def mint_access_token(user: User, key: SigningKey, now: float, ttl: int) -> IssuedToken:
+def mint_access_token(
+    user: User, key: SigningKey, now: float, ttl: int, sign_in: SignIn = NO_SIGN_IN
+) -> IssuedToken:
+    """An access token; `sign_in` becomes `auth_time` and `amr`, left out when unknown (as
+    in the tokens Memos mints, which verify but count as an old sign-in)."""
     issued_at = int(now)
     expires_at = issued_at + ttl
     claims: dict[str, object] = {
@@ -117,6 +124,9 @@ def mint_access_token(user: User, key: SigningKey, now: float, ttl: int) -> Issu
         "iat": issued_at,
         "exp": expires_at,
     }
+    if sign_in.auth_time:
+        claims["auth_time"] = sign_in.auth_time
+        claims["amr"] = list(sign_in.amr)
     return IssuedToken(_encode(claims, key), expires_at)
 
 
@@ -283,7 +293,21 @@ def parse_access_token(token: str, keys: KeyLookup, now: float) -> AccessClaims:
         # Both ints: _verified_claims refuses a token whose iat or exp is not.
         issued_at=cast(int, claims["iat"]),
         expires_at=cast(int, claims["exp"]),
+        sign_in=_sign_in(claims),
     )
+
+
+def _sign_in(claims: dict[str, object]) -> SignIn:
+    """`auth_time` and `amr` (OpenID Connect Core §2): absent means an old sign-in; present
+    but malformed is not a token we minted."""
+    auth_time, amr = claims.get("auth_time"), claims.get("amr")
+    if auth_time is None and amr is None:
+        return NO_SIGN_IN
+    if not _is_int(auth_time) or auth_time < 0:
+        raise Unauthenticated("invalid token claims")
+    if not isinstance(amr, list) or len(amr) > MAX_AMR_VALUES or not all(isinstance(v, str) for v in amr):
+        raise Unauthenticated("invalid token claims")
+    return SignIn(auth_time, tuple(amr))
 
 
 def parse_refresh_token(token: str, keys: KeyLookup, now: float) -> RefreshClaims:
@@ -311,5 +335,6 @@ class AccessTokens:
         self._clock = clock
         self._ttl = ttl
 
-    def issue(self, user: User) -> IssuedToken:
-        return mint_access_token(user, self._keys.signing_key(), self._clock.now(), self._ttl)
+    def issue(self, user: User, sign_in: SignIn = NO_SIGN_IN) -> IssuedToken:
+        """An access token for `user`; without `sign_in` it never counts as a recent sign-in."""
+        return mint_access_token(user, self._keys.signing_key(), self._clock.now(), self._ttl, sign_in)

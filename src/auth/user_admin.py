@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from auth.accounts import validate_profile
+from auth.accounts import Accounts, validate_profile
 from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit
 from auth.clock import Clock
 from auth.errors import InvalidArgument, NotFound, PermissionDenied, Unavailable
 from auth.models import Role, State, User
-from auth.passwords import hash_password
+from auth.passwords import hash_password, validate_password
 from auth.pats import PersonalAccessTokens
 from auth.principal import Principal
+from auth.recent_sign_in import RecentSignIn
 from auth.revocation import CredentialRevocation
 from auth.stores.user_store import OwnerChanged, TokensRemain, UserStore
 from auth.usernames import validate_username
@@ -31,6 +32,8 @@ def _by(caller: Principal, user_id: int) -> str:
 @dataclass(frozen=True)
 class UserChanges:
     password: str | None = None
+    # Required with a new password of one's own (SPEC §3).
+    current_password: str | None = None
     display_name: str | None = None
     email: str | None = None
     role: Role | None = None
@@ -43,11 +46,15 @@ class UserAdmin:
         users: UserStore,
         pats: PersonalAccessTokens,
         revocation: CredentialRevocation,
+        accounts: Accounts,
+        recent_sign_in: RecentSignIn,
         clock: Clock,
         bcrypt_cost: int,
         audit: AuditSink | None = None,
     ) -> None:
         self._users = users
+        self._accounts = accounts
+        self._recent_sign_in = recent_sign_in
         self._pats = pats
         self._revocation = revocation
         self._clock = clock
@@ -73,11 +80,26 @@ class UserAdmin:
         return user
 
     def update(
-        self, caller: Principal, username: str, changes: UserChanges, current_credential: str = ""
+        self,
+        caller: Principal,
+        username: str,
+        changes: UserChanges,
+        current_credential: str = "",
+        source_ip: str = "",
     ) -> User:
         """Apply `changes`; a new password revokes every other credential of the user, keeping
-        `current_credential` (the caller's own session or sign-in) when they change their own."""
+        `current_credential` (the caller's own session or sign-in) when they change their own.
+
+        A new password needs a recent sign-in of the caller's (theirs or an admin's), and the
+        current password when it is their own.
+        """
         user = self._target(caller, username)
+        if changes.password is not None:
+            # The new password's own rules first: they cost no sign-in attempt.
+            validate_password(changes.password)
+            self._recent_sign_in.require(caller)
+            if caller.user_id == user.id:
+                self._accounts.check_current_password(user, changes.current_password, source_ip)
         if changes.role is not None or changes.state is not None:
             if not caller.is_admin:
                 raise PermissionDenied("only an admin may change role or state")
@@ -146,6 +168,8 @@ class UserAdmin:
         user = self._target(caller, username)
         if user.is_admin and caller.user_id == user.id:
             raise InvalidArgument("an admin cannot delete their own account")
+        if caller.user_id == user.id:
+            self._recent_sign_in.require(caller)
         # Credentials go first, the user last: if a step fails, the user is still there (signed
         # out everywhere) and a retry finishes the job. The other order would leave orphaned
         # credentials that a retry could no longer reach, the user being gone.

@@ -26,6 +26,7 @@ from auth.tokens import SigningKeys
 if TYPE_CHECKING:
     from auth.accounts import Accounts
     from auth.logins import Logins
+    from auth.recent_sign_in import RecentSignIn
     from auth.refresh_tokens import RefreshTokens
     from auth.stores.settings_store import SettingsStore
     from auth.tokens import AccessTokens
@@ -63,6 +64,7 @@ class ApiServices:
     pats: PersonalAccessTokens
     sessions: Sessions
     logins: Logins
+    recent_sign_in: RecentSignIn
     audit: AuditSink
 
 
@@ -134,6 +136,7 @@ def build_api_services(
 ) -> ApiServices:
     from auth.accounts import Accounts
     from auth.logins import Logins
+    from auth.recent_sign_in import RecentSignIn
     from auth.refresh_tokens import RefreshTokens
     from auth.revocation import CredentialRevocation
     from auth.stores.refresh_family_store import RefreshFamilyStore
@@ -156,19 +159,24 @@ def build_api_services(
     )
     revocation = CredentialRevocation(refresh_tokens, base.sessions, base.pats)
     throttle = SignInThrottle(ThrottleStore(base.dynamodb, config.settings_table), clock)
+    accounts = Accounts(users, settings, throttle, clock, config.bcrypt_cost)
+    recent_sign_in = RecentSignIn(clock, config.reauth_max_age)
     return ApiServices(
         config=config,
         clock=clock,
         keys=base.keys,
         users=users,
         settings=settings,
-        accounts=Accounts(users, settings, throttle, clock, config.bcrypt_cost),
+        accounts=accounts,
         access_tokens=AccessTokens(base.keys, clock, config.access_token_ttl),
         refresh_tokens=refresh_tokens,
-        user_admin=UserAdmin(users, base.pats, revocation, clock, config.bcrypt_cost, audit),
+        user_admin=UserAdmin(
+            users, base.pats, revocation, accounts, recent_sign_in, clock, config.bcrypt_cost, audit
+        ),
         authenticator=base.authenticator,
         pats=base.pats,
         sessions=base.sessions,
         logins=Logins(base.sessions, refresh_tokens),
+        recent_sign_in=recent_sign_in,
         audit=audit,
     )

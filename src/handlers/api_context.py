@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from auth.errors import AuthError, Unauthenticated
-from auth.models import ClientInfo, Role, User
+from auth.models import ClientInfo, Role, SignIn, User
 from auth.principal import AuthMethod, Principal
 from auth.wiring import ApiServices, build_api_services
 from handlers.audit_log import LoggerAudit
@@ -29,6 +29,7 @@ def principal(event: APIGatewayProxyEventV2) -> Principal:
             role=Role(context["role"]),
             auth_method=AuthMethod(context["authMethod"]),
             credential_id=str(context.get("credentialId", "")),
+            sign_in=SignIn(int(context.get("authTime") or 0), tuple(str(context.get("amr", "")).split())),
         )
     except (KeyError, ValueError, TypeError) as exc:
         # Only reachable if a route lost its authorizer: refuse rather than guess.
@@ -48,16 +49,19 @@ def optional_principal(event: APIGatewayProxyEventV2) -> Principal | None:
     return services().authenticator.authenticate(authorization, session)
 
 
-def password_sign_in(event: APIGatewayProxyEventV2, username: str, password: str) -> tuple[User, ClientInfo]:
+def password_sign_in(
+    event: APIGatewayProxyEventV2, username: str, password: str
+) -> tuple[User, ClientInfo, SignIn]:
     """Sign in with a password, counted in the sign-in metrics; shared by both sign-in routes."""
     client = client_info(event)
+    app = services()
     try:
-        user = services().accounts.sign_in(username, password, client.ip_address)
+        user = app.accounts.sign_in(username, password, client.ip_address)
     except AuthError:
         count(Metric.SIGN_IN_FAILURES)
         raise
     count(Metric.SIGN_INS)
-    return user, client
+    return user, client, SignIn.with_password(app.clock.now())
 
 
 def client_info(event: APIGatewayProxyEventV2) -> ClientInfo:

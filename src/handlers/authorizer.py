@@ -30,6 +30,9 @@ def authorizer_context(principal: Principal) -> dict[str, str]:
         "role": principal.role.value,
         "authMethod": principal.auth_method.value,
         "credentialId": principal.credential_id,
+        # SPEC §4: when the sign-in was ("0" for a PAT) and how, for routes that need it recent.
+        "authTime": str(principal.sign_in.auth_time),
+        "amr": " ".join(principal.sign_in.amr),
     }
 
 

@@ -83,6 +83,11 @@ class UserUpdateRequest(_Request):
     """PATCH body: the fields of Memos' User that may change; absent means unchanged."""
 
     password: str | None = Field(default=None, max_length=_PASSWORD, json_schema_extra=_PASSWORD_RULES)
+    currentPassword: str | None = Field(
+        default=None,
+        max_length=_PASSWORD,
+        description="Required with a new password of one's own; a wrong one is a 403 and a failed sign-in.",
+    )
     displayName: str | None = Field(default=None, max_length=_SHORT, json_schema_extra=_DISPLAY_NAME_RULES)
     email: str | None = Field(default=None, max_length=_SHORT, json_schema_extra=_EMAIL_RULES)
     role: Literal["ADMIN", "USER"] | None = None

@@ -11,6 +11,7 @@ from aws_lambda_powertools.shared.cookies import Cookie
 from pydantic import BaseModel
 
 from auth.errors import AuthError, Code, ResourceExhausted
+from auth.recent_sign_in import RecentSignInRequired
 
 # Sent on every answer: nothing here may be cached, framed or sniffed.
 SECURITY_HEADERS: dict[str, str] = {
@@ -60,6 +61,11 @@ def error_response(error: AuthError) -> Response[dict[str, Any]]:
     headers: dict[str, str] = {}
     if isinstance(error, ResourceExhausted):
         headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, RecentSignInRequired):
+        # RFC 9470 §3: tells the client to sign the user in again, no longer ago than max_age.
+        headers["WWW-Authenticate"] = (
+            f'Bearer error="insufficient_user_authentication", max_age="{error.max_age}"'
+        )
     return Response(
         status_code=error.http_status,
         content_type=content_types.APPLICATION_JSON,

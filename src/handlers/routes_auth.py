@@ -9,7 +9,6 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from auth import routes
 from auth.errors import NotFound, Unauthenticated
-from auth.principal import AuthMethod
 from auth.refresh_tokens import RefreshReuseDetected
 from handlers.api_context import password_sign_in, principal, services
 from handlers.bodies import Empty, Me, Refreshed, SignedIn, SignInRequest, UserJson, timestamp
@@ -29,9 +28,9 @@ def _headers() -> dict[str, str]:
 def sign_in(body: Annotated[SignInRequest, Body()]) -> JsonResponse:
     app = services()
     credentials = body.passwordCredentials
-    user, client = password_sign_in(router.current_event, credentials.username, credentials.password)
-    access = app.access_tokens.issue(user)
-    refresh = app.refresh_tokens.issue(user, client)
+    user, client, sign_in = password_sign_in(router.current_event, credentials.username, credentials.password)
+    access = app.access_tokens.issue(user, sign_in)
+    refresh = app.refresh_tokens.issue(user, client, sign_in)
     cookie = set_cookie(REFRESH_COOKIE, refresh.token, refresh.expires_at, _headers(), app.config.is_local)
     signed_in = SignedIn(
         user=UserJson.of(user, include_email=True),
@@ -48,7 +47,7 @@ def refresh() -> JsonResponse:
         token = cookie_value(router.current_event.cookies, REFRESH_COOKIE)
         if not token:
             raise Unauthenticated("no refresh token")
-        user, rotated = app.refresh_tokens.rotate(token)
+        user, rotated, sign_in = app.refresh_tokens.rotate(token)
     except Unauthenticated as refused:
         if isinstance(refused, RefreshReuseDetected):
             count(Metric.REFRESH_REUSE_DETECTED)
@@ -56,7 +55,7 @@ def refresh() -> JsonResponse:
         response = error_response(refused)
         response.cookies.append(clear_cookie(REFRESH_COOKIE, _headers(), app.config.is_local))
         return response
-    access = app.access_tokens.issue(user)
+    access = app.access_tokens.issue(user, sign_in)
     cookie = set_cookie(REFRESH_COOKIE, rotated.token, rotated.expires_at, _headers(), app.config.is_local)
     return json_response(
         Refreshed(accessToken=access.token, expiresAt=timestamp(access.expires_at)), cookies=[cookie]
@@ -70,10 +69,9 @@ def sign_out() -> JsonResponse:
     token = cookie_value(router.current_event.cookies, REFRESH_COOKIE)
     if token:
         app.refresh_tokens.revoke(token, caller.user_id)
+    # The session the caller came with, or one its browser holds beside a bearer token.
     session = cookie_value(router.current_event.cookies, SESSION_COOKIE)
-    if caller.auth_method is AuthMethod.SESSION:
-        app.sessions.revoke(caller.credential_id, caller.user_id, reason="signed out")
-    elif session:
+    if session:
         app.sessions.revoke_cookie(session, caller.user_id)
     cookies = [
         clear_cookie(name, _headers(), app.config.is_local) for name in (REFRESH_COOKIE, SESSION_COOKIE)

@@ -34,8 +34,12 @@ def list_tokens(username: str) -> JsonResponse:
 
 @route(router, routes.CREATE_PAT, CreatedPersonalAccessToken, 401, 403, 404)
 def create_token(username: str, body: Annotated[CreatePersonalAccessTokenRequest, Body()]) -> JsonResponse:
-    owner = owner_for(username, principal(router.current_event), routes.CREATE_PAT.access)
-    record, token = services().pats.create(owner, body.description, body.expiresInDays)
+    caller = principal(router.current_event)
+    owner = owner_for(username, caller, routes.CREATE_PAT.access)
+    app = services()
+    record, token = app.pats.create_for(
+        caller, owner, body.description, body.expiresInDays, app.recent_sign_in
+    )
     created = CreatedPersonalAccessToken(
         personalAccessToken=PersonalAccessTokenJson.of(owner.username, record), token=token
     )

@@ -11,7 +11,6 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from auth import routes
 from auth.errors import NotFound
 from auth.principal import AuthMethod
-from auth.sessions import session_cookie_value
 from handlers.api_context import password_sign_in, principal, services
 from handlers.bodies import (
     CurrentSession,
@@ -23,7 +22,7 @@ from handlers.bodies import (
     UserJson,
     timestamp,
 )
-from handlers.cookies import SESSION_COOKIE, clear_cookie, set_cookie
+from handlers.cookies import SESSION_COOKIE, clear_cookie, cookie_value, set_cookie
 from handlers.http_json import JsonResponse, json_response
 from handlers.openapi_document import route
 from handlers.owners import credential_id_param, owner_for
@@ -35,19 +34,18 @@ def _headers() -> dict[str, str]:
     return router.current_event.headers or {}
 
 
+def _session_cookie() -> str:
+    """The session cookie of a caller the authorizer let in with one."""
+    return cookie_value(router.current_event.cookies, SESSION_COOKIE) or ""
+
+
 @route(router, routes.CREATE_SESSION, SessionCreated, 403, 429)
 def create_session(body: Annotated[SignInRequest, Body()]) -> JsonResponse:
     app = services()
     credentials = body.passwordCredentials
-    user, client = password_sign_in(router.current_event, credentials.username, credentials.password)
-    session = app.sessions.create(user, client)
-    cookie = set_cookie(
-        SESSION_COOKIE,
-        session_cookie_value(user.id, session.session_id),
-        session.expires_at,
-        _headers(),
-        app.config.is_local,
-    )
+    user, client, sign_in = password_sign_in(router.current_event, credentials.username, credentials.password)
+    session, value = app.sessions.create(user, client, sign_in)
+    cookie = set_cookie(SESSION_COOKIE, value, session.expires_at, _headers(), app.config.is_local)
     created = SessionCreated(
         user=UserJson.of(user, include_email=True), lastAccessedAt=timestamp(session.last_accessed_at)
     )
@@ -64,7 +62,7 @@ def current_session() -> JsonResponse:
     current = CurrentSession(user=UserJson.of(user, include_email=True))
     # A caller with a bearer credential has no session: only the user is known.
     if caller.auth_method is AuthMethod.SESSION:
-        session = app.sessions.get(caller.credential_id, caller.user_id)
+        session = app.sessions.current(_session_cookie(), caller.user_id)
         if session is None:
             raise NotFound("session not found")
         current.lastAccessedAt = timestamp(session.last_accessed_at)
@@ -76,7 +74,7 @@ def end_current_session() -> JsonResponse:
     app = services()
     caller = principal(router.current_event)
     if caller.auth_method is AuthMethod.SESSION:
-        app.sessions.revoke(caller.credential_id, caller.user_id, reason="signed out")
+        app.sessions.revoke_cookie(_session_cookie(), caller.user_id)
     return json_response(Empty(), cookies=[clear_cookie(SESSION_COOKIE, _headers(), app.config.is_local)])
 
 

@@ -61,12 +61,14 @@ def update_user(username: str, body: Annotated[UserUpdateRequest, Body()]) -> Js
     caller = principal(router.current_event)
     changes = UserChanges(
         password=body.password,
+        current_password=body.currentPassword,
         display_name=body.displayName,
         email=body.email,
         role=Role(body.role) if body.role else None,
         state=State(body.state) if body.state else None,
     )
-    user = services().user_admin.update(caller, username, changes, _current_credential(caller))
+    source_ip = router.current_event.request_context.http.source_ip
+    user = services().user_admin.update(caller, username, changes, _current_credential(caller), source_ip)
     return json_response(UserJson.of(user, include_email=True))
 
 

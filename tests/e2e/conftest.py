@@ -92,6 +92,8 @@ class Api:
         body = {"passwordCredentials": {"username": username, "password": PASSWORD}}
         session = self.call("POST", "/auth/sessions", json=body)
         assert session.status_code == 200, session.text
+        logins = self.call("GET", f"/users/{username}/sessions", headers=auth).json()["sessions"]
+        (public_id,) = [login["id"] for login in logins if login["kind"] == "session"]
         kid, key = self.signing_key()
         return Material(
             kid=kid,
@@ -103,6 +105,7 @@ class Api:
             refresh_token=refresh,
             pat=created.json()["token"],
             session=session.cookies["user_session"],
+            session_public_id=public_id,
         )
 
 

@@ -37,8 +37,10 @@ class Material:
     access_token: str
     refresh_token: str
     pat: str
-    # The `user_session` cookie's value, `{userID}-{sessionID}`.
+    # The `user_session` cookie's value, `{userID}-{secret}`.
     session: str
+    # The session's public id, as listings show it (GET /users/{u}/sessions).
+    session_public_id: str
 
     @property
     def claims(self) -> dict[str, Any]:
@@ -46,6 +48,7 @@ class Material:
 
     @property
     def session_id(self) -> str:
+        """The cookie's secret half."""
         return self.session.split("-", 1)[1]
 
 
@@ -238,6 +241,11 @@ TOKEN_ATTACKS: list[Attack] = [
 ]
 
 COOKIE_ATTACKS: list[Attack] = [
+    # SPEC §1: nothing a listing shows rebuilds a cookie.
+    Attack(
+        "session cookie built from the public id",
+        lambda m: session_cookie(f"{m.user_id}-{m.session_public_id}"),
+    ),
     Attack("session user id negative", lambda m: session_cookie(f"-{m.user_id}-{m.session_id}")),
     Attack("session user id zero", lambda m: session_cookie(f"0-{m.session_id}")),
     Attack("session user id 2^31", lambda m: session_cookie(f"{2**31}-{m.session_id}")),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+# Where every FakeClock starts unless told otherwise (2027-01-15T08:00:00Z).
+START = 1_800_000_000.0
+
 
 class FakeClock:
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
+    def __init__(self, start: float = START) -> None:
         self._now = start
 
     def now(self) -> float:

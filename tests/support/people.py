@@ -6,9 +6,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from auth.models import User
+from auth.models import NO_SIGN_IN, SignIn, User
 from auth.principal import AuthMethod, Principal
 from auth.wiring import ApiServices, AuthorizerServices
+from tests.support.clock import START
 from tests.support.events import FakeLambdaContext, authorizer_event, http_event
 
 PASSWORD = "correct horse battery"
@@ -30,12 +31,24 @@ def sign_up_people(api: ApiServices) -> People:
     )
 
 
+# A caller who signed in with a password as the fake clock started: recent, for the routes
+# that need a recent sign-in, until the clock moves past REAUTH_MAX_AGE_SECONDS.
+SIGNED_IN_AT_START = SignIn.with_password(START)
+
+
 def context_for(
-    user: User, method: AuthMethod = AuthMethod.ACCESS_TOKEN, credential_id: str = ""
+    user: User,
+    method: AuthMethod = AuthMethod.ACCESS_TOKEN,
+    credential_id: str = "",
+    sign_in: SignIn | None = None,
 ) -> dict[str, str]:
+    """The authorizer's context for `user`: a PAT carries no sign-in, anything else one made
+    as the fake clock started (unless `sign_in` says otherwise)."""
     from handlers.authorizer import authorizer_context
 
-    return authorizer_context(Principal(user.id, user.username, user.role, method, credential_id))
+    if sign_in is None:
+        sign_in = NO_SIGN_IN if method is AuthMethod.PAT else SIGNED_IN_AT_START
+    return authorizer_context(Principal(user.id, user.username, user.role, method, credential_id, sign_in))
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from auth.config import Config
 from auth.keys import CURRENT_STAGE
-from auth.models import ClientInfo, Role, State, User
+from auth.models import ClientInfo, Role, SignIn, State, User
 from auth.pats import generate_pat, hash_pat
-from auth.sessions import session_cookie_value
+from auth.sessions import hash_secret, session_cookie_value
 from auth.stores.pat_store import PatRecord, pat_to_item
 from auth.stores.session_store import SessionRecord, SessionStore
 from auth.stores.user_store import user_to_item
@@ -55,10 +55,18 @@ def _material(config: Config, dynamodb: FakeDynamoDB, user: User, other: User, n
             PatRecord(hash_pat(pat), str(uuid.uuid4()), user.id, "ci", now, None, None, user.as_owner)
         ),
     )
-    session_id = str(uuid.uuid4())
+    secret, public_id = str(uuid.uuid4()), str(uuid.uuid4())
     SessionStore(dynamodb, config.sessions_table).create(
         SessionRecord(
-            session_id, user.id, now, now, now + config.session_ttl, CLIENT, parse_user_agent("pytest")
+            hash_secret(secret),
+            public_id,
+            user.id,
+            now,
+            now,
+            now + config.session_ttl,
+            CLIENT,
+            parse_user_agent("pytest"),
+            SignIn.with_password(now),
         )
     )
     return Material(
@@ -72,7 +80,8 @@ def _material(config: Config, dynamodb: FakeDynamoDB, user: User, other: User, n
             user.id, str(uuid.uuid4()), str(uuid.uuid4()), key, now, config.refresh_token_ttl
         ).token,
         pat=pat,
-        session=session_cookie_value(user.id, session_id),
+        session=session_cookie_value(user.id, secret),
+        session_public_id=public_id,
     )
 
 

@@ -96,7 +96,7 @@ def signed_in(api: Any, config: Config) -> Material:
     people = sign_up_people(api)
     key = api.keys.signing_key()
     _, pat = api.pats.create(people.alice, "ci", 0)
-    session = api.sessions.create(people.alice, ClientInfo())
+    session, cookie = api.sessions.create(people.alice, ClientInfo())
     return Material(
         kid=key.kid,
         key=key.secret,
@@ -106,7 +106,8 @@ def signed_in(api: Any, config: Config) -> Material:
         access_token=api.access_tokens.issue(people.alice).token,
         refresh_token=api.refresh_tokens.issue(people.alice, ClientInfo()).token,
         pat=pat,
-        session=f"{people.alice.id}-{session.session_id}",
+        session=cookie,
+        session_public_id=session.session_id,
     )
 
 

@@ -15,7 +15,7 @@ from auth.principal import AuthMethod
 from auth.tokens import parse_refresh_token
 from auth.wiring import ApiServices
 from tests.support.audit import RecordingAudit
-from tests.support.people import People, call_api, context_for, sign_up_people
+from tests.support.people import PASSWORD, People, call_api, context_for, sign_up_people
 from tests.unit.test_sessions import CLIENT
 
 NEW_PASSWORD = "an entirely new passphrase"
@@ -66,16 +66,17 @@ def test_every_credential_event_of_a_flow_is_audited(
     api: ApiServices, audit: RecordingAudit, people: People
 ) -> None:
     alice, bob, admin = people.alice, people.bob, people.admin
-    own_session = api.sessions.create(alice, CLIENT)
-    other_session = api.sessions.create(alice, CLIENT)
+    own_session, _ = api.sessions.create(alice, CLIENT)
+    other_session, _ = api.sessions.create(alice, CLIENT)
     alice_family = api.refresh_tokens.issue(alice, CLIENT)
-    bob_session = api.sessions.create(bob, CLIENT)
+    bob_session, _ = api.sessions.create(bob, CLIENT)
     api.refresh_tokens.issue(bob, CLIENT)
     bob_pat, _ = api.pats.create(bob, "ci", 0)
     trail = Trail(audit)
 
     # Alice changes her password from her session: her other logins end, that one stays.
-    _patch(api, alice, alice, {"password": NEW_PASSWORD}, credential=own_session.session_id)
+    own_change = {"password": NEW_PASSWORD, "currentPassword": PASSWORD}
+    _patch(api, alice, alice, own_change, credential=own_session.session_id)
     alice_families = {family.family_id for family in api.refresh_tokens.live_families(alice.id)}
     assert alice_families == set()
     assert trail.events_since() == {
@@ -102,7 +103,7 @@ def test_every_credential_event_of_a_flow_is_audited(
     assert trail.events_since() == {(AuditEvent.RESTORED, CredentialKind.ACCOUNT, bob.id, "")}
 
     # Alice ends a session and a sign-in from her logins page.
-    second_session = api.sessions.create(alice, CLIENT)
+    second_session, _ = api.sessions.create(alice, CLIENT)
     second_family = api.refresh_tokens.issue(alice, CLIENT)
     trail.since()
     for login_id in (second_session.session_id, _family_of(api, second_family.token)):
@@ -121,7 +122,7 @@ def test_every_credential_event_of_a_flow_is_audited(
 
     # The admin deletes bob: each remaining credential, then the account.
     last_pat, _ = api.pats.create(bob, "ci", 0)
-    last_session = api.sessions.create(bob, CLIENT)
+    last_session, _ = api.sessions.create(bob, CLIENT)
     last_family = api.refresh_tokens.issue(bob, CLIENT)
     trail.since()
     path = _path(routes.DELETE_USER, username="bob")

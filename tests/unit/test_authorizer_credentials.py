@@ -7,13 +7,13 @@ from typing import Any
 import pytest
 
 from auth.config import Config
-from auth.models import Role, State, User
+from auth.models import Role, SignIn, State, User
 from auth.pats import SECONDS_PER_DAY, generate_pat
 from auth.principal import AuthMethod, Principal
-from auth.sessions import session_cookie_value
+from auth.sessions import parse_session_cookie, session_cookie_value
 from auth.user_admin import UserChanges
 from auth.wiring import ApiServices, AuthorizerServices, build_authorizer_services
-from tests.support.clock import FakeClock
+from tests.support.clock import START, FakeClock
 from tests.support.people import People, authorize, sign_up_people
 from tests.unit.test_pats import Failing, NoCalls
 from tests.unit.test_sessions import CLIENT
@@ -57,6 +57,9 @@ def test_pat_is_accepted_with_its_id(
         "role": "USER",
         "authMethod": "pat",
         "credentialId": record.token_id,
+        # A PAT is no sign-in: never a recent one.
+        "authTime": "0",
+        "amr": "",
     }
 
 
@@ -146,18 +149,32 @@ def test_failing_last_used_write_still_allows(
 # -- session cookies ---------------------------------------------------------------------------
 
 
-def _cookie(user_id: int, session_id: str) -> list[str]:
-    return [f"user_session={session_cookie_value(user_id, session_id)}"]
+def _cookie(value: str, claimed_user_id: int | None = None) -> list[str]:
+    """The `user_session` cookie with `value`, or with its secret claimed for another user."""
+    if claimed_user_id is not None:
+        value = session_cookie_value(claimed_user_id, parse_session_cookie(value)[1])
+    return [f"user_session={value}"]
 
 
 def test_session_cookie_is_accepted_with_its_id(
     api: ApiServices, authorizer_services: AuthorizerServices, people: People
 ) -> None:
-    session = api.sessions.create(people.bob, CLIENT)
-    answer = authorize(authorizer_services, ME, cookies=_cookie(people.bob.id, session.session_id))
+    signed_in = SignIn(int(START) - 42, ("pwd",))
+    session, value = api.sessions.create(people.bob, CLIENT, signed_in)
+    answer = authorize(authorizer_services, ME, cookies=_cookie(value))
     assert answer["context"]["authMethod"] == "session"
     assert answer["context"]["credentialId"] == session.session_id
     assert answer["context"]["username"] == "bob"
+    # The session's own sign-in, not the time of this request (SPEC §4).
+    assert (answer["context"]["authTime"], answer["context"]["amr"]) == (str(int(START) - 42), "pwd")
+
+
+def test_an_access_token_passes_on_its_sign_in(
+    api: ApiServices, authorizer_services: AuthorizerServices, people: People
+) -> None:
+    token = api.access_tokens.issue(people.bob, SignIn(int(START) - 7, ("pwd", "otp", "mfa"))).token
+    answer = authorize(authorizer_services, ME, authorization=f"Bearer {token}")
+    assert (answer["context"]["authTime"], answer["context"]["amr"]) == (str(int(START) - 7), "pwd otp mfa")
 
 
 @pytest.mark.parametrize(
@@ -173,49 +190,49 @@ def test_malformed_session_cookie_is_refused_without_a_read(
 def test_session_cookie_naming_another_user_is_refused(
     api: ApiServices, authorizer_services: AuthorizerServices, people: People
 ) -> None:
-    session = api.sessions.create(people.bob, CLIENT)
-    refused(authorizer_services, cookies=_cookie(people.alice.id, session.session_id))
-    refused(authorizer_services, cookies=_cookie(people.admin.id, session.session_id))
+    _session, value = api.sessions.create(people.bob, CLIENT)
+    refused(authorizer_services, cookies=_cookie(value, people.alice.id))
+    refused(authorizer_services, cookies=_cookie(value, people.admin.id))
 
 
 def test_revoked_session_is_refused_at_once(
     api: ApiServices, authorizer_services: AuthorizerServices, people: People
 ) -> None:
-    session = api.sessions.create(people.bob, CLIENT)
-    authorize(authorizer_services, ME, cookies=_cookie(people.bob.id, session.session_id))
+    session, value = api.sessions.create(people.bob, CLIENT)
+    authorize(authorizer_services, ME, cookies=_cookie(value))
     api.sessions.revoke(session.session_id, people.bob.id)
-    refused(authorizer_services, cookies=_cookie(people.bob.id, session.session_id))
+    refused(authorizer_services, cookies=_cookie(value))
 
 
 def test_idle_session_is_refused(
     api: ApiServices, authorizer_services: AuthorizerServices, people: People, clock: FakeClock
 ) -> None:
-    session = api.sessions.create(people.bob, CLIENT)
+    _session, value = api.sessions.create(people.bob, CLIENT)
     clock.advance(api.config.session_ttl)
-    refused(authorizer_services, cookies=_cookie(people.bob.id, session.session_id))
+    refused(authorizer_services, cookies=_cookie(value))
 
 
 def test_session_of_an_archived_user_is_refused(
     api: ApiServices, aws: dict[str, Any], clock: FakeClock, config: Config, people: People
 ) -> None:
-    session = api.sessions.create(people.bob, CLIENT)
+    _session, value = api.sessions.create(people.bob, CLIENT)
     as_admin(api, people, people.bob, UserChanges(state=State.ARCHIVED))
     services = build_authorizer_services(config, clock, aws["dynamodb"], aws["secretsmanager"])
-    refused(services, cookies=_cookie(people.bob.id, session.session_id))
+    refused(services, cookies=_cookie(value))
 
 
 def test_session_cookie_sent_twice_is_refused(
     api: ApiServices, authorizer_services: AuthorizerServices, people: People
 ) -> None:
-    session = api.sessions.create(people.bob, CLIENT)
-    refused(authorizer_services, cookies=_cookie(people.bob.id, session.session_id) * 2)
+    _session, value = api.sessions.create(people.bob, CLIENT)
+    refused(authorizer_services, cookies=_cookie(value) * 2)
 
 
 def test_bearer_header_is_checked_before_the_cookie(
     api: ApiServices, authorizer_services: AuthorizerServices, people: People
 ) -> None:
-    session = api.sessions.create(people.bob, CLIENT)
-    cookies = _cookie(people.bob.id, session.session_id)
+    _session, value = api.sessions.create(people.bob, CLIENT)
+    cookies = _cookie(value)
     refused(authorizer_services, authorization=f"Bearer {generate_pat()}", cookies=cookies)
     _, token = api.pats.create(people.alice, "ci", 0)
     answer = authorize(authorizer_services, ME, authorization=f"Bearer {token}", cookies=cookies)
@@ -225,10 +242,10 @@ def test_bearer_header_is_checked_before_the_cookie(
 def test_session_lookup_failure_fails_closed(
     api: ApiServices, aws: dict[str, Any], clock: FakeClock, config: Config, people: People
 ) -> None:
-    session = api.sessions.create(people.bob, CLIENT)
+    _session, value = api.sessions.create(people.bob, CLIENT)
     services = failing_authorizer(aws, clock, config, "get_item", "batch_get_item")
     with pytest.raises(Exception) as raised:
-        authorize(services, ME, cookies=_cookie(people.bob.id, session.session_id))
+        authorize(services, ME, cookies=_cookie(value))
     assert str(raised.value) != "Unauthorized"
 
 
@@ -255,11 +272,11 @@ def test_pat_and_session_cost_one_read_per_request_even_when_the_user_is_due(
     api: ApiServices, aws: dict[str, Any], clock: FakeClock, config: Config, people: People
 ) -> None:
     _, token = api.pats.create(people.alice, "ci", 0)
-    session = api.sessions.create(people.bob, CLIENT)
+    _session, value = api.sessions.create(people.bob, CLIENT)
     counting = CountingCalls(aws["dynamodb"])
     services = build_authorizer_services(config, clock, counting, aws["secretsmanager"])
     pat = {"authorization": f"Bearer {token}"}
-    cookie = {"cookies": _cookie(people.bob.id, session.session_id)}
+    cookie = {"cookies": _cookie(value)}
 
     def reads(credential: dict[str, Any]) -> list[str]:
         before = len(counting.calls)

@@ -10,11 +10,11 @@ import pytest
 from botocore.stub import Stubber
 
 from auth.config import Config
-from auth.models import State
+from auth.models import SignIn, State
 from auth.stores.user_store import user_to_item
 from auth.wiring import ApiServices, AuthorizerServices
 from handlers import authorizer
-from tests.support.clock import FakeClock
+from tests.support.clock import START, FakeClock
 from tests.support.events import FakeLambdaContext, authorizer_event
 
 PASSWORD = "correct horse battery"
@@ -34,7 +34,7 @@ def call(event: dict[str, Any]) -> dict[str, Any]:
 
 def access_token(api: ApiServices, username: str) -> str:
     user = api.users.get_by_username(username) or api.accounts.sign_up(username, PASSWORD)
-    return api.access_tokens.issue(user).token
+    return api.access_tokens.issue(user, SignIn.with_password(api.clock.now())).token
 
 
 def test_valid_access_token_is_allowed_with_flat_string_context(api: ApiServices) -> None:
@@ -47,6 +47,9 @@ def test_valid_access_token_is_allowed_with_flat_string_context(api: ApiServices
         "role": "ADMIN",
         "authMethod": "access_token",
         "credentialId": "",
+        # SPEC §4: the sign-in the token descends from, for routes that need a recent one.
+        "authTime": str(int(START)),
+        "amr": "pwd",
     }
 
 

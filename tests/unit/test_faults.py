@@ -23,7 +23,7 @@ import pytest
 
 from auth.config import Config
 from auth.errors import Code
-from auth.models import ClientInfo, User
+from auth.models import ClientInfo, SignIn, User
 from auth.stores.dynamo import get_bool, get_n, get_s
 from auth.wiring import ApiServices, build_api_services, build_authorizer_services
 from handlers import api_context, authorizer
@@ -71,13 +71,14 @@ def _new_user(api: ApiServices) -> User:
 def _signed_in(api: ApiServices) -> Scene:
     user = _new_user(api)
     _, pat = api.pats.create(user, "ci", 0)
-    session = api.sessions.create(user, CLIENT)
+    signed_in = SignIn.with_password(api.clock.now())
+    _, session = api.sessions.create(user, CLIENT, signed_in)
     return Scene(
         user=user,
-        token=api.access_tokens.issue(user).token,
+        token=api.access_tokens.issue(user, signed_in).token,
         pat=pat,
-        session=f"{user.id}-{session.session_id}",
-        refresh=api.refresh_tokens.issue(user, CLIENT).token,
+        session=session,
+        refresh=api.refresh_tokens.issue(user, CLIENT, signed_in).token,
     )
 
 
@@ -203,9 +204,15 @@ PATHS = [
         "password change",
         _signed_in,
         lambda s, sc: _call(
-            s, "PATCH", USER.format(username=sc.user.username), USER, sc, body={"password": NEW_PASSWORD}
+            s,
+            "PATCH",
+            USER.format(username=sc.user.username),
+            USER,
+            sc,
+            body={"password": NEW_PASSWORD, "currentPassword": PASSWORD},
         ),
     ),
+    Path("an admin's password change", _admin_changes, _admin_patch({"password": NEW_PASSWORD})),
     Path("role change", _admin_changes, _admin_patch({"role": "ADMIN"})),
     Path("archive", _admin_changes, _admin_patch({"state": "ARCHIVED"})),
     Path(

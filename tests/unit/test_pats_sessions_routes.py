@@ -243,7 +243,7 @@ def test_current_session_answers_user_and_last_access(
     cookie = session_cookie(session_sign_in(api))
     context = via_cookie(authorizer_services, cookie)
     assert context["authMethod"] == "session"
-    answer = call_api(api, "GET", CURRENT, CURRENT, context)
+    answer = call_api(api, "GET", CURRENT, CURRENT, context, cookies=[cookie_pair(cookie)])
     assert answer.body["user"]["username"] == "alice" and "lastAccessedAt" in answer.body
 
 
@@ -257,7 +257,7 @@ def test_ending_the_current_session_revokes_it_and_clears_the_cookie(
 ) -> None:
     cookie = session_cookie(session_sign_in(api))
     context = via_cookie(authorizer_services, cookie)
-    answer = call_api(api, "DELETE", CURRENT, CURRENT, context)
+    answer = call_api(api, "DELETE", CURRENT, CURRENT, context, cookies=[cookie_pair(cookie)])
     assert (answer.status, answer.body) == (200, {})
     cleared = session_cookie(answer)
     assert cleared.startswith("user_session=;") and "1970" in cleared

@@ -8,7 +8,7 @@ import pytest
 
 from auth.audit import AuditEvent, CredentialKind
 from auth.errors import Unauthenticated
-from auth.models import ClientInfo
+from auth.models import ClientInfo, SignIn
 from auth.refresh_tokens import RefreshReuseDetected
 from auth.tokens import parse_refresh_token
 from auth.wiring import ApiServices
@@ -27,15 +27,15 @@ def signed_in(api: ApiServices) -> tuple[ApiServices, str]:
 
 def test_rotation_returns_a_new_token_and_retires_the_old(signed_in: tuple[ApiServices, str]) -> None:
     api, first = signed_in
-    user, second = api.refresh_tokens.rotate(first)
+    user, second, _ = api.refresh_tokens.rotate(first)
     assert user.username == "alice" and second.token != first
-    _, third = api.refresh_tokens.rotate(second.token)
+    _, third, _ = api.refresh_tokens.rotate(second.token)
     assert third.token not in (first, second.token)
 
 
 def test_reuse_revokes_the_whole_family(signed_in: tuple[ApiServices, str]) -> None:
     api, first = signed_in
-    _, second = api.refresh_tokens.rotate(first)
+    _, second, _ = api.refresh_tokens.rotate(first)
     with pytest.raises(RefreshReuseDetected):
         api.refresh_tokens.rotate(first)
     with pytest.raises(Unauthenticated):
@@ -82,7 +82,7 @@ def test_audit_records_created_first_use_reuse_and_revocation(
     signed_in: tuple[ApiServices, str], audit: RecordingAudit
 ) -> None:
     api, first = signed_in
-    _, second = api.refresh_tokens.rotate(first)
+    _, second, _ = api.refresh_tokens.rotate(first)
     api.refresh_tokens.rotate(second.token)
     with pytest.raises(RefreshReuseDetected):
         api.refresh_tokens.rotate(first)
@@ -109,7 +109,19 @@ def test_sign_out_is_audited_as_a_revocation(
 
 def test_audit_never_names_the_token(signed_in: tuple[ApiServices, str], audit: RecordingAudit) -> None:
     api, token = signed_in
-    _, rotated = api.refresh_tokens.rotate(token)
+    _, rotated, _ = api.refresh_tokens.rotate(token)
     recorded = repr(audit.events)
     for secret in (token, rotated.token, token.split(".")[2], rotated.token.split(".")[2]):
         assert secret not in recorded
+
+
+def test_a_refresh_keeps_the_sign_in_of_its_family(api: ApiServices, clock: FakeClock) -> None:
+    alice = api.accounts.sign_up("alice", PASSWORD)
+    signed_in = SignIn.with_password(clock.now())
+    token = api.refresh_tokens.issue(alice, CLIENT, signed_in).token
+    clock.advance(3600)
+    _, rotated, kept = api.refresh_tokens.rotate(token)
+    clock.advance(3600)
+    _, _, kept_again = api.refresh_tokens.rotate(rotated.token)
+    # Refreshing never makes the sign-in look recent (RFC 9470): it is the one of the family.
+    assert kept == kept_again == signed_in

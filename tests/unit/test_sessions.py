@@ -8,14 +8,14 @@ import pytest
 
 from auth.audit import AuditEvent, CredentialKind
 from auth.errors import NotFound, Unauthenticated, Unavailable
-from auth.models import ClientInfo, User
-from auth.sessions import Sessions, parse_session_cookie, session_cookie_value
-from auth.stores.session_store import SessionStore
+from auth.models import ClientInfo, SignIn, User
+from auth.sessions import Sessions, hash_secret, parse_session_cookie, session_cookie_value
+from auth.stores.session_store import SessionRecord, SessionStore
 from auth.usage import WRITE_INTERVAL_SECONDS
 from auth.user_agents import parse_user_agent
 from auth.wiring import ApiServices
 from tests.support.audit import RecordingAudit
-from tests.support.clock import FakeClock
+from tests.support.clock import START, FakeClock
 from tests.support.people import PASSWORD
 from tests.unit.test_pats import Failing, NoCalls
 
@@ -36,8 +36,14 @@ def user(user_id: int = 7) -> User:
     return User(user_id, f"user{user_id}", Role.USER, State.NORMAL, "", "", "", 0, 0)
 
 
-def stored(aws: dict[str, Any], session_id: str) -> dict[str, Any]:
-    return aws["dynamodb"].get_item(TableName=TABLE, Key={"sessionId": {"S": session_id}}).get("Item", {})
+def stored(aws: dict[str, Any], record: SessionRecord) -> dict[str, Any]:
+    key = {"secretHash": {"S": record.secret_hash}}
+    return aws["dynamodb"].get_item(TableName=TABLE, Key=key).get("Item", {})
+
+
+def other_users(cookie: str, user_id: int) -> str:
+    """The same secret, claimed for another user id."""
+    return session_cookie_value(user_id, parse_session_cookie(cookie)[1])
 
 
 # -- the cookie value ---------------------------------------------------------------------
@@ -86,8 +92,11 @@ def test_malformed_cookie_is_refused_without_a_database_read(value: str, clock: 
 
 def test_create_stores_client_and_device(aws: dict[str, Any], clock: FakeClock) -> None:
     audit = RecordingAudit()
-    record = sessions(aws["dynamodb"], clock, audit).create(user(), CLIENT)
-    item = stored(aws, record.session_id)
+    record, cookie = sessions(aws["dynamodb"], clock, audit).create(user(), CLIENT)
+    item = stored(aws, record)
+    # Only the secret's hash is stored, under its own name: the public id rebuilds no cookie.
+    assert item["secretHash"]["S"] == hash_secret(parse_session_cookie(cookie)[1])
+    assert item["sessionId"]["S"] == record.session_id and record.session_id not in cookie
     assert item["userId"]["N"] == "7" and item["ipAddress"]["S"] == "203.0.113.7"
     assert (item["device"]["S"], item["os"]["S"], item["browser"]["S"]) == ("desktop", "Linux", "Firefox")
     assert int(item["expiresAt"]["N"]) == int(clock.now()) + TTL
@@ -96,10 +105,24 @@ def test_create_stores_client_and_device(aws: dict[str, Any], clock: FakeClock) 
 
 def test_cookie_of_another_user_id_is_refused(aws: dict[str, Any], clock: FakeClock) -> None:
     service = sessions(aws["dynamodb"], clock)
-    record = service.create(user(7), CLIENT)
-    assert service.find(session_cookie_value(7, record.session_id)).session_id == record.session_id
+    record, cookie = service.create(user(7), CLIENT)
+    assert service.find(cookie).session_id == record.session_id
     with pytest.raises(Unauthenticated):
-        service.find(session_cookie_value(8, record.session_id))
+        service.find(other_users(cookie, 8))
+
+
+def test_a_session_keeps_the_sign_in_it_began_with(aws: dict[str, Any], clock: FakeClock) -> None:
+    service = sessions(aws["dynamodb"], clock)
+    _, cookie = service.create(user(7), CLIENT, SignIn(int(clock.now()) - 30, ("pwd", "otp", "mfa")))
+    clock.advance(3600)
+    assert service.find(cookie).sign_in == SignIn(int(START) - 30, ("pwd", "otp", "mfa"))
+
+
+def test_the_public_id_is_not_a_cookie(aws: dict[str, Any], clock: FakeClock) -> None:
+    service = sessions(aws["dynamodb"], clock)
+    record, _ = service.create(user(7), CLIENT)
+    with pytest.raises(Unauthenticated):
+        service.find(session_cookie_value(7, record.session_id))
 
 
 def test_unknown_session_is_refused(aws: dict[str, Any], clock: FakeClock) -> None:
@@ -108,14 +131,14 @@ def test_unknown_session_is_refused(aws: dict[str, Any], clock: FakeClock) -> No
 
 
 def test_failing_read_fails_closed(aws: dict[str, Any], clock: FakeClock) -> None:
-    record = sessions(aws["dynamodb"], clock).create(user(), CLIENT)
+    _, cookie = sessions(aws["dynamodb"], clock).create(user(), CLIENT)
     with pytest.raises(Unavailable):
-        sessions(Failing(aws["dynamodb"], "get_item"), clock).find(session_cookie_value(7, record.session_id))
+        sessions(Failing(aws["dynamodb"], "get_item"), clock).find(cookie)
 
 
 def test_idle_session_expires_after_the_ttl(aws: dict[str, Any], clock: FakeClock) -> None:
     service = sessions(aws["dynamodb"], clock)
-    cookie = session_cookie_value(7, service.create(user(), CLIENT).session_id)
+    _, cookie = service.create(user(), CLIENT)
     clock.advance(TTL - 1)
     service.find(cookie)
     clock.advance(1)
@@ -125,7 +148,7 @@ def test_idle_session_expires_after_the_ttl(aws: dict[str, Any], clock: FakeCloc
 
 def test_use_slides_the_expiry(aws: dict[str, Any], clock: FakeClock) -> None:
     service = sessions(aws["dynamodb"], clock)
-    cookie = session_cookie_value(7, service.create(user(), CLIENT).session_id)
+    _, cookie = service.create(user(), CLIENT)
     for _ in range(3):
         clock.advance(TTL - 10)
         service.mark_accessed(service.find(cookie))
@@ -139,18 +162,18 @@ def test_use_slides_the_expiry(aws: dict[str, Any], clock: FakeClock) -> None:
 def test_shorter_ttl_applies_to_sessions_slid_under_a_longer_one(
     aws: dict[str, Any], clock: FakeClock
 ) -> None:
-    record = sessions(aws["dynamodb"], clock).create(user(), CLIENT)
+    _, cookie = sessions(aws["dynamodb"], clock).create(user(), CLIENT)
     shorter = Sessions(SessionStore(aws["dynamodb"], TABLE), clock, ttl=3600)
     clock.advance(3600)
     with pytest.raises(Unauthenticated):
-        shorter.find(session_cookie_value(7, record.session_id))
+        shorter.find(cookie)
 
 
 def test_last_access_is_written_at_most_once_a_minute(aws: dict[str, Any], clock: FakeClock) -> None:
     audit = RecordingAudit()
     service = sessions(aws["dynamodb"], clock, audit)
-    record = service.create(user(), CLIENT)
-    cookie, start = session_cookie_value(7, record.session_id), int(clock.now())
+    record, cookie = service.create(user(), CLIENT)
+    start = int(clock.now())
     writes: list[str] = []
 
     class Counting:
@@ -162,14 +185,14 @@ def test_last_access_is_written_at_most_once_a_minute(aws: dict[str, Any], clock
     counted = sessions(Counting(), clock, audit)
     clock.advance(5)
     counted.mark_accessed(counted.find(cookie))  # the first use is recorded at once
-    assert stored(aws, record.session_id)["lastAccessedAt"]["N"] == str(start + 5)
+    assert stored(aws, record)["lastAccessedAt"]["N"] == str(start + 5)
     for _ in range(5):
         clock.advance(10)
         counted.mark_accessed(counted.find(cookie))
-    assert len(writes) == 1 and stored(aws, record.session_id)["lastAccessedAt"]["N"] == str(start + 5)
+    assert len(writes) == 1 and stored(aws, record)["lastAccessedAt"]["N"] == str(start + 5)
     clock.advance(WRITE_INTERVAL_SECONDS - 50)
     counted.mark_accessed(counted.find(cookie))
-    item = stored(aws, record.session_id)
+    item = stored(aws, record)
     assert len(writes) == 2 and item["lastAccessedAt"]["N"] == str(start + 65)
     assert item["expiresAt"]["N"] == str(start + 65 + TTL)
     first = [e for e in audit.events if e[0] is AuditEvent.FIRST_USED]
@@ -178,43 +201,43 @@ def test_last_access_is_written_at_most_once_a_minute(aws: dict[str, Any], clock
 
 def test_slide_never_recreates_a_revoked_session(aws: dict[str, Any], clock: FakeClock) -> None:
     service = sessions(aws["dynamodb"], clock)
-    record = service.create(user(), CLIENT)
-    found = service.find(session_cookie_value(7, record.session_id))
+    record, cookie = service.create(user(), CLIENT)
+    found = service.find(cookie)
     assert service.revoke(record.session_id, 7)
     service.mark_accessed(found)
-    assert stored(aws, record.session_id) == {}
+    assert stored(aws, record) == {}
 
 
 def test_slide_never_revives_an_expired_session(aws: dict[str, Any], clock: FakeClock) -> None:
     store = SessionStore(aws["dynamodb"], TABLE)
-    record = sessions(aws["dynamodb"], clock).create(user(), CLIENT)
+    record, _ = sessions(aws["dynamodb"], clock).create(user(), CLIENT)
     clock.advance(TTL)
     now = int(clock.now())
-    assert store.touch(record.session_id, now, now + TTL, WRITE_INTERVAL_SECONDS) is None
+    assert store.touch(record.secret_hash, now, now + TTL, WRITE_INTERVAL_SECONDS) is None
 
 
 def test_failing_slide_does_not_fail_the_request(aws: dict[str, Any], clock: FakeClock) -> None:
-    record = sessions(aws["dynamodb"], clock).create(user(), CLIENT)
+    record, cookie = sessions(aws["dynamodb"], clock).create(user(), CLIENT)
     failing = sessions(Failing(aws["dynamodb"], "update_item"), clock)
-    failing.mark_accessed(failing.find(session_cookie_value(7, record.session_id)))
-    assert "firstUsedAt" not in stored(aws, record.session_id)
+    failing.mark_accessed(failing.find(cookie))
+    assert "firstUsedAt" not in stored(aws, record)
 
 
 def test_revoke_only_by_the_owner(aws: dict[str, Any], clock: FakeClock) -> None:
     service = sessions(aws["dynamodb"], clock)
-    record = service.create(user(7), CLIENT)
+    record, cookie = service.create(user(7), CLIENT)
     assert not service.revoke(record.session_id, 8)
-    assert not service.revoke_cookie(session_cookie_value(8, record.session_id), 8)
-    assert stored(aws, record.session_id)
-    assert service.revoke_cookie(session_cookie_value(7, record.session_id), 7)
-    assert stored(aws, record.session_id) == {}
+    assert not service.revoke_cookie(other_users(cookie, 8), 8)
+    assert stored(aws, record)
+    assert service.revoke_cookie(cookie, 7)
+    assert stored(aws, record) == {}
 
 
 def test_revoke_all_can_keep_the_current_session(aws: dict[str, Any], clock: FakeClock) -> None:
     service = sessions(aws["dynamodb"], clock)
-    keep, drop = service.create(user(), CLIENT), service.create(user(), CLIENT)
+    (keep, _), (drop, _) = service.create(user(), CLIENT), service.create(user(), CLIENT)
     service.revoke_all(7, keep=keep.session_id)
-    assert stored(aws, keep.session_id) and stored(aws, drop.session_id) == {}
+    assert stored(aws, keep) and stored(aws, drop) == {}
 
 
 # -- logins: sessions and refresh families together ---------------------------------------
@@ -222,7 +245,7 @@ def test_revoke_all_can_keep_the_current_session(aws: dict[str, Any], clock: Fak
 
 def test_logins_lists_sessions_and_refresh_families(api: ApiServices, clock: FakeClock) -> None:
     alice = api.accounts.sign_up("alice", PASSWORD)
-    session = api.sessions.create(alice, CLIENT)
+    session, _ = api.sessions.create(alice, CLIENT)
     clock.advance(5)
     api.refresh_tokens.issue(alice, ClientInfo("curl/8.5.0", "198.51.100.1"))
     bob = api.accounts.sign_up("bob", PASSWORD)
@@ -258,7 +281,7 @@ def test_revoking_a_refresh_login_revokes_its_family(api: ApiServices, aws: dict
 def test_a_login_of_another_user_is_not_found(api: ApiServices) -> None:
     alice = api.accounts.sign_up("alice", PASSWORD)
     bob = api.accounts.sign_up("bob", PASSWORD)
-    session = api.sessions.create(alice, CLIENT)
+    session, _ = api.sessions.create(alice, CLIENT)
     api.refresh_tokens.issue(alice, CLIENT)
     for login in api.logins.list_for_user(alice.id):
         with pytest.raises(NotFound):
@@ -312,12 +335,14 @@ def test_password_change_ends_the_users_other_sessions_only(api: ApiServices, aw
 
     alice = api.accounts.sign_up("alice", PASSWORD)
     bob = api.accounts.sign_up("bob", PASSWORD)
-    current, other = api.sessions.create(alice, CLIENT), api.sessions.create(alice, CLIENT)
-    bobs = api.sessions.create(bob, CLIENT)
-    caller = Principal(alice.id, "alice", alice.role, AuthMethod.SESSION, current.session_id)
-    api.user_admin.update(caller, "alice", UserChanges(password="another good password"), current.session_id)
-    assert stored(aws, current.session_id) and stored(aws, bobs.session_id)
-    assert stored(aws, other.session_id) == {}
+    (current, _), (other, _) = api.sessions.create(alice, CLIENT), api.sessions.create(alice, CLIENT)
+    bobs, _ = api.sessions.create(bob, CLIENT)
+    signed_in = SignIn.with_password(api.clock.now())
+    caller = Principal(alice.id, "alice", alice.role, AuthMethod.SESSION, current.session_id, signed_in)
+    changes = UserChanges(password="another good password", current_password=PASSWORD)
+    api.user_admin.update(caller, "alice", changes, current.session_id)
+    assert stored(aws, current) and stored(aws, bobs)
+    assert stored(aws, other) == {}
 
 
 def test_deleting_a_user_ends_all_their_sessions(api: ApiServices, aws: dict[str, Any]) -> None:
@@ -325,6 +350,6 @@ def test_deleting_a_user_ends_all_their_sessions(api: ApiServices, aws: dict[str
 
     admin = api.accounts.sign_up("root", PASSWORD)
     alice = api.accounts.sign_up("alice", PASSWORD)
-    sessions_of_alice = [api.sessions.create(alice, CLIENT) for _ in range(2)]
+    sessions_of_alice = [api.sessions.create(alice, CLIENT)[0] for _ in range(2)]
     api.user_admin.delete(Principal(admin.id, "root", admin.role, AuthMethod.ACCESS_TOKEN), "alice")
-    assert all(stored(aws, s.session_id) == {} for s in sessions_of_alice)
+    assert all(stored(aws, record) == {} for record in sessions_of_alice)

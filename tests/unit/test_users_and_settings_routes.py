@@ -155,9 +155,8 @@ def test_a_common_password_is_refused_at_password_change(
 
 def test_a_strong_random_password_is_accepted_at_password_change(api: ApiServices) -> None:
     password = secrets.token_urlsafe(18)
-    status, _ = call(
-        "PATCH", "/api/v1/users/alice", USER, caller=as_user(api, "alice"), body={"password": password}
-    )
+    body = {"password": password, "currentPassword": PASSWORD}
+    status, _ = call("PATCH", "/api/v1/users/alice", USER, caller=as_user(api, "alice"), body=body)
     assert status == 200
     assert api.accounts.sign_in("alice", password, IP).username == "alice"
 
@@ -184,9 +183,8 @@ def test_password_change_revokes_other_sign_ins_and_old_access_tokens(
 def alice_changes_her_password(api: ApiServices, **kwargs: Any) -> int:
     """The status of alice's PATCH of her own password to NEW_PASSWORD."""
     caller = as_user(api, "alice")
-    return call(
-        "PATCH", "/api/v1/users/alice", USER, caller=caller, body={"password": NEW_PASSWORD}, **kwargs
-    )[0]
+    body = {"password": NEW_PASSWORD, "currentPassword": PASSWORD}
+    return call("PATCH", "/api/v1/users/alice", USER, caller=caller, body=body, **kwargs)[0]
 
 
 def api_client() -> Any:

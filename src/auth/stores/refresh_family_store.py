@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from botocore.exceptions import ClientError
 
-from auth.models import ClientInfo
+from auth.models import NO_SIGN_IN, ClientInfo, SignIn
 from auth.stores.dynamo import (
     CONDITION_FAILED,
     Item,
@@ -39,6 +39,10 @@ class RefreshFamily:
     expires_at: int
     revoked: bool
     client: ClientInfo
+    # The sign-in the family began with: every access token it issues carries it unchanged.
+    sign_in: SignIn = NO_SIGN_IN
+    # Whether the family was ever refreshed (for the audit trail's first use).
+    used: bool = False
 
 
 class RotationRefused(Exception):
@@ -59,6 +63,8 @@ def _from_item(item: Item) -> RefreshFamily:
         expires_at=get_n(item, "expiresAt"),
         revoked=get_bool(item, "revoked"),
         client=ClientInfo(user_agent=get_s(item, "userAgent"), ip_address=get_s(item, "ipAddress")),
+        sign_in=SignIn(get_n(item, "authTime"), tuple(get_s(item, "amr").split())),
+        used="firstUsedAt" in item,
     )
 
 
@@ -81,6 +87,8 @@ class RefreshFamilyStore:
                     "revoked": boolean(family.revoked),
                     "userAgent": s(family.client.user_agent),
                     "ipAddress": s(family.client.ip_address),
+                    "authTime": n(family.sign_in.auth_time),
+                    "amr": s(" ".join(family.sign_in.amr)),
                 },
                 ConditionExpression="attribute_not_exists(familyId)",
             )
@@ -97,12 +105,11 @@ class RefreshFamilyStore:
         next_token_id: str,
         now: int,
         expires_at: int,
-    ) -> bool:
+    ) -> RefreshFamily:
         """Move the family from the presented token to the next; RotationRefused otherwise.
 
         The family must belong to `user_id` (the token's subject): a token is bound to its
-        family and to its user, not to either alone.
-        True when this was the family's first rotation (its first use, for the audit log).
+        family and to its user, not to either alone. Returns the family as it was before.
         """
         with translated_errors():
             try:
@@ -135,7 +142,7 @@ class RefreshFamilyStore:
                 item = cast("Item | None", exc.response.get("Item"))
                 # Not a ClientError: passes through the translation untouched.
                 raise RotationRefused(_from_item(item) if item else None) from exc
-        return "firstUsedAt" not in (response.get("Attributes") or {})
+        return _from_item(response.get("Attributes") or {})
 
     def revoke(self, family_id: str, now: int) -> None:
         """Mark the family revoked; kept until its TTL so reuse is still recognised."""

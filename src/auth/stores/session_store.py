@@ -1,4 +1,6 @@
-"""The Sessions table: one item per browser session, keyed by its UUIDv4 session id.
+"""The Sessions table: one item per browser session, keyed by the SHA-256 of the cookie's
+secret, so a leaked table holds nothing that signs anyone in. Each session also has a public
+`sessionId`, the only name listings and revocations use.
 
 `expiresAt` (the TTL attribute) slides with `lastAccessedAt`; every write that extends a
 session is conditional on the session still existing, so a racing sign-out is never undone.
@@ -10,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from auth.models import ClientInfo, Device
+from auth.models import ClientInfo, Device, SignIn
 from auth.stores.dynamo import (
     Item,
     TableKey,
@@ -28,6 +30,9 @@ from auth.stores.dynamo import (
 
 @dataclass(frozen=True)
 class SessionRecord:
+    # The table key: SHA-256 (hex) of the cookie's secret.
+    secret_hash: str
+    # The public name of the session: in listings, revocations and audit lines.
     session_id: str
     user_id: int
     created_at: int
@@ -35,12 +40,18 @@ class SessionRecord:
     expires_at: int
     client: ClientInfo
     device: Device
+    sign_in: SignIn
     # Whether a request has come with this session since sign-in (for the audit trail).
     used: bool = False
+
+    def __repr__(self) -> str:
+        # The hash is a lookup key for the cookie: keep it out of log lines.
+        return f"SessionRecord(session_id={self.session_id!r}, user_id={self.user_id})"
 
 
 def _from_item(item: Item) -> SessionRecord:
     return SessionRecord(
+        secret_hash=get_s(item, "secretHash"),
         session_id=get_s(item, "sessionId"),
         user_id=get_n(item, "userId"),
         created_at=get_n(item, "createdAt"),
@@ -48,6 +59,7 @@ def _from_item(item: Item) -> SessionRecord:
         expires_at=get_n(item, "expiresAt"),
         client=ClientInfo(user_agent=get_s(item, "userAgent"), ip_address=get_s(item, "ipAddress")),
         device=Device(get_s(item, "device"), get_s(item, "os"), get_s(item, "browser")),
+        sign_in=SignIn(get_n(item, "authTime"), tuple(get_s(item, "amr").split())),
         used="firstUsedAt" in item,
     )
 
@@ -59,11 +71,15 @@ class SessionStore:
         self._bookkeeping = bookkeeping or client
         self._table = table
 
+    def _key(self, secret_hash: str) -> dict[str, Any]:
+        return {"secretHash": s(secret_hash)}
+
     def create(self, record: SessionRecord) -> None:
         with translated_errors():
             self._client.put_item(
                 TableName=self._table,
                 Item={
+                    "secretHash": s(record.secret_hash),
                     "sessionId": s(record.session_id),
                     "userId": n(record.user_id),
                     "createdAt": n(record.created_at),
@@ -74,27 +90,27 @@ class SessionStore:
                     "device": s(record.device.device),
                     "os": s(record.device.os),
                     "browser": s(record.device.browser),
+                    "authTime": n(record.sign_in.auth_time),
+                    "amr": s(" ".join(record.sign_in.amr)),
                 },
-                ConditionExpression="attribute_not_exists(sessionId)",
+                ConditionExpression="attribute_not_exists(secretHash)",
             )
 
     def get_along(
-        self, session_id: str, other: TableKey, consistent: bool
+        self, secret_hash: str, other: TableKey, consistent: bool
     ) -> tuple[SessionRecord | None, Item | None]:
         """This record and one item of another table, in one round trip."""
-        item, other_item = get_pair(
-            self._client, (self._table, {"sessionId": s(session_id)}), other, consistent
-        )
+        item, other_item = get_pair(self._client, (self._table, self._key(secret_hash)), other, consistent)
         return (_from_item(item) if item else None), other_item
 
-    def get(self, session_id: str, consistent: bool = False) -> SessionRecord | None:
-        item = get_one(self._client, self._table, {"sessionId": s(session_id)}, consistent)
+    def get(self, secret_hash: str, consistent: bool = False) -> SessionRecord | None:
+        item = get_one(self._client, self._table, self._key(secret_hash), consistent)
         return _from_item(item) if item else None
 
     def list_for_user(self, user_id: int) -> Iterator[SessionRecord]:
         return (_from_item(item) for item in items_of_user(self._client, self._table, user_id))
 
-    def touch(self, session_id: str, now: int, expires_at: int, min_interval: int) -> bool | None:
+    def touch(self, secret_hash: str, now: int, expires_at: int, min_interval: int) -> bool | None:
         """Slide the session to `expires_at` unless that was done within `min_interval`.
 
         Never extends a session that is gone or already expired. None when nothing was
@@ -103,12 +119,12 @@ class SessionStore:
         response = conditional_write(
             self._bookkeeping.update_item,
             TableName=self._table,
-            Key={"sessionId": s(session_id)},
+            Key=self._key(secret_hash),
             UpdateExpression=(
                 "SET lastAccessedAt = :now, expiresAt = :exp, firstUsedAt = if_not_exists(firstUsedAt, :now)"
             ),
             ConditionExpression=(
-                "attribute_exists(sessionId) AND expiresAt > :now "
+                "attribute_exists(secretHash) AND expiresAt > :now "
                 "AND (lastAccessedAt <= :cutoff OR attribute_not_exists(firstUsedAt))"
             ),
             ExpressionAttributeValues={
@@ -122,13 +138,20 @@ class SessionStore:
             return None
         return "firstUsedAt" not in response.get("Attributes", {})
 
-    def delete(self, session_id: str, user_id: int) -> bool:
-        """Delete the session if `user_id` owns it; False when there is no such session."""
+    def delete(self, secret_hash: str, user_id: int, session_id: str = "") -> SessionRecord | None:
+        """Delete the session if `user_id` owns it (and it is `session_id`, when given): the
+        session as it was, None when there was no such session."""
+        condition, values = "userId = :uid", {":uid": n(user_id)}
+        if session_id:
+            condition, values = condition + " AND sessionId = :sid", {**values, ":sid": s(session_id)}
         deleted = conditional_write(
             self._client.delete_item,
             TableName=self._table,
-            Key={"sessionId": s(session_id)},
-            ConditionExpression="userId = :uid",
-            ExpressionAttributeValues={":uid": n(user_id)},
+            Key=self._key(secret_hash),
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_OLD",
         )
-        return deleted is not None
+        if deleted is None or not deleted.get("Attributes"):
+            return None
+        return _from_item(deleted["Attributes"])
