@@ -37,6 +37,9 @@ class Config:
     refresh_token_ttl: int = 30 * 24 * 3600
     session_ttl: int = 14 * 24 * 3600
     revocation_lag: int = 10
+    # SPEC §3, retry-safe refresh: how long the token a rotation replaced still answers like
+    # the current one, for a client whose answer was lost; 0 turns the grace off.
+    refresh_reuse_grace: int = 30
     # SPEC §2: keys are cached in a container for at most five minutes.
     key_cache_seconds: int = 300
 
@@ -60,6 +63,7 @@ class Config:
             refresh_token_ttl=_int(env, "REFRESH_TOKEN_TTL_SECONDS", defaults.refresh_token_ttl),
             session_ttl=_int(env, "SESSION_TTL_SECONDS", defaults.session_ttl),
             revocation_lag=_int(env, "REVOCATION_LAG_SECONDS", defaults.revocation_lag),
+            refresh_reuse_grace=_int(env, "REFRESH_REUSE_GRACE_SECONDS", defaults.refresh_reuse_grace),
         )
 
     @property
