@@ -3,6 +3,9 @@
 The item holds the id of the family's one valid token. Rotating is a single conditional
 update from the presented id to the next, so of any number of concurrent refreshes with one
 token exactly one wins, and a token that is no longer current is recognisably a reuse.
+The same update records the id it replaced and when (`previousTokenId`, `rotatedAt`), so
+that a refused rotation shows whether the presented token was the one just rotated away:
+the domain's retry grace (RefreshTokens.rotate) is decided from that, with no second write.
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ class RefreshFamily:
     expires_at: int
     revoked: bool
     client: ClientInfo
+    # The token id the last rotation replaced and when ("" and 0 before the first rotation).
+    previous_token_id: str = ""
+    rotated_at: int = 0
 
 
 class RotationRefused(Exception):
@@ -59,6 +65,8 @@ def _from_item(item: Item) -> RefreshFamily:
         expires_at=get_n(item, "expiresAt"),
         revoked=get_bool(item, "revoked"),
         client=ClientInfo(user_agent=get_s(item, "userAgent"), ip_address=get_s(item, "ipAddress")),
+        previous_token_id=get_s(item, "previousTokenId"),
+        rotated_at=get_n(item, "rotatedAt"),
     )
 
 
@@ -100,6 +108,9 @@ class RefreshFamilyStore:
     ) -> bool:
         """Move the family from the presented token to the next; RotationRefused otherwise.
 
+        The presented id becomes `previousTokenId` and `now` the `rotatedAt`, in the same
+        update, so the two can never disagree with `currentTokenId`.
+
         The family must belong to `user_id` (the token's subject): a token is bound to its
         family and to its user, not to either alone.
         True when this was the family's first rotation (its first use, for the audit log).
@@ -110,8 +121,8 @@ class RefreshFamilyStore:
                     TableName=self._table,
                     Key={"familyId": s(family_id)},
                     UpdateExpression=(
-                        "SET currentTokenId = :next, lastUsedAt = :now, expiresAt = :exp,"
-                        " firstUsedAt = if_not_exists(firstUsedAt, :now)"
+                        "SET currentTokenId = :next, previousTokenId = :presented, rotatedAt = :now,"
+                        " lastUsedAt = :now, expiresAt = :exp, firstUsedAt = if_not_exists(firstUsedAt, :now)"
                     ),
                     ConditionExpression=(
                         "currentTokenId = :presented AND userId = :uid"
