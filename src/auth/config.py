@@ -39,6 +39,9 @@ class Config:
     revocation_lag: int = 10
     # SPEC §3: how old a sign-in may be for the changes that need a recent one (RFC 9470).
     reauth_max_age: int = 600
+    # SPEC §3, retry-safe refresh: how long the token a rotation replaced still answers like
+    # the current one, for a client whose answer was lost; 0 turns the grace off.
+    refresh_reuse_grace: int = 30
     # SPEC §2: keys are cached in a container for at most five minutes.
     key_cache_seconds: int = 300
 
@@ -63,6 +66,7 @@ class Config:
             session_ttl=_int(env, "SESSION_TTL_SECONDS", defaults.session_ttl),
             revocation_lag=_int(env, "REVOCATION_LAG_SECONDS", defaults.revocation_lag),
             reauth_max_age=_int(env, "REAUTH_MAX_AGE_SECONDS", defaults.reauth_max_age),
+            refresh_reuse_grace=_int(env, "REFRESH_REUSE_GRACE_SECONDS", defaults.refresh_reuse_grace),
         )
 
     @property

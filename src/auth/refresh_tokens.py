@@ -3,6 +3,12 @@
 Reuse detection follows RFC 9700 §4.14.2: presenting a token that was already rotated away
 means it leaked (or the client raced itself), so the whole family is revoked and the newest
 token stops working too.
+
+One deliberate relaxation (SPEC §3, retry-safe refresh): a client whose answer was lost (a
+dropped connection, a 503 after the write applied) presents the token it sent before. For
+`reuse_grace` seconds after a rotation, the token it replaced is answered like the current
+one: with a fresh token for the family's *current* id, so the family never forks and there
+is still one token id to rotate from. Anything older, or later, is a reuse as above.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from auth.errors import Unauthenticated
 from auth.models import NO_SIGN_IN, ClientInfo, SignIn, User
 from auth.stores.refresh_family_store import RefreshFamily, RefreshFamilyStore, RotationRefused
 from auth.stores.user_store import UserStore
-from auth.tokens import IssuedToken, SigningKeys, mint_refresh_token, parse_refresh_token
+from auth.tokens import IssuedToken, RefreshClaims, SigningKeys, mint_refresh_token, parse_refresh_token
 
 
 class RefreshReuseDetected(Unauthenticated):
@@ -38,6 +44,7 @@ class RefreshTokens:
         clock: Clock,
         ttl: int,
         audit: AuditSink | None = None,
+        reuse_grace: int = 0,
     ) -> None:
         self._store = store
         self._users = users
@@ -45,6 +52,8 @@ class RefreshTokens:
         self._clock = clock
         self._ttl = ttl
         self._audit = audit or NullAudit()
+        # Off unless asked for: the strict RFC 9700 rule is the safe default of the domain.
+        self._reuse_grace = reuse_grace
 
     def issue(self, user: User, client: ClientInfo, sign_in: SignIn = NO_SIGN_IN) -> IssuedToken:
         now = int(self._clock.now())
@@ -87,6 +96,11 @@ class RefreshTokens:
             )
         except RotationRefused as refused:
             family = refused.family
+            if family is not None and self._is_retry_within_grace(family, claims, now):
+                # The answer to the rotation that moved the family away from this token was
+                # lost. Answer again for the token that rotation made current, without a
+                # write: the family keeps its one current id, and nothing is revoked.
+                return user, self._reissue_current(user, family, now), family.sign_in
             if (
                 family is not None
                 and not family.revoked
@@ -102,6 +116,31 @@ class RefreshTokens:
         if not before.used:
             self._audit.record(AuditEvent.FIRST_USED, CredentialKind.REFRESH_TOKEN, user.id, claims.family_id)
         return user, issued, before.sign_in
+
+    def _is_retry_within_grace(self, family: RefreshFamily, claims: RefreshClaims, now: int) -> bool:
+        """The presented token is the one the family's last rotation replaced, less than the
+        grace ago, and the family is otherwise as good as for the current token."""
+        return (
+            self._reuse_grace > 0
+            and family.previous_token_id == claims.token_id
+            and now - family.rotated_at < self._reuse_grace
+            and not family.revoked
+            and family.user_id == claims.user_id
+            and now < family.expires_at
+        )
+
+    def _reissue_current(self, user: User, family: RefreshFamily, now: int) -> IssuedToken:
+        """A new token (new iat) for the family's current token id. It expires with the family,
+        not `ttl` from now: the store refuses the family after its `expiresAt` anyway, and the
+        cookie should not outlive what the server honours."""
+        return mint_refresh_token(
+            user.id,
+            family.current_token_id,
+            family.family_id,
+            self._keys.signing_key(),
+            now,
+            family.expires_at - now,
+        )
 
     def family_of(self, token: str, user_id: int) -> str | None:
         """The family id of a valid refresh token owned by `user_id`, else None."""

@@ -156,6 +156,7 @@ def build_api_services(
         clock,
         config.refresh_token_ttl,
         audit,
+        reuse_grace=config.refresh_reuse_grace,
     )
     revocation = CredentialRevocation(refresh_tokens, base.sessions, base.pats)
     throttle = SignInThrottle(ThrottleStore(base.dynamodb, config.settings_table), clock)

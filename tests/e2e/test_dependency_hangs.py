@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import jwt
 import pytest
 import requests
 
@@ -153,7 +156,8 @@ def test_a_hanging_dynamodb_is_a_fast_503_and_a_fast_refusal_then_a_full_recover
     signed_in = until_ok(requests_under_test["sign-in"])
     assert signed_in.status_code == 200, signed_in.text
     assert until_ok(me).status_code == 200
-    # Refresh once only: a retry of a rotation that did happen would be a reuse.
+    # The hung refresh never got past its read of the user (the snapshot above): the same
+    # token simply rotates now, a normal rotation rather than the retry grace.
     refreshed = requests_under_test["refresh"]()
     assert refreshed.status_code == 200, refreshed.text
     rotated = refreshed.cookies["memos_refresh"]
@@ -162,3 +166,85 @@ def test_a_hanging_dynamodb_is_a_fast_503_and_a_fast_refusal_then_a_full_recover
     again = api.call("POST", "/auth/refresh", cookies={"memos_refresh": rotated})
     assert again.status_code == 200, again.text
     assert api.call("GET", "/auth/me", headers={"Authorization": f"Bearer {access}"}).status_code == 200
+
+
+# -- a refresh whose answer was lost (SPEC §3, retry-safe refresh) ----------------------------
+
+
+def refresh_and_drop_the_answer(api: Api, cookie: str) -> None:
+    """Send a refresh and hang up before reading a byte of the answer: a dropped connection.
+    The gateway still runs the function to the end, as API Gateway would."""
+    url = urllib.parse.urlsplit(api.base + "/auth/refresh")
+    request = (
+        f"POST {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+        f"Cookie: memos_refresh={cookie}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    with socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), timeout=5) as connection:
+        connection.sendall(request.encode())
+
+
+def family_item(stack: LocalStack, family_id: str) -> dict[str, Any]:
+    item = stack.client("dynamodb").get_item(
+        TableName=stack.tables["RefreshTokensTable"], Key={"familyId": {"S": family_id}}, ConsistentRead=True
+    )["Item"]
+    assert isinstance(item, dict)
+    return item
+
+
+def rotated_away_from(stack: LocalStack, family_id: str, token_id: str) -> dict[str, Any]:
+    """The family item once its current token is no longer `token_id` (polled)."""
+    deadline = time.monotonic() + RECOVERY_SECONDS
+    while True:
+        item = family_item(stack, family_id)
+        if item["currentTokenId"]["S"] != token_id or time.monotonic() > deadline:
+            return item
+        time.sleep(0.05)
+
+
+def claims(token: str) -> dict[str, Any]:
+    return dict(jwt.decode(token, options={"verify_signature": False}))
+
+
+def test_a_refresh_whose_answer_was_lost_is_answered_again_within_the_grace(
+    stack: LocalStack, api: Api
+) -> None:
+    # Why not DynamoDB Local paused, as in the test above: a refresh's first DynamoDB call
+    # is its consistent read of the user, so a pause catches that read, the function gives
+    # up (503) and never sends the update; nothing rotates (the snapshot above). DynamoDB
+    # Local does apply a write already in its socket once it resumes, but the refresh's
+    # write never gets there. A connection dropped after the request was sent is the
+    # lost answer for real: the rotation is applied and the client never hears of it.
+    username, _, _ = api.new_user()
+    cookie = api.sign_in(username).cookies["memos_refresh"]
+    sent = claims(cookie)
+    refresh_and_drop_the_answer(api, cookie)
+    lost = rotated_away_from(stack, sent["fid"], sent["tid"])
+    assert lost["currentTokenId"]["S"] != sent["tid"], "the dropped refresh was never applied"
+    assert lost["previousTokenId"]["S"] == sent["tid"] and lost["revoked"] == {"BOOL": False}
+
+    # The client still holds the cookie it sent, and sends it again: within the grace it is
+    # answered for the token the lost answer carried, and the family does not move.
+    retried = api.call("POST", "/auth/refresh", cookies={"memos_refresh": cookie})
+    assert retried.status_code == 200, retried.text
+    again = retried.cookies["memos_refresh"]
+    assert (claims(again)["fid"], claims(again)["tid"]) == (sent["fid"], lost["currentTokenId"]["S"])
+    assert family_item(stack, sent["fid"]) == lost, "the retry wrote nothing"
+    me = api.call("GET", "/auth/me", headers={"Authorization": f"Bearer {retried.json()['accessToken']}"})
+    assert me.status_code == 200, me.text
+
+    # The token the retry got rotates normally: the family moves on by exactly one.
+    onward = api.call("POST", "/auth/refresh", cookies={"memos_refresh": again})
+    assert onward.status_code == 200, onward.text
+    moved = family_item(stack, sent["fid"])
+    assert moved["currentTokenId"]["S"] == claims(onward.cookies["memos_refresh"])["tid"]
+    assert moved["previousTokenId"]["S"] == lost["currentTokenId"]["S"]
+    assert moved["revoked"] == {"BOOL": False}
+    # ... and the first cookie is now two rotations old: a reuse, which ends the sign-in.
+    assert api.call("POST", "/auth/refresh", cookies={"memos_refresh": cookie}).status_code == 401
+    assert (
+        api.call(
+            "POST", "/auth/refresh", cookies={"memos_refresh": onward.cookies["memos_refresh"]}
+        ).status_code
+        == 401
+    )
+    assert family_item(stack, sent["fid"])["revoked"] == {"BOOL": True}

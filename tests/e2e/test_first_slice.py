@@ -80,9 +80,12 @@ def test_refresh_rotates_and_reuse_revokes_the_family(api: Api) -> None:
     second = rotated.cookies["memos_refresh"]
     assert second != first
     assert api.call("GET", "/auth/me", headers=bearer(rotated.json()["accessToken"])).status_code == 200
+    third = api.call("POST", "/auth/refresh", cookies={"memos_refresh": second}).cookies["memos_refresh"]
+    # Two rotations old: a reuse even within the retry grace (the previous token within it
+    # is test_races.py's and test_dependency_hangs.py's).
     reused = api.call("POST", "/auth/refresh", cookies={"memos_refresh": first})
     assert reused.status_code == 401
-    assert api.call("POST", "/auth/refresh", cookies={"memos_refresh": second}).status_code == 401
+    assert api.call("POST", "/auth/refresh", cookies={"memos_refresh": third}).status_code == 401
 
 
 def test_sign_out_revokes_the_refresh_token_and_clears_the_cookie(api: Api) -> None:
@@ -115,26 +118,6 @@ def test_duplicate_username_is_409(api: Api) -> None:
     username, _, _ = api.new_user()
     response = api.sign_up(username.upper())
     assert response.status_code == 409 and response.json()["code"] == 6
-
-
-def test_concurrent_refreshes_with_one_token_let_exactly_one_through(api: Api) -> None:
-    _, _, refresh = api.new_user()
-
-    def attempt(_: int) -> requests.Response:
-        return api.call("POST", "/auth/refresh", cookies={"memos_refresh": refresh})
-
-    with ThreadPoolExecutor(20) as pool:
-        responses = list(pool.map(attempt, range(20)))
-    statuses = [response.status_code for response in responses]
-    assert statuses.count(200) == 1 and statuses.count(401) == 19
-    # The 19 losers presented a token that had just been rotated away: a reuse, so the whole
-    # family is revoked (RFC 9700 §4.14.2) and the winner's new token is refused as well.
-    (winner,) = [response for response in responses if response.status_code == 200]
-    family_id = jwt.decode(refresh, options={"verify_signature": False})["fid"]
-    (family,) = [item for item in api.scan("RefreshTokensTable") if item["familyId"]["S"] == family_id]
-    assert family["revoked"] == {"BOOL": True}
-    successor = api.call("POST", "/auth/refresh", cookies={"memos_refresh": winner.cookies["memos_refresh"]})
-    assert successor.status_code == 401
 
 
 def test_concurrent_sign_ups_of_one_username_make_one_user(api: Api) -> None:

@@ -1,17 +1,20 @@
-"""Issue 5: races on personal access tokens, with real parallel requests to the local stack on
-DynamoDB Local (moto's conditional writes are not atomic across threads, so races are only
-meaningful here). The refresh and sign-up races live in test_first_slice.py, the first-admin
-race in test_first_user_race.py.
+"""Issue 5: races on personal access tokens and refresh tokens, with real parallel requests to
+the local stack on DynamoDB Local (moto's conditional writes are not atomic across threads, so
+races are only meaningful here). The sign-up races live in test_first_slice.py, the
+first-admin race in test_first_user_race.py.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import jwt
 import pytest
 import requests
 
+from devstack.stack import LocalStack
 from tests.e2e.conftest import Api
 
 pytestmark = pytest.mark.e2e
@@ -159,3 +162,70 @@ def test_a_user_with_the_most_pats_is_archived_in_one_transaction(api: Api, admi
     assert len(assert_copies_agree(api, api.user_id(access))) == MAX_TOKENS_PER_USER
     for response in created[:: MAX_TOKENS_PER_USER // 10]:
         assert api.call("GET", "/auth/me", headers=bearer(response.json()["token"])).status_code == 401
+
+
+# -- refresh: one token, refreshed 20 times at once -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def no_grace_api() -> Iterator[Api]:
+    """A stack of its own with the retry grace off (REFRESH_REUSE_GRACE_SECONDS=0)."""
+    overrides = {"REVOCATION_LAG_SECONDS": "0", "BCRYPT_COST": "4", "REFRESH_REUSE_GRACE_SECONDS": "0"}
+    with LocalStack(env_overrides=overrides) as running:
+        yield Api(running)
+
+
+def refresh_with(api: Api, token: str) -> requests.Response:
+    return api.call("POST", "/auth/refresh", cookies={"memos_refresh": token})
+
+
+def refresh_all_at_once(api: Api, token: str) -> list[requests.Response]:
+    with ThreadPoolExecutor(WORKERS) as pool:
+        return list(pool.map(lambda _: refresh_with(api, token), range(WORKERS)))
+
+
+def claims(token: str) -> dict[str, Any]:
+    return dict(jwt.decode(token, options={"verify_signature": False}))
+
+
+def families_of(api: Api, user_id: int) -> list[dict[str, Any]]:
+    return [item for item in api.scan("RefreshTokensTable") if item["userId"]["N"] == str(user_id)]
+
+
+def test_concurrent_refreshes_with_one_token_all_answer_for_one_family(api: Api) -> None:
+    # The default grace (30 s): one request wins the conditional update, the 19 others find
+    # the token they sent is the one just rotated away, and are answered for the new one.
+    _, access, refresh = api.new_user()
+    responses = refresh_all_at_once(api, refresh)
+    assert [r.status_code for r in responses] == [200] * WORKERS, [r.text for r in responses]
+    (family,) = families_of(api, api.user_id(access))  # one sign-in, one family: no fork
+    assert family["revoked"] == {"BOOL": False}
+    assert family["familyId"]["S"] == claims(refresh)["fid"]
+    assert family["previousTokenId"]["S"] == claims(refresh)["tid"]
+    returned = [claims(r.cookies["memos_refresh"]) for r in responses]
+    assert {c["fid"] for c in returned} == {family["familyId"]["S"]}
+    assert {c["tid"] for c in returned} == {family["currentTokenId"]["S"]}
+    for response in responses:
+        assert api.call("GET", "/auth/me", headers=bearer(response.json()["accessToken"])).status_code == 200
+    # Any of the 20 tokens rotates on; the family moves once more, still unforked.
+    onward = refresh_with(api, responses[-1].cookies["memos_refresh"])
+    assert onward.status_code == 200, onward.text
+    (family,) = families_of(api, api.user_id(access))
+    assert family["currentTokenId"]["S"] == claims(onward.cookies["memos_refresh"])["tid"]
+    assert family["previousTokenId"]["S"] == returned[0]["tid"]
+
+
+def test_without_the_grace_concurrent_refreshes_with_one_token_let_exactly_one_through(
+    no_grace_api: Api,
+) -> None:
+    api = no_grace_api
+    _, access, refresh = api.new_user()
+    responses = refresh_all_at_once(api, refresh)
+    statuses = [response.status_code for response in responses]
+    assert statuses.count(200) == 1 and statuses.count(401) == WORKERS - 1
+    # The 19 losers presented a token that had just been rotated away: a reuse, so the whole
+    # family is revoked (RFC 9700 §4.14.2) and the winner's new token is refused as well.
+    (winner,) = [response for response in responses if response.status_code == 200]
+    (family,) = families_of(api, api.user_id(access))
+    assert family["revoked"] == {"BOOL": True}
+    assert refresh_with(api, winner.cookies["memos_refresh"]).status_code == 401

@@ -9,7 +9,8 @@ What must hold, whichever call fails:
 - handlers answer 500 or 503 with the SPEC error shape;
 - no partial write is left: no user without its username record (or the reverse), no
   credential of a user who is gone, no new password living alongside the old sign-ins,
-  and a refresh that failed before its write can simply be retried.
+  and a refresh can simply be retried, even one whose rotation was applied and its answer
+  lost (the retry grace of SPEC §3): one live family, and the retry's token is its current.
 """
 
 from __future__ import annotations
@@ -80,6 +81,28 @@ def _signed_in(api: ApiServices) -> Scene:
         session=session,
         refresh=api.refresh_tokens.issue(user, CLIENT, signed_in).token,
     )
+
+
+def _rotated_once(api: ApiServices) -> Scene:
+    """Signed in and refreshed once, the answer lost: `refresh` is the token rotated away,
+    presented again within the grace (the clock does not move)."""
+    scene = _signed_in(api)
+    _, current, _ = api.refresh_tokens.rotate(scene.refresh)
+    scene.extra["current"] = current.token
+    return scene
+
+
+def _refresh(services: Any, scene: Scene) -> Answer:
+    return call_api(
+        services,
+        "POST",
+        "/api/v1/auth/refresh",
+        "/api/v1/auth/refresh",
+        cookies=[f"memos_refresh={scene.refresh}"],
+    )
+
+
+REFRESH_PATHS = ("refresh", "refresh with the previous token within the grace")
 
 
 def _with_pat(api: ApiServices) -> Scene:
@@ -169,13 +192,8 @@ PATHS = [
             body={"passwordCredentials": {"username": sc.user.username, "password": PASSWORD}},
         ),
     ),
-    Path(
-        "refresh",
-        _signed_in,
-        lambda s, sc: call_api(
-            s, "POST", "/api/v1/auth/refresh", "/api/v1/auth/refresh", cookies=[f"memos_refresh={sc.refresh}"]
-        ),
-    ),
+    Path("refresh", _signed_in, _refresh),
+    Path(REFRESH_PATHS[1], _rotated_once, _refresh),
     Path(
         "sign-out",
         _signed_in,
@@ -288,6 +306,20 @@ def password_changed_but_sign_ins_live(api: ApiServices, scene: Scene) -> bool:
     return bool(live_families or api.sessions.list_for_user(user.id))
 
 
+def assert_one_live_family(api: ApiServices, scene: Scene, answer: Answer, where: str) -> None:
+    """After a refresh and its retry: the sign-in's family is live, not forked, and the
+    retry's token is for its current id (so that it rotates on)."""
+    from auth.tokens import parse_refresh_token
+
+    (cookie,) = [c for c in answer.cookies if c.startswith("memos_refresh=")]
+    token = cookie.split(";")[0].split("=", 1)[1]
+    claims = parse_refresh_token(token, api.keys.verification_key, api.clock.now())
+    # The scene's user signed in once: one family, whatever was retried.
+    (family,) = api.refresh_tokens._store.for_user(scene.user.id)
+    assert family.family_id == claims.family_id and not family.revoked, f"{where}: {family}"
+    assert family.current_token_id == claims.token_id, f"{where}: the retry's token is not current"
+
+
 # -- the runs -------------------------------------------------------------------------------
 
 
@@ -390,11 +422,13 @@ def test_every_call_of_the_path_fails_safely(
             _check_handler(result, failed_call, where)
         assert partial_writes(aws["dynamodb"], config) == [], where
         assert not password_changed_but_sign_ins_live(api, scene), where
-        if path.name == "refresh" and not (armed.after and failed_call in WRITE_OPERATIONS):
-            # Nothing was rotated, so the same refresh token still works: a throttled
-            # refresh must not sign the user out.
+        if path.name in REFRESH_PATHS:
+            # Whether the rotation was applied or not (its answer lost), the client's retry
+            # with the same token is answered: a throttled refresh must not sign the user
+            # out, and a lost answer is what the retry grace (SPEC §3) is for.
             retried = path.act(rig.fresh(path), scene)
             assert retried.status == 200, f"{where}: the retry answered {retried.status} {retried.body}"
+            assert_one_live_family(api, scene, retried, where)
 
 
 @pytest.mark.parametrize("fault", FAULT_NAMES)

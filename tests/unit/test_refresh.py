@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from auth.audit import AuditEvent, CredentialKind
+from auth.config import Config
 from auth.errors import Unauthenticated
-from auth.models import ClientInfo, SignIn
+from auth.models import ClientInfo
 from auth.refresh_tokens import RefreshReuseDetected
-from auth.tokens import parse_refresh_token
-from auth.wiring import ApiServices
+from auth.tokens import RefreshClaims, mint_refresh_token, parse_refresh_token
+from auth.wiring import ApiServices, build_api_services
 from tests.support.audit import RecordingAudit
 from tests.support.clock import FakeClock
 
@@ -33,20 +35,24 @@ def test_rotation_returns_a_new_token_and_retires_the_old(signed_in: tuple[ApiSe
     assert third.token not in (first, second.token)
 
 
-def test_reuse_revokes_the_whole_family(signed_in: tuple[ApiServices, str]) -> None:
+def test_reuse_revokes_the_whole_family(signed_in: tuple[ApiServices, str], clock: FakeClock) -> None:
     api, first = signed_in
     _, second, _ = api.refresh_tokens.rotate(first)
+    clock.advance(api.config.refresh_reuse_grace)  # past the retry grace
     with pytest.raises(RefreshReuseDetected):
         api.refresh_tokens.rotate(first)
     with pytest.raises(Unauthenticated):
         api.refresh_tokens.rotate(second.token)
 
 
-def test_a_token_rotated_by_another_container_counts_as_reuse(signed_in: tuple[ApiServices, str]) -> None:
+def test_a_token_rotated_by_another_container_counts_as_reuse(
+    signed_in: tuple[ApiServices, str], clock: FakeClock
+) -> None:
     # Concurrent rotations race on one conditional update; the real race runs against
     # DynamoDB Local in tests/e2e (moto does not make conditional writes atomic).
     api, token = signed_in
     api.refresh_tokens.rotate(token)
+    clock.advance(api.config.refresh_reuse_grace)
     with pytest.raises(RefreshReuseDetected):
         api.refresh_tokens.rotate(token)
 
@@ -115,13 +121,219 @@ def test_audit_never_names_the_token(signed_in: tuple[ApiServices, str], audit: 
         assert secret not in recorded
 
 
-def test_a_refresh_keeps_the_sign_in_of_its_family(api: ApiServices, clock: FakeClock) -> None:
-    alice = api.accounts.sign_up("alice", PASSWORD)
-    signed_in = SignIn.with_password(clock.now())
-    token = api.refresh_tokens.issue(alice, CLIENT, signed_in).token
-    clock.advance(3600)
-    _, rotated, kept = api.refresh_tokens.rotate(token)
-    clock.advance(3600)
-    _, _, kept_again = api.refresh_tokens.rotate(rotated.token)
-    # Refreshing never makes the sign-in look recent (RFC 9470): it is the one of the family.
-    assert kept == kept_again == signed_in
+# -- retry-safe refresh (SPEC §3): the token just rotated away, within the grace ------------
+
+
+def claims_of(api: ApiServices, token: str) -> RefreshClaims:
+    return parse_refresh_token(token, api.keys.verification_key, api.clock.now())
+
+
+def family_item(aws: dict[str, Any], family_id: str) -> dict[str, Any]:
+    item = aws["dynamodb"].get_item(
+        TableName="RefreshTokensTable", Key={"familyId": {"S": family_id}}, ConsistentRead=True
+    )["Item"]
+    assert isinstance(item, dict)
+    return item
+
+
+def test_the_grace_is_configured_from_the_environment() -> None:
+    assert Config.from_env({}).refresh_reuse_grace == 30
+    assert Config.from_env({"REFRESH_REUSE_GRACE_SECONDS": "0"}).refresh_reuse_grace == 0
+    assert Config.from_env({"REFRESH_REUSE_GRACE_SECONDS": "5"}).refresh_reuse_grace == 5
+
+
+def test_rotation_records_the_token_it_replaced_and_when(
+    signed_in: tuple[ApiServices, str], aws: dict[str, Any], clock: FakeClock
+) -> None:
+    api, first = signed_in
+    clock.advance(7)
+    _, second, _ = api.refresh_tokens.rotate(first)
+    item = family_item(aws, claims_of(api, first).family_id)
+    assert item["currentTokenId"]["S"] == claims_of(api, second.token).token_id
+    assert item["previousTokenId"]["S"] == claims_of(api, first).token_id
+    assert item["rotatedAt"]["N"] == str(int(clock.now()))
+
+
+def test_the_previous_token_within_the_grace_answers_for_the_current_one(
+    signed_in: tuple[ApiServices, str], aws: dict[str, Any], clock: FakeClock, audit: RecordingAudit
+) -> None:
+    api, first = signed_in
+    _, second, _ = api.refresh_tokens.rotate(first)
+    family_id = claims_of(api, first).family_id
+    rotated = family_item(aws, family_id)
+    events = len(audit.events)
+    clock.advance(api.config.refresh_reuse_grace - 1)  # the last second inside the grace
+    user, again, _ = api.refresh_tokens.rotate(first)
+    assert user.username == "alice"
+    assert again.token not in (first, second.token), "a new token (new iat), not a replay"
+    retried, current = claims_of(api, again.token), claims_of(api, second.token)
+    # Same family, same token id as the current one: nothing forked.
+    assert (retried.family_id, retried.token_id) == (family_id, current.token_id)
+    assert retried.issued_at == int(clock.now())
+    # It expires with the family: the server honours it no longer than that.
+    assert again.expires_at == retried.expires_at == int(rotated["expiresAt"]["N"])
+    # Nothing written, nothing revoked, nothing audited (least of all a reuse).
+    assert family_item(aws, family_id) == rotated
+    assert audit.events[events:] == []
+    # Both the current token and the one the grace minted for its id still work.
+    api.refresh_tokens.rotate(second.token)
+
+
+def test_the_previous_token_once_the_grace_is_over_is_a_reuse(
+    signed_in: tuple[ApiServices, str], aws: dict[str, Any], clock: FakeClock
+) -> None:
+    api, first = signed_in
+    _, second, _ = api.refresh_tokens.rotate(first)
+    clock.advance(api.config.refresh_reuse_grace)  # the first second outside it
+    with pytest.raises(RefreshReuseDetected):
+        api.refresh_tokens.rotate(first)
+    assert family_item(aws, claims_of(api, first).family_id)["revoked"] == {"BOOL": True}
+    with pytest.raises(Unauthenticated):
+        api.refresh_tokens.rotate(second.token)  # the current token died with its family
+
+
+def test_a_token_two_rotations_old_is_a_reuse_even_within_the_grace(
+    signed_in: tuple[ApiServices, str], audit: RecordingAudit
+) -> None:
+    api, first = signed_in
+    _, second, _ = api.refresh_tokens.rotate(first)
+    _, third, _ = api.refresh_tokens.rotate(second.token)
+    with pytest.raises(RefreshReuseDetected):
+        api.refresh_tokens.rotate(first)
+    assert audit.events[-2][0] is AuditEvent.REUSE_REFUSED
+    with pytest.raises(Unauthenticated):
+        api.refresh_tokens.rotate(third.token)
+
+
+def test_a_token_minted_by_the_grace_rotates_normally_afterwards(
+    signed_in: tuple[ApiServices, str], aws: dict[str, Any], clock: FakeClock
+) -> None:
+    api, first = signed_in
+    _, second, _ = api.refresh_tokens.rotate(first)
+    clock.advance(1)
+    _, retried, _ = api.refresh_tokens.rotate(first)
+    clock.advance(1)
+    _, third, _ = api.refresh_tokens.rotate(retried.token)
+    item = family_item(aws, claims_of(api, first).family_id)
+    assert item["currentTokenId"]["S"] == claims_of(api, third.token).token_id
+    assert item["previousTokenId"]["S"] == claims_of(api, second.token).token_id
+    assert item["revoked"] == {"BOOL": False}
+    # `first` is now two rotations old: a reuse, whatever the grace.
+    with pytest.raises(RefreshReuseDetected):
+        api.refresh_tokens.rotate(first)
+
+
+def test_many_retries_of_one_token_within_the_grace_keep_one_current_token_id(
+    signed_in: tuple[ApiServices, str], aws: dict[str, Any], clock: FakeClock
+) -> None:
+    # The 20-parallel race in sequence (moto's conditional writes are not atomic across
+    # threads; tests/e2e/test_races.py runs it in parallel on DynamoDB Local).
+    api, first = signed_in
+    answers = []
+    for _ in range(20):
+        answers.append(api.refresh_tokens.rotate(first)[1])
+        clock.advance(1)
+    item = family_item(aws, claims_of(api, first).family_id)
+    assert {claims_of(api, issued.token).token_id for issued in answers} == {item["currentTokenId"]["S"]}
+    assert item["previousTokenId"]["S"] == claims_of(api, first).token_id
+    assert item["revoked"] == {"BOOL": False}
+
+
+def test_with_a_grace_of_zero_the_previous_token_is_a_reuse_at_once(
+    aws: dict[str, Any], clock: FakeClock, config: Config, audit: RecordingAudit
+) -> None:
+    api = build_api_services(
+        replace(config, refresh_reuse_grace=0), clock, aws["dynamodb"], aws["secretsmanager"], audit
+    )
+    first = api.refresh_tokens.issue(api.accounts.sign_up("alice", PASSWORD), CLIENT).token
+    _, second, _ = api.refresh_tokens.rotate(first)
+    # Off means off, even seen from a container whose clock is a second behind the one that
+    # rotated (so that `now - rotatedAt` is negative).
+    clock.advance(-1)
+    with pytest.raises(RefreshReuseDetected):
+        api.refresh_tokens.rotate(first)
+    with pytest.raises(Unauthenticated):
+        api.refresh_tokens.rotate(second.token)
+
+
+def test_an_expired_previous_token_gets_no_grace(
+    signed_in: tuple[ApiServices, str], clock: FakeClock
+) -> None:
+    api, first = signed_in
+    clock.advance(api.config.refresh_token_ttl - 5)
+    _, second, _ = api.refresh_tokens.rotate(first)
+    clock.advance(10)  # `first` expired 5 s ago; its rotation was 10 s ago, inside the grace
+    with pytest.raises(Unauthenticated) as refused:
+        api.refresh_tokens.rotate(first)
+    assert not isinstance(refused.value, RefreshReuseDetected), "an expired token is refused unread"
+    api.refresh_tokens.rotate(second.token)
+
+
+def test_an_expired_family_gets_no_grace(signed_in: tuple[ApiServices, str], aws: dict[str, Any]) -> None:
+    api, first = signed_in
+    api.refresh_tokens.rotate(first)
+    # A family whose expiresAt has passed (a shorter TTL elsewhere, a clock behind): the
+    # tokens' own exp is not enough, the store's record decides.
+    aws["dynamodb"].update_item(
+        TableName="RefreshTokensTable",
+        Key={"familyId": {"S": claims_of(api, first).family_id}},
+        UpdateExpression="SET expiresAt = :past",
+        ExpressionAttributeValues={":past": {"N": str(int(api.clock.now()))}},
+    )
+    with pytest.raises(Unauthenticated):
+        api.refresh_tokens.rotate(first)
+
+
+def test_a_revoked_family_gets_no_grace(signed_in: tuple[ApiServices, str], audit: RecordingAudit) -> None:
+    api, first = signed_in
+    _, second, _ = api.refresh_tokens.rotate(first)
+    user = api.users.get_by_username("alice")
+    assert user is not None and api.refresh_tokens.revoke(second.token, user.id)
+    with pytest.raises(Unauthenticated) as refused:
+        api.refresh_tokens.rotate(first)
+    assert not isinstance(refused.value, RefreshReuseDetected)
+    assert AuditEvent.REUSE_REFUSED not in [event[0] for event in audit.events]
+
+
+@pytest.mark.parametrize("change", ["archived", "deleted"])
+def test_a_user_archived_or_deleted_gets_no_grace(
+    signed_in: tuple[ApiServices, str], aws: dict[str, Any], change: str
+) -> None:
+    api, first = signed_in
+    _, second, _ = api.refresh_tokens.rotate(first)
+    user = api.users.get_by_username("alice")
+    assert user is not None
+    # Straight into the table, so that only rotate()'s own read of the user can notice.
+    key = {"pk": {"S": f"user#{user.id}"}}
+    if change == "deleted":
+        aws["dynamodb"].delete_item(TableName="UsersTable", Key=key)
+    else:
+        aws["dynamodb"].update_item(
+            TableName="UsersTable",
+            Key=key,
+            UpdateExpression="SET #state = :archived",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={":archived": {"S": "ARCHIVED"}},
+        )
+    with pytest.raises(Unauthenticated, match="user not found or archived"):
+        api.refresh_tokens.rotate(first)
+    assert family_item(aws, claims_of(api, first).family_id)["revoked"] == {"BOOL": True}
+    with pytest.raises(Unauthenticated):
+        api.refresh_tokens.rotate(second.token)
+
+
+def test_the_previous_token_id_under_another_user_gets_no_grace(
+    signed_in: tuple[ApiServices, str], aws: dict[str, Any]
+) -> None:
+    # Only a holder of the signing key could mint this; the family's owner still decides.
+    api, first = signed_in
+    api.refresh_tokens.rotate(first)
+    claims = claims_of(api, first)
+    other = api.accounts.sign_up("mallory", PASSWORD)
+    forged = mint_refresh_token(
+        other.id, claims.token_id, claims.family_id, api.keys.signing_key(), api.clock.now(), 60
+    )
+    with pytest.raises(Unauthenticated) as refused:
+        api.refresh_tokens.rotate(forged.token)
+    assert not isinstance(refused.value, RefreshReuseDetected)
+    assert family_item(aws, claims.family_id)["revoked"] == {"BOOL": False}

@@ -281,6 +281,20 @@ def test_parameters_cover_the_operators_choices(source: dict[str, Any]) -> None:
         assert name in source["Parameters"]
 
 
+def test_the_api_function_gets_the_refresh_reuse_grace(
+    source: dict[str, Any], translated: dict[str, Any], template: Template
+) -> None:
+    grace = source["Parameters"]["RefreshReuseGraceSeconds"]
+    assert (grace["Default"], grace["MinValue"]) == (30, 0), "SPEC §3: default 30, 0 turns it off"
+    # SAM merges a function's variables into the Globals ones (it does not replace them):
+    # the deployed API function has both, and the local stack reads them the same way.
+    deployed = translated["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    assert deployed["REFRESH_REUSE_GRACE_SECONDS"] == {"Ref": "RefreshReuseGraceSeconds"}
+    assert "REVOCATION_LAG_SECONDS" in deployed
+    assert template.functions["ApiFunction"].environment["REFRESH_REUSE_GRACE_SECONDS"] == "30"
+    assert "REVOCATION_LAG_SECONDS" in template.functions["ApiFunction"].environment
+
+
 # -- data -----------------------------------------------------------------------------------
 
 

@@ -3,6 +3,9 @@
 The item holds the id of the family's one valid token. Rotating is a single conditional
 update from the presented id to the next, so of any number of concurrent refreshes with one
 token exactly one wins, and a token that is no longer current is recognisably a reuse.
+The same update records the id it replaced and when (`previousTokenId`, `rotatedAt`), so
+that a refused rotation shows whether the presented token was the one just rotated away:
+the domain's retry grace (RefreshTokens.rotate) is decided from that, with no second write.
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ class RefreshFamily:
     sign_in: SignIn = NO_SIGN_IN
     # Whether the family was ever refreshed (for the audit trail's first use).
     used: bool = False
+    # The token id the last rotation replaced and when ("" and 0 before the first rotation).
+    previous_token_id: str = ""
+    rotated_at: int = 0
 
 
 class RotationRefused(Exception):
@@ -65,6 +71,8 @@ def _from_item(item: Item) -> RefreshFamily:
         client=ClientInfo(user_agent=get_s(item, "userAgent"), ip_address=get_s(item, "ipAddress")),
         sign_in=SignIn(get_n(item, "authTime"), tuple(get_s(item, "amr").split())),
         used="firstUsedAt" in item,
+        previous_token_id=get_s(item, "previousTokenId"),
+        rotated_at=get_n(item, "rotatedAt"),
     )
 
 
@@ -108,6 +116,9 @@ class RefreshFamilyStore:
     ) -> RefreshFamily:
         """Move the family from the presented token to the next; RotationRefused otherwise.
 
+        The presented id becomes `previousTokenId` and `now` the `rotatedAt`, in the same
+        update, so the two can never disagree with `currentTokenId`.
+
         The family must belong to `user_id` (the token's subject): a token is bound to its
         family and to its user, not to either alone. Returns the family as it was before.
         """
@@ -117,8 +128,8 @@ class RefreshFamilyStore:
                     TableName=self._table,
                     Key={"familyId": s(family_id)},
                     UpdateExpression=(
-                        "SET currentTokenId = :next, lastUsedAt = :now, expiresAt = :exp,"
-                        " firstUsedAt = if_not_exists(firstUsedAt, :now)"
+                        "SET currentTokenId = :next, previousTokenId = :presented, rotatedAt = :now,"
+                        " lastUsedAt = :now, expiresAt = :exp, firstUsedAt = if_not_exists(firstUsedAt, :now)"
                     ),
                     ConditionExpression=(
                         "currentTokenId = :presented AND userId = :uid"
