@@ -124,7 +124,7 @@ def test_password_change_revokes_other_sign_ins(api: Api) -> None:
         f"/users/{username}",
         headers=bearer(access),
         cookies={"memos_refresh": refresh},
-        json={"password": "another good password"},
+        json={"password": "another good password", "currentPassword": PASSWORD},
     )
     assert changed.status_code == 200
     assert api.call("POST", "/auth/refresh", cookies={"memos_refresh": other}).status_code == 401
