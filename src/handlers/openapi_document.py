@@ -65,6 +65,16 @@ GATEWAY_SAYS = {
     503: "API Gateway: the function is unavailable",
 }
 # Only the sign-in throttle says when to retry; API Gateway's throttling does not.
+# RFC 9470 §3: the answer of a route that needs a recent sign-in, to a credential with an old one.
+REAUTHENTICATE: dict[str, OpenAPIResponseHeader] = {
+    "WWW-Authenticate": {
+        "description": (
+            'With code 16 "recent sign-in required": Bearer error="insufficient_user_authentication", '
+            'max_age="<seconds>"; sign in again and retry.'
+        ),
+        "schema": {"type": "string"},
+    }
+}
 RETRY_AFTER: dict[str, OpenAPIResponseHeader] = {
     "Retry-After": {
         "description": "Seconds until a sign-in may be tried again (with code 8 only).",
@@ -97,14 +107,16 @@ def route(
     body: type[BaseModel],
     *errors: int,
     security: list[dict[str, list[str]]] | None = None,
+    recent_sign_in: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Register a handler for `declared` on `router`, documented as answering `body` (200)
-    or one of `errors` (besides the statuses every route may answer)."""
+    or one of `errors` (besides the statuses every route may answer); `recent_sign_in` when
+    it may ask for a new sign-in (a 401 with WWW-Authenticate)."""
     # Powertools writes a path parameter as <name>, API Gateway as {name}.
     path = declared.path.replace("{", "<").replace("}", ">")
     register = getattr(router, declared.method.lower())
     decorator: Callable[[Handler], Handler] = register(
-        path, **documented(declared.access, body, *errors, security=security)
+        path, **documented(declared.access, body, *errors, security=security, recent_sign_in=recent_sign_in)
     )
     return decorator
 
@@ -114,6 +126,7 @@ def documented(
     body: type[BaseModel],
     *errors: int,
     security: list[dict[str, list[str]]] | None = None,
+    recent_sign_in: bool = False,
 ) -> dict[str, Any]:
     """The `responses` and `security` of a route: `body` with 200, `errors` from its function."""
     function = _FUNCTION_ALWAYS | set(errors)
@@ -129,6 +142,8 @@ def documented(
         }
         if status == 429 and status in function:
             response["headers"] = RETRY_AFTER
+        if status == 401 and recent_sign_in:
+            response["headers"] = REAUTHENTICATE
         responses[status] = response
     if security is None and access is not Access.PUBLIC:
         security = SIGNED_IN

@@ -32,7 +32,7 @@ def list_tokens(username: str) -> JsonResponse:
     return json_response(PersonalAccessTokenList(personalAccessTokens=tokens))
 
 
-@route(router, routes.CREATE_PAT, CreatedPersonalAccessToken, 401, 403, 404)
+@route(router, routes.CREATE_PAT, CreatedPersonalAccessToken, 401, 403, 404, recent_sign_in=True)
 def create_token(username: str, body: Annotated[CreatePersonalAccessTokenRequest, Body()]) -> JsonResponse:
     caller = principal(router.current_event)
     owner = owner_for(username, caller, routes.CREATE_PAT.access)

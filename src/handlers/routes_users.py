@@ -56,7 +56,7 @@ def _current_credential(caller: Principal) -> str:
     return (token and services().refresh_tokens.family_of(token, caller.user_id)) or ""
 
 
-@route(router, routes.UPDATE_USER, UserJson, 401, 403, 404)
+@route(router, routes.UPDATE_USER, UserJson, 401, 403, 404, recent_sign_in=True)
 def update_user(username: str, body: Annotated[UserUpdateRequest, Body()]) -> JsonResponse:
     caller = principal(router.current_event)
     changes = UserChanges(
@@ -72,7 +72,7 @@ def update_user(username: str, body: Annotated[UserUpdateRequest, Body()]) -> Js
     return json_response(UserJson.of(user, include_email=True))
 
 
-@route(router, routes.DELETE_USER, Empty, 401, 403, 404)
+@route(router, routes.DELETE_USER, Empty, 401, 403, 404, recent_sign_in=True)
 def delete_user(username: str) -> JsonResponse:
     services().user_admin.delete(principal(router.current_event), username)
     return json_response(Empty())

@@ -133,3 +133,16 @@ def test_the_documented_username_rule_is_the_domains(username: str) -> None:
     rule = DOCUMENT["components"]["schemas"]["NewUser"]["properties"]["username"]
     # A JSON Schema validator, not `re`: its `$` does not match before a final newline.
     assert jsonschema_rs.validator_for(rule).is_valid(username) is is_valid_username(username)
+
+
+def test_the_routes_that_need_a_recent_sign_in_document_the_challenge() -> None:
+    challenged = {
+        key
+        for key, operation in OPERATIONS.items()
+        if "WWW-Authenticate" in operation["responses"].get("401", {}).get("headers", {})
+    }
+    assert challenged == {
+        "PATCH /api/v1/users/{username}",
+        "DELETE /api/v1/users/{username}",
+        "POST /api/v1/users/{username}/personalAccessTokens",
+    }
