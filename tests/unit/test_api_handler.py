@@ -146,6 +146,22 @@ def test_every_error_is_a_google_rpc_status_with_empty_details(event: dict[str, 
     assert set(body) == {"code", "message", "details"} and body["details"] == []
 
 
+@pytest.mark.parametrize(
+    "event",
+    [
+        http_event("POST", "/api/v1/users", body="x" * 1_000_000),
+        http_event("POST", "/api/v1/users", body={"user": {"username": "-x-", "password": PASSWORD}}),
+        http_event("POST", "/api/v1/users", body={"user": {"username": "spelled", "password": PASSWORD}}),
+        http_event("GET", "/api/v1/openapi.json", route="GET /api/v1/openapi.json"),
+    ],
+    ids=["refused before routing", "domain error", "a route's answer", "the OpenAPI document"],
+)
+def test_every_body_is_spelled_one_way(event: dict[str, Any]) -> None:
+    # One JSON spelling whoever writes the body: the resolver, the pre-routing refusal, the document.
+    _, body, response = call(event)
+    assert response["body"] == to_json(body)
+
+
 def test_an_errors_details_are_answered_but_never_an_internal_errors() -> None:
     info = {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "MFA_REQUIRED", "domain": "memos"}
     assert error_body(InvalidArgument("needs more", details=[info])) == to_json(
