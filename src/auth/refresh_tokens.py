@@ -60,17 +60,7 @@ class RefreshTokens:
         family_id, token_id = str(uuid.uuid4()), str(uuid.uuid4())
         issued = mint_refresh_token(user.id, token_id, family_id, self._keys.signing_key(), now, self._ttl)
         self._store.create(
-            RefreshFamily(
-                family_id=family_id,
-                user_id=user.id,
-                current_token_id=token_id,
-                created_at=now,
-                last_used_at=now,
-                expires_at=issued.expires_at,
-                revoked=False,
-                client=client,
-                sign_in=sign_in,
-            )
+            RefreshFamily.begun(family_id, user.id, token_id, now, issued.expires_at, client, sign_in)
         )
         self._audit.record(AuditEvent.CREATED, CredentialKind.REFRESH_TOKEN, user.id, family_id)
         return issued

@@ -22,7 +22,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from auth.accounts import MAX_DISPLAY_NAME_CHARS, MAX_EMAIL_CHARS
 from auth.logins import Login
-from auth.models import User
+from auth.models import ClientInfo, Device, User
 from auth.passwords import MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS
 from auth.pats import MAX_DESCRIPTION_CHARS, MAX_EXPIRES_IN_DAYS, PAT_PREFIX, TOKEN_CHARS
 from auth.stores.pat_store import PatRecord
@@ -200,6 +200,17 @@ class ClientInfoJson(_Response):
     os: str
     browser: str
 
+    @classmethod
+    def of(cls, client: ClientInfo, device: Device) -> ClientInfoJson:
+        """Where a login came from, as its request said and as its User-Agent reads."""
+        return cls(
+            userAgent=client.user_agent,
+            ipAddress=client.ip_address,
+            device=device.device,
+            os=device.os,
+            browser=device.browser,
+        )
+
 
 class LoginJson(_Response):
     name: str = Field(description='"users/<username>/sessions/<id>"')
@@ -219,13 +230,7 @@ class LoginJson(_Response):
             createdAt=timestamp(login.created_at),
             lastAccessedAt=timestamp(login.last_accessed_at),
             expiresAt=timestamp(login.expires_at),
-            clientInfo=ClientInfoJson(
-                userAgent=login.client.user_agent,
-                ipAddress=login.client.ip_address,
-                device=login.device.device,
-                os=login.device.os,
-                browser=login.device.browser,
-            ),
+            clientInfo=ClientInfoJson.of(login.client, login.device),
         )
 
 

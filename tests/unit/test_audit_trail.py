@@ -4,10 +4,6 @@ sign-in and a PAT revoked, and a user deleted with all their credentials."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from auth import routes
 from auth.audit import AuditEvent, CredentialKind
 from auth.models import User
@@ -15,24 +11,11 @@ from auth.principal import AuthMethod
 from auth.tokens import parse_refresh_token
 from auth.wiring import ApiServices
 from tests.support.audit import RecordingAudit
-from tests.support.people import PASSWORD, People, call_api, context_for, sign_up_people
+from tests.support.people import PASSWORD, People, call_api, context_for
 from tests.unit.test_sessions import CLIENT
 
 NEW_PASSWORD = "an entirely new passphrase"
 Event = tuple[AuditEvent, CredentialKind, int, str]
-
-
-@pytest.fixture(autouse=True)
-def rewired() -> Iterator[None]:
-    yield
-    from handlers import api_context
-
-    api_context.services.replace(None)
-
-
-@pytest.fixture
-def people(api: ApiServices) -> People:
-    return sign_up_people(api)
 
 
 class Trail:

@@ -14,17 +14,12 @@ from auth.sessions import parse_session_cookie, session_cookie_value
 from auth.user_admin import UserChanges
 from auth.wiring import ApiServices, AuthorizerServices, build_authorizer_services
 from tests.support.clock import START, FakeClock
-from tests.support.people import People, authorize, sign_up_people
+from tests.support.people import People, authorize
 from tests.unit.test_pats import Failing, NoCalls
 from tests.unit.test_sessions import CLIENT
 
 ME = "GET /api/v1/auth/me"
 ADMIN_ONLY = "GET /api/v1/users"
-
-
-@pytest.fixture
-def people(api: ApiServices) -> People:
-    return sign_up_people(api)
 
 
 def as_admin(api: ApiServices, people: People, user: User, changes: UserChanges) -> None:

@@ -3,7 +3,6 @@ nobody reads or changes another user's tokens or sessions."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,7 +18,6 @@ from tests.support.people import (
     call_api,
     context_for,
     cookie_pair,
-    sign_up_people,
 )
 from tests.unit.test_sessions import CLIENT, FIREFOX
 
@@ -30,20 +28,6 @@ LOGIN = "/api/v1/users/{username}/sessions/{id}"
 SESSIONS = "/api/v1/auth/sessions"
 CURRENT = "/api/v1/auth/sessions/current"
 MISSING_ID = "00000000-0000-4000-8000-000000000000"
-
-
-@pytest.fixture(autouse=True)
-def rewired() -> Iterator[None]:
-    yield
-    from handlers import api_context, authorizer
-
-    api_context.services.replace(None)
-    authorizer.services.replace(None)
-
-
-@pytest.fixture
-def people(api: ApiServices) -> People:
-    return sign_up_people(api)
 
 
 def as_(user: Any) -> dict[str, str]:

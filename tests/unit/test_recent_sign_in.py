@@ -4,8 +4,6 @@ one's own password needs the current one."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from auth import routes
@@ -13,15 +11,7 @@ from auth.models import NO_SIGN_IN, SignIn, User
 from auth.principal import AuthMethod
 from auth.wiring import ApiServices, AuthorizerServices
 from tests.support.clock import FakeClock
-from tests.support.people import (
-    PASSWORD,
-    Answer,
-    People,
-    authorize,
-    call_api,
-    context_for,
-    sign_up_people,
-)
+from tests.support.people import PASSWORD, Answer, People, authorize, call_api, context_for
 from tests.unit.test_sessions import CLIENT
 
 NEW_PASSWORD = "an entirely new passphrase"
@@ -34,19 +24,8 @@ TOO_OLD = {
 CHALLENGE = 'Bearer error="insufficient_user_authentication", max_age="600"'
 
 
-@pytest.fixture(autouse=True)
-def rewired() -> Iterator[None]:
-    yield
-    from handlers import api_context, authorizer
-
-    api_context.services.replace(None)
-    authorizer.services.replace(None)
-
-
-@pytest.fixture
-def people(api: ApiServices) -> People:
-    assert api.config.reauth_max_age == MAX_AGE
-    return sign_up_people(api)
+def test_the_default_max_age_is_ten_minutes(api: ApiServices) -> None:
+    assert api.config.reauth_max_age == MAX_AGE == 600
 
 
 def signed_in(clock: FakeClock, seconds_ago: float) -> SignIn:
@@ -61,6 +40,14 @@ def change_password(
     return call_api(
         api, "PATCH", path, routes.UPDATE_USER.path, context, body={"password": NEW_PASSWORD, **body}
     )
+
+
+def alices_own_change(
+    api: ApiServices, people: People, sign_in: SignIn, method: AuthMethod, current: str | None = PASSWORD
+) -> Answer:
+    """alice changing her own password, with `current` as currentPassword (None: left out)."""
+    body = {} if current is None else {"currentPassword": current}
+    return change_password(api, people.alice, people.alice, sign_in, method, **body)
 
 
 def create_pat(api: ApiServices, user: User, sign_in: SignIn, method: AuthMethod) -> Answer:
@@ -85,14 +72,7 @@ def assert_too_old(answer: Answer) -> None:
 def test_own_password_change_with_a_recent_sign_in_and_the_current_password(
     api: ApiServices, clock: FakeClock, people: People
 ) -> None:
-    answer = change_password(
-        api,
-        people.alice,
-        people.alice,
-        signed_in(clock, MAX_AGE),
-        AuthMethod.SESSION,
-        currentPassword=PASSWORD,
-    )
+    answer = alices_own_change(api, people, signed_in(clock, MAX_AGE), AuthMethod.SESSION)
     assert answer.status == 200, answer.body
     assert api.accounts.sign_in("alice", NEW_PASSWORD, "203.0.113.7").id == people.alice.id
 
@@ -100,14 +80,7 @@ def test_own_password_change_with_a_recent_sign_in_and_the_current_password(
 def test_own_password_change_with_an_old_sign_in_asks_for_a_new_one(
     api: ApiServices, clock: FakeClock, people: People
 ) -> None:
-    answer = change_password(
-        api,
-        people.alice,
-        people.alice,
-        signed_in(clock, MAX_AGE + 1),
-        AuthMethod.SESSION,
-        currentPassword=PASSWORD,
-    )
+    answer = alices_own_change(api, people, signed_in(clock, MAX_AGE + 1), AuthMethod.SESSION)
     assert_too_old(answer)
     assert api.accounts.sign_in("alice", PASSWORD, "203.0.113.7").id == people.alice.id
 
@@ -115,9 +88,7 @@ def test_own_password_change_with_an_old_sign_in_asks_for_a_new_one(
 def test_a_token_without_auth_time_counts_as_an_old_sign_in(
     api: ApiServices, clock: FakeClock, people: People
 ) -> None:
-    answer = change_password(
-        api, people.alice, people.alice, NO_SIGN_IN, AuthMethod.ACCESS_TOKEN, currentPassword=PASSWORD
-    )
+    answer = alices_own_change(api, people, NO_SIGN_IN, AuthMethod.ACCESS_TOKEN)
     assert_too_old(answer)
 
 
@@ -125,14 +96,12 @@ def test_own_password_change_needs_the_current_password(
     api: ApiServices, clock: FakeClock, people: People
 ) -> None:
     recent = signed_in(clock, 0)
-    missing = change_password(api, people.alice, people.alice, recent, AuthMethod.ACCESS_TOKEN)
+    missing = alices_own_change(api, people, recent, AuthMethod.ACCESS_TOKEN, current=None)
     assert (missing.status, missing.body["message"]) == (
         400,
         "currentPassword is required to change your own password",
     )
-    wrong = change_password(
-        api, people.alice, people.alice, recent, AuthMethod.ACCESS_TOKEN, currentPassword="not the password"
-    )
+    wrong = alices_own_change(api, people, recent, AuthMethod.ACCESS_TOKEN, current="not the password")
     assert (wrong.status, wrong.body) == (
         403,
         {"code": 7, "message": "current password is incorrect", "details": []},
@@ -145,20 +114,11 @@ def test_wrong_current_passwords_are_throttled_like_failed_sign_ins(
 ) -> None:
     recent = signed_in(clock, 0)
     for _ in range(5):
-        wrong = change_password(
-            api,
-            people.alice,
-            people.alice,
-            recent,
-            AuthMethod.ACCESS_TOKEN,
-            currentPassword="not the password",
-        )
+        wrong = alices_own_change(api, people, recent, AuthMethod.ACCESS_TOKEN, current="not the password")
         assert wrong.status == 403
     # The sixth try from that address waits, even with the right password, and so does a
     # password sign-in to the account from there: they share the sign-in throttle.
-    throttled = change_password(
-        api, people.alice, people.alice, recent, AuthMethod.ACCESS_TOKEN, currentPassword=PASSWORD
-    )
+    throttled = alices_own_change(api, people, recent, AuthMethod.ACCESS_TOKEN)
     assert throttled.status == 429 and int(throttled.headers["Retry-After"]) > 0
     body = {"passwordCredentials": {"username": "alice", "password": PASSWORD}}
     sign_in = call_api(api, "POST", routes.SIGN_IN.path, routes.SIGN_IN.path, body=body)
@@ -166,9 +126,7 @@ def test_wrong_current_passwords_are_throttled_like_failed_sign_ins(
 
 
 def test_a_pat_never_changes_the_password(api: ApiServices, clock: FakeClock, people: People) -> None:
-    answer = change_password(
-        api, people.alice, people.alice, NO_SIGN_IN, AuthMethod.PAT, currentPassword=PASSWORD
-    )
+    answer = alices_own_change(api, people, NO_SIGN_IN, AuthMethod.PAT)
     assert answer.status == 403 and answer.body["code"] == 7
 
 

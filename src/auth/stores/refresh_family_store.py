@@ -50,6 +50,20 @@ class RefreshFamily:
     previous_token_id: str = ""
     rotated_at: int = 0
 
+    @classmethod
+    def begun(
+        cls,
+        family_id: str,
+        user_id: int,
+        token_id: str,
+        now: int,
+        expires_at: int,
+        client: ClientInfo,
+        sign_in: SignIn,
+    ) -> RefreshFamily:
+        """A family as its sign-in makes it: its first token current, never refreshed."""
+        return cls(family_id, user_id, token_id, now, now, expires_at, False, client, sign_in)
+
 
 class RotationRefused(Exception):
     """The conditional rotation failed; `family` is the item as it stood (None if gone)."""

@@ -1,0 +1,26 @@
+"""Fixtures of the in-process suites: three signed-up people, and handlers put back after."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from auth.wiring import ApiServices
+from tests.support.people import People, sign_up_people
+
+
+@pytest.fixture(autouse=True)
+def handlers_rewired() -> Iterator[None]:
+    """Whatever services a test gave the handlers, the next test starts from none."""
+    yield
+    from handlers import api_context, authorizer
+
+    api_context.services.replace(None)
+    authorizer.services.replace(None)
+
+
+@pytest.fixture
+def people(api: ApiServices) -> People:
+    """root (the first sign-up, so the only ADMIN), alice and bob."""
+    return sign_up_people(api)
