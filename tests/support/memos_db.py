@@ -142,11 +142,22 @@ class MemosDb:
         self._db.execute(
             "INSERT INTO user (id, created_ts, updated_ts, row_status, username, role, email, nickname,"
             " password_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (user_id, created, created, row_status, username, role, email, nickname,
-             password_hash if password_hash is not None else go_bcrypt(PASSWORD)),
+            (
+                user_id,
+                created,
+                created,
+                row_status,
+                username,
+                role,
+                email,
+                nickname,
+                password_hash if password_hash is not None else go_bcrypt(PASSWORD),
+            ),
         )
 
-    def pats_of(self, user_id: int, count: int = 1, expires_in: int | None = 86400, raw: str | None = None) -> list[str]:
+    def pats_of(
+        self, user_id: int, count: int = 1, expires_in: int | None = 86400, raw: str | None = None
+    ) -> list[str]:
         """`count` tokens of the user (expiring in `expires_in` s; negative: expired already)."""
         now = time.time()
         tokens, entries = [], []
@@ -185,7 +196,9 @@ class MemosDb:
         return ids
 
     def user_setting(self, user_id: int, key: str, value: str) -> None:
-        self._db.execute("INSERT INTO user_setting (user_id, key, value) VALUES (?, ?, ?)", (user_id, key, value))
+        self._db.execute(
+            "INSERT INTO user_setting (user_id, key, value) VALUES (?, ?, ?)", (user_id, key, value)
+        )
 
     def system_setting(self, name: str, value: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO system_setting (name, value) VALUES (?, ?)", (name, value))
@@ -207,6 +220,8 @@ def many_users(path: Path, users: int, pats_each: int, password_hash: str) -> Me
     db = MemosDb(path)
     db._db.execute("BEGIN")
     for user_id in range(1, users + 1):
-        db.user(user_id, f"user{user_id}", role="ADMIN" if user_id == 1 else "USER", password_hash=password_hash)
+        db.user(
+            user_id, f"user{user_id}", role="ADMIN" if user_id == 1 else "USER", password_hash=password_hash
+        )
         db.pats_of(user_id, pats_each, expires_in=None)
     return db

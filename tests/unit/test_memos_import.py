@@ -69,7 +69,9 @@ def _import(memos: MemosDb, **kwargs: Any) -> Report:
 
 
 def _services(aws: dict[str, Any], clock: FakeClock) -> ApiServices:
-    return build_api_services(Config(bcrypt_cost=4), clock, aws["dynamodb"], aws["secretsmanager"], RecordingAudit())
+    return build_api_services(
+        Config(bcrypt_cost=4), clock, aws["dynamodb"], aws["secretsmanager"], RecordingAudit()
+    )
 
 
 def _snapshot(aws: dict[str, Any]) -> dict[str, list[Any]]:
@@ -254,7 +256,9 @@ def test_a_dry_run_writes_nothing(aws: dict[str, Any], memos: MemosDb) -> None:
     assert report.counts[("secret key", "would be imported")] == 1
 
 
-def test_a_short_memos_key_is_imported_as_it_is(aws: dict[str, Any], clock: FakeClock, tmp_path: Path) -> None:
+def test_a_short_memos_key_is_imported_as_it_is(
+    aws: dict[str, Any], clock: FakeClock, tmp_path: Path
+) -> None:
     db = MemosDb(tmp_path / "short.db", secret_key="short-secret")
     db.user(1, "host", role="HOST")
     db.close()

@@ -83,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"memos-import: {error}", file=sys.stderr)
         return 2
     plan = mapping.plan(database, int(time.time()))
-    print(f"read {arguments.db}: {len(database.users):,} users, {len(database.user_settings):,} user settings")
+    print(
+        f"read {arguments.db}: {len(database.users):,} users, {len(database.user_settings):,} user settings"
+    )
     importer = Importer(target, threads=arguments.threads)
     # The bar goes to stderr, and only on a terminal: a log file gets the counts alone.
     with Progress(

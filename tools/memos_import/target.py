@@ -93,7 +93,9 @@ def from_stack_file(path: Path) -> dict[str, Any]:
     try:
         described = json.loads(path.read_text())
     except (OSError, ValueError) as error:
-        raise TargetError(f"{path}: cannot read the local stack's endpoints ({error}); is `make run` running?")
+        raise TargetError(
+            f"{path}: cannot read the local stack's endpoints ({error}); is `make run` running?"
+        ) from None
     pid = described.get("pid")
     if not isinstance(pid, int) or not _alive(pid):
         raise TargetError(f"{path} names a stack that is not running: start it with `make run`")
@@ -129,7 +131,9 @@ def resolve(*layers: Mapping[str, Any]) -> Target:
     missing = [name for name in ENVIRONMENT if not fields.get(name)]
     if missing:
         flags = ", ".join("--" + name.replace("_", "-") for name in missing)
-        raise TargetError(f"the stack is not fully named: give {flags} (or --stack-outputs, or run `make run`)")
+        raise TargetError(
+            f"the stack is not fully named: give {flags} (or --stack-outputs, or run `make run`)"
+        )
     return Target(**fields)
 
 

@@ -241,9 +241,14 @@ class Importer:
             report.rejections.append(Rejection(name, error.message))
             return
         existing = self._pats.get(pat.token_hash, consistent=True)
-        if existing is not None and existing.imported and (existing.token_id, existing.user_id) == (
-            pat.token_id,
-            pat.user_id,
+        if (
+            existing is not None
+            and existing.imported
+            and (existing.token_id, existing.user_id)
+            == (
+                pat.token_id,
+                pat.user_id,
+            )
         ):
             report.add("personal access tokens", "unchanged")
         else:

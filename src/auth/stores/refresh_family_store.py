@@ -106,7 +106,11 @@ class RefreshFamilyStore:
         }
         if family.imported:
             item["imported"] = boolean(True)
-        return {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(familyId)"}
+        return {
+            "TableName": self._table,
+            "Item": item,
+            "ConditionExpression": "attribute_not_exists(familyId)",
+        }
 
     def get(self, family_id: str) -> RefreshFamily | None:
         item = get_one(self._client, self._table, {"familyId": s(family_id)}, consistent=True)
