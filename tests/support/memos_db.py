@@ -218,7 +218,6 @@ class MemosDb:
 def many_users(path: Path, users: int, pats_each: int, password_hash: str) -> MemosDb:
     """A large database (the bench's): `users` users with `pats_each` tokens each, one hash."""
     db = MemosDb(path)
-    db._db.execute("BEGIN")
     for user_id in range(1, users + 1):
         db.user(
             user_id, f"user{user_id}", role="ADMIN" if user_id == 1 else "USER", password_hash=password_hash
