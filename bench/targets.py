@@ -84,6 +84,14 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
                 ratio <= 1.3,
             )
         )
+    imported = results.get("memos_import")
+    import_name = "Memos import: 10,000 users with 2 PATs each into DynamoDB Local (s)"
+    if imported is None or "skipped" in imported:
+        reason = imported["skipped"] if imported else "not measured"
+        targets.append(_skipped(import_name, "< 60", reason))
+    else:
+        met = imported["seconds"] < 60 and imported["users_imported"] == imported["users"]
+        targets.append(_target(import_name, imported["seconds"], "< 60", met))
     rss = results["memory"]["peak_rss_mb"]
     targets.append(_target("peak RSS after 10,000 authorizer invocations (MB)", rss, "< 100", rss < 100))
     return targets

@@ -108,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         _ignore_signals()
         app.stop(failed=failed)
+        if arguments.ready_file is not None:
+            # A stopped stack must not look like a running one to the importer.
+            arguments.ready_file.unlink(missing_ok=True)
     return 0
 
 

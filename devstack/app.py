@@ -175,6 +175,8 @@ class App:
             "tables": {table.logical_id: table.name for table in self.template.tables.values()},
             "secrets": {secret.logical_id: secret.name for secret in self.template.secrets.values()},
             "pid": os.getpid(),
+            # Demo mode signs with Memos' demo key: an import then leaves the secret alone.
+            "demo": self._environ.get("MEMOS_DEMO", "").strip().lower() in ("1", "true", "yes"),
             "backend_pids": [backend.process.pid for backend in self._backends.all],
             "log_dir": str(self._log_dir),
         }

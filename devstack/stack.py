@@ -105,6 +105,12 @@ class LocalStack:
         return [int(self._described("pid")), *map(int, self._described("backend_pids"))]
 
     @property
+    def ready_file(self) -> Path:
+        """The stack's endpoints and names as JSON (what `make run` writes to .devstack/stack.json)."""
+        assert self._workdir is not None, "not started"
+        return self._workdir / "ready.json"
+
+    @property
     def log_path(self) -> Path:
         assert self._workdir is not None, "not started"
         return self._workdir / "devstack.log"

@@ -44,6 +44,9 @@ class Config:
     refresh_reuse_grace: int = 30
     # SPEC §2: keys are cached in a container for at most five minutes.
     key_cache_seconds: int = 300
+    # Whether a PAT without our checksum is looked up, as one imported from Memos may be
+    # (SECURITY.md: what it costs; off on a stack that never imported any).
+    accept_imported_pats: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -67,6 +70,8 @@ class Config:
             revocation_lag=_int(env, "REVOCATION_LAG_SECONDS", defaults.revocation_lag),
             reauth_max_age=_int(env, "REAUTH_MAX_AGE_SECONDS", defaults.reauth_max_age),
             refresh_reuse_grace=_int(env, "REFRESH_REUSE_GRACE_SECONDS", defaults.refresh_reuse_grace),
+            accept_imported_pats=env.get("ACCEPT_IMPORTED_PATS", "true").strip().lower()
+            not in ("0", "false", "no"),
         )
 
     @property

@@ -32,6 +32,8 @@ MIN_KEY_CHARS = 32
 # A token naming an unknown kid may mean this container missed a rotation. Re-reading is
 # allowed this often, so forged kids cannot become a flood of Secrets Manager calls.
 UNKNOWN_KID_RELOAD_SECONDS = 30
+# Marks a secret value whose key was brought over from Memos (parse_secret).
+IMPORTED_FLAG = "importedFromMemos"
 # Fixed idempotency token for the first-run key: when several containers start at once,
 # exactly one value is stored and the others read it back.
 FIRST_RUN_REQUEST_TOKEN = "memos-auth-first-run-key-00000001"
@@ -45,9 +47,20 @@ def parse_secret(secret_string: str) -> SigningKey:
     if not isinstance(value, dict):
         raise Internal("signing key secret is not an object")
     kid, key = value.get("kid"), value.get("key")
-    if not isinstance(kid, str) or not kid or not isinstance(key, str) or len(key) < MIN_KEY_CHARS:
+    if not isinstance(kid, str) or not kid or not isinstance(key, str) or not key:
+        raise Internal("signing key secret needs a kid and a key of at least 32 characters")
+    # A Memos secret is what Memos made it (a UUID, or whatever an admin set): the key that
+    # signed its tokens is taken as it is, flagged by the importer, and only as the first kid;
+    # every key memos-auth makes is long (SECURITY.md).
+    memos_key = value.get(IMPORTED_FLAG) is True and kid == FIRST_KID
+    if len(key) < MIN_KEY_CHARS and not memos_key:
         raise Internal("signing key secret needs a kid and a key of at least 32 characters")
     return SigningKey(kid=kid, secret=key.encode("utf-8"))
+
+
+def imported_secret_string(memos_secret_key: str) -> str:
+    """The secret value holding Memos' own key (tools/memos_import), as kid v1."""
+    return json.dumps({"kid": FIRST_KID, "key": memos_secret_key, IMPORTED_FLAG: True})
 
 
 def new_secret_string(kid: str) -> str:

@@ -6,6 +6,11 @@ of the 26 before them, so a mistyped or invented token is refused by arithmetic 
 before any database read. Only the SHA-256 of a token is ever stored: a leaked table holds
 nothing that authenticates.
 
+Tokens Memos minted have the same shape but no checksum. When imported (tools/memos_import)
+their items say `imported`, and a token of the right shape whose checksum fails is looked
+up (one GetItem) and accepted only if its item is one of those, unless the deployment
+turned that off (`ACCEPT_IMPORTED_PATS=false`: SECURITY.md says why both exist).
+
 The authorizer's half (`find`, `mark_used`) imports nothing heavier than the store, so it
 is safe on the authorizer's cold path.
 """
@@ -58,14 +63,24 @@ def generate_pat() -> str:
     return PAT_PREFIX + random_part + checksum(random_part)
 
 
+def has_pat_shape(token: str) -> bool:
+    """Prefix, length and alphabet: what Memos' tokens and ours share."""
+    return (
+        len(token) == TOKEN_CHARS
+        and token.startswith(PAT_PREFIX)
+        and _BASE62_SET.issuperset(token[len(PAT_PREFIX) :])
+    )
+
+
+def has_valid_checksum(token: str) -> bool:
+    """The checksum of a token of the right shape (`has_pat_shape`)."""
+    body = token[len(PAT_PREFIX) :]
+    return hmac.compare_digest(checksum(body[:RANDOM_CHARS]), body[RANDOM_CHARS:])
+
+
 def is_well_formed(token: str) -> bool:
     """Prefix, length, alphabet and checksum; no I/O, so it runs before any lookup."""
-    if len(token) != TOKEN_CHARS or not token.startswith(PAT_PREFIX):
-        return False
-    body = token[len(PAT_PREFIX) :]
-    if not _BASE62_SET.issuperset(body):
-        return False
-    return hmac.compare_digest(checksum(body[:RANDOM_CHARS]), body[RANDOM_CHARS:])
+    return has_pat_shape(token) and has_valid_checksum(token)
 
 
 def hash_pat(token: str) -> str:
@@ -86,19 +101,24 @@ class PersonalAccessTokens:
         clock: Clock,
         audit: AuditSink | None = None,
         consistent_reads: bool = False,
+        accept_imported: bool = True,
     ) -> None:
         self._store = store
         self._clock = clock
         self._audit = audit or NullAudit()
         # With a revocation lag of 0 a delete must be seen by the very next request.
         self._consistent_reads = consistent_reads
+        # Whether a token without our checksum may be one imported from Memos (one read).
+        self._accept_imported = accept_imported
 
     # -- the authorizer's half ------------------------------------------------------------
 
-    @staticmethod
-    def token_hash(token: str) -> str:
-        """The stored hash of a well-formed token; Unauthenticated, without I/O, otherwise."""
-        if not is_well_formed(token):
+    def token_hash(self, token: str) -> str:
+        """The stored hash of a token that may exist; Unauthenticated, without I/O, otherwise:
+        a token not of the PAT shape, or without our checksum where imported tokens are off."""
+        if not has_pat_shape(token):
+            raise Unauthenticated("malformed personal access token")
+        if not self._accept_imported and not has_valid_checksum(token):
             raise Unauthenticated("malformed personal access token")
         return hash_pat(token)
 
@@ -108,6 +128,9 @@ class PersonalAccessTokens:
         record = self._store.get(self.token_hash(token), consistent=self._consistent_reads)
         if record is None:
             raise Unauthenticated("unknown personal access token")
+        # Only Memos' tokens lack the checksum: on any other item it means a mistake, refused.
+        if not record.imported and not has_valid_checksum(token):
+            raise Unauthenticated("malformed personal access token")
         if record.is_expired(self._clock.now()):
             raise Unauthenticated("personal access token expired")
         if not record.owner.is_active:

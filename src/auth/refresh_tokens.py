@@ -82,10 +82,19 @@ class RefreshTokens:
         )
         try:
             before = self._store.rotate(
-                claims.family_id, claims.user_id, claims.token_id, next_token_id, now, issued.expires_at
+                claims.family_id,
+                claims.user_id,
+                claims.token_id,
+                next_token_id,
+                now,
+                issued.expires_at,
+                imported_only=claims.from_memos,
             )
         except RotationRefused as refused:
             family = refused.family
+            if claims.from_memos and family is not None and not family.imported:
+                # A token without a family id names only imported families: any other is unknown.
+                family = None
             if family is not None and self._is_retry_within_grace(family, claims, now):
                 # The answer to the rotation that moved the family away from this token was
                 # lost. Answer again for the token that rotation made current, without a

@@ -66,8 +66,9 @@ class IssuedToken:
 class AccessClaims:
     user_id: int
     username: str
-    role: Role
-    status: State
+    # None in a token Memos minted (it has neither claim): the user's record decides anyway.
+    role: Role | None
+    status: State | None
     issued_at: int
     expires_at: int
     sign_in: SignIn = NO_SIGN_IN
@@ -80,6 +81,9 @@ class RefreshClaims:
     user_id: int
     issued_at: int
     expires_at: int
+    # A token Memos minted has no `fid`: its `tid` names a family the importer made, and
+    # only such a family may take it (RefreshTokens.rotate).
+    from_memos: bool = False
 
 
 KeyLookup = Callable[[str], SigningKey | None]
@@ -260,7 +264,10 @@ def _verified_claims(
         raise Unauthenticated("token issued in the future")
     if nbf is not None and (not _is_int(nbf) or nbf > now + MAX_CLOCK_SKEW_SECONDS):
         raise Unauthenticated("token not yet valid")
-    if claims.get("type") != token_type:
+    token_type_claim = claims.get("type")
+    # Memos' access tokens carry no `type`; the audience, checked above, already tells the
+    # two kinds apart, so only a `type` that is present and wrong is refused for them.
+    if token_type_claim != token_type and not (token_type == ACCESS_TYPE and token_type_claim is None):
         raise Unauthenticated("wrong token type")
     return claims
 
@@ -282,8 +289,12 @@ def _member(members: dict[str, T], value: object) -> T | None:
 def parse_access_token(token: str, keys: KeyLookup, now: float) -> AccessClaims:
     claims = _verified_claims(token, keys, ACCESS_AUDIENCE, ACCESS_TYPE, now)
     username = claims.get("name")
-    role, status = _member(_ROLES, claims.get("role")), _member(_STATES, claims.get("status"))
-    if not isinstance(username, str) or role is None or status is None:
+    role_claim, status_claim = claims.get("role"), claims.get("status")
+    role, status = _member(_ROLES, role_claim), _member(_STATES, status_claim)
+    # Absent (a token Memos minted) is fine; present but unknown is not a token anyone minted.
+    if not isinstance(username, str) or (role is None) != (role_claim is None):
+        raise Unauthenticated("invalid token claims")
+    if (status is None) != (status_claim is None):
         raise Unauthenticated("invalid token claims")
     return AccessClaims(
         user_id=_user_id(claims),
@@ -313,6 +324,10 @@ def _sign_in(claims: dict[str, object]) -> SignIn:
 def parse_refresh_token(token: str, keys: KeyLookup, now: float) -> RefreshClaims:
     claims = _verified_claims(token, keys, REFRESH_AUDIENCE, REFRESH_TYPE, now)
     token_id, family_id = claims.get("tid"), claims.get("fid")
+    from_memos = family_id is None
+    if from_memos:
+        # Memos' refresh tokens: the importer stored each as a family named by its token id.
+        family_id = token_id
     if not isinstance(token_id, str) or not isinstance(family_id, str):
         raise Unauthenticated("invalid token claims")
     if not token_id or not family_id or len(token_id) > 64 or len(family_id) > 64:
@@ -324,6 +339,7 @@ def parse_refresh_token(token: str, keys: KeyLookup, now: float) -> RefreshClaim
         # Both ints: _verified_claims refuses a token whose iat or exp is not.
         issued_at=cast(int, claims["iat"]),
         expires_at=cast(int, claims["exp"]),
+        from_memos=from_memos,
     )
 
 

@@ -108,7 +108,7 @@ def _verifiers(
     # A lag of 0 promises that a revocation is seen at once: only a consistent read keeps that.
     consistent = config.revocation_lag == 0
     pat_store = PatStore(dynamodb, config.personal_access_tokens_table, users, bookkeeping=bookkeeping)
-    pats = PersonalAccessTokens(pat_store, clock, audit, consistent)
+    pats = PersonalAccessTokens(pat_store, clock, audit, consistent, config.accept_imported_pats)
     session_store = SessionStore(dynamodb, config.sessions_table, bookkeeping)
     sessions = Sessions(session_store, clock, config.session_ttl, audit, consistent)
     cached = CachedUsers(users, clock, max_age=config.revocation_lag)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -62,7 +63,6 @@ def test_pat_is_accepted_with_its_id(
     "token",
     [
         "memos_pat_",
-        "memos_pat_" + "A" * 32,
         # Fixed tokens (not generate_pat()), so every test worker collects the same cases.
         "memos_pat_" + "MiljBH4B2bWslOWdk4ilzsg7Ym" + "00000!",
         "memos_pat_" + "MiljBH4B2bWslOWdk4ilzsg7Ym" + "0000000",
@@ -72,6 +72,13 @@ def test_malformed_pat_is_refused_without_a_read(
     aws: dict[str, Any], clock: FakeClock, config: Config, token: str
 ) -> None:
     refused(no_reads(aws, clock, config), authorization=f"Bearer {token}")
+
+
+def test_a_pat_without_our_checksum_is_refused_unread_where_imported_tokens_are_off(
+    aws: dict[str, Any], clock: FakeClock, config: Config
+) -> None:
+    strict = replace(config, accept_imported_pats=False)
+    refused(no_reads(aws, clock, strict), authorization=f"Bearer memos_pat_{'A' * 32}")
 
 
 def test_unknown_pat_is_refused(authorizer_services: AuthorizerServices, people: People) -> None:

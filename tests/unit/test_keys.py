@@ -16,7 +16,9 @@ from auth.keys import (
     UNKNOWN_KID_RELOAD_SECONDS,
     KeyRing,
     SecretsManagerKeySource,
+    imported_secret_string,
     next_kid,
+    parse_secret,
 )
 from auth.wiring import build_key_ring
 from tests.support.clock import FakeClock
@@ -130,3 +132,22 @@ def test_previous_stage_is_named(aws: dict[str, Any], clock: FakeClock) -> None:
     source = CountingSource(aws["secretsmanager"])
     KeyRing(source, clock).signing_key()
     assert source.fetches == [CURRENT_STAGE, PREVIOUS_STAGE]
+
+
+def test_a_memos_key_is_taken_as_it_is_when_imported_as_v1() -> None:
+    # Memos' secret may be any string an admin set; the importer flags it (tools/memos_import).
+    assert parse_secret(imported_secret_string("short")).secret == b"short"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"kid": "v1", "key": "short"},
+        {"kid": "v2", "key": "short", "importedFromMemos": True},
+        {"kid": "v1", "key": "", "importedFromMemos": True},
+        {"kid": "v1", "key": "short", "importedFromMemos": "yes"},
+    ],
+)
+def test_a_short_key_is_refused_unless_it_is_memos_v1(value: dict[str, Any]) -> None:
+    with pytest.raises(Internal):
+        parse_secret(json.dumps(value))

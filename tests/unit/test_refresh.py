@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import jwt
 import pytest
 
 from auth.audit import AuditEvent, CredentialKind
@@ -334,3 +335,31 @@ def test_the_previous_token_id_under_another_user_gets_no_grace(
         api.refresh_tokens.rotate(forged.token)
     assert not isinstance(refused.value, RefreshReuseDetected)
     assert family_item(aws, claims.family_id)["revoked"] == {"BOOL": False}
+
+
+def test_a_token_without_a_family_id_never_rotates_a_family_memos_auth_made(
+    api: ApiServices, clock: FakeClock
+) -> None:
+    user = api.accounts.sign_up("alice", PASSWORD)
+    api.refresh_tokens.issue(user, CLIENT)
+    (family,) = api.refresh_tokens.live_families(user.id)
+    # Signed with the stack's own key, naming the family as its token id: still refused.
+    key = api.keys.signing_key()
+    token = jwt.encode(
+        {
+            "type": "refresh",
+            "tid": family.family_id,
+            "iss": "memos",
+            "sub": str(user.id),
+            "aud": ["user.refresh-token"],
+            "iat": int(clock.now()),
+            "exp": int(clock.now()) + 60,
+        },
+        key.secret,
+        algorithm="HS256",
+        headers={"kid": key.kid},
+    )
+    with pytest.raises(Unauthenticated) as refused:
+        api.refresh_tokens.rotate(token)
+    assert not isinstance(refused.value, RefreshReuseDetected)
+    assert [f.family_id for f in api.refresh_tokens.live_families(user.id)] == [family.family_id]

@@ -90,6 +90,19 @@ REFUSED_ACCESS_TOKENS = {
     "missing audience": forge(access_claims(aud=None)),
     "refresh token as access token": mint_refresh_token(7, "t", "f", KEY, NOW, 60).token,
     "wrong type claim": forge(access_claims(type="refresh")),
+    "unknown role": forge(access_claims(role="ROOT")),
+    "unknown status": forge(access_claims(status="GONE")),
+    "Memos-style refresh token as access token": forge(
+        {
+            "type": "refresh",
+            "tid": "t",
+            "iss": "memos",
+            "sub": "7",
+            "aud": ["user.refresh-token"],
+            "iat": NOW,
+            "exp": NOW + 60,
+        }
+    ),
     "non-numeric subject": forge(access_claims(sub="admin")),
     "signature stripped": mint_access_token(USER, KEY, NOW, 900).token.rsplit(".", 1)[0] + ".",
     "trailing garbage": mint_access_token(USER, KEY, NOW, 900).token + "x",
@@ -107,3 +120,33 @@ def test_refused_access_tokens(token: str) -> None:
 def test_access_token_is_refused_as_refresh_token() -> None:
     with pytest.raises(Unauthenticated):
         parse_refresh_token(mint_access_token(USER, KEY, NOW, 900).token, lookup, NOW)
+
+
+def test_an_access_token_as_memos_mints_it_parses() -> None:
+    # server/auth/token.go: kid v1, claims name/iss/aud/sub/iat/exp only (no type, role, status).
+    memos = {
+        "name": "alice",
+        "iss": "memos",
+        "aud": ["user.access-token"],
+        "sub": "7",
+        "iat": NOW,
+        "exp": NOW + 900,
+    }
+    claims = parse_access_token(forge(memos), lookup, NOW + 10)
+    assert (claims.user_id, claims.username, claims.role, claims.status) == (7, "alice", None, None)
+
+
+def test_a_refresh_token_without_a_family_id_names_its_token_id_as_family() -> None:
+    memos = {
+        "type": "refresh",
+        "tid": "t-1",
+        "iss": "memos",
+        "sub": "7",
+        "aud": ["user.refresh-token"],
+        "iat": NOW,
+        "exp": NOW + 60,
+    }
+    claims = parse_refresh_token(forge(memos), lookup, NOW)
+    assert (claims.token_id, claims.family_id, claims.from_memos) == ("t-1", "t-1", True)
+    ours = parse_refresh_token(mint_refresh_token(7, "t-1", "f-1", KEY, NOW, 60).token, lookup, NOW)
+    assert ours.from_memos is False

@@ -21,7 +21,9 @@ from auth.stores.dynamo import (
     ITEM_CONDITION_FAILED,
     NO_FAILURE,
     Item,
+    boolean,
     conditional_write,
+    get_bool,
     get_n,
     get_one,
     get_s,
@@ -55,6 +57,8 @@ class PatRecord:
     last_used_at: int | None
     # The owner as the authorizer sees them: kept in step with the user's item.
     owner: TokenOwner
+    # Brought over from Memos (tools/memos_import): the token has no checksum of ours.
+    imported: bool = False
 
     def is_expired(self, now: float) -> bool:
         return self.expires_at is not None and now >= self.expires_at
@@ -83,6 +87,7 @@ def _from_item(item: Item) -> PatRecord:
             # Every item is written with its copy; one without would be refused, not trusted.
             state=State(get_s(item, "ownerState", State.ARCHIVED.value)),
         ),
+        imported=get_bool(item, "imported"),
     )
 
 
@@ -99,6 +104,8 @@ def pat_to_item(record: PatRecord) -> dict[str, Any]:
         item["expiresAt"] = n(record.expires_at)
     if record.last_used_at is not None:
         item["lastUsedAt"] = n(record.last_used_at)
+    if record.imported:
+        item["imported"] = boolean(True)
     return item
 
 
@@ -148,6 +155,39 @@ class PatStore:
                 return record
             if codes[0] == ITEM_CONDITION_FAILED:
                 record = replace(record, owner=self._owner_for_retry(record))
+            elif TRANSACTION_CONFLICT not in codes:
+                break
+            self._back_off(attempt)
+        raise Unavailable("storage unavailable")
+
+    def put_new(self, record: PatRecord) -> dict[str, Any]:
+        """The Put of a token that does not exist yet, as a transaction item (the importer
+        writes it with its user, whose item counts it)."""
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": pat_to_item(record),
+                "ConditionExpression": "attribute_not_exists(tokenHash)",
+            }
+        }
+
+    def add_imported(self, record: PatRecord) -> bool:
+        """Store an imported token of an existing user with its count; False when a token
+        with this hash exists already (the caller tells whether it is this one).
+
+        NotFound when the user is gone, InvalidArgument when their tokens are full.
+        """
+        for attempt in range(ATTEMPTS):
+            if self.get(record.token_hash, consistent=True) is not None:
+                return False
+            counted = self._users.token_added(record.user_id, record.owner, MAX_TOKENS_PER_USER)
+            codes = write_transaction(self._client, [counted, self.put_new(record)])
+            if codes is None:
+                return True
+            if codes[0] == ITEM_CONDITION_FAILED:
+                record = replace(record, owner=self._owner_for_retry(record))
+            elif codes[1] == ITEM_CONDITION_FAILED:
+                return False
             elif TRANSACTION_CONFLICT not in codes:
                 break
             self._back_off(attempt)

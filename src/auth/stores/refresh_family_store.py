@@ -24,6 +24,7 @@ from auth.stores.dynamo import (
     error_code,
     get_bool,
     get_n,
+    get_one,
     get_s,
     items_of_user,
     n,
@@ -49,6 +50,8 @@ class RefreshFamily:
     # The token id the last rotation replaced and when ("" and 0 before the first rotation).
     previous_token_id: str = ""
     rotated_at: int = 0
+    # Made by tools/memos_import from a Memos refresh token (whose JWT has no family id).
+    imported: bool = False
 
     @classmethod
     def begun(
@@ -87,6 +90,7 @@ def _from_item(item: Item) -> RefreshFamily:
         used="firstUsedAt" in item,
         previous_token_id=get_s(item, "previousTokenId"),
         rotated_at=get_n(item, "rotatedAt"),
+        imported=get_bool(item, "imported"),
     )
 
 
@@ -97,23 +101,34 @@ class RefreshFamilyStore:
 
     def create(self, family: RefreshFamily) -> None:
         with translated_errors():
-            self._client.put_item(
-                TableName=self._table,
-                Item={
-                    "familyId": s(family.family_id),
-                    "userId": n(family.user_id),
-                    "currentTokenId": s(family.current_token_id),
-                    "createdAt": n(family.created_at),
-                    "lastUsedAt": n(family.last_used_at),
-                    "expiresAt": n(family.expires_at),
-                    "revoked": boolean(family.revoked),
-                    "userAgent": s(family.client.user_agent),
-                    "ipAddress": s(family.client.ip_address),
-                    "authTime": n(family.sign_in.auth_time),
-                    "amr": s(" ".join(family.sign_in.amr)),
-                },
-                ConditionExpression="attribute_not_exists(familyId)",
-            )
+            self._client.put_item(**self.put_new(family))
+
+    def put_new(self, family: RefreshFamily) -> dict[str, Any]:
+        """The conditional Put of a new family (also a transaction item's `Put`)."""
+        item = {
+            "familyId": s(family.family_id),
+            "userId": n(family.user_id),
+            "currentTokenId": s(family.current_token_id),
+            "createdAt": n(family.created_at),
+            "lastUsedAt": n(family.last_used_at),
+            "expiresAt": n(family.expires_at),
+            "revoked": boolean(family.revoked),
+            "userAgent": s(family.client.user_agent),
+            "ipAddress": s(family.client.ip_address),
+            "authTime": n(family.sign_in.auth_time),
+            "amr": s(" ".join(family.sign_in.amr)),
+        }
+        if family.imported:
+            item["imported"] = boolean(True)
+        return {
+            "TableName": self._table,
+            "Item": item,
+            "ConditionExpression": "attribute_not_exists(familyId)",
+        }
+
+    def get(self, family_id: str) -> RefreshFamily | None:
+        item = get_one(self._client, self._table, {"familyId": s(family_id)}, consistent=True)
+        return _from_item(item) if item else None
 
     def for_user(self, user_id: int) -> list[RefreshFamily]:
         """Every family (sign-in) of a user."""
@@ -127,6 +142,7 @@ class RefreshFamilyStore:
         next_token_id: str,
         now: int,
         expires_at: int,
+        imported_only: bool = False,
     ) -> RefreshFamily:
         """Move the family from the presented token to the next; RotationRefused otherwise.
 
@@ -135,7 +151,20 @@ class RefreshFamilyStore:
 
         The family must belong to `user_id` (the token's subject): a token is bound to its
         family and to its user, not to either alone. Returns the family as it was before.
+        `imported_only`: the family must also be one imported from Memos.
         """
+        condition = "currentTokenId = :presented AND userId = :uid AND revoked = :false AND expiresAt > :now"
+        values = {
+            ":next": s(next_token_id),
+            ":presented": s(presented_token_id),
+            ":uid": n(user_id),
+            ":now": n(now),
+            ":exp": n(expires_at),
+            ":false": boolean(False),
+        }
+        if imported_only:
+            condition += " AND imported = :true"
+            values[":true"] = boolean(True)
         with translated_errors():
             try:
                 response = self._client.update_item(
@@ -145,18 +174,8 @@ class RefreshFamilyStore:
                         "SET currentTokenId = :next, previousTokenId = :presented, rotatedAt = :now,"
                         " lastUsedAt = :now, expiresAt = :exp, firstUsedAt = if_not_exists(firstUsedAt, :now)"
                     ),
-                    ConditionExpression=(
-                        "currentTokenId = :presented AND userId = :uid"
-                        " AND revoked = :false AND expiresAt > :now"
-                    ),
-                    ExpressionAttributeValues={
-                        ":next": s(next_token_id),
-                        ":presented": s(presented_token_id),
-                        ":uid": n(user_id),
-                        ":now": n(now),
-                        ":exp": n(expires_at),
-                        ":false": boolean(False),
-                    },
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues=values,
                     ReturnValues="ALL_OLD",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )

@@ -16,7 +16,9 @@ from auth.stores.dynamo import (
     ITEM_CONDITION_FAILED,
     Item,
     TableKey,
+    boolean,
     conditional_write,
+    get_bool,
     get_n,
     get_one,
     get_s,
@@ -35,6 +37,9 @@ USER_ID_COUNTER = "counter#users"
 # The user's number of personal access tokens, kept by the same transactions that store and
 # delete them: it proves that a listing of the tokens (through an index that may lag) is whole.
 TOKEN_COUNT = "patCount"
+# Marks a user item written by tools/memos_import: an import may find its own users again,
+# never take over one memos-auth created.
+IMPORTED = "imported"
 # The attributes of a user item that a change may write.
 _CHANGEABLE = ("role", "state", "passwordHash", "displayName", "email", "updateTime", "tokensNotBefore")
 
@@ -124,6 +129,67 @@ class UserStore:
                 ReturnValues="UPDATED_NEW",
             )
         return get_n(response["Attributes"], "value")
+
+    def raise_user_id_counter(self, at_least: int) -> None:
+        """Move the id counter up to `at_least` (never down), so new ids follow imported ones."""
+        conditional_write(
+            self._client.update_item,
+            TableName=self._settings_table,
+            Key={"pk": s(USER_ID_COUNTER)},
+            UpdateExpression="SET #v = :at_least",
+            ConditionExpression="attribute_not_exists(#v) OR #v < :at_least",
+            ExpressionAttributeNames={"#v": "value"},
+            ExpressionAttributeValues={":at_least": n(at_least)},
+        )
+
+    def claim_owner(self, user_id: int) -> bool:
+        """Name the instance's owner unless one is named: sign-up then makes no more ADMINs."""
+        return (
+            conditional_write(
+                self._client.put_item,
+                TableName=self._settings_table,
+                Item={"pk": s(OWNER_MARKER), "userId": n(user_id)},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+            is not None
+        )
+
+    def imported_items(self, user: User, token_count: int) -> list[dict[str, Any]]:
+        """Transaction items writing an imported user (flagged, counting `token_count` tokens
+        written in the same transaction) and its username record, where neither exists."""
+        not_exists = "attribute_not_exists(pk)"
+        item = {**user_to_item(user), IMPORTED: boolean(True), TOKEN_COUNT: n(token_count)}
+        return [
+            {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": not_exists}},
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {"pk": s(_username_pk(user.username)), "userId": n(user.id)},
+                    "ConditionExpression": not_exists,
+                }
+            },
+        ]
+
+    def get_imported(self, user_id: int) -> User | None:
+        """The user with this id if an import wrote it, else None (absent, or memos-auth's own)."""
+        item = get_one(self._client, self._table, {"pk": s(_user_pk(user_id))}, consistent=True)
+        if not item or not get_bool(item, IMPORTED):
+            return None
+        return user_from_item(item)
+
+    def has_own_users(self) -> bool:
+        """Whether any user was created by memos-auth itself (not by an import). A Scan."""
+        paginator = self._client.get_paginator("scan")
+        with translated_errors():
+            for page in paginator.paginate(
+                TableName=self._table,
+                FilterExpression=f"begins_with(pk, :prefix) AND attribute_not_exists({IMPORTED})",
+                ExpressionAttributeValues={":prefix": s(USER_PREFIX)},
+                ProjectionExpression="pk",
+            ):
+                if page.get("Items"):
+                    return True
+        return False
 
     def owner_exists(self) -> bool:
         return (

@@ -1,0 +1,195 @@
+"""SPEC §9 end to end: a Memos database imported into a running local stack (DynamoDB
+Local), by the command `make import-memos` runs, and its credentials used over HTTP."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devstack.stack import LocalStack
+from devstack.template import REPO_ROOT
+from tests.e2e.conftest import Api
+from tests.support.memos_db import PASSWORD, MemosDb, memos_access_token, memos_refresh_token
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    # A stack of its own: the import must find it with no users of memos-auth's own.
+    with LocalStack(env_overrides={"REVOCATION_LAG_SECONDS": "0"}) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def api(stack: LocalStack) -> Api:
+    return Api(stack)
+
+
+def _memos(path: Path, users: range, secret_key: str | None = None) -> MemosDb:
+    db = MemosDb(path, secret_key=secret_key) if secret_key else MemosDb(path)
+    for user_id in users:
+        db.user(user_id, f"memo{user_id}", role="HOST" if user_id == 1 else "USER")
+        db.pats_of(user_id, 1)
+        db.refresh_tokens_of(user_id, 1)
+    db.close()
+    return db
+
+
+def _run(stack: LocalStack, db: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own interpreter and module
+        [
+            sys.executable,
+            "-m",
+            "tools.memos_import",
+            "--db",
+            str(db),
+            "--stack-file",
+            str(stack.ready_file),
+            *flags,
+        ],
+        cwd=REPO_ROOT,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{REPO_ROOT / 'src'}:{REPO_ROOT}"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def _count(stack: LocalStack) -> dict[str, int]:
+    dynamodb = stack.client("dynamodb")
+    return {
+        name: dynamodb.scan(TableName=table, Select="COUNT")["Count"]
+        for name, table in stack.tables.items()
+        if name in ("UsersTable", "PersonalAccessTokensTable", "RefreshTokensTable")
+    }
+
+
+@pytest.fixture(scope="module")
+def imported(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    folder = tmp_path_factory.mktemp("memos")
+    full = _memos(folder / "full.db", range(1, 11))
+    # The same database before users 6-10 signed up: the same rows, the same tokens.
+    half = folder / "half.db"
+    shutil.copy(full.path, half)
+    with sqlite3.connect(half) as connection:
+        connection.execute("DELETE FROM user WHERE id > 5")
+        connection.execute("DELETE FROM user_setting WHERE user_id > 5")
+    connection.close()
+    dry = _run(stack, full.path, "--dry-run")
+    counts_after_dry_run = _count(stack)
+    # Import half, then all: the second run completes what the first did not reach.
+    first = _run(stack, half)
+    second = _run(stack, full.path)
+    return {"db": full, "dry": dry, "dry_counts": counts_after_dry_run, "runs": (first, second)}
+
+
+def test_a_dry_run_writes_nothing(imported: dict[str, Any]) -> None:
+    assert imported["dry"].returncode == 0, imported["dry"].stdout + imported["dry"].stderr
+    assert "users: 10 would be imported" in imported["dry"].stdout
+    assert imported["dry_counts"] == {
+        "UsersTable": 0,
+        "PersonalAccessTokensTable": 0,
+        "RefreshTokensTable": 0,
+    }
+
+
+def test_half_then_all_imports_everyone_once(stack: LocalStack, imported: dict[str, Any]) -> None:
+    first, second = imported["runs"]
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "users: 5 imported" in second.stdout and "users: 5 unchanged" in second.stdout
+    # Each user has a user item and a username item.
+    assert _count(stack) == {"UsersTable": 20, "PersonalAccessTokensTable": 10, "RefreshTokensTable": 10}
+
+
+def test_the_output_never_shows_a_hash_token_or_key(imported: dict[str, Any]) -> None:
+    db: MemosDb = imported["db"]
+    output = "".join(run.stdout + run.stderr for run in (*imported["runs"], imported["dry"]))
+    assert db.secret_key not in output and "$2a$" not in output
+    assert not any(token in output or token[10:] in output for token in db.pats)
+
+
+def test_a_memos_password_signs_in(api: Api, imported: dict[str, Any]) -> None:
+    signed_in = api.sign_in("memo1", PASSWORD)
+    assert signed_in.status_code == 200, signed_in.text
+    assert signed_in.json()["user"]["role"] == "ADMIN"
+
+
+def test_a_memos_pat_without_checksum_calls_me(api: Api, imported: dict[str, Any]) -> None:
+    for token, user_id in imported["db"].pats.items():
+        me = api.call("GET", "/auth/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 200, me.text
+        assert me.json()["user"]["username"] == f"memo{user_id}"
+
+
+def test_an_access_token_memos_signed_calls_me(api: Api, imported: dict[str, Any]) -> None:
+    token = memos_access_token(imported["db"].secret_key, "memo2", 2, int(time.time()))
+    me = api.call("GET", "/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200, me.text
+    assert me.json()["user"]["username"] == "memo2"
+
+
+def test_a_memos_refresh_cookie_refreshes_once_then_as_a_family(api: Api, imported: dict[str, Any]) -> None:
+    db: MemosDb = imported["db"]
+    token_id = next(tid for tid, uid in db.refresh_token_ids.items() if uid == 3)
+    memos_cookie = memos_refresh_token(db.secret_key, 3, token_id, int(time.time()))
+    first = api.call("POST", "/auth/refresh", cookies={"memos_refresh": memos_cookie})
+    assert first.status_code == 200, first.text
+    ours = first.cookies["memos_refresh"]
+    second = api.call("POST", "/auth/refresh", cookies={"memos_refresh": ours})
+    assert second.status_code == 200, second.text
+    me = api.call("GET", "/auth/me", headers={"Authorization": f"Bearer {second.json()['accessToken']}"})
+    assert me.json()["user"]["username"] == "memo3"
+
+
+def test_new_sign_ups_follow_the_imported_ids(api: Api, imported: dict[str, Any]) -> None:
+    admin = api.sign_in("memo1", PASSWORD).json()["accessToken"]
+    created = api.call(
+        "POST",
+        "/users",
+        json={"user": {"username": "newcomer", "password": PASSWORD}},
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    assert created.status_code == 200, created.text
+    assert created.json()["role"] == "USER"
+    signed_in = api.sign_in("newcomer", PASSWORD)
+    assert api.user_id(signed_in.json()["accessToken"]) == 11
+
+
+def test_a_second_run_changes_nothing(stack: LocalStack, imported: dict[str, Any]) -> None:
+    before = _count(stack)
+    again = _run(stack, imported["db"].path)
+    assert again.returncode == 0, again.stdout
+    assert "users: 10 unchanged" in again.stdout and " imported" not in again.stdout.replace(
+        "not imported", ""
+    )
+    assert _count(stack) == before
+
+
+def test_the_secret_is_refused_into_a_stack_with_users_of_its_own(
+    stack: LocalStack, imported: dict[str, Any], tmp_path: Path
+) -> None:
+    # A user of memos-auth's own (the same as the test above, if it ran): another Memos' key
+    # would end their tokens.
+    admin = Api(stack).sign_in("memo1", PASSWORD).json()["accessToken"]
+    Api(stack).call(
+        "POST",
+        "/users",
+        json={"user": {"username": "owncomer", "password": PASSWORD}},
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    other = _memos(tmp_path / "other.db", range(50, 52), secret_key="another-memos-instance-key")
+    run = _run(stack, other.path)
+    assert run.returncode == 1
+    assert "system_setting BASIC: the stack already has users of its own" in run.stdout
+    assert "another-memos-instance-key" not in run.stdout

@@ -1,0 +1,226 @@
+"""Memos SQLite databases for the importer's tests, built from Memos' own schema.
+
+The DDL is written from SPEC §9's columns (Memos' store/migration/sqlite/LATEST.sql);
+`OLD_SCHEMA` is a database from before identity providers and the ADMIN role (HOST).
+Passwords are hashed with `$2a$` as Go's bcrypt writes them; tokens are made and hashed as
+Memos does (`memos_pat_` + 32 random characters, no checksum; SHA-256 hex stored).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+import string
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import bcrypt
+import jwt
+
+SCHEMA = """
+CREATE TABLE user (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  created_ts BIGINT NOT NULL DEFAULT (strftime('%s', 'now')),
+  updated_ts BIGINT NOT NULL DEFAULT (strftime('%s', 'now')),
+  row_status TEXT NOT NULL CHECK (row_status IN ('NORMAL', 'ARCHIVED')) DEFAULT 'NORMAL',
+  username TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL DEFAULT 'USER',
+  email TEXT NOT NULL DEFAULT '',
+  nickname TEXT NOT NULL DEFAULT '',
+  password_hash TEXT NOT NULL,
+  avatar_url TEXT NOT NULL DEFAULT '',
+  description TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE user_setting (
+  user_id INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  UNIQUE(user_id, key)
+);
+CREATE TABLE system_setting (
+  name TEXT NOT NULL,
+  value TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  UNIQUE(name)
+);
+CREATE TABLE idp (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  uid TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  type TEXT NOT NULL,
+  identifier_filter TEXT NOT NULL DEFAULT '',
+  config TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE user_identity (
+  user_id INTEGER NOT NULL,
+  provider TEXT NOT NULL,
+  extern_uid TEXT NOT NULL,
+  UNIQUE(provider, extern_uid)
+);
+"""
+# Memos before v0.25: no idp or user_identity table yet.
+OLD_SCHEMA = SCHEMA.split("CREATE TABLE idp", 1)[0]
+PASSWORD = "correct horse battery"
+_ALPHABET = string.ascii_letters + string.digits
+# Hashing at cost 4 keeps the tests fast; the prefix is Go's.
+_COST = 4
+
+
+def go_bcrypt(password: str, cost: int = _COST) -> str:
+    """A bcrypt hash as Go's golang.org/x/crypto/bcrypt writes it: `$2a$`."""
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=cost, prefix=b"2a")).decode()
+
+
+def memos_pat() -> str:
+    """A token as Memos makes one: `memos_pat_` + 32 random characters, no checksum."""
+    return "memos_pat_" + "".join(secrets.choice(_ALPHABET) for _ in range(32))
+
+
+def rfc3339(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+
+
+def memos_access_token(secret_key: str, username: str, user_id: int, now: int, ttl: int = 900) -> str:
+    """Exactly Memos' GenerateAccessToken: header kid v1, claims name/iss/aud/sub/iat/exp."""
+    claims = {
+        "name": username,
+        "iss": "memos",
+        "aud": ["user.access-token"],
+        "sub": str(user_id),
+        "iat": now,
+        "exp": now + ttl,
+    }
+    return jwt.encode(claims, secret_key, algorithm="HS256", headers={"kid": "v1"})
+
+
+def memos_refresh_token(secret_key: str, user_id: int, token_id: str, now: int, ttl: int = 30 * 86400) -> str:
+    """Memos' refresh JWT: a token id (`tid`) and no family id."""
+    claims = {
+        "type": "refresh",
+        "tid": token_id,
+        "iss": "memos",
+        "sub": str(user_id),
+        "aud": ["user.refresh-token"],
+        "iat": now,
+        "exp": now + ttl,
+    }
+    return jwt.encode(claims, secret_key, algorithm="HS256", headers={"kid": "v1"})
+
+
+@dataclass
+class MemosDb:
+    """A Memos database being written, and the credentials in it (for the tests to use)."""
+
+    path: Path
+    secret_key: str = field(default_factory=lambda: str(uuid.uuid4()))
+    old: bool = False
+    # token -> user id, refresh token id -> user id: what a test presents afterwards.
+    pats: dict[str, int] = field(default_factory=dict)
+    refresh_token_ids: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._db = sqlite3.connect(self.path)
+        self._db.executescript(OLD_SCHEMA if self.old else SCHEMA)
+        self.system_setting("BASIC", json.dumps({"secretKey": self.secret_key}))
+
+    def user(
+        self,
+        user_id: int,
+        username: str,
+        role: str = "USER",
+        row_status: str = "NORMAL",
+        password_hash: str | None = None,
+        nickname: str = "",
+        email: str = "",
+    ) -> None:
+        created = int(time.time()) - 86400
+        self._db.execute(
+            "INSERT INTO user (id, created_ts, updated_ts, row_status, username, role, email, nickname,"
+            " password_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                user_id,
+                created,
+                created,
+                row_status,
+                username,
+                role,
+                email,
+                nickname,
+                password_hash if password_hash is not None else go_bcrypt(PASSWORD),
+            ),
+        )
+
+    def pats_of(
+        self, user_id: int, count: int = 1, expires_in: int | None = 86400, raw: str | None = None
+    ) -> list[str]:
+        """`count` tokens of the user (expiring in `expires_in` s; negative: expired already)."""
+        now = time.time()
+        tokens, entries = [], []
+        for _ in range(count):
+            token = memos_pat()
+            tokens.append(token)
+            entry = {
+                "tokenId": str(uuid.uuid4()),
+                "tokenHash": hashlib.sha256(token.encode()).hexdigest(),
+                "description": "ci",
+                "createdAt": rfc3339(now - 3600),
+            }
+            if expires_in is not None:
+                entry["expiresAt"] = rfc3339(now + expires_in)
+            entries.append(entry)
+            if expires_in is None or expires_in > 0:
+                self.pats[token] = user_id
+        self.user_setting(user_id, "PERSONAL_ACCESS_TOKENS", raw or json.dumps({"tokens": entries}))
+        return tokens
+
+    def refresh_tokens_of(self, user_id: int, count: int = 1, expires_in: int = 86400) -> list[str]:
+        now = time.time()
+        ids = [str(uuid.uuid4()) for _ in range(count)]
+        entries = [
+            {
+                "tokenId": token_id,
+                "expiresAt": rfc3339(now + expires_in),
+                "createdAt": rfc3339(now - 60),
+                "clientInfo": {"userAgent": "Mozilla/5.0 Memos", "ipAddress": "203.0.113.9"},
+            }
+            for token_id in ids
+        ]
+        if expires_in > 0:
+            self.refresh_token_ids.update(dict.fromkeys(ids, user_id))
+        self.user_setting(user_id, "REFRESH_TOKENS", json.dumps({"refreshTokens": entries}))
+        return ids
+
+    def user_setting(self, user_id: int, key: str, value: str) -> None:
+        self._db.execute(
+            "INSERT INTO user_setting (user_id, key, value) VALUES (?, ?, ?)", (user_id, key, value)
+        )
+
+    def system_setting(self, name: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO system_setting (name, value) VALUES (?, ?)", (name, value))
+
+    def idp(self, idp_id: int, uid: str) -> None:
+        self._db.execute(
+            "INSERT INTO idp (id, uid, name, type, config) VALUES (?, ?, ?, 'OAUTH2', '{}')",
+            (idp_id, uid, uid.title()),
+        )
+
+    def close(self) -> Path:
+        self._db.commit()
+        self._db.close()
+        return self.path
+
+
+def many_users(path: Path, users: int, pats_each: int, password_hash: str) -> MemosDb:
+    """A large database (the bench's): `users` users with `pats_each` tokens each, one hash."""
+    db = MemosDb(path)
+    for user_id in range(1, users + 1):
+        db.user(
+            user_id, f"user{user_id}", role="ADMIN" if user_id == 1 else "USER", password_hash=password_hash
+        )
+        db.pats_of(user_id, pats_each, expires_in=None)
+    return db

@@ -1,0 +1,268 @@
+"""Write an import's plan into a stack: conditional writes only, so it is idempotent and
+resumable and never overwrites what memos-auth created.
+
+Each user goes in one transaction with its tokens and refresh families (its token count set
+to the tokens written with it), so an interrupted run leaves every user whole or absent.
+A user that is already there is compared, not rewritten: an earlier import's user (flagged
+`imported`) gets only the credentials it still lacks, one conditional write each; any other
+user is a clash, reported. Users are written by a pool of threads: DynamoDB answers each
+transaction in milliseconds, and many in flight at once is what makes 10,000 users quick.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from auth.errors import InvalidArgument, NotFound, Unavailable
+from auth.keys import CURRENT_STAGE, IMPORTED_FLAG, PREVIOUS_STAGE, imported_secret_string
+from auth.stores.dynamo import ITEM_CONDITION_FAILED, conditional_write, write_transaction
+from auth.stores.pat_store import TRANSACTION_CONFLICT, PatRecord, PatStore
+from auth.stores.refresh_family_store import RefreshFamily, RefreshFamilyStore
+from auth.stores.settings_store import InstanceSettings, SettingsStore
+from auth.stores.user_store import UserStore
+from auth.usernames import username_key
+from tools.memos_import.mapping import ImportedUser, Plan, Rejection
+from tools.memos_import.target import Target
+
+# DynamoDB's limit of items in one transaction; a user and its username record take two.
+MAX_TRANSACTION_ITEMS = 100
+DEFAULT_THREADS = 16
+CONFLICT_ATTEMPTS = 5
+SECRET_ROW = "system_setting BASIC"
+
+
+@dataclass
+class Report:
+    # ("users", "created") -> n; kinds: users, personal access tokens, refresh tokens, ...
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    rejections: list[Rejection] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, kind: str, outcome: str, count: int = 1) -> None:
+        self.counts[(kind, outcome)] += count
+
+
+class Importer:
+    def __init__(self, target: Target, threads: int = DEFAULT_THREADS) -> None:
+        self._target = target
+        self._dynamodb = target.dynamodb()
+        self._secrets = target.secretsmanager()
+        self._users = UserStore(self._dynamodb, target.users_table, target.settings_table)
+        self._pats = PatStore(self._dynamodb, target.pats_table, self._users)
+        self._families = RefreshFamilyStore(self._dynamodb, target.refresh_tokens_table)
+        self._settings = SettingsStore(self._dynamodb, target.settings_table)
+        self._threads = threads
+
+    def run(
+        self,
+        plan: Plan,
+        dry_run: bool = False,
+        progress: Callable[[int], None] | None = None,
+        after_user: Callable[[ImportedUser], None] | None = None,
+    ) -> Report:
+        """Import `plan`; `progress(n)` after every n users, `after_user` after each one
+        (a test stops an import midway with it)."""
+        report = Report(rejections=list(plan.rejections))
+        report.add("expired personal access tokens", "left out", plan.expired_pats)
+        report.add("expired refresh tokens", "left out", plan.expired_refresh_tokens)
+        self._secret(plan, dry_run, report)
+        if dry_run:
+            report.add("users", "would be imported", len(plan.users))
+            report.add("personal access tokens", "would be imported", sum(len(u.pats) for u in plan.users))
+            report.add("refresh tokens", "would be imported", sum(len(u.families) for u in plan.users))
+            report.notes.append("dry run: nothing was written")
+            return report
+        # Before any user: a sign-up meanwhile gets an id above every imported one, and is
+        # not made the instance's ADMIN.
+        if plan.users:
+            self._users.raise_user_id_counter(plan.max_user_id)
+            owner = plan.owner_id or min(imported.user.id for imported in plan.users)
+            self._users.claim_owner(owner)
+        self._instance_settings(plan, report)
+        self._all_users(plan.users, report, progress, after_user)
+        return report
+
+    # -- the signing key ------------------------------------------------------------------
+
+    def _secret(self, plan: Plan, dry_run: bool, report: Report) -> None:
+        if plan.secret_key is None:
+            report.notes.append("the database holds no secret key: tokens Memos signed will not verify")
+            return
+        if self._target.demo:
+            report.notes.append("demo mode: the stack signs with the demo key; Memos' key is not imported")
+            return
+        if self._holds_key(plan.secret_key):
+            report.add("secret key", "unchanged")
+            return
+        if self._users.has_own_users():
+            report.rejections.append(
+                Rejection(
+                    SECRET_ROW,
+                    "the stack already has users of its own: Memos' key would replace the one their "
+                    "tokens are signed with, so it is not imported (Memos' tokens will not verify)",
+                )
+            )
+            return
+        if dry_run:
+            report.add("secret key", "would be imported")
+            return
+        self._secrets.put_secret_value(
+            SecretId=self._target.secret_id,
+            SecretString=imported_secret_string(plan.secret_key),
+            VersionStages=[CURRENT_STAGE],
+        )
+        report.add("secret key", "imported")
+
+    def _holds_key(self, key: str) -> bool:
+        """Whether the secret's current or previous version is Memos' key already."""
+        for stage in (CURRENT_STAGE, PREVIOUS_STAGE):
+            try:
+                value = self._secrets.get_secret_value(SecretId=self._target.secret_id, VersionStage=stage)
+            except self._secrets.exceptions.ResourceNotFoundException:
+                continue
+            try:
+                stored = json.loads(value.get("SecretString") or "")
+            except ValueError:
+                continue
+            if isinstance(stored, dict) and stored.get(IMPORTED_FLAG) is True and stored.get("key") == key:
+                return True
+        return False
+
+    # -- settings ---------------------------------------------------------------------------
+
+    def _instance_settings(self, plan: Plan, report: Report) -> None:
+        if plan.disallow_user_registration is None or plan.disallow_password_auth is None:
+            return
+        wanted = InstanceSettings(plan.disallow_user_registration, plan.disallow_password_auth)
+        if self._settings.put_instance_if_absent(wanted):
+            report.add("instance settings", "imported")
+        elif self._settings.get_instance() == wanted:
+            report.add("instance settings", "unchanged")
+        else:
+            report.rejections.append(
+                Rejection("system_setting GENERAL", "the stack has instance settings of its own: kept")
+            )
+
+    # -- users ------------------------------------------------------------------------------
+
+    def _all_users(
+        self,
+        users: list[ImportedUser],
+        report: Report,
+        progress: Callable[[int], None] | None,
+        after_user: Callable[[ImportedUser], None] | None,
+    ) -> None:
+        def one(imported: ImportedUser) -> Report:
+            part = Report()
+            try:
+                self._user(imported, part)
+            except Unavailable:
+                part.rejections.append(
+                    Rejection(f"user {imported.user.id}", "storage unavailable: run the import again")
+                )
+            if after_user is not None:
+                after_user(imported)
+            return part
+
+        executor = ThreadPoolExecutor(max_workers=self._threads)
+        try:
+            futures = [executor.submit(one, imported) for imported in users]
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
+                for future in done:
+                    part = future.result()
+                    report.counts.update(part.counts)
+                    report.rejections.extend(part.rejections)
+                if progress is not None and done:
+                    progress(len(done))
+        finally:
+            # An interrupted run stops queued users at once; the next run picks them up.
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    def _user(self, imported: ImportedUser, report: Report) -> None:
+        user = imported.user
+        room = MAX_TRANSACTION_ITEMS - 2
+        pats, families = imported.pats[:room], imported.families[: max(0, room - len(imported.pats))]
+        items = [
+            *self._users.imported_items(user, len(pats)),
+            *(self._pats.put_new(pat) for pat in pats),
+            *({"Put": self._families.put_new(family)} for family in families),
+        ]
+        codes = self._transact(items)
+        if codes is None:
+            report.add("users", "imported")
+            report.add("personal access tokens", "imported", len(pats))
+            report.add("refresh tokens", "imported", len(families))
+            rest_pats, rest_families = imported.pats[len(pats) :], imported.families[len(families) :]
+        elif ITEM_CONDITION_FAILED in codes[:2]:
+            existing = self._users.get_imported(user.id)
+            if existing is None or username_key(existing.username) != username_key(user.username):
+                report.rejections.append(
+                    Rejection(
+                        f"user {user.id}",
+                        "memos-auth has a user of its own with this id or username: not overwritten "
+                        f"(nor its {len(imported.pats)} tokens and {len(imported.families)} refresh tokens)",
+                    )
+                )
+                return
+            report.add("users", "unchanged")
+            rest_pats, rest_families = imported.pats, imported.families
+        else:
+            # A credential of the user is in the way, not the user: the user alone, then each.
+            if self._transact(self._users.imported_items(user, 0)) is not None:
+                raise Unavailable("storage unavailable")
+            report.add("users", "imported")
+            rest_pats, rest_families = imported.pats, imported.families
+        for pat in rest_pats:
+            self._pat(pat, report)
+        for family in rest_families:
+            self._family(family, report)
+
+    def _transact(self, items: list[dict[str, Any]]) -> list[str] | None:
+        for _ in range(CONFLICT_ATTEMPTS):
+            codes = write_transaction(self._dynamodb, items)
+            if codes is None or TRANSACTION_CONFLICT not in codes:
+                return codes
+        raise Unavailable("storage unavailable")
+
+    def _pat(self, pat: PatRecord, report: Report) -> None:
+        name = f"personal access token {pat.token_id} of user {pat.user_id}"
+        try:
+            if self._pats.add_imported(pat):
+                report.add("personal access tokens", "imported")
+                return
+        except (NotFound, InvalidArgument) as error:
+            report.rejections.append(Rejection(name, error.message))
+            return
+        existing = self._pats.get(pat.token_hash, consistent=True)
+        if (
+            existing is not None
+            and existing.imported
+            and (existing.token_id, existing.user_id)
+            == (
+                pat.token_id,
+                pat.user_id,
+            )
+        ):
+            report.add("personal access tokens", "unchanged")
+        else:
+            report.rejections.append(Rejection(name, "another token with the same hash exists"))
+
+    def _family(self, family: RefreshFamily, report: Report) -> None:
+        if conditional_write(self._dynamodb.put_item, **self._families.put_new(family)) is not None:
+            report.add("refresh tokens", "imported")
+            return
+        existing = self._families.get(family.family_id)
+        # Kept as it is, rotated or revoked since: never put back to Memos' token.
+        if existing is not None and existing.imported and existing.user_id == family.user_id:
+            report.add("refresh tokens", "unchanged")
+        else:
+            report.rejections.append(
+                Rejection(f"refresh token {family.family_id} of user {family.user_id}", "its id is taken")
+            )
