@@ -59,6 +59,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--data-dir", type=Path, help="keep DynamoDB Local's data and the secrets here between runs"
     )
     parser.add_argument("--fresh", action="store_true", help="empty --data-dir before starting")
+    parser.add_argument(
+        "--dynamodb-tap",
+        action="store_true",
+        help="put devstack.dynamodb_tap between the functions and DynamoDB (tests that lose an answer)",
+    )
     arguments = parser.parse_args(argv)
     if arguments.fresh and arguments.data_dir is None:
         parser.error("--fresh needs --data-dir")
@@ -88,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         log_mode=arguments.logs,
         data_dir=arguments.data_dir,
         fresh=arguments.fresh,
+        dynamodb_tap=arguments.dynamodb_tap,
     )
     # A crash anywhere (even in startup) still stops the backends: atexit is the last resort.
     atexit.register(app.stop, failed=True)

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
+import urllib.parse
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import botocore.exceptions
 
-from devstack import backends
+from devstack import backends, processes
+from devstack.dynamodb_tap import DynamoDBTap
 from devstack.environment import Endpoints, function_environment
 from devstack.gateway import Gateway, GatewayServer
 from devstack.persistence import DataDir, restore_secrets, save_secrets
@@ -48,10 +52,12 @@ class App:
         log_mode: str = JSON,
         data_dir: Path | None = None,
         fresh: bool = False,
+        dynamodb_tap: bool = False,
     ) -> None:
         """`data_dir` keeps DynamoDB Local's data and the secrets between runs (None: memory
         only); `fresh` empties it first. `log_mode` readable sends the handlers' logs to a
-        file per function and prints a line per request instead (devstack.request_log)."""
+        file per function and prints a line per request instead (devstack.request_log).
+        `dynamodb_tap` puts devstack.dynamodb_tap between the functions and DynamoDB."""
         self._template_path = Path(template_path)
         self._port = port
         self._environ = dict(os.environ if environ is None else environ)
@@ -62,6 +68,8 @@ class App:
         # Absolute: the backends run in their log directory, not where devstack was started.
         self._data = DataDir(Path(data_dir).resolve()) if data_dir is not None else None
         self._fresh = fresh
+        self._want_tap = dynamodb_tap
+        self._tap: DynamoDBTap | None = None
         self._provisioned = False
         self._backends: backends.Backends | None = None
         self._pools: dict[str, FunctionPool] = {}
@@ -96,6 +104,11 @@ class App:
         if self._data is not None:
             self._restore_secrets()
         self._provisioned = True
+        if self._want_tap:
+            self._tap = self._start_tap()
+            # Only the functions go through it: provisioning and tests read DynamoDB directly.
+            endpoints = replace(endpoints, dynamodb=self._tap.endpoint)
+            note(f"the functions reach DynamoDB through a tap; its control is {self._tap.control_endpoint}")
         for function in self.template.functions.values():
             environment = function_environment(function, endpoints, self._environ)
             self._pools[function.logical_id] = FunctionPool(
@@ -103,6 +116,20 @@ class App:
             )
         if warm:
             self._warm()
+
+    def _start_tap(self) -> DynamoDBTap:
+        assert self._backends is not None
+        dynamodb = self._backends.dynamodb
+        url = urllib.parse.urlsplit(dynamodb.endpoint)
+
+        def pause() -> None:
+            processes.signal_group(dynamodb.process, signal.SIGSTOP)
+
+        # moto serves Secrets Manager too: freezing it would hang more than DynamoDB.
+        can_pause = dynamodb.name == backends.DYNAMODB_LOCAL
+        return DynamoDBTap(
+            (url.hostname or HOST, url.port or 80), on_pause=pause if can_pause else None
+        ).start()
 
     def invoke(self, function_name: str, event: Mapping[str, Any]) -> Outcome:
         """One invocation of a function, as `sam local invoke` would do it."""
@@ -166,6 +193,9 @@ class App:
             "dynamodb_backend": self._backends.dynamodb.name,
             # Its own process (and group), so tests can pause and resume it (a hanging DynamoDB).
             "dynamodb_pid": self._backends.dynamodb.process.pid,
+            # With --dynamodb-tap: what the functions use as their DynamoDB, and its trigger.
+            "dynamodb_tap_endpoint": self._tap.endpoint if self._tap is not None else None,
+            "dynamodb_tap_control": self._tap.control_endpoint if self._tap is not None else None,
             "backends": self.backends_summary(),
             "data_dir": str(self._data.root) if self._data is not None else None,
             "function_logs": {
@@ -194,6 +224,12 @@ class App:
             self._server.server_close()
         for pool in self._pools.values():
             pool.close()
+        if self._tap is not None:
+            self._tap.stop()
+            if self._backends is not None:
+                # The tap may have left DynamoDB Local frozen, and a frozen process would sit
+                # out the SIGTERM grace period below.
+                processes.signal_group(self._backends.dynamodb.process, signal.SIGCONT)
         if self._data is not None and self._provisioned:
             self._save_secrets()
         if self._backends is not None:

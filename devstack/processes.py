@@ -55,6 +55,11 @@ def stop(process: subprocess.Popen[bytes], grace_seconds: float = 5.0) -> None:
     _signal_group(process.pid, signal.SIGKILL)
 
 
+def signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    """Signal the group of a backend we started (SIGSTOP / SIGCONT freeze and resume it)."""
+    _signal_group(process.pid, signum)
+
+
 def _signal_group(pgid: int, signum: int) -> None:
     # The group id is the pid we started (start_new_session), never a group we did not make.
     with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -19,6 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -38,6 +40,35 @@ class StackError(RuntimeError):
     """The stack did not start; the message carries the end of its log."""
 
 
+class TapTrigger:
+    """The tap's one trigger, through its control endpoint (devstack.dynamodb_tap)."""
+
+    def __init__(self, control: str) -> None:
+        self._url = control.rstrip("/") + "/trigger"
+
+    def arm(self, target: str, table: str) -> None:
+        self._call("PUT", {"target": target, "table": table, "pause": True})
+
+    def disarm(self) -> None:
+        self._call("DELETE")
+
+    @property
+    def fired(self) -> bool:
+        """Whether the call was caught (and DynamoDB Local frozen)."""
+        state = self._call("GET")
+        return bool(state and state["fired"])
+
+    def _call(self, method: str, document: object = None) -> Any:
+        body = None if document is None else json.dumps(document).encode()
+        request = urllib.request.Request(self._url, data=body, method=method)  # noqa: S310 - our own URL
+        try:
+            with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310  # nosec B310
+                text = answer.read()
+        except urllib.error.HTTPError as error:
+            raise StackError(f"the tap refused {method}: {error.code} {error.read()!r}") from None
+        return json.loads(text) if text else None
+
+
 class LocalStack:
     def __init__(
         self,
@@ -49,10 +80,13 @@ class LocalStack:
         logs: str = JSON,
         data_dir: Path | str | None = None,
         fresh: bool = False,
+        dynamodb_tap: bool = False,
     ) -> None:
         """`logs` is json by default, so `log_text()` holds every line the handlers logged
         (tests scan them for secrets). Without `data_dir` the stack keeps nothing: every
-        stack starts empty, whatever other tests or `make run` stored."""
+        stack starts empty, whatever other tests or `make run` stored. `dynamodb_tap` puts
+        devstack.dynamodb_tap between the functions and DynamoDB, for
+        `dynamodb_paused_at`."""
         self.env_overrides = dict(env_overrides or {})
         self.port = port
         self.template = Path(template).resolve()
@@ -61,6 +95,7 @@ class LocalStack:
         self.logs = logs
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self.fresh = fresh
+        self.dynamodb_tap = dynamodb_tap
         self.process: subprocess.Popen[bytes] | None = None
         self._workdir: Path | None = None
         self._description: dict[str, Any] = {}
@@ -154,6 +189,32 @@ class LocalStack:
         finally:
             self.resume_dynamodb()
 
+    @contextlib.contextmanager
+    def dynamodb_paused_at(self, operation: str, table: str) -> Iterator[TapTrigger]:
+        """Freeze DynamoDB Local exactly while one call is in flight (needs `dynamodb_tap`).
+
+        In the block, the next `operation` ("UpdateItem") on `table` that a function sends
+        reaches DynamoDB Local, which is then frozen; the function never hears back (the tap
+        withholds that answer for good), so it times out as if the answer were lost. After
+        the block DynamoDB Local runs again, and applies the call if it had not yet.
+        """
+        if self.dynamodb_backend != "dynamodb-local":
+            raise StackError(f"only DynamoDB Local can be paused, not {self.dynamodb_backend}")
+        control = self._described("dynamodb_tap_control")
+        if control is None:
+            raise StackError("the functions do not go through a tap: LocalStack(dynamodb_tap=True)")
+        trigger = TapTrigger(str(control))
+        # From now on the tap may freeze DynamoDB Local at any moment: stop() must resume it.
+        self._dynamodb_paused = True
+        try:
+            trigger.arm(f"DynamoDB_20120810.{operation}", table)
+            yield trigger
+        finally:
+            try:
+                trigger.disarm()
+            finally:
+                self.resume_dynamodb()
+
     def _signal_dynamodb(self, signum: signal.Signals) -> None:
         # The group devstack created for the backend (start_new_session): never anyone else's.
         os.killpg(self.dynamodb_pid, signum)
@@ -223,6 +284,8 @@ class LocalStack:
             argv += ["--data-dir", str(self.data_dir)]
         if self.fresh:
             argv.append("--fresh")
+        if self.dynamodb_tap:
+            argv.append("--dynamodb-tap")
         with self.log_path.open("wb") as log:
             # Output goes to a file, not a pipe: nobody drains a pipe once the stack is up,
             # and a full pipe would block the handlers' logging.

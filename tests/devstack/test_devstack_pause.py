@@ -1,4 +1,5 @@
-"""LocalStack.pause_dynamodb / resume_dynamodb / dynamodb_paused, on a stand-in process.
+"""LocalStack.pause_dynamodb / resume_dynamodb / dynamodb_paused / dynamodb_paused_at, on a
+stand-in process.
 
 The stand-in leads its own process group, as devstack's backends do, and the stack's
 description names it as the DynamoDB backend; the e2e suite pauses the real DynamoDB Local.
@@ -6,6 +7,7 @@ description names it as the DynamoDB backend; the e2e suite pauses the real Dyna
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from devstack.dynamodb_tap import DynamoDBTap
 from devstack.stack import LocalStack, StackError
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states in /proc")
@@ -32,9 +35,14 @@ def backend() -> Iterator[subprocess.Popen[bytes]]:
         process.wait()
 
 
-def described(pid: int, backend_name: str = "dynamodb-local") -> LocalStack:
+def described(pid: int, backend_name: str = "dynamodb-local", tap_control: str | None = None) -> LocalStack:
     stack = LocalStack()
-    stack._description = {"dynamodb_pid": pid, "dynamodb_backend": backend_name, "backend_pids": [pid]}
+    stack._description = {
+        "dynamodb_pid": pid,
+        "dynamodb_backend": backend_name,
+        "backend_pids": [pid],
+        "dynamodb_tap_control": tap_control,
+    }
     return stack
 
 
@@ -69,3 +77,40 @@ def test_moto_is_not_paused_it_serves_secrets_manager_too(backend: subprocess.Po
 def test_a_stack_that_is_not_running_has_nothing_to_pause() -> None:
     with pytest.raises(StackError, match="not running"):
         LocalStack().pause_dynamodb()
+
+
+def test_paused_at_arms_the_tap_and_disarms_and_resumes_after_the_block(
+    backend: subprocess.Popen[bytes],
+) -> None:
+    # The tap would freeze the stand-in, as devstack freezes DynamoDB Local.
+    tap = DynamoDBTap(("127.0.0.1", 9), on_pause=lambda: None).start()
+    try:
+        stack = described(backend.pid, tap_control=tap.control_endpoint)
+        with stack.dynamodb_paused_at("UpdateItem", "RefreshTokensTable") as write:
+            assert tap.state() == {
+                "target": "DynamoDB_20120810.UpdateItem",
+                "table": "RefreshTokensTable",
+                "pause": True,
+                "fired": False,
+            }
+            assert not write.fired
+            backend.send_signal(signal.SIGSTOP)  # what the tap does when the call comes
+        assert tap.state() is None
+        assert state_of(backend.pid) != "T"
+    finally:
+        tap.stop()
+
+
+def test_paused_at_needs_a_tap_and_dynamodb_local(backend: subprocess.Popen[bytes]) -> None:
+    with (
+        pytest.raises(StackError, match="dynamodb_tap=True"),
+        described(backend.pid).dynamodb_paused_at("UpdateItem", "T"),
+    ):
+        pass
+    with (
+        pytest.raises(StackError, match="only DynamoDB Local"),
+        described(backend.pid, backend_name="moto", tap_control="http://127.0.0.1:9").dynamodb_paused_at(
+            "UpdateItem", "T"
+        ),
+    ):
+        pass
