@@ -59,9 +59,9 @@ def test_users_and_tokens_survive_a_restart_and_fresh_forgets_them(tmp_path: Pat
 @pytest.mark.parametrize(
     ("arguments", "expected"),
     [
-        ([], "-m devstack --data-dir .devstack"),
-        (["FRESH=1"], "-m devstack --data-dir .devstack --fresh"),
-        (["LOGS=json"], "-m devstack --data-dir .devstack --logs json"),
+        ([], "-m devstack --data-dir .devstack --ready-file .devstack/stack.json"),
+        (["FRESH=1"], "-m devstack --data-dir .devstack --ready-file .devstack/stack.json --fresh"),
+        (["LOGS=json"], "-m devstack --data-dir .devstack --ready-file .devstack/stack.json --logs json"),
     ],
 )
 def test_make_run_passes_fresh_and_logs_to_devstack(arguments: list[str], expected: str):
