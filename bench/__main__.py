@@ -11,7 +11,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import bcrypt_cost, calls, cold_start, common_passwords, costs, latency, memory, report, targets
+from bench import (
+    bcrypt_cost,
+    calls,
+    cold_start,
+    common_passwords,
+    costs,
+    latency,
+    memory,
+    report,
+    targets,
+    user_pages,
+)
 from bench.cases import CASES
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -47,9 +58,11 @@ def main() -> None:
         for case in CASES
         if case.available
     }
-    results["targets"] = targets.evaluate(results)
+    results["user_pages"] = _step("GET /api/v1/users, 10,000 users (DynamoDB Local)", user_pages.measure)
+    results["targets"] = targets.evaluate(results) + user_pages.evaluate(results["user_pages"])
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(report.render(results))
+    print("\n" + user_pages.render(results["user_pages"]))
     print(f"\nwritten: {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}")
 
 
