@@ -24,6 +24,7 @@ import requests
 from bench.load.clients import PASSWORD
 from bench.load.ledger import Client, Ledger
 from bench.load.run import run_scenario
+from devstack.runtime import DEFAULT_MAX_WORKERS
 from devstack.stack import LocalStack
 
 OUT = Path(__file__).resolve().parent.parent / "load.json"
@@ -36,11 +37,11 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--pause-seconds", type=float, default=float(os.environ.get("LOAD_PAUSE_SECONDS", "10"))
     )
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 5 users, 6 s each, a 3 s pause")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 5 users, 8 s each, a 5 s pause")
     parser.add_argument("--out", type=Path, default=OUT)
     arguments = parser.parse_args()
     if arguments.quick:
-        arguments.users, arguments.seconds, arguments.pause_seconds = 5, 6.0, 3.0
+        arguments.users, arguments.seconds, arguments.pause_seconds = 5, 8.0, 5.0
     return arguments
 
 
@@ -68,6 +69,11 @@ def _print(name: str, scenario: dict[str, Any]) -> None:
             f"  {route:48} {row['requests']:>9} {row['rps']:>7} {row['p50_ms']:>8} {row['p99_ms']:>8} "
             f"{row['not_as_expected']:>7}"
         )
+    print(
+        "  sent at  "
+        + "  ".join(f"+{row['from_s']:.0f}s:{row['sent']}/{row['5xx']}" for row in scenario["timeline"])
+    )
+    print("           (requests sent in each 5 s / of them answered 5xx)")
     for check in scenario["checks"]:
         print(f"  [{'ok' if check['ok'] else 'FAILED'}] {check['name']}: {json.dumps(check['detail'])}")
 
@@ -84,7 +90,13 @@ def main() -> int:
         "tool": "locust (as a library: locust.env.Environment, local runner, gevent)",
     }
     with LocalStack() as stack:
-        report["stack"] = {"dynamodb": stack.dynamodb_backend, "template_defaults": True}
+        report["stack"] = {
+            "dynamodb": stack.dynamodb_backend,
+            "environment": "template.yaml's defaults",
+            "worker_processes_per_function": DEFAULT_MAX_WORKERS,
+        }
+        # The machine is shared: how busy it was says how far to trust the figures.
+        report["load_average_before"] = [round(value, 2) for value in os.getloadavg()]
         started = time.perf_counter()
         ledger = Ledger(sign_up(stack.url, arguments.users))
         report["sign_up_seconds"] = round(time.perf_counter() - started, 1)
@@ -94,6 +106,7 @@ def main() -> int:
             stack, ledger, arguments.users, arguments.seconds, arguments.pause_seconds
         )
         _print("DynamoDB Local paused", report["paused"])
+        report["load_average_after"] = [round(value, 2) for value in os.getloadavg()]
     report["ok"] = report["steady"]["ok"] and report["paused"]["ok"]
     arguments.out.parent.mkdir(parents=True, exist_ok=True)
     arguments.out.write_text(json.dumps(report, indent=2) + "\n")

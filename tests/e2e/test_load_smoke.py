@@ -47,5 +47,5 @@ def test_the_quick_load_run_passes_every_check(tmp_path: Path) -> None:
         routes = report[scenario]["routes"]
         for route in ("POST /auth/refresh", "GET /auth/me [access token]", "GET /auth/me [session cookie]"):
             assert routes[route]["requests"] > 0, routes
-    assert report["paused"]["pause"]["seconds"] == 3.0
+    assert report["paused"]["pause"]["seconds"] == 5.0
     assert any(row["name"].startswith("the API answered 503") for row in report["paused"]["checks"])
