@@ -8,6 +8,9 @@
 #   make test                 lint, static security checks, then every test (needs Java and npm)
 #   make bench                what each credential path costs (writes bench/results.json)
 #   make import-memos DB=memos_prod.db [DRY_RUN=1]   bring a Memos database into the running `make run`
+#   make bench-pages          GET /api/v1/users with 10,000 users (into bench/results.json)
+#   make load                 Locust, 50 clients for 2 min, steady then DynamoDB paused (bench/load.json)
+#   make load LOAD_QUICK=1    the same in a few seconds with 5 clients (a smoke run)
 #
 # `make run` needs only python3; npm and Java add AWS's DynamoDB Local (moto's server
 # stands in for DynamoDB without them, and says so). `make test` needs them both.
@@ -34,7 +37,7 @@ HAVE_JAVA := $(shell command -v java >/dev/null 2>&1 && echo yes)
 NEED_JAVA := Java 17 or later runs DynamoDB Local: on Debian/Ubuntu, sudo apt-get install -y openjdk-17-jre-headless
 NEED_NPM := npm (Node 18.2 or later) installs DynamoDB Local: on Debian/Ubuntu, sudo apt-get install -y nodejs npm
 
-.PHONY: help deps test-deps java .venv node_modules run invoke import-memos lint checkov audit test bench clean distclean
+.PHONY: help deps test-deps java .venv node_modules run invoke import-memos lint checkov audit test bench bench-pages load clean distclean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -127,3 +130,12 @@ $(LAMBDA_VENV)/installed: src/requirements.txt requirements-dev.txt
 
 bench: $(VENV_STAMP) $(LAMBDA_VENV)/installed
 	PYTHONPATH=src:. $(PY) -m bench
+
+bench-pages: test-deps
+	DEVSTACK_REQUIRE_DYNAMODB_LOCAL=1 PYTHONPATH=src:. $(PY) -m bench.user_pages
+
+# `make load`: bench/load (Locust as a library) against a local stack of its own, on DynamoDB
+# Local, which the paused scenario freezes. LOAD_SECONDS, LOAD_USERS and LOAD_PAUSE_SECONDS
+# (120, 50, 10) set each scenario's length, its clients and the pause. Exits 1 if a check fails.
+load: test-deps
+	DEVSTACK_REQUIRE_DYNAMODB_LOCAL=1 PYTHONPATH=src:. $(PY) -m bench.load$(if $(filter 1 yes true,$(LOAD_QUICK)), --quick --out .devstack/load-quick.json)

@@ -22,6 +22,7 @@ from bench import (
     memos_import,
     report,
     targets,
+    user_pages,
 )
 from bench.cases import CASES
 
@@ -59,9 +60,11 @@ def main() -> None:
         for case in CASES
         if case.available
     }
-    results["targets"] = targets.evaluate(results)
+    results["user_pages"] = _step("GET /api/v1/users, 10,000 users (DynamoDB Local)", user_pages.measure)
+    results["targets"] = targets.evaluate(results) + user_pages.evaluate(results["user_pages"])
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(report.render(results))
+    print("\n" + user_pages.render(results["user_pages"]))
     print(f"\nwritten: {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from auth import page_tokens
 from auth.accounts import Accounts, validate_profile
 from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit
 from auth.clock import Clock
@@ -22,6 +23,11 @@ from auth.usernames import validate_username
 # deletion round again, and a role or state change that met another is applied again over
 # it; this many rounds is far more than concurrent clients can provoke.
 ATTEMPTS = 3
+# GET /api/v1/users: a page holds DEFAULT_PAGE_SIZE users unless pageSize asks otherwise, and
+# at most MAX_PAGE_SIZE (Memos caps its page sizes too), which keeps one page well inside a
+# Lambda's time and a Scan call's 1 MB.
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
 
 
 def _by(caller: Principal, user_id: int) -> str:
@@ -68,10 +74,20 @@ class UserAdmin:
             raise NotFound(f"user {username} not found")
         return user
 
-    def list(self, caller: Principal) -> list[User]:
+    def list(
+        self, caller: Principal, page_size: int = DEFAULT_PAGE_SIZE, page_token: str = ""
+    ) -> tuple[list[User], str]:
+        """One page of users and the token of the next page ("" after the last).
+
+        Pages come in the Users table's Scan order, not by id (README: listing users).
+        """
         if not caller.is_admin:
             raise PermissionDenied("only an admin may list users")
-        return sorted(self._users.list_all(), key=lambda user: user.id)
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise InvalidArgument(f"pageSize must be between 1 and {MAX_PAGE_SIZE}")
+        after = page_tokens.decode(page_token) if page_token else None
+        users, last = self._users.page(page_size, after)
+        return users, page_tokens.encode(last) if last is not None else ""
 
     def _target(self, caller: Principal, username: str) -> User:
         user = self.get(username)

@@ -191,6 +191,7 @@ class CurrentSession(_Response):
 
 class UserList(_Response):
     users: list[UserJson]
+    nextPageToken: str = Field(description="Pass as pageToken for the next page; empty after the last page.")
 
 
 class ClientInfoJson(_Response):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from auth import routes
+from auth import page_tokens, routes
 from auth.models import Role, State
 from auth.principal import Principal
-from auth.user_admin import UserChanges
+from auth.user_admin import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, UserChanges
 from handlers.api_context import optional_principal, principal, services
 from handlers.bodies import Empty, SignUpRequest, UserJson, UserList, UserUpdateRequest
 from handlers.cookies import REFRESH_COOKIE, cookie_value
@@ -35,10 +35,30 @@ def sign_up(body: Annotated[SignUpRequest, Body()]) -> JsonResponse:
 
 
 @route(router, routes.LIST_USERS, UserList, 401, 403)
-def list_users() -> JsonResponse:
+def list_users(
+    page_size: Annotated[
+        int,
+        Query(
+            alias="pageSize",
+            ge=1,
+            le=MAX_PAGE_SIZE,
+            description=f"Users per page: {DEFAULT_PAGE_SIZE} unless given, at most {MAX_PAGE_SIZE}.",
+        ),
+    ] = DEFAULT_PAGE_SIZE,
+    page_token: Annotated[
+        str,
+        Query(
+            alias="pageToken",
+            max_length=page_tokens.MAX_TOKEN_CHARS,
+            description="The nextPageToken of the previous page; none for the first.",
+        ),
+    ] = "",
+) -> JsonResponse:
     caller = principal(router.current_event)
-    users = services().user_admin.list(caller)
-    return json_response(UserList(users=[UserJson.of(user, include_email=True) for user in users]))
+    users, next_token = services().user_admin.list(caller, page_size, page_token)
+    return json_response(
+        UserList(users=[UserJson.of(user, include_email=True) for user in users], nextPageToken=next_token)
+    )
 
 
 @route(router, routes.GET_USER, UserJson, 401, 404, security=OPTIONALLY_SIGNED_IN)

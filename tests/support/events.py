@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 from typing import Any
 
 
@@ -16,6 +17,7 @@ def http_event(
     authorizer: dict[str, str] | None = None,
     path_parameters: dict[str, str] | None = None,
     source_ip: str = "203.0.113.7",
+    query: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     route_key = f"{method} {route or path}"
     request_context: dict[str, Any] = {
@@ -42,13 +44,15 @@ def http_event(
         "version": "2.0",
         "routeKey": route_key,
         "rawPath": path,
-        "rawQueryString": "",
+        "rawQueryString": urllib.parse.urlencode(query or {}),
         "headers": {"content-type": "application/json", **(headers or {})},
         "requestContext": request_context,
         "isBase64Encoded": False,
     }
     if cookies:
         event["cookies"] = cookies
+    if query:
+        event["queryStringParameters"] = query
     if path_parameters:
         event["pathParameters"] = path_parameters
     if body is not None:

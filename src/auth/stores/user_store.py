@@ -7,7 +7,6 @@ created by sign-up, however many sign-ups race.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from auth.errors import AlreadyExists, NotFound, Unavailable
@@ -356,14 +355,39 @@ class UserStore:
             return None
         return self.get(get_n(item, "userId"), consistent=consistent)
 
-    def list_all(self) -> Iterator[User]:
-        """Every user; a Scan, so only the admin-only listing route calls it."""
-        paginator = self._client.get_paginator("scan")
-        with translated_errors():
-            for page in paginator.paginate(
-                TableName=self._table,
-                FilterExpression="begins_with(pk, :prefix)",
-                ExpressionAttributeValues={":prefix": s(USER_PREFIX)},
-            ):
-                for item in page.get("Items", []):
-                    yield user_from_item(item)
+    def page(self, size: int, after_id: int | None = None) -> tuple[list[User], int | None]:
+        """Up to `size` users, starting after the user `after_id` (None: from the start), and
+        the id to start the next page after (None when the table has no more).
+
+        A Scan, so only the admin-only listing route calls it. It reads in the table's own
+        order (by the hash of the key, not by id), which is the same on every walk, so a walk
+        returns every user present throughout it exactly once. Username items share the
+        table and are filtered out after the read, so one Scan call may hold fewer users than
+        asked: the loop reads on until the page is full or the table ends. A page that stops
+        inside a call's answer resumes after its last user's key, which DynamoDB accepts as
+        an ExclusiveStartKey like any LastEvaluatedKey.
+        """
+        users: list[User] = []
+        start = {"pk": s(_user_pk(after_id))} if after_id is not None else None
+        while True:
+            # About half the items are users; reading twice the users still wanted (plus one
+            # to see past the last) fills most pages in one call without reading far beyond.
+            request: dict[str, Any] = {
+                "TableName": self._table,
+                "FilterExpression": "begins_with(pk, :prefix)",
+                "ExpressionAttributeValues": {":prefix": s(USER_PREFIX)},
+                "Limit": 2 * (size - len(users)) + 1,
+            }
+            if start is not None:
+                request["ExclusiveStartKey"] = start
+            with translated_errors():
+                response = self._client.scan(**request)
+            items = response.get("Items", [])
+            start = response.get("LastEvaluatedKey")
+            for index, item in enumerate(items):
+                users.append(user_from_item(item))
+                if len(users) == size:
+                    at_end = start is None and index == len(items) - 1
+                    return users, None if at_end else users[-1].id
+            if start is None:
+                return users, None
