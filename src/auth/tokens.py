@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import warnings
 from collections.abc import Callable
@@ -228,26 +230,47 @@ def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _signature_matches(token: str, key: SigningKey) -> bool:
+    """Whether the token's signature segment is exactly base64url(HMAC-SHA256(key, signing input)).
+
+    Checked before PyJWT parses anything, so a forged token costs one HMAC and no JSON
+    (the header it names was already checked, alg HS256 among it). Exact and unpadded:
+    the only encoding a signer of ours (PyJWT, Memos' golang-jwt) produces.
+    """
+    signing_input, _, signature = token.rpartition(".")
+    expected = base64.urlsafe_b64encode(hmac.digest(key.secret, signing_input.encode(), hashlib.sha256))
+    # compare_digest on bytes: constant-time, and refuses nothing merely for being non-ASCII.
+    return hmac.compare_digest(expected.rstrip(b"="), signature.encode())
+
+
+# The signature is verified by _signature_matches first, so PyJWT is asked only for the
+# rest; with verify_signature off PyJWT turns its other checks off unless named, hence all
+# of them named here.
+_DECODE_OPTIONS: Any = {
+    "verify_signature": False,
+    "verify_aud": True,
+    "verify_iss": True,
+    "verify_sub": True,
+    "verify_jti": True,
+    "require": ["exp", "iat", "iss", "aud", "sub"],
+    # Checked below against the injected clock instead of time.time().
+    "verify_exp": False,
+    "verify_iat": False,
+    "verify_nbf": False,
+}
+
+
 def _verified_claims(
     token: str, keys: KeyLookup, audience: str, token_type: str, now: float
 ) -> dict[str, object]:
     key = keys(read_key_id(token))
     if key is None:
         raise Unauthenticated("unknown signing key")
+    if not _signature_matches(token, key):
+        raise Unauthenticated("invalid token")
     try:
         claims = _strict_jwt.decode(
-            token,
-            key.secret,
-            algorithms=[ALGORITHM],
-            audience=audience,
-            issuer=ISSUER,
-            options={
-                "require": ["exp", "iat", "iss", "aud", "sub"],
-                # Checked below against the injected clock instead of time.time().
-                "verify_exp": False,
-                "verify_iat": False,
-                "verify_nbf": False,
-            },
+            token, algorithms=[ALGORITHM], audience=audience, issuer=ISSUER, options=_DECODE_OPTIONS
         )
     except jwt.InvalidTokenError as exc:
         raise Unauthenticated("invalid token") from exc

@@ -22,6 +22,7 @@ from auth.stores.pat_store import PatStore
 from auth.stores.session_store import SessionStore
 from auth.stores.user_store import UserStore
 from auth.tokens import SigningKeys
+from auth.verified_tokens import VerifiedAccessTokens
 
 if TYPE_CHECKING:
     from auth.accounts import Accounts
@@ -112,7 +113,9 @@ def _verifiers(
     session_store = SessionStore(dynamodb, config.sessions_table, bookkeeping)
     sessions = Sessions(session_store, clock, config.session_ttl, audit, consistent)
     cached = CachedUsers(users, clock, max_age=config.revocation_lag)
-    authenticator = Authenticator(keys, cached, pats, sessions, clock)
+    # Remembered no longer than the revocation lag, like the users they name.
+    verified = VerifiedAccessTokens(keys, clock, max_age=config.revocation_lag)
+    authenticator = Authenticator(verified, cached, pats, sessions, clock)
     return _Verifiers(config, clock, audit, dynamodb, keys, users, pats, sessions, authenticator)
 
 
