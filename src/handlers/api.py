@@ -13,7 +13,6 @@ from aws_lambda_powertools.logging import correlation_paths
 from auth import routes
 from auth.errors import AuthError, Code, Internal, InvalidArgument, NotFound, ResourceExhausted
 from handlers import (
-    openapi_document,
     routes_auth,
     routes_pats,
     routes_sessions,

@@ -31,14 +31,15 @@ VERSION = "1.0.0"
 JSON = "application/json"
 
 
-
 def security_schemes() -> dict[str, Any]:
     # Powertools' OpenAPI models are ~300 ms of import (make bench): built only when the
     # document is, never on a cold start that serves other routes.
     from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 
     return {
-        "bearerAuth": HTTPBearer(description="An access token (JWT) or a personal access token (memos_pat_…)."),
+        "bearerAuth": HTTPBearer(
+            description="An access token (JWT) or a personal access token (memos_pat_…)."
+        ),
         "sessionCookie": APIKey(in_=APIKeyIn.cookie, name=SESSION_COOKIE, description="A session cookie."),
         "refreshCookie": APIKey(
             in_=APIKeyIn.cookie, name=REFRESH_COOKIE, description="The refresh token set at sign-in."
