@@ -11,7 +11,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import bcrypt_cost, calls, cold_start, common_passwords, costs, latency, memory, report, targets
+from bench import (
+    bcrypt_cost,
+    calls,
+    cold_start,
+    common_passwords,
+    costs,
+    latency,
+    memory,
+    packages,
+    report,
+    targets,
+)
 from bench.cases import CASES
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -37,6 +48,7 @@ def main() -> None:
     results["latency"] = _step("warm latency", latency.measure)
     results["calls"] = _step("AWS calls (moto)", calls.measure)
     results["cold_start"] = _step("cold start", cold_start.measure)
+    results["packages"] = _step("packages", packages.measure)
     results["memory"] = _step("peak RSS", memory.measure)
     results["bcrypt"] = _step("bcrypt", bcrypt_cost.measure)
     results["common_passwords"] = _step("common-password list", common_passwords.measure)

@@ -91,6 +91,13 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
             continue
         ratio = lambda_venv[f"{function}_vs_boto3"]
         targets.append(_target(name, ratio, f"<= {limit}", ratio <= limit))
+    built = results["packages"]
+    lean_name = "authorizer package: pydantic, bcrypt, zxcvbn or event-handler code it holds"
+    if "skipped" in built:
+        targets.append(_skipped(lean_name, "none", built["skipped"]))
+    else:
+        held = built["AuthorizerFunction"]["holds_api_only_code"]
+        targets.append(_target(lean_name, ", ".join(held) or "none", "none", not held))
     rss = results["memory"]["peak_rss_mb"]
     targets.append(_target("peak RSS after 10,000 authorizer invocations (MB)", rss, "< 100", rss < 100))
     return targets

@@ -103,7 +103,9 @@ def _verifiers(
     bookkeeping = dynamodb
     if dynamodb is None:
         dynamodb = aws.dynamodb_client(budget)
-        bookkeeping = dynamodb if for_authorizer else aws.dynamodb_client(aws.AUTHORIZER_CALLS)
+        bookkeeping = (
+            dynamodb if for_authorizer else aws.LazyClient(lambda: aws.dynamodb_client(aws.AUTHORIZER_CALLS))
+        )
     keys = build_key_ring(config, clock, secretsmanager or aws.secretsmanager_client(budget))
     users = UserStore(dynamodb, config.users_table, config.settings_table)
     # A lag of 0 promises that a revocation is seen at once: only a consistent read keeps that.
