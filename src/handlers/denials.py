@@ -71,5 +71,8 @@ class RefusalLog:
             self._suppressed += 1
             return
         # `suppressed`: the refusals since the previous line that were counted, not logged.
-        logger.info("credential refused", reason=reason, route=route, suppressed=self._suppressed)
+        # stacklevel 3: the line's `location` names the handler that refused, not this method.
+        logger.info(
+            "credential refused", reason=reason, route=route, suppressed=self._suppressed, stacklevel=3
+        )
         self._last, self._suppressed = now, 0
