@@ -20,6 +20,7 @@ from bench import (
     latency,
     memory,
     memos_import,
+    packages,
     report,
     targets,
     user_pages,
@@ -49,6 +50,7 @@ def main() -> None:
     results["latency"] = _step("warm latency", latency.measure)
     results["calls"] = _step("AWS calls (moto)", calls.measure)
     results["cold_start"] = _step("cold start", cold_start.measure)
+    results["packages"] = _step("packages", packages.measure)
     results["memory"] = _step("peak RSS", memory.measure)
     results["bcrypt"] = _step("bcrypt", bcrypt_cost.measure)
     results["common_passwords"] = _step("common-password list", common_passwords.measure)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from auth.models import User
+from auth.models import SignIn, User
 from auth.tokens import SigningKey, mint_access_token
 from bench.world import World
 from tests.support.events import authorizer_event
@@ -56,6 +56,9 @@ class Case:
     accepted: bool
     # A module the path needs; the row is skipped where it does not exist yet.
     needs: str | None = None
+    # Each request presents a credential this container has not seen (the latency bench
+    # makes one per request), instead of the same one again.
+    distinct: bool = False
 
     @property
     def available(self) -> bool:
@@ -68,6 +71,16 @@ class Case:
 
 def _access_token(world: World, user: User, index: int) -> Credential:
     token = mint_access_token(user, world.signing_key, world.clock.now(), world.config.access_token_ttl)
+    return Credential(authorization=f"Bearer {token.token}")
+
+
+def _access_token_first_seen(world: World, user: User, index: int) -> Credential:
+    # A different sign-in time per index makes a different token for the same user, so
+    # only the token is new: the user is in the container's cache, as for a repeat.
+    sign_in = SignIn(int(world.clock.now()) - index, ("pwd",))
+    token = mint_access_token(
+        user, world.signing_key, world.clock.now(), world.config.access_token_ttl, sign_in
+    )
     return Credential(authorization=f"Bearer {token.token}")
 
 
@@ -100,7 +113,14 @@ def _forged(world: World, user: User, index: int) -> Credential:
 
 
 CASES: tuple[Case, ...] = (
-    Case("access_token", "access token", _access_token, accepted=True),
+    Case("access_token", "access token, verified before in this container", _access_token, accepted=True),
+    Case(
+        "access_token_first_seen",
+        "access token, first seen",
+        _access_token_first_seen,
+        accepted=True,
+        distinct=True,
+    ),
     Case("pat", "personal access token", _pat, accepted=True, needs="auth.pats"),
     Case("session", "session cookie", _session, accepted=True, needs="auth.sessions"),
     Case("garbage", "garbage token (rejected)", _garbage, accepted=False),

@@ -79,6 +79,17 @@ def cold_start(results: dict[str, Any]) -> list[str]:
     return _table(["environment", "boto3 + client ms", "authorizer ms", "x boto3", "API ms", "x boto3"], rows)
 
 
+def packages(results: dict[str, Any]) -> list[str]:
+    built = results["packages"]
+    if "skipped" in built:
+        return [f"Packages: skipped ({built['skipped']})"]
+    rows = [
+        [function, package["size_mb"], ", ".join(package["holds_api_only_code"]) or "none"]
+        for function, package in built.items()
+    ]
+    return _table(["function", "package MB (no .pyc)", "pydantic / bcrypt / zxcvbn / event handler"], rows)
+
+
 def bcrypt_costs(results: dict[str, Any]) -> list[str]:
     rows = [
         [
@@ -141,6 +152,9 @@ def render(results: dict[str, Any]) -> str:
         "",
         "Cold start (fresh interpreter: import + build clients):",
         *cold_start(results),
+        "",
+        "Each function's package (src/Makefile, as sam build runs it):",
+        *packages(results),
         "",
         f"Peak RSS after {memory['invocations']:,} authorizer invocations: {memory['peak_rss_mb']} MB "
         f"({memory['peak_rss_before_invocations_mb']} MB before the first).",

@@ -16,7 +16,7 @@ from auth.principal import AuthMethod, Principal
 from auth.sessions import Sessions, parse_session_cookie
 from auth.stores.dynamo import Item, TableKey
 from auth.stores.user_store import UserStore, user_from_item
-from auth.tokens import SigningKeys, parse_access_token
+from auth.verified_tokens import VerifiedAccessTokens
 
 BEARER_PREFIX = "Bearer "
 # The scheme is case-insensitive (RFC 9110 §11.1): the prefix is compared in lower case.
@@ -85,13 +85,13 @@ class CachedUsers:
 class Authenticator:
     def __init__(
         self,
-        keys: SigningKeys,
+        tokens: VerifiedAccessTokens,
         users: CachedUsers,
         pats: PersonalAccessTokens,
         sessions: Sessions,
         clock: Clock,
     ) -> None:
-        self._keys = keys
+        self._tokens = tokens
         self._users = users
         self._pats = pats
         self._sessions = sessions
@@ -108,7 +108,9 @@ class Authenticator:
         raise Unauthenticated("no credential")
 
     def _from_access_token(self, token: str) -> Principal:
-        claims = parse_access_token(token, self._keys.verification_key, self._clock.now())
+        claims = self._tokens.claims(token)
+        # Asked on every request, a remembered token too: the user may be archived, or
+        # their password changed, since the token was verified.
         user = self._active_user(claims.user_id)
         if claims.issued_at < user.tokens_not_before:
             raise Unauthenticated("token revoked")

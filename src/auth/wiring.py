@@ -22,6 +22,7 @@ from auth.stores.pat_store import PatStore
 from auth.stores.session_store import SessionStore
 from auth.stores.user_store import UserStore
 from auth.tokens import SigningKeys
+from auth.verified_tokens import VerifiedAccessTokens
 
 if TYPE_CHECKING:
     from auth.accounts import Accounts
@@ -102,7 +103,9 @@ def _verifiers(
     bookkeeping = dynamodb
     if dynamodb is None:
         dynamodb = aws.dynamodb_client(budget)
-        bookkeeping = dynamodb if for_authorizer else aws.dynamodb_client(aws.AUTHORIZER_CALLS)
+        bookkeeping = (
+            dynamodb if for_authorizer else aws.LazyClient(lambda: aws.dynamodb_client(aws.AUTHORIZER_CALLS))
+        )
     keys = build_key_ring(config, clock, secretsmanager or aws.secretsmanager_client(budget))
     users = UserStore(dynamodb, config.users_table, config.settings_table)
     # A lag of 0 promises that a revocation is seen at once: only a consistent read keeps that.
@@ -112,7 +115,9 @@ def _verifiers(
     session_store = SessionStore(dynamodb, config.sessions_table, bookkeeping)
     sessions = Sessions(session_store, clock, config.session_ttl, audit, consistent)
     cached = CachedUsers(users, clock, max_age=config.revocation_lag)
-    authenticator = Authenticator(keys, cached, pats, sessions, clock)
+    # Remembered no longer than the revocation lag, like the users they name.
+    verified = VerifiedAccessTokens(keys, clock, max_age=config.revocation_lag)
+    authenticator = Authenticator(verified, cached, pats, sessions, clock)
     return _Verifiers(config, clock, audit, dynamodb, keys, users, pats, sessions, authenticator)
 
 

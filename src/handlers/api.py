@@ -13,7 +13,6 @@ from aws_lambda_powertools.logging import correlation_paths
 from auth import routes
 from auth.errors import AuthError, Code, Internal, InvalidArgument, NotFound, ResourceExhausted
 from handlers import (
-    openapi_document,
     routes_auth,
     routes_pats,
     routes_sessions,
@@ -24,7 +23,6 @@ from handlers.bodies import OpenApiDocument
 from handlers.http_json import SECURITY_HEADERS, error_body, error_response
 from handlers.observability import Metric, count, logger, metrics
 from handlers.openapi_document import document_json, route
-from handlers.tracing import tracer
 
 # Far above any legitimate body (a sign-up is < 1 kB), far below API Gateway's 10 MB.
 MAX_BODY_BYTES = 64 * 1024
@@ -33,7 +31,6 @@ MAX_BODY_BYTES = 64 * 1024
 # Powertools builds a pydantic field from the return annotation, and a bare Response has
 # no schema, which turns every call into a 500.
 app = APIGatewayHttpResolver(enable_validation=True)
-openapi_document.configure(app)
 app.include_router(routes_auth.router)
 app.include_router(routes_users.router)
 app.include_router(routes_settings.router)
@@ -103,10 +100,9 @@ def _parsed(body: str, is_base64: bool) -> Any:
         return None
 
 
-# The event is never logged (it holds passwords and tokens), nor is the response traced.
+# The event is never logged (it holds passwords and tokens).
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
 @metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     refusal = _refusal(event)
     if refusal is not None:

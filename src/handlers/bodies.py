@@ -55,8 +55,11 @@ _DISPLAY_NAME_RULES: JsonDict = {"maxLength": MAX_DISPLAY_NAME_CHARS}
 _EMAIL_RULES: JsonDict = {"maxLength": MAX_EMAIL_CHARS, "description": "Empty, or one '@' and no whitespace"}
 
 
+# defer_build: a model's validator and schema are built on its first use (a request to its
+# route, an answer, the OpenAPI document) instead of at import, where building all of them
+# was most of this module's share of the API function's cold start (make bench).
 class _Request(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore")
+    model_config = ConfigDict(strict=True, extra="ignore", defer_build=True)
 
 
 class PasswordCredentials(_Request):
@@ -121,7 +124,7 @@ def _optional_timestamp(epoch_seconds: int | None) -> datetime | None:
 
 
 class _Response(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 def _no_default(schema: JsonDict) -> None:
@@ -285,7 +288,7 @@ class InstanceSettingsJson(_Response):
 
 
 class OpenApiDocument(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     openapi: str
     info: dict[str, Any]

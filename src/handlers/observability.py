@@ -1,5 +1,5 @@
 """The Logger and Metrics every function shares, and the names of its metrics (the Tracer
-is in handlers.tracing).
+is in handlers.tracing, the authorizer's denial lines in handlers.denials).
 
 Alarms in template.yaml name these metrics; tests/unit/test_template.py keeps the two in step.
 """
@@ -40,10 +40,3 @@ metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
 
 def count(metric: Metric) -> None:
     metrics.add_metric(name=metric.value, unit=MetricUnit.Count, value=1)
-
-
-def count_denial(reason: DenialReason) -> None:
-    # At most one denial per authorizer invocation, so the dimension cannot leak onto
-    # another metric of the same flush.
-    metrics.add_dimension(name=REASON_DIMENSION, value=reason.value)
-    count(Metric.AUTHORIZER_DENIED)

@@ -8,7 +8,6 @@ from auth.clock import SystemClock
 from auth.key_rotation import KeyRotation, Step
 from handlers.lazy import Lazy
 from handlers.observability import Metric, count, logger, metrics
-from handlers.tracing import tracer
 
 
 def _build() -> KeyRotation:
@@ -22,7 +21,6 @@ rotation: Lazy[KeyRotation] = Lazy(_build)
 
 @logger.inject_lambda_context(correlation_id_path="ClientRequestToken")
 @metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: Any) -> None:
     step, secret_id, token = event["Step"], event["SecretId"], event["ClientRequestToken"]
     # Names the secret and the version, never a value.

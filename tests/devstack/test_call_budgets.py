@@ -141,11 +141,9 @@ def test_the_clients_carry_the_configs(monkeypatch: pytest.MonkeyPatch) -> None:
     ("build", "expected"),
     [
         (wiring.build_authorizer_services, [("dynamodb", "authorizer"), ("secretsmanager", "authorizer")]),
-        # The best-effort last-use write has a client of its own with the authorizer's budget.
-        (
-            wiring.build_api_services,
-            [("dynamodb", "api"), ("dynamodb", "authorizer"), ("secretsmanager", "api")],
-        ),
+        # The best-effort last-use write has a client of its own with the authorizer's budget,
+        # built on its first use (below), not with the others.
+        (wiring.build_api_services, [("dynamodb", "api"), ("secretsmanager", "api")]),
     ],
     ids=["authorizer", "api"],
 )
@@ -166,6 +164,28 @@ def test_each_function_builds_its_clients_with_its_own_budget(
     build(Config(bcrypt_cost=4))
     budgets = {id(aws.API_CALLS): "api", id(aws.AUTHORIZER_CALLS): "authorizer"}
     assert sorted((service, budgets[id(config)]) for service, config in used) == expected
+
+
+def test_the_api_builds_its_bookkeeping_client_on_first_use_with_the_authorizers_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    used: list[BotoConfig] = []
+
+    class Client:
+        def update_item(self, **kwargs: Any) -> None: ...
+
+    def dynamodb(config: BotoConfig = aws.API_CALLS) -> object:
+        used.append(config)
+        return Client()
+
+    monkeypatch.setattr(aws, "dynamodb_client", dynamodb)
+    monkeypatch.setattr(aws, "secretsmanager_client", lambda config=aws.API_CALLS: object())
+    services = wiring.build_api_services(Config(bcrypt_cost=4))
+    assert used == [aws.API_CALLS]
+    bookkeeping = services.sessions._store._bookkeeping
+    for _ in range(2):
+        bookkeeping.update_item(TableName="t")
+    assert used == [aws.API_CALLS, aws.AUTHORIZER_CALLS]
 
 
 class _Throttling(BaseHTTPRequestHandler):

@@ -98,6 +98,29 @@ def test_archived_user_is_locked_out_within_the_revocation_lag(
         call(authorizer_event(ME, f"Bearer {token}"))
 
 
+@pytest.mark.parametrize("change", ["archived", "password changed"])
+def test_a_token_remembered_by_the_container_still_sees_its_user_change(
+    api: ApiServices, aws: dict[str, Any], clock: FakeClock, config: Config, change: str
+) -> None:
+    # Alice's record is read at t; a second token, first seen at t + 5, is remembered until
+    # t + 15, but her record is read again at t + 10 and that read decides.
+    assert call(authorizer_event(ME, f"Bearer {access_token(api, 'alice')}"))["isAuthorized"]
+    clock.advance(config.revocation_lag / 2)
+    token = access_token(api, "alice")
+    assert call(authorizer_event(ME, f"Bearer {token}"))["isAuthorized"]
+    user = api.users.get_by_username("alice")
+    assert user is not None
+    changed = (
+        replace(user, state=State.ARCHIVED)
+        if change == "archived"
+        else replace(user, tokens_not_before=int(clock.now()) + 1)
+    )
+    aws["dynamodb"].put_item(TableName="UsersTable", Item=user_to_item(changed))
+    clock.advance(config.revocation_lag / 2)
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        call(authorizer_event(ME, f"Bearer {token}"))
+
+
 def test_deleted_user_is_unauthorized(api: ApiServices, aws: dict[str, Any], clock: FakeClock) -> None:
     token = access_token(api, "alice")
     aws["dynamodb"].delete_item(TableName="UsersTable", Key={"pk": {"S": "user#1"}})

@@ -23,6 +23,7 @@ from auth.wiring import build_api_services, build_authorizer_services
 from handlers import api, api_context, authorizer
 from handlers.audit_log import LoggerAudit
 from handlers.cookies import REFRESH_COOKIE
+from handlers.denials import RefusalLog, count_denial
 from handlers.observability import METRICS_NAMESPACE, DenialReason, Metric, logger
 from tests.support.clock import FakeClock
 from tests.support.events import FakeLambdaContext, authorizer_event, http_event
@@ -322,3 +323,25 @@ def test_a_failing_dependency_is_counted_as_failed_closed(
         )
     documents = [document for _, document in emitted_metrics(capsys.readouterr().out.splitlines())]
     assert [document.get("reason") for document in documents] == [DenialReason.FAILED_CLOSED]
+
+
+def test_refusals_are_all_counted_but_logged_at_most_once_an_interval(
+    capsys: pytest.CaptureFixture[str], log_buffer: io.StringIO
+) -> None:
+    clock = FakeClock()
+    refusals = RefusalLog(interval=1.0, now=clock.now)
+    capsys.readouterr()
+    for _ in range(3):
+        count_denial(DenialReason.INVALID_CREDENTIAL)
+        refusals.refused("malformed token", "GET /api/v1/auth/me")
+    clock.advance(1.0)
+    count_denial(DenialReason.INVALID_CREDENTIAL)
+    refusals.refused("invalid token", "GET /api/v1/auth/me")
+    documents = [document for _, document in emitted_metrics(capsys.readouterr().out.splitlines())]
+    assert [document["reason"] for document in documents] == [DenialReason.INVALID_CREDENTIAL] * 4
+    assert all(document["AuthorizerDenied"] == [1.0] for document in documents)
+    logged = [line for line in json_lines(log_buffer.getvalue().splitlines()) if line.get("message")]
+    assert [(line["reason"], line["suppressed"]) for line in logged] == [
+        ("malformed token", 0),
+        ("invalid token", 2),
+    ]
