@@ -103,8 +103,14 @@ class Accounts:
             raise InvalidArgument(UNMATCHED_CREDENTIALS)
         self._throttle.record_success(username, source_ip)
         # Checked after the password, so only the account holder learns it is archived.
+        self.check_may_sign_in(user)
+        return user
+
+    def check_may_sign_in(self, user: User) -> None:
+        """What a correct password does not override: an archived user, and password sign-in
+        turned off for users. Checked again by a second step (auth.mfa_sign_in), in case it
+        changed in between."""
         if not user.is_active:
             raise PermissionDenied("user has been archived")
         if not user.is_admin and self._settings.get_instance().disallow_password_auth:
             raise PermissionDenied("password signin is not allowed")
-        return user

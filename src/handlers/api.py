@@ -1,4 +1,4 @@
-"""The API function: every route of SPEC §3 on Powertools' HTTP API resolver."""
+"""The API function: every route of SPEC §3 and §7 on Powertools' HTTP API resolver."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from auth.errors import AuthError, Code, Internal, InvalidArgument, NotFound, Re
 from handlers import (
     openapi_document,
     routes_auth,
+    routes_factors,
     routes_pats,
     routes_sessions,
     routes_settings,
@@ -39,6 +40,7 @@ app.include_router(routes_users.router)
 app.include_router(routes_settings.router)
 app.include_router(routes_pats.router)
 app.include_router(routes_sessions.router)
+app.include_router(routes_factors.router)
 
 
 @route(app, routes.OPENAPI, OpenApiDocument)
