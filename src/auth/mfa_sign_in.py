@@ -101,10 +101,13 @@ class MfaSignIn:
         self, username: str, password: str, source_ip: str, route: Route
     ) -> tuple[User, SignIn]:
         """The first step: the user and their sign-in, or MfaRequired when they have a factor."""
-        user = self._accounts.sign_in(username, password, source_ip)
+        user = self._accounts.sign_in(username, password, source_ip, forgive=False)
         methods = self._factors.methods(self._factors.enabled_totp(user.id))
         if not methods:
+            self._throttle.record_success(user.username, source_ip)
             return user, SignIn.with_password(self._clock.now())
+        # The address's failures are forgiven only once the second step succeeds: otherwise
+        # a correct password between guesses would reset the count of wrong codes.
         challenge = secrets.token_urlsafe(CHALLENGE_BYTES)
         now = int(self._clock.now())
         self._store.create_challenge(
