@@ -93,7 +93,10 @@ class Accounts:
             self._throttle.record_failure(user.username, source_ip)
             raise PermissionDenied("current password is incorrect")
 
-    def sign_in(self, username: str, password: str, source_ip: str) -> User:
+    def sign_in(self, username: str, password: str, source_ip: str, forgive: bool = True) -> User:
+        """The user whose password this is. `forgive`: a correct password clears this
+        address's earlier failures; a first step that a second factor must still finish
+        leaves them (auth.mfa_sign_in), so wrong codes add up with wrong passwords."""
         self._throttle.check(username, source_ip)
         user = self._users.get_by_username(username) if is_valid_username(username) else None
         if user is None:
@@ -101,10 +104,17 @@ class Accounts:
         if user is None or not verify_password(password, user.password_hash):
             self._throttle.record_failure(username, source_ip)
             raise InvalidArgument(UNMATCHED_CREDENTIALS)
-        self._throttle.record_success(username, source_ip)
+        if forgive:
+            self._throttle.record_success(username, source_ip)
         # Checked after the password, so only the account holder learns it is archived.
+        self.check_may_sign_in(user)
+        return user
+
+    def check_may_sign_in(self, user: User) -> None:
+        """What a correct password does not override: an archived user, and password sign-in
+        turned off for users. Checked again by a second step (auth.mfa_sign_in), in case it
+        changed in between."""
         if not user.is_active:
             raise PermissionDenied("user has been archived")
         if not user.is_admin and self._settings.get_instance().disallow_password_auth:
             raise PermissionDenied("password signin is not allowed")
-        return user

@@ -1,11 +1,13 @@
 """Audit events for credentials: created, first used, changed, revoked, refused for reuse,
-and a whole account's credentials suspended (archive) or restored.
+a one-time code used or refused, and a whole account's credentials suspended (archive) or
+restored.
 
 The domain reports them through an AuditSink it is given; the handlers' sink writes them
 as structured log lines. Each credential kind's events come from its one service
 (auth.pats, auth.sessions, auth.refresh_tokens; passwords and accounts from
-auth.user_admin), never from a store. An event names the credential by its id, never by
-its secret.
+auth.user_admin; second factors from auth.factors and auth.mfa_sign_in), never from a
+store. An event names the credential by its id, never by its secret (nor, for a code, by
+its hash).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ class AuditEvent(StrEnum):
     REUSE_REFUSED = "credential.reuse_refused"
     SUSPENDED = "credential.suspended"
     RESTORED = "credential.restored"
+    # A one-time credential spent (a recovery code), and a wrong one presented.
+    USED = "credential.used"
+    REFUSED = "credential.refused"
 
 
 class CredentialKind(StrEnum):
@@ -29,6 +34,8 @@ class CredentialKind(StrEnum):
     PAT = "pat"
     SESSION = "session"
     PASSWORD = "password"
+    TOTP = "totp"
+    RECOVERY_CODES = "recovery_codes"
     # Every credential of the user at once (archive, restore, deletion).
     ACCOUNT = "account"
 

@@ -32,6 +32,9 @@ class Config:
     personal_access_tokens_table: str = "PersonalAccessTokensTable"
     settings_table: str = "SettingsTable"
     signing_key_secret_id: str = "SigningKeySecret"
+    # SPEC §7: the API function's alone (the authorizer never reads a second factor).
+    factors_table: str = "FactorsTable"
+    factor_key_secret_id: str = "FactorKeySecret"
     bcrypt_cost: int = 10
     access_token_ttl: int = 15 * 60
     refresh_token_ttl: int = 30 * 24 * 3600
@@ -63,6 +66,8 @@ class Config:
             ),
             settings_table=env.get("SETTINGS_TABLE", defaults.settings_table),
             signing_key_secret_id=env.get("SIGNING_KEY_SECRET_ID", defaults.signing_key_secret_id),
+            factors_table=env.get("FACTORS_TABLE", defaults.factors_table),
+            factor_key_secret_id=env.get("FACTOR_KEY_SECRET_ID", defaults.factor_key_secret_id),
             bcrypt_cost=_int(env, "BCRYPT_COST", defaults.bcrypt_cost),
             access_token_ttl=_int(env, "ACCESS_TOKEN_TTL_SECONDS", defaults.access_token_ttl),
             refresh_token_ttl=_int(env, "REFRESH_TOKEN_TTL_SECONDS", defaults.refresh_token_ttl),

@@ -3,16 +3,28 @@ when the user is deleted. Each kind is revoked through its own service, which au
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from auth.pats import PersonalAccessTokens
 from auth.refresh_tokens import RefreshTokens
 from auth.sessions import Sessions
 
+if TYPE_CHECKING:
+    from auth.stores.factor_store import FactorStore
+
 
 class CredentialRevocation:
-    def __init__(self, refresh_tokens: RefreshTokens, sessions: Sessions, pats: PersonalAccessTokens) -> None:
+    def __init__(
+        self,
+        refresh_tokens: RefreshTokens,
+        sessions: Sessions,
+        pats: PersonalAccessTokens,
+        factors: FactorStore | None = None,
+    ) -> None:
         self._refresh_tokens = refresh_tokens
         self._sessions = sessions
         self._pats = pats
+        self._factors = factors
 
     def revoke_sign_ins(self, user_id: int, keep: str = "", reason: str = "credentials revoked") -> None:
         """Revoke every sign-in (refresh family, session) of `user_id` but the one named `keep`.
@@ -23,6 +35,9 @@ class CredentialRevocation:
         self._sessions.revoke_all(user_id, keep=keep, reason=reason)
 
     def remove_all(self, user_id: int) -> None:
-        """Every credential of a user being deleted, personal access tokens included."""
+        """Every credential of a user being deleted, personal access tokens and second
+        factors included."""
         self.revoke_sign_ins(user_id, reason="user deleted")
         self._pats.delete_all(user_id)
+        if self._factors is not None:
+            self._factors.delete_totp(user_id)

@@ -53,6 +53,12 @@ DELETE_USER = Route("DELETE", "/api/v1/users/{username}", Access.SELF_OR_ADMIN)
 LIST_PATS = Route("GET", "/api/v1/users/{username}/personalAccessTokens", Access.SELF_OR_ADMIN)
 CREATE_PAT = Route("POST", "/api/v1/users/{username}/personalAccessTokens", Access.SELF)
 DELETE_PAT = Route("DELETE", "/api/v1/users/{username}/personalAccessTokens/{tokenId}", Access.SELF)
+# SPEC §7: second factors. Enrolment is the user's own; an admin may read and remove.
+ENROL_TOTP = Route("POST", "/api/v1/users/{username}/totp", Access.SELF)
+CONFIRM_TOTP = Route("POST", "/api/v1/users/{username}/totp/confirm", Access.SELF)
+GET_TOTP = Route("GET", "/api/v1/users/{username}/totp", Access.SELF_OR_ADMIN)
+REMOVE_TOTP = Route("DELETE", "/api/v1/users/{username}/totp", Access.SELF_OR_ADMIN)
+REGENERATE_RECOVERY_CODES = Route("POST", "/api/v1/users/{username}/recoveryCodes", Access.SELF)
 GET_SETTINGS = Route("GET", "/api/v1/instance/settings", Access.PUBLIC)
 UPDATE_SETTINGS = Route("PATCH", "/api/v1/instance/settings", Access.ADMIN)
 OPENAPI = Route("GET", "/api/v1/openapi.json", Access.PUBLIC)
@@ -75,6 +81,11 @@ ROUTES: tuple[Route, ...] = (
     LIST_PATS,
     CREATE_PAT,
     DELETE_PAT,
+    ENROL_TOTP,
+    CONFIRM_TOTP,
+    GET_TOTP,
+    REMOVE_TOTP,
+    REGENERATE_RECOVERY_CODES,
     GET_SETTINGS,
     UPDATE_SETTINGS,
     OPENAPI,

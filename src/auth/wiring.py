@@ -26,7 +26,9 @@ from auth.verified_tokens import VerifiedAccessTokens
 
 if TYPE_CHECKING:
     from auth.accounts import Accounts
+    from auth.factors import Factors
     from auth.logins import Logins
+    from auth.mfa_sign_in import MfaSignIn
     from auth.recent_sign_in import RecentSignIn
     from auth.refresh_tokens import RefreshTokens
     from auth.stores.settings_store import SettingsStore
@@ -67,6 +69,8 @@ class ApiServices:
     logins: Logins
     recent_sign_in: RecentSignIn
     audit: AuditSink
+    factors: Factors
+    mfa_sign_in: MfaSignIn
 
 
 @dataclass
@@ -139,11 +143,16 @@ def build_api_services(
     secretsmanager: Any = None,
     audit: AuditSink | None = None,
 ) -> ApiServices:
+    from auth import aws
     from auth.accounts import Accounts
+    from auth.factor_cipher import FactorCipher
+    from auth.factors import Factors
     from auth.logins import Logins
+    from auth.mfa_sign_in import MfaSignIn
     from auth.recent_sign_in import RecentSignIn
     from auth.refresh_tokens import RefreshTokens
     from auth.revocation import CredentialRevocation
+    from auth.stores.factor_store import FactorStore
     from auth.stores.refresh_family_store import RefreshFamilyStore
     from auth.stores.settings_store import SettingsStore
     from auth.stores.throttle_store import ThrottleStore
@@ -163,10 +172,18 @@ def build_api_services(
         audit,
         reuse_grace=config.refresh_reuse_grace,
     )
-    revocation = CredentialRevocation(refresh_tokens, base.sessions, base.pats)
+    factor_store = FactorStore(base.dynamodb, config.factors_table)
+    revocation = CredentialRevocation(refresh_tokens, base.sessions, base.pats, factor_store)
     throttle = SignInThrottle(ThrottleStore(base.dynamodb, config.settings_table), clock)
     accounts = Accounts(users, settings, throttle, clock, config.bcrypt_cost)
     recent_sign_in = RecentSignIn(clock, config.reauth_max_age)
+    # The TOTP secrets' key: a secret of its own, read like the signing key (auth.factor_cipher).
+    factor_keys = KeyRing(
+        SecretsManagerKeySource(secretsmanager or aws.secretsmanager_client(), config.factor_key_secret_id),
+        clock,
+        max_age=config.key_cache_seconds,
+    )
+    factors = Factors(factor_store, FactorCipher(factor_keys), recent_sign_in, revocation, clock, audit)
     return ApiServices(
         config=config,
         clock=clock,
@@ -185,4 +202,6 @@ def build_api_services(
         logins=Logins(base.sessions, refresh_tokens),
         recent_sign_in=recent_sign_in,
         audit=audit,
+        factors=factors,
+        mfa_sign_in=MfaSignIn(accounts, factors, factor_store, users, throttle, clock, audit),
     )

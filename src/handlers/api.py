@@ -1,4 +1,4 @@
-"""The API function: every route of SPEC §3 on Powertools' HTTP API resolver."""
+"""The API function: every route of SPEC §3 and §7 on Powertools' HTTP API resolver."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from auth import routes
 from auth.errors import AuthError, Code, Internal, InvalidArgument, NotFound, ResourceExhausted
 from handlers import (
     routes_auth,
+    routes_factors,
     routes_pats,
     routes_sessions,
     routes_settings,
@@ -36,6 +37,7 @@ app.include_router(routes_users.router)
 app.include_router(routes_settings.router)
 app.include_router(routes_pats.router)
 app.include_router(routes_sessions.router)
+app.include_router(routes_factors.router)
 
 
 @route(app, routes.OPENAPI, OpenApiDocument)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from auth.errors import AuthError, Unauthenticated
+from auth.errors import AuthError, InvalidArgument, Unauthenticated
+from auth.mfa_sign_in import MfaRequired, SecondFactor
 from auth.models import ClientInfo, Role, SignIn, User
 from auth.principal import AuthMethod, Principal
+from auth.routes import Route
 from auth.wiring import ApiServices, build_api_services
 from handlers.audit_log import LoggerAudit
+from handlers.bodies import SignInRequest
 from handlers.cookies import SESSION_COOKIE, cookie_value
 from handlers.lazy import Lazy
 from handlers.observability import Metric, count, logger
@@ -49,19 +52,30 @@ def optional_principal(event: APIGatewayProxyEventV2) -> Principal | None:
     return services().authenticator.authenticate(authorization, session)
 
 
-def password_sign_in(
-    event: APIGatewayProxyEventV2, username: str, password: str
+def sign_in_from(
+    event: APIGatewayProxyEventV2, body: SignInRequest, route: Route
 ) -> tuple[User, ClientInfo, SignIn]:
-    """Sign in with a password, counted in the sign-in metrics; shared by both sign-in routes."""
+    """Either step of a sign-in (SPEC §3, §7), counted in the sign-in metrics; shared by
+    both sign-in routes. A user with a second factor gets MfaRequired from the first."""
     client = client_info(event)
-    app = services()
+    flow = services().mfa_sign_in
+    password, second = body.passwordCredentials, body.mfaCredentials
+    if (password is None) == (second is None):
+        raise InvalidArgument("give either passwordCredentials or mfaCredentials")
     try:
-        user = app.accounts.sign_in(username, password, client.ip_address)
-    except AuthError:
-        count(Metric.SIGN_IN_FAILURES)
+        if password is not None:
+            user, sign_in = flow.with_password(password.username, password.password, client.ip_address, route)
+        else:
+            assert second is not None
+            proof = SecondFactor(second.challenge, second.totpCode, second.recoveryCode)
+            user, sign_in = flow.with_second_factor(proof, client.ip_address, route)
+    except AuthError as refused:
+        # A first step that asks for the second is no failure, and not yet a sign-in.
+        if not isinstance(refused, MfaRequired):
+            count(Metric.SIGN_IN_FAILURES)
         raise
     count(Metric.SIGN_INS)
-    return user, client, SignIn.with_password(app.clock.now())
+    return user, client, sign_in
 
 
 def client_info(event: APIGatewayProxyEventV2) -> ClientInfo:

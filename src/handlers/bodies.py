@@ -21,12 +21,16 @@ from pydantic.config import JsonDict
 from pydantic.json_schema import SkipJsonSchema
 
 from auth.accounts import MAX_DISPLAY_NAME_CHARS, MAX_EMAIL_CHARS
+from auth.factors import TotpEnrolment, TotpStatus
 from auth.logins import Login
 from auth.models import ClientInfo, Device, User
 from auth.passwords import MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS
 from auth.pats import MAX_DESCRIPTION_CHARS, MAX_EXPIRES_IN_DAYS, PAT_PREFIX, TOKEN_CHARS
+from auth.recovery_codes import COUNT as RECOVERY_CODE_COUNT
+from auth.recovery_codes import MAX_INPUT_CHARS as MAX_RECOVERY_CODE_CHARS
 from auth.stores.pat_store import PatRecord
 from auth.stores.settings_store import InstanceSettings
+from auth.totp import DIGITS as TOTP_DIGITS
 from auth.usernames import MAX_USERNAME_CHARS, USERNAME_PATTERN
 
 # ---------------------------------------------------------------------------------------
@@ -37,6 +41,9 @@ from auth.usernames import MAX_USERNAME_CHARS, USERNAME_PATTERN
 # stop absurd input before any work is done.
 _SHORT = 256
 _PASSWORD = 1024
+# A challenge is 43 characters, a TOTP code 6: these leave room for nothing absurd.
+_CHALLENGE = 128
+_CODE = 16
 
 # The domain's rules, stated in the OpenAPI document only (json_schema_extra), so that
 # clients and generated tests see them while the domain keeps its clearer messages.
@@ -67,8 +74,28 @@ class PasswordCredentials(_Request):
     password: str = Field(max_length=_PASSWORD)
 
 
+class MfaCredentials(_Request):
+    """The second step of a sign-in (SPEC §7): the challenge and exactly one code."""
+
+    challenge: str = Field(max_length=_CHALLENGE, description="The mfaChallenge of the MFA_REQUIRED answer.")
+    totpCode: str | None = Field(
+        default=None, max_length=_CODE, description=f"{TOTP_DIGITS} digits from the authenticator app."
+    )
+    recoveryCode: str | None = Field(
+        default=None, max_length=MAX_RECOVERY_CODE_CHARS, description="One of the recovery codes, used once."
+    )
+
+
 class SignInRequest(_Request):
-    passwordCredentials: PasswordCredentials
+    """The first step (`passwordCredentials`) or, for a user with a second factor, the
+    second (`mfaCredentials`): exactly one of them."""
+
+    passwordCredentials: PasswordCredentials | None = None
+    mfaCredentials: MfaCredentials | None = None
+
+
+class ConfirmTotpRequest(_Request):
+    code: str = Field(max_length=_CODE, description=f"{TOTP_DIGITS} digits from the authenticator app.")
 
 
 class NewUser(_Request):
@@ -285,6 +312,34 @@ class InstanceSettingsJson(_Response):
             disallowUserRegistration=settings.disallow_user_registration,
             disallowPasswordAuth=settings.disallow_password_auth,
         )
+
+
+class TotpEnrolmentJson(_Response):
+    secret: str = Field(description="The shared secret, base32 (160 bits); shown this once.")
+    otpauthUri: str = Field(
+        description="otpauth://totp/memos:<username>?secret=…&issuer=memos, for a QR code."
+    )
+
+    @classmethod
+    def of(cls, enrolment: TotpEnrolment) -> TotpEnrolmentJson:
+        return cls(secret=enrolment.secret, otpauthUri=enrolment.otpauth_uri)
+
+
+class TotpStatusJson(_Response):
+    enabled: bool
+    recoveryCodesLeft: int
+
+    @classmethod
+    def of(cls, status: TotpStatus) -> TotpStatusJson:
+        return cls(enabled=status.enabled, recoveryCodesLeft=status.recovery_codes_left)
+
+
+class RecoveryCodes(_Response):
+    recoveryCodes: list[str] = Field(
+        min_length=RECOVERY_CODE_COUNT,
+        max_length=RECOVERY_CODE_COUNT,
+        description="Shown this once; each works once. Any earlier codes no longer work.",
+    )
 
 
 class OpenApiDocument(BaseModel):

@@ -56,7 +56,11 @@ REFRESH: list[dict[str, list[str]]] = [{"refreshCookie": []}]
 
 # What each status means when the API function sends it, and when API Gateway does.
 FUNCTION_SAYS = {
-    400: "Invalid argument (code 3): a malformed request, or one the rules refuse (also a failed sign-in)",
+    400: (
+        "Invalid argument (code 3): a malformed request, or one the rules refuse (also a failed sign-in); "
+        "or failed precondition (code 9): the resource's state refuses it, or a sign-in needs its second "
+        "factor (an ErrorInfo with reason MFA_REQUIRED and metadata mfaChallenge and methods in details)"
+    ),
     401: "Unauthenticated (code 16)",
     403: "Permission denied (code 7)",
     404: "Not found (code 5)",

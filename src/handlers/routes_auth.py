@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from auth import routes
 from auth.errors import NotFound, Unauthenticated
 from auth.refresh_tokens import RefreshReuseDetected
-from handlers.api_context import password_sign_in, principal, services
+from handlers.api_context import principal, services, sign_in_from
 from handlers.bodies import Empty, Me, Refreshed, SignedIn, SignInRequest, UserJson, timestamp
 from handlers.cookies import REFRESH_COOKIE, SESSION_COOKIE, clear_cookie, cookie_value, set_cookie
 from handlers.http_json import JsonResponse, error_response, json_response
@@ -27,8 +27,7 @@ def _headers() -> dict[str, str]:
 @route(router, routes.SIGN_IN, SignedIn, 403, 429)
 def sign_in(body: Annotated[SignInRequest, Body()]) -> JsonResponse:
     app = services()
-    credentials = body.passwordCredentials
-    user, client, sign_in = password_sign_in(router.current_event, credentials.username, credentials.password)
+    user, client, sign_in = sign_in_from(router.current_event, body, routes.SIGN_IN)
     access = app.access_tokens.issue(user, sign_in)
     refresh = app.refresh_tokens.issue(user, client, sign_in)
     cookie = set_cookie(REFRESH_COOKIE, refresh.token, refresh.expires_at, _headers(), app.config.is_local)

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from auth import routes
 from auth.errors import NotFound
 from auth.principal import AuthMethod
-from handlers.api_context import password_sign_in, principal, services
+from handlers.api_context import principal, services, sign_in_from
 from handlers.bodies import (
     CurrentSession,
     Empty,
@@ -42,8 +42,7 @@ def _session_cookie() -> str:
 @route(router, routes.CREATE_SESSION, SessionCreated, 403, 429)
 def create_session(body: Annotated[SignInRequest, Body()]) -> JsonResponse:
     app = services()
-    credentials = body.passwordCredentials
-    user, client, sign_in = password_sign_in(router.current_event, credentials.username, credentials.password)
+    user, client, sign_in = sign_in_from(router.current_event, body, routes.CREATE_SESSION)
     session, value = app.sessions.create(user, client, sign_in)
     cookie = set_cookie(SESSION_COOKIE, value, session.expires_at, _headers(), app.config.is_local)
     created = SessionCreated(

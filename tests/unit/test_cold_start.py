@@ -23,6 +23,16 @@ HEAVY = (
     "auth.refresh_tokens",
     # A table of compiled patterns, for the sessions list and session creation only.
     "auth.user_agents",
+    # Second factors (SPEC §7) are the API's alone: the authorizer reads none of them.
+    "pyotp",
+    "cryptography.hazmat.primitives.ciphers.aead",
+    "cryptography.hazmat.primitives.kdf.hkdf",
+    "auth.totp",
+    "auth.recovery_codes",
+    "auth.factor_cipher",
+    "auth.factors",
+    "auth.mfa_sign_in",
+    "auth.stores.factor_store",
 )
 
 

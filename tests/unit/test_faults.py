@@ -22,13 +22,23 @@ from typing import Any
 
 import pytest
 
+from auth import routes
 from auth.config import Config
 from auth.errors import Code
 from auth.models import ClientInfo, SignIn, User
+from auth.routes import Route
 from auth.stores.dynamo import get_bool, get_n, get_s
 from auth.wiring import ApiServices, build_api_services, build_authorizer_services
 from handlers import api_context, authorizer
 from tests.support.clock import FakeClock
+from tests.support.factors import (
+    challenge_of,
+    code_at,
+    enrol_totp,
+    factor_call,
+    password_step,
+    second_step,
+)
 from tests.support.faults import FAULTS, WRITE_OPERATIONS, Armed, FaultInjector
 from tests.support.people import PASSWORD, Answer, authorize, call_api, context_for
 from tests.support.people import sign_up_people as _sign_up_people
@@ -131,9 +141,59 @@ def _admin_patch(body: dict[str, str]) -> Callable[[Any, Scene], Any]:
     return act
 
 
+def _first_step(services: Any, scene: Scene, route: Route) -> Answer:
+    """The password step of a user with TOTP: its expected answer is the challenge (400,
+    code 9), which the runs below count as this path's success."""
+    answer = password_step(services, route, scene.user)
+    if answer.status == 400 and answer.body.get("code") == Code.FAILED_PRECONDITION:
+        return Answer(200, answer.body, answer.cookies, answer.headers)
+    return answer
+
+
 def _call(services: ApiServices, method: str, path: str, route: str, scene: Scene, **kwargs: Any) -> Answer:
     caller = kwargs.pop("caller", context_for(scene.user))
     return call_api(services, method, path, route, caller, **kwargs)
+
+
+def _totp_pending(api: ApiServices) -> Scene:
+    """A signed-in user with a pending TOTP enrolment: its secret in `extra`."""
+    scene = _signed_in(api)
+    started = factor_call(api, routes.ENROL_TOTP, scene.user)
+    scene.extra["secret"] = started.body["secret"]
+    return scene
+
+
+def _totp_enabled(api: ApiServices) -> Scene:
+    """A user with TOTP enabled, a step later (a code not spent yet)."""
+    scene = _signed_in(api)
+    enrolled = enrol_totp(api, scene.user)
+    scene.extra |= {"secret": enrolled.secret, "recovery": enrolled.recovery_codes}
+    scene.extra["root"] = api.users.get_by_username("root")
+    api.clock.advance(30)  # type: ignore[attr-defined]  # the rig's FakeClock
+    return scene
+
+
+def _challenged(route: Route) -> Callable[[ApiServices], Scene]:
+    """A user with TOTP who passed the password step of `route`: its challenge in `extra`."""
+
+    def setup(api: ApiServices) -> Scene:
+        scene = _totp_enabled(api)
+        scene.extra["challenge"] = challenge_of(password_step(api, route, scene.user))
+        return scene
+
+    return setup
+
+
+def _second_step(route: Route, with_recovery_code: bool = False) -> Callable[[Any, Scene], Any]:
+    def act(services: Any, scene: Scene) -> Any:
+        if with_recovery_code:
+            return second_step(
+                services, route, scene.extra["challenge"], recoveryCode=scene.extra["recovery"][0]
+            )
+        code = code_at(scene.extra["secret"], services.clock.now())
+        return second_step(services, route, scene.extra["challenge"], totpCode=code)
+
+    return act
 
 
 USER = "/api/v1/users/{username}"
@@ -234,6 +294,41 @@ PATHS = [
     Path("role change", _admin_changes, _admin_patch({"role": "ADMIN"})),
     Path("archive", _admin_changes, _admin_patch({"state": "ARCHIVED"})),
     Path(
+        "TOTP enrolment",
+        _signed_in,
+        lambda s, sc: factor_call(s, routes.ENROL_TOTP, sc.user),
+    ),
+    Path(
+        "TOTP confirm",
+        _totp_pending,
+        lambda s, sc: factor_call(
+            s, routes.CONFIRM_TOTP, sc.user, body={"code": code_at(sc.extra["secret"], s.clock.now())}
+        ),
+    ),
+    Path(
+        "recovery codes regenerated",
+        _totp_enabled,
+        lambda s, sc: factor_call(s, routes.REGENERATE_RECOVERY_CODES, sc.user),
+    ),
+    Path("TOTP removal", _totp_enabled, lambda s, sc: factor_call(s, routes.REMOVE_TOTP, sc.user)),
+    Path(
+        "an admin's TOTP removal",
+        _totp_enabled,
+        lambda s, sc: factor_call(s, routes.REMOVE_TOTP, sc.user, caller=sc.extra["root"]),
+    ),
+    Path("sign-in first step with TOTP", _totp_enabled, lambda s, sc: _first_step(s, sc, routes.SIGN_IN)),
+    Path("sign-in second step with TOTP", _challenged(routes.SIGN_IN), _second_step(routes.SIGN_IN)),
+    Path(
+        "sign-in second step with a recovery code",
+        _challenged(routes.SIGN_IN),
+        _second_step(routes.SIGN_IN, with_recovery_code=True),
+    ),
+    Path(
+        "session sign-in second step with TOTP",
+        _challenged(routes.CREATE_SESSION),
+        _second_step(routes.CREATE_SESSION),
+    ),
+    Path(
         "user delete",
         _signed_in,
         lambda s, sc: _call(s, "DELETE", USER.format(username=sc.user.username), USER, sc),
@@ -268,6 +363,12 @@ def partial_writes(dynamodb: Any, config: Config) -> list[str]:
             # is still recognised: not a credential.
             if get_n(item, "userId") not in users and not get_bool(item, "revoked"):
                 problems.append(f"{table} keeps a credential of missing user {get_n(item, 'userId')}")
+    for item in _scan(dynamodb, config.factors_table):
+        # A factor outliving its user; challenges die within 5 minutes and name no factor.
+        if get_s(item, "pk").startswith("totp#") and get_n(item, "userId") not in users:
+            problems.append(f"a TOTP factor of missing user {get_n(item, 'userId')} is left")
+        if get_bool(item, "enabled") and "recoveryCodes" not in item and "totpLastStep" not in item:
+            problems.append(f"user {get_n(item, 'userId')}'s TOTP is enabled without its first step")
     for item in _scan(dynamodb, config.settings_table):
         if get_s(item, "pk") == "owner" and get_n(item, "userId") not in users:
             problems.append("the owner marker names a missing user")
@@ -382,9 +483,17 @@ def _check_authorizer(result: Any, failed_call: str, where: str) -> None:
 def _check_handler(result: Any, failed_call: str, where: str) -> None:
     assert isinstance(result, Answer), f"{where}: the handler raised {result!r}"
     # Every injected failure is a dependency's: retryable (503, code 14), never internal.
-    dependency = "signing key" if failed_call in SECRETS_MANAGER_OPERATIONS else "storage"
-    expected = {"code": Code.UNAVAILABLE, "message": f"{dependency} unavailable", "details": []}
-    assert (result.status, result.body) == (503, expected), f"{where}: answered {result.status} {result.body}"
+    # Secrets Manager holds two keys: the signing key and the one TOTP secrets are sealed with.
+    dependencies = (
+        ("signing key", "factor key") if failed_call in SECRETS_MANAGER_OPERATIONS else ("storage",)
+    )
+    expected = [
+        {"code": Code.UNAVAILABLE, "message": f"{dependency} unavailable", "details": []}
+        for dependency in dependencies
+    ]
+    assert result.status == 503 and result.body in expected, (
+        f"{where}: answered {result.status} {result.body}"
+    )
     assert result.headers.get("Cache-Control") == "no-store", where
 
 
@@ -399,6 +508,9 @@ def test_every_call_of_the_path_fails_safely(
 ) -> None:
     _sign_up_people(api)
     rig = Rig(api, aws, config, clock, injector)
+    # A first run stores the keys a fresh stack generates on first use (the TOTP secrets' key
+    # on the first enrolment), so that every run below makes the same calls.
+    _run(path, rig, None)
     scene, baseline = _run(path, rig, None)
     calls = scene.extra["calls"]
     assert calls, "the path made no AWS call: nothing was tested"

@@ -145,4 +145,9 @@ def test_the_routes_that_need_a_recent_sign_in_document_the_challenge() -> None:
         "PATCH /api/v1/users/{username}",
         "DELETE /api/v1/users/{username}",
         "POST /api/v1/users/{username}/personalAccessTokens",
+        # SPEC §7: every enrolment or removal made by the user themself.
+        "POST /api/v1/users/{username}/totp",
+        "POST /api/v1/users/{username}/totp/confirm",
+        "DELETE /api/v1/users/{username}/totp",
+        "POST /api/v1/users/{username}/recoveryCodes",
     }

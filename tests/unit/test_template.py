@@ -44,6 +44,10 @@ EXPECTED_ACTIONS: dict[str, dict[str, set[str]]] = {
         "SessionsTable/byUser": {"dynamodb:Query"},
         "PersonalAccessTokensTable/byUser": {"dynamodb:Query"},
         "SigningKeySecret": {"secretsmanager:GetSecretValue"},
+        # SPEC §7: TOTP items and sign-in challenges (a second step is one transaction of an
+        # Update and a Delete), and the key their secrets are sealed with.
+        "FactorsTable": READ_WRITE,
+        "FactorKeySecret": {"secretsmanager:GetSecretValue"},
     },
     "KeyRotationFunction": {
         "SigningKeySecret": {
@@ -300,7 +304,14 @@ def test_the_api_function_gets_the_refresh_reuse_grace(
 
 @pytest.mark.parametrize(
     "table",
-    ["UsersTable", "SessionsTable", "RefreshTokensTable", "PersonalAccessTokensTable", "SettingsTable"],
+    [
+        "UsersTable",
+        "SessionsTable",
+        "RefreshTokensTable",
+        "PersonalAccessTokensTable",
+        "SettingsTable",
+        "FactorsTable",
+    ],
 )
 def test_table_is_recoverable_expiring_encrypted_and_kept_on_prod(source: dict[str, Any], table: str) -> None:
     resource = source["Resources"][table]
@@ -314,7 +325,7 @@ def test_table_is_recoverable_expiring_encrypted_and_kept_on_prod(source: dict[s
 
 
 def test_every_table_of_the_template_is_checked(source: dict[str, Any]) -> None:
-    assert len(resources(source, "AWS::DynamoDB::Table")) == 5
+    assert len(resources(source, "AWS::DynamoDB::Table")) == 6
 
 
 def test_signing_key_is_kept_on_prod_and_rotated_on_schedule(source: dict[str, Any]) -> None:
@@ -369,3 +380,20 @@ def test_alarms_watch_metrics_the_code_emits(source: dict[str, Any]) -> None:
 
 def test_alarms_exist_for_authorizer_errors_and_reuse(source: dict[str, Any]) -> None:
     assert {"AuthorizerErrorsAlarm", "RefreshReuseAlarm"} <= set(resources(source, "AWS::CloudWatch::Alarm"))
+
+
+def test_only_the_api_function_reaches_second_factors(
+    source: dict[str, Any], translated: dict[str, Any], template: Template
+) -> None:
+    """SPEC §7: TOTP secrets are sealed with a key of their own, which the authorizer (and the
+    rotation function) can neither read nor name; kept on prod like the data it opens."""
+    for function in EXPECTED_ACTIONS:
+        reached = {"FactorsTable", "FactorKeySecret"} & set(granted(translated, function))
+        assert reached == (set() if function != "ApiFunction" else {"FactorsTable", "FactorKeySecret"})
+    assert "FACTOR_KEY_SECRET_ID" not in template.functions["AuthorizerFunction"].environment
+    assert "FACTORS_TABLE" not in template.functions["AuthorizerFunction"].environment
+    assert template.functions["ApiFunction"].environment["FACTOR_KEY_SECRET_ID"] == "FactorKeySecret"
+    secret = source["Resources"]["FactorKeySecret"]
+    assert secret["DeletionPolicy"] == secret["UpdateReplacePolicy"] == PROD_ONLY
+    generated = secret["Properties"]["GenerateSecretString"]
+    assert generated["GenerateStringKey"] == "key" and generated["PasswordLength"] >= 32

@@ -1,0 +1,75 @@
+"""Encryption of TOTP secrets at rest (SPEC §7: never readable from the table alone).
+
+AES-256-GCM (NIST SP 800-38D) through `cryptography`, with a key kept in its own Secrets
+Manager secret (`FactorKeySecret`, readable by the API function only). The secret holds
+`{"kid","key"}` like the signing key's, and is read through the same key ring (auth.keys):
+cached per container, generated and stored on first run, AWSCURRENT seals and AWSPREVIOUS
+still opens by `kid`. The AES key is derived from the secret's text with HKDF-SHA-256
+(RFC 5869), so a generated string of any alphabet makes a full 256-bit key.
+
+The user id is the associated data: a sealed secret copied onto another user's item does
+not open.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from auth.errors import Internal, Unavailable
+from auth.tokens import SigningKeys
+
+# SP 800-38D §8.2.2: a random 96-bit nonce per message; a key seals far fewer than 2^32.
+NONCE_BYTES = 12
+_INFO = b"memos-auth totp secret v1"
+
+
+@dataclass(frozen=True)
+class Sealed:
+    kid: str
+    # nonce || ciphertext || tag
+    blob: bytes
+
+
+class FactorCipher:
+    def __init__(self, keys: SigningKeys) -> None:
+        self._keys = keys
+        self._derived: dict[tuple[str, bytes], AESGCM] = {}
+
+    def seal(self, secret: str, user_id: int) -> Sealed:
+        try:
+            key = self._keys.signing_key()
+        except Unavailable as exc:
+            raise Unavailable("factor key unavailable") from exc
+        nonce = os.urandom(NONCE_BYTES)
+        blob = nonce + self._aead(key.kid, key.secret).encrypt(nonce, secret.encode("ascii"), _aad(user_id))
+        return Sealed(key.kid, blob)
+
+    def open(self, sealed: Sealed, user_id: int) -> str:
+        try:
+            key = self._keys.verification_key(sealed.kid)
+        except Unavailable as exc:
+            raise Unavailable("factor key unavailable") from exc
+        if key is None:
+            raise Internal("a TOTP secret is sealed with a key that is gone")
+        nonce, ciphertext = sealed.blob[:NONCE_BYTES], sealed.blob[NONCE_BYTES:]
+        try:
+            return self._aead(key.kid, key.secret).decrypt(nonce, ciphertext, _aad(user_id)).decode("ascii")
+        except InvalidTag as exc:
+            raise Internal("a TOTP secret does not open") from exc
+
+    def _aead(self, kid: str, secret: bytes) -> AESGCM:
+        cached = self._derived.get((kid, secret))
+        if cached is None:
+            hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO)
+            cached = self._derived[(kid, secret)] = AESGCM(hkdf.derive(secret))
+        return cached
+
+
+def _aad(user_id: int) -> bytes:
+    return f"totp#{user_id}".encode("ascii")

@@ -1,0 +1,89 @@
+"""Second factors for the in-process suites: enrol a user's TOTP, compute codes, sign in in
+two steps (SPEC §7)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pyotp
+
+from auth import routes
+from auth.models import SignIn, User
+from auth.principal import AuthMethod
+from auth.routes import Route
+from auth.wiring import ApiServices
+from tests.support.events import FakeLambdaContext, http_event
+from tests.support.people import PASSWORD, Answer, call_api, context_for
+
+IP = "203.0.113.7"
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    secret: str
+    recovery_codes: list[str]
+
+
+def factor_call(
+    api: ApiServices,
+    route: Route,
+    user: User,
+    caller: User | None = None,
+    sign_in: SignIn | None = None,
+    method: AuthMethod = AuthMethod.ACCESS_TOKEN,
+    body: Any = None,
+) -> Answer:
+    """`route` (one of the /totp or /recoveryCodes routes) for `user`, called by `caller`."""
+    context = context_for(caller or user, method, sign_in=sign_in)
+    path = route.path.format(username=user.username)
+    return call_api(api, route.method, path, route.path, context, body=body)
+
+
+def code_at(secret: str, now: float, offset: int = 0) -> str:
+    return pyotp.TOTP(secret).at(now, counter_offset=offset)
+
+
+def enrol_totp(api: ApiServices, user: User) -> Enrolled:
+    """TOTP enabled for `user` with a code of the current step (which is then spent)."""
+    started = factor_call(api, routes.ENROL_TOTP, user)
+    assert started.status == 200, started.body
+    secret = started.body["secret"]
+    confirmed = factor_call(api, routes.CONFIRM_TOTP, user, body={"code": code_at(secret, api.clock.now())})
+    assert confirmed.status == 200, confirmed.body
+    return Enrolled(secret, confirmed.body["recoveryCodes"])
+
+
+def sign_in_call(api: ApiServices, route: Route, body: Any, source_ip: str = IP) -> Answer:
+    """A request to a public sign-in route from `source_ip`."""
+    from handlers import api_context
+    from handlers.api import handler
+
+    api_context.services.replace(api)
+    event = http_event(route.method, route.path, body=body, source_ip=source_ip)
+    response = handler(event, FakeLambdaContext())
+    return Answer(
+        response["statusCode"],
+        json.loads(response.get("body") or "null"),
+        response.get("cookies", []),
+        response["headers"],
+    )
+
+
+def password_step(api: ApiServices, route: Route, user: User, source_ip: str = IP) -> Answer:
+    body = {"passwordCredentials": {"username": user.username, "password": PASSWORD}}
+    return sign_in_call(api, route, body, source_ip)
+
+
+def challenge_of(answer: Answer) -> str:
+    assert answer.status == 400 and answer.body["code"] == 9, answer.body
+    (info,) = answer.body["details"]
+    challenge = info["metadata"]["mfaChallenge"]
+    assert isinstance(challenge, str)
+    return challenge
+
+
+def second_step(api: ApiServices, route: Route, challenge: str, source_ip: str = IP, **code: str) -> Answer:
+    """`code` is totpCode=… or recoveryCode=…"""
+    return sign_in_call(api, route, {"mfaCredentials": {"challenge": challenge, **code}}, source_ip)
