@@ -81,6 +81,7 @@ class _Verifiers:
     clock: Clock
     audit: AuditSink
     dynamodb: Any
+    secretsmanager: Any
     keys: SigningKeys
     users: UserStore
     pats: PersonalAccessTokens
@@ -110,7 +111,8 @@ def _verifiers(
         bookkeeping = (
             dynamodb if for_authorizer else aws.LazyClient(lambda: aws.dynamodb_client(aws.AUTHORIZER_CALLS))
         )
-    keys = build_key_ring(config, clock, secretsmanager or aws.secretsmanager_client(budget))
+    secretsmanager = secretsmanager or aws.secretsmanager_client(budget)
+    keys = build_key_ring(config, clock, secretsmanager)
     users = UserStore(dynamodb, config.users_table, config.settings_table)
     # A lag of 0 promises that a revocation is seen at once: only a consistent read keeps that.
     consistent = config.revocation_lag == 0
@@ -122,7 +124,9 @@ def _verifiers(
     # Remembered no longer than the revocation lag, like the users they name.
     verified = VerifiedAccessTokens(keys, clock, max_age=config.revocation_lag)
     authenticator = Authenticator(verified, cached, pats, sessions, clock)
-    return _Verifiers(config, clock, audit, dynamodb, keys, users, pats, sessions, authenticator)
+    return _Verifiers(
+        config, clock, audit, dynamodb, secretsmanager, keys, users, pats, sessions, authenticator
+    )
 
 
 def build_authorizer_services(
@@ -143,7 +147,6 @@ def build_api_services(
     secretsmanager: Any = None,
     audit: AuditSink | None = None,
 ) -> ApiServices:
-    from auth import aws
     from auth.accounts import Accounts
     from auth.factor_cipher import FactorCipher
     from auth.factors import Factors
@@ -179,7 +182,8 @@ def build_api_services(
     recent_sign_in = RecentSignIn(clock, config.reauth_max_age)
     # The TOTP secrets' key: a secret of its own, read like the signing key (auth.factor_cipher).
     factor_keys = KeyRing(
-        SecretsManagerKeySource(secretsmanager or aws.secretsmanager_client(), config.factor_key_secret_id),
+        # The same client as the signing key's: one connection pool, one client to build.
+        SecretsManagerKeySource(base.secretsmanager, config.factor_key_secret_id),
         clock,
         max_age=config.key_cache_seconds,
     )
