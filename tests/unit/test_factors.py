@@ -20,6 +20,7 @@ from auth.wiring import ApiServices
 from tests.support.audit import RecordingAudit
 from tests.support.clock import FakeClock
 from tests.support.factors import (
+    Enrolled,
     challenge_of,
     code_at,
     enrol_totp,
@@ -60,6 +61,16 @@ def archive(api: ApiServices, people: People, user: User) -> None:
 def next_step(clock: FakeClock) -> None:
     """On to the next 30-second step: a code not yet spent."""
     clock.advance(30)
+
+
+def challenged(
+    api: ApiServices, clock: FakeClock, user: User, route: Route = SIGN_IN
+) -> tuple[Enrolled, str]:
+    """`user` with TOTP enabled, at a step not yet spent, holding the challenge `route`'s
+    password step answered with."""
+    enrolled = enrol_totp(api, user)
+    next_step(clock)
+    return enrolled, challenge_of(password_step(api, route, user))
 
 
 # -- enrolment --------------------------------------------------------------------------------
@@ -274,9 +285,7 @@ def test_the_password_step_asks_for_the_second_factor_with_no_token_or_cookie(
 def test_a_totp_second_step_issues_tokens_and_the_refresh_cookie_with_two_factors(
     api: ApiServices, clock: FakeClock, people: People
 ) -> None:
-    enrolled = enrol_totp(api, people.alice)
-    next_step(clock)
-    challenge = challenge_of(password_step(api, SIGN_IN, people.alice))
+    enrolled, challenge = challenged(api, clock, people.alice)
     answer = second_step(api, SIGN_IN, challenge, totpCode=code_at(enrolled.secret, clock.now()))
     assert answer.status == 200, answer.body
     assert answer.body["user"]["username"] == "alice"
@@ -293,9 +302,7 @@ def test_a_totp_second_step_issues_tokens_and_the_refresh_cookie_with_two_factor
 def test_a_session_second_step_sets_the_session_cookie_with_two_factors(
     api: ApiServices, clock: FakeClock, people: People
 ) -> None:
-    enrolled = enrol_totp(api, people.alice)
-    next_step(clock)
-    challenge = challenge_of(password_step(api, SESSIONS, people.alice))
+    enrolled, challenge = challenged(api, clock, people.alice, SESSIONS)
     answer = second_step(api, SESSIONS, challenge, totpCode=code_at(enrolled.secret, clock.now()))
     assert answer.status == 200, answer.body
     (cookie,) = answer.cookies
@@ -399,9 +406,7 @@ def test_a_challenge_lives_five_minutes(api: ApiServices, clock: FakeClock, peop
 
 
 def test_a_challenge_is_used_once(api: ApiServices, clock: FakeClock, people: People) -> None:
-    enrolled = enrol_totp(api, people.alice)
-    next_step(clock)
-    challenge = challenge_of(password_step(api, SIGN_IN, people.alice))
+    enrolled, challenge = challenged(api, clock, people.alice)
     assert second_step(api, SIGN_IN, challenge, totpCode=code_at(enrolled.secret, clock.now())).status == 200
     next_step(clock)
     again = second_step(api, SIGN_IN, challenge, totpCode=code_at(enrolled.secret, clock.now()))
@@ -413,9 +418,7 @@ def test_a_challenge_is_used_once(api: ApiServices, clock: FakeClock, people: Pe
 def test_a_challenge_dies_after_five_wrong_codes(
     api: ApiServices, aws: dict[str, Any], clock: FakeClock, people: People, audit: RecordingAudit
 ) -> None:
-    enrolled = enrol_totp(api, people.alice)
-    next_step(clock)
-    challenge = challenge_of(password_step(api, SIGN_IN, people.alice))
+    enrolled, challenge = challenged(api, clock, people.alice)
     right = code_at(enrolled.secret, clock.now())
     wrong = "000000" if right != "000000" else "111111"
     for _ in range(5):
@@ -483,9 +486,7 @@ BAD_SECOND_STEPS: list[tuple[str, Any]] = [
 def test_bad_second_steps_are_400s_that_change_nothing(
     api: ApiServices, aws: dict[str, Any], clock: FakeClock, people: People, name: str, code: Any
 ) -> None:
-    enrolled = enrol_totp(api, people.alice)
-    next_step(clock)
-    challenge = challenge_of(password_step(api, SIGN_IN, people.alice))
+    enrolled, challenge = challenged(api, clock, people.alice)
     before = challenges(aws)
     answer = sign_in_call(api, SIGN_IN, {"mfaCredentials": {"challenge": challenge, **code}})
     assert answer.status == 400 and answer.body["code"] == 3 and answer.body["details"] == []
@@ -534,9 +535,7 @@ def test_archived_users_disallowed_password_auth_and_throttling_come_before_any_
 def test_a_user_archived_between_the_steps_is_refused(
     api: ApiServices, clock: FakeClock, people: People
 ) -> None:
-    enrolled = enrol_totp(api, people.alice)
-    next_step(clock)
-    challenge = challenge_of(password_step(api, SIGN_IN, people.alice))
+    enrolled, challenge = challenged(api, clock, people.alice)
     archive(api, people, people.alice)
     answer = second_step(api, SIGN_IN, challenge, totpCode=code_at(enrolled.secret, clock.now()))
     assert (answer.status, answer.cookies) == (403, [])
