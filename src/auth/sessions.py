@@ -51,6 +51,16 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("ascii")).hexdigest()
 
 
+def _callers_secret_hash(cookie_value: str, user_id: int) -> str | None:
+    """The stored key of the session a cookie names, when the cookie is well formed and names
+    `user_id` (the caller); None otherwise, without any I/O."""
+    try:
+        cookie_user_id, secret = parse_session_cookie(cookie_value)
+    except Unauthenticated:
+        return None
+    return hash_secret(secret) if cookie_user_id == user_id else None
+
+
 class Sessions:
     def __init__(
         self,
@@ -135,13 +145,10 @@ class Sessions:
 
     def current(self, cookie_value: str, user_id: int) -> SessionRecord | None:
         """The caller's live session that a cookie names, read consistently; None otherwise."""
-        try:
-            cookie_user_id, secret = parse_session_cookie(cookie_value)
-        except Unauthenticated:
+        secret_hash = _callers_secret_hash(cookie_value, user_id)
+        if secret_hash is None:
             return None
-        if cookie_user_id != user_id:
-            return None
-        record = self._store.get(hash_secret(secret), consistent=True)
+        record = self._store.get(secret_hash, consistent=True)
         if record is None or record.user_id != user_id or self._is_expired(record, self._clock.now()):
             return None
         return record
@@ -159,13 +166,8 @@ class Sessions:
 
     def revoke_cookie(self, cookie_value: str, user_id: int, reason: str = "signed out") -> bool:
         """Sign-out: revoke the session a cookie names, only if it is the caller's."""
-        try:
-            cookie_user_id, secret = parse_session_cookie(cookie_value)
-        except Unauthenticated:
-            return False
-        if cookie_user_id != user_id:
-            return False
-        return self._delete(hash_secret(secret), user_id, reason)
+        secret_hash = _callers_secret_hash(cookie_value, user_id)
+        return secret_hash is not None and self._delete(secret_hash, user_id, reason)
 
     def revoke_all(self, user_id: int, keep: str = "", reason: str = "") -> None:
         """Every session of the user but `keep` (a password change keeps the caller's own)."""
