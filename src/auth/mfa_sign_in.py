@@ -15,7 +15,8 @@ checked before a challenge is issued, and again before a code is checked.
 
 A successful second step is a sign-in made with two factors: `amr` is RFC 8176's
 `["pwd","otp","mfa"]` for a TOTP code and for a recovery code alike, since a recovery code
-is a one-time password too (the audit trail tells the two apart).
+is a one-time password too (the audit trail tells the two apart); after an identity
+provider (`after_first_step` with `fed`) it begins with `fed` instead of `pwd`.
 """
 
 from __future__ import annotations
@@ -46,7 +47,6 @@ _CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 ERROR_DOMAIN = "memos-auth"
 MFA_REQUIRED_REASON = "MFA_REQUIRED"
 INVALID_CHALLENGE = "the second-factor challenge is invalid or has expired; sign in again"
-TWO_FACTORS = (Amr.PASSWORD.value, Amr.ONE_TIME_PASSWORD.value, Amr.MULTIPLE_FACTORS.value)
 
 
 class MfaRequired(FailedPrecondition):
@@ -102,16 +102,23 @@ class MfaSignIn:
     ) -> tuple[User, SignIn]:
         """The first step: the user and their sign-in, or MfaRequired when they have a factor."""
         user = self._accounts.sign_in(username, password, source_ip, forgive=False)
+        return self.after_first_step(user, Amr.PASSWORD, source_ip, route)
+
+    def after_first_step(self, user: User, first: Amr, source_ip: str, route: Route) -> tuple[User, SignIn]:
+        """A first step passed (a password, an identity provider): the sign-in, or
+        MfaRequired with a challenge when the user has a second factor."""
         methods = self._factors.methods(self._factors.enabled_totp(user.id))
         if not methods:
             self._throttle.record_success(user.username, source_ip)
-            return user, SignIn.with_password(self._clock.now())
+            return user, SignIn(int(self._clock.now()), (first.value,))
         # The address's failures are forgiven only once the second step succeeds: otherwise
         # a correct password between guesses would reset the count of wrong codes.
         challenge = secrets.token_urlsafe(CHALLENGE_BYTES)
         now = int(self._clock.now())
         self._store.create_challenge(
-            ChallengeRecord(_hash(challenge), user.id, route.key, now, now + CHALLENGE_TTL_SECONDS)
+            ChallengeRecord(
+                _hash(challenge), user.id, route.key, now, now + CHALLENGE_TTL_SECONDS, first_amr=first.value
+            )
         )
         raise MfaRequired(challenge, methods)
 
@@ -170,7 +177,9 @@ class MfaSignIn:
             self._audit.record(
                 AuditEvent.USED, kind, user.id, record.enrolment_id, reason=f"signed in, {left} left"
             )
-        return user, SignIn(now, TWO_FACTORS)
+        return user, SignIn(
+            now, (challenge.first_amr, Amr.ONE_TIME_PASSWORD.value, Amr.MULTIPLE_FACTORS.value)
+        )
 
     def _wrong(
         self, user: User, challenge: ChallengeRecord, source_ip: str, kind: CredentialKind, event: AuditEvent

@@ -58,6 +58,9 @@ class ChallengeRecord:
     created_at: int
     expires_at: int
     failures: int = 0
+    # How the first step was made (auth.models.Amr: a password, an identity provider): the
+    # second step's `amr` begins with it.
+    first_amr: str = "pwd"
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,7 @@ class FactorStore:
             "createdAt": n(record.created_at),
             "expiresAt": n(record.expires_at),
             "failures": n(0),
+            "firstAmr": s(record.first_amr),
         }
         with translated_errors():
             self._client.put_item(
@@ -200,6 +204,7 @@ class FactorStore:
             created_at=get_n(item, "createdAt"),
             expires_at=get_n(item, "expiresAt"),
             failures=get_n(item, "failures"),
+            first_amr=get_s(item, "firstAmr") if "firstAmr" in item else "pwd",
         )
 
     def add_challenge_failure(self, challenge_hash: str) -> int | None:
