@@ -9,82 +9,82 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import IntEnum
-from typing import Any
+from typing import Any, ClassVar
 
 
 class Code(IntEnum):
-    """The gRPC status codes this API answers with (google.rpc.Code)."""
+    """The gRPC status codes this API answers with (google.rpc.Code), each with the HTTP
+    status it travels with and the message an error of that code gets when it names none."""
 
-    INVALID_ARGUMENT = 3
-    NOT_FOUND = 5
-    ALREADY_EXISTS = 6
-    PERMISSION_DENIED = 7
-    RESOURCE_EXHAUSTED = 8
-    FAILED_PRECONDITION = 9
-    INTERNAL = 13
-    UNAVAILABLE = 14
-    UNAUTHENTICATED = 16
+    http_status: int
+    default_message: str
+
+    def __new__(cls, value: int, http_status: int, default_message: str) -> Code:
+        member = int.__new__(cls, value)
+        member._value_ = value
+        member.http_status = http_status
+        member.default_message = default_message
+        return member
+
+    INVALID_ARGUMENT = (3, 400, "invalid argument")
+    NOT_FOUND = (5, 404, "not found")
+    ALREADY_EXISTS = (6, 409, "already exists")
+    PERMISSION_DENIED = (7, 403, "permission denied")
+    RESOURCE_EXHAUSTED = (8, 429, "too many requests")
+    # Well formed, but the resource is not in a state that allows it.
+    FAILED_PRECONDITION = (9, 400, "failed precondition")
+    INTERNAL = (13, 500, "internal error")
+    UNAVAILABLE = (14, 503, "service unavailable, try again")
+    UNAUTHENTICATED = (16, 401, "unauthenticated")
 
 
 class AuthError(Exception):
-    """Base of every error the domain raises on purpose.
+    """Base of every error the domain raises on purpose; a subclass names its `code`.
 
     `details` are the `google.rpc.Status` details the answer carries: google.rpc.Any
     objects, each with its "@type" (an `ErrorInfo`, say); none unless a rule adds one.
     """
 
-    code: Code = Code.INTERNAL
-    http_status: int = 500
-    default_message: str = "internal error"
+    code: ClassVar[Code] = Code.INTERNAL
+    # A subclass may say more than its code's default message.
+    default_message: ClassVar[str | None] = None
 
     def __init__(self, message: str | None = None, *, details: Sequence[dict[str, Any]] = ()) -> None:
-        self.message = message or self.default_message
+        self.message = message or self.default_message or self.code.default_message
         self.details: list[dict[str, Any]] = list(details)
         super().__init__(self.message)
+
+    @property
+    def http_status(self) -> int:
+        return self.code.http_status
 
 
 class InvalidArgument(AuthError):
     code = Code.INVALID_ARGUMENT
-    http_status = 400
-    default_message = "invalid argument"
 
 
 class FailedPrecondition(AuthError):
-    """The request is well formed but the resource is not in a state that allows it."""
-
     code = Code.FAILED_PRECONDITION
-    http_status = 400
-    default_message = "failed precondition"
 
 
 class Unauthenticated(AuthError):
     code = Code.UNAUTHENTICATED
-    http_status = 401
-    default_message = "unauthenticated"
 
 
 class PermissionDenied(AuthError):
     code = Code.PERMISSION_DENIED
-    http_status = 403
-    default_message = "permission denied"
 
 
 class NotFound(AuthError):
     code = Code.NOT_FOUND
-    http_status = 404
-    default_message = "not found"
 
 
 class AlreadyExists(AuthError):
     code = Code.ALREADY_EXISTS
-    http_status = 409
-    default_message = "already exists"
 
 
 class ResourceExhausted(AuthError):
     code = Code.RESOURCE_EXHAUSTED
-    http_status = 429
-    default_message = "too many requests"
 
     def __init__(self, message: str | None = None, retry_after: int = 60) -> None:
         super().__init__(message)
@@ -95,13 +95,9 @@ class Internal(AuthError):
     """A fault of ours; its message never reaches a client (handlers say only 'internal error')."""
 
     code = Code.INTERNAL
-    http_status = 500
-    default_message = "internal error"
 
 
 class Unavailable(AuthError):
     """A dependency (DynamoDB, Secrets Manager) failed, throttled or hung: retry later."""
 
     code = Code.UNAVAILABLE
-    http_status = 503
-    default_message = "service unavailable, try again"
