@@ -12,7 +12,7 @@ Which methods a user has is `methods`; how they are used to sign in is auth.mfa_
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from auth import recovery_codes, totp
@@ -40,7 +40,7 @@ WRONG_CODE = "the code is not correct"
 
 @dataclass(frozen=True)
 class TotpEnrolment:
-    secret: str
+    secret: str = field(repr=False)
     otpauth_uri: str
 
 

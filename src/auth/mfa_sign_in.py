@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NoReturn
 
 from auth import recovery_codes, totp
@@ -70,8 +70,8 @@ class SecondFactor:
     """What a second step brings: the challenge and exactly one code."""
 
     challenge: str
-    totp_code: str | None = None
-    recovery_code: str | None = None
+    totp_code: str | None = field(default=None, repr=False)
+    recovery_code: str | None = field(default=None, repr=False)
 
 
 def _hash(challenge: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -22,7 +22,7 @@ class User:
     username: str
     role: Role
     state: State
-    password_hash: str
+    password_hash: str = field(repr=False)
     display_name: str
     email: str
     create_time: int

@@ -13,7 +13,7 @@ import hmac
 import json
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeGuard, TypeVar, cast
 
 import jwt
@@ -51,16 +51,12 @@ warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
 @dataclass(frozen=True)
 class SigningKey:
     kid: str
-    secret: bytes
-
-    def __repr__(self) -> str:
-        # Never let a key reach a log line through a repr.
-        return f"SigningKey(kid={self.kid!r})"
+    secret: bytes = field(repr=False)
 
 
 @dataclass(frozen=True)
 class IssuedToken:
-    token: str
+    token: str = field(repr=False)
     expires_at: int
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from auth import page_tokens
@@ -37,9 +37,9 @@ def _by(caller: Principal, user_id: int) -> str:
 
 @dataclass(frozen=True)
 class UserChanges:
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     # Required with a new password of one's own (SPEC §3).
-    current_password: str | None = None
+    current_password: str | None = field(default=None, repr=False)
     display_name: str | None = None
     email: str | None = None
     role: Role | None = None

@@ -53,9 +53,6 @@ class ImportedUser:
     pats: list[PatRecord] = field(default_factory=list)
     families: list[RefreshFamily] = field(default_factory=list)
 
-    def __repr__(self) -> str:
-        # User's own repr would show the password hash.
-        return f"ImportedUser(id={self.user.id}, pats={len(self.pats)}, families={len(self.families)})"
 
 
 @dataclass

@@ -25,22 +25,14 @@ class UserRow:
     role: str
     email: str
     nickname: str
-    password_hash: str
-
-    def __repr__(self) -> str:
-        # Never the password hash in a log line or a traceback.
-        return f"UserRow(id={self.id}, username={self.username!r})"
+    password_hash: str = field(repr=False)
 
 
 @dataclass(frozen=True)
 class UserSettingRow:
     user_id: int
     key: str
-    value: str
-
-    def __repr__(self) -> str:
-        # Its value may hold token hashes.
-        return f"UserSettingRow(user_id={self.user_id}, key={self.key!r})"
+    value: str = field(repr=False)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ without the other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from auth.factor_cipher import Sealed
@@ -42,16 +42,16 @@ class TotpRecord:
     # Names one enrolment, so a confirm never enables a secret that replaced the one it read.
     enrolment_id: str
     enabled: bool
-    sealed: Sealed
+    sealed: Sealed = field(repr=False)
     created_at: int
     enabled_at: int | None = None
     last_step: int | None = None
-    recovery_hashes: frozenset[str] = frozenset()
+    recovery_hashes: frozenset[str] = field(default=frozenset(), repr=False)
 
 
 @dataclass(frozen=True)
 class ChallengeRecord:
-    challenge_hash: str
+    challenge_hash: str = field(repr=False)
     user_id: int
     # The route (API Gateway route key) whose first step issued it: only that one finishes it.
     route_key: str

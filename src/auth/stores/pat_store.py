@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from auth.errors import InvalidArgument, NotFound, Unavailable
@@ -47,7 +47,7 @@ TRANSACTION_CONFLICT = "TransactionConflict"
 
 @dataclass(frozen=True)
 class PatRecord:
-    token_hash: str
+    token_hash: str = field(repr=False)
     token_id: str
     user_id: int
     description: str
@@ -62,10 +62,6 @@ class PatRecord:
 
     def is_expired(self, now: float) -> bool:
         return self.expires_at is not None and now >= self.expires_at
-
-    def __repr__(self) -> str:
-        # The hash is a lookup key for the token: keep it out of log lines.
-        return f"PatRecord(token_id={self.token_id!r}, user_id={self.user_id})"
 
 
 def _optional_n(item: Item, name: str) -> int | None:

@@ -9,7 +9,7 @@ session is conditional on the session still existing, so a racing sign-out is ne
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from auth.models import ClientInfo, Device, SignIn
@@ -31,7 +31,7 @@ from auth.stores.dynamo import (
 @dataclass(frozen=True)
 class SessionRecord:
     # The table key: SHA-256 (hex) of the cookie's secret.
-    secret_hash: str
+    secret_hash: str = field(repr=False)
     # The public name of the session: in listings, revocations and audit lines.
     session_id: str
     user_id: int
@@ -43,10 +43,6 @@ class SessionRecord:
     sign_in: SignIn
     # Whether a request has come with this session since sign-in (for the audit trail).
     used: bool = False
-
-    def __repr__(self) -> str:
-        # The hash is a lookup key for the cookie: keep it out of log lines.
-        return f"SessionRecord(session_id={self.session_id!r}, user_id={self.user_id})"
 
 
 def _from_item(item: Item) -> SessionRecord:
