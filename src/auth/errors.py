@@ -31,7 +31,6 @@ class Code(IntEnum):
     ALREADY_EXISTS = (6, 409, "already exists")
     PERMISSION_DENIED = (7, 403, "permission denied")
     RESOURCE_EXHAUSTED = (8, 429, "too many requests")
-    # Well formed, but the resource is not in a state that allows it.
     FAILED_PRECONDITION = (9, 400, "failed precondition")
     INTERNAL = (13, 500, "internal error")
     UNAVAILABLE = (14, 503, "service unavailable, try again")
@@ -60,30 +59,48 @@ class AuthError(Exception):
 
 
 class InvalidArgument(AuthError):
+    """The request itself is wrong: a field missing, malformed or out of range; a wrong code,
+    or a wrong username and password (as Memos answers them)."""
+
     code = Code.INVALID_ARGUMENT
 
 
 class FailedPrecondition(AuthError):
+    """Well formed, but the resource is not in a state that allows it (TOTP already on,
+    a second factor still to pass)."""
+
     code = Code.FAILED_PRECONDITION
 
 
 class Unauthenticated(AuthError):
+    """No credential, or one that does not hold (expired, revoked, forged), or a sign-in too
+    old for the change asked."""
+
     code = Code.UNAUTHENTICATED
 
 
 class PermissionDenied(AuthError):
+    """The caller is known but may not do this (another user's resource, an admin route,
+    registration closed)."""
+
     code = Code.PERMISSION_DENIED
 
 
 class NotFound(AuthError):
+    """The named user, token, session or factor does not exist (or is not the caller's to see)."""
+
     code = Code.NOT_FOUND
 
 
 class AlreadyExists(AuthError):
+    """A unique name is taken: a username, a PAT or provider id."""
+
     code = Code.ALREADY_EXISTS
 
 
 class ResourceExhausted(AuthError):
+    """Too many tries (the sign-in throttle); `retry_after` says when to come back."""
+
     code = Code.RESOURCE_EXHAUSTED
 
     def __init__(self, message: str | None = None, retry_after: int = 60) -> None:
