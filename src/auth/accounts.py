@@ -99,7 +99,9 @@ class Accounts:
         leaves them (auth.mfa_sign_in), so wrong codes add up with wrong passwords."""
         self._throttle.check(username, source_ip)
         user = self._users.get_by_username(username) if is_valid_username(username) else None
-        if user is None:
+        if user is None or not user.password_hash:
+            # No user, or one who signs in with an identity provider only: as slow as a
+            # wrong password, so neither can be told apart from one.
             spend_verify_time(password, self._bcrypt_cost)
         if user is None or not verify_password(password, user.password_hash):
             self._throttle.record_failure(username, source_ip)
@@ -110,11 +112,12 @@ class Accounts:
         self.check_may_sign_in(user)
         return user
 
-    def check_may_sign_in(self, user: User) -> None:
+    def check_may_sign_in(self, user: User, with_password: bool = True) -> None:
         """What a correct password does not override: an archived user, and password sign-in
         turned off for users. Checked again by a second step (auth.mfa_sign_in), in case it
-        changed in between."""
+        changed in between; `with_password` False for a first step made with an identity
+        provider, which `disallowPasswordAuth` does not concern."""
         if not user.is_active:
             raise PermissionDenied("user has been archived")
-        if not user.is_admin and self._settings.get_instance().disallow_password_auth:
+        if with_password and not user.is_admin and self._settings.get_instance().disallow_password_auth:
             raise PermissionDenied("password signin is not allowed")

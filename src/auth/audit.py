@@ -5,8 +5,9 @@ restored.
 The domain reports them through an AuditSink it is given; the handlers' sink writes them
 as structured log lines. Each credential kind's events come from its one service
 (auth.pats, auth.sessions, auth.refresh_tokens; passwords and accounts from
-auth.user_admin; second factors from auth.factors and auth.mfa_sign_in), never from a
-store. An event names the credential by its id, never by its secret (nor, for a code, by
+auth.user_admin; second factors from auth.factors and auth.mfa_sign_in; identity providers
+and links from auth.identity_providers, auth.federated_identity and auth.linked_identities),
+never from a store. An event names the credential by its id, never by its secret (nor, for a code, by
 its hash).
 """
 
@@ -38,6 +39,11 @@ class CredentialKind(StrEnum):
     RECOVERY_CODES = "recovery_codes"
     # Every credential of the user at once (archive, restore, deletion).
     ACCOUNT = "account"
+    # SPEC §8: an identity provider (created, changed, deleted by an admin: the event's user
+    # is the admin), and a user's link to an identity of one (linked, unlinked, and every
+    # refused sign-in with one).
+    IDENTITY_PROVIDER = "identity_provider"
+    LINKED_IDENTITY = "linked_identity"
 
 
 class AuditSink(Protocol):

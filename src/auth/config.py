@@ -35,6 +35,9 @@ class Config:
     # SPEC §7: the API function's alone (the authorizer never reads a second factor).
     factors_table: str = "FactorsTable"
     factor_key_secret_id: str = "FactorKeySecret"
+    # SPEC §8: identity providers and linked identities, the API function's alone too.
+    identity_providers_table: str = "IdentityProvidersTable"
+    linked_identities_table: str = "LinkedIdentitiesTable"
     bcrypt_cost: int = 10
     access_token_ttl: int = 15 * 60
     refresh_token_ttl: int = 30 * 24 * 3600
@@ -68,6 +71,8 @@ class Config:
             signing_key_secret_id=env.get("SIGNING_KEY_SECRET_ID", defaults.signing_key_secret_id),
             factors_table=env.get("FACTORS_TABLE", defaults.factors_table),
             factor_key_secret_id=env.get("FACTOR_KEY_SECRET_ID", defaults.factor_key_secret_id),
+            identity_providers_table=env.get("IDENTITY_PROVIDERS_TABLE", defaults.identity_providers_table),
+            linked_identities_table=env.get("LINKED_IDENTITIES_TABLE", defaults.linked_identities_table),
             bcrypt_cost=_int(env, "BCRYPT_COST", defaults.bcrypt_cost),
             access_token_ttl=_int(env, "ACCESS_TOKEN_TTL_SECONDS", defaults.access_token_ttl),
             refresh_token_ttl=_int(env, "REFRESH_TOKEN_TTL_SECONDS", defaults.refresh_token_ttl),

@@ -1,4 +1,5 @@
-"""Encryption of TOTP secrets at rest (SPEC §7: never readable from the table alone).
+"""Encryption of secrets at rest: TOTP secrets (SPEC §7) and identity providers' client
+secrets (SPEC §8), never readable from a table alone.
 
 AES-256-GCM (NIST SP 800-38D) through `cryptography`, with a key kept in its own Secrets
 Manager secret (`FactorKeySecret`, readable by the API function only). The secret holds
@@ -7,8 +8,10 @@ cached per container, generated and stored on first run, AWSCURRENT seals and AW
 still opens by `kid`. The AES key is derived from the secret's text with HKDF-SHA-256
 (RFC 5869), so a generated string of any alphabet makes a full 256-bit key.
 
-The user id is the associated data: a sealed secret copied onto another user's item does
-not open.
+Each use of the cipher has its own purpose (`TOTP`, `IDP_CLIENT_SECRET`): it is the HKDF
+context, so each purpose seals under a key of its own, derived from the one secret. The
+purpose and the owner (a user id, a provider's id) are the associated data: a sealed value
+copied onto another item, or from one purpose to the other, does not open.
 """
 
 from __future__ import annotations
@@ -26,7 +29,10 @@ from auth.tokens import SigningKeys
 
 # SP 800-38D §8.2.2: a random 96-bit nonce per message; a key seals far fewer than 2^32.
 NONCE_BYTES = 12
-_INFO = b"memos-auth totp secret v1"
+# The HKDF context of each purpose (TOTP's is the one it always had, so its sealed secrets
+# still open).
+TOTP = "totp"
+IDP_CLIENT_SECRET = "idp-client-secret"
 
 
 @dataclass(frozen=True)
@@ -37,39 +43,44 @@ class Sealed:
 
 
 class FactorCipher:
-    def __init__(self, keys: SigningKeys) -> None:
+    def __init__(self, keys: SigningKeys, purpose: str = TOTP) -> None:
         self._keys = keys
+        self._purpose = purpose
+        self._info = f"memos-auth {purpose} secret v1".encode("ascii")
         self._derived: dict[tuple[str, bytes], AESGCM] = {}
 
-    def seal(self, secret: str, user_id: int) -> Sealed:
+    def seal(self, secret: str, owner: int | str) -> Sealed:
         try:
             key = self._keys.signing_key()
         except Unavailable as exc:
             raise Unavailable("factor key unavailable") from exc
         nonce = os.urandom(NONCE_BYTES)
-        blob = nonce + self._aead(key.kid, key.secret).encrypt(nonce, secret.encode("ascii"), _aad(user_id))
+        blob = nonce + self._aead(key.kid, key.secret).encrypt(
+            nonce, secret.encode("utf-8"), self._aad(owner)
+        )
         return Sealed(key.kid, blob)
 
-    def open(self, sealed: Sealed, user_id: int) -> str:
+    def open(self, sealed: Sealed, owner: int | str) -> str:
         try:
             key = self._keys.verification_key(sealed.kid)
         except Unavailable as exc:
             raise Unavailable("factor key unavailable") from exc
         if key is None:
-            raise Internal("a TOTP secret is sealed with a key that is gone")
+            raise Internal(f"a {self._purpose} secret is sealed with a key that is gone")
         nonce, ciphertext = sealed.blob[:NONCE_BYTES], sealed.blob[NONCE_BYTES:]
         try:
-            return self._aead(key.kid, key.secret).decrypt(nonce, ciphertext, _aad(user_id)).decode("ascii")
+            return (
+                self._aead(key.kid, key.secret).decrypt(nonce, ciphertext, self._aad(owner)).decode("utf-8")
+            )
         except InvalidTag as exc:
-            raise Internal("a TOTP secret does not open") from exc
+            raise Internal(f"a {self._purpose} secret does not open") from exc
 
     def _aead(self, kid: str, secret: bytes) -> AESGCM:
         cached = self._derived.get((kid, secret))
         if cached is None:
-            hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO)
+            hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=self._info)
             cached = self._derived[(kid, secret)] = AESGCM(hkdf.derive(secret))
         return cached
 
-
-def _aad(user_id: int) -> bytes:
-    return f"totp#{user_id}".encode("ascii")
+    def _aad(self, owner: int | str) -> bytes:
+        return f"{self._purpose}#{owner}".encode()

@@ -142,7 +142,7 @@ class MfaSignIn:
         if user is None:
             raise InvalidArgument(INVALID_CHALLENGE)
         self._throttle.check(user.username, source_ip)
-        self._accounts.check_may_sign_in(user)
+        self._accounts.check_may_sign_in(user, with_password=challenge.first_amr == Amr.PASSWORD.value)
         record = self._factors.enabled_totp(user.id)
         if record is None:
             # Removed since the first step: that step's answer no longer holds.

@@ -11,6 +11,7 @@ from auth.sessions import Sessions
 
 if TYPE_CHECKING:
     from auth.stores.factor_store import FactorStore
+    from auth.stores.idp_store import IdpStore
 
 
 class CredentialRevocation:
@@ -20,11 +21,13 @@ class CredentialRevocation:
         sessions: Sessions,
         pats: PersonalAccessTokens,
         factors: FactorStore | None = None,
+        links: IdpStore | None = None,
     ) -> None:
         self._refresh_tokens = refresh_tokens
         self._sessions = sessions
         self._pats = pats
         self._factors = factors
+        self._links = links
 
     def revoke_sign_ins(self, user_id: int, keep: str = "", reason: str = "credentials revoked") -> None:
         """Revoke every sign-in (refresh family, session) of `user_id` but the one named `keep`.
@@ -35,9 +38,12 @@ class CredentialRevocation:
         self._sessions.revoke_all(user_id, keep=keep, reason=reason)
 
     def remove_all(self, user_id: int) -> None:
-        """Every credential of a user being deleted, personal access tokens and second
-        factors included."""
+        """Every credential of a user being deleted, personal access tokens, second factors
+        and linked identities included."""
         self.revoke_sign_ins(user_id, reason="user deleted")
         self._pats.delete_all(user_id)
         if self._factors is not None:
             self._factors.delete_totp(user_id)
+        if self._links is not None:
+            # Gone before the user: no identity can sign in as a user being deleted.
+            self._links.delete_links_of_user(user_id)

@@ -59,6 +59,15 @@ CONFIRM_TOTP = Route("POST", "/api/v1/users/{username}/totp/confirm", Access.SEL
 GET_TOTP = Route("GET", "/api/v1/users/{username}/totp", Access.SELF_OR_ADMIN)
 REMOVE_TOTP = Route("DELETE", "/api/v1/users/{username}/totp", Access.SELF_OR_ADMIN)
 REGENERATE_RECOVERY_CODES = Route("POST", "/api/v1/users/{username}/recoveryCodes", Access.SELF)
+# SPEC §8: identity providers (public to read, the admin's to change) and linked identities.
+LIST_IDENTITY_PROVIDERS = Route("GET", "/api/v1/identity-providers", Access.PUBLIC)
+GET_IDENTITY_PROVIDER = Route("GET", "/api/v1/identity-providers/{id}", Access.PUBLIC)
+CREATE_IDENTITY_PROVIDER = Route("POST", "/api/v1/identity-providers", Access.ADMIN)
+UPDATE_IDENTITY_PROVIDER = Route("PATCH", "/api/v1/identity-providers/{id}", Access.ADMIN)
+DELETE_IDENTITY_PROVIDER = Route("DELETE", "/api/v1/identity-providers/{id}", Access.ADMIN)
+LIST_LINKED_IDENTITIES = Route("GET", "/api/v1/users/{username}/linkedIdentities", Access.SELF_OR_ADMIN)
+LINK_IDENTITY = Route("POST", "/api/v1/users/{username}/linkedIdentities", Access.SELF)
+UNLINK_IDENTITY = Route("DELETE", "/api/v1/users/{username}/linkedIdentities/{id}", Access.SELF_OR_ADMIN)
 GET_SETTINGS = Route("GET", "/api/v1/instance/settings", Access.PUBLIC)
 UPDATE_SETTINGS = Route("PATCH", "/api/v1/instance/settings", Access.ADMIN)
 OPENAPI = Route("GET", "/api/v1/openapi.json", Access.PUBLIC)
@@ -86,6 +95,14 @@ ROUTES: tuple[Route, ...] = (
     GET_TOTP,
     REMOVE_TOTP,
     REGENERATE_RECOVERY_CODES,
+    LIST_IDENTITY_PROVIDERS,
+    GET_IDENTITY_PROVIDER,
+    CREATE_IDENTITY_PROVIDER,
+    UPDATE_IDENTITY_PROVIDER,
+    DELETE_IDENTITY_PROVIDER,
+    LIST_LINKED_IDENTITIES,
+    LINK_IDENTITY,
+    UNLINK_IDENTITY,
     GET_SETTINGS,
     UPDATE_SETTINGS,
     OPENAPI,

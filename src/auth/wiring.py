@@ -7,6 +7,7 @@ and services a credential is verified with) is built by one function, `_verifier
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,11 +28,16 @@ from auth.verified_tokens import VerifiedAccessTokens
 if TYPE_CHECKING:
     from auth.accounts import Accounts
     from auth.factors import Factors
+    from auth.identity_providers import IdentityProviders
+    from auth.linked_identities import LinkedIdentities
     from auth.logins import Logins
     from auth.mfa_sign_in import MfaSignIn
     from auth.recent_sign_in import RecentSignIn
     from auth.refresh_tokens import RefreshTokens
+    from auth.sso_sign_in import SsoSignIn
+    from auth.stores.idp_store import IdpStore
     from auth.stores.settings_store import SettingsStore
+    from auth.throttle import SignInThrottle
     from auth.tokens import AccessTokens
     from auth.user_admin import UserAdmin
 
@@ -71,6 +77,34 @@ class ApiServices:
     audit: AuditSink
     factors: Factors
     mfa_sign_in: MfaSignIn
+    throttle: SignInThrottle
+    # SPEC §8: the providers (admin API, public listing) and their table.
+    identity_providers: IdentityProviders
+    idp_store: IdpStore
+
+    # The sign-in with a provider and linking make outbound calls (auth.outbound_http,
+    # auth.provider_protocol): built on the first request that needs them, so that other
+    # requests' cold starts import none of it.
+    @functools.cached_property
+    def sso_sign_in(self) -> SsoSignIn:
+        from auth.federated_identity import FederatedIdentities
+        from auth.outbound_http import OutboundHttp
+        from auth.provider_protocol import ProviderProtocol
+        from auth.sso_sign_in import SsoSignIn
+
+        protocol = ProviderProtocol(OutboundHttp(allow_http=self.config.is_local), self.clock)
+        identities = FederatedIdentities(self.identity_providers, protocol, self.throttle, self.audit)
+        return SsoSignIn(
+            identities, self.idp_store, self.users, self.settings, self.mfa_sign_in, self.clock, self.audit
+        )
+
+    @functools.cached_property
+    def linked_identities(self) -> LinkedIdentities:
+        from auth.linked_identities import LinkedIdentities
+
+        return LinkedIdentities(
+            self.sso_sign_in, self.idp_store, self.users, self.recent_sign_in, self.clock, self.audit
+        )
 
 
 @dataclass
@@ -148,14 +182,16 @@ def build_api_services(
     audit: AuditSink | None = None,
 ) -> ApiServices:
     from auth.accounts import Accounts
-    from auth.factor_cipher import FactorCipher
+    from auth.factor_cipher import IDP_CLIENT_SECRET, FactorCipher
     from auth.factors import Factors
+    from auth.identity_providers import IdentityProviders
     from auth.logins import Logins
     from auth.mfa_sign_in import MfaSignIn
     from auth.recent_sign_in import RecentSignIn
     from auth.refresh_tokens import RefreshTokens
     from auth.revocation import CredentialRevocation
     from auth.stores.factor_store import FactorStore
+    from auth.stores.idp_store import IdpStore
     from auth.stores.refresh_family_store import RefreshFamilyStore
     from auth.stores.settings_store import SettingsStore
     from auth.stores.throttle_store import ThrottleStore
@@ -176,7 +212,8 @@ def build_api_services(
         reuse_grace=config.refresh_reuse_grace,
     )
     factor_store = FactorStore(base.dynamodb, config.factors_table)
-    revocation = CredentialRevocation(refresh_tokens, base.sessions, base.pats, factor_store)
+    idp_store = IdpStore(base.dynamodb, config.identity_providers_table, config.linked_identities_table)
+    revocation = CredentialRevocation(refresh_tokens, base.sessions, base.pats, factor_store, idp_store)
     throttle = SignInThrottle(ThrottleStore(base.dynamodb, config.settings_table), clock)
     accounts = Accounts(users, settings, throttle, clock, config.bcrypt_cost)
     recent_sign_in = RecentSignIn(clock, config.reauth_max_age)
@@ -188,6 +225,10 @@ def build_api_services(
         max_age=config.key_cache_seconds,
     )
     factors = Factors(factor_store, FactorCipher(factor_keys), recent_sign_in, revocation, clock, audit)
+    # Client secrets of identity providers: the same key ring, a key of their own (HKDF purpose).
+    identity_providers = IdentityProviders(
+        idp_store, FactorCipher(factor_keys, IDP_CLIENT_SECRET), clock, audit, allow_http=config.is_local
+    )
     return ApiServices(
         config=config,
         clock=clock,
@@ -208,4 +249,7 @@ def build_api_services(
         audit=audit,
         factors=factors,
         mfa_sign_in=MfaSignIn(accounts, factors, factor_store, users, throttle, clock, audit),
+        throttle=throttle,
+        identity_providers=identity_providers,
+        idp_store=idp_store,
     )

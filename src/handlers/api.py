@@ -1,4 +1,4 @@
-"""The API function: every route of SPEC §3 and §7 on Powertools' HTTP API resolver."""
+"""The API function: every route of SPEC §3, §7 and §8 on Powertools' HTTP API resolver."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from auth.errors import AuthError, Code, Internal, InvalidArgument, NotFound, Re
 from handlers import (
     routes_auth,
     routes_factors,
+    routes_identity_providers,
     routes_pats,
     routes_sessions,
     routes_settings,
@@ -38,6 +39,7 @@ app.include_router(routes_settings.router)
 app.include_router(routes_pats.router)
 app.include_router(routes_sessions.router)
 app.include_router(routes_factors.router)
+app.include_router(routes_identity_providers.router)
 
 
 @route(app, routes.OPENAPI, OpenApiDocument)

@@ -55,16 +55,19 @@ def optional_principal(event: APIGatewayProxyEventV2) -> Principal | None:
 def sign_in_from(
     event: APIGatewayProxyEventV2, body: SignInRequest, route: Route
 ) -> tuple[User, ClientInfo, SignIn]:
-    """Either step of a sign-in (SPEC §3, §7), counted in the sign-in metrics; shared by
-    both sign-in routes. A user with a second factor gets MfaRequired from the first."""
+    """Either step of a sign-in (SPEC §3, §7, §8: a password or an identity provider first),
+    counted in the sign-in metrics; shared by both sign-in routes. A user with a second
+    factor gets MfaRequired from the first."""
     client = client_info(event)
     flow = services().mfa_sign_in
-    password, second = body.passwordCredentials, body.mfaCredentials
-    if (password is None) == (second is None):
-        raise InvalidArgument("give either passwordCredentials or mfaCredentials")
+    password, sso, second = body.passwordCredentials, body.ssoCredentials, body.mfaCredentials
+    if [password, sso, second].count(None) != 2:
+        raise InvalidArgument("give one of passwordCredentials, ssoCredentials and mfaCredentials")
     try:
         if password is not None:
             user, sign_in = flow.with_password(password.username, password.password, client.ip_address, route)
+        elif sso is not None:
+            user, sign_in = services().sso_sign_in.sign_in(sso.domain(), client.ip_address, route)
         else:
             assert second is not None
             proof = SecondFactor(second.challenge, second.totpCode, second.recoveryCode)

@@ -14,14 +14,27 @@ known fields of the wrong type are a 400. Field names are the wire names.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 from pydantic.json_schema import SkipJsonSchema
 
+if TYPE_CHECKING:
+    from auth.identity_providers import ProviderChanges, ProviderInput
+    from auth.provider_protocol import SsoCredentials as SsoSignInCredentials
+
 from auth.accounts import MAX_DISPLAY_NAME_CHARS, MAX_EMAIL_CHARS
 from auth.factors import TotpEnrolment, TotpStatus
+from auth.idp_models import NAME_PREFIX as IDP_NAME_PREFIX
+from auth.idp_models import (
+    AuthStyle,
+    FieldMapping,
+    IdentityProvider,
+    LinkRecord,
+    ProviderConfig,
+    ProviderType,
+)
 from auth.logins import Login
 from auth.models import ClientInfo, Device, User
 from auth.passwords import MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS
@@ -44,6 +57,9 @@ _PASSWORD = 1024
 # A challenge is 43 characters, a TOTP code 6: these leave room for nothing absurd.
 _CHALLENGE = 128
 _CODE = 16
+# SPEC §8: authorization codes are opaque, some providers' run to a few hundred characters.
+_SSO_CODE = 4096
+_URL = 2048
 
 # The domain's rules, stated in the OpenAPI document only (json_schema_extra), so that
 # clients and generated tests see them while the domain keeps its clearer messages.
@@ -86,12 +102,150 @@ class MfaCredentials(_Request):
     )
 
 
+class SsoCredentials(_Request):
+    """SPEC §8: what the client got back from the identity provider's redirect."""
+
+    idpName: str = Field(max_length=_SHORT, description='"identity-providers/<id>"')
+    code: str = Field(
+        max_length=_SSO_CODE, description="The authorization code the provider sent to redirectUri."
+    )
+    redirectUri: str = Field(max_length=_URL, description="The redirect_uri the authorization request named.")
+    codeVerifier: str | None = Field(
+        default=None,
+        max_length=_SHORT,
+        description="The PKCE code_verifier (RFC 7636), when the client used one.",
+    )
+    nonce: str | None = Field(
+        default=None,
+        max_length=_SHORT,
+        description="The nonce the authorization request carried (OIDC): the ID token must hold it.",
+    )
+
+    def domain(self) -> SsoSignInCredentials:
+        from auth.provider_protocol import SsoCredentials as SsoSignInCredentials
+
+        return SsoSignInCredentials(self.idpName, self.code, self.redirectUri, self.codeVerifier, self.nonce)
+
+
 class SignInRequest(_Request):
-    """The first step (`passwordCredentials`) or, for a user with a second factor, the
-    second (`mfaCredentials`): exactly one of them."""
+    """The first step (`passwordCredentials`, or §8's `ssoCredentials`) or, for a user with a
+    second factor, the second (`mfaCredentials`): exactly one of them."""
 
     passwordCredentials: PasswordCredentials | None = None
+    ssoCredentials: SsoCredentials | None = None
     mfaCredentials: MfaCredentials | None = None
+
+
+_AuthStyle = Literal["client_secret_post", "client_secret_basic"]
+_ProviderType = Literal["OAUTH2", "OIDC"]
+
+
+class FieldMappingBody(_Request):
+    """Which claim of the provider's identity fills each field."""
+
+    identifier: str = Field(
+        default="", max_length=_SHORT, description="Required for OAUTH2; OIDC's default is sub."
+    )
+    displayName: str = Field(default="", max_length=_SHORT)
+    email: str = Field(default="", max_length=_SHORT)
+    avatarUrl: str = Field(default="", max_length=_SHORT)
+
+    def domain(self) -> FieldMapping:
+        return FieldMapping(self.identifier, self.displayName, self.email, self.avatarUrl)
+
+
+class _ProviderConfigBody(_Request):
+    clientId: str = Field(default="", max_length=_SHORT)
+    clientSecret: str = Field(
+        default="",
+        max_length=_SSO_CODE,
+        description="Write-only: never returned. Empty on a change keeps the stored one.",
+    )
+    scopes: list[str] = Field(default_factory=list, max_length=32)
+    fieldMapping: FieldMappingBody = Field(default_factory=FieldMappingBody)
+    authStyle: _AuthStyle = Field(
+        default="client_secret_post", description="How the client secret reaches the token endpoint."
+    )
+
+
+class OAuth2ConfigBody(_ProviderConfigBody):
+    authUrl: str = Field(default="", max_length=_URL)
+    tokenUrl: str = Field(default="", max_length=_URL)
+    userInfoUrl: str = Field(default="", max_length=_URL)
+
+
+class OidcConfigBody(_ProviderConfigBody):
+    issuer: str = Field(
+        default="", max_length=_URL, description="Endpoints come from its discovery document."
+    )
+
+
+class IdentityProviderConfigBody(_Request):
+    oauth2Config: OAuth2ConfigBody | None = None
+    oidcConfig: OidcConfigBody | None = None
+
+    def domain(self, kind: str) -> tuple[ProviderConfig, str]:
+        """The config of `kind` and its client secret; 400 when the config is the other's."""
+        from auth.errors import InvalidArgument
+
+        body: _ProviderConfigBody | None = (
+            self.oauth2Config if kind == ProviderType.OAUTH2 else self.oidcConfig
+        )
+        if body is None or (self.oauth2Config is not None and self.oidcConfig is not None):
+            wanted = "oauth2Config" if kind == ProviderType.OAUTH2 else "oidcConfig"
+            raise InvalidArgument(f"a provider of type {kind} takes config.{wanted}, and only it")
+        urls = body if isinstance(body, OAuth2ConfigBody) else OAuth2ConfigBody()
+        config = ProviderConfig(
+            client_id=body.clientId,
+            scopes=tuple(body.scopes),
+            field_mapping=body.fieldMapping.domain(),
+            auth_style=AuthStyle(body.authStyle),
+            auth_url=urls.authUrl,
+            token_url=urls.tokenUrl,
+            user_info_url=urls.userInfoUrl,
+            issuer=body.issuer if isinstance(body, OidcConfigBody) else "",
+        )
+        return config, body.clientSecret
+
+
+class IdentityProviderRequest(_Request):
+    """A new provider (Memos' IdentityProvider; `name` is ignored: the id is the query's)."""
+
+    type: _ProviderType
+    title: str = Field(max_length=_SHORT)
+    identifierFilter: str = Field(
+        default="", max_length=_SHORT, description="A regular expression (re.search)."
+    )
+    config: IdentityProviderConfigBody
+
+    def domain(self) -> ProviderInput:
+        from auth.identity_providers import ProviderInput
+
+        config, secret = self.config.domain(self.type)
+        return ProviderInput(ProviderType(self.type), self.title, self.identifierFilter, config, secret)
+
+
+class IdentityProviderUpdateRequest(_Request):
+    """A change: the fields given replace the stored ones (config as a whole, but for an
+    empty clientSecret, which keeps the stored one)."""
+
+    type: _ProviderType | None = None
+    title: str | None = Field(default=None, max_length=_SHORT)
+    identifierFilter: str | None = Field(default=None, max_length=_SHORT)
+    config: IdentityProviderConfigBody | None = None
+
+    def domain(self, current: ProviderType) -> ProviderChanges:
+        from auth.identity_providers import ProviderChanges
+
+        kind = ProviderType(self.type) if self.type is not None else current
+        config, secret = self.config.domain(kind) if self.config is not None else (None, "")
+        return ProviderChanges(
+            title=self.title,
+            identifier_filter=self.identifierFilter,
+            type=ProviderType(self.type) if self.type is not None else None,
+            config=config,
+            client_secret=secret,
+        )
 
 
 class ConfirmTotpRequest(_Request):
@@ -340,6 +494,107 @@ class RecoveryCodes(_Response):
         max_length=RECOVERY_CODE_COUNT,
         description="Shown this once; each works once. Any earlier codes no longer work.",
     )
+
+
+class FieldMappingJson(_Response):
+    identifier: str
+    displayName: str
+    email: str
+    avatarUrl: str
+
+    @classmethod
+    def of(cls, mapping: FieldMapping) -> FieldMappingJson:
+        return cls(
+            identifier=mapping.identifier,
+            displayName=mapping.display_name,
+            email=mapping.email,
+            avatarUrl=mapping.avatar_url,
+        )
+
+
+class OAuth2ConfigJson(_Response):
+    clientId: str
+    authUrl: str
+    tokenUrl: str
+    userInfoUrl: str
+    scopes: list[str]
+    fieldMapping: FieldMappingJson
+    authStyle: _AuthStyle
+
+
+class OidcConfigJson(_Response):
+    issuer: str
+    clientId: str
+    scopes: list[str]
+    fieldMapping: FieldMappingJson
+    authStyle: _AuthStyle
+
+
+class IdentityProviderConfigJson(_Response):
+    oauth2Config: OAuth2ConfigJson | SkipJsonSchema[None] = _sometimes("For type OAUTH2.")
+    oidcConfig: OidcConfigJson | SkipJsonSchema[None] = _sometimes("For type OIDC.")
+
+
+class IdentityProviderJson(_Response):
+    """A provider as anyone may read it: never its client secret."""
+
+    name: str = Field(description='"identity-providers/<id>"')
+    type: _ProviderType
+    title: str
+    identifierFilter: str
+    config: IdentityProviderConfigJson
+
+    @classmethod
+    def of(cls, provider: IdentityProvider) -> IdentityProviderJson:
+        config = provider.config
+        common: dict[str, Any] = {
+            "clientId": config.client_id,
+            "scopes": list(config.scopes),
+            "fieldMapping": FieldMappingJson.of(config.field_mapping),
+            "authStyle": config.auth_style.value,
+        }
+        if provider.type is ProviderType.OAUTH2:
+            shaped = IdentityProviderConfigJson(
+                oauth2Config=OAuth2ConfigJson(
+                    authUrl=config.auth_url,
+                    tokenUrl=config.token_url,
+                    userInfoUrl=config.user_info_url,
+                    **common,
+                )
+            )
+        else:
+            shaped = IdentityProviderConfigJson(oidcConfig=OidcConfigJson(issuer=config.issuer, **common))
+        return cls(
+            name=provider.name,
+            type=provider.type.value,
+            title=provider.title,
+            identifierFilter=provider.identifier_filter,
+            config=shaped,
+        )
+
+
+class IdentityProviderList(_Response):
+    identityProviders: list[IdentityProviderJson]
+
+
+class LinkedIdentityJson(_Response):
+    name: str = Field(description='"users/<username>/linkedIdentities/<id>"')
+    idpName: str = Field(description='"identity-providers/<id>"')
+    externUid: str = Field(description="The identifier the provider gave.")
+    createTime: datetime
+
+    @classmethod
+    def of(cls, username: str, link: LinkRecord) -> LinkedIdentityJson:
+        return cls(
+            name=f"users/{username}/linkedIdentities/{link.link_id}",
+            idpName=f"{IDP_NAME_PREFIX}{link.provider_id}",
+            externUid=link.extern_uid,
+            createTime=timestamp(link.create_time),
+        )
+
+
+class LinkedIdentityList(_Response):
+    linkedIdentities: list[LinkedIdentityJson]
 
 
 class OpenApiDocument(BaseModel):

@@ -48,6 +48,11 @@ EXPECTED_ACTIONS: dict[str, dict[str, set[str]]] = {
         # Update and a Delete), and the key their secrets are sealed with.
         "FactorsTable": READ_WRITE,
         "FactorKeySecret": {"secretsmanager:GetSecretValue"},
+        # SPEC §8: providers (listed with a Scan) and links (a provider's by Query, a
+        # user's through byUser); the Users table's ConditionCheckItem serves linking.
+        "IdentityProvidersTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"},
+        "LinkedIdentitiesTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"},
+        "LinkedIdentitiesTable/byUser": {"dynamodb:Query"},
     },
     "KeyRotationFunction": {
         "SigningKeySecret": {
@@ -311,6 +316,8 @@ def test_the_api_function_gets_the_refresh_reuse_grace(
         "PersonalAccessTokensTable",
         "SettingsTable",
         "FactorsTable",
+        "IdentityProvidersTable",
+        "LinkedIdentitiesTable",
     ],
 )
 def test_table_is_recoverable_expiring_encrypted_and_kept_on_prod(source: dict[str, Any], table: str) -> None:
@@ -325,7 +332,7 @@ def test_table_is_recoverable_expiring_encrypted_and_kept_on_prod(source: dict[s
 
 
 def test_every_table_of_the_template_is_checked(source: dict[str, Any]) -> None:
-    assert len(resources(source, "AWS::DynamoDB::Table")) == 6
+    assert len(resources(source, "AWS::DynamoDB::Table")) == 8
 
 
 def test_signing_key_is_kept_on_prod_and_rotated_on_schedule(source: dict[str, Any]) -> None:
@@ -397,3 +404,14 @@ def test_only_the_api_function_reaches_second_factors(
     assert secret["DeletionPolicy"] == secret["UpdateReplacePolicy"] == PROD_ONLY
     generated = secret["Properties"]["GenerateSecretString"]
     assert generated["GenerateStringKey"] == "key" and generated["PasswordLength"] >= 32
+
+
+def test_only_the_api_function_reaches_identity_providers(translated: dict[str, Any], template: Template) -> None:
+    """SPEC §8: the providers (with their sealed client secrets) and the links are the API
+    function's alone; the authorizer cannot even name them."""
+    tables = {"IdentityProvidersTable", "LinkedIdentitiesTable"}
+    for function in EXPECTED_ACTIONS:
+        reached = tables & set(granted(translated, function))
+        assert reached == (set() if function != "ApiFunction" else tables)
+    environment = template.functions["AuthorizerFunction"].environment
+    assert "IDENTITY_PROVIDERS_TABLE" not in environment and "LINKED_IDENTITIES_TABLE" not in environment

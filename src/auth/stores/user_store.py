@@ -202,22 +202,7 @@ class UserStore:
         asked and another user claimed it first.
         """
         not_exists = "attribute_not_exists(pk)"
-        items: list[dict[str, Any]] = [
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": user_to_item(user),
-                    "ConditionExpression": not_exists,
-                }
-            },
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": {"pk": s(_username_pk(user.username)), "userId": n(user.id)},
-                    "ConditionExpression": not_exists,
-                }
-            },
-        ]
+        items = self.creation_items(user)
         if claim_owner:
             items.append(
                 {
@@ -236,6 +221,27 @@ class UserStore:
         if claim_owner and codes[2:3] == [ITEM_CONDITION_FAILED]:
             raise OwnerTaken
         raise Unavailable("storage unavailable")
+
+    def creation_items(self, user: User) -> list[dict[str, Any]]:
+        """Transaction items writing a new user and then its username record, where neither
+        exists (a first sign-in with an identity provider adds its link: auth.stores.idp_store)."""
+        not_exists = "attribute_not_exists(pk)"
+        return [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": user_to_item(user),
+                    "ConditionExpression": not_exists,
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {"pk": s(_username_pk(user.username)), "userId": n(user.id)},
+                    "ConditionExpression": not_exists,
+                }
+            },
+        ]
 
     def update(self, before: User, after: User) -> None:
         """Write what changed from `before` to `after`, and nothing else: a change another

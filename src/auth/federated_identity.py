@@ -1,0 +1,136 @@
+"""From `ssoCredentials` to a verified external identity (SPEC §8): the provider, the code
+exchange (auth.provider_protocol), Memos' field mapping and identifier filter.
+
+Shared by signing in (auth.sso_sign_in) and linking (auth.linked_identities), so both
+apply the same rules. Every refusal is audited with its reason (never the code or a
+token); the ones an attacker can provoke at will by sending codes (refused or replayed
+codes, tokens that do not verify) also count as failed sign-ins of the address, in the
+throttle of SPEC §3, under the provider's name: a stream of guessed codes gets a 429 like
+a stream of guessed passwords.
+
+The identifier filter is Memos' rule: a regular expression the identifier must contain a
+match of (`re.search`, as Go's MatchString); anchor it (`^…$`) to match the whole.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from auth.audit import AuditEvent, AuditSink, CredentialKind
+from auth.errors import InvalidArgument, NotFound, PermissionDenied
+from auth.identity_providers import IdentityProviders, provider_id_of
+from auth.idp_models import FieldMapping, IdentityProvider
+from auth.outbound_http import ProviderUnavailable
+from auth.provider_protocol import ProviderProtocol, ProviderRefused, SsoCredentials
+from auth.stores.idp_store import StoredProvider
+from auth.throttle import SignInThrottle
+
+MAX_IDENTIFIER_CHARS = 256
+MAX_CODE_CHARS = 4096
+IDENTIFIER_NOT_ALLOWED = "identifier is not allowed"
+# The throttle's "username" for failed sign-ins with a provider: never a valid username.
+THROTTLE_PREFIX = "idp:"
+
+
+@dataclass(frozen=True)
+class ExternalIdentity:
+    identifier: str
+    display_name: str = ""
+    email: str = ""
+    avatar_url: str = ""
+
+
+@dataclass(frozen=True)
+class Verified:
+    stored: StoredProvider
+    identity: ExternalIdentity
+
+    @property
+    def provider(self) -> IdentityProvider:
+        return self.stored.provider
+
+
+def _text(claims: dict[str, Any], name: str) -> str:
+    """A claim as text: strings and numbers (GitHub's ids are numbers), nothing else."""
+    if not name:
+        return ""
+    value = claims.get(name)
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return ""
+    return str(value).strip()
+
+
+def map_identity(claims: dict[str, Any], mapping: FieldMapping) -> ExternalIdentity:
+    identifier = _text(claims, mapping.identifier)
+    if not identifier or len(identifier) > MAX_IDENTIFIER_CHARS:
+        raise ProviderRefused(
+            f"the identity provider gave no usable identifier (claim {mapping.identifier!r})",
+            "no identifier",
+        )
+    return ExternalIdentity(
+        identifier=identifier,
+        display_name=_text(claims, mapping.display_name),
+        email=_text(claims, mapping.email),
+        avatar_url=_text(claims, mapping.avatar_url),
+    )
+
+
+def check_credentials(credentials: SsoCredentials) -> None:
+    if not credentials.code or len(credentials.code) > MAX_CODE_CHARS:
+        raise InvalidArgument("ssoCredentials.code is required")
+    if not credentials.redirect_uri:
+        raise InvalidArgument("ssoCredentials.redirectUri is required")
+
+
+class FederatedIdentities:
+    def __init__(
+        self,
+        providers: IdentityProviders,
+        protocol: ProviderProtocol,
+        throttle: SignInThrottle,
+        audit: AuditSink,
+    ) -> None:
+        self._providers = providers
+        self.protocol = protocol
+        self._throttle = throttle
+        self._audit = audit
+
+    def verify(self, credentials: SsoCredentials, source_ip: str, user_id: int = 0) -> Verified:
+        """The identity the code proves, allowed by the provider's filter. `user_id`: the
+        signed-in user who is linking (0 when signing in), for the audit trail."""
+        check_credentials(credentials)
+        provider_id = provider_id_of(credentials.idp_name)
+        throttle_key = THROTTLE_PREFIX + provider_id
+        self._throttle.check(throttle_key, source_ip)
+        try:
+            stored = self._providers.stored(provider_id)
+        except NotFound:
+            self.refused(provider_id, user_id, "unknown provider")
+            raise
+        provider = stored.provider
+        try:
+            claims = self.protocol.claims(provider, self._providers.client_secret(stored), credentials)
+            identity = map_identity(claims, provider.config.field_mapping)
+        except ProviderRefused as refused:
+            self._throttle.record_failure(throttle_key, source_ip)
+            self.refused(provider_id, user_id, refused.reason)
+            raise
+        except ProviderUnavailable:
+            # Not the caller's fault: audited, not counted.
+            self.refused(provider_id, user_id, "provider unavailable or slow")
+            raise
+        if provider.identifier_filter and re.search(provider.identifier_filter, identity.identifier) is None:
+            self.refused(provider_id, user_id, "identifier not allowed by the filter")
+            raise PermissionDenied(IDENTIFIER_NOT_ALLOWED)
+        return Verified(stored, identity)
+
+    def refused(self, provider_id: str, user_id: int, reason: str) -> None:
+        self._audit.record(
+            AuditEvent.REFUSED,
+            CredentialKind.LINKED_IDENTITY,
+            user_id,
+            provider_id,
+            reason=f"sign-in with identity-providers/{provider_id} refused: {reason}",
+        )

@@ -1,0 +1,108 @@
+"""A user's linked identities (SPEC §8): list, link while signed in, unlink.
+
+Linking is the only way an identity reaches an existing account: the user, signed in with
+a recent sign-in (RFC 9470; never a PAT), brings `ssoCredentials` from the provider, and
+the verified identity is linked to them, if no other account has it. Unlinking is the
+user's own (recent sign-in) or an admin's. A user without a password cannot unlink their
+last identity: it is their only way in.
+
+When a user is deleted their links go with them (auth.revocation); when a provider is
+deleted, its links (auth.identity_providers).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from auth.audit import AuditEvent, AuditSink, CredentialKind
+from auth.clock import Clock
+from auth.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from auth.idp_models import LinkRecord
+from auth.models import User
+from auth.principal import Principal
+from auth.provider_protocol import SsoCredentials
+from auth.recent_sign_in import RecentSignIn
+from auth.sso_sign_in import SsoSignIn
+from auth.stores.idp_store import IdpStore
+from auth.stores.user_store import UserStore
+
+MAX_LINKS_PER_USER = 20
+
+
+class LinkedIdentities:
+    def __init__(
+        self,
+        sso: SsoSignIn,
+        store: IdpStore,
+        users: UserStore,
+        recent_sign_in: RecentSignIn,
+        clock: Clock,
+        audit: AuditSink,
+    ) -> None:
+        self._sso = sso
+        self._store = store
+        self._users = users
+        self._recent_sign_in = recent_sign_in
+        self._clock = clock
+        self._audit = audit
+
+    def list(self, owner: User) -> list[LinkRecord]:
+        return sorted(self._store.links_of_user(owner.id), key=lambda link: (link.create_time, link.link_id))
+
+    def link(self, caller: Principal, owner: User, credentials: SsoCredentials, source_ip: str) -> LinkRecord:
+        self._recent_sign_in.require(caller)
+        verified = self._sso.identities.verify(credentials, source_ip, user_id=owner.id)
+        found = self._sso.live_link(verified)
+        if found is not None:
+            mine = found[1].id == owner.id
+            self._sso.identities.refused(verified.provider.id, owner.id, "identity linked already")
+            raise AlreadyExists(
+                "this identity is linked to your account already"
+                if mine
+                else "this identity is linked to another account"
+            )
+        if len(self._store.links_of_user(owner.id)) >= MAX_LINKS_PER_USER:
+            raise InvalidArgument(f"at most {MAX_LINKS_PER_USER} linked identities")
+        provider = verified.provider
+        link = LinkRecord(
+            provider.id,
+            provider.uid,
+            verified.identity.identifier,
+            owner.id,
+            str(uuid.uuid4()),
+            int(self._clock.now()),
+        )
+        linked = self._store.link_existing_user(link, self._users.key_of(owner.id))
+        if linked is None:
+            raise NotFound("user not found")
+        if not linked:
+            raise AlreadyExists("this identity is linked to another account")
+        self._audit.record(
+            AuditEvent.CREATED,
+            CredentialKind.LINKED_IDENTITY,
+            owner.id,
+            link.link_id,
+            reason=f"linked {provider.name}",
+        )
+        return link
+
+    def unlink(self, caller: Principal, owner: User, link_id: str) -> None:
+        own = caller.user_id == owner.id
+        if own:
+            self._recent_sign_in.require(caller)
+        links = self._store.links_of_user(owner.id)
+        link = next((link for link in links if link.link_id == link_id), None)
+        if link is None:
+            raise NotFound("linked identity not found")
+        if own and not owner.password_hash and len(links) == 1:
+            raise FailedPrecondition("this identity is your only way to sign in; it cannot be unlinked")
+        if not self._store.delete_link(link):
+            raise NotFound("linked identity not found")
+        by = "by the user" if own else f"by admin {caller.user_id}"
+        self._audit.record(
+            AuditEvent.REVOKED,
+            CredentialKind.LINKED_IDENTITY,
+            owner.id,
+            link.link_id,
+            reason=f"unlinked identity-providers/{link.provider_id} {by}",
+        )

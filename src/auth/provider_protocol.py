@@ -1,0 +1,316 @@
+"""The OAuth 2.0 and OpenID Connect side of a sign-in (SPEC §8): from an authorization code
+to the claims of the identity it was issued for.
+
+- `OAUTH2` (as Memos): the code is exchanged at `tokenUrl` (RFC 6749 §4.1.3, with the PKCE
+  `code_verifier` of RFC 7636 when the client sent one), then `userInfoUrl` is read with
+  the access token (RFC 6750): its JSON object is the identity.
+- `OIDC` (beyond Memos): the endpoints come from `{issuer}/.well-known/openid-configuration`
+  (OpenID Connect Discovery 1.0, cached per container, its `issuer` must be the configured
+  one); the code is exchanged the same way, and the ID token is verified (OIDC Core
+  §3.1.3.7) with PyJWT: the signature against the provider's JWKS through `PyJWKClient`
+  (keys cached, fetched again for an unknown `kid`), an asymmetric algorithm only, `iss`,
+  `aud` (the client id; `azp` when there are several), `exp` on the injectable clock, and
+  the `nonce` when the client sent one. Claims the token lacks are read from the userinfo
+  endpoint, whose `sub` must be the token's (OIDC Core §5.3.2).
+
+Every failure of the provider's answers is ProviderRefused (400, a reason for the audit
+trail, never the code or a token); a provider that cannot be reached or is slow is
+auth.outbound_http.ProviderUnavailable (503). Nothing here ever signs anyone in: the
+caller decides what the claims mean (auth.federated_identity).
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from auth.clock import Clock
+from auth.errors import InvalidArgument
+from auth.idp_models import AuthStyle, IdentityProvider, ProviderType
+from auth.outbound_http import Deadline, HttpAnswer, OutboundHttp, ProviderUnavailable
+
+if TYPE_CHECKING:
+    from jwt import PyJWKClient
+
+DISCOVERY_PATH = "/.well-known/openid-configuration"
+DISCOVERY_MAX_AGE_SECONDS = 3600
+JWKS_MAX_AGE_SECONDS = 300
+# Clock skew allowed between the provider and this service on `exp` and `iat`.
+LEEWAY_SECONDS = 60
+# The algorithms an ID token may be signed with: the provider's public keys only (an HS256
+# token keyed with the client secret is not accepted).
+ASYMMETRIC_ALGORITHMS = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
+# An OAuth error code (RFC 6749 §5.2) is safe to repeat; anything else of the answer is not.
+_ERROR_CODE = re.compile(r"[a-z_]{1,64}")
+INVALID_GRANT = "invalid_grant"
+
+
+class ProviderRefused(InvalidArgument):
+    """The provider refused the code, or answered something that proves no identity."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        # For the audit trail: what went wrong, never a code or token.
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class SsoCredentials:
+    """`ssoCredentials`: what the client brings back from the provider's redirect."""
+
+    idp_name: str
+    code: str
+    redirect_uri: str
+    code_verifier: str | None = None
+    nonce: str | None = None
+
+
+@dataclass(frozen=True)
+class Discovery:
+    issuer: str
+    token_endpoint: str
+    jwks_uri: str
+    userinfo_endpoint: str
+    fetched_at: float
+
+
+def _json_object(answer: HttpAnswer, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(answer.body)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise ProviderRefused(f"the identity provider's {what} is not a JSON object", f"{what}: not JSON")
+    return value
+
+
+def _basic_credentials(client_id: str, client_secret: str) -> str:
+    # RFC 6749 §2.3.1: each part form-urlencoded before the two are joined.
+    pair = f"{quote(client_id, safe='')}:{quote(client_secret, safe='')}"
+    return "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+
+
+class ProviderProtocol:
+    def __init__(self, http: OutboundHttp, clock: Clock) -> None:
+        self.http = http
+        self._clock = clock
+        self._discovered: dict[str, Discovery] = {}
+        self._keys: dict[str, PyJWKClient] = {}
+
+    def claims(
+        self, provider: IdentityProvider, client_secret: str, credentials: SsoCredentials
+    ) -> dict[str, Any]:
+        """The identity the code was issued for, as the provider states it."""
+        deadline = self.http.deadline()
+        if provider.type is ProviderType.OAUTH2:
+            tokens = self._exchange(provider, provider.config.token_url, client_secret, credentials, deadline)
+            return self._user_info(provider.config.user_info_url, tokens, deadline)
+        discovery = self._discovery(provider.config.issuer, deadline)
+        tokens = self._exchange(provider, discovery.token_endpoint, client_secret, credentials, deadline)
+        id_token = tokens.get("id_token")
+        if not isinstance(id_token, str):
+            raise ProviderRefused("the identity provider sent no ID token", "no id_token")
+        claims = self._verified_id_token(provider, discovery, id_token, credentials.nonce, deadline)
+        mapping = provider.config.field_mapping
+        wanted = [field for field in (mapping.identifier, mapping.display_name, mapping.email) if field]
+        if any(field not in claims for field in wanted) and discovery.userinfo_endpoint:
+            info = self._user_info(discovery.userinfo_endpoint, tokens, deadline)
+            if info.get("sub") != claims.get("sub"):
+                raise ProviderRefused("the userinfo answer is for another subject", "userinfo: sub differs")
+            # The verified token's claims win over the userinfo's.
+            claims = {**info, **claims}
+        return claims
+
+    # -- the steps -----------------------------------------------------------------------------
+
+    def _exchange(
+        self,
+        provider: IdentityProvider,
+        token_url: str,
+        client_secret: str,
+        credentials: SsoCredentials,
+        deadline: Deadline,
+    ) -> dict[str, Any]:
+        config = provider.config
+        fields = {
+            "grant_type": "authorization_code",
+            "code": credentials.code,
+            "redirect_uri": credentials.redirect_uri,
+        }
+        if credentials.code_verifier:
+            fields["code_verifier"] = credentials.code_verifier
+        headers: dict[str, str] = {}
+        if config.auth_style is AuthStyle.BASIC:
+            headers["Authorization"] = _basic_credentials(config.client_id, client_secret)
+        else:
+            fields |= {"client_id": config.client_id, "client_secret": client_secret}
+        answer = self.http.post_form(token_url, fields, deadline, headers)
+        if answer.status >= 500:
+            raise ProviderUnavailable()
+        if answer.status != 200:
+            error = ""
+            if 400 <= answer.status < 500:
+                try:
+                    value = json.loads(answer.body)
+                    error = str(value.get("error", "")) if isinstance(value, dict) else ""
+                except ValueError:
+                    error = ""
+            error = error if _ERROR_CODE.fullmatch(error) else f"HTTP {answer.status}"
+            if error == INVALID_GRANT:
+                raise ProviderRefused("the authorization code is invalid, expired or used already", error)
+            raise ProviderRefused(f"the identity provider refused the code ({error})", error)
+        tokens = _json_object(answer, "token answer")
+        if not isinstance(tokens.get("access_token"), str) or not tokens["access_token"]:
+            raise ProviderRefused("the identity provider sent no access token", "no access_token")
+        return tokens
+
+    def _user_info(self, url: str, tokens: dict[str, Any], deadline: Deadline) -> dict[str, Any]:
+        answer = self.http.get(url, deadline, {"Authorization": f"Bearer {tokens['access_token']}"})
+        if answer.status >= 500:
+            raise ProviderUnavailable()
+        if answer.status != 200:
+            raise ProviderRefused(
+                "the identity provider refused its userinfo", f"userinfo: HTTP {answer.status}"
+            )
+        return _json_object(answer, "userinfo")
+
+    def _discovery(self, issuer: str, deadline: Deadline) -> Discovery:
+        now = self._clock.now()
+        cached = self._discovered.get(issuer)
+        if cached is not None and now - cached.fetched_at < DISCOVERY_MAX_AGE_SECONDS:
+            return cached
+        answer = self.http.get(issuer + DISCOVERY_PATH, deadline)
+        if answer.status >= 500:
+            raise ProviderUnavailable()
+        if answer.status != 200:
+            raise ProviderRefused("the issuer has no discovery document", f"discovery: HTTP {answer.status}")
+        document = _json_object(answer, "discovery document")
+        # OpenID Connect Discovery §4.3: the document must name the issuer it was read from.
+        if document.get("issuer") != issuer:
+            raise ProviderRefused("the discovery document is for another issuer", "discovery: issuer differs")
+        token_endpoint, jwks_uri = document.get("token_endpoint"), document.get("jwks_uri")
+        if not isinstance(token_endpoint, str) or not isinstance(jwks_uri, str):
+            raise ProviderRefused(
+                "the discovery document names no token endpoint or keys", "discovery: incomplete"
+            )
+        userinfo = document.get("userinfo_endpoint")
+        found = Discovery(
+            issuer, token_endpoint, jwks_uri, userinfo if isinstance(userinfo, str) else "", now
+        )
+        self._discovered[issuer] = found
+        return found
+
+    def _verified_id_token(
+        self,
+        provider: IdentityProvider,
+        discovery: Discovery,
+        id_token: str,
+        nonce: str | None,
+        deadline: Deadline,
+    ) -> dict[str, Any]:
+        import jwt
+
+        client_id = provider.config.client_id
+        try:
+            header = jwt.get_unverified_header(id_token)
+        except jwt.InvalidTokenError:
+            raise ProviderRefused("the ID token is not a JWT", "id_token: malformed") from None
+        algorithm = header.get("alg")
+        if algorithm not in ASYMMETRIC_ALGORITHMS:
+            raise ProviderRefused("the ID token's algorithm is not accepted", f"id_token: alg {algorithm}")
+        keys = self._key_client(discovery.jwks_uri)
+        keys.deadline = deadline  # type: ignore[attr-defined]  # _ProviderKeys, below
+        kid = header.get("kid")
+        try:
+            if isinstance(kid, str):
+                key = keys.get_signing_key(kid)
+            else:
+                signing = keys.get_signing_keys()
+                if len(signing) != 1:
+                    raise ProviderRefused("the ID token names no key", "id_token: no kid")
+                key = signing[0]
+            claims: dict[str, Any] = jwt.decode(
+                id_token,
+                key.key,
+                algorithms=[algorithm],
+                audience=client_id,
+                issuer=discovery.issuer,
+                # Times are checked below on the injectable clock.
+                options={
+                    "require": ["iss", "aud", "exp", "iat", "sub"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
+            )
+        except jwt.PyJWKClientConnectionError:
+            raise ProviderUnavailable() from None
+        except jwt.PyJWKClientError:
+            raise ProviderRefused(
+                "the ID token is signed with an unknown key", "id_token: unknown key"
+            ) from None
+        except jwt.InvalidAudienceError:
+            raise ProviderRefused("the ID token is for another client", "id_token: wrong aud") from None
+        except jwt.InvalidIssuerError:
+            raise ProviderRefused("the ID token is from another issuer", "id_token: wrong iss") from None
+        except jwt.InvalidSignatureError:
+            raise ProviderRefused(
+                "the ID token's signature is not valid", "id_token: bad signature"
+            ) from None
+        except (jwt.InvalidTokenError, jwt.PyJWKError):
+            raise ProviderRefused("the ID token is not valid", "id_token: invalid") from None
+        now = self._clock.now()
+        expires, issued = claims.get("exp"), claims.get("iat")
+        if not isinstance(expires, int | float) or expires + LEEWAY_SECONDS <= now:
+            raise ProviderRefused("the ID token has expired", "id_token: expired")
+        if not isinstance(issued, int | float) or issued - LEEWAY_SECONDS > now:
+            raise ProviderRefused("the ID token is issued in the future", "id_token: iat ahead")
+        audience = claims.get("aud")
+        if isinstance(audience, list) and len(audience) > 1 and claims.get("azp") != client_id:
+            raise ProviderRefused("the ID token is for another client", "id_token: azp")
+        if nonce:
+            sent = claims.get("nonce")
+            if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), nonce.encode()):
+                raise ProviderRefused("the ID token's nonce is not the one sent", "id_token: nonce")
+        return claims
+
+    def _key_client(self, jwks_uri: str) -> PyJWKClient:
+        client = self._keys.get(jwks_uri)
+        if client is None:
+            client = self._keys[jwks_uri] = _provider_keys(self.http, jwks_uri)
+        return client
+
+
+def _provider_keys(http: OutboundHttp, jwks_uri: str) -> PyJWKClient:
+    """PyJWKClient reading the JWKS through auth.outbound_http (its limits, its deadline),
+    keeping PyJWT's caching: the set for JWKS_MAX_AGE_SECONDS, read again for an unknown kid."""
+    from jwt import PyJWKClient
+
+    class _ProviderKeys(PyJWKClient):
+        deadline: Deadline
+
+        def fetch_data(self) -> Any:
+            answer = http.get(self.uri, self.deadline)
+            if answer.status >= 500:
+                raise ProviderUnavailable()
+            if answer.status != 200:
+                raise ProviderRefused("the provider's keys cannot be read", f"jwks: HTTP {answer.status}")
+            return _json_object(answer, "key set")
+
+    return _ProviderKeys(jwks_uri, cache_jwk_set=True, lifespan=JWKS_MAX_AGE_SECONDS)

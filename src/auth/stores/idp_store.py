@@ -1,0 +1,323 @@
+"""Two tables of SPEC §8, the API function's alone:
+
+- IdentityProviders, one item per provider (`pk` = its id): the resource as JSON, and the
+  client secret sealed (auth.factor_cipher), never in plain text. Few items, so the public
+  listing is a Scan.
+- LinkedIdentities, one item per link, keyed by provider id (`pk`) and external identifier
+  (`externUid`), so an identity has at most one user, and a provider's links are one Query;
+  a user's links through the `byUser` index.
+
+A first sign-in writes the new user, its username record and its link in one transaction
+(`create_user_with_link`): of two first sign-ins of one identity, exactly one user is made.
+`put_provider` and `put_link` write only where nothing is (attribute_not_exists), for the
+services and for tools/memos_import alike.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from auth.errors import Unavailable
+from auth.factor_cipher import Sealed
+from auth.idp_models import (
+    AuthStyle,
+    FieldMapping,
+    IdentityProvider,
+    LinkRecord,
+    ProviderConfig,
+    ProviderType,
+)
+from auth.stores.dynamo import (
+    ITEM_CONDITION_FAILED,
+    Item,
+    TableKey,
+    conditional_write,
+    get_n,
+    get_one,
+    get_s,
+    items_of_user,
+    n,
+    s,
+    translated_errors,
+    write_transaction,
+)
+
+_NOT_EXISTS = "attribute_not_exists(pk)"
+
+
+@dataclass(frozen=True)
+class StoredProvider:
+    provider: IdentityProvider
+    sealed_secret: Sealed
+
+
+class Created(Enum):
+    """How a first sign-in's transaction ended."""
+
+    DONE = "done"
+    USERNAME_TAKEN = "username taken"
+    # Another first sign-in of the same identity won: read its link.
+    LINK_TAKEN = "link taken"
+
+
+def _config_json(provider: IdentityProvider) -> str:
+    config, mapping = provider.config, provider.config.field_mapping
+    return json.dumps(
+        {
+            "clientId": config.client_id,
+            "scopes": list(config.scopes),
+            "fieldMapping": {
+                "identifier": mapping.identifier,
+                "displayName": mapping.display_name,
+                "email": mapping.email,
+                "avatarUrl": mapping.avatar_url,
+            },
+            "authStyle": config.auth_style.value,
+            "authUrl": config.auth_url,
+            "tokenUrl": config.token_url,
+            "userInfoUrl": config.user_info_url,
+            "issuer": config.issuer,
+        },
+        sort_keys=True,
+    )
+
+
+def _config_from(text: str) -> ProviderConfig:
+    value = json.loads(text)
+    mapping = value.get("fieldMapping", {})
+    return ProviderConfig(
+        client_id=value["clientId"],
+        scopes=tuple(value.get("scopes", ())),
+        field_mapping=FieldMapping(
+            identifier=mapping.get("identifier", ""),
+            display_name=mapping.get("displayName", ""),
+            email=mapping.get("email", ""),
+            avatar_url=mapping.get("avatarUrl", ""),
+        ),
+        auth_style=AuthStyle(value.get("authStyle", AuthStyle.POST.value)),
+        auth_url=value.get("authUrl", ""),
+        token_url=value.get("tokenUrl", ""),
+        user_info_url=value.get("userInfoUrl", ""),
+        issuer=value.get("issuer", ""),
+    )
+
+
+def provider_to_item(stored: StoredProvider) -> dict[str, Any]:
+    provider = stored.provider
+    return {
+        "pk": s(provider.id),
+        "uid": s(provider.uid),
+        "type": s(provider.type.value),
+        "title": s(provider.title),
+        "identifierFilter": s(provider.identifier_filter),
+        "config": s(_config_json(provider)),
+        "secretKid": s(stored.sealed_secret.kid),
+        "secret": {"B": stored.sealed_secret.blob},
+        "createTime": n(provider.create_time),
+        "updateTime": n(provider.update_time),
+    }
+
+
+def _provider_from(item: Item) -> StoredProvider:
+    provider = IdentityProvider(
+        id=get_s(item, "pk"),
+        uid=get_s(item, "uid"),
+        type=ProviderType(get_s(item, "type")),
+        title=get_s(item, "title"),
+        identifier_filter=get_s(item, "identifierFilter"),
+        config=_config_from(get_s(item, "config")),
+        create_time=get_n(item, "createTime"),
+        update_time=get_n(item, "updateTime"),
+    )
+    return StoredProvider(provider, Sealed(get_s(item, "secretKid"), bytes(item["secret"]["B"])))
+
+
+def _link_key(provider_id: str, extern_uid: str) -> dict[str, Any]:
+    return {"pk": s(provider_id), "externUid": s(extern_uid)}
+
+
+def link_to_item(link: LinkRecord) -> dict[str, Any]:
+    return {
+        **_link_key(link.provider_id, link.extern_uid),
+        "providerUid": s(link.provider_uid),
+        "userId": n(link.user_id),
+        "linkId": s(link.link_id),
+        "createTime": n(link.create_time),
+    }
+
+
+def _link_from(item: Item) -> LinkRecord:
+    return LinkRecord(
+        provider_id=get_s(item, "pk"),
+        provider_uid=get_s(item, "providerUid"),
+        extern_uid=get_s(item, "externUid"),
+        user_id=get_n(item, "userId"),
+        link_id=get_s(item, "linkId"),
+        create_time=get_n(item, "createTime"),
+    )
+
+
+class IdpStore:
+    def __init__(self, client: Any, providers_table: str, links_table: str) -> None:
+        self._client = client
+        self._providers = providers_table
+        self._links = links_table
+
+    # -- providers -------------------------------------------------------------------------
+
+    def list_providers(self) -> list[StoredProvider]:
+        paginator = self._client.get_paginator("scan")
+        found: list[StoredProvider] = []
+        with translated_errors():
+            for page in paginator.paginate(TableName=self._providers, ConsistentRead=True):
+                found.extend(_provider_from(item) for item in page.get("Items", []))
+        return found
+
+    def get_provider(self, provider_id: str) -> StoredProvider | None:
+        item = get_one(self._client, self._providers, {"pk": s(provider_id)}, consistent=True)
+        return None if item is None else _provider_from(item)
+
+    def put_provider(self, stored: StoredProvider) -> bool:
+        """Store a provider under its id where none is; False when the id is taken.
+
+        Also tools/memos_import's way in: a Memos `idp` row with the id (Memos' uid) and
+        a uid of its own choosing, its client secret sealed like any other.
+        """
+        return (
+            conditional_write(
+                self._client.put_item,
+                TableName=self._providers,
+                Item=provider_to_item(stored),
+                ConditionExpression=_NOT_EXISTS,
+            )
+            is not None
+        )
+
+    def replace_provider(self, stored: StoredProvider, was_updated_at: int) -> bool:
+        """Store a changed provider over the one read (same uid, not changed since)."""
+        return (
+            conditional_write(
+                self._client.put_item,
+                TableName=self._providers,
+                Item=provider_to_item(stored),
+                ConditionExpression="attribute_exists(pk) AND #uid = :uid AND updateTime = :was",
+                ExpressionAttributeNames={"#uid": "uid"},
+                ExpressionAttributeValues={":uid": s(stored.provider.uid), ":was": n(was_updated_at)},
+            )
+            is not None
+        )
+
+    def delete_provider(self, provider_id: str) -> StoredProvider | None:
+        with translated_errors():
+            response = self._client.delete_item(
+                TableName=self._providers, Key={"pk": s(provider_id)}, ReturnValues="ALL_OLD"
+            )
+        old = response.get("Attributes")
+        return _provider_from(old) if old else None
+
+    # -- links -------------------------------------------------------------------------------
+
+    def get_link(self, provider_id: str, extern_uid: str) -> LinkRecord | None:
+        item = get_one(self._client, self._links, _link_key(provider_id, extern_uid), consistent=True)
+        return None if item is None else _link_from(item)
+
+    def links_of_user(self, user_id: int) -> list[LinkRecord]:
+        return [_link_from(item) for item in items_of_user(self._client, self._links, user_id)]
+
+    def put_link(self, link: LinkRecord) -> bool:
+        """A link where the identity has none; False when it is linked already.
+
+        tools/memos_import's way in for Memos' `user_identity` rows (provider = the idp's
+        id here, provider_uid = the uid put_provider stored, extern_uid, user_id).
+        """
+        return (
+            conditional_write(
+                self._client.put_item,
+                TableName=self._links,
+                Item=link_to_item(link),
+                ConditionExpression=_NOT_EXISTS,
+            )
+            is not None
+        )
+
+    def link_existing_user(self, link: LinkRecord, user_key: TableKey) -> bool | None:
+        """Link an identity to a user who must still exist, in one transaction: True when
+        linked, False when the identity is linked already, None when the user is gone."""
+        table, key = user_key
+        codes = write_transaction(
+            self._client,
+            [
+                {
+                    "ConditionCheck": {
+                        "TableName": table,
+                        "Key": key,
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self._links,
+                        "Item": link_to_item(link),
+                        "ConditionExpression": _NOT_EXISTS,
+                    }
+                },
+            ],
+        )
+        if codes is None:
+            return True
+        if codes[1:2] == [ITEM_CONDITION_FAILED]:
+            return False
+        if codes[:1] == [ITEM_CONDITION_FAILED]:
+            return None
+        raise Unavailable("storage unavailable")
+
+    def create_user_with_link(self, user_items: Sequence[dict[str, Any]], link: LinkRecord) -> Created:
+        """A first sign-in: the user's items (auth.stores.user_store.creation_items: the user,
+        then its username record) and the link, all or none."""
+        link_put = {
+            "Put": {"TableName": self._links, "Item": link_to_item(link), "ConditionExpression": _NOT_EXISTS}
+        }
+        codes = write_transaction(self._client, [*user_items, link_put])
+        if codes is None:
+            return Created.DONE
+        if codes[len(user_items) : len(user_items) + 1] == [ITEM_CONDITION_FAILED]:
+            return Created.LINK_TAKEN
+        if codes[1:2] == [ITEM_CONDITION_FAILED]:
+            return Created.USERNAME_TAKEN
+        raise Unavailable("storage unavailable")
+
+    def delete_link(self, link: LinkRecord) -> bool:
+        """Remove this very link (same user and id); False when it is gone or was replaced."""
+        return (
+            conditional_write(
+                self._client.delete_item,
+                TableName=self._links,
+                Key=_link_key(link.provider_id, link.extern_uid),
+                ConditionExpression="userId = :user AND linkId = :link",
+                ExpressionAttributeValues={":user": n(link.user_id), ":link": s(link.link_id)},
+            )
+            is not None
+        )
+
+    def _links_of_provider(self, provider_id: str) -> Iterator[LinkRecord]:
+        paginator = self._client.get_paginator("query")
+        with translated_errors():
+            for page in paginator.paginate(
+                TableName=self._links,
+                KeyConditionExpression="pk = :provider",
+                ExpressionAttributeValues={":provider": s(provider_id)},
+                ConsistentRead=True,
+            ):
+                yield from (_link_from(item) for item in page.get("Items", []))
+
+    def delete_links_of_provider(self, provider_id: str) -> list[LinkRecord]:
+        """Every link of a deleted provider; the ones removed."""
+        return [link for link in list(self._links_of_provider(provider_id)) if self.delete_link(link)]
+
+    def delete_links_of_user(self, user_id: int) -> list[LinkRecord]:
+        """Every link of a user being deleted; the ones removed."""
+        return [link for link in self.links_of_user(user_id) if self.delete_link(link)]
