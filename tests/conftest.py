@@ -15,6 +15,7 @@ from devstack.provision import create_all
 from devstack.template import load_template
 from tests.support.audit import RecordingAudit
 from tests.support.clock import FakeClock
+from tests.support.oidc_provider import oidc_provider  # noqa: F401 - the session's OpenID provider (SPEC §8)
 
 REGION = "us-east-1"
 

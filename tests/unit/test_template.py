@@ -50,8 +50,18 @@ EXPECTED_ACTIONS: dict[str, dict[str, set[str]]] = {
         "FactorKeySecret": {"secretsmanager:GetSecretValue"},
         # SPEC §8: providers (listed with a Scan) and links (a provider's by Query, a
         # user's through byUser); the Users table's ConditionCheckItem serves linking.
-        "IdentityProvidersTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"},
-        "LinkedIdentitiesTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"},
+        "IdentityProvidersTable": {
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:Scan",
+        },
+        "LinkedIdentitiesTable": {
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:Query",
+        },
         "LinkedIdentitiesTable/byUser": {"dynamodb:Query"},
     },
     "KeyRotationFunction": {
@@ -406,7 +416,9 @@ def test_only_the_api_function_reaches_second_factors(
     assert generated["GenerateStringKey"] == "key" and generated["PasswordLength"] >= 32
 
 
-def test_only_the_api_function_reaches_identity_providers(translated: dict[str, Any], template: Template) -> None:
+def test_only_the_api_function_reaches_identity_providers(
+    translated: dict[str, Any], template: Template
+) -> None:
     """SPEC §8: the providers (with their sealed client secrets) and the links are the API
     function's alone; the authorizer cannot even name them."""
     tables = {"IdentityProvidersTable", "LinkedIdentitiesTable"}

@@ -1,0 +1,514 @@
+"""SPEC §8 in-process (moto) against a real OpenID provider (oidc-provider on 127.0.0.1):
+the provider API, OIDC and OAUTH2 sign-ins with both client authentication methods and
+PKCE, the identifier filter, closed registration, first sign-ins, username clashes,
+linking, second factors after the provider, and every way a provider's answer can fail."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import jwt
+import pytest
+
+from auth import routes
+from auth.audit import AuditEvent, CredentialKind
+from auth.config import Config
+from auth.models import SignIn
+from auth.outbound_http import Timeouts
+from auth.wiring import ApiServices
+from tests.support.audit import RecordingAudit
+from tests.support.clock import FakeClock
+from tests.support.factors import challenge_of, code_at, enrol_totp, second_step
+from tests.support.oidc_provider import BASIC_CLIENT, OTHER_CLIENT, POST_CLIENT, OidcProvider, Pkce, free_port
+from tests.support.people import PASSWORD, People, call_api, context_for
+from tests.support.sso import (
+    IDP,
+    IDPS,
+    LINK,
+    LINKS,
+    STALL,
+    ScriptedProvider,
+    as_admin,
+    create_provider,
+    json_reply,
+    link_call,
+    oauth2_body,
+    oidc_body,
+    sso,
+    sso_sign_in,
+)
+
+_accounts = iter(range(10**6))
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    # ID tokens carry the provider's real time: the fake clock starts there.
+    return FakeClock(time.time())
+
+
+@pytest.fixture
+def scripted() -> Iterator[ScriptedProvider]:
+    server = ScriptedProvider()
+    yield server
+    server.stop()
+
+
+def account(provider: OidcProvider, **claims: Any) -> str:
+    return provider.account(f"acct{next(_accounts)}-{time.time_ns()}", **claims)
+
+
+def oidc(
+    api: ApiServices, people: People, provider: OidcProvider, client: str = POST_CLIENT, **kw: Any
+) -> str:
+    provider_id = f"oidc-{next(_accounts)}"
+    style = "client_secret_basic" if client == BASIC_CLIENT else "client_secret_post"
+    made = create_provider(api, people.admin, oidc_body(provider.issuer, client, style, **kw), provider_id)
+    assert made.status == 200, made.body
+    return provider_id
+
+
+def token_claims(api: ApiServices, answer: Any) -> dict[str, Any]:
+    assert answer.status == 200, answer.body
+    claims: dict[str, Any] = jwt.decode(answer.body["accessToken"], options={"verify_signature": False})
+    return claims
+
+
+# -- the provider API -----------------------------------------------------------------------------
+
+
+def test_a_provider_is_public_to_read_never_with_its_secret_and_sealed_in_its_table(
+    api: ApiServices, people: People, oidc_provider: OidcProvider, aws: dict[str, Any], audit: RecordingAudit
+) -> None:
+    provider_id = oidc(api, people, oidc_provider)
+    listed = call_api(api, "GET", IDPS, IDPS)
+    got = call_api(api, "GET", IDP.format(id=provider_id), IDP)
+    assert listed.status == got.status == 200
+    (shown,) = listed.body["identityProviders"]
+    assert shown == got.body
+    assert shown["name"] == f"identity-providers/{provider_id}" and shown["type"] == "OIDC"
+    assert shown["config"]["oidcConfig"]["issuer"] == oidc_provider.issuer
+    secret = f"{POST_CLIENT}-secret"
+    assert secret not in str(listed.body) and secret not in str(got.body)
+    assert "clientSecret" not in str(listed.body)
+    scanned = aws["dynamodb"].scan(TableName=api.config.identity_providers_table)["Items"]
+    assert scanned and secret.encode() not in repr(scanned).encode() and secret not in repr(scanned)
+    assert (AuditEvent.CREATED, CredentialKind.IDENTITY_PROVIDER) in [(e[0], e[1]) for e in audit.events]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"identifierFilter": "(unclosed"}, "identifierFilter is not a valid regular expression"),
+        ({"title": ""}, "title must be"),
+    ],
+)
+def test_bad_providers_are_refused_with_a_clear_400(
+    api: ApiServices, people: People, oidc_provider: OidcProvider, change: dict[str, Any], message: str
+) -> None:
+    made = create_provider(api, people.admin, oidc_body(oidc_provider.issuer, POST_CLIENT) | change, "bad")
+    assert made.status == 400 and message in made.body["message"], made.body
+    assert call_api(api, "GET", IDPS, IDPS).body == {"identityProviders": []}
+
+
+def test_oidc_needs_openid_and_a_secret_and_urls_must_be_https_outside_local(
+    aws: dict[str, Any], clock: FakeClock, audit: RecordingAudit, oidc_provider: OidcProvider
+) -> None:
+    from auth.wiring import build_api_services
+    from tests.support.people import sign_up_people
+
+    body = oidc_body(oidc_provider.issuer, POST_CLIENT)
+    for stage, changed, message in (
+        ("dev", {}, "issuer must be an https URL"),
+        ("local", {"scopes": ["profile"]}, "must include openid"),
+        ("local", {"clientSecret": ""}, "clientSecret is required"),
+    ):
+        api = build_api_services(
+            Config(stage=stage, bcrypt_cost=4), clock, aws["dynamodb"], aws["secretsmanager"], audit
+        )
+        admin = api.users.get_by_username("root") or sign_up_people(api).admin
+        broken = {**body, "config": {"oidcConfig": body["config"]["oidcConfig"] | changed}}
+        made = create_provider(api, admin, broken, f"p-{stage}")
+        assert made.status == 400 and message in made.body["message"], made.body
+
+
+def test_only_an_admin_changes_providers_and_an_id_is_taken_once(
+    api: ApiServices, people: People, oidc_provider: OidcProvider
+) -> None:
+    provider_id = oidc(api, people, oidc_provider)
+    again = create_provider(api, people.admin, oidc_body(oidc_provider.issuer, POST_CLIENT), provider_id)
+    assert again.status == 409
+    refused = create_provider(api, people.alice, oidc_body(oidc_provider.issuer, POST_CLIENT), "mine")
+    assert refused.status == 403
+
+
+def test_a_change_keeps_the_secret_unless_the_token_endpoint_moves(
+    api: ApiServices, people: People, oidc_provider: OidcProvider, audit: RecordingAudit
+) -> None:
+    provider_id = oidc(api, people, oidc_provider)
+    path = IDP.format(id=provider_id)
+    renamed = as_admin(api, "PATCH", path, IDP, people.admin, body={"title": "Renamed"})
+    assert renamed.status == 200 and renamed.body["title"] == "Renamed"
+    # The kept secret still works.
+    sub = account(oidc_provider)
+    assert sso_sign_in(api, sso(provider_id, oidc_provider.code(sub))).status == 200
+    moved = oidc_body("http://127.0.0.1:1", POST_CLIENT)["config"]
+    moved["oidcConfig"]["clientSecret"] = ""
+    refused = as_admin(api, "PATCH", path, IDP, people.admin, body={"config": moved})
+    assert refused.status == 400 and "clientSecret is required" in refused.body["message"]
+    assert (AuditEvent.CHANGED, CredentialKind.IDENTITY_PROVIDER) in [(e[0], e[1]) for e in audit.events]
+
+
+# -- signing in -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("client", [POST_CLIENT, BASIC_CLIENT])
+@pytest.mark.parametrize("route", [routes.SIGN_IN, routes.CREATE_SESSION], ids=["signin", "sessions"])
+def test_first_oidc_sign_in_creates_the_user_then_signs_them_in(
+    api: ApiServices, people: People, oidc_provider: OidcProvider, client: str, route: routes.Route
+) -> None:
+    provider_id = oidc(api, people, oidc_provider, client)
+    sub = account(oidc_provider, email="new@example.com", name="New Person")
+    pkce, nonce = Pkce.new(), "n-" + sub
+    first = sso_sign_in(
+        api,
+        sso(provider_id, oidc_provider.code(sub, client, pkce=pkce, nonce=nonce), pkce.verifier, nonce),
+        route,
+    )
+    assert first.status == 200, first.body
+    user = first.body["user"]
+    assert user["username"] == sub and user["role"] == "USER"
+    assert user["email"] == "new@example.com" and user["displayName"] == "New Person"
+    if route is routes.SIGN_IN:
+        assert token_claims(api, first)["amr"] == ["fed"]
+    else:
+        assert any(c.startswith("user_session=") for c in first.cookies)
+    again = sso_sign_in(api, sso(provider_id, oidc_provider.code(sub, client)), route)
+    assert again.status == 200 and again.body["user"]["username"] == sub
+    stored = api.users.get_by_username(sub)
+    assert stored is not None and stored.password_hash == ""
+
+
+@pytest.mark.parametrize("client", [POST_CLIENT, BASIC_CLIENT])
+def test_oauth2_provider_signs_in_through_token_and_userinfo(
+    api: ApiServices, people: People, oidc_provider: OidcProvider, client: str
+) -> None:
+    style = "client_secret_basic" if client == BASIC_CLIENT else "client_secret_post"
+    made = create_provider(
+        api, people.admin, oauth2_body(oidc_provider.issuer, client, style), f"oa-{client}"
+    )
+    assert made.status == 200, made.body
+    sub = account(oidc_provider, email="oauth@example.com")
+    answer = sso_sign_in(api, sso(f"oa-{client}", oidc_provider.code(sub, client)))
+    assert answer.status == 200, answer.body
+    assert answer.body["user"]["username"] == sub and answer.body["user"]["email"] == "oauth@example.com"
+
+
+@pytest.mark.parametrize("style", ["client_secret_post", "client_secret_basic"])
+def test_each_client_authentication_method_sends_the_secret_its_way(
+    api: ApiServices, people: People, scripted: ScriptedProvider, style: str
+) -> None:
+    scripted.routes["/token"] = lambda _: json_reply({"access_token": "at", "token_type": "Bearer"})
+    scripted.routes["/me"] = lambda _: json_reply({"sub": "someone"})
+    body = oauth2_body(scripted.url, "a client", style, secret="a secret:with/odd chars")
+    assert create_provider(api, people.admin, body, "styles").status == 200
+    assert sso_sign_in(api, sso("styles", "the-code", verifier="the-verifier")).status == 200
+    (fields,) = [fields for path, fields in scripted.received if path == "/token"]
+    assert fields["code"] == "the-code" and fields["code_verifier"] == "the-verifier"
+    if style == "client_secret_basic":
+        # RFC 6749 §2.3.1: each part form-urlencoded, then Basic.
+        assert (
+            fields["authorization"]
+            == "Basic " + base64.b64encode(b"a%20client:a%20secret%3Awith%2Fodd%20chars").decode()
+        )
+        assert "client_secret" not in fields
+    else:
+        assert fields["client_id"] == "a client" and fields["client_secret"] == "a secret:with/odd chars"
+        assert fields["authorization"] == ""
+
+
+def test_the_pkce_verifier_is_passed_on(
+    api: ApiServices, people: People, oidc_provider: OidcProvider
+) -> None:
+    provider_id = oidc(api, people, oidc_provider)
+    sub, pkce = account(oidc_provider), Pkce.new()
+    without = sso_sign_in(api, sso(provider_id, oidc_provider.code(sub, pkce=pkce)))
+    assert without.status == 400 and without.body["code"] == 3
+    wrong = sso_sign_in(api, sso(provider_id, oidc_provider.code(sub, pkce=pkce), Pkce.new().verifier))
+    assert wrong.status == 400
+    right = sso_sign_in(api, sso(provider_id, oidc_provider.code(sub, pkce=pkce), pkce.verifier))
+    assert right.status == 200, right.body
+
+
+def test_a_nonce_must_be_the_one_the_client_sent(
+    api: ApiServices, people: People, oidc_provider: OidcProvider
+) -> None:
+    provider_id = oidc(api, people, oidc_provider)
+    sub = account(oidc_provider)
+    answer = sso_sign_in(api, sso(provider_id, oidc_provider.code(sub, nonce="sent"), nonce="another"))
+    assert answer.status == 400 and "nonce" in answer.body["message"]
+    assert api.users.get_by_username(sub) is None
+
+
+def test_identifier_filter_refuses_other_identifiers(
+    api: ApiServices, people: People, oidc_provider: OidcProvider, audit: RecordingAudit
+) -> None:
+    provider_id = oidc(api, people, oidc_provider, identifierFilter=r"^staff-")
+    outsider = account(oidc_provider)
+    refused = sso_sign_in(api, sso(provider_id, oidc_provider.code(outsider)))
+    assert refused.status == 403 and refused.body["message"] == "identifier is not allowed"
+    assert api.users.get_by_username(outsider) is None
+    assert any(e[0] is AuditEvent.REFUSED and "filter" in e[4] for e in audit.events)
+    staff = oidc_provider.account(f"staff-{time.time_ns()}")
+    assert sso_sign_in(api, sso(provider_id, oidc_provider.code(staff))).status == 200
+
+
+def test_closed_registration_refuses_unknown_identities(
+    api: ApiServices, people: People, oidc_provider: OidcProvider
+) -> None:
+    provider_id = oidc(api, people, oidc_provider)
+    api.settings.put_instance(
+        api.settings.get_instance().__class__(disallow_user_registration=True, disallow_password_auth=False)
+    )
+    sub = account(oidc_provider)
+    refused = sso_sign_in(api, sso(provider_id, oidc_provider.code(sub)))
+    assert refused.status == 403 and refused.body["message"] == "user registration is not allowed"
+    assert api.users.get_by_username(sub) is None
+
+
+def test_a_username_or_email_match_never_attaches_to_the_existing_account(
+    api: ApiServices, people: People, oidc_provider: OidcProvider
+) -> None:
+    provider_id = oidc(api, people, oidc_provider)
+    oidc_provider.account("alice", email="alice@example.com")
+    answer = sso_sign_in(api, sso(provider_id, oidc_provider.code("alice")))
+    assert answer.status == 200, answer.body
+    made = answer.body["user"]["username"]
+    assert made != "alice" and made.startswith("alice-")
+    created = api.users.get_by_username(made)
+    assert created is not None and created.id != people.alice.id
+    assert api.linked_identities.list(people.alice) == []
+
+
+def test_linking_needs_a_recent_sign_in_then_the_identity_signs_in_as_the_user(
+    api: ApiServices, people: People, oidc_provider: OidcProvider, audit: RecordingAudit
+) -> None:
+    provider_id = oidc(api, people, oidc_provider)
+    sub = account(oidc_provider)
+    stale = SignIn.with_password(api.clock.now() - 3600)
+    assert link_call(api, people.alice, sso(provider_id, oidc_provider.code(sub)), stale).status == 401
+    linked = link_call(api, people.alice, sso(provider_id, oidc_provider.code(sub)))
+    assert linked.status == 200, linked.body
+    assert linked.body["idpName"] == f"identity-providers/{provider_id}" and linked.body["externUid"] == sub
+    answer = sso_sign_in(api, sso(provider_id, oidc_provider.code(sub)))
+    assert answer.status == 200 and answer.body["user"]["username"] == "alice"
+    # bob cannot take it, nor list alice's.
+    assert link_call(api, people.bob, sso(provider_id, oidc_provider.code(sub))).status == 409
+    path = LINKS.format(username="alice")
+    assert call_api(api, "GET", path, LINKS, context_for(people.bob)).status == 403
+    listed = call_api(api, "GET", path, LINKS, context_for(people.admin))
+    (shown,) = listed.body["linkedIdentities"]
+    link_id = shown["name"].rsplit("/", 1)[1]
+    gone = call_api(
+        api,
+        "DELETE",
+        LINK.format(username="alice", id=link_id),
+        LINK,
+        context_for(people.alice, sign_in=SignIn.with_password(api.clock.now())),
+    )
+    assert gone.status == 200
+    after = sso_sign_in(api, sso(provider_id, oidc_provider.code(sub)))
+    assert after.status == 200 and after.body["user"]["username"] == sub
+    kinds = [(e[0], e[1]) for e in audit.events if e[1] is CredentialKind.LINKED_IDENTITY]
+    assert (AuditEvent.CREATED, CredentialKind.LINKED_IDENTITY) in kinds
+    assert (AuditEvent.REVOKED, CredentialKind.LINKED_IDENTITY) in kinds
+
+
+def test_a_user_with_totp_passes_it_after_the_provider(
+    api: ApiServices, people: People, oidc_provider: OidcProvider
+) -> None:
+    provider_id = oidc(api, people, oidc_provider)
+    sub = account(oidc_provider)
+    assert link_call(api, people.alice, sso(provider_id, oidc_provider.code(sub))).status == 200
+    enrolled = enrol_totp(api, people.alice)
+    api.clock.advance(30)  # type: ignore[attr-defined]
+    first = sso_sign_in(api, sso(provider_id, oidc_provider.code(sub)))
+    challenge = challenge_of(first)
+    assert first.cookies == [] and "accessToken" not in first.body
+    done = second_step(api, routes.SIGN_IN, challenge, totpCode=code_at(enrolled.secret, api.clock.now()))
+    assert token_claims(api, done)["amr"] == ["fed", "otp", "mfa"]
+
+
+def test_an_archived_user_is_refused_after_the_provider(
+    api: ApiServices, people: People, oidc_provider: OidcProvider
+) -> None:
+    provider_id = oidc(api, people, oidc_provider)
+    sub = account(oidc_provider)
+    assert link_call(api, people.bob, sso(provider_id, oidc_provider.code(sub))).status == 200
+    archived = as_admin(
+        api,
+        "PATCH",
+        "/api/v1/users/bob",
+        "/api/v1/users/{username}",
+        people.admin,
+        body={"state": "ARCHIVED"},
+    )
+    assert archived.status == 200
+    assert sso_sign_in(api, sso(provider_id, oidc_provider.code(sub))).status == 403
+
+
+# -- what the provider gets wrong -------------------------------------------------------------------
+
+
+def test_a_replayed_code_and_another_clients_code_are_400s(
+    api: ApiServices, people: People, oidc_provider: OidcProvider
+) -> None:
+    provider_id = oidc(api, people, oidc_provider)
+    sub = account(oidc_provider)
+    code = oidc_provider.code(sub)
+    assert sso_sign_in(api, sso(provider_id, code)).status == 200
+    replayed = sso_sign_in(api, sso(provider_id, code))
+    assert replayed.status == 400 and "already" in replayed.body["message"]
+    foreign = sso_sign_in(api, sso(provider_id, oidc_provider.code(account(oidc_provider), OTHER_CLIENT)))
+    assert foreign.status == 400
+
+
+def test_repeated_bad_codes_are_throttled(
+    api: ApiServices, people: People, oidc_provider: OidcProvider
+) -> None:
+    provider_id = oidc(api, people, oidc_provider)
+    statuses = [sso_sign_in(api, sso(provider_id, f"guess-{i}")).status for i in range(7)]
+    assert statuses[:5] == [400] * 5 and statuses[-1] == 429
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param(lambda s: s.id_token(aud="another-client"), id="another audience"),
+        pytest.param(lambda s: s.id_token(exp=int(time.time()) - 3600), id="expired"),
+        pytest.param(lambda s: s.id_token(iss="https://elsewhere.example"), id="another issuer"),
+        pytest.param(lambda s: s.id_token()[:-6] + "AAAAAA", id="bad signature"),
+        pytest.param(lambda s: "not.a.jwt", id="garbage"),
+        pytest.param(
+            lambda s: jwt.encode(
+                {"sub": "x", "aud": "scripted-client", "iss": s.url, "exp": 2**40, "iat": 0}, "k" * 32
+            ),
+            id="hs256",
+        ),
+    ],
+)
+def test_an_id_token_that_does_not_verify_is_a_400_and_no_sign_in(
+    api: ApiServices, people: People, scripted: ScriptedProvider, token: Any
+) -> None:
+    scripted.as_issuer(lambda: token(scripted))
+    body = oidc_body(scripted.url, "scripted-client")
+    body["config"]["oidcConfig"]["clientSecret"] = "s"
+    assert create_provider(api, people.admin, body, "scripted").status == 200
+    answer = sso_sign_in(api, sso("scripted", "any-code"))
+    assert answer.status == 400 and answer.body["code"] == 3, answer.body
+    assert api.users.get_by_username("scripted") is None
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pytest.param((200, "text/html", b"<html>"), id="not json"),
+        pytest.param(json_reply(["a list"]), id="not an object"),
+        pytest.param(json_reply({"token_type": "Bearer"}), id="no access token"),
+        pytest.param((302, "text/plain", b""), id="a redirect"),
+        pytest.param(json_reply({"error": "invalid_grant"}, 400), id="invalid_grant"),
+    ],
+)
+def test_garbage_from_the_token_endpoint_is_a_400(
+    api: ApiServices, people: People, scripted: ScriptedProvider, reply: Any
+) -> None:
+    scripted.routes["/token"] = lambda _: reply
+    scripted.routes["/me"] = lambda _: json_reply({"sub": "x"})
+    assert (
+        create_provider(api, people.admin, oauth2_body(scripted.url, "c", secret="s"), "garbage").status
+        == 200
+    )
+    answer = sso_sign_in(api, sso("garbage", "code"))
+    assert answer.status == 400, answer.body
+
+
+def test_a_provider_that_is_down_or_slow_is_a_503_in_time(
+    api: ApiServices, people: People, scripted: ScriptedProvider
+) -> None:
+    down = f"http://127.0.0.1:{free_port()}"
+    assert create_provider(api, people.admin, oauth2_body(down, "c", secret="s"), "down").status == 200
+    scripted.routes["/token"] = lambda _: STALL
+    assert (
+        create_provider(api, people.admin, oauth2_body(scripted.url, "c", secret="s"), "slow").status == 200
+    )
+    api.sso_sign_in.identities.protocol.http.timeouts = Timeouts(connect=0.2, read=0.2, deadline=0.4)
+    for provider_id in ("down", "slow"):
+        started = time.monotonic()
+        answer = sso_sign_in(api, sso(provider_id, "code"))
+        assert answer.status == 503 and answer.body["code"] == 14, answer.body
+        assert time.monotonic() - started < 2
+
+
+def test_an_answer_over_the_size_cap_is_refused(
+    api: ApiServices, people: People, scripted: ScriptedProvider
+) -> None:
+    scripted.routes["/token"] = lambda _: (200, "application/json", b" " * (1024 * 1024 + 1))
+    assert create_provider(api, people.admin, oauth2_body(scripted.url, "c", secret="s"), "big").status == 200
+    assert sso_sign_in(api, sso("big", "code")).status == 503
+
+
+def test_deleting_a_provider_removes_its_links_and_sign_ins(
+    api: ApiServices, people: People, oidc_provider: OidcProvider, audit: RecordingAudit
+) -> None:
+    provider_id = oidc(api, people, oidc_provider)
+    sub = account(oidc_provider)
+    assert link_call(api, people.alice, sso(provider_id, oidc_provider.code(sub))).status == 200
+    assert as_admin(api, "DELETE", IDP.format(id=provider_id), IDP, people.admin).status == 200
+    assert api.linked_identities.list(people.alice) == []
+    assert sso_sign_in(api, sso(provider_id, oidc_provider.code(sub))).status == 404
+    assert (AuditEvent.REVOKED, CredentialKind.IDENTITY_PROVIDER) in [(e[0], e[1]) for e in audit.events]
+
+
+def test_deleting_a_user_removes_their_links(
+    api: ApiServices, people: People, oidc_provider: OidcProvider
+) -> None:
+    provider_id = oidc(api, people, oidc_provider)
+    sub = account(oidc_provider)
+    assert link_call(api, people.bob, sso(provider_id, oidc_provider.code(sub))).status == 200
+    deleted = as_admin(api, "DELETE", "/api/v1/users/bob", "/api/v1/users/{username}", people.admin)
+    assert deleted.status == 200, deleted.body
+    assert api.idp_store.links_of_user(people.bob.id) == []
+    again = sso_sign_in(api, sso(provider_id, oidc_provider.code(sub)))
+    assert again.status == 200 and again.body["user"]["username"] == sub
+
+
+def test_an_sso_only_user_cannot_unlink_their_only_way_in_nor_sign_in_with_a_password(
+    api: ApiServices, people: People, oidc_provider: OidcProvider
+) -> None:
+    provider_id = oidc(api, people, oidc_provider)
+    sub = account(oidc_provider)
+    assert sso_sign_in(api, sso(provider_id, oidc_provider.code(sub))).status == 200
+    user = api.users.get_by_username(sub)
+    assert user is not None
+    (link,) = api.linked_identities.list(user)
+    refused = call_api(
+        api,
+        "DELETE",
+        LINK.format(username=sub, id=link.link_id),
+        LINK,
+        context_for(user, sign_in=SignIn.with_password(api.clock.now())),
+    )
+    assert refused.status == 400
+    password = sign_in_password(api, sub)
+    assert password.status == 400 and password.body["message"] == "unmatched username and password"
+
+
+def sign_in_password(api: ApiServices, username: str) -> Any:
+    from tests.support.factors import sign_in_call
+
+    return sign_in_call(
+        api, routes.SIGN_IN, {"passwordCredentials": {"username": username, "password": PASSWORD}}
+    )
