@@ -267,3 +267,13 @@ def test_only_the_last_use_writes_go_through_the_bookkeeping_client() -> None:
     PatStore(main, "PersonalAccessTokensTable", users, bookkeeping=bookkeeping).touch("hash", 100, 60)
     SessionStore(main, "SessionsTable", bookkeeping).touch("session", 100, 200, 60)
     assert (main.operations, bookkeeping.operations) == ([], ["UpdateItem", "UpdateItem"])
+
+
+def test_a_slow_identity_provider_is_a_503_well_inside_the_api_timeout() -> None:
+    """SPEC §8: every provider call of a sign-in shares one deadline; even with one DynamoDB
+    call hanging through its whole budget too, the function answers before its timeout."""
+    from auth import outbound_http
+
+    timeout = timeout_of("ApiFunction")
+    assert outbound_http.OUTBOUND_BUDGET_SECONDS <= 0.5 * timeout
+    assert outbound_http.OUTBOUND_BUDGET_SECONDS + aws.API_CALL_BUDGET_SECONDS <= timeout

@@ -33,6 +33,15 @@ HEAVY = (
     "auth.factors",
     "auth.mfa_sign_in",
     "auth.stores.factor_store",
+    # SPEC §8: identity providers, their calls out and the links are the API's alone.
+    "auth.identity_providers",
+    "auth.idp_models",
+    "auth.outbound_http",
+    "auth.provider_protocol",
+    "auth.federated_identity",
+    "auth.sso_sign_in",
+    "auth.linked_identities",
+    "auth.stores.idp_store",
 )
 
 
@@ -65,3 +74,12 @@ def test_the_api_loads_the_common_password_list_only_when_a_password_is_checked(
         "print(json.dumps(loaded))"
     )
     assert _run(code) == [0, 1]
+
+
+def test_the_api_imports_the_outbound_protocol_only_when_a_provider_is_used() -> None:
+    """SPEC §8's sign-in machinery (the protocol, its HTTP pool) loads on the first SSO
+    request, not on every cold start of the API function."""
+    loaded = _run("import json, sys, handlers.api; print(json.dumps(sorted(sys.modules)))")
+    assert isinstance(loaded, list)
+    lazy = ("auth.provider_protocol", "auth.federated_identity", "auth.sso_sign_in", "auth.linked_identities")
+    assert [module for module in loaded if module.startswith(lazy)] == []

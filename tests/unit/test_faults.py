@@ -26,10 +26,12 @@ from auth import routes
 from auth.config import Config
 from auth.errors import Code
 from auth.models import ClientInfo, SignIn, User
+from auth.principal import AuthMethod, Principal
 from auth.routes import Route
 from auth.stores.dynamo import get_bool, get_n, get_s
 from auth.wiring import ApiServices, build_api_services, build_authorizer_services
 from handlers import api_context, authorizer
+from handlers.bodies import IdentityProviderRequest
 from tests.support.clock import FakeClock
 from tests.support.factors import (
     challenge_of,
@@ -42,6 +44,18 @@ from tests.support.factors import (
 from tests.support.faults import FAULTS, WRITE_OPERATIONS, Armed, FaultInjector
 from tests.support.people import PASSWORD, Answer, authorize, call_api, context_for
 from tests.support.people import sign_up_people as _sign_up_people
+from tests.support.sso import (
+    IDP,
+    LINK,
+    ScriptedProvider,
+    as_admin,
+    create_provider,
+    json_reply,
+    link_call,
+    oauth2_body,
+    sso,
+    sso_sign_in,
+)
 
 ME = "GET /api/v1/auth/me"
 NEW_PASSWORD = "a brand new passphrase"
@@ -196,6 +210,88 @@ def _second_step(route: Route, with_recovery_code: bool = False) -> Callable[[An
     return act
 
 
+# -- SPEC §8: a scripted OAUTH2 provider (tests/support/sso.py) whose code is the identity:
+# the token endpoint hands the code back as the access token, userinfo names it as `sub`.
+_scripted: list[ScriptedProvider] = []
+
+
+def _provider_url() -> str:
+    if not _scripted:
+        server = ScriptedProvider()
+        server.routes["/token"] = lambda fields: json_reply(
+            {"access_token": fields["code"], "token_type": "Bearer"}
+        )
+        server.routes["/me"] = lambda fields: json_reply(
+            {"sub": fields["authorization"].removeprefix("Bearer ")}
+        )
+        _scripted.append(server)
+    return _scripted[0].url
+
+
+def _admin_principal(api: ApiServices) -> Principal:
+    admin = api.users.get_by_username("root")
+    assert admin is not None
+    return Principal(
+        admin.id, admin.username, admin.role, AuthMethod.ACCESS_TOKEN, "", SignIn.with_password(0)
+    )
+
+
+def _with_root(api: ApiServices) -> Scene:
+    scene = _signed_in(api)
+    scene.extra["root"] = api.users.get_by_username("root")
+    return scene
+
+
+def _with_provider(api: ApiServices) -> Scene:
+    """A signed-in user, an OAUTH2 provider, and a fresh identity for the act to use."""
+    scene = _signed_in(api)
+    provider_id = f"idp{next(_names)}"
+    request = IdentityProviderRequest.model_validate(oauth2_body(_provider_url(), "client", secret="s"))
+    api.identity_providers.create(_admin_principal(api), request.domain(), provider_id)
+    scene.extra |= {
+        "provider": provider_id,
+        "identity": f"ext-{next(_names)}",
+        "root": api.users.get_by_username("root"),
+    }
+    return scene
+
+
+def _linked(api: ApiServices) -> Scene:
+    """The scene's user with the identity linked."""
+    scene = _with_provider(api)
+    answer = link_call(
+        api,
+        scene.user,
+        sso(scene.extra["provider"], scene.extra["identity"]),
+        SignIn.with_password(api.clock.now()),
+    )
+    assert answer.status == 200, answer.body
+    scene.extra["link"] = answer.body["name"].rsplit("/", 1)[1]
+    return scene
+
+
+def _sso(route: Route) -> Callable[[Any, Scene], Any]:
+    def act(services: Any, scene: Scene) -> Any:
+        return sso_sign_in(services, sso(scene.extra["provider"], scene.extra["identity"]), route)
+
+    return act
+
+
+def _new_identity_sign_in(services: Any, scene: Scene) -> Any:
+    """A first sign-in: each run a new identity, so each run creates its user."""
+    return sso_sign_in(services, sso(scene.extra["provider"], f"new-{next(_names)}"))
+
+
+def _link_call_of(services: Any, scene: Scene) -> Any:
+    return link_call(
+        services, scene.user, sso(scene.extra["provider"], scene.extra["identity"]), SIGNED_IN_NOW(services)
+    )
+
+
+def SIGNED_IN_NOW(services: Any) -> SignIn:
+    return SignIn.with_password(services.clock.now())
+
+
 USER = "/api/v1/users/{username}"
 PATS = "/api/v1/users/{username}/personalAccessTokens"
 PAT = "/api/v1/users/{username}/personalAccessTokens/{tokenId}"
@@ -329,6 +425,44 @@ PATHS = [
         _second_step(routes.CREATE_SESSION),
     ),
     Path(
+        "identity provider create",
+        _with_root,
+        lambda s, sc: create_provider(
+            s,
+            sc.extra["root"],
+            oauth2_body(_provider_url(), "c", secret="s"),
+            f"made{next(_names)}",
+        ),
+    ),
+    Path(
+        "identity provider change",
+        _with_provider,
+        lambda s, sc: as_admin(
+            s, "PATCH", IDP.format(id=sc.extra["provider"]), IDP, sc.extra["root"], body={"title": "New"}
+        ),
+    ),
+    Path(
+        "identity provider delete, with its links",
+        _linked,
+        lambda s, sc: as_admin(s, "DELETE", IDP.format(id=sc.extra["provider"]), IDP, sc.extra["root"]),
+    ),
+    Path("first sign-in with an identity provider", _with_provider, _new_identity_sign_in),
+    Path("sign-in with a linked identity", _linked, _sso(routes.SIGN_IN)),
+    Path("session sign-in with a linked identity", _linked, _sso(routes.CREATE_SESSION)),
+    Path("identity link", _with_provider, _link_call_of),
+    Path(
+        "identity unlink",
+        _linked,
+        lambda s, sc: _call(
+            s,
+            "DELETE",
+            LINK.format(username=sc.user.username, id=sc.extra["link"]),
+            LINK,
+            sc,
+            caller=context_for(sc.user, sign_in=SIGNED_IN_NOW(s)),
+        ),
+    ),
+    Path(
         "user delete",
         _signed_in,
         lambda s, sc: _call(s, "DELETE", USER.format(username=sc.user.username), USER, sc),
@@ -369,6 +503,10 @@ def partial_writes(dynamodb: Any, config: Config) -> list[str]:
             problems.append(f"a TOTP factor of missing user {get_n(item, 'userId')} is left")
         if get_bool(item, "enabled") and "recoveryCodes" not in item and "totpLastStep" not in item:
             problems.append(f"user {get_n(item, 'userId')}'s TOTP is enabled without its first step")
+    for item in _scan(dynamodb, config.linked_identities_table):
+        # SPEC §8: a link of a user who is gone would be a dead way in (or, worse, a live one).
+        if get_n(item, "userId") not in users:
+            problems.append(f"a linked identity of missing user {get_n(item, 'userId')} is left")
     for item in _scan(dynamodb, config.settings_table):
         if get_s(item, "pk") == "owner" and get_n(item, "userId") not in users:
             problems.append("the owner marker names a missing user")

@@ -61,7 +61,12 @@ def test_each_route_documents_its_credential_and_the_authorizers_refusals(route_
 
 def test_only_the_sign_in_throttle_promises_retry_after() -> None:
     throttled = {key for key, operation in OPERATIONS.items() if "headers" in operation["responses"]["429"]}
-    assert throttled == {"POST /api/v1/auth/signin", "POST /api/v1/auth/sessions"}
+    # SPEC §8: linking exchanges a code, throttled like a sign-in with one.
+    assert throttled == {
+        "POST /api/v1/auth/signin",
+        "POST /api/v1/auth/sessions",
+        "POST /api/v1/users/{username}/linkedIdentities",
+    }
 
 
 USER = User(
@@ -150,4 +155,7 @@ def test_the_routes_that_need_a_recent_sign_in_document_the_challenge() -> None:
         "POST /api/v1/users/{username}/totp/confirm",
         "DELETE /api/v1/users/{username}/totp",
         "POST /api/v1/users/{username}/recoveryCodes",
+        # SPEC §8: linking and unlinking an identity.
+        "POST /api/v1/users/{username}/linkedIdentities",
+        "DELETE /api/v1/users/{username}/linkedIdentities/{id}",
     }
