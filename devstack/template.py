@@ -13,7 +13,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
 
 # The stage the local stack always runs as (SPEC §6), whatever the template's default is.
-LOCAL_PARAMETERS = {"Stage": "local"}
+# AllowedOrigins has no default (an operator names them); locally none, unless the
+# ALLOWED_ORIGINS variable given to `make run` names some.
+LOCAL_PARAMETERS = {"Stage": "local", "AllowedOrigins": ""}
 LOCAL_API_ID = "local"
 
 FUNCTION_TYPE = "AWS::Serverless::Function"

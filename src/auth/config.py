@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from auth.cross_origin import normalized_origin
 from auth.errors import Internal
 
 # Demo mode is refused on this stage (the template also allows "local" and "dev").
@@ -53,6 +54,9 @@ class Config:
     # Whether a PAT without our checksum is looked up, as one imported from Memos may be
     # (SECURITY.md: what it costs; off on a stack that never imported any).
     accept_imported_pats: bool = True
+    # SPEC §10: the CORS origins allowed credentials (template AllowedOrigins), trusted by
+    # the cross-site rule (auth.cross_origin) as the API's own origin is.
+    allowed_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -82,6 +86,11 @@ class Config:
             refresh_reuse_grace=_int(env, "REFRESH_REUSE_GRACE_SECONDS", defaults.refresh_reuse_grace),
             accept_imported_pats=env.get("ACCEPT_IMPORTED_PATS", "true").strip().lower()
             not in ("0", "false", "no"),
+            allowed_origins=tuple(
+                normalized_origin(origin)
+                for origin in env.get("ALLOWED_ORIGINS", "").split(",")
+                if origin.strip()
+            ),
         )
 
     @property

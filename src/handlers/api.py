@@ -11,7 +11,16 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.logging import correlation_paths
 
 from auth import routes
-from auth.errors import AuthError, Code, Internal, InvalidArgument, NotFound, ResourceExhausted
+from auth.cross_origin import cross_origin_allowed
+from auth.errors import (
+    AuthError,
+    Code,
+    Internal,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+)
 from handlers import (
     routes_auth,
     routes_factors,
@@ -21,7 +30,9 @@ from handlers import (
     routes_settings,
     routes_users,
 )
+from handlers.api_context import services
 from handlers.bodies import OpenApiDocument
+from handlers.cookies import REFRESH_COOKIE, SESSION_COOKIE, cookie_value
 from handlers.http_json import SECURITY_HEADERS, error_body, error_response
 from handlers.observability import Metric, count, logger, metrics
 from handlers.openapi_document import document_json, route
@@ -77,8 +88,11 @@ def on_not_found(error: Exception) -> Response[dict[str, Any]]:
     return error_response(NotFound("no such route"))
 
 
-def _refusal(event: dict[str, Any]) -> InvalidArgument | None:
-    """Bodies refused before routing: too large, not JSON, or not a JSON object."""
+def _refusal(event: dict[str, Any]) -> AuthError | None:
+    """Requests refused before routing: from another site with our cookies, or with a body
+    that is too large, not JSON, or not a JSON object."""
+    if _cross_site_with_cookies(event):
+        return PermissionDenied("cross-site request refused")
     body = event.get("body") or ""
     # Base64 inflates by 4/3; compare the decoded size.
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode("utf-8"))
@@ -93,6 +107,27 @@ def _refusal(event: dict[str, Any]) -> InvalidArgument | None:
         # is not UTF-8 or nests deeper than the interpreter's recursion limit.
         return InvalidArgument("request body must be a JSON object in UTF-8")
     return None
+
+
+def _cross_site_with_cookies(event: dict[str, Any]) -> bool:
+    """SPEC §10: a state change that one of our cookies would authenticate (the refresh
+    token on refresh and sign-out, a session on the session routes), sent from another
+    site. The authorizer already refuses session-cookie callers of the routes behind it;
+    this covers the public cookie routes and the refresh cookie, which it never reads."""
+    cookies = event.get("cookies")
+    try:
+        carried = (
+            cookie_value(cookies, REFRESH_COOKIE) is not None
+            or cookie_value(cookies, SESSION_COOKIE) is not None
+        )
+    except AuthError:
+        # A cookie sent twice: the route refuses it; it is still a cookie-carrying request.
+        carried = True
+    if not carried:
+        return False
+    method = ((event.get("requestContext") or {}).get("http") or {}).get("method", "")
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    return not cross_origin_allowed(str(method), headers, services().config.allowed_origins)
 
 
 def _parsed(body: str, is_base64: bool) -> Any:

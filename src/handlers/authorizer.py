@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from auth.cross_origin import cross_origin_allowed
 from auth.errors import Unauthenticated
 from auth.principal import Principal
 from auth.routes import may_enter
@@ -38,6 +39,12 @@ def authorizer_context(principal: Principal) -> dict[str, str]:
     }
 
 
+def _same_origin_enough(event: dict[str, Any]) -> bool:
+    # Lower-cased for hand-made events (tests, `sam local`); API Gateway already sends them so.
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    return cross_origin_allowed(authorizer_event.method(event), headers, services().config.allowed_origins)
+
+
 # The event is never logged: it holds the caller's credential. Denials write their own
 # metric line (handlers.denials), so Powertools' log_metrics, which costs every
 # invocation, is not used here.
@@ -50,6 +57,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     session: str | None = None
     try:
         session = cookie_value(authorizer_event.cookies(event), SESSION_COOKIE)
+        if authorization is None and session is not None and not _same_origin_enough(event):
+            # SPEC §10: a cookie rides along on another site's request; refused before the
+            # session is even read, so such a request touches nothing.
+            count_denial(DenialReason.CROSS_SITE)
+            logger.info("cross-site request refused", route=route)
+            return authorizer_event.deny()
         principal = services().authenticator.authenticate(authorization, session)
     except Unauthenticated as refused:
         presented = authorization is not None or session is not None

@@ -37,6 +37,11 @@ def request_id(event: Mapping[str, Any]) -> str | None:
     return context.get("requestId")
 
 
+def method(event: Mapping[str, Any]) -> str:
+    context = event.get("requestContext") or {}
+    return str((context.get("http") or {}).get("method", ""))
+
+
 def route_key(event: Mapping[str, Any]) -> str:
     return str(event.get("routeKey", ""))
 

@@ -32,6 +32,8 @@ class DenialReason(StrEnum):
     ROUTE_FORBIDDEN = "route_forbidden"
     # A dependency failed and the authorizer refused rather than guess (SPEC §4).
     FAILED_CLOSED = "failed_closed"
+    # A session cookie on another site's state-changing request (SPEC §10).
+    CROSS_SITE = "cross_site"
 
 
 logger = Logger(service=SERVICE)
