@@ -37,7 +37,7 @@ HAVE_JAVA := $(shell command -v java >/dev/null 2>&1 && echo yes)
 NEED_JAVA := Java 17 or later runs DynamoDB Local: on Debian/Ubuntu, sudo apt-get install -y openjdk-17-jre-headless
 NEED_NPM := npm (Node 18.2 or later) installs DynamoDB Local: on Debian/Ubuntu, sudo apt-get install -y nodejs npm
 
-.PHONY: help deps test-deps java .venv node_modules run invoke import-memos lint checkov audit test bench bench-pages load clean distclean
+.PHONY: help deps test-deps java chromium .venv node_modules run invoke import-memos lint checkov audit test bench bench-pages load clean distclean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -70,7 +70,16 @@ endif
 java:
 	@command -v java >/dev/null 2>&1 || { echo "java not found. $(NEED_JAVA)"; exit 1; }
 
-test-deps: $(VENV_STAMP) java $(NODE_STAMP)
+# The account pages' browser tests (tests/browser) drive a real headless Chromium through
+# Playwright, whose own browser download cannot work here: Debian's chromium package stands
+# in, installed with apt-get (as root, else through sudo) when it is missing.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "chromium not found: installing Debian's chromium package for the browser tests (apt-get install -y chromium)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+test-deps: $(VENV_STAMP) java $(NODE_STAMP) chromium
 
 # The ready file names the running stack's endpoints and tables, for `make import-memos`.
 run: deps

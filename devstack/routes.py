@@ -36,6 +36,14 @@ class Router:
         self.stages = sorted({compiled.route.stage for compiled in self._routes})
 
     def match(self, method: str, raw_path: str) -> Match | None:
+        found = self._match(method, raw_path)
+        if found is None and len(raw_path) > 1 and raw_path.endswith("/"):
+            # API Gateway routes `/account/` as `/account` (the function's rawPath keeps the
+            # slash, which is how the pages' function tells the two apart).
+            found = self._match(method, raw_path[:-1])
+        return found
+
+    def _match(self, method: str, raw_path: str) -> Match | None:
         candidates: list[tuple[_CompiledRoute, dict[str, str]]] = []
         for compiled in self._routes:
             if compiled.route.method not in (method.upper(), "ANY"):

@@ -71,6 +71,10 @@ UNLINK_IDENTITY = Route("DELETE", "/api/v1/users/{username}/linkedIdentities/{id
 GET_SETTINGS = Route("GET", "/api/v1/instance/settings", Access.PUBLIC)
 UPDATE_SETTINGS = Route("PATCH", "/api/v1/instance/settings", Access.ADMIN)
 OPENAPI = Route("GET", "/api/v1/openapi.json", Access.PUBLIC)
+# SPEC §10: the account pages and their files, served by their own function
+# (handlers.account_pages), not the API's; they sign in through the API like anyone.
+ACCOUNT_PAGE = Route("GET", "/account", Access.PUBLIC)
+ACCOUNT_FILES = Route("GET", "/account/{proxy+}", Access.PUBLIC)
 
 ROUTES: tuple[Route, ...] = (
     SIGN_IN,
@@ -107,7 +111,9 @@ ROUTES: tuple[Route, ...] = (
     UPDATE_SETTINGS,
     OPENAPI,
 )
-ROUTE_ACCESS: dict[str, Access] = {route.key: route.access for route in ROUTES}
+# Not the API's (ROUTES is what the API function serves and documents).
+PAGE_ROUTES: tuple[Route, ...] = (ACCOUNT_PAGE, ACCOUNT_FILES)
+ROUTE_ACCESS: dict[str, Access] = {route.key: route.access for route in (*ROUTES, *PAGE_ROUTES)}
 
 
 def route_access(route_key: str) -> Access | None:

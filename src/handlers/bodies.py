@@ -473,10 +473,18 @@ class TotpEnrolmentJson(_Response):
     otpauthUri: str = Field(
         description="otpauth://totp/memos:<username>?secret=…&issuer=memos, for a QR code."
     )
+    # SPEC §10 (beyond §7): the account page shows it as an <img>, its CSP allowing data:.
+    qrCode: str = Field(description="otpauthUri as a QR code: an SVG data: URI (image/svg+xml).")
 
     @classmethod
     def of(cls, enrolment: TotpEnrolment) -> TotpEnrolmentJson:
-        return cls(secret=enrolment.secret, otpauthUri=enrolment.otpauth_uri)
+        from handlers.qr_codes import svg_data_uri
+
+        return cls(
+            secret=enrolment.secret,
+            otpauthUri=enrolment.otpauth_uri,
+            qrCode=svg_data_uri(enrolment.otpauth_uri),
+        )
 
 
 class TotpStatusJson(_Response):

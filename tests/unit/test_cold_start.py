@@ -42,6 +42,9 @@ HEAVY = (
     "auth.sso_sign_in",
     "auth.linked_identities",
     "auth.stores.idp_store",
+    # The TOTP enrolment's QR code (SPEC §10).
+    "segno",
+    "handlers.qr_codes",
 )
 
 

@@ -4,6 +4,7 @@ through the API handler (the caller's context as the authorizer would give it)."
 from __future__ import annotations
 
 import base64
+import urllib.parse
 from typing import Any
 
 import jwt
@@ -17,6 +18,7 @@ from auth.recovery_codes import hash_code
 from auth.routes import Route
 from auth.user_admin import UserChanges
 from auth.wiring import ApiServices
+from handlers.qr_codes import svg_data_uri
 from tests.support.audit import RecordingAudit
 from tests.support.clock import FakeClock
 from tests.support.factors import (
@@ -83,10 +85,13 @@ def test_enrolment_gives_a_secret_and_uri_and_enables_nothing_until_confirmed(
     assert answer.status == 200, answer.body
     secret = answer.body["secret"]
     assert len(base64.b32decode(secret)) * 8 >= 160
-    assert answer.body == {
-        "secret": secret,
-        "otpauthUri": f"otpauth://totp/memos:alice?secret={secret}&issuer=memos",
-    }
+    uri = f"otpauth://totp/memos:alice?secret={secret}&issuer=memos"
+    # SPEC §10: the same URI as an SVG QR code for the account page (handlers.qr_codes).
+    qr_code = answer.body.pop("qrCode")
+    assert answer.body == {"secret": secret, "otpauthUri": uri}
+    assert qr_code == svg_data_uri(uri) and qr_code.startswith("data:image/svg+xml")
+    svg = urllib.parse.unquote(qr_code.split(",", 1)[1])
+    assert svg.startswith("<svg") and "<script" not in svg and "style=" not in svg
     assert status(api, people) == {"enabled": False, "recoveryCodesLeft": 0}
     # Still a plain password sign-in while pending.
     assert password_step(api, SIGN_IN, people.alice).status == 200

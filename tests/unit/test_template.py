@@ -64,6 +64,8 @@ EXPECTED_ACTIONS: dict[str, dict[str, set[str]]] = {
         },
         "LinkedIdentitiesTable/byUser": {"dynamodb:Query"},
     },
+    # SPEC §10: static pages; they reach the API through the browser, never AWS directly.
+    "PagesFunction": {},
     "KeyRotationFunction": {
         "SigningKeySecret": {
             "secretsmanager:DescribeSecret",

@@ -1,0 +1,165 @@
+"""The account pages' function (SPEC §10): serves src/pages, and nothing else.
+
+`GET /account` and `GET /account/{proxy+}`, without the authorizer: the pages are the same
+for everyone and sign in through the API (a session cookie), so this function reads no
+table, no secret and no credential. Standard library only, and every file is read once
+per container, at import, into a table of known names: a request can name only what is
+in the table, so no path reaches the file system (no traversal by construction).
+
+Static files live under `static/<version>/`, where the version is a hash of all of them:
+their URLs change whenever any file does, so they are cached for a year, immutable, and
+a module's relative imports (`./api.js`) stay on the same version. Pages are `no-store`.
+Every page is one level below /account/, so their relative URLs resolve the same way.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
+STATIC = "static"
+# Written into each page where it names its scripts and styles.
+STATIC_MARK = "{{static}}"
+
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+}
+# What each page path of /account/{proxy+} serves ("" is /account/ itself).
+PAGES = {
+    "": "account.html",
+    "signin": "signin.html",
+    "signup": "signup.html",
+    "admin": "admin.html",
+    # Where an identity provider sends the browser back (SPEC §8).
+    "callback": "callback.html",
+}
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        # The TOTP QR code arrives as an SVG data: URI (handlers.qr_codes).
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "object-src 'none'",
+    )
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    # The pages' URLs say nothing secret, but nothing needs them either.
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+}
+NO_STORE = "no-store"
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+@dataclass(frozen=True)
+class File:
+    body: bytes
+    content_type: str
+    cache_control: str
+
+
+@dataclass(frozen=True)
+class Site:
+    version: str
+    pages: dict[str, File]
+    static: dict[str, File]
+
+
+def load_site(root: Path = PAGES_DIR) -> Site:
+    """Every page and static file under `root`, read once."""
+    static_dir = root / STATIC
+    static_files = sorted(path for path in static_dir.rglob("*") if path.is_file())
+    digest = hashlib.sha256()
+    for path in static_files:
+        name = path.relative_to(static_dir).as_posix()
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    version = digest.hexdigest()[:16]
+    static = {
+        path.relative_to(static_dir).as_posix(): File(path.read_bytes(), _content_type(path), IMMUTABLE)
+        for path in static_files
+    }
+    prefix = f"{STATIC}/{version}"
+    pages = {
+        route: File(
+            (root / name).read_text(encoding="utf-8").replace(STATIC_MARK, prefix).encode(),
+            CONTENT_TYPES[".html"],
+            NO_STORE,
+        )
+        for route, name in PAGES.items()
+    }
+    return Site(version, pages, static)
+
+
+def _content_type(path: Path) -> str:
+    return CONTENT_TYPES.get(path.suffix, "application/octet-stream")
+
+
+SITE = load_site()
+
+
+def find(site: Site, proxy: str) -> File | None:
+    """The file `proxy` (the path below /account/, decoded) names, None when none."""
+    if proxy in site.pages:
+        return site.pages[proxy]
+    head, _, rest = proxy.partition("/")
+    version, _, name = rest.partition("/")
+    # An old version's URL is not answered with the new content, which would then be
+    # cached for a year under the old name.
+    if head == STATIC and version == site.version:
+        return site.static.get(name)
+    return None
+
+
+def _answer(status: int, headers: dict[str, str], body: bytes = b"") -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {**SECURITY_HEADERS, **headers},
+        "body": body.decode("utf-8"),
+        "isBase64Encoded": False,
+    }
+
+
+def _binary(file: File) -> dict[str, Any]:
+    answer = _answer(200, {"Content-Type": file.content_type, "Cache-Control": file.cache_control})
+    answer.update(body=base64.b64encode(file.body).decode("ascii"), isBase64Encoded=True)
+    return answer
+
+
+def respond(site: Site, event: dict[str, Any]) -> dict[str, Any]:
+    route_key = str(event.get("routeKey", ""))
+    raw_path = str(event.get("rawPath", ""))
+    if route_key == "GET /account" and not raw_path.endswith("/"):
+        # /account itself: its relative URLs would miss the directory, so move to /account/.
+        # Relative, so a stage or a custom domain's base path is kept.
+        return _answer(302, {"Location": "account/", "Cache-Control": NO_STORE})
+    proxy = "" if route_key == "GET /account" else str((event.get("pathParameters") or {}).get("proxy", ""))
+    file = find(site, proxy)
+    if file is None:
+        return _answer(
+            404, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": NO_STORE}, b"not found\n"
+        )
+    if not file.content_type.startswith("text/"):
+        return _binary(file)
+    return _answer(200, {"Content-Type": file.content_type, "Cache-Control": file.cache_control}, file.body)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return respond(SITE, event)

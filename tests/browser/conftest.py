@@ -1,0 +1,133 @@
+"""Browser fixtures: a local stack, one headless Chromium for the session, a context per test.
+
+Chromium is Debian's (`make chromium` installs it), launched by path: Playwright's own
+browser download cannot work here. The pages are opened at http://localhost:<port>, so a
+second port on localhost is a same-site, cross-origin attacker (test_cross_site_*).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+from devstack.stack import LocalStack
+
+PASSWORD = "correct horse battery"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+_names = itertools.count()
+
+
+def chromium_path() -> str:
+    found = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None and Path("/usr/bin/chromium").exists():
+        found = "/usr/bin/chromium"
+    if found is None:
+        pytest.fail("chromium is not installed: `make chromium` installs Debian's package")
+    return found
+
+
+class Site:
+    """The stack as the pages' tests use it: URLs, and the API over plain HTTP."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        port = stack.url.rsplit(":", 1)[1]
+        self.origin = f"http://localhost:{port}"
+        self.api = f"{self.origin}/api/v1"
+
+    def page(self, name: str = "") -> str:
+        return f"{self.origin}/account/{name}"
+
+    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return requests.request(method, self.api + path, timeout=30, **kwargs)
+
+    def new_user(self, prefix: str = "person") -> str:
+        username = f"{prefix}{next(_names)}"
+        answer = self.call("POST", "/users", json={"user": {"username": username, "password": PASSWORD}})
+        assert answer.status_code == 200, answer.text
+        return username
+
+    def session(self, username: str, password: str = PASSWORD, **kwargs: Any) -> requests.Response:
+        body = {"passwordCredentials": {"username": username, "password": password}}
+        return self.call("POST", "/auth/sessions", json=body, **kwargs)
+
+    def bearer(self, username: str, password: str = PASSWORD) -> dict[str, str]:
+        body = {"passwordCredentials": {"username": username, "password": password}}
+        answer = self.call("POST", "/auth/signin", json=body)
+        assert answer.status_code == 200, answer.text
+        return {"Authorization": f"Bearer {answer.json()['accessToken']}"}
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[LocalStack]:
+    # Revocation lag 0: a revoked session must fail on the very next request. Cost 4 keeps
+    # the many sign-ins cheap (the cost itself is tested in test_passwords).
+    with LocalStack(env_overrides={"REVOCATION_LAG_SECONDS": "0", "BCRYPT_COST": "4"}) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def site(stack: LocalStack) -> Site:
+    served = Site(stack)
+    # The first user of the stack is its admin.
+    answer = served.call("POST", "/users", json={"user": {"username": "admin", "password": PASSWORD}})
+    assert answer.json()["role"] == "ADMIN", answer.text
+    return served
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    launched = playwright.chromium.launch(executable_path=chromium_path(), headless=True)
+    yield launched
+    launched.close()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    opened = browser.new_context(viewport={"width": 1100, "height": 900}, color_scheme="light")
+    opened.set_default_timeout(15_000)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Iterator[Page]:
+    """A tab that fails the test on any script error or CSP violation of the pages."""
+    opened = context.new_page()
+    problems: list[str] = []
+    opened.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    opened.on(
+        "console",
+        lambda message: (
+            problems.append(f"console: {message.text}")
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    yield opened
+    assert problems == []
+
+
+def sign_in(page: Page, site: Site, username: str, password: str = PASSWORD) -> None:
+    page.goto(site.page("signin"))
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+
+
+def cookie_header(context: BrowserContext) -> dict[str, str]:
+    """The browser's cookies, to make the same calls outside it."""
+    return {cookie["name"]: cookie["value"] for cookie in context.cookies()}
