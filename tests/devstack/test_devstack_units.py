@@ -135,6 +135,14 @@ def test_most_specific_route_wins():
     assert router.match("GET", "/other") is None
 
 
+def test_a_trailing_slash_routes_as_the_path_without_it_as_api_gateway_does():
+    router = Router([_route("GET", "/account"), _route("GET", "/account/{proxy+}")])
+    assert router.match("GET", "/account/").route.path == "/account"
+    assert router.match("GET", "/account/signin").path_parameters == {"proxy": "signin"}
+    # The root is the root.
+    assert router.match("GET", "/") is None
+
+
 def _request(headers: list[tuple[str, str]], body: bytes = b"", query: str = "") -> events.Request:
     return events.Request(
         method="POST",
