@@ -16,13 +16,16 @@ from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from devstack.stack import LocalStack
 
 PASSWORD = "correct horse battery"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 _names = itertools.count()
+# A cold worker of the local stack (a new process, on a busy two-core machine) can take
+# seconds to answer its first request: waits are bounded, but not by Playwright's 5 s.
+expect.set_options(timeout=15_000)
 
 
 def chromium_path() -> str:

@@ -473,3 +473,41 @@ def test_cookie_requests_from_elsewhere_are_refused_over_http(
     refresh = site.call("POST", "/auth/signin", json=body).cookies
     refreshed = site.call("POST", "/auth/refresh", cookies=refresh, headers=headers)
     assert refreshed.status_code == status, refreshed.text
+
+
+def test_admin_adds_edits_and_deletes_an_identity_provider(
+    admin_page: Page, browser: Browser, site: Site
+) -> None:
+    admin_page.get_by_label("Title").fill("Example SSO")
+    admin_page.get_by_label("Client ID").fill("memos-auth")
+    admin_page.get_by_label("Client secret").fill("a client secret of some length")
+    admin_page.get_by_label("Authorization URL").fill("https://sso.example.com/authorize")
+    admin_page.get_by_label("Token URL").fill("https://sso.example.com/token")
+    admin_page.get_by_label("User info URL").fill("https://sso.example.com/userinfo")
+    admin_page.get_by_label("Scopes").fill("profile email")
+    admin_page.get_by_label("Identifier field").fill("login")
+    admin_page.get_by_role("button", name="Add identity provider").click()
+    row = admin_page.locator("#idps li", has_text="Example SSO")
+    expect(row).to_contain_text("https://sso.example.com/authorize")
+    (provider,) = [p for p in site.call("GET", "/identity-providers").json()["identityProviders"]]
+    assert provider["config"]["oauth2Config"]["fieldMapping"]["identifier"] == "login"
+    assert "clientSecret" not in provider["config"]["oauth2Config"]
+    try:
+        # The sign-in page offers it.
+        visitor = browser.new_context()
+        try:
+            signin = visitor.new_page()
+            signin.goto(site.page("signin"))
+            expect(signin.get_by_role("button", name="Sign in with Example SSO")).to_be_visible()
+        finally:
+            visitor.close()
+        row.get_by_role("button", name="Edit").click()
+        admin_page.get_by_label("Title").fill("Example single sign-on")
+        admin_page.get_by_role("button", name="Save identity provider").click()
+        expect(admin_page.locator("#idps li", has_text="Example single sign-on")).to_be_visible()
+        titles = [p["title"] for p in site.call("GET", "/identity-providers").json()["identityProviders"]]
+        assert titles == ["Example single sign-on"]
+    finally:
+        admin_page.locator("#idps li", has_text="Example").get_by_role("button", name="Delete").click()
+    expect(admin_page.get_by_text("No identity providers.")).to_be_visible()
+    assert site.call("GET", "/identity-providers").json()["identityProviders"] == []
