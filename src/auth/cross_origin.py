@@ -2,12 +2,15 @@
 
 The rule of Go 1.25's `net/http.CrossOriginProtection`, as one pure function: a request that
 only reads (GET, HEAD, OPTIONS) always passes; otherwise the browser's `Sec-Fetch-Site`
-decides (`same-origin` and `none`, a request the person typed or bookmarked, pass; anything
-else, `same-site` included, is refused); a browser too old to send it is judged by `Origin`
-(its host must be the request's own `Host`); a request with neither header (curl, a Memos
-client) is not a browser's and passes, since SameSite=Lax already keeps browsers from
-sending the cookie along. An origin the operator named in `AllowedOrigins` is trusted in
-both branches, as Go's AddTrustedOrigin is: those are the CORS origins allowed credentials.
+decides (`same-origin` and `none`, a request the person typed or bookmarked, pass;
+`cross-site` is refused whatever its Origin, as SPEC §10 says; `same-site`, a sibling
+subdomain, is refused as Go refuses it unless its Origin is one the operator named in
+`AllowedOrigins`, as Go's AddTrustedOrigin trusts it: such an app gets the SameSite=Lax
+cookie, so it can use it); a browser too old to send it is judged by `Origin` (the
+request's own `Host`, or one of `AllowedOrigins`); a request with neither header (curl, a
+Memos client) is not a browser's and passes, since SameSite=Lax already keeps browsers from
+sending the cookie along. A cross-site app loses nothing by the refusal: its browser would
+not send a Lax cookie with the request anyway.
 
 Plain Python without imports: the authorizer applies it on its hot path.
 """
@@ -49,7 +52,8 @@ def cross_origin_allowed(
     trusted = origin is not None and normalized_origin(origin) in allowed_origins
     fetch_site = headers.get("sec-fetch-site")
     if fetch_site is not None and fetch_site.strip() != "":
-        return fetch_site.strip().lower() in _NOT_CROSS_ORIGIN or trusted
+        site = fetch_site.strip().lower()
+        return site in _NOT_CROSS_ORIGIN or (site == "same-site" and trusted)
     if origin is None or origin.strip() == "":
         return True
     host = headers.get("host")

@@ -18,6 +18,8 @@ from tests.support.people import PASSWORD, People, call_api, cookie_pair
 HOST = "auth.example.com"
 OWN = f"https://{HOST}"
 APP = "https://app.example.org"
+# A sibling subdomain of the API: same-site, and trusted only when named.
+SIBLING = "https://app.example.com"
 
 # (method, Sec-Fetch-Site, Origin, allowed?) with the API at OWN and APP in AllowedOrigins.
 TABLE = [
@@ -35,9 +37,10 @@ TABLE = [
     ("DELETE", "cross-site", "https://evil.example", False),
     ("PATCH", "same-site", None, False),
     ("post", "CROSS-SITE", None, False),
-    # ... unless the origin is one the operator trusts (CORS with credentials).
-    ("POST", "cross-site", APP, True),
-    ("POST", "same-site", APP + "/", True),
+    # ... unless it is a sibling the operator trusts (CORS with credentials); cross-site
+    # stays refused even from a trusted origin (SPEC §10).
+    ("POST", "same-site", SIBLING + "/", True),
+    ("POST", "cross-site", SIBLING, False),
     # Without Sec-Fetch-Site (an older browser), Origin must be the API's own or trusted.
     ("POST", None, OWN, True),
     ("POST", None, "HTTPS://AUTH.EXAMPLE.COM", True),
@@ -61,7 +64,7 @@ def test_the_rule(method: str, fetch_site: str | None, origin: str | None, allow
         headers["sec-fetch-site"] = fetch_site
     if origin is not None:
         headers["origin"] = origin
-    assert cross_origin_allowed(method, headers, (APP,)) is allowed
+    assert cross_origin_allowed(method, headers, (APP, SIBLING)) is allowed
 
 
 def test_config_reads_the_allowed_origins_normalized() -> None:
@@ -139,11 +142,14 @@ def test_the_authorizer_trusts_the_allowed_origins(
 ) -> None:
     cookie = session_cookie(api)
     trusting = replace(
-        authorizer_services, config=replace(authorizer_services.config, allowed_origins=(APP,))
+        authorizer_services, config=replace(authorizer_services.config, allowed_origins=(SIBLING,))
     )
-    headers = {"sec-fetch-site": "cross-site", "origin": APP}
+    headers = {"sec-fetch-site": "same-site", "origin": SIBLING}
     assert authorize_with(trusting, SIGN_OUT, headers, cookies=[cookie])["isAuthorized"] is True
     assert authorize_with(authorizer_services, SIGN_OUT, headers, cookies=[cookie]) == {"isAuthorized": False}
+    # Cross-site stays refused, trusted or not (SPEC §10).
+    cross = {"sec-fetch-site": "cross-site", "origin": SIBLING}
+    assert authorize_with(trusting, SIGN_OUT, cross, cookies=[cookie]) == {"isAuthorized": False}
 
 
 # -- the API: the refresh cookie and the public cookie routes ------------------------------
@@ -190,5 +196,6 @@ def test_a_sign_in_carrying_a_cookie_from_another_site_is_refused(api: ApiServic
 
 def test_the_api_trusts_the_allowed_origins(api: ApiServices, people: People) -> None:
     cookie = refresh_cookie(api)
-    trusting = replace(api, config=replace(api.config, allowed_origins=(APP,)))
-    assert refresh(trusting, cookie, {"sec-fetch-site": "cross-site", "origin": APP}).status == 200
+    trusting = replace(api, config=replace(api.config, allowed_origins=(SIBLING,)))
+    assert refresh(trusting, cookie, {"sec-fetch-site": "cross-site", "origin": SIBLING}).status == 403
+    assert refresh(trusting, cookie, {"sec-fetch-site": "same-site", "origin": SIBLING}).status == 200
