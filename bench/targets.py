@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bench import memos_import
+
 Target = dict[str, Any]
 SCENARIOS = ("1_credential", "100_credentials")
 
@@ -98,14 +100,7 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
     else:
         held = built["AuthorizerFunction"]["holds_api_only_code"]
         targets.append(_target(lean_name, ", ".join(held) or "none", "none", not held))
-    imported = results.get("memos_import")
-    import_name = "Memos import: 10,000 users with 2 PATs each into DynamoDB Local (s)"
-    if imported is None or "skipped" in imported:
-        reason = imported["skipped"] if imported else "not measured"
-        targets.append(_skipped(import_name, "< 60", reason))
-    else:
-        met = imported["seconds"] < 60 and imported["users_imported"] == imported["users"]
-        targets.append(_target(import_name, imported["seconds"], "< 60", met))
+    targets += memos_import.evaluate(results.get("memos_import"))
     rss = results["memory"]["peak_rss_mb"]
     targets.append(_target("peak RSS after 10,000 authorizer invocations (MB)", rss, "< 100", rss < 100))
     return targets

@@ -4,7 +4,9 @@ stack's tables idempotently (the same through DynamoDB Local: tests/e2e/test_imp
 from __future__ import annotations
 
 import json
+import os
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import pytest
 
 from auth.config import Config
 from auth.errors import Unauthenticated
-from auth.models import Role, State
+from auth.models import Role, State, User
 from auth.passwords import verify_password
 from auth.pats import is_well_formed
 from auth.principal import AuthMethod, Principal
@@ -20,9 +22,11 @@ from auth.wiring import ApiServices, build_api_services
 from tests.support.audit import RecordingAudit
 from tests.support.clock import FakeClock
 from tests.support.memos_db import PASSWORD, MemosDb, go_bcrypt, memos_access_token, memos_refresh_token
-from tools.memos_import import mapping, memos_sqlite
-from tools.memos_import.mapping import IDP_NOT_SUPPORTED, Plan
-from tools.memos_import.target import Target
+from auth.stores.pat_store import PatRecord
+from tools.memos_import import mapping, memos_sqlite, writer
+from tools.memos_import.mapping import IDP_NOT_SUPPORTED, ImportedUser, Plan
+from tools.memos_import.__main__ import main as import_main
+from tools.memos_import.target import LOGICAL_IDS, Target
 from tools.memos_import.writer import Importer, Report
 
 TARGET = Target(
@@ -191,33 +195,144 @@ def test_a_second_run_changes_nothing(aws: dict[str, Any], memos: MemosDb) -> No
     assert again.counts[("secret key", "unchanged")] == 1
 
 
-def test_an_interrupted_run_completes_when_run_again(
-    aws: dict[str, Any], clock: FakeClock, tmp_path: Path
-) -> None:
-    db = MemosDb(tmp_path / "big.db")
-    for user_id in range(1, 41):
-        db.user(user_id, f"user{user_id}", password_hash=go_bcrypt(PASSWORD))
+# The writes an import makes through its DynamoDB client.
+WRITES = ("transact_write_items", "put_item", "update_item", "batch_write_item", "delete_item")
+
+
+class _Client:
+    """The importer's DynamoDB client, counting calls; with `die_at`, the run is killed at
+    that write, before DynamoDB had it or (`applied`) after, before its answer came back."""
+
+    def __init__(self, client: Any, die_at: int | None = None, applied: bool = False) -> None:
+        self._client = client
+        self._die_at = die_at
+        self._applied = applied
+        self.calls: Counter[str] = Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        operation = getattr(self._client, name)
+        if not callable(operation) or name.startswith("_") or name in ("exceptions", "meta"):
+            return operation
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] += 1
+            killed = name in WRITES and sum(self.calls[write] for write in WRITES) == self._die_at
+            if killed and not self._applied:
+                raise KeyboardInterrupt
+            answer = operation(*args, **kwargs)
+            if killed:
+                raise KeyboardInterrupt
+            return answer
+
+        return call
+
+
+def _import_through(client: _Client, plan: Plan, monkeypatch: pytest.MonkeyPatch, **kwargs: Any) -> Report:
+    monkeypatch.setattr(Target, "dynamodb", lambda _target: client)
+    return Importer(TARGET, threads=1).run(plan, **kwargs)
+
+
+@pytest.fixture
+def crowd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> MemosDb:
+    """Transactions of 10 items (DynamoDB takes 100), so that a small database spans several:
+    6 users with 2 tokens and a sign-in each (2 users to a transaction), and one with 12
+    tokens, more than fit in a transaction with their user."""
+    monkeypatch.setattr(writer, "MAX_TRANSACTION_ITEMS", 10)
+    db = MemosDb(tmp_path / "crowd.db")
+    hashed = go_bcrypt(PASSWORD)
+    for user_id in range(1, 7):
+        db.user(user_id, f"user{user_id}", password_hash=hashed)
         db.pats_of(user_id, 2)
+        db.refresh_tokens_of(user_id, 1)
+    db.user(7, "hoarder", password_hash=hashed)
+    db.pats_of(7, 12)
     db.close()
-    written = []
+    return db
 
-    def stop_after_ten(imported: Any) -> None:
-        written.append(imported.user.id)
-        if len(written) == 10:
-            raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
-        Importer(TARGET, threads=1).run(_plan(db), after_user=stop_after_ten)
-    users = aws["dynamodb"].scan(TableName="UsersTable", FilterExpression="attribute_exists(id)")["Items"]
-    assert 10 <= len(users) < 40
-    report = _import(db)
-    assert report.rejections == []
-    assert report.counts[("users", "imported")] + report.counts[("users", "unchanged")] == 40
+CROWD_TOKENS = 6 * 2 + 12
+# A clean import of the crowd: the id counter, the owner marker, 3 transactions of 2 users,
+# the hoarder's with 8 tokens, and one per token of the 4 left (the database has no GENERAL).
+CROWD_WRITES = 2 + 3 + 1 + 4
+
+
+def _assert_whole(aws: dict[str, Any], clock: FakeClock, db: MemosDb) -> None:
+    """Every user of `db` is here with exactly its tokens counted, and every credential works."""
     api = _services(aws, clock)
-    for user_id in range(1, 41):
+    for user_id in range(1, 8):
         counted = api.users.get_counted(user_id)
-        assert counted is not None and counted[1] == 2
+        assert counted is not None and counted[1] == (12 if user_id == 7 else 2)
     assert all(api.pats.find(token).user_id == uid for token, uid in db.pats.items())
+    families = aws["dynamodb"].scan(TableName="RefreshTokensTable", Select="COUNT")["Count"]
+    assert families == len(db.refresh_token_ids) == 6
+
+
+def test_users_are_grouped_to_fill_transactions() -> None:
+    def imported(user_id: int, credentials: int) -> ImportedUser:
+        user = User(user_id, f"u{user_id}", Role.USER, State.NORMAL, "", "", "", 0, 0)
+        pats = [
+            PatRecord(f"{user_id}-{i}", str(i), user_id, "", 0, None, None, user.as_owner)
+            for i in range(credentials)
+        ]
+        return ImportedUser(user, pats)
+
+    users = [imported(i, 3) for i in range(1, 41)] + [imported(41, 99), imported(42, 0)]
+    groups = [[member.user.id for member in group] for group in writer._groups(users)]
+    # 5 items a user: 20 to a transaction of 100; 99 tokens overflow one, with their user.
+    assert groups == [list(range(1, 21)), list(range(21, 41)), [41], [42]]
+
+
+def test_users_are_written_many_to_a_transaction(
+    aws: dict[str, Any], clock: FakeClock, crowd: MemosDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = _Client(aws["dynamodb"])
+    report = _import_through(client, _plan(crowd), monkeypatch)
+    assert report.rejections == []
+    assert report.counts[("users", "imported")] == 7
+    assert report.counts[("personal access tokens", "imported")] == CROWD_TOKENS
+    assert client.calls["transact_write_items"] == CROWD_WRITES - 2
+    _assert_whole(aws, clock, crowd)
+
+
+def test_a_second_run_reads_and_writes_no_user_again(
+    aws: dict[str, Any], crowd: MemosDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = _plan(crowd)
+    _import_through(_Client(aws["dynamodb"]), plan, monkeypatch)
+    before = _snapshot(aws)
+    client = _Client(aws["dynamodb"])
+    again = _import_through(client, plan, monkeypatch)
+    assert _snapshot(aws) == before and again.rejections == []
+    assert again.counts[("users", "unchanged")] == 7
+    assert again.counts[("personal access tokens", "unchanged")] == CROWD_TOKENS
+    assert again.counts[("refresh tokens", "unchanged")] == 6
+    # Found by batch reads (users, then their tokens and families): no write of a user or a
+    # credential, no read of one item at a time.
+    assert client.calls["transact_write_items"] == client.calls["get_item"] == 0
+    assert client.calls["batch_get_item"] == 3
+
+
+@pytest.mark.parametrize("applied", [False, True], ids=["before-applied", "after-applied"])
+@pytest.mark.parametrize("die_at", range(1, CROWD_WRITES + 1))
+def test_a_run_killed_at_any_write_completes_when_run_again(
+    aws: dict[str, Any],
+    clock: FakeClock,
+    crowd: MemosDb,
+    monkeypatch: pytest.MonkeyPatch,
+    die_at: int,
+    applied: bool,
+) -> None:
+    plan = _plan(crowd)
+    killed = _Client(aws["dynamodb"], die_at=die_at, applied=applied)
+    with pytest.raises(KeyboardInterrupt):
+        _import_through(killed, plan, monkeypatch)
+    report = _import_through(_Client(aws["dynamodb"]), plan, monkeypatch)
+    assert report.rejections == []
+    assert report.counts[("users", "imported")] + report.counts[("users", "unchanged")] == 7
+    _assert_whole(aws, clock, crowd)
+    before = _snapshot(aws)
+    _import_through(_Client(aws["dynamodb"]), plan, monkeypatch)
+    assert _snapshot(aws) == before
 
 
 def test_a_user_memos_auth_created_is_never_overwritten(
@@ -227,8 +342,55 @@ def test_a_user_memos_auth_created_is_never_overwritten(
     own = api.accounts.sign_up("Bob", "another good password")  # takes bob's name (any case)
     report = _import(memos)
     reasons = {rejection.row: rejection.reason for rejection in report.rejections}
-    assert "not overwritten" in reasons["user 2"]
+    # Bob's sign-up took the name, and id 1 as the stack's first user: host's id.
+    assert "not overwritten" in reasons["user 2"] and "not overwritten" in reasons["user 1"]
     assert api.accounts.sign_in("bob", "another good password", "203.0.113.1").id == own.id
+    assert report.counts[("users", "imported")] == 1 and api.users.get(3) is not None
+
+
+def test_a_clash_in_a_transaction_of_many_users_stops_only_that_user(
+    aws: dict[str, Any], clock: FakeClock, crowd: MemosDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = _services(aws, clock)
+    # Id 1 (the first sign-up's) and user 4's name (any case): user 4 is in a transaction
+    # with user 3, which fails as a whole; each is then tried alone.
+    api.accounts.sign_up("USER4", "another good password")
+    report = _import_through(_Client(aws["dynamodb"]), _plan(crowd), monkeypatch)
+    users = [rejection for rejection in report.rejections if rejection.row.startswith("user ")]
+    assert sorted(rejection.row for rejection in users) == ["user 1", "user 4"]
+    assert all("not overwritten" in rejection.reason for rejection in users)
+    assert report.counts[("users", "imported")] == 5
+    for token, user_id in crowd.pats.items():
+        if user_id in (1, 4):
+            with pytest.raises(Unauthenticated):
+                api.pats.find(token)
+        else:
+            assert api.pats.find(token).user_id == user_id
+    counted = api.users.get_counted(3)
+    assert counted is not None and counted[1] == 2
+    assert api.accounts.sign_in("user4", "another good password", "203.0.113.1").id == 1
+
+
+def test_a_token_hash_twice_in_the_database_is_taken_once(tmp_path: Path) -> None:
+    db = MemosDb(tmp_path / "twice.db")
+    db.user(1, "ann", password_hash=go_bcrypt(PASSWORD))
+    db.user(2, "ben", password_hash=go_bcrypt(PASSWORD))
+    entry = {"tokenId": "t-1", "tokenHash": "ab" * 32, "createdAt": "2024-01-01T00:00:00Z"}
+    db.user_setting(1, "PERSONAL_ACCESS_TOKENS", json.dumps({"tokens": [entry]}))
+    db.user_setting(2, "PERSONAL_ACCESS_TOKENS", json.dumps({"tokens": [{**entry, "tokenId": "t-2"}]}))
+    family = {"tokenId": "r-1", "expiresAt": "2999-01-01T00:00:00Z"}
+    db.user_setting(1, "REFRESH_TOKENS", json.dumps({"refreshTokens": [family]}))
+    db.user_setting(2, "REFRESH_TOKENS", json.dumps({"refreshTokens": [family]}))
+    db.close()
+    plan = _plan(db)
+    reasons = {rejection.row: rejection.reason for rejection in plan.rejections}
+    assert reasons == {
+        "personal access token t-2 of user 2": "same tokenHash as personal access token t-1 of user 1",
+        "refresh token r-1 of user 2": "same tokenId as refresh token r-1 of user 1",
+    }
+    by_id = {imported.user.id: imported for imported in plan.users}
+    assert len(by_id[1].pats) == len(by_id[1].families) == 1
+    assert by_id[2].pats == [] and by_id[2].families == []
 
 
 def test_the_secret_is_refused_when_the_stack_has_users_of_its_own(
@@ -266,3 +428,32 @@ def test_a_short_memos_key_is_imported_as_it_is(
     api = _services(aws, clock)
     access = memos_access_token("short-secret", "host", 1, int(clock.now()))
     assert api.authenticator.authenticate(f"Bearer {access}", None).user_id == 1
+
+
+def test_in_demo_mode_the_key_is_left_alone_saying_so(
+    aws: dict[str, Any], clock: FakeClock, memos: MemosDb, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # What `make run MEMOS_DEMO=true` writes to .devstack/stack.json (endpoints: moto here).
+    ready = tmp_path / "stack.json"
+    ready.write_text(
+        json.dumps(
+            {
+                "pid": os.getpid(),
+                "tables": {logical: logical for logical in LOGICAL_IDS.values()},
+                "secrets": {"SigningKeySecret": "SigningKeySecret"},
+                "dynamodb_endpoint": None,
+                "secretsmanager_endpoint": None,
+                "demo": True,
+            }
+        )
+    )
+    before = _snapshot(aws)["secret"]
+    assert import_main(["--db", str(memos.path), "--stack-file", str(ready), "--threads", "1"]) == 1
+    printed = capsys.readouterr().out
+    assert "note: demo mode: the stack signs with the demo key; Memos' key is not imported" in printed
+    assert "secret key" not in printed and "system_setting BASIC" not in printed
+    assert memos.secret_key not in printed
+    assert _snapshot(aws)["secret"] == before
+    # The rest is imported as ever (exit 1: the rows the fixture cannot give).
+    assert "users: 3 imported" in printed
+    assert _services(aws, clock).accounts.sign_in("host", PASSWORD, "203.0.113.1").id == 1

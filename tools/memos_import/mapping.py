@@ -94,12 +94,16 @@ def plan(database: MemosDatabase, now: int) -> Plan:
             continue
         taken[key] = user.id
         by_id[user.id] = ImportedUser(user)
+    # A token's hash and a refresh token's id key their items: the first row to claim one
+    # has it (the writer batches many users' items, and takes each key once).
+    hashes: dict[str, str] = {}
+    family_ids: dict[str, str] = {}
     for setting in database.user_settings:
         owner = by_id.get(setting.user_id)
         if setting.key == PERSONAL_ACCESS_TOKENS:
-            _pats(setting, owner, now, result)
+            _pats(setting, owner, now, result, hashes)
         elif setting.key == REFRESH_TOKENS:
-            _families(setting, owner, now, result)
+            _families(setting, owner, now, result, family_ids)
     _system_settings(database.system_settings, result)
     for idp in database.idps:
         result.rejections.append(Rejection(f"idp {idp.id}", IDP_NOT_SUPPORTED))
@@ -160,7 +164,9 @@ def _entries(setting: UserSettingRow, list_name: str, result: Plan) -> Iterator[
             )
 
 
-def _pats(setting: UserSettingRow, owner: ImportedUser | None, now: int, result: Plan) -> None:
+def _pats(
+    setting: UserSettingRow, owner: ImportedUser | None, now: int, result: Plan, hashes: dict[str, str]
+) -> None:
     for index, entry in _entries(setting, "tokens", result):
         name = f"personal access token {str(entry.get('tokenId', index))[:64]} of user {setting.user_id}"
         token_id, token_hash = entry.get("tokenId"), entry.get("tokenHash")
@@ -173,10 +179,13 @@ def _pats(setting: UserSettingRow, owner: ImportedUser | None, now: int, result:
             result.rejections.append(Rejection(name, "tokenHash is not SHA-256 hex"))
         elif expires_at is not None and expires_at <= now:
             result.expired_pats += 1
+        elif token_hash.lower() in hashes:
+            result.rejections.append(Rejection(name, f"same tokenHash as {hashes[token_hash.lower()]}"))
         elif len(owner.pats) >= MAX_TOKENS_PER_USER:
             result.rejections.append(Rejection(name, f"a user has at most {MAX_TOKENS_PER_USER} tokens"))
         else:
             assert isinstance(token_id, str)
+            hashes[token_hash.lower()] = name
             owner.pats.append(
                 PatRecord(
                     token_hash=token_hash.lower(),
@@ -192,7 +201,9 @@ def _pats(setting: UserSettingRow, owner: ImportedUser | None, now: int, result:
             )
 
 
-def _families(setting: UserSettingRow, owner: ImportedUser | None, now: int, result: Plan) -> None:
+def _families(
+    setting: UserSettingRow, owner: ImportedUser | None, now: int, result: Plan, family_ids: dict[str, str]
+) -> None:
     for index, entry in _entries(setting, "refreshTokens", result):
         token_id = entry.get("tokenId")
         name = f"refresh token {str(token_id or index)[:64]} of user {setting.user_id}"
@@ -203,8 +214,11 @@ def _families(setting: UserSettingRow, owner: ImportedUser | None, now: int, res
             result.rejections.append(Rejection(name, "missing or overlong tokenId"))
         elif expires_at is None or expires_at <= now:
             result.expired_refresh_tokens += 1
+        elif token_id in family_ids:
+            result.rejections.append(Rejection(name, f"same tokenId as {family_ids[token_id]}"))
         else:
             assert isinstance(token_id, str)
+            family_ids[token_id] = name
             client = entry.get("clientInfo")
             client = client if isinstance(client, dict) else {}
             created_at = _time(entry.get("createdAt")) or now

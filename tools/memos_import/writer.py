@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from auth.errors import InvalidArgument, NotFound, Unavailable
 from auth.keys import CURRENT_STAGE, IMPORTED_FLAG, PREVIOUS_STAGE, imported_secret_string
-from auth.stores.dynamo import ITEM_CONDITION_FAILED, conditional_write, write_transaction
+from auth.models import User
+from auth.stores.dynamo import ITEM_CONDITION_FAILED, NO_FAILURE, conditional_write, write_transaction
 from auth.stores.pat_store import TRANSACTION_CONFLICT, PatRecord, PatStore
 from auth.stores.refresh_family_store import RefreshFamily, RefreshFamilyStore
 from auth.stores.settings_store import InstanceSettings, SettingsStore
@@ -63,10 +65,8 @@ class Importer:
         plan: Plan,
         dry_run: bool = False,
         progress: Callable[[int], None] | None = None,
-        after_user: Callable[[ImportedUser], None] | None = None,
     ) -> Report:
-        """Import `plan`; `progress(n)` after every n users, `after_user` after each one
-        (a test stops an import midway with it)."""
+        """Import `plan`; `progress(n)` after every n users."""
         report = Report(rejections=list(plan.rejections))
         report.add("expired personal access tokens", "left out", plan.expired_pats)
         report.add("expired refresh tokens", "left out", plan.expired_refresh_tokens)
@@ -84,7 +84,7 @@ class Importer:
             owner = plan.owner_id or min(imported.user.id for imported in plan.users)
             self._users.claim_owner(owner)
         self._instance_settings(plan, report)
-        self._all_users(plan.users, report, progress, after_user)
+        self._all_users(plan.users, report, progress)
         return report
 
     # -- the signing key ------------------------------------------------------------------
@@ -155,23 +155,33 @@ class Importer:
         users: list[ImportedUser],
         report: Report,
         progress: Callable[[int], None] | None,
-        after_user: Callable[[ImportedUser], None] | None,
     ) -> None:
-        def one(imported: ImportedUser) -> Report:
+        # Read first (one batch read per 100 users): a second run finds what is already there
+        # without a failed write per user, and knows which credentials its users still lack.
+        present = self._users.imported_or_own([imported.user.id for imported in users])
+        again = [imported for imported in users if imported.user.id in present]
+        known = self._credentials_of(again)
+        jobs: list[tuple[list[ImportedUser], Callable[[Report], None]]] = [
+            ([imported], partial(self._present_user, imported, present[imported.user.id], known))
+            for imported in again
+        ]
+        fresh = [imported for imported in users if imported.user.id not in present]
+        jobs += [(group, partial(self._group, group)) for group in _groups(fresh)]
+
+        def one(members: list[ImportedUser], job: Callable[[Report], None]) -> Report:
             part = Report()
             try:
-                self._user(imported, part)
+                job(part)
             except Unavailable:
-                part.rejections.append(
+                part.rejections.extend(
                     Rejection(f"user {imported.user.id}", "storage unavailable: run the import again")
+                    for imported in members
                 )
-            if after_user is not None:
-                after_user(imported)
             return part
 
         executor = ThreadPoolExecutor(max_workers=self._threads)
         try:
-            futures = [executor.submit(one, imported) for imported in users]
+            futures = {executor.submit(one, members, job): len(members) for members, job in jobs}
             pending = set(futures)
             while pending:
                 done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
@@ -180,49 +190,98 @@ class Importer:
                     report.counts.update(part.counts)
                     report.rejections.extend(part.rejections)
                 if progress is not None and done:
-                    progress(len(done))
+                    progress(sum(futures[future] for future in done))
         finally:
             # An interrupted run stops queued users at once; the next run picks them up.
             executor.shutdown(wait=True, cancel_futures=True)
 
-    def _user(self, imported: ImportedUser, report: Report) -> None:
-        user = imported.user
-        room = MAX_TRANSACTION_ITEMS - 2
-        pats, families = imported.pats[:room], imported.families[: max(0, room - len(imported.pats))]
-        items = [
-            *self._users.imported_items(user, len(pats)),
+    def _credentials_of(self, users: list[ImportedUser]) -> Known:
+        """The tokens and refresh families of users already here, as stored (batch reads)."""
+        return Known(
+            self._pats.get_many([pat.token_hash for imported in users for pat in imported.pats]),
+            self._families.get_many([family.family_id for imported in users for family in imported.families]),
+        )
+
+    def _group(self, group: list[ImportedUser], report: Report) -> None:
+        """New users, each whole with its credentials, in one transaction; when it cannot be
+        applied (a clash, a credential in the way, a race), each user on its own."""
+        if len(group) > 1:
+            try:
+                codes = self._transact([item for imported in group for item in self._user_items(imported)])
+            except Unavailable:
+                codes = [NO_FAILURE]
+            if codes is None:
+                for imported in group:
+                    self._written(imported, report)
+                return
+        for imported in group:
+            try:
+                self._user(imported, report)
+            except Unavailable:
+                report.rejections.append(
+                    Rejection(f"user {imported.user.id}", "storage unavailable: run the import again")
+                )
+
+    def _user_items(self, imported: ImportedUser) -> list[dict[str, Any]]:
+        """A user's transaction items: its user and username items, its tokens (counted on the
+        user) and refresh families; at most MAX_TRANSACTION_ITEMS (_groups keeps a user with
+        more credentials than fit to a transaction of its own, and _user writes the rest)."""
+        pats, families = _fitting(imported)
+        return [
+            *self._users.imported_items(imported.user, len(pats)),
             *(self._pats.put_new(pat) for pat in pats),
             *({"Put": self._families.put_new(family)} for family in families),
         ]
-        codes = self._transact(items)
+
+    def _user(self, imported: ImportedUser, report: Report) -> None:
+        user = imported.user
+        codes = self._transact(self._user_items(imported))
         if codes is None:
-            report.add("users", "imported")
-            report.add("personal access tokens", "imported", len(pats))
-            report.add("refresh tokens", "imported", len(families))
-            rest_pats, rest_families = imported.pats[len(pats) :], imported.families[len(families) :]
+            self._written(imported, report)
         elif ITEM_CONDITION_FAILED in codes[:2]:
             existing = self._users.get_imported(user.id)
-            if existing is None or username_key(existing.username) != username_key(user.username):
-                report.rejections.append(
-                    Rejection(
-                        f"user {user.id}",
-                        "memos-auth has a user of its own with this id or username: not overwritten "
-                        f"(nor its {len(imported.pats)} tokens and {len(imported.families)} refresh tokens)",
-                    )
-                )
-                return
-            report.add("users", "unchanged")
-            rest_pats, rest_families = imported.pats, imported.families
+            self._present_user(imported, existing, self._credentials_of([imported]), report)
         else:
             # A credential of the user is in the way, not the user: the user alone, then each.
             if self._transact(self._users.imported_items(user, 0)) is not None:
                 raise Unavailable("storage unavailable")
             report.add("users", "imported")
-            rest_pats, rest_families = imported.pats, imported.families
-        for pat in rest_pats:
-            self._pat(pat, report)
-        for family in rest_families:
-            self._family(family, report)
+            self._credentials(imported.pats, imported.families, Known(), report)
+
+    def _written(self, imported: ImportedUser, report: Report) -> None:
+        """Count a user written by its transaction, then write what did not fit in it."""
+        pats, families = _fitting(imported)
+        report.add("users", "imported")
+        report.add("personal access tokens", "imported", len(pats))
+        report.add("refresh tokens", "imported", len(families))
+        rest_pats, rest_families = imported.pats[len(pats) :], imported.families[len(families) :]
+        self._credentials(rest_pats, rest_families, Known(), report)
+
+    def _present_user(
+        self, imported: ImportedUser, existing: User | None, known: Known, report: Report
+    ) -> None:
+        """A user whose id is taken: an earlier import's gets the credentials it lacks; memos-auth's
+        own (or another user under this id) is a clash."""
+        user = imported.user
+        if existing is None or username_key(existing.username) != username_key(user.username):
+            report.rejections.append(
+                Rejection(
+                    f"user {user.id}",
+                    "memos-auth has a user of its own with this id or username: not overwritten "
+                    f"(nor its {len(imported.pats)} tokens and {len(imported.families)} refresh tokens)",
+                )
+            )
+            return
+        report.add("users", "unchanged")
+        self._credentials(imported.pats, imported.families, known, report)
+
+    def _credentials(
+        self, pats: list[PatRecord], families: list[RefreshFamily], known: Known, report: Report
+    ) -> None:
+        for pat in pats:
+            self._pat(pat, known.pats.get(pat.token_hash), report)
+        for family in families:
+            self._family(family, known.families.get(family.family_id), report)
 
     def _transact(self, items: list[dict[str, Any]]) -> list[str] | None:
         for _ in range(CONFLICT_ATTEMPTS):
@@ -231,34 +290,34 @@ class Importer:
                 return codes
         raise Unavailable("storage unavailable")
 
-    def _pat(self, pat: PatRecord, report: Report) -> None:
+    def _pat(self, pat: PatRecord, existing: PatRecord | None, report: Report) -> None:
+        """One token of a user already here; `existing`: the token as read before, if it was."""
         name = f"personal access token {pat.token_id} of user {pat.user_id}"
-        try:
-            if self._pats.add_imported(pat):
-                report.add("personal access tokens", "imported")
+        if existing is None:
+            try:
+                if self._pats.add_imported(pat):
+                    report.add("personal access tokens", "imported")
+                    return
+            except (NotFound, InvalidArgument) as error:
+                report.rejections.append(Rejection(name, error.message))
                 return
-        except (NotFound, InvalidArgument) as error:
-            report.rejections.append(Rejection(name, error.message))
-            return
-        existing = self._pats.get(pat.token_hash, consistent=True)
+            existing = self._pats.get(pat.token_hash, consistent=True)
         if (
             existing is not None
             and existing.imported
-            and (existing.token_id, existing.user_id)
-            == (
-                pat.token_id,
-                pat.user_id,
-            )
+            and (existing.token_id, existing.user_id) == (pat.token_id, pat.user_id)
         ):
             report.add("personal access tokens", "unchanged")
         else:
             report.rejections.append(Rejection(name, "another token with the same hash exists"))
 
-    def _family(self, family: RefreshFamily, report: Report) -> None:
-        if conditional_write(self._dynamodb.put_item, **self._families.put_new(family)) is not None:
-            report.add("refresh tokens", "imported")
-            return
-        existing = self._families.get(family.family_id)
+    def _family(self, family: RefreshFamily, existing: RefreshFamily | None, report: Report) -> None:
+        """One refresh family of a user already here; `existing`: as read before, if it was."""
+        if existing is None:
+            if conditional_write(self._dynamodb.put_item, **self._families.put_new(family)) is not None:
+                report.add("refresh tokens", "imported")
+                return
+            existing = self._families.get(family.family_id)
         # Kept as it is, rotated or revoked since: never put back to Memos' token.
         if existing is not None and existing.imported and existing.user_id == family.user_id:
             report.add("refresh tokens", "unchanged")
@@ -266,3 +325,35 @@ class Importer:
             report.rejections.append(
                 Rejection(f"refresh token {family.family_id} of user {family.user_id}", "its id is taken")
             )
+
+
+@dataclass
+class Known:
+    """Credentials read before writing, by key: those not here are looked up when needed."""
+
+    pats: dict[str, PatRecord] = field(default_factory=dict)
+    families: dict[str, RefreshFamily] = field(default_factory=dict)
+
+
+def _fitting(imported: ImportedUser) -> tuple[list[PatRecord], list[RefreshFamily]]:
+    """The credentials that fit in one transaction with their user (its two items)."""
+    room = MAX_TRANSACTION_ITEMS - 2
+    return imported.pats[:room], imported.families[: max(0, room - len(imported.pats))]
+
+
+def _groups(users: list[ImportedUser]) -> Iterator[list[ImportedUser]]:
+    """Users in runs whose items fill a transaction without overflowing it: DynamoDB Local
+    spends most of an import's time on each request's own work, so a few large
+    transactions cost far less than one per user."""
+    group: list[ImportedUser] = []
+    size = 0
+    for imported in users:
+        pats, families = _fitting(imported)
+        items = 2 + len(pats) + len(families)
+        if group and size + items > MAX_TRANSACTION_ITEMS:
+            yield group
+            group, size = [], 0
+        group.append(imported)
+        size += items
+    if group:
+        yield group

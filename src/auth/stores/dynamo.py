@@ -6,7 +6,9 @@ the authorizer's cold start lean.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -103,6 +105,43 @@ def write_transaction(client: Any, items: list[dict[str, Any]]) -> list[str] | N
                 return cancellation_codes(exc)
             raise
     return None
+
+
+# BatchGetItem's limit of keys in one request; keys it leaves unprocessed (throttling) are
+# asked again, after a jittered pause that doubles each time.
+MAX_BATCH_GET_KEYS = 100
+BATCH_GET_ATTEMPTS = 6
+FIRST_BATCH_GET_PAUSE_SECONDS = 0.05
+
+
+def get_many(
+    client: Any,
+    table: str,
+    keys: Sequence[dict[str, Any]],
+    consistent: bool,
+    pause: Callable[[float], None] = time.sleep,
+) -> list[Item]:
+    """The items of `keys` that exist, in BatchGetItem requests of 100 keys (no order kept).
+
+    Unavailable when DynamoDB still leaves keys unprocessed after its attempts: a key not
+    read must never pass for a missing item.
+    """
+    found: list[Item] = []
+    for start in range(0, len(keys), MAX_BATCH_GET_KEYS):
+        request: dict[str, Any] = {
+            table: {"Keys": list(keys[start : start + MAX_BATCH_GET_KEYS]), "ConsistentRead": consistent}
+        }
+        for attempt in range(BATCH_GET_ATTEMPTS):
+            with translated_errors():
+                response = client.batch_get_item(RequestItems=request)
+            found.extend(response.get("Responses", {}).get(table, []))
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            pause(random.uniform(0, FIRST_BATCH_GET_PAUSE_SECONDS * 2**attempt))  # noqa: S311 - not a secret
+        else:
+            raise Unavailable("storage unavailable")
+    return found
 
 
 # Every table holding a user's credentials has this index on `userId`.

@@ -24,6 +24,7 @@ from auth.stores.dynamo import (
     boolean,
     conditional_write,
     get_bool,
+    get_many,
     get_n,
     get_one,
     get_s,
@@ -251,6 +252,12 @@ class PatStore:
     def get(self, token_hash: str, consistent: bool = False) -> PatRecord | None:
         item = get_one(self._client, self._table, {"tokenHash": s(token_hash)}, consistent)
         return _from_item(item) if item else None
+
+    def get_many(self, token_hashes: list[str]) -> dict[str, PatRecord]:
+        """The tokens of these hashes that exist, by hash, in consistent batch reads."""
+        keys = [{"tokenHash": s(token_hash)} for token_hash in token_hashes]
+        records = map(_from_item, get_many(self._client, self._table, keys, consistent=True))
+        return {record.token_hash: record for record in records}
 
     def list_for_user(self, user_id: int) -> Iterator[PatRecord]:
         return (_from_item(item) for item in items_of_user(self._client, self._table, user_id))

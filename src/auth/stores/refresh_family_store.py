@@ -23,6 +23,7 @@ from auth.stores.dynamo import (
     conditional_write,
     error_code,
     get_bool,
+    get_many,
     get_n,
     get_one,
     get_s,
@@ -129,6 +130,12 @@ class RefreshFamilyStore:
     def get(self, family_id: str) -> RefreshFamily | None:
         item = get_one(self._client, self._table, {"familyId": s(family_id)}, consistent=True)
         return _from_item(item) if item else None
+
+    def get_many(self, family_ids: list[str]) -> dict[str, RefreshFamily]:
+        """The families of these ids that exist, by id, in consistent batch reads."""
+        keys = [{"familyId": s(family_id)} for family_id in family_ids]
+        families = map(_from_item, get_many(self._client, self._table, keys, consistent=True))
+        return {family.family_id: family for family in families}
 
     def for_user(self, user_id: int) -> list[RefreshFamily]:
         """Every family (sign-in) of a user."""

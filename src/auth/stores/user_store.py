@@ -18,6 +18,7 @@ from auth.stores.dynamo import (
     boolean,
     conditional_write,
     get_bool,
+    get_many,
     get_n,
     get_one,
     get_s,
@@ -175,6 +176,15 @@ class UserStore:
         if not item or not get_bool(item, IMPORTED):
             return None
         return user_from_item(item)
+
+    def imported_or_own(self, user_ids: list[int]) -> dict[int, User | None]:
+        """Which of these ids have a user, in consistent batch reads: the user if an import
+        wrote it, None if memos-auth created it. Absent ids are left out."""
+        keys = [{"pk": s(_user_pk(user_id))} for user_id in user_ids]
+        return {
+            get_n(item, "id"): user_from_item(item) if get_bool(item, IMPORTED) else None
+            for item in get_many(self._client, self._table, keys, consistent=True)
+        }
 
     def has_own_users(self) -> bool:
         """Whether any user was created by memos-auth itself (not by an import). A Scan."""
