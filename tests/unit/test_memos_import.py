@@ -13,19 +13,20 @@ from typing import Any
 import pytest
 
 from auth.config import Config
-from auth.errors import Unauthenticated
+from auth.errors import Unauthenticated, Unavailable
 from auth.models import Role, State, User
 from auth.passwords import verify_password
 from auth.pats import is_well_formed
 from auth.principal import AuthMethod, Principal
+from auth.stores.dynamo import get_many
+from auth.stores.pat_store import PatRecord
 from auth.wiring import ApiServices, build_api_services
 from tests.support.audit import RecordingAudit
 from tests.support.clock import FakeClock
 from tests.support.memos_db import PASSWORD, MemosDb, go_bcrypt, memos_access_token, memos_refresh_token
-from auth.stores.pat_store import PatRecord
 from tools.memos_import import mapping, memos_sqlite, writer
-from tools.memos_import.mapping import IDP_NOT_SUPPORTED, ImportedUser, Plan
 from tools.memos_import.__main__ import main as import_main
+from tools.memos_import.mapping import IDP_NOT_SUPPORTED, ImportedUser, Plan
 from tools.memos_import.target import LOGICAL_IDS, Target
 from tools.memos_import.writer import Importer, Report
 
@@ -457,3 +458,31 @@ def test_in_demo_mode_the_key_is_left_alone_saying_so(
     # The rest is imported as ever (exit 1: the rows the fixture cannot give).
     assert "users: 3 imported" in printed
     assert _services(aws, clock).accounts.sign_in("host", PASSWORD, "203.0.113.1").id == 1
+
+
+class _Unprocessing:
+    """A DynamoDB client whose BatchGetItem leaves every key unprocessed `times` times."""
+
+    def __init__(self, times: int) -> None:
+        self.times = times
+        self.requests: list[int] = []
+
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        ((table, request),) = RequestItems.items()
+        self.requests.append(len(request["Keys"]))
+        if self.times:
+            self.times -= 1
+            return {"Responses": {table: []}, "UnprocessedKeys": RequestItems}
+        return {"Responses": {table: list(request["Keys"])}}
+
+
+def test_batch_reads_ask_again_for_unprocessed_keys_and_never_guess() -> None:
+    keys = [{"pk": {"S": f"user#{i}"}} for i in range(250)]
+    pauses: list[float] = []
+    client = _Unprocessing(times=2)
+    found = get_many(client, "UsersTable", keys, consistent=True, pause=pauses.append)
+    assert sorted(item["pk"]["S"] for item in found) == sorted(key["pk"]["S"] for key in keys)
+    # 100 keys a request; the first asked three times.
+    assert client.requests == [100, 100, 100, 100, 50] and len(pauses) == 2
+    with pytest.raises(Unavailable):
+        get_many(_Unprocessing(times=99), "UsersTable", keys, consistent=True, pause=pauses.append)

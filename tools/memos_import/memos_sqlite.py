@@ -2,7 +2,7 @@
 
 A MySQL or PostgreSQL reader would run the same five SELECTs through its own driver
 (`pymysql`, `psycopg`) and return the same MemosDatabase: the columns are the same in
-Memos' three LATEST.sql files (docs/importing-memos.md).
+Memos' three LATEST.sql files (README "Moving from Memos").
 """
 
 from __future__ import annotations
