@@ -109,8 +109,13 @@ class App:
             # Only the functions go through it: provisioning and tests read DynamoDB directly.
             endpoints = replace(endpoints, dynamodb=self._tap.endpoint)
             note(f"the functions reach DynamoDB through a tap; its control is {self._tap.control_endpoint}")
+        environ = self._environ
+        if self._server is not None and "WEBAUTHN_ORIGINS" not in environ:
+            # Passkeys are verified against the page's origin: the one this stack serves.
+            port = self._server.server_address[1]
+            environ = {**environ, "WEBAUTHN_ORIGINS": f"http://localhost:{port}"}
         for function in self.template.functions.values():
-            environment = function_environment(function, endpoints, self._environ)
+            environment = function_environment(function, endpoints, environ)
             self._pools[function.logical_id] = FunctionPool(
                 function, environment, self._max_workers, self._function_log(function.logical_id)
             )

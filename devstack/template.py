@@ -13,9 +13,15 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
 
 # The stage the local stack always runs as (SPEC §6), whatever the template's default is.
-# AllowedOrigins has no default (an operator names them); locally none, unless the
-# ALLOWED_ORIGINS variable given to `make run` names some.
-LOCAL_PARAMETERS = {"Stage": "local", "AllowedOrigins": ""}
+# The local stack's values of parameters that have no default (a deployment must choose).
+# AllowedOrigins: none, unless the ALLOWED_ORIGINS variable given to `make run` names some.
+# The passkey origin names port 3000; devstack.app puts the port it serves on instead.
+LOCAL_PARAMETERS = {
+    "Stage": "local",
+    "AllowedOrigins": "",
+    "WebAuthnRpId": "localhost",
+    "WebAuthnOrigins": "http://localhost:3000",
+}
 LOCAL_API_ID = "local"
 
 FUNCTION_TYPE = "AWS::Serverless::Function"

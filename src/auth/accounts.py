@@ -116,7 +116,7 @@ class Accounts:
         """What a correct password does not override: an archived user, and password sign-in
         turned off for users. Checked again by a second step (auth.mfa_sign_in), in case it
         changed in between; `with_password` False for a first step made with an identity
-        provider, which `disallowPasswordAuth` does not concern."""
+        provider or a passkey alone, which `disallowPasswordAuth` does not concern."""
         if not user.is_active:
             raise PermissionDenied("user has been archived")
         if with_password and not user.is_admin and self._settings.get_instance().disallow_password_auth:

@@ -5,7 +5,7 @@ restored.
 The domain reports them through an AuditSink it is given; the handlers' sink writes them
 as structured log lines. Each credential kind's events come from its one service
 (auth.pats, auth.sessions, auth.refresh_tokens; passwords and accounts from
-auth.user_admin; second factors from auth.factors and auth.mfa_sign_in; identity providers
+auth.user_admin; second factors from auth.factors, auth.passkeys and auth.mfa_sign_in; identity providers
 and links from auth.identity_providers, auth.federated_identity and auth.linked_identities),
 never from a store. An event names the credential by its id, never by its secret (nor, for a code, by
 its hash).
@@ -25,7 +25,8 @@ class AuditEvent(StrEnum):
     REUSE_REFUSED = "credential.reuse_refused"
     SUSPENDED = "credential.suspended"
     RESTORED = "credential.restored"
-    # A one-time credential spent (a recovery code), and a wrong one presented.
+    # A one-time credential spent (a recovery code) or a passkey signed in with, and a wrong
+    # one presented. REUSE_REFUSED also names a passkey whose signature counter did not grow.
     USED = "credential.used"
     REFUSED = "credential.refused"
 
@@ -37,6 +38,7 @@ class CredentialKind(StrEnum):
     PASSWORD = "password"
     TOTP = "totp"
     RECOVERY_CODES = "recovery_codes"
+    PASSKEY = "passkey"
     # Every credential of the user at once (archive, restore, deletion).
     ACCOUNT = "account"
     # SPEC §8: an identity provider (created, changed, deleted by an admin: the event's user

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -11,6 +12,8 @@ from auth.errors import Internal
 
 # Demo mode is refused on this stage (the template also allows "local" and "dev").
 PRODUCTION_STAGE = "prod"
+# An origin as a browser writes it in clientDataJSON: no path, no trailing slash.
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -21,6 +24,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise Internal(f"{name} must be an integer") from exc
+
+
+def _origins(env: Mapping[str, str], default: tuple[str, ...]) -> tuple[str, ...]:
+    """WEBAUTHN_ORIGINS: comma-separated `scheme://host[:port]`, compared exactly."""
+    raw = env.get("WEBAUTHN_ORIGINS", "")
+    origins = tuple(origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip())
+    for origin in origins:
+        if _ORIGIN.fullmatch(origin) is None:
+            raise Internal("WEBAUTHN_ORIGINS must be comma-separated origins (scheme://host[:port])")
+    return origins or default
 
 
 @dataclass(frozen=True)
@@ -39,6 +52,10 @@ class Config:
     # SPEC §8: identity providers and linked identities, the API function's alone too.
     identity_providers_table: str = "IdentityProvidersTable"
     linked_identities_table: str = "LinkedIdentitiesTable"
+    # SPEC §7 passkeys: the WebAuthn relying party id (a domain) and the origins whose
+    # ceremonies are accepted (what clientDataJSON's origin must be exactly).
+    webauthn_rp_id: str = "localhost"
+    webauthn_origins: tuple[str, ...] = ("http://localhost:3000",)
     bcrypt_cost: int = 10
     access_token_ttl: int = 15 * 60
     refresh_token_ttl: int = 30 * 24 * 3600
@@ -77,6 +94,8 @@ class Config:
             factor_key_secret_id=env.get("FACTOR_KEY_SECRET_ID", defaults.factor_key_secret_id),
             identity_providers_table=env.get("IDENTITY_PROVIDERS_TABLE", defaults.identity_providers_table),
             linked_identities_table=env.get("LINKED_IDENTITIES_TABLE", defaults.linked_identities_table),
+            webauthn_rp_id=env.get("WEBAUTHN_RP_ID", "").strip() or defaults.webauthn_rp_id,
+            webauthn_origins=_origins(env, defaults.webauthn_origins),
             bcrypt_cost=_int(env, "BCRYPT_COST", defaults.bcrypt_cost),
             access_token_ttl=_int(env, "ACCESS_TOKEN_TTL_SECONDS", defaults.access_token_ttl),
             refresh_token_ttl=_int(env, "REFRESH_TOKEN_TTL_SECONDS", defaults.refresh_token_ttl),

@@ -7,6 +7,7 @@ an admin's removal needs the admin's own and ends every login of the user, since
 asked for it may be locked out because someone else holds the account.
 
 Which methods a user has is `methods`; how they are used to sign in is auth.mfa_sign_in.
+Passkeys are auth.passkeys.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class Method(StrEnum):
 
     TOTP = "totp"
     RECOVERY_CODE = "recoveryCode"
-    # Passkeys (SPEC §7) will add theirs here.
+    PASSKEY = "passkey"
 
 
 WRONG_CODE = "the code is not correct"
@@ -83,11 +84,16 @@ class Factors:
         record = self._store.get_totp(user_id)
         return record if record is not None and record.enabled else None
 
-    def methods(self, record: TotpRecord | None) -> tuple[Method, ...]:
+    def methods(self, record: TotpRecord | None, has_passkeys: bool = False) -> tuple[Method, ...]:
         """The second-step methods a user has: only those (SPEC §7)."""
-        if record is None or not record.enabled:
-            return ()
-        return (Method.TOTP, Method.RECOVERY_CODE) if record.recovery_hashes else (Method.TOTP,)
+        methods: list[Method] = []
+        if record is not None and record.enabled:
+            methods.append(Method.TOTP)
+            if record.recovery_hashes:
+                methods.append(Method.RECOVERY_CODE)
+        if has_passkeys:
+            methods.append(Method.PASSKEY)
+        return tuple(methods)
 
     def secret_of(self, record: TotpRecord) -> str:
         return self._cipher.open(record.sealed, record.user_id)

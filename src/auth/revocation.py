@@ -12,6 +12,7 @@ from auth.sessions import Sessions
 if TYPE_CHECKING:
     from auth.stores.factor_store import FactorStore
     from auth.stores.idp_store import IdpStore
+    from auth.stores.passkey_store import PasskeyStore
 
 
 class CredentialRevocation:
@@ -22,12 +23,14 @@ class CredentialRevocation:
         pats: PersonalAccessTokens,
         factors: FactorStore | None = None,
         links: IdpStore | None = None,
+        passkeys: PasskeyStore | None = None,
     ) -> None:
         self._refresh_tokens = refresh_tokens
         self._sessions = sessions
         self._pats = pats
         self._factors = factors
         self._links = links
+        self._passkeys = passkeys
 
     def revoke_sign_ins(self, user_id: int, keep: str = "", reason: str = "credentials revoked") -> None:
         """Revoke every sign-in (refresh family, session) of `user_id` but the one named `keep`.
@@ -47,3 +50,5 @@ class CredentialRevocation:
         if self._links is not None:
             # Gone before the user: no identity can sign in as a user being deleted.
             self._links.delete_links_of_user(user_id)
+        if self._passkeys is not None:
+            self._passkeys.delete_all(user_id)

@@ -68,6 +68,12 @@ DELETE_IDENTITY_PROVIDER = Route("DELETE", "/api/v1/identity-providers/{id}", Ac
 LIST_LINKED_IDENTITIES = Route("GET", "/api/v1/users/{username}/linkedIdentities", Access.SELF_OR_ADMIN)
 LINK_IDENTITY = Route("POST", "/api/v1/users/{username}/linkedIdentities", Access.SELF)
 UNLINK_IDENTITY = Route("DELETE", "/api/v1/users/{username}/linkedIdentities/{id}", Access.SELF_OR_ADMIN)
+PASSKEY_REGISTRATION = Route("POST", "/api/v1/users/{username}/passkeys/registration", Access.SELF)
+REGISTER_PASSKEY = Route("POST", "/api/v1/users/{username}/passkeys", Access.SELF)
+LIST_PASSKEYS = Route("GET", "/api/v1/users/{username}/passkeys", Access.SELF_OR_ADMIN)
+REMOVE_PASSKEY = Route("DELETE", "/api/v1/users/{username}/passkeys/{id}", Access.SELF_OR_ADMIN)
+# A passkey sign-in's options: before any sign-in, so public.
+PASSKEY_OPTIONS = Route("POST", "/api/v1/auth/passkeys/options", Access.PUBLIC)
 GET_SETTINGS = Route("GET", "/api/v1/instance/settings", Access.PUBLIC)
 UPDATE_SETTINGS = Route("PATCH", "/api/v1/instance/settings", Access.ADMIN)
 OPENAPI = Route("GET", "/api/v1/openapi.json", Access.PUBLIC)
@@ -107,6 +113,11 @@ ROUTES: tuple[Route, ...] = (
     LIST_LINKED_IDENTITIES,
     LINK_IDENTITY,
     UNLINK_IDENTITY,
+    PASSKEY_REGISTRATION,
+    REGISTER_PASSKEY,
+    LIST_PASSKEYS,
+    REMOVE_PASSKEY,
+    PASSKEY_OPTIONS,
     GET_SETTINGS,
     UPDATE_SETTINGS,
     OPENAPI,

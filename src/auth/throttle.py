@@ -65,6 +65,20 @@ class SignInThrottle:
         for key in self._keys(username, ip, window):
             self._store.add_failure(key, expires_at)
 
+    def check_address(self, ip: str) -> None:
+        """The per-address limit alone, for a sign-in that names no user yet (a passkey's
+        assertion, before its passkey is found)."""
+        window, remaining = self._window()
+        by_ip = self._keys("", ip, window)[1]
+        if self._store.counts((by_ip,))[by_ip] >= self._policy.max_failures_per_ip:
+            raise ResourceExhausted("too many failed sign-ins, try again later", retry_after=remaining)
+
+    def record_address_failure(self, ip: str) -> None:
+        """A failure that names no user (an unknown passkey): the address's count alone."""
+        window, _ = self._window()
+        expires_at = (window + 2) * self._policy.window_seconds
+        self._store.add_failure(self._keys("", ip, window)[1], expires_at)
+
     def record_success(self, username: str, ip: str) -> None:
         """A correct password from this address forgives its earlier typos."""
         window, _ = self._window()

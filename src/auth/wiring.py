@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from auth.linked_identities import LinkedIdentities
     from auth.logins import Logins
     from auth.mfa_sign_in import MfaSignIn
+    from auth.passkeys import Passkeys
     from auth.recent_sign_in import RecentSignIn
     from auth.refresh_tokens import RefreshTokens
     from auth.sso_sign_in import SsoSignIn
@@ -76,6 +77,7 @@ class ApiServices:
     recent_sign_in: RecentSignIn
     audit: AuditSink
     factors: Factors
+    passkeys: Passkeys
     mfa_sign_in: MfaSignIn
     throttle: SignInThrottle
     # SPEC §8: the providers (admin API, public listing) and their table.
@@ -187,11 +189,14 @@ def build_api_services(
     from auth.identity_providers import IdentityProviders
     from auth.logins import Logins
     from auth.mfa_sign_in import MfaSignIn
+    from auth.passkey_ceremonies import RelyingParty
+    from auth.passkeys import Passkeys
     from auth.recent_sign_in import RecentSignIn
     from auth.refresh_tokens import RefreshTokens
     from auth.revocation import CredentialRevocation
     from auth.stores.factor_store import FactorStore
     from auth.stores.idp_store import IdpStore
+    from auth.stores.passkey_store import PasskeyStore
     from auth.stores.refresh_family_store import RefreshFamilyStore
     from auth.stores.settings_store import SettingsStore
     from auth.stores.throttle_store import ThrottleStore
@@ -213,7 +218,10 @@ def build_api_services(
     )
     factor_store = FactorStore(base.dynamodb, config.factors_table)
     idp_store = IdpStore(base.dynamodb, config.identity_providers_table, config.linked_identities_table)
-    revocation = CredentialRevocation(refresh_tokens, base.sessions, base.pats, factor_store, idp_store)
+    passkey_store = PasskeyStore(base.dynamodb, config.factors_table, users)
+    revocation = CredentialRevocation(
+        refresh_tokens, base.sessions, base.pats, factor_store, idp_store, passkey_store
+    )
     throttle = SignInThrottle(ThrottleStore(base.dynamodb, config.settings_table), clock)
     accounts = Accounts(users, settings, throttle, clock, config.bcrypt_cost)
     recent_sign_in = RecentSignIn(clock, config.reauth_max_age)
@@ -229,6 +237,8 @@ def build_api_services(
     identity_providers = IdentityProviders(
         idp_store, FactorCipher(factor_keys, IDP_CLIENT_SECRET), clock, audit, allow_http=config.is_local
     )
+    relying_party = RelyingParty(config.webauthn_rp_id, config.webauthn_origins)
+    passkeys = Passkeys(passkey_store, relying_party, recent_sign_in, revocation, clock, audit)
     return ApiServices(
         config=config,
         clock=clock,
@@ -248,7 +258,8 @@ def build_api_services(
         recent_sign_in=recent_sign_in,
         audit=audit,
         factors=factors,
-        mfa_sign_in=MfaSignIn(accounts, factors, factor_store, users, throttle, clock, audit),
+        passkeys=passkeys,
+        mfa_sign_in=MfaSignIn(accounts, factors, passkeys, factor_store, users, throttle, clock, audit),
         throttle=throttle,
         identity_providers=identity_providers,
         idp_store=idp_store,

@@ -25,6 +25,7 @@ from handlers import (
     routes_auth,
     routes_factors,
     routes_identity_providers,
+    routes_passkeys,
     routes_pats,
     routes_sessions,
     routes_settings,
@@ -51,6 +52,7 @@ app.include_router(routes_pats.router)
 app.include_router(routes_sessions.router)
 app.include_router(routes_factors.router)
 app.include_router(routes_identity_providers.router)
+app.include_router(routes_passkeys.router)
 
 
 @route(app, routes.OPENAPI, OpenApiDocument)

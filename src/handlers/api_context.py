@@ -56,21 +56,26 @@ def sign_in_from(
     event: APIGatewayProxyEventV2, body: SignInRequest, route: Route
 ) -> tuple[User, ClientInfo, SignIn]:
     """Either step of a sign-in (SPEC §3, §7, §8: a password or an identity provider first),
-    counted in the sign-in metrics; shared by both sign-in routes. A user with a second
-    factor gets MfaRequired from the first."""
+    or a passkey alone (§7), counted in the sign-in metrics; shared by both sign-in routes.
+    A user with a second factor gets MfaRequired from the first step."""
     client = client_info(event)
     flow = services().mfa_sign_in
     password, sso, second = body.passwordCredentials, body.ssoCredentials, body.mfaCredentials
-    if [password, sso, second].count(None) != 2:
-        raise InvalidArgument("give one of passwordCredentials, ssoCredentials and mfaCredentials")
+    passkey = body.passkeyCredentials
+    if [password, sso, second, passkey].count(None) != 3:
+        raise InvalidArgument(
+            "give one of passwordCredentials, ssoCredentials, mfaCredentials and passkeyCredentials"
+        )
     try:
         if password is not None:
             user, sign_in = flow.with_password(password.username, password.password, client.ip_address, route)
         elif sso is not None:
             user, sign_in = services().sso_sign_in.sign_in(sso.domain(), client.ip_address, route)
+        elif passkey is not None:
+            user, sign_in = flow.with_passkey(passkey.credential, client.ip_address)
         else:
             assert second is not None
-            proof = SecondFactor(second.challenge, second.totpCode, second.recoveryCode)
+            proof = SecondFactor(second.challenge, second.totpCode, second.recoveryCode, second.passkey)
             user, sign_in = flow.with_second_factor(proof, client.ip_address, route)
     except AuthError as refused:
         # A first step that asks for the second is no failure, and not yet a sign-in.

@@ -37,10 +37,12 @@ from auth.idp_models import (
 )
 from auth.logins import Login
 from auth.models import ClientInfo, Device, User
+from auth.passkeys import MAX_DISPLAY_NAME_CHARS as MAX_PASSKEY_NAME_CHARS
 from auth.passwords import MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS
 from auth.pats import MAX_DESCRIPTION_CHARS, MAX_EXPIRES_IN_DAYS, PAT_PREFIX, TOKEN_CHARS
 from auth.recovery_codes import COUNT as RECOVERY_CODE_COUNT
 from auth.recovery_codes import MAX_INPUT_CHARS as MAX_RECOVERY_CODE_CHARS
+from auth.stores.passkey_store import PasskeyRecord
 from auth.stores.pat_store import PatRecord
 from auth.stores.settings_store import InstanceSettings
 from auth.totp import DIGITS as TOTP_DIGITS
@@ -90,6 +92,14 @@ class PasswordCredentials(_Request):
     password: str = Field(max_length=_PASSWORD)
 
 
+# The WebAuthn JSON objects are the W3C's (WebAuthn Level 3); py_webauthn checks them whole.
+_ASSERTION = (
+    "An AuthenticationResponseJSON (WebAuthn Level 3: PublicKeyCredential.toJSON() of "
+    "navigator.credentials.get()): id, rawId, type, response.{clientDataJSON, authenticatorData, "
+    "signature, userHandle}, base64url."
+)
+
+
 class MfaCredentials(_Request):
     """The second step of a sign-in (SPEC §7): the challenge and exactly one code."""
 
@@ -100,6 +110,16 @@ class MfaCredentials(_Request):
     recoveryCode: str | None = Field(
         default=None, max_length=MAX_RECOVERY_CODE_CHARS, description="One of the recovery codes, used once."
     )
+    passkey: dict[str, Any] | None = Field(
+        default=None,
+        description=_ASSERTION + " Its options come from POST /auth/passkeys/options with this mfaChallenge.",
+    )
+
+
+class PasskeyCredentials(_Request):
+    """A passwordless sign-in (SPEC §7): an assertion for options of POST /auth/passkeys/options."""
+
+    credential: dict[str, Any] = Field(description=_ASSERTION)
 
 
 class SsoCredentials(_Request):
@@ -129,11 +149,35 @@ class SsoCredentials(_Request):
 
 class SignInRequest(_Request):
     """The first step (`passwordCredentials`, or §8's `ssoCredentials`) or, for a user with a
-    second factor, the second (`mfaCredentials`): exactly one of them."""
+    second factor, the second (`mfaCredentials`), or a passkey alone (`passkeyCredentials`):
+    exactly one of them."""
 
     passwordCredentials: PasswordCredentials | None = None
     ssoCredentials: SsoCredentials | None = None
     mfaCredentials: MfaCredentials | None = None
+    passkeyCredentials: PasskeyCredentials | None = None
+
+
+class RegisterPasskeyRequest(_Request):
+    credential: dict[str, Any] = Field(
+        description="A RegistrationResponseJSON (WebAuthn Level 3: PublicKeyCredential.toJSON() of "
+        "navigator.credentials.create() with the registration options): id, rawId, type, "
+        "response.{clientDataJSON, attestationObject, transports}, base64url."
+    )
+    displayName: str = Field(
+        default="",
+        max_length=_SHORT,
+        description=f"Up to {MAX_PASSKEY_NAME_CHARS} characters; 'Passkey' when empty.",
+    )
+
+
+class PasskeyOptionsRequest(_Request):
+    mfaChallenge: str | None = Field(
+        default=None,
+        max_length=_CHALLENGE,
+        description="For a second step: the mfaChallenge of the MFA_REQUIRED answer. "
+        "Absent: a passwordless sign-in.",
+    )
 
 
 _AuthStyle = Literal["client_secret_post", "client_secret_basic"]
@@ -494,6 +538,49 @@ class TotpStatusJson(_Response):
     @classmethod
     def of(cls, status: TotpStatus) -> TotpStatusJson:
         return cls(enabled=status.enabled, recoveryCodesLeft=status.recovery_codes_left)
+
+
+class PasskeyJson(_Response):
+    name: str = Field(description='"users/<username>/passkeys/<id>"')
+    id: str = Field(description="base64url SHA-256 of the credential id.")
+    displayName: str
+    createdAt: datetime
+    lastUsedAt: datetime | SkipJsonSchema[None] = _sometimes("Absent until the passkey is first used.")
+    backedUp: bool = Field(description="The authenticator says the credential is backed up (synced).")
+
+    @classmethod
+    def of(cls, username: str, record: PasskeyRecord) -> PasskeyJson:
+        """A passkey's metadata; never its key."""
+        return cls(
+            name=f"users/{username}/passkeys/{record.passkey_id}",
+            id=record.passkey_id,
+            displayName=record.display_name,
+            createdAt=timestamp(record.created_at),
+            lastUsedAt=_optional_timestamp(record.last_used_at),
+            backedUp=record.backed_up,
+        )
+
+
+class PasskeyCreated(_Response):
+    passkey: PasskeyJson
+
+
+class PasskeyList(_Response):
+    passkeys: list[PasskeyJson]
+
+
+class PasskeyCreationOptions(_Response):
+    options: dict[str, Any] = Field(
+        description="PublicKeyCredentialCreationOptionsJSON (WebAuthn Level 3), for "
+        "PublicKeyCredential.parseCreationOptionsFromJSON(); the challenge lives 5 minutes."
+    )
+
+
+class PasskeyRequestOptions(_Response):
+    options: dict[str, Any] = Field(
+        description="PublicKeyCredentialRequestOptionsJSON (WebAuthn Level 3), for "
+        "PublicKeyCredential.parseRequestOptionsFromJSON(); the challenge lives 5 minutes."
+    )
 
 
 class RecoveryCodes(_Response):

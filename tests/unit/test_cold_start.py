@@ -45,6 +45,14 @@ HEAVY = (
     # The TOTP enrolment's QR code (SPEC §10).
     "segno",
     "handlers.qr_codes",
+    # Passkeys: py_webauthn and what it brings (CBOR, pyOpenSSL, ASN.1).
+    "webauthn",
+    "cbor2",
+    "OpenSSL",
+    "pyasn1",
+    "auth.passkeys",
+    "auth.passkey_ceremonies",
+    "auth.stores.passkey_store",
 )
 
 
@@ -66,6 +74,13 @@ def test_authorizer_import_leaves_out_the_api_machinery() -> None:
     assert isinstance(loaded, list)
     heavy = [module for module in loaded if module.startswith(HEAVY)]
     assert heavy == []
+
+
+def test_the_api_imports_py_webauthn_only_when_a_passkey_ceremony_runs() -> None:
+    # ~0.5 s of imports on a loaded machine: a cold start that serves other routes never pays it.
+    loaded = _run("import json, sys, handlers.api; print(json.dumps(sorted(sys.modules)))")
+    assert isinstance(loaded, list)
+    assert [module for module in loaded if module.startswith(("webauthn", "cbor2", "OpenSSL"))] == []
 
 
 def test_the_api_loads_the_common_password_list_only_when_a_password_is_checked() -> None:

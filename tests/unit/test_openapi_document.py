@@ -158,4 +158,7 @@ def test_the_routes_that_need_a_recent_sign_in_document_the_challenge() -> None:
         # SPEC §8: linking and unlinking an identity.
         "POST /api/v1/users/{username}/linkedIdentities",
         "DELETE /api/v1/users/{username}/linkedIdentities/{id}",
+        "POST /api/v1/users/{username}/passkeys/registration",
+        "POST /api/v1/users/{username}/passkeys",
+        "DELETE /api/v1/users/{username}/passkeys/{id}",
     }

@@ -45,8 +45,9 @@ EXPECTED_ACTIONS: dict[str, dict[str, set[str]]] = {
         "PersonalAccessTokensTable/byUser": {"dynamodb:Query"},
         "SigningKeySecret": {"secretsmanager:GetSecretValue"},
         # SPEC §7: TOTP items and sign-in challenges (a second step is one transaction of an
-        # Update and a Delete), and the key their secrets are sealed with.
-        "FactorsTable": READ_WRITE,
+        # Update and a Delete), and the key their secrets are sealed with; a user's passkeys
+        # are read in one BatchGetItem.
+        "FactorsTable": READ_WRITE | {"dynamodb:BatchGetItem"},
         "FactorKeySecret": {"secretsmanager:GetSecretValue"},
         # SPEC §8: providers (listed with a Scan) and links (a provider's by Query, a
         # user's through byUser); the Users table's ConditionCheckItem serves linking.

@@ -4,6 +4,7 @@
   accepted (`totpLastStep`) and the SHA-256 of each unused recovery code (a string set).
   Every use is one conditional write on this item, so two containers accepting the same
   step or the same recovery code at the same instant cannot both succeed.
+- Passkeys and their ceremonies' challenges share the table (auth.stores.passkey_store).
 - `mfa#<sha256 of the challenge>`: a second-step challenge, keyed by the hash of the
   opaque value the client holds; expires through `expiresAt` (and is checked on read).
 
@@ -266,7 +267,19 @@ class FactorStore:
     def _spend(
         self, factor: dict[str, Any], challenge: ChallengeRecord, now: int, max_failures: int
     ) -> SpendRefused | None:
-        use_up = {
+        use_up = self.challenge_used_up(challenge, now, max_failures)
+        reasons = write_transaction(self._client, [factor, use_up])
+        if reasons is None:
+            return None
+        factor_reason, challenge_reason = [*reasons, "", ""][:2]
+        return SpendRefused(
+            factor=factor_reason == ITEM_CONDITION_FAILED, challenge=challenge_reason == ITEM_CONDITION_FAILED
+        )
+
+    def challenge_used_up(self, challenge: ChallengeRecord, now: int, max_failures: int) -> dict[str, Any]:
+        """A transaction item using the challenge up (also for a passkey's second step,
+        auth.stores.passkey_store)."""
+        return {
             "Delete": {
                 "TableName": self._table,
                 "Key": _challenge_key(challenge.challenge_hash),
@@ -281,10 +294,3 @@ class FactorStore:
                 },
             }
         }
-        reasons = write_transaction(self._client, [factor, use_up])
-        if reasons is None:
-            return None
-        factor_reason, challenge_reason = [*reasons, "", ""][:2]
-        return SpendRefused(
-            factor=factor_reason == ITEM_CONDITION_FAILED, challenge=challenge_reason == ITEM_CONDITION_FAILED
-        )

@@ -1,0 +1,368 @@
+"""Passkeys in the Factors table (SPEC §7): one item per credential, a list per user, and the
+challenges of WebAuthn ceremonies.
+
+- `passkey#<id>`: one credential. The id is the base64url SHA-256 of the credential id the
+  authenticator chose (up to 1,023 bytes), so an assertion finds its passkey in one read and
+  a path names it in 43 characters. Holds the owner, the COSE public key, the signature
+  counter, transports, the backed-up flag, a name and when it was created and last used.
+- `passkeys#<userId>`: the ids of the user's passkeys (a string set). It is written in the
+  same transaction as each passkey, so a consistent read of it lists them whole (an index
+  would lag), and it caps how many a user may have.
+- `webauthn#<sha256 of the challenge>`: a ceremony's challenge, keyed by its hash, as a
+  second-step challenge is (auth.stores.factor_store): which ceremony it belongs to, for
+  whom, and for a second step, the MFA challenge it came from. Expires through `expiresAt`
+  (checked on read too).
+
+A ceremony's challenge is used up in the same transaction that stores its result (the new
+passkey; the new counter, and in a second step the MFA challenge), each under a condition,
+so two requests with one challenge or one assertion cannot both succeed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from auth.errors import Unavailable
+from auth.stores.dynamo import (
+    ITEM_CONDITION_FAILED,
+    Item,
+    boolean,
+    get_bool,
+    get_n,
+    get_one,
+    get_s,
+    n,
+    s,
+    translated_errors,
+    write_transaction,
+)
+from auth.stores.user_store import UserStore
+
+PASSKEY_PREFIX = "passkey#"
+LIST_PREFIX = "passkeys#"
+CEREMONY_PREFIX = "webauthn#"
+
+
+class CeremonyKind(StrEnum):
+    """What a WebAuthn challenge may be used for: only that."""
+
+    REGISTRATION = "registration"
+    # A passwordless sign-in: no user is known until the assertion names its passkey.
+    SIGN_IN = "sign_in"
+    # The second step of a sign-in, for the user (and MFA challenge) of the first.
+    SECOND_STEP = "second_step"
+
+
+@dataclass(frozen=True)
+class PasskeyRecord:
+    passkey_id: str
+    user_id: int
+    credential_id: bytes
+    # The credential's COSE_Key, as the authenticator sent it at registration.
+    public_key: bytes
+    sign_count: int
+    transports: tuple[str, ...]
+    backed_up: bool
+    display_name: str
+    created_at: int
+    last_used_at: int | None = None
+
+
+@dataclass(frozen=True)
+class CeremonyRecord:
+    challenge_hash: str
+    kind: CeremonyKind
+    # 0 for a passwordless sign-in.
+    user_id: int
+    created_at: int
+    expires_at: int
+    # A second step's: the hash of the MFA challenge whose user it is for.
+    mfa_challenge_hash: str = ""
+
+
+@dataclass(frozen=True)
+class AddRefused:
+    """Which condition of a registration's transaction failed."""
+
+    user_gone: bool
+    duplicate: bool
+    full: bool
+    ceremony: bool
+
+
+@dataclass(frozen=True)
+class UseRefused:
+    """Which condition of an assertion's transaction failed: the passkey's counter (another
+    use got in first, or the passkey is gone), the ceremony's challenge, or what the caller
+    added (a second step's MFA challenge)."""
+
+    passkey: bool
+    ceremony: bool
+    also: bool
+
+
+def _passkey_key(passkey_id: str) -> dict[str, Any]:
+    return {"pk": s(f"{PASSKEY_PREFIX}{passkey_id}")}
+
+
+def _list_key(user_id: int) -> dict[str, Any]:
+    return {"pk": s(f"{LIST_PREFIX}{user_id}")}
+
+
+def _ceremony_key(challenge_hash: str) -> dict[str, Any]:
+    return {"pk": s(f"{CEREMONY_PREFIX}{challenge_hash}")}
+
+
+def _passkey_from(item: Item) -> PasskeyRecord:
+    transports = item.get("transports")
+    return PasskeyRecord(
+        passkey_id=get_s(item, "pk").removeprefix(PASSKEY_PREFIX),
+        user_id=get_n(item, "userId"),
+        credential_id=bytes(item["credentialId"]["B"]),
+        public_key=bytes(item["publicKey"]["B"]),
+        sign_count=get_n(item, "signCount"),
+        transports=tuple(entry["S"] for entry in transports["L"]) if transports else (),
+        backed_up=get_bool(item, "backedUp"),
+        display_name=get_s(item, "displayName"),
+        created_at=get_n(item, "createdAt"),
+        last_used_at=get_n(item, "lastUsedAt") if "lastUsedAt" in item else None,
+    )
+
+
+def _passkey_item(record: PasskeyRecord) -> dict[str, Any]:
+    return {
+        **_passkey_key(record.passkey_id),
+        "userId": n(record.user_id),
+        "credentialId": {"B": record.credential_id},
+        "publicKey": {"B": record.public_key},
+        "signCount": n(record.sign_count),
+        "transports": {"L": [s(transport) for transport in record.transports]},
+        "backedUp": boolean(record.backed_up),
+        "displayName": s(record.display_name),
+        "createdAt": n(record.created_at),
+    }
+
+
+def _failed(reasons: list[str], index: int) -> bool:
+    return index < len(reasons) and reasons[index] == ITEM_CONDITION_FAILED
+
+
+class PasskeyStore:
+    def __init__(self, client: Any, table: str, users: UserStore) -> None:
+        self._client = client
+        self._table = table
+        self._users = users
+
+    # -- passkeys ----------------------------------------------------------------------------
+
+    def get(self, passkey_id: str) -> PasskeyRecord | None:
+        item = get_one(self._client, self._table, _passkey_key(passkey_id), consistent=True)
+        return None if item is None else _passkey_from(item)
+
+    def ids_of(self, user_id: int) -> frozenset[str]:
+        item = get_one(self._client, self._table, _list_key(user_id), consistent=True)
+        ids = item.get("ids") if item else None
+        return frozenset(ids["SS"]) if ids and "SS" in ids else frozenset()
+
+    def for_user(self, user_id: int) -> list[PasskeyRecord]:
+        """The user's passkeys, oldest first: their list, then every record in one read."""
+        ids = self.ids_of(user_id)
+        if not ids:
+            return []
+        with translated_errors():
+            response = self._client.batch_get_item(
+                RequestItems={
+                    self._table: {"Keys": [_passkey_key(i) for i in sorted(ids)], "ConsistentRead": True}
+                }
+            )
+        if response.get("UnprocessedKeys"):
+            # A listing that leaves one out could hide a passkey from the user who must remove it.
+            raise Unavailable("storage unavailable")
+        records = [_passkey_from(item) for item in response.get("Responses", {}).get(self._table, [])]
+        return sorted(
+            (r for r in records if r.user_id == user_id), key=lambda r: (r.created_at, r.passkey_id)
+        )
+
+    def add(
+        self, record: PasskeyRecord, ceremony: CeremonyRecord, now: int, max_passkeys: int
+    ) -> AddRefused | None:
+        """Store a new passkey while its user exists, it is not registered yet and the user
+        has room, using the registration's challenge up; None when done."""
+        users_table, user_key = self._users.key_of(record.user_id)
+        items = [
+            {
+                "ConditionCheck": {
+                    "TableName": users_table,
+                    "Key": user_key,
+                    "ConditionExpression": "attribute_exists(pk)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": _passkey_item(record),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": _list_key(record.user_id),
+                    "UpdateExpression": "ADD ids :id SET userId = :user",
+                    "ConditionExpression": "attribute_not_exists(ids) OR size(ids) < :max",
+                    "ExpressionAttributeValues": {
+                        ":id": {"SS": [record.passkey_id]},
+                        ":user": n(record.user_id),
+                        ":max": n(max_passkeys),
+                    },
+                }
+            },
+            self.ceremony_used_up(ceremony, now),
+        ]
+        reasons = write_transaction(self._client, items)
+        if reasons is None:
+            return None
+        return AddRefused(
+            user_gone=_failed(reasons, 0),
+            duplicate=_failed(reasons, 1),
+            full=_failed(reasons, 2),
+            ceremony=_failed(reasons, 3),
+        )
+
+    def remove(self, record: PasskeyRecord) -> bool:
+        """Remove the passkey from its user's list and the table together; False when it
+        was gone already."""
+        items = [
+            {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": _passkey_key(record.passkey_id),
+                    "ConditionExpression": "userId = :user",
+                    "ExpressionAttributeValues": {":user": n(record.user_id)},
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": _list_key(record.user_id),
+                    "UpdateExpression": "DELETE ids :id",
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeValues": {":id": {"SS": [record.passkey_id]}},
+                }
+            },
+        ]
+        reasons = write_transaction(self._client, items)
+        if reasons is None:
+            return True
+        if _failed(reasons, 0):
+            return False
+        raise Unavailable("storage unavailable")
+
+    def delete_all(self, user_id: int) -> list[PasskeyRecord]:
+        """Every passkey of a user being deleted, then their list; what was removed.
+
+        Passkeys go before the list, so a failure part way leaves the rest listed for a retry.
+        """
+        removed = self.for_user(user_id)
+        for record in removed:
+            with translated_errors():
+                self._client.delete_item(TableName=self._table, Key=_passkey_key(record.passkey_id))
+        with translated_errors():
+            self._client.delete_item(TableName=self._table, Key=_list_key(user_id))
+        return removed
+
+    def use(
+        self,
+        record: PasskeyRecord,
+        new_count: int,
+        backed_up: bool,
+        ceremony: CeremonyRecord,
+        now: int,
+        also: dict[str, Any] | None = None,
+    ) -> UseRefused | None:
+        """Record an accepted assertion (its counter, the time, the backed-up flag) and use
+        the ceremony's challenge up, with `also` (another transaction item) in the same
+        transaction; None when done. The counter must still be the one the assertion was
+        verified against: of two uses at once, one wins."""
+        items = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": _passkey_key(record.passkey_id),
+                    "UpdateExpression": "SET signCount = :new, lastUsedAt = :now, backedUp = :backed",
+                    "ConditionExpression": "userId = :user AND signCount = :old",
+                    "ExpressionAttributeValues": {
+                        ":new": n(new_count),
+                        ":now": n(now),
+                        ":backed": boolean(backed_up),
+                        ":user": n(record.user_id),
+                        ":old": n(record.sign_count),
+                    },
+                }
+            },
+            self.ceremony_used_up(ceremony, now),
+        ]
+        if also is not None:
+            items.append(also)
+        reasons = write_transaction(self._client, items)
+        if reasons is None:
+            return None
+        return UseRefused(passkey=_failed(reasons, 0), ceremony=_failed(reasons, 1), also=_failed(reasons, 2))
+
+    # -- ceremonies --------------------------------------------------------------------------
+
+    def create_ceremony(self, record: CeremonyRecord) -> None:
+        item = {
+            **_ceremony_key(record.challenge_hash),
+            "kind": s(record.kind.value),
+            "userId": n(record.user_id),
+            "createdAt": n(record.created_at),
+            "expiresAt": n(record.expires_at),
+            "mfaChallenge": s(record.mfa_challenge_hash),
+        }
+        with translated_errors():
+            self._client.put_item(
+                TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+            )
+
+    def get_ceremony(self, challenge_hash: str) -> CeremonyRecord | None:
+        item = get_one(self._client, self._table, _ceremony_key(challenge_hash), consistent=True)
+        if item is None:
+            return None
+        try:
+            kind = CeremonyKind(get_s(item, "kind"))
+        except ValueError:
+            return None
+        return CeremonyRecord(
+            challenge_hash=challenge_hash,
+            kind=kind,
+            user_id=get_n(item, "userId"),
+            created_at=get_n(item, "createdAt"),
+            expires_at=get_n(item, "expiresAt"),
+            mfa_challenge_hash=get_s(item, "mfaChallenge"),
+        )
+
+    def delete_ceremony(self, challenge_hash: str) -> None:
+        with translated_errors():
+            self._client.delete_item(TableName=self._table, Key=_ceremony_key(challenge_hash))
+
+    def ceremony_used_up(self, ceremony: CeremonyRecord, now: int) -> dict[str, Any]:
+        """A transaction item using the ceremony's challenge up: it must still be there, of
+        the same kind, user and MFA challenge, and unexpired."""
+        return {
+            "Delete": {
+                "TableName": self._table,
+                "Key": _ceremony_key(ceremony.challenge_hash),
+                "ConditionExpression": "#kind = :kind AND userId = :user AND mfaChallenge = :mfa "
+                "AND expiresAt > :now",
+                "ExpressionAttributeNames": {"#kind": "kind"},
+                "ExpressionAttributeValues": {
+                    ":kind": s(ceremony.kind.value),
+                    ":user": n(ceremony.user_id),
+                    ":mfa": s(ceremony.mfa_challenge_hash),
+                    ":now": n(now),
+                },
+            }
+        }
