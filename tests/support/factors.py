@@ -1,5 +1,5 @@
-"""Second factors for the in-process suites: enrol a user's TOTP, compute codes, sign in in
-two steps (SPEC §7)."""
+"""Second factors for the in-process suites: enrol a user's TOTP, compute codes, register
+passkeys, sign in in two steps or with a passkey alone (SPEC §7)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from auth.models import SignIn, User
 from auth.principal import AuthMethod
 from auth.routes import Route
 from auth.wiring import ApiServices
+from tests.support.authenticator import Algorithm, SoftAuthenticator
 from tests.support.events import FakeLambdaContext, http_event
 from tests.support.people import PASSWORD, Answer, call_api, context_for
 
@@ -87,3 +88,43 @@ def challenge_of(answer: Answer) -> str:
 def second_step(api: ApiServices, route: Route, challenge: str, source_ip: str = IP, **code: str) -> Answer:
     """`code` is totpCode=… or recoveryCode=…"""
     return sign_in_call(api, route, {"mfaCredentials": {"challenge": challenge, **code}}, source_ip)
+
+
+# -- passkeys -----------------------------------------------------------------------------------
+
+
+def register_passkey(
+    api: ApiServices,
+    user: User,
+    authenticator: SoftAuthenticator,
+    algorithm: Algorithm = "ES256",
+    display_name: str = "Laptop",
+) -> dict[str, Any]:
+    """A new passkey of `user`'s, through both registration routes: its PasskeyJson."""
+    options = factor_call(api, routes.PASSKEY_REGISTRATION, user)
+    assert options.status == 200, options.body
+    credential = authenticator.register(options.body["options"], algorithm)
+    created = factor_call(
+        api, routes.REGISTER_PASSKEY, user, body={"credential": credential, "displayName": display_name}
+    )
+    assert created.status == 200, created.body
+    passkey = created.body["passkey"]
+    assert isinstance(passkey, dict)
+    return passkey
+
+
+def passkey_options(api: ApiServices, mfa_challenge: str | None = None) -> Answer:
+    body = {} if mfa_challenge is None else {"mfaChallenge": mfa_challenge}
+    return sign_in_call(api, routes.PASSKEY_OPTIONS, body)
+
+
+def sign_in_options(api: ApiServices, mfa_challenge: str | None = None) -> dict[str, Any]:
+    answer = passkey_options(api, mfa_challenge)
+    assert answer.status == 200, answer.body
+    options = answer.body["options"]
+    assert isinstance(options, dict)
+    return options
+
+
+def passkey_sign_in(api: ApiServices, route: Route, assertion: dict[str, Any], source_ip: str = IP) -> Answer:
+    return sign_in_call(api, route, {"passkeyCredentials": {"credential": assertion}}, source_ip)
