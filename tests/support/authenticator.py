@@ -123,12 +123,13 @@ class SoftAuthenticator:
         backed_up: bool = False,
         challenge: str | None = None,
         kind: str = "webauthn.create",
+        credential_id: bytes | None = None,
     ) -> dict[str, Any]:
         """navigator.credentials.create(): a new credential for the options' user and RP,
         as a RegistrationResponseJSON (attestation `none`)."""
         rp = rp_id or options["rp"]["id"]
         credential = Credential(
-            credential_id=secrets.token_bytes(32),
+            credential_id=credential_id or secrets.token_bytes(32),
             algorithm=algorithm,
             private_key=_new_key(algorithm),
             user_handle=unb64url(options["user"]["id"]),

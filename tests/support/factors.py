@@ -85,8 +85,8 @@ def challenge_of(answer: Answer) -> str:
     return challenge
 
 
-def second_step(api: ApiServices, route: Route, challenge: str, source_ip: str = IP, **code: str) -> Answer:
-    """`code` is totpCode=… or recoveryCode=…"""
+def second_step(api: ApiServices, route: Route, challenge: str, source_ip: str = IP, **code: Any) -> Answer:
+    """`code` is totpCode=…, recoveryCode=… or passkey=<AuthenticationResponseJSON>"""
     return sign_in_call(api, route, {"mfaCredentials": {"challenge": challenge, **code}}, source_ip)
 
 

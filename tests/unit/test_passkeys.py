@@ -1,0 +1,687 @@
+"""SPEC §7 passkeys: registration, listing and removal, a passwordless sign-in and a passkey
+as the second step, through the API handler, with a software authenticator whose answers
+py_webauthn verifies for real (tests/support/authenticator.py)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import jwt
+import pytest
+
+from auth import routes
+from auth.audit import AuditEvent, CredentialKind
+from auth.models import NO_SIGN_IN, Role, SignIn, State
+from auth.passkeys import CEREMONY_TTL_SECONDS, passkey_id_of
+from auth.principal import AuthMethod, Principal
+from auth.routes import Route
+from auth.stores.settings_store import InstanceSettings
+from auth.user_admin import UserChanges
+from auth.wiring import ApiServices
+from tests.support.audit import RecordingAudit
+from tests.support.authenticator import Algorithm, SoftAuthenticator, unb64url
+from tests.support.clock import FakeClock
+from tests.support.factors import (
+    challenge_of,
+    enrol_totp,
+    factor_call,
+    passkey_options,
+    passkey_sign_in,
+    password_step,
+    register_passkey,
+    second_step,
+    sign_in_call,
+    sign_in_options,
+)
+from tests.support.people import People, call_api, context_for
+from tests.unit.test_sessions import CLIENT
+
+MAX_AGE = 600
+SIGN_IN, SESSIONS = routes.SIGN_IN, routes.CREATE_SESSION
+ALGORITHMS: list[Algorithm] = ["ES256", "RS256"]
+NOT_ACCEPTED = {"code": 3, "message": "the passkey was not accepted", "details": []}
+INVALID_CEREMONY = "the passkey challenge is invalid or has expired; ask for new options"
+INVALID_CHALLENGE = "the second-factor challenge is invalid or has expired; sign in again"
+
+
+def items(aws: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
+    scanned = aws["dynamodb"].scan(TableName="FactorsTable")["Items"]
+    return [item for item in scanned if item["pk"]["S"].startswith(prefix)]
+
+
+def passkeys_of(api: ApiServices, people: People, who: str = "alice") -> list[dict[str, Any]]:
+    answer = factor_call(api, routes.LIST_PASSKEYS, getattr(people, who))
+    assert answer.status == 200, answer.body
+    listed = answer.body["passkeys"]
+    assert isinstance(listed, list)
+    return listed
+
+
+def registration_options(api: ApiServices, people: People, who: str = "alice") -> dict[str, Any]:
+    answer = factor_call(api, routes.PASSKEY_REGISTRATION, getattr(people, who))
+    assert answer.status == 200, answer.body
+    options = answer.body["options"]
+    assert isinstance(options, dict)
+    return options
+
+
+def register_with(api: ApiServices, people: People, credential: dict[str, Any], who: str = "alice") -> Any:
+    return factor_call(api, routes.REGISTER_PASSKEY, getattr(people, who), body={"credential": credential})
+
+
+def amr(answer: Any) -> list[str]:
+    claims = jwt.decode(answer.body["accessToken"], options={"verify_signature": False})
+    value = claims["amr"]
+    assert isinstance(value, list)
+    return value
+
+
+def events_of(audit: RecordingAudit, kind: CredentialKind = CredentialKind.PASSKEY) -> list[tuple[Any, ...]]:
+    return [(e[0], e[3], e[4]) for e in audit.events if e[1] is kind]
+
+
+@pytest.fixture
+def authenticator() -> SoftAuthenticator:
+    return SoftAuthenticator()
+
+
+# -- registration -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_a_registered_passkey_signs_in_alone_with_hwk_and_mfa(
+    api: ApiServices,
+    aws: dict[str, Any],
+    people: People,
+    authenticator: SoftAuthenticator,
+    audit: RecordingAudit,
+    algorithm: Algorithm,
+) -> None:
+    passkey = register_passkey(api, people.alice, authenticator, algorithm)
+    credential_id = authenticator.credentials[0].credential_id
+    assert passkey == {
+        "name": f"users/alice/passkeys/{passkey_id_of(credential_id)}",
+        "id": passkey_id_of(credential_id),
+        "displayName": "Laptop",
+        "createdAt": "2027-01-15T08:00:00Z",
+        "backedUp": False,
+    }
+    signed_in = passkey_sign_in(api, SIGN_IN, authenticator.assert_(sign_in_options(api)))
+    assert signed_in.status == 200, signed_in.body
+    assert signed_in.body["user"]["username"] == "alice"
+    assert amr(signed_in) == ["hwk", "mfa"]
+    assert any(cookie.startswith("memos_refresh=") for cookie in signed_in.cookies)
+    (listed,) = passkeys_of(api, people)
+    assert listed["lastUsedAt"] == "2027-01-15T08:00:00Z"
+    (stored,) = items(aws, "passkey#")
+    assert stored["signCount"] == {"N": "1"}
+    assert (AuditEvent.CREATED, passkey["id"], "registered") in events_of(audit)
+    assert (AuditEvent.USED, passkey["id"], "signed in, passwordless") in events_of(audit)
+
+
+def test_a_passkey_signs_in_to_a_session_too(
+    api: ApiServices, people: People, authenticator: SoftAuthenticator
+) -> None:
+    register_passkey(api, people.alice, authenticator)
+    answer = passkey_sign_in(api, SESSIONS, authenticator.assert_(sign_in_options(api)))
+    assert answer.status == 200, answer.body
+    (cookie,) = [c for c in answer.cookies if c.startswith("user_session=")]
+    session = cookie.split(";")[0].split("=", 1)[1]
+    assert api.sessions.current(session, people.alice.id) is not None
+
+
+def test_registration_options_ask_for_a_discoverable_verified_credential_and_exclude_existing(
+    api: ApiServices, people: People, authenticator: SoftAuthenticator
+) -> None:
+    first = registration_options(api, people)
+    assert len(unb64url(first["challenge"])) >= 16
+    assert first["rp"] == {"name": "memos", "id": "localhost"}
+    assert first["user"]["name"] == "alice" and unb64url(first["user"]["id"]) == str(people.alice.id).encode()
+    assert first["authenticatorSelection"]["residentKey"] == "required"
+    assert first["authenticatorSelection"]["userVerification"] == "required"
+    assert first["attestation"] == "none"
+    assert {p["alg"] for p in first["pubKeyCredParams"]} >= {-7, -257}
+    assert first["excludeCredentials"] == []
+    register_passkey(api, people.alice, authenticator)
+    second = registration_options(api, people)
+    (excluded,) = second["excludeCredentials"]
+    assert unb64url(excluded["id"]) == authenticator.credentials[0].credential_id
+    assert second["challenge"] != first["challenge"]
+
+
+def test_the_same_credential_cannot_be_registered_twice(
+    api: ApiServices, people: People, authenticator: SoftAuthenticator
+) -> None:
+    register_passkey(api, people.alice, authenticator)
+    # An authenticator that ignores excludeCredentials and offers the same credential id again.
+    same = authenticator.credentials[0].credential_id
+    again = authenticator.register(registration_options(api, people), credential_id=same)
+    refused = register_with(api, people, again)
+    assert (refused.status, refused.body["message"]) == (409, "this passkey is already registered")
+    # Nor can another user claim it.
+    bobs = SoftAuthenticator().register(registration_options(api, people, "bob"), credential_id=same)
+    assert register_with(api, people, bobs, who="bob").status == 409
+    assert len(passkeys_of(api, people)) == 1 and passkeys_of(api, people, "bob") == []
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"origin": "https://evil.example"}, "origin"),
+        ({"rp_id": "evil.example"}, "RP ID"),
+        ({"uv": False}, "verification"),
+        ({"up": False}, "presence"),
+        ({"kind": "webauthn.get"}, "type"),
+    ],
+    ids=["origin", "rp-id", "no-uv", "no-up", "wrong-type"],
+)
+def test_a_registration_that_does_not_verify_stores_nothing(
+    api: ApiServices,
+    aws: dict[str, Any],
+    people: People,
+    authenticator: SoftAuthenticator,
+    audit: RecordingAudit,
+    change: dict[str, Any],
+    reason: str,
+) -> None:
+    options = registration_options(api, people)
+    refused = register_with(api, people, authenticator.register(options, **change))
+    assert (refused.status, refused.body) == (400, NOT_ACCEPTED)
+    assert items(aws, "passkey#") == [] and passkeys_of(api, people) == []
+    (event,) = events_of(audit)
+    assert event[0] is AuditEvent.REFUSED and reason.lower() in event[2].lower()
+    # The challenge was used up by the refusal: a correct answer to it is refused now.
+    retried = register_with(api, people, authenticator.register(options))
+    assert (retried.status, retried.body["message"]) == (400, INVALID_CEREMONY)
+
+
+def test_a_registration_challenge_is_used_once_and_lives_five_minutes(
+    api: ApiServices, clock: FakeClock, people: People, authenticator: SoftAuthenticator
+) -> None:
+    options = registration_options(api, people)
+    assert register_with(api, people, authenticator.register(options)).status == 200
+    replayed = register_with(api, people, authenticator.register(options))
+    assert (replayed.status, replayed.body["message"]) == (400, INVALID_CEREMONY)
+    late = registration_options(api, people)
+    clock.advance(CEREMONY_TTL_SECONDS)
+    expired = register_with(api, people, authenticator.register(late))
+    assert (expired.status, expired.body["message"]) == (400, INVALID_CEREMONY)
+    assert len(passkeys_of(api, people)) == 1
+
+
+def test_a_registration_challenge_is_one_users_and_one_ceremonys(
+    api: ApiServices, people: People, authenticator: SoftAuthenticator
+) -> None:
+    bobs = registration_options(api, people, "bob")
+    taken = register_with(api, people, authenticator.register(bobs), who="alice")
+    assert (taken.status, taken.body["message"]) == (400, INVALID_CEREMONY)
+    # A sign-in's challenge cannot register either.
+    sign_in = sign_in_options(api)
+    crossed = register_with(
+        api,
+        people,
+        authenticator.register({**registration_options(api, people), **{"challenge": sign_in["challenge"]}}),
+    )
+    assert (crossed.status, crossed.body["message"]) == (400, INVALID_CEREMONY)
+    # Bob's challenge is untouched and still his.
+    assert register_with(api, people, authenticator.register(bobs), who="bob").status == 200
+    assert passkeys_of(api, people) == [] and len(passkeys_of(api, people, "bob")) == 1
+
+
+@pytest.mark.parametrize(
+    "route", [routes.PASSKEY_REGISTRATION, routes.REGISTER_PASSKEY], ids=["options", "register"]
+)
+def test_registration_needs_a_recent_sign_in_and_never_a_pat_and_is_ones_own(
+    api: ApiServices, clock: FakeClock, people: People, authenticator: SoftAuthenticator, route: Route
+) -> None:
+    body = {"credential": authenticator.register(registration_options(api, people))}
+    old = SignIn.with_password(clock.now() - MAX_AGE - 1)
+    too_old = factor_call(api, route, people.alice, sign_in=old, body=body)
+    assert (too_old.status, too_old.body["message"]) == (401, "recent sign-in required")
+    pat = factor_call(api, route, people.alice, sign_in=NO_SIGN_IN, method=AuthMethod.PAT, body=body)
+    assert (pat.status, pat.body["code"]) == (403, 7)
+    assert factor_call(api, route, people.alice, caller=people.admin, body=body).status == 403
+    assert passkeys_of(api, people) == []
+
+
+@pytest.mark.parametrize(
+    "credential",
+    [
+        {},
+        {"id": "x"},
+        {"id": "AA", "rawId": "AA", "type": "public-key", "response": {"clientDataJSON": "!!"}},
+    ],
+    ids=["empty", "no-response", "bad-base64"],
+)
+def test_a_malformed_registration_is_a_400(api: ApiServices, people: People, credential: Any) -> None:
+    registration_options(api, people)
+    answer = register_with(api, people, credential)
+    assert (answer.status, answer.body["code"]) == (400, 3)
+    assert passkeys_of(api, people) == []
+
+
+def test_a_display_name_is_kept_and_bounded(
+    api: ApiServices, people: People, authenticator: SoftAuthenticator
+) -> None:
+    long = factor_call(
+        api,
+        routes.REGISTER_PASSKEY,
+        people.alice,
+        body={
+            "credential": authenticator.register(registration_options(api, people)),
+            "displayName": "x" * 65,
+        },
+    )
+    assert (long.status, long.body["code"]) == (400, 3)
+    assert (
+        register_passkey(api, people.alice, authenticator, display_name="  Phone ")["displayName"] == "Phone"
+    )
+
+
+# -- listing and removal --------------------------------------------------------------------------
+
+
+def test_listing_is_the_users_or_an_admins_oldest_first(
+    api: ApiServices, clock: FakeClock, people: People, authenticator: SoftAuthenticator
+) -> None:
+    first = register_passkey(api, people.alice, authenticator, "ES256", "Laptop")
+    clock.advance(1)
+    second = register_passkey(api, people.alice, authenticator, "RS256", "Key")
+    assert [p["id"] for p in passkeys_of(api, people)] == [first["id"], second["id"]]
+    by_admin = factor_call(api, routes.LIST_PASSKEYS, people.alice, caller=people.admin)
+    assert [p["displayName"] for p in by_admin.body["passkeys"]] == ["Laptop", "Key"]
+    assert factor_call(api, routes.LIST_PASSKEYS, people.alice, caller=people.bob).status == 403
+
+
+def remove(api: ApiServices, people: People, passkey_id: str, **kwargs: Any) -> Any:
+    context = context_for(kwargs.pop("caller", people.alice), **kwargs)
+    path = routes.REMOVE_PASSKEY.path.format(username="alice", id=passkey_id)
+    return call_api(api, "DELETE", path, routes.REMOVE_PASSKEY.path, context)
+
+
+def test_removing_ones_own_passkey_needs_a_recent_sign_in_and_keeps_logins(
+    api: ApiServices,
+    clock: FakeClock,
+    people: People,
+    authenticator: SoftAuthenticator,
+    audit: RecordingAudit,
+) -> None:
+    passkey = register_passkey(api, people.alice, authenticator)
+    api.sessions.create(people.alice, CLIENT)
+    old = SignIn.with_password(clock.now() - MAX_AGE - 1)
+    assert remove(api, people, passkey["id"], sign_in=old).status == 401
+    assert remove(api, people, passkey["id"], caller=people.bob).status == 403
+    assert remove(api, people, passkey["id"]).body == {}
+    assert passkeys_of(api, people) == [] and len(api.logins.list_for_user(people.alice.id)) == 1
+    assert remove(api, people, passkey["id"]).status == 404
+    assert (remove(api, people, "not-a-passkey-id").status) == 400
+    assert (AuditEvent.REVOKED, passkey["id"], "removed by the user") in events_of(audit)
+    # It no longer signs in.
+    answer = passkey_sign_in(api, SIGN_IN, authenticator.assert_(sign_in_options(api)))
+    assert (answer.status, answer.body) == (400, NOT_ACCEPTED)
+
+
+def test_an_admins_removal_needs_the_admins_recent_sign_in_and_ends_every_login(
+    api: ApiServices,
+    clock: FakeClock,
+    people: People,
+    authenticator: SoftAuthenticator,
+    audit: RecordingAudit,
+) -> None:
+    passkey = register_passkey(api, people.alice, authenticator)
+    api.sessions.create(people.alice, CLIENT)
+    api.refresh_tokens.issue(people.alice, CLIENT)
+    old = SignIn.with_password(clock.now() - MAX_AGE - 1)
+    assert remove(api, people, passkey["id"], caller=people.admin, sign_in=old).status == 401
+    assert len(passkeys_of(api, people)) == 1 and len(api.logins.list_for_user(people.alice.id)) == 2
+    assert remove(api, people, passkey["id"], caller=people.admin).status == 200
+    assert passkeys_of(api, people) == [] and api.logins.list_for_user(people.alice.id) == []
+    assert (AuditEvent.REVOKED, passkey["id"], f"removed by admin {people.admin.id}") in events_of(audit)
+
+
+def test_someone_elses_passkey_id_is_not_found(
+    api: ApiServices, people: People, authenticator: SoftAuthenticator
+) -> None:
+    bobs = register_passkey(api, people.bob, authenticator)
+    assert remove(api, people, bobs["id"]).status == 404
+    assert len(passkeys_of(api, people, "bob")) == 1
+
+
+def test_deleting_the_user_deletes_their_passkeys(
+    api: ApiServices, aws: dict[str, Any], people: People, authenticator: SoftAuthenticator
+) -> None:
+    register_passkey(api, people.alice, authenticator, "ES256")
+    register_passkey(api, people.alice, authenticator, "RS256")
+    register_passkey(api, people.bob, SoftAuthenticator())
+    path = routes.DELETE_USER.path.format(username="alice")
+    assert call_api(api, "DELETE", path, routes.DELETE_USER.path, context_for(people.alice)).status == 200
+    left = items(aws, "passkey")
+    assert {item["userId"]["N"] for item in left} == {str(people.bob.id)}
+    answer = passkey_sign_in(api, SIGN_IN, authenticator.assert_(sign_in_options(api)))
+    assert (answer.status, answer.body) == (400, NOT_ACCEPTED)
+
+
+# -- passwordless sign-in ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"origin": "http://localhost:3001"}, "origin"),
+        ({"rp_id": "example.com"}, "RP ID"),
+        ({"uv": False}, "verif"),
+        ({"up": False}, "present"),
+        ({"bad_signature": True}, "signature"),
+        ({"kind": "webauthn.create"}, "type"),
+    ],
+    ids=["origin", "rp-id", "no-uv", "no-up", "signature", "wrong-type"],
+)
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_an_assertion_that_does_not_verify_is_a_failed_sign_in(
+    api: ApiServices,
+    aws: dict[str, Any],
+    people: People,
+    audit: RecordingAudit,
+    algorithm: Algorithm,
+    change: dict[str, Any],
+    reason: str,
+) -> None:
+    authenticator = SoftAuthenticator()
+    passkey = register_passkey(api, people.alice, authenticator, algorithm)
+    options = sign_in_options(api)
+    refused = passkey_sign_in(api, SIGN_IN, authenticator.assert_(options, **change))
+    assert (refused.status, refused.body, refused.cookies) == (400, NOT_ACCEPTED, [])
+    (event,) = [e for e in events_of(audit) if e[0] is AuditEvent.REFUSED]
+    assert event[1] == passkey["id"] and reason.lower() in event[2].lower()
+    (stored,) = items(aws, "passkey#")
+    assert stored["signCount"] == {"N": "0"} and "lastUsedAt" not in stored
+    # The refusal used the challenge up.
+    retried = passkey_sign_in(api, SIGN_IN, authenticator.assert_(options))
+    assert (retried.status, retried.body["message"]) == (400, INVALID_CEREMONY)
+
+
+def test_failed_passkey_sign_ins_feed_the_throttle(
+    api: ApiServices, people: People, authenticator: SoftAuthenticator
+) -> None:
+    register_passkey(api, people.alice, authenticator)
+    for _ in range(5):
+        assertion = authenticator.assert_(sign_in_options(api), bad_signature=True)
+        assert passkey_sign_in(api, SIGN_IN, assertion).status == 400
+    good = authenticator.assert_(sign_in_options(api))
+    throttled = passkey_sign_in(api, SIGN_IN, good)
+    assert throttled.status == 429 and int(throttled.headers["Retry-After"]) > 0
+    # The password shares the count: this address is throttled for alice either way.
+    assert password_step(api, SIGN_IN, people.alice).status == 429
+    assert passkey_sign_in(api, SIGN_IN, good, source_ip="198.51.100.9").status == 200
+
+
+def test_an_assertion_is_used_once(
+    api: ApiServices, people: People, authenticator: SoftAuthenticator, audit: RecordingAudit
+) -> None:
+    register_passkey(api, people.alice, authenticator)
+    options = sign_in_options(api)
+    assertion = authenticator.assert_(options)
+    assert passkey_sign_in(api, SIGN_IN, assertion).status == 200
+    replayed = passkey_sign_in(api, SIGN_IN, assertion)
+    assert (replayed.status, replayed.body["message"]) == (400, INVALID_CEREMONY)
+    # A fresh assertion for the spent challenge is refused too.
+    again = passkey_sign_in(api, SESSIONS, authenticator.assert_(options))
+    assert (again.status, again.body["message"]) == (400, INVALID_CEREMONY)
+
+
+def test_a_sign_in_challenge_lives_five_minutes(
+    api: ApiServices, clock: FakeClock, people: People, authenticator: SoftAuthenticator
+) -> None:
+    register_passkey(api, people.alice, authenticator)
+    options = sign_in_options(api)
+    clock.advance(CEREMONY_TTL_SECONDS - 1)
+    fresh = sign_in_options(api)
+    assert passkey_sign_in(api, SIGN_IN, authenticator.assert_(fresh)).status == 200
+    clock.advance(1)
+    expired = passkey_sign_in(api, SIGN_IN, authenticator.assert_(options))
+    assert (expired.status, expired.body["message"]) == (400, INVALID_CEREMONY)
+
+
+def test_a_registration_challenge_does_not_sign_in(
+    api: ApiServices, people: People, authenticator: SoftAuthenticator
+) -> None:
+    register_passkey(api, people.alice, authenticator)
+    registration = registration_options(api, people)
+    assertion = authenticator.assert_({"rpId": "localhost", "challenge": registration["challenge"]})
+    answer = passkey_sign_in(api, SIGN_IN, assertion)
+    assert (answer.status, answer.body["message"]) == (400, INVALID_CEREMONY)
+
+
+def test_a_counter_that_does_not_grow_is_refused_and_audited(
+    api: ApiServices,
+    aws: dict[str, Any],
+    people: People,
+    authenticator: SoftAuthenticator,
+    audit: RecordingAudit,
+) -> None:
+    passkey = register_passkey(api, people.alice, authenticator)
+    assert (
+        passkey_sign_in(api, SIGN_IN, authenticator.assert_(sign_in_options(api), sign_count=7)).status == 200
+    )
+    for count in (7, 3, 0):
+        cloned = authenticator.assert_(sign_in_options(api), sign_count=count)
+        answer = passkey_sign_in(api, SIGN_IN, cloned)
+        assert (answer.status, answer.body) == (400, NOT_ACCEPTED), count
+    refused = [e for e in events_of(audit) if e[0] is AuditEvent.REUSE_REFUSED]
+    assert len(refused) == 3 and all(e[1] == passkey["id"] and "counter" in e[2] for e in refused)
+    (stored,) = items(aws, "passkey#")
+    assert stored["signCount"] == {"N": "7"}
+    assert (
+        passkey_sign_in(api, SIGN_IN, authenticator.assert_(sign_in_options(api), sign_count=8)).status == 200
+    )
+
+
+def test_an_authenticator_without_a_counter_signs_in_again_and_again(
+    api: ApiServices, people: People
+) -> None:
+    authenticator = SoftAuthenticator(counter_step=0)
+    register_passkey(api, people.alice, authenticator)
+    for _ in range(3):
+        assert passkey_sign_in(api, SIGN_IN, authenticator.assert_(sign_in_options(api))).status == 200
+
+
+def test_an_unknown_passkey_or_a_wrong_user_handle_is_refused(
+    api: ApiServices, people: People, authenticator: SoftAuthenticator
+) -> None:
+    register_passkey(api, people.alice, authenticator)
+    stranger = SoftAuthenticator()
+    stranger.register(registration_options(api, people, "bob"))
+    unknown = passkey_sign_in(api, SIGN_IN, stranger.assert_(sign_in_options(api)))
+    assert (unknown.status, unknown.body) == (400, NOT_ACCEPTED)
+    posing = authenticator.assert_(sign_in_options(api), user_handle=str(people.bob.id).encode())
+    assert (passkey_sign_in(api, SIGN_IN, posing).status) == 400
+
+
+@pytest.mark.parametrize(
+    "credential",
+    [{}, {"id": 1}, {"id": "AA", "rawId": "AA", "type": "public-key", "response": {}}, "x" * 10_000],
+    ids=["empty", "bad-id", "no-fields", "a-string"],
+)
+def test_a_malformed_assertion_is_a_400_that_changes_nothing(
+    api: ApiServices, aws: dict[str, Any], people: People, credential: Any
+) -> None:
+    before = aws["dynamodb"].scan(TableName="SettingsTable")["Items"]
+    answer = sign_in_call(api, SIGN_IN, {"passkeyCredentials": {"credential": credential}})
+    assert (answer.status, answer.body["code"]) == (400, 3)
+    assert aws["dynamodb"].scan(TableName="SettingsTable")["Items"] == before
+
+
+def test_exactly_one_kind_of_credentials(
+    api: ApiServices, people: People, authenticator: SoftAuthenticator
+) -> None:
+    register_passkey(api, people.alice, authenticator)
+    both = {
+        "passkeyCredentials": {"credential": authenticator.assert_(sign_in_options(api))},
+        "passwordCredentials": {"username": "alice", "password": "correct horse battery"},
+    }
+    answer = sign_in_call(api, SIGN_IN, both)
+    assert (answer.status, answer.body["code"]) == (400, 3)
+
+
+def test_an_archived_user_cannot_sign_in_with_a_passkey(
+    api: ApiServices, people: People, authenticator: SoftAuthenticator
+) -> None:
+    register_passkey(api, people.alice, authenticator)
+    admin = Principal(people.admin.id, "root", Role.ADMIN, AuthMethod.ACCESS_TOKEN)
+    api.user_admin.update(admin, "alice", UserChanges(state=State.ARCHIVED))
+    answer = passkey_sign_in(api, SIGN_IN, authenticator.assert_(sign_in_options(api)))
+    assert (answer.status, answer.body["message"]) == (403, "user has been archived")
+
+
+def test_a_passkey_is_no_password_for_disallow_password_auth(
+    api: ApiServices, people: People, authenticator: SoftAuthenticator
+) -> None:
+    register_passkey(api, people.alice, authenticator)
+    api.settings.put_instance(InstanceSettings(disallow_user_registration=False, disallow_password_auth=True))
+    assert password_step(api, SIGN_IN, people.alice).status == 403
+    assert passkey_sign_in(api, SIGN_IN, authenticator.assert_(sign_in_options(api))).status == 200
+
+
+# -- the second step ---------------------------------------------------------------------------
+
+
+def test_the_methods_name_passkey_when_the_user_has_one(
+    api: ApiServices, clock: FakeClock, people: People, authenticator: SoftAuthenticator
+) -> None:
+    register_passkey(api, people.alice, authenticator)
+    (info,) = password_step(api, SIGN_IN, people.alice).body["details"]
+    assert info["metadata"]["methods"] == "passkey"
+    enrol_totp(api, people.alice)
+    (info,) = password_step(api, SIGN_IN, people.alice).body["details"]
+    assert info["metadata"]["methods"] == "totp,recoveryCode,passkey"
+    # Without a factor, the password alone still signs in.
+    assert password_step(api, SIGN_IN, people.bob).status == 200
+
+
+@pytest.mark.parametrize("route", [SIGN_IN, SESSIONS], ids=["signin", "sessions"])
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_a_passkey_second_step_signs_in_with_pwd_hwk_mfa(
+    api: ApiServices,
+    aws: dict[str, Any],
+    people: People,
+    authenticator: SoftAuthenticator,
+    audit: RecordingAudit,
+    route: Route,
+    algorithm: Algorithm,
+) -> None:
+    passkey = register_passkey(api, people.alice, authenticator, algorithm)
+    other = SoftAuthenticator()
+    register_passkey(api, people.alice, other)
+    challenge = challenge_of(password_step(api, route, people.alice))
+    options = sign_in_options(api, challenge)
+    allowed = {unb64url(c["id"]) for c in options["allowCredentials"]}
+    assert allowed == {c.credential_id for c in authenticator.credentials + other.credentials}
+    assert options["userVerification"] == "required"
+    answer = second_step(api, route, challenge, passkey=authenticator.assert_(options))
+    assert answer.status == 200, answer.body
+    if route is SIGN_IN:
+        assert amr(answer) == ["pwd", "hwk", "mfa"]
+    else:
+        (cookie,) = [c for c in answer.cookies if c.startswith("user_session=")]
+        session = api.sessions.current(cookie.split(";")[0].split("=", 1)[1], people.alice.id)
+        assert session is not None and session.sign_in.amr == ("pwd", "hwk", "mfa")
+    # Both challenges are used up.
+    assert items(aws, "mfa#") == [] and items(aws, "webauthn#") == []
+    assert (AuditEvent.USED, passkey["id"], "signed in, second step") in events_of(audit)
+
+
+def test_a_wrong_passkey_in_the_second_step_is_a_wrong_code(
+    api: ApiServices, aws: dict[str, Any], people: People, authenticator: SoftAuthenticator
+) -> None:
+    register_passkey(api, people.alice, authenticator)
+    challenge = challenge_of(password_step(api, SIGN_IN, people.alice))
+    for tries in range(1, 5):
+        bad = authenticator.assert_(sign_in_options(api, challenge), bad_signature=True)
+        answer = second_step(api, SIGN_IN, challenge, passkey=bad)
+        assert (answer.status, answer.body) == (400, NOT_ACCEPTED)
+        (item,) = items(aws, "mfa#")
+        assert item["failures"] == {"N": str(tries)}
+    fifth = authenticator.assert_(sign_in_options(api, challenge), bad_signature=True)
+    assert second_step(api, SIGN_IN, challenge, passkey=fifth).status == 400
+    # Five wrong tries: the challenge is dead, and so are options for it.
+    assert items(aws, "mfa#") == []
+    dead = passkey_options(api, challenge)
+    assert (dead.status, dead.body["message"]) == (400, INVALID_CHALLENGE)
+    # And they were failed sign-ins: the password step from this address is throttled.
+    assert password_step(api, SIGN_IN, people.alice).status == 429
+
+
+def test_another_users_passkey_does_not_finish_the_second_step(
+    api: ApiServices, people: People, authenticator: SoftAuthenticator
+) -> None:
+    register_passkey(api, people.alice, authenticator)
+    bobs = SoftAuthenticator()
+    register_passkey(api, people.bob, bobs)
+    challenge = challenge_of(password_step(api, SIGN_IN, people.alice))
+    options = sign_in_options(api, challenge)
+    answer = second_step(api, SIGN_IN, challenge, passkey=bobs.assert_(options, bobs.credentials[0]))
+    assert (answer.status, answer.body) == (400, NOT_ACCEPTED)
+
+
+def test_a_passkey_ceremony_belongs_to_its_mfa_challenge(
+    api: ApiServices, people: People, authenticator: SoftAuthenticator
+) -> None:
+    register_passkey(api, people.alice, authenticator)
+    first = challenge_of(password_step(api, SIGN_IN, people.alice))
+    second = challenge_of(password_step(api, SIGN_IN, people.alice))
+    options = sign_in_options(api, first)
+    crossed = second_step(api, SIGN_IN, second, passkey=authenticator.assert_(options))
+    assert (crossed.status, crossed.body["message"]) == (400, INVALID_CEREMONY)
+    # A passwordless challenge is not a second step's either.
+    passwordless = second_step(api, SIGN_IN, second, passkey=authenticator.assert_(sign_in_options(api)))
+    assert (passwordless.status, passwordless.body["message"]) == (400, INVALID_CEREMONY)
+    # ...nor a second step's a passwordless sign-in.
+    stolen = passkey_sign_in(api, SIGN_IN, authenticator.assert_(sign_in_options(api, second)))
+    assert (stolen.status, stolen.body["message"]) == (400, INVALID_CEREMONY)
+    # The first challenge and its ceremony are untouched.
+    assert second_step(api, SIGN_IN, first, passkey=authenticator.assert_(options)).status == 200
+
+
+def test_a_challenge_of_the_other_route_does_not_finish_with_a_passkey(
+    api: ApiServices, people: People, authenticator: SoftAuthenticator
+) -> None:
+    register_passkey(api, people.alice, authenticator)
+    challenge = challenge_of(password_step(api, SIGN_IN, people.alice))
+    options = sign_in_options(api, challenge)
+    crossed = second_step(api, SESSIONS, challenge, passkey=authenticator.assert_(options))
+    assert (crossed.status, crossed.body["message"]) == (400, INVALID_CHALLENGE)
+
+
+def test_passkey_options_for_a_bad_challenge_or_a_user_without_passkeys(
+    api: ApiServices, people: People
+) -> None:
+    for value in ("x" * 43, "short", "-" * 129):
+        answer = passkey_options(api, value)
+        assert answer.status == 400 and answer.body["code"] == 3, value
+    enrol_totp(api, people.alice)
+    challenge = challenge_of(password_step(api, SIGN_IN, people.alice))
+    none = passkey_options(api, challenge)
+    assert (none.status, none.body["code"]) == (400, 9)
+
+
+def test_the_second_step_takes_exactly_one_proof(
+    api: ApiServices, people: People, authenticator: SoftAuthenticator
+) -> None:
+    register_passkey(api, people.alice, authenticator)
+    challenge = challenge_of(password_step(api, SIGN_IN, people.alice))
+    assertion = authenticator.assert_(sign_in_options(api, challenge))
+    both = second_step(api, SIGN_IN, challenge, passkey=assertion, totpCode="123456")
+    assert (both.status, both.body["code"]) == (400, 3)
+    assert second_step(api, SIGN_IN, challenge, passkey=assertion).status == 200
+
+
+def test_a_passkey_challenge_is_stored_only_as_a_hash(
+    api: ApiServices, aws: dict[str, Any], people: People
+) -> None:
+    options = sign_in_options(api)
+    (item,) = items(aws, "webauthn#")
+    challenge = unb64url(options["challenge"])
+    assert item["pk"]["S"] == "webauthn#" + hashlib.sha256(challenge).hexdigest()
+    assert options["challenge"] not in repr(item) and challenge.hex() not in repr(item)
+    assert int(item["expiresAt"]["N"]) - int(item["createdAt"]["N"]) == CEREMONY_TTL_SECONDS
