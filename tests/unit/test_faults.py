@@ -32,14 +32,19 @@ from auth.stores.dynamo import get_bool, get_n, get_s
 from auth.wiring import ApiServices, build_api_services, build_authorizer_services
 from handlers import api_context, authorizer
 from handlers.bodies import IdentityProviderRequest
+from tests.support.authenticator import SoftAuthenticator
 from tests.support.clock import FakeClock
 from tests.support.factors import (
     challenge_of,
     code_at,
     enrol_totp,
     factor_call,
+    passkey_options,
+    passkey_sign_in,
     password_step,
+    register_passkey,
     second_step,
+    sign_in_options,
 )
 from tests.support.faults import FAULTS, WRITE_OPERATIONS, Armed, FaultInjector
 from tests.support.people import PASSWORD, Answer, authorize, call_api, context_for
@@ -292,6 +297,51 @@ def SIGNED_IN_NOW(services: Any) -> SignIn:
     return SignIn.with_password(services.clock.now())
 
 
+def _with_passkey(api: ApiServices) -> Scene:
+    """A signed-in user with a passkey: its authenticator and id in `extra`."""
+    scene = _signed_in(api)
+    authenticator = SoftAuthenticator()
+    scene.extra |= {
+        "authenticator": authenticator,
+        "passkey": register_passkey(api, scene.user, authenticator)["id"],
+        "root": api.users.get_by_username("root"),
+    }
+    return scene
+
+
+def _registering(api: ApiServices) -> Scene:
+    """A signed-in user with a passkey, holding the answer to new registration options."""
+    scene = _with_passkey(api)
+    options = factor_call(api, routes.PASSKEY_REGISTRATION, scene.user).body["options"]
+    scene.extra["credential"] = SoftAuthenticator().register(options)
+    return scene
+
+
+def _asserting(api: ApiServices) -> Scene:
+    """A user with a passkey holding an assertion for passwordless options."""
+    scene = _with_passkey(api)
+    scene.extra["assertion"] = scene.extra["authenticator"].assert_(sign_in_options(api))
+    return scene
+
+
+def _passkey_challenged(api: ApiServices) -> Scene:
+    """A user with a passkey past the password step, holding an assertion for its options."""
+    scene = _with_passkey(api)
+    challenge = challenge_of(password_step(api, routes.SIGN_IN, scene.user))
+    scene.extra["challenge"] = challenge
+    scene.extra["assertion"] = scene.extra["authenticator"].assert_(sign_in_options(api, challenge))
+    return scene
+
+
+def _remove_passkey(admin: bool) -> Callable[[Any, Scene], Any]:
+    def act(services: Any, scene: Scene) -> Any:
+        path = routes.REMOVE_PASSKEY.path.format(username=scene.user.username, id=scene.extra["passkey"])
+        caller = context_for(scene.extra["root"] if admin else scene.user)
+        return call_api(services, "DELETE", path, routes.REMOVE_PASSKEY.path, caller)
+
+    return act
+
+
 USER = "/api/v1/users/{username}"
 PATS = "/api/v1/users/{username}/personalAccessTokens"
 PAT = "/api/v1/users/{username}/personalAccessTokens/{tokenId}"
@@ -463,6 +513,52 @@ PATHS = [
         ),
     ),
     Path(
+        "passkey registration options",
+        _with_passkey,
+        lambda s, sc: factor_call(s, routes.PASSKEY_REGISTRATION, sc.user),
+    ),
+    Path(
+        "passkey registration",
+        _registering,
+        lambda s, sc: factor_call(
+            s, routes.REGISTER_PASSKEY, sc.user, body={"credential": sc.extra["credential"]}
+        ),
+    ),
+    Path("passkey list", _with_passkey, lambda s, sc: factor_call(s, routes.LIST_PASSKEYS, sc.user)),
+    Path("passkey removal", _with_passkey, _remove_passkey(admin=False)),
+    Path("an admin's passkey removal", _with_passkey, _remove_passkey(admin=True)),
+    Path("passkey sign-in options", _signed_in, lambda s, sc: passkey_options(s)),
+    Path(
+        "passwordless sign-in",
+        _asserting,
+        lambda s, sc: passkey_sign_in(s, routes.SIGN_IN, sc.extra["assertion"]),
+    ),
+    Path(
+        "passwordless session sign-in",
+        _asserting,
+        lambda s, sc: passkey_sign_in(s, routes.CREATE_SESSION, sc.extra["assertion"]),
+    ),
+    Path(
+        "sign-in first step with a passkey",
+        _with_passkey,
+        lambda s, sc: _first_step(s, sc, routes.SIGN_IN),
+    ),
+    Path(
+        "passkey options for a second step",
+        _passkey_challenged,
+        lambda s, sc: passkey_options(s, sc.extra["challenge"]),
+    ),
+    Path(
+        "sign-in second step with a passkey",
+        _passkey_challenged,
+        lambda s, sc: second_step(s, routes.SIGN_IN, sc.extra["challenge"], passkey=sc.extra["assertion"]),
+    ),
+    Path(
+        "user delete with a passkey",
+        _with_passkey,
+        lambda s, sc: _call(s, "DELETE", USER.format(username=sc.user.username), USER, sc),
+    ),
+    Path(
         "user delete",
         _signed_in,
         lambda s, sc: _call(s, "DELETE", USER.format(username=sc.user.username), USER, sc),
@@ -503,6 +599,7 @@ def partial_writes(dynamodb: Any, config: Config) -> list[str]:
             problems.append(f"a TOTP factor of missing user {get_n(item, 'userId')} is left")
         if get_bool(item, "enabled") and "recoveryCodes" not in item and "totpLastStep" not in item:
             problems.append(f"user {get_n(item, 'userId')}'s TOTP is enabled without its first step")
+    problems += passkeys_astray(dynamodb, config, set(users))
     for item in _scan(dynamodb, config.linked_identities_table):
         # SPEC §8: a link of a user who is gone would be a dead way in (or, worse, a live one).
         if get_n(item, "userId") not in users:
@@ -511,6 +608,37 @@ def partial_writes(dynamodb: Any, config: Config) -> list[str]:
         if get_s(item, "pk") == "owner" and get_n(item, "userId") not in users:
             problems.append("the owner marker names a missing user")
     return problems + owner_copies_drifted(dynamodb, config, users)
+
+
+def passkeys_astray(dynamodb: Any, config: Config, users: set[int]) -> list[str]:
+    """A passkey outliving its user, or not in its user's list (which listing, the cap and
+    deletion rely on), or a list naming a passkey that is gone."""
+    items = _scan(dynamodb, config.factors_table)
+    passkeys = {
+        get_s(i, "pk").removeprefix("passkey#"): i for i in items if get_s(i, "pk").startswith("passkey#")
+    }
+    lists = {
+        get_n(i, "userId"): set(i.get("ids", {}).get("SS", []))
+        for i in items
+        if get_s(i, "pk").startswith("passkeys#")
+    }
+    problems = [
+        f"passkey {pid} of missing user {get_n(i, 'userId')} is left"
+        for pid, i in passkeys.items()
+        if get_n(i, "userId") not in users
+    ]
+    problems += [
+        f"passkey {pid} is not in its user's list"
+        for pid, i in passkeys.items()
+        if pid not in lists.get(get_n(i, "userId"), set())
+    ]
+    problems += [
+        f"user {user}'s passkey list names missing {pid}"
+        for user, ids in lists.items()
+        for pid in ids
+        if pid not in passkeys
+    ]
+    return problems
 
 
 def owner_copies_drifted(dynamodb: Any, config: Config, users: dict[int, Any]) -> list[str]:

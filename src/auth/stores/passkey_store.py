@@ -263,12 +263,12 @@ class PasskeyStore:
     def delete_all(self, user_id: int) -> list[PasskeyRecord]:
         """Every passkey of a user being deleted, then their list; what was removed.
 
-        Passkeys go before the list, so a failure part way leaves the rest listed for a retry.
+        Each passkey leaves the table and the list together, so a failure part way leaves the
+        rest listed for a retry, and the list never names a passkey that is gone.
         """
         removed = self.for_user(user_id)
         for record in removed:
-            with translated_errors():
-                self._client.delete_item(TableName=self._table, Key=_passkey_key(record.passkey_id))
+            self.remove(record)
         with translated_errors():
             self._client.delete_item(TableName=self._table, Key=_list_key(user_id))
         return removed
