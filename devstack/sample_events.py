@@ -226,6 +226,104 @@ def samples() -> list[Sample]:
             context=_context(ADMIN),
             path_parameters={"username": "demo"},
         ),
+        *_factor_samples(),
+    ]
+
+
+# A well-formed passkey id (base64url of a SHA-256) that names no passkey.
+PASSKEY_ID = "A" * 43
+
+
+def _factor_samples() -> list[Sample]:
+    """SPEC §7: TOTP, recovery codes and passkeys. The sample sign-in is old, so every change
+    of one's own is a 401 asking for a recent sign-in; readings and public routes answer."""
+    demo = {"username": "demo"}
+    old_sign_in = "needs a sign-in at most REAUTH_MAX_AGE_SECONDS old: recent sign-in required"
+
+    def own(name: str, status: int, route: str, path: str, *args: Any, **kwargs: Any) -> Sample:
+        return _api_sample(
+            name, status, route, path, *args, context=_context(ADMIN), path_parameters=demo, **kwargs
+        )
+
+    return [
+        own("api-get-totp", 200, "GET /api/v1/users/{username}/totp", "/api/v1/users/demo/totp"),
+        own(
+            "api-enrol-totp-old-sign-in",
+            401,
+            "POST /api/v1/users/{username}/totp",
+            "/api/v1/users/demo/totp",
+            notes=old_sign_in,
+        ),
+        own(
+            "api-confirm-totp-old-sign-in",
+            401,
+            "POST /api/v1/users/{username}/totp/confirm",
+            "/api/v1/users/demo/totp/confirm",
+            {"code": "123456"},
+            notes=old_sign_in,
+        ),
+        own(
+            "api-remove-totp-old-sign-in",
+            401,
+            "DELETE /api/v1/users/{username}/totp",
+            "/api/v1/users/demo/totp",
+            notes=old_sign_in,
+        ),
+        own(
+            "api-regenerate-recovery-codes-old-sign-in",
+            401,
+            "POST /api/v1/users/{username}/recoveryCodes",
+            "/api/v1/users/demo/recoveryCodes",
+            notes=old_sign_in,
+        ),
+        _api_sample(
+            "api-sign-in-unknown-mfa-challenge",
+            400,
+            "POST /api/v1/auth/signin",
+            "/api/v1/auth/signin",
+            {"mfaCredentials": {"challenge": "A" * 43, "totpCode": "123456"}},
+            notes="the second step with a challenge no first step issued",
+        ),
+        own("api-list-passkeys", 200, "GET /api/v1/users/{username}/passkeys", "/api/v1/users/demo/passkeys"),
+        own(
+            "api-passkey-registration-old-sign-in",
+            401,
+            "POST /api/v1/users/{username}/passkeys/registration",
+            "/api/v1/users/demo/passkeys/registration",
+            notes=old_sign_in,
+        ),
+        own(
+            "api-register-passkey-old-sign-in",
+            401,
+            "POST /api/v1/users/{username}/passkeys",
+            "/api/v1/users/demo/passkeys",
+            {"credential": {}, "displayName": "Laptop"},
+            notes=old_sign_in,
+        ),
+        _api_sample(
+            "api-remove-passkey-old-sign-in",
+            401,
+            "DELETE /api/v1/users/{username}/passkeys/{id}",
+            f"/api/v1/users/demo/passkeys/{PASSKEY_ID}",
+            context=_context(ADMIN),
+            path_parameters={"username": "demo", "id": PASSKEY_ID},
+            notes=old_sign_in,
+        ),
+        _api_sample(
+            "api-passkey-sign-in-options",
+            200,
+            "POST /api/v1/auth/passkeys/options",
+            "/api/v1/auth/passkeys/options",
+            {},
+            notes="options for a passwordless sign-in (navigator.credentials.get)",
+        ),
+        _api_sample(
+            "api-sign-in-malformed-passkey",
+            400,
+            "POST /api/v1/auth/signin",
+            "/api/v1/auth/signin",
+            {"passkeyCredentials": {"credential": {"id": "not an AuthenticationResponseJSON"}}},
+        ),
     ]
 
 
