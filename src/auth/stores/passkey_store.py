@@ -20,7 +20,7 @@ so two requests with one challenge or one assertion cannot both succeed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -72,14 +72,14 @@ class PasskeyRecord:
 
 @dataclass(frozen=True)
 class CeremonyRecord:
-    challenge_hash: str
+    challenge_hash: str = field(repr=False)
     kind: CeremonyKind
     # 0 for a passwordless sign-in.
     user_id: int
     created_at: int
     expires_at: int
     # A second step's: the hash of the MFA challenge whose user it is for.
-    mfa_challenge_hash: str = ""
+    mfa_challenge_hash: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
