@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from auth.audit import AuditEvent, AuditSink, CredentialKind
 from auth.clock import Clock
@@ -67,7 +67,7 @@ class ProviderInput:
     title: str
     identifier_filter: str
     config: ProviderConfig
-    client_secret: str
+    client_secret: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class ProviderChanges:
     identifier_filter: str | None = None
     type: ProviderType | None = None
     config: ProviderConfig | None = None
-    client_secret: str = ""
+    client_secret: str = field(default="", repr=False)
 
 
 def provider_id_of(name_or_id: str) -> str:
@@ -115,7 +115,7 @@ def validate(provider: ProviderInput, allow_http: bool) -> ProviderInput:
     if len(config.scopes) > MAX_SCOPES or not all(_SCOPE.fullmatch(scope) for scope in config.scopes):
         raise InvalidArgument(f"scopes must be at most {MAX_SCOPES} scope tokens (RFC 6749 §3.3)")
     mapping = config.field_mapping
-    for field, value in (
+    for name, value in (
         ("identifier", mapping.identifier),
         ("displayName", mapping.display_name),
         ("email", mapping.email),
@@ -123,7 +123,7 @@ def validate(provider: ProviderInput, allow_http: bool) -> ProviderInput:
     ):
         if value and _FIELD.fullmatch(value) is None:
             raise InvalidArgument(
-                f"fieldMapping.{field} must be a claim name of 1-{MAX_FIELD_CHARS} characters"
+                f"fieldMapping.{name} must be a claim name of 1-{MAX_FIELD_CHARS} characters"
             )
     if provider.type is ProviderType.OAUTH2:
         if not mapping.identifier:

@@ -25,7 +25,7 @@ import base64
 import hmac
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -75,9 +75,9 @@ class SsoCredentials:
     """`ssoCredentials`: what the client brings back from the provider's redirect."""
 
     idp_name: str
-    code: str
+    code: str = field(repr=False)
     redirect_uri: str
-    code_verifier: str | None = None
+    code_verifier: str | None = field(default=None, repr=False)
     nonce: str | None = None
 
 

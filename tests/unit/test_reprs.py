@@ -22,8 +22,8 @@ from auth.stores.pat_store import PatRecord
 from auth.tokens import IssuedToken, SigningKey
 
 SECRET_NAMES = re.compile(r"(^|_)(token|secret|sealed|password|hash|hashes|code)($|_)")
-# Names that match but hold no secret: ids, table names, durations and switches.
-NOT_SECRET = re.compile(r"_(id|table|ttl)$|^disallow_")
+# Names that match but hold no secret: ids, table names, durations, addresses and switches.
+NOT_SECRET = re.compile(r"_(id|table|ttl|url|endpoint)$|^disallow_")
 PACKAGES = ("auth", "handlers", "tools.memos_import")
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -52,7 +52,7 @@ _NOT_EXISTS = "attribute_not_exists(pk)"
 @dataclass(frozen=True)
 class StoredProvider:
     provider: IdentityProvider
-    sealed_secret: Sealed
+    sealed_secret: Sealed = field(repr=False)
 
 
 class Created(Enum):
