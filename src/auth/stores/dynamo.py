@@ -94,6 +94,15 @@ def conditional_write(operation: Callable[..., dict[str, Any]], **request: Any) 
             raise
 
 
+def put_new(client: Any, table: str, item: Item, key: str = "pk") -> bool:
+    """Put an item where none has its key: False when one had (the write is then not made).
+
+    Any other failure is Unavailable, as in `translated_errors`.
+    """
+    request = {"TableName": table, "Item": item, "ConditionExpression": f"attribute_not_exists({key})"}
+    return conditional_write(client.put_item, **request) is not None
+
+
 def write_transaction(client: Any, items: list[dict[str, Any]]) -> list[str] | None:
     """Run a write transaction: None when it was applied; when it was canceled, each item's
     reason in the order the items were given. Any other failure is Unavailable."""

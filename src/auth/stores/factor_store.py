@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from auth.errors import Unavailable
 from auth.factor_cipher import Sealed
 from auth.stores.dynamo import (
     ITEM_CONDITION_FAILED,
@@ -28,6 +29,7 @@ from auth.stores.dynamo import (
     get_one,
     get_s,
     n,
+    put_new,
     s,
     translated_errors,
     write_transaction,
@@ -189,10 +191,9 @@ class FactorStore:
             "failures": n(0),
             "firstAmr": s(record.first_amr),
         }
-        with translated_errors():
-            self._client.put_item(
-                TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
-            )
+        if not put_new(self._client, self._table, item):
+            # Its key is random: taken means something is wrong, and nothing is overwritten.
+            raise Unavailable("storage unavailable")
 
     def get_challenge(self, challenge_hash: str) -> ChallengeRecord | None:
         item = get_one(self._client, self._table, _challenge_key(challenge_hash), consistent=True)

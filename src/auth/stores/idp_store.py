@@ -41,6 +41,7 @@ from auth.stores.dynamo import (
     get_s,
     items_of_user,
     n,
+    put_new,
     s,
     translated_errors,
     write_transaction,
@@ -187,15 +188,7 @@ class IdpStore:
         Also tools/memos_import's way in: a Memos `idp` row with the id (Memos' uid) and
         a uid of its own choosing, its client secret sealed like any other.
         """
-        return (
-            conditional_write(
-                self._client.put_item,
-                TableName=self._providers,
-                Item=provider_to_item(stored),
-                ConditionExpression=_NOT_EXISTS,
-            )
-            is not None
-        )
+        return put_new(self._client, self._providers, provider_to_item(stored))
 
     def replace_provider(self, stored: StoredProvider, was_updated_at: int) -> bool:
         """Store a changed provider over the one read (same uid, not changed since)."""
@@ -234,15 +227,7 @@ class IdpStore:
         tools/memos_import's way in for Memos' `user_identity` rows (provider = the idp's
         id here, provider_uid = the uid put_provider stored, extern_uid, user_id).
         """
-        return (
-            conditional_write(
-                self._client.put_item,
-                TableName=self._links,
-                Item=link_to_item(link),
-                ConditionExpression=_NOT_EXISTS,
-            )
-            is not None
-        )
+        return put_new(self._client, self._links, link_to_item(link))
 
     def link_existing_user(self, link: LinkRecord, user_key: TableKey) -> bool | None:
         """Link an identity to a user who must still exist, in one transaction: True when

@@ -34,6 +34,7 @@ from auth.stores.dynamo import (
     get_one,
     get_s,
     n,
+    put_new,
     s,
     translated_errors,
     write_transaction,
@@ -322,10 +323,9 @@ class PasskeyStore:
             "expiresAt": n(record.expires_at),
             "mfaChallenge": s(record.mfa_challenge_hash),
         }
-        with translated_errors():
-            self._client.put_item(
-                TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
-            )
+        if not put_new(self._client, self._table, item):
+            # Its key is random: taken means something is wrong, and nothing is overwritten.
+            raise Unavailable("storage unavailable")
 
     def get_ceremony(self, challenge_hash: str) -> CeremonyRecord | None:
         item = get_one(self._client, self._table, _ceremony_key(challenge_hash), consistent=True)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from auth.errors import Unavailable
 from auth.models import ClientInfo, Device, SignIn
 from auth.stores.dynamo import (
     Item,
@@ -23,8 +24,8 @@ from auth.stores.dynamo import (
     get_s,
     items_of_user,
     n,
+    put_new,
     s,
-    translated_errors,
 )
 
 
@@ -71,26 +72,24 @@ class SessionStore:
         return {"secretHash": s(secret_hash)}
 
     def create(self, record: SessionRecord) -> None:
-        with translated_errors():
-            self._client.put_item(
-                TableName=self._table,
-                Item={
-                    "secretHash": s(record.secret_hash),
-                    "sessionId": s(record.session_id),
-                    "userId": n(record.user_id),
-                    "createdAt": n(record.created_at),
-                    "lastAccessedAt": n(record.last_accessed_at),
-                    "expiresAt": n(record.expires_at),
-                    "userAgent": s(record.client.user_agent),
-                    "ipAddress": s(record.client.ip_address),
-                    "device": s(record.device.device),
-                    "os": s(record.device.os),
-                    "browser": s(record.device.browser),
-                    "authTime": n(record.sign_in.auth_time),
-                    "amr": s(" ".join(record.sign_in.amr)),
-                },
-                ConditionExpression="attribute_not_exists(secretHash)",
-            )
+        item = {
+            "secretHash": s(record.secret_hash),
+            "sessionId": s(record.session_id),
+            "userId": n(record.user_id),
+            "createdAt": n(record.created_at),
+            "lastAccessedAt": n(record.last_accessed_at),
+            "expiresAt": n(record.expires_at),
+            "userAgent": s(record.client.user_agent),
+            "ipAddress": s(record.client.ip_address),
+            "device": s(record.device.device),
+            "os": s(record.device.os),
+            "browser": s(record.device.browser),
+            "authTime": n(record.sign_in.auth_time),
+            "amr": s(" ".join(record.sign_in.amr)),
+        }
+        if not put_new(self._client, self._table, item, key="secretHash"):
+            # Its key is random: taken means something is wrong, and nothing is overwritten.
+            raise Unavailable("storage unavailable")
 
     def get_along(
         self, secret_hash: str, other: TableKey, consistent: bool

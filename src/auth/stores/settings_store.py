@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from auth.stores.dynamo import Item, boolean, conditional_write, get_bool, get_one, s, translated_errors
+from auth.stores.dynamo import Item, boolean, get_bool, get_one, put_new, s, translated_errors
 
 INSTANCE_SETTINGS = "instance"
 
@@ -67,16 +67,9 @@ class SettingsStore:
 
     def put_instance_if_absent(self, settings: InstanceSettings) -> bool:
         """Store the settings unless the instance has its own already; whether they were stored."""
-        return (
-            conditional_write(
-                self._client.put_item,
-                TableName=self._table,
-                Item={
-                    "pk": s(INSTANCE_SETTINGS),
-                    "disallowUserRegistration": boolean(settings.disallow_user_registration),
-                    "disallowPasswordAuth": boolean(settings.disallow_password_auth),
-                },
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-            is not None
-        )
+        item: Item = {
+            "pk": s(INSTANCE_SETTINGS),
+            "disallowUserRegistration": boolean(settings.disallow_user_registration),
+            "disallowPasswordAuth": boolean(settings.disallow_password_auth),
+        }
+        return put_new(self._client, self._table, item)

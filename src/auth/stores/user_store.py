@@ -23,6 +23,7 @@ from auth.stores.dynamo import (
     get_one,
     get_s,
     n,
+    put_new,
     s,
     translated_errors,
     write_transaction,
@@ -144,15 +145,7 @@ class UserStore:
 
     def claim_owner(self, user_id: int) -> bool:
         """Name the instance's owner unless one is named: sign-up then makes no more ADMINs."""
-        return (
-            conditional_write(
-                self._client.put_item,
-                TableName=self._settings_table,
-                Item={"pk": s(OWNER_MARKER), "userId": n(user_id)},
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-            is not None
-        )
+        return put_new(self._client, self._settings_table, {"pk": s(OWNER_MARKER), "userId": n(user_id)})
 
     def imported_items(self, user: User, token_count: int) -> list[dict[str, Any]]:
         """Transaction items writing an imported user (flagged, counting `token_count` tokens
