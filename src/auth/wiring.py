@@ -27,6 +27,7 @@ from auth.verified_tokens import VerifiedAccessTokens
 
 if TYPE_CHECKING:
     from auth.accounts import Accounts
+    from auth.factor_cipher import FactorCipher
     from auth.factors import Factors
     from auth.identity_providers import IdentityProviders
     from auth.linked_identities import LinkedIdentities
@@ -50,6 +51,20 @@ def build_key_ring(config: Config, clock: Clock, secretsmanager: Any) -> Signing
         return DemoKeyRing()
     source = SecretsManagerKeySource(secretsmanager, config.signing_key_secret_id)
     return KeyRing(source, clock, max_age=config.key_cache_seconds)
+
+
+def build_factor_keys(config: Config, clock: Clock, secretsmanager: Any) -> SigningKeys:
+    """The key of secrets at rest (auth.factor_cipher), a secret of its own read like the
+    signing key; also tools/memos_import's, to seal imported client secrets the same way."""
+    source = SecretsManagerKeySource(secretsmanager, config.factor_key_secret_id)
+    return KeyRing(source, clock, max_age=config.key_cache_seconds)
+
+
+def build_idp_secret_cipher(factor_keys: SigningKeys) -> FactorCipher:
+    """Client secrets of identity providers: the factor key ring, a key of their own (HKDF purpose)."""
+    from auth.factor_cipher import IDP_CLIENT_SECRET, FactorCipher
+
+    return FactorCipher(factor_keys, IDP_CLIENT_SECRET)
 
 
 @dataclass
@@ -184,7 +199,7 @@ def build_api_services(
     audit: AuditSink | None = None,
 ) -> ApiServices:
     from auth.accounts import Accounts
-    from auth.factor_cipher import IDP_CLIENT_SECRET, FactorCipher
+    from auth.factor_cipher import FactorCipher
     from auth.factors import Factors
     from auth.identity_providers import IdentityProviders
     from auth.logins import Logins
@@ -225,17 +240,11 @@ def build_api_services(
     throttle = SignInThrottle(ThrottleStore(base.dynamodb, config.settings_table), clock)
     accounts = Accounts(users, settings, throttle, clock, config.bcrypt_cost)
     recent_sign_in = RecentSignIn(clock, config.reauth_max_age)
-    # The TOTP secrets' key: a secret of its own, read like the signing key (auth.factor_cipher).
-    factor_keys = KeyRing(
-        # The same client as the signing key's: one connection pool, one client to build.
-        SecretsManagerKeySource(base.secretsmanager, config.factor_key_secret_id),
-        clock,
-        max_age=config.key_cache_seconds,
-    )
+    # The same client as the signing key's: one connection pool, one client to build.
+    factor_keys = build_factor_keys(config, clock, base.secretsmanager)
     factors = Factors(factor_store, FactorCipher(factor_keys), recent_sign_in, revocation, clock, audit)
-    # Client secrets of identity providers: the same key ring, a key of their own (HKDF purpose).
     identity_providers = IdentityProviders(
-        idp_store, FactorCipher(factor_keys, IDP_CLIENT_SECRET), clock, audit, allow_http=config.is_local
+        idp_store, build_idp_secret_cipher(factor_keys), clock, audit, allow_http=config.is_local
     )
     relying_party = RelyingParty(config.webauthn_rp_id, config.webauthn_origins)
     passkeys = Passkeys(passkey_store, relying_party, recent_sign_in, revocation, clock, audit)

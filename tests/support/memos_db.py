@@ -1,7 +1,9 @@
 """Memos SQLite databases for the importer's tests, built from Memos' own schema.
 
-The DDL is written from SPEC §9's columns (Memos' store/migration/sqlite/LATEST.sql);
-`OLD_SCHEMA` is a database from before identity providers and the ADMIN role (HOST).
+The DDL is written from SPEC §9's columns (Memos' store/migration/sqlite/LATEST.sql), with
+its identity providers (`idp`, config as protojson `{"oauth2Config":{…}}`) and linked
+identities (`user_identity`); `OLD_SCHEMA` is a database from before identity providers and
+the ADMIN role (HOST).
 Passwords are hashed with `$2a$` as Go's bcrypt writes them; tokens are made and hashed as
 Memos does (`memos_pat_` + 32 random characters, no checksum; SHA-256 hex stored).
 """
@@ -18,6 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import bcrypt
 import jwt
@@ -69,6 +72,24 @@ PASSWORD = "correct horse battery"
 _ALPHABET = string.ascii_letters + string.digits
 # Hashing at cost 4 keeps the tests fast; the prefix is Go's.
 _COST = 4
+
+
+def oauth2_config(
+    base: str = "https://accounts.example.com",
+    client_id: str = "memos-client",
+    client_secret: str = "memos-client-secret",  # noqa: S107 - a test provider's
+    identifier: str = "email",
+) -> dict[str, Any]:
+    """Memos' `oauth2Config` as its protojson writes it (lowerCamelCase), on `base`'s endpoints."""
+    return {
+        "clientId": client_id,
+        "clientSecret": client_secret,
+        "authUrl": f"{base}/auth",
+        "tokenUrl": f"{base}/token",
+        "userInfoUrl": f"{base}/me",
+        "scopes": ["openid", "profile", "email"],
+        "fieldMapping": {"identifier": identifier, "displayName": "name", "email": "email"},
+    }
 
 
 def go_bcrypt(password: str, cost: int = _COST) -> str:
@@ -203,10 +224,28 @@ class MemosDb:
     def system_setting(self, name: str, value: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO system_setting (name, value) VALUES (?, ?)", (name, value))
 
-    def idp(self, idp_id: int, uid: str) -> None:
+    def idp(
+        self,
+        idp_id: int,
+        uid: str,
+        config: dict[str, Any] | None = None,
+        name: str | None = None,
+        type: str = "OAUTH2",
+        identifier_filter: str = "",
+        raw_config: str | None = None,
+    ) -> None:
+        """An identity provider row; `config` is the oauth2Config object (oauth2_config())."""
+        value = raw_config if raw_config is not None else json.dumps({"oauth2Config": config or {}})
         self._db.execute(
-            "INSERT INTO idp (id, uid, name, type, config) VALUES (?, ?, ?, 'OAUTH2', '{}')",
-            (idp_id, uid, uid.title()),
+            "INSERT INTO idp (id, uid, name, type, identifier_filter, config) VALUES (?, ?, ?, ?, ?, ?)",
+            (idp_id, uid, uid.title() if name is None else name, type, identifier_filter, value),
+        )
+
+    def user_identity(self, user_id: int, provider: str, extern_uid: str) -> None:
+        """A linked identity: `provider` is the idp's uid, `extern_uid` the mapped identifier."""
+        self._db.execute(
+            "INSERT INTO user_identity (user_id, provider, extern_uid) VALUES (?, ?, ?)",
+            (user_id, provider, extern_uid),
         )
 
     def close(self) -> Path:

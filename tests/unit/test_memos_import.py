@@ -23,12 +23,19 @@ from auth.stores.pat_store import PatRecord
 from auth.wiring import ApiServices, build_api_services
 from tests.support.audit import RecordingAudit
 from tests.support.clock import FakeClock
-from tests.support.memos_db import PASSWORD, MemosDb, go_bcrypt, memos_access_token, memos_refresh_token
+from tests.support.memos_db import (
+    PASSWORD,
+    MemosDb,
+    go_bcrypt,
+    memos_access_token,
+    memos_refresh_token,
+    oauth2_config,
+)
 from tools.memos_import import mapping, memos_sqlite, writer
 from tools.memos_import.__main__ import main as import_main
-from tools.memos_import.mapping import IDP_NOT_SUPPORTED, ImportedUser, Plan
-from tools.memos_import.target import LOGICAL_IDS, Target
-from tools.memos_import.writer import Importer, Report
+from tools.memos_import.mapping import ImportedUser, Plan
+from tools.memos_import.target import LOGICAL_IDS, OUTPUT_KEYS, Target
+from tools.memos_import.writer import IMPORTED_UID_PREFIX, Importer, Report
 
 TARGET = Target(
     users_table="UsersTable",
@@ -36,7 +43,12 @@ TARGET = Target(
     pats_table="PersonalAccessTokensTable",
     settings_table="SettingsTable",
     secret_id="SigningKeySecret",
+    identity_providers_table="IdentityProvidersTable",
+    linked_identities_table="LinkedIdentitiesTable",
+    factor_key_secret_id="FactorKeySecret",
 )
+# The fixture's identity provider: Memos' uid `google`, its client secret.
+CLIENT_SECRET = "memos-client-secret"
 
 
 @pytest.fixture
@@ -59,7 +71,8 @@ def memos(tmp_path: Path) -> MemosDb:
     db.refresh_tokens_of(1, 1)
     db.refresh_tokens_of(2, 1, expires_in=-60)
     db.system_setting("GENERAL", json.dumps({"disallowUserRegistration": True}))
-    db.idp(7, "google")
+    db.idp(7, "google", oauth2_config(client_secret=CLIENT_SECRET), identifier_filter=r".+@example\.com")
+    db.user_identity(1, "google", "host@example.com")
     db.close()
     return db
 
@@ -80,8 +93,15 @@ def _services(aws: dict[str, Any], clock: FakeClock) -> ApiServices:
 
 
 def _snapshot(aws: dict[str, Any]) -> dict[str, list[Any]]:
-    tables = ("UsersTable", "PersonalAccessTokensTable", "RefreshTokensTable", "SettingsTable")
-    items = {t: sorted(map(json.dumps, aws["dynamodb"].scan(TableName=t)["Items"])) for t in tables}
+    tables = (
+        "UsersTable",
+        "PersonalAccessTokensTable",
+        "RefreshTokensTable",
+        "SettingsTable",
+        "IdentityProvidersTable",
+        "LinkedIdentitiesTable",
+    )
+    items = {t: sorted(map(repr, aws["dynamodb"].scan(TableName=t)["Items"])) for t in tables}
     versions = aws["secretsmanager"].list_secret_version_ids(SecretId="SigningKeySecret")["Versions"]
     return {**items, "secret": sorted(v["VersionId"] for v in versions)}
 
@@ -112,8 +132,7 @@ def test_rows_it_cannot_take_are_named_with_a_reason(memos: MemosDb) -> None:
     assert "username memos-auth refuses" in reasons["user 4"]
     assert "clashes with user 2" in reasons["user 5"]
     assert reasons["user_setting PERSONAL_ACCESS_TOKENS of user 3"] == "value is not Memos' JSON"
-    assert reasons["idp 7"] == IDP_NOT_SUPPORTED
-    assert len(reasons) == 4
+    assert len(reasons) == 3
 
 
 def test_expired_tokens_are_left_out_and_counted(memos: MemosDb) -> None:
@@ -142,7 +161,8 @@ def test_not_a_memos_database_is_refused(tmp_path: Path) -> None:
 
 def test_nothing_in_a_plan_repr_carries_a_credential(memos: MemosDb) -> None:
     shown = repr(_plan(memos)) + repr(memos_sqlite.read(memos.path))
-    assert memos.secret_key not in shown and "$2a$" not in shown
+    assert "google" in shown  # the provider is in the plan, its secret is not:
+    assert memos.secret_key not in shown and "$2a$" not in shown and CLIENT_SECRET not in shown
     assert not any(token in shown for token in memos.pats)
 
 
@@ -194,6 +214,9 @@ def test_a_second_run_changes_nothing(aws: dict[str, Any], memos: MemosDb) -> No
     assert again.counts[("personal access tokens", "unchanged")] == 2
     assert again.counts[("refresh tokens", "unchanged")] == 1
     assert again.counts[("secret key", "unchanged")] == 1
+    assert again.counts[("identity providers", "unchanged")] == 1
+    assert again.counts[("linked identities", "unchanged")] == 1
+    assert again.rejections == _import(memos, dry_run=True).rejections
 
 
 # The writes an import makes through its DynamoDB client.
@@ -347,6 +370,9 @@ def test_a_user_memos_auth_created_is_never_overwritten(
     assert "not overwritten" in reasons["user 2"] and "not overwritten" in reasons["user 1"]
     assert api.accounts.sign_in("bob", "another good password", "203.0.113.1").id == own.id
     assert report.counts[("users", "imported")] == 1 and api.users.get(3) is not None
+    # Host's Google identity is never linked to Bob, who holds id 1 here.
+    assert reasons["user_identity google/host@example.com of user 1"] == "its user is not imported"
+    assert api.idp_store.get_link("google", "host@example.com") is None
 
 
 def test_a_clash_in_a_transaction_of_many_users_stops_only_that_user(
@@ -417,6 +443,8 @@ def test_a_dry_run_writes_nothing(aws: dict[str, Any], memos: MemosDb) -> None:
     assert _snapshot(aws) == before
     assert report.counts[("users", "would be imported")] == 3
     assert report.counts[("secret key", "would be imported")] == 1
+    assert report.counts[("identity providers", "would be imported")] == 1
+    assert report.counts[("linked identities", "would be imported")] == 1
 
 
 def test_a_short_memos_key_is_imported_as_it_is(
@@ -431,23 +459,29 @@ def test_a_short_memos_key_is_imported_as_it_is(
     assert api.authenticator.authenticate(f"Bearer {access}", None).user_id == 1
 
 
-def test_in_demo_mode_the_key_is_left_alone_saying_so(
-    aws: dict[str, Any], clock: FakeClock, memos: MemosDb, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # What `make run MEMOS_DEMO=true` writes to .devstack/stack.json (endpoints: moto here).
-    ready = tmp_path / "stack.json"
+def _stack_file(folder: Path, demo: bool = False) -> Path:
+    """A running stack's ready file (.devstack/stack.json), its endpoints moto's."""
+    ready = folder / "stack.json"
     ready.write_text(
         json.dumps(
             {
                 "pid": os.getpid(),
                 "tables": {logical: logical for logical in LOGICAL_IDS.values()},
-                "secrets": {"SigningKeySecret": "SigningKeySecret"},
+                "secrets": {"SigningKeySecret": "SigningKeySecret", "FactorKeySecret": "FactorKeySecret"},
                 "dynamodb_endpoint": None,
                 "secretsmanager_endpoint": None,
-                "demo": True,
+                "demo": demo,
             }
         )
     )
+    return ready
+
+
+def test_in_demo_mode_the_key_is_left_alone_saying_so(
+    aws: dict[str, Any], clock: FakeClock, memos: MemosDb, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # What `make run MEMOS_DEMO=true` writes to .devstack/stack.json (endpoints: moto here).
+    ready = _stack_file(tmp_path, demo=True)
     before = _snapshot(aws)["secret"]
     assert import_main(["--db", str(memos.path), "--stack-file", str(ready), "--threads", "1"]) == 1
     printed = capsys.readouterr().out
@@ -486,3 +520,164 @@ def test_batch_reads_ask_again_for_unprocessed_keys_and_never_guess() -> None:
     assert client.requests == [100, 100, 100, 100, 50] and len(pauses) == 2
     with pytest.raises(Unavailable):
         get_many(_Unprocessing(times=99), "UsersTable", keys, consistent=True, pause=pauses.append)
+
+
+# -- identity providers and linked identities (SPEC §8) -----------------------------------
+
+
+ADMIN = Principal(1, "host", Role.ADMIN, AuthMethod.ACCESS_TOKEN)
+
+
+def test_providers_keep_memos_uid_as_their_id_and_links_their_user(
+    aws: dict[str, Any], clock: FakeClock, memos: MemosDb
+) -> None:
+    report = _import(memos)
+    assert report.counts[("identity providers", "imported")] == 1
+    assert report.counts[("linked identities", "imported")] == 1
+    api = _services(aws, clock)
+    (provider,) = api.identity_providers.list()
+    assert provider.name == "identity-providers/google" and provider.title == "Google"
+    assert provider.type.value == "OAUTH2" and provider.identifier_filter == r".+@example\.com"
+    config = provider.config
+    assert (config.client_id, config.token_url) == ("memos-client", "https://accounts.example.com/token")
+    assert config.scopes == ("openid", "profile", "email") and config.field_mapping.identifier == "email"
+    assert provider.uid.startswith(IMPORTED_UID_PREFIX)
+    link = api.idp_store.get_link("google", "host@example.com")
+    assert link is not None and (link.user_id, link.provider_uid) == (1, provider.uid)
+    # The link is what sign-in follows: a live link to host, under this very provider.
+    assert [record.link_id for record in api.idp_store.links_of_user(1)] == [link.link_id]
+
+
+def test_the_client_secret_is_sealed_as_the_api_seals_it_and_never_printed(
+    aws: dict[str, Any], clock: FakeClock, memos: MemosDb, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert import_main(["--db", str(memos.path), "--stack-file", str(_stack_file(tmp_path))]) == 1
+    printed = capsys.readouterr()
+    assert "identity providers: 1 imported" in printed.out and "linked identities: 1 imported" in printed.out
+    assert CLIENT_SECRET not in printed.out + printed.err
+    table = repr(aws["dynamodb"].scan(TableName="IdentityProvidersTable")["Items"])
+    assert "google" in table and CLIENT_SECRET not in table
+    # The API's own cipher opens it: the stack's factor key, the providers' purpose and id.
+    api = _services(aws, clock)
+    stored = api.identity_providers.stored("google")
+    assert api.identity_providers.client_secret(stored) == CLIENT_SECRET
+
+
+def test_a_run_stopped_after_the_providers_links_under_the_same_provider(
+    aws: dict[str, Any], clock: FakeClock, memos: MemosDb
+) -> None:
+    plan = _plan(memos)
+    links, plan.links = plan.links, []
+    Importer(TARGET, threads=1).run(plan)
+    api = _services(aws, clock)
+    assert api.idp_store.get_link("google", "host@example.com") is None
+    plan.links = links
+    report = Importer(TARGET, threads=1).run(plan)
+    assert report.counts[("identity providers", "unchanged")] == 1
+    assert report.counts[("linked identities", "imported")] == 1
+    link = api.idp_store.get_link("google", "host@example.com")
+    assert link is not None and link.provider_uid == api.identity_providers.get("google").uid
+
+
+def test_a_provider_memos_auth_created_is_never_overwritten_nor_linked(
+    aws: dict[str, Any], clock: FakeClock, memos: MemosDb
+) -> None:
+    from auth.identity_providers import ProviderInput
+    from auth.idp_models import FieldMapping, ProviderConfig, ProviderType
+
+    api = _services(aws, clock)
+    ours = api.identity_providers.create(
+        ADMIN,
+        ProviderInput(
+            type=ProviderType.OAUTH2,
+            title="Our Google",
+            identifier_filter="",
+            config=ProviderConfig(
+                client_id="ours",
+                scopes=("openid",),
+                field_mapping=FieldMapping(identifier="sub"),
+                auth_url="https://ours.example/auth",
+                token_url="https://ours.example/token",
+                user_info_url="https://ours.example/me",
+            ),
+            client_secret="our-own-secret",
+        ),
+        "google",
+    )
+    report = _import(memos)
+    reasons = {rejection.row: rejection.reason for rejection in report.rejections}
+    assert (
+        "of its own with this id: not overwritten (nor given its 1 linked identities)"
+        in reasons["idp 7 (google)"]
+    )
+    assert api.identity_providers.get("google") == ours
+    assert api.identity_providers.client_secret(api.identity_providers.stored("google")) == "our-own-secret"
+    assert api.idp_store.get_link("google", "host@example.com") is None
+    assert report.counts[("identity providers", "imported")] == 0
+
+
+def test_an_identity_memos_auth_linked_meanwhile_is_kept(
+    aws: dict[str, Any], clock: FakeClock, memos: MemosDb
+) -> None:
+    import dataclasses
+
+    _import(memos)
+    api = _services(aws, clock)
+    link = api.idp_store.get_link("google", "host@example.com")
+    assert link is not None and api.idp_store.delete_link(link)
+    assert api.idp_store.put_link(dataclasses.replace(link, user_id=2, link_id="theirs"))
+    report = _import(memos)
+    reasons = {rejection.row: rejection.reason for rejection in report.rejections}
+    assert "linked this identity already" in reasons["user_identity google/host@example.com of user 1"]
+    again = api.idp_store.get_link("google", "host@example.com")
+    assert again is not None and again.user_id == 2
+
+
+def test_identity_rows_it_cannot_take_are_named_with_a_reason(tmp_path: Path) -> None:
+    db = MemosDb(tmp_path / "idps.db")
+    db.user(1, "ann")
+    db.user(2, "bad_name")
+    db.idp(1, "good", oauth2_config())
+    db.idp(2, "broken", raw_config="{not json")
+    db.idp(3, "saml", oauth2_config(), type="SAML")
+    db.idp(4, "filtered", oauth2_config(), identifier_filter="(unclosed")
+    db.idp(5, "plain", oauth2_config(base="http://accounts.example.com"))
+    db.idp(6, "secretless", oauth2_config(client_secret=""))
+    db.idp(7, "not_an_id", oauth2_config())
+    db.idp(8, "nameless", oauth2_config(identifier=""))
+    db.user_identity(1, "good", "ann@example.com")
+    db.user_identity(2, "good", "bad@example.com")
+    db.user_identity(1, "broken", "ann@example.com")
+    db.user_identity(9, "good", "nobody@example.com")
+    db.close()
+    plan = _plan(db)
+    reasons = {rejection.row: rejection.reason for rejection in plan.rejections}
+    assert reasons.pop("user 2").startswith("username memos-auth refuses")
+    assert reasons.pop("idp 4 (filtered)").startswith("identifierFilter is not a valid regular expression")
+    assert reasons == {
+        "idp 2 (broken)": "config is not Memos' JSON (an object with oauth2Config)",
+        "idp 3 (saml)": "unknown type 'SAML'",
+        "idp 5 (plain)": "authUrl must be an https URL",
+        "idp 6 (secretless)": "no clientSecret",
+        "idp 7": "uid memos-auth refuses (1-32 letters, digits or '-')",
+        "idp 8 (nameless)": "fieldMapping.identifier is required",
+        "user_identity good/bad@example.com of user 2": "its user is not imported",
+        "user_identity broken/ann@example.com of user 1": "its identity provider is not imported",
+        "user_identity good/nobody@example.com of user 9": "its user is not imported",
+    }
+    assert [provider.provider_id for provider in plan.providers] == ["good"]
+    assert [(link.provider_id, link.user_id) for link in plan.links] == [("good", 1)]
+    # The local stack's API takes http providers: so does an import into it.
+    local = mapping.plan(memos_sqlite.read(db.path), int(time.time()), allow_http=True)
+    assert sorted(provider.provider_id for provider in local.providers) == ["good", "plain"]
+
+
+def test_the_importer_finds_every_table_and_secret_among_the_stacks_outputs() -> None:
+    from devstack.intrinsics import load_yaml
+    from devstack.template import DEFAULT_TEMPLATE
+
+    outputs = load_yaml(Path(DEFAULT_TEMPLATE).read_text(encoding="utf-8"))["Outputs"]
+    environment = {**LOGICAL_IDS, "secret_id": "SigningKeySecret", "factor_key_secret_id": "FactorKeySecret"}
+    for field_name, output in OUTPUT_KEYS.items():
+        # Each output names the resource the same field names on the local stack.
+        assert outputs[output]["Value"] == {"Ref": environment[field_name]}, output

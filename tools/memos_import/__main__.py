@@ -82,9 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     except (TargetError, memos_sqlite.NotAMemosDatabase) as error:
         print(f"memos-import: {error}", file=sys.stderr)
         return 2
-    plan = mapping.plan(database, int(time.time()))
+    plan = mapping.plan(database, int(time.time()), allow_http=target.is_local)
     print(
-        f"read {arguments.db}: {len(database.users):,} users, {len(database.user_settings):,} user settings"
+        f"read {arguments.db}: {len(database.users):,} users, {len(database.user_settings):,} user settings,"
+        f" {len(database.idps):,} identity providers, {len(database.user_identities):,} linked identities"
     )
     importer = Importer(target, threads=arguments.threads)
     # The bar goes to stderr, and only on a terminal: a log file gets the counts alone.

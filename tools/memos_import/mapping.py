@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from auth.errors import InvalidArgument
+from auth.identity_providers import MAX_PROVIDERS, ProviderInput, provider_id_of, validate
+from auth.idp_models import FieldMapping, ProviderConfig, ProviderType
 from auth.models import ClientInfo, Role, State, User
 from auth.stores.pat_store import MAX_TOKENS_PER_USER, PatRecord
 from auth.stores.refresh_family_store import RefreshFamily
@@ -22,7 +25,9 @@ from tools.memos_import.rows import (
     GENERAL,
     PERSONAL_ACCESS_TOKENS,
     REFRESH_TOKENS,
+    IdpRow,
     MemosDatabase,
+    UserIdentityRow,
     UserRow,
     UserSettingRow,
 )
@@ -36,7 +41,9 @@ _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 # protojson Timestamps: RFC 3339, with up to nine fraction digits and Z or an offset.
 _RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)", re.IGNORECASE)
 MAX_TOKEN_ID_CHARS = 64
-IDP_NOT_SUPPORTED = "identity providers are not supported yet"
+# Memos' only kind of identity provider (its IdentityProvider_Type besides UNSPECIFIED).
+MEMOS_IDP_TYPES = {"OAUTH2": ProviderType.OAUTH2}
+MAX_EXTERN_UID_CHARS = 256
 
 
 @dataclass(frozen=True)
@@ -54,10 +61,40 @@ class ImportedUser:
     families: list[RefreshFamily] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ImportedProvider:
+    """A Memos idp as memos-auth's provider: its id is Memos' uid, so `identity-providers/<uid>`
+    names stay; `given` holds the client secret and is never printed."""
+
+    memos_id: int
+    provider_id: str
+    given: ProviderInput = field(repr=False)
+
+    @property
+    def row(self) -> str:
+        return f"idp {self.memos_id} ({self.provider_id})"
+
+
+@dataclass(frozen=True)
+class ImportedLink:
+    """A Memos user_identity: (provider, external identifier) -> user."""
+
+    provider_id: str
+    extern_uid: str
+    user_id: int
+    # The user's username as imported: a link goes only to that very user (writer).
+    username: str
+
+    @property
+    def row(self) -> str:
+        return f"user_identity {self.provider_id}/{self.extern_uid[:64]} of user {self.user_id}"
+
 
 @dataclass
 class Plan:
     users: list[ImportedUser] = field(default_factory=list)
+    providers: list[ImportedProvider] = field(default_factory=list)
+    links: list[ImportedLink] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     # Tokens Memos would refuse too: left out on purpose, counted, not errors.
     expired_pats: int = 0
@@ -78,7 +115,9 @@ class Plan:
         return min(admins) if admins else None
 
 
-def plan(database: MemosDatabase, now: int) -> Plan:
+def plan(database: MemosDatabase, now: int, allow_http: bool = False) -> Plan:
+    """`allow_http`: the target is the local stack, whose providers may be plain http (as the
+    API allows there); elsewhere an idp's URLs must be https."""
     result = Plan()
     by_id: dict[int, ImportedUser] = {}
     taken: dict[str, int] = {}
@@ -106,11 +145,112 @@ def plan(database: MemosDatabase, now: int) -> Plan:
             _families(setting, owner, now, result, family_ids)
     _system_settings(database.system_settings, result)
     for idp in database.idps:
-        result.rejections.append(Rejection(f"idp {idp.id}", IDP_NOT_SUPPORTED))
+        provider = _provider(idp, allow_http, result)
+        if provider is not None:
+            result.providers.append(provider)
+    providers = {provider.provider_id for provider in result.providers}
     for identity in database.user_identities:
-        result.rejections.append(Rejection(f"user_identity of user {identity.user_id}", IDP_NOT_SUPPORTED))
+        link = _link(identity, by_id, providers, result.rejections)
+        if link is not None:
+            result.links.append(link)
     result.users = list(by_id.values())
     return result
+
+
+def _provider(row: IdpRow, allow_http: bool, result: Plan) -> ImportedProvider | None:
+    """An idp row checked by the very rules the API applies to a provider (validate)."""
+    name = f"idp {row.id}"
+    try:
+        provider_id = provider_id_of(row.uid or "")
+    except InvalidArgument:
+        result.rejections.append(Rejection(name, "uid memos-auth refuses (1-32 letters, digits or '-')"))
+        return None
+    name = f"idp {row.id} ({provider_id})"
+    kind = MEMOS_IDP_TYPES.get(row.type or "")
+    oauth2 = _oauth2_config(row.config or "")
+    problem = None
+    if kind is None:
+        problem = f"unknown type {(row.type or '')[:20]!r}"
+    elif oauth2 is None:
+        problem = "config is not Memos' JSON (an object with oauth2Config)"
+    elif any(provider.provider_id == provider_id for provider in result.providers):
+        problem = "uid taken by another idp row"
+    elif len(result.providers) >= MAX_PROVIDERS:
+        problem = f"at most {MAX_PROVIDERS} identity providers"
+    if problem is not None:
+        result.rejections.append(Rejection(name, problem))
+        return None
+    assert kind is not None and oauth2 is not None
+    mapping = oauth2.get("fieldMapping", oauth2.get("field_mapping"))
+    mapping = mapping if isinstance(mapping, dict) else {}
+    scopes = oauth2.get("scopes")
+    secret = _text(oauth2, "clientSecret")
+    try:
+        given = validate(
+            ProviderInput(
+                type=kind,
+                title=row.name or "",
+                identifier_filter=row.identifier_filter or "",
+                config=ProviderConfig(
+                    client_id=_text(oauth2, "clientId"),
+                    scopes=tuple(str(scope) for scope in scopes) if isinstance(scopes, list) else (),
+                    field_mapping=FieldMapping(
+                        identifier=_text(mapping, "identifier"),
+                        display_name=_text(mapping, "displayName"),
+                        email=_text(mapping, "email"),
+                        avatar_url=_text(mapping, "avatarUrl"),
+                    ),
+                    auth_url=_text(oauth2, "authUrl"),
+                    token_url=_text(oauth2, "tokenUrl"),
+                    user_info_url=_text(oauth2, "userInfoUrl"),
+                ),
+                client_secret=secret,
+            ),
+            allow_http,
+        )
+    except InvalidArgument as error:
+        # The API's messages name the field, never its value.
+        result.rejections.append(Rejection(name, error.message))
+        return None
+    if not secret:
+        result.rejections.append(Rejection(name, "no clientSecret"))
+        return None
+    return ImportedProvider(row.id, provider_id, given)
+
+
+def _oauth2_config(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    config = value.get("oauth2Config", value.get("oauth2_config")) if isinstance(value, dict) else None
+    return config if isinstance(config, dict) else None
+
+
+def _text(value: dict[str, Any], camel: str) -> str:
+    """A protojson string field by its JSON name or its proto name; absent is ""."""
+    snake = re.sub(r"[A-Z]", lambda match: "_" + match.group(0).lower(), camel)
+    found = value.get(camel, value.get(snake))
+    return found if isinstance(found, str) else ""
+
+
+def _link(
+    row: UserIdentityRow, users: dict[int, ImportedUser], providers: set[str], rejections: list[Rejection]
+) -> ImportedLink | None:
+    extern_uid = row.extern_uid or ""
+    owner = users.get(row.user_id)
+    link = ImportedLink(row.provider or "", extern_uid, row.user_id, owner.user.username if owner else "")
+    problem = None
+    if owner is None:
+        problem = "its user is not imported"
+    elif link.provider_id not in providers:
+        problem = "its identity provider is not imported"
+    elif not extern_uid or len(extern_uid) > MAX_EXTERN_UID_CHARS:
+        problem = f"extern_uid must be 1-{MAX_EXTERN_UID_CHARS} characters"
+    if problem is not None:
+        rejections.append(Rejection(link.row, problem))
+        return None
+    return link
 
 
 def _user(row: UserRow, rejections: list[Rejection]) -> User | None:

@@ -40,10 +40,21 @@ def read(path: Path) -> MemosDatabase:
                 for row in _rows(connection, tables, "user_setting", "user_id, key, value", "user_id, key")
             ],
             system_settings=dict(_rows(connection, tables, "system_setting", "name, value", "name")),
-            idps=[IdpRow(*row) for row in _rows(connection, tables, "idp", "id, uid, name", "id")],
+            idps=[
+                IdpRow(*row)
+                for row in _rows(
+                    connection, tables, "idp", "id, uid, name, type, identifier_filter, config", "id"
+                )
+            ],
             user_identities=[
                 UserIdentityRow(*row)
-                for row in _rows(connection, tables, "user_identity", "user_id, provider", "user_id")
+                for row in _rows(
+                    connection,
+                    tables,
+                    "user_identity",
+                    "user_id, provider, extern_uid",
+                    "user_id, provider, extern_uid",
+                )
             ],
         )
     except sqlite3.DatabaseError as error:

@@ -40,12 +40,18 @@ class IdpRow:
     id: int
     uid: str
     name: str
+    type: str
+    identifier_filter: str
+    # protojson `{"oauth2Config":{…}}`, the client secret in it: never printed.
+    config: str = field(repr=False)
 
 
 @dataclass(frozen=True)
 class UserIdentityRow:
     user_id: int
+    # The idp's uid.
     provider: str
+    extern_uid: str
 
 
 @dataclass

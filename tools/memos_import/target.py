@@ -32,6 +32,9 @@ OUTPUT_KEYS = {
     "pats_table": "PersonalAccessTokensTableName",
     "settings_table": "SettingsTableName",
     "secret_id": "SigningKeySecretArn",
+    "identity_providers_table": "IdentityProvidersTableName",
+    "linked_identities_table": "LinkedIdentitiesTableName",
+    "factor_key_secret_id": "FactorKeySecretArn",
 }
 # The functions' environment variables (template.yaml Globals), by the same fields.
 ENVIRONMENT = {
@@ -40,6 +43,10 @@ ENVIRONMENT = {
     "pats_table": "PERSONAL_ACCESS_TOKENS_TABLE",
     "settings_table": "SETTINGS_TABLE",
     "secret_id": "SIGNING_KEY_SECRET_ID",
+    # The API function's own (template.yaml ApiFunction), not Globals.
+    "identity_providers_table": "IDENTITY_PROVIDERS_TABLE",
+    "linked_identities_table": "LINKED_IDENTITIES_TABLE",
+    "factor_key_secret_id": "FACTOR_KEY_SECRET_ID",
 }
 # The local stack's logical ids (its ready file's "tables" and "secrets").
 LOGICAL_IDS = {
@@ -47,6 +54,8 @@ LOGICAL_IDS = {
     "refresh_tokens_table": "RefreshTokensTable",
     "pats_table": "PersonalAccessTokensTable",
     "settings_table": "SettingsTable",
+    "identity_providers_table": "IdentityProvidersTable",
+    "linked_identities_table": "LinkedIdentitiesTable",
 }
 
 
@@ -61,10 +70,19 @@ class Target:
     pats_table: str
     settings_table: str
     secret_id: str
+    identity_providers_table: str
+    linked_identities_table: str
+    # The key identity providers' client secrets are sealed with (auth.factor_cipher).
+    factor_key_secret_id: str
     # None: AWS itself; else the local stack's endpoints.
     dynamodb_endpoint: str | None = None
     secretsmanager_endpoint: str | None = None
     demo: bool = False
+
+    @property
+    def is_local(self) -> bool:
+        """The local stack: its providers may be plain http, as its API allows."""
+        return self.dynamodb_endpoint is not None
 
     def dynamodb(self) -> Any:
         return _client("dynamodb", self.dynamodb_endpoint)
@@ -102,6 +120,7 @@ def from_stack_file(path: Path) -> dict[str, Any]:
         raise TargetError(f"{path} names a stack that is not running: start it with `make run`")
     fields: dict[str, Any] = {name: described["tables"][logical] for name, logical in LOGICAL_IDS.items()}
     fields["secret_id"] = described["secrets"]["SigningKeySecret"]
+    fields["factor_key_secret_id"] = described["secrets"]["FactorKeySecret"]
     fields["dynamodb_endpoint"] = described["dynamodb_endpoint"]
     fields["secretsmanager_endpoint"] = described["secretsmanager_endpoint"]
     fields["demo"] = bool(described.get("demo"))

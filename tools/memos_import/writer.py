@@ -7,11 +7,18 @@ A user that is already there is compared, not rewritten: an earlier import's use
 `imported`) gets only the credentials it still lacks, one conditional write each; any other
 user is a clash, reported. Users are written by a pool of threads: DynamoDB answers each
 transaction in milliseconds, and many in flight at once is what makes 10,000 users quick.
+
+Identity providers and links come after the users (SPEC §8). A provider is put where its
+id is free, its client secret sealed by the API's own cipher (auth.wiring); one whose uid
+starts with IMPORTED_UID_PREFIX is an earlier import's (an admin may have edited it since:
+kept as it is), any other a provider of memos-auth's own: a clash. A link is put only to a
+user this import wrote, for a provider it wrote.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -19,16 +26,23 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from auth.clock import Clock, SystemClock
+from auth.config import Config
 from auth.errors import InvalidArgument, NotFound, Unavailable
+from auth.factor_cipher import FactorCipher, Sealed
+from auth.identity_providers import MAX_PROVIDERS
+from auth.idp_models import IdentityProvider, LinkRecord
 from auth.keys import CURRENT_STAGE, IMPORTED_FLAG, PREVIOUS_STAGE, imported_secret_string
 from auth.models import User
 from auth.stores.dynamo import ITEM_CONDITION_FAILED, NO_FAILURE, conditional_write, write_transaction
+from auth.stores.idp_store import IdpStore, StoredProvider
 from auth.stores.pat_store import TRANSACTION_CONFLICT, PatRecord, PatStore
 from auth.stores.refresh_family_store import RefreshFamily, RefreshFamilyStore
 from auth.stores.settings_store import InstanceSettings, SettingsStore
 from auth.stores.user_store import UserStore
 from auth.usernames import username_key
-from tools.memos_import.mapping import ImportedUser, Plan, Rejection
+from auth.wiring import build_factor_keys, build_idp_secret_cipher
+from tools.memos_import.mapping import ImportedLink, ImportedProvider, ImportedUser, Plan, Rejection
 from tools.memos_import.target import Target
 
 # DynamoDB's limit of items in one transaction; a user and its username record take two.
@@ -36,6 +50,9 @@ MAX_TRANSACTION_ITEMS = 100
 DEFAULT_THREADS = 16
 CONFLICT_ATTEMPTS = 5
 SECRET_ROW = "system_setting BASIC"
+# An imported provider's internal uid: how a later run tells it from one memos-auth created.
+IMPORTED_UID_PREFIX = "memos-import-"
+UNAVAILABLE = "storage unavailable: run the import again"
 
 
 @dataclass
@@ -50,14 +67,17 @@ class Report:
 
 
 class Importer:
-    def __init__(self, target: Target, threads: int = DEFAULT_THREADS) -> None:
+    def __init__(self, target: Target, threads: int = DEFAULT_THREADS, clock: Clock | None = None) -> None:
         self._target = target
+        self._clock = clock or SystemClock()
         self._dynamodb = target.dynamodb()
         self._secrets = target.secretsmanager()
         self._users = UserStore(self._dynamodb, target.users_table, target.settings_table)
         self._pats = PatStore(self._dynamodb, target.pats_table, self._users)
         self._families = RefreshFamilyStore(self._dynamodb, target.refresh_tokens_table)
         self._settings = SettingsStore(self._dynamodb, target.settings_table)
+        self._idps = IdpStore(self._dynamodb, target.identity_providers_table, target.linked_identities_table)
+        self._cipher: FactorCipher | None = None
         self._threads = threads
 
     def run(
@@ -75,6 +95,8 @@ class Importer:
             report.add("users", "would be imported", len(plan.users))
             report.add("personal access tokens", "would be imported", sum(len(u.pats) for u in plan.users))
             report.add("refresh tokens", "would be imported", sum(len(u.families) for u in plan.users))
+            report.add("identity providers", "would be imported", len(plan.providers))
+            report.add("linked identities", "would be imported", len(plan.links))
             report.notes.append("dry run: nothing was written")
             return report
         # Before any user: a sign-up meanwhile gets an id above every imported one, and is
@@ -85,6 +107,8 @@ class Importer:
             self._users.claim_owner(owner)
         self._instance_settings(plan, report)
         self._all_users(plan.users, report, progress)
+        uids = self._providers(plan.providers, plan.links, report)
+        self._links([link for link in plan.links if link.provider_id in uids], uids, report)
         return report
 
     # -- the signing key ------------------------------------------------------------------
@@ -324,6 +348,150 @@ class Importer:
         else:
             report.rejections.append(
                 Rejection(f"refresh token {family.family_id} of user {family.user_id}", "its id is taken")
+            )
+
+    # -- identity providers and links ---------------------------------------------------------
+
+    def _seal(self, secret: str, provider_id: str) -> Sealed:
+        if self._cipher is None:
+            # The API's wiring: the stack's factor key secret, the identity providers' purpose.
+            keys = build_factor_keys(
+                Config(factor_key_secret_id=self._target.factor_key_secret_id), self._clock, self._secrets
+            )
+            self._cipher = build_idp_secret_cipher(keys)
+        return self._cipher.seal(secret, provider_id)
+
+    def _providers(
+        self, providers: list[ImportedProvider], links: list[ImportedLink], report: Report
+    ) -> dict[str, str]:
+        """Each provider put or found; the uid of every provider that is this import's, by id."""
+        if not providers:
+            return {}
+        try:
+            present = {stored.provider.id: stored for stored in self._idps.list_providers()}
+        except Unavailable:
+            report.rejections.extend(Rejection(p.row, UNAVAILABLE) for p in providers)
+            return {}
+        uids: dict[str, str] = {}
+        for imported in providers:
+            try:
+                uid = self._provider(imported, present, links, report)
+            except Unavailable:
+                report.rejections.append(Rejection(imported.row, UNAVAILABLE))
+                continue
+            if uid is not None:
+                uids[imported.provider_id] = uid
+        return uids
+
+    def _provider(
+        self,
+        imported: ImportedProvider,
+        present: dict[str, StoredProvider],
+        links: list[ImportedLink],
+        report: Report,
+    ) -> str | None:
+        existing = present.get(imported.provider_id)
+        if existing is None:
+            if len(present) >= MAX_PROVIDERS:
+                report.rejections.append(
+                    Rejection(imported.row, f"the stack has {MAX_PROVIDERS} identity providers")
+                )
+                return None
+            stored = self._new_provider(imported)
+            if self._idps.put_provider(stored):
+                present[imported.provider_id] = stored
+                report.add("identity providers", "imported")
+                return stored.provider.uid
+            # Created meanwhile (an admin, or another run): judged as any present one.
+            existing = self._idps.get_provider(imported.provider_id)
+            if existing is None:
+                raise Unavailable("storage unavailable")
+        if existing.provider.uid.startswith(IMPORTED_UID_PREFIX):
+            report.add("identity providers", "unchanged")
+            return existing.provider.uid
+        theirs = sum(1 for link in links if link.provider_id == imported.provider_id)
+        report.rejections.append(
+            Rejection(
+                imported.row,
+                "memos-auth has an identity provider of its own with this id: not overwritten "
+                f"(nor given its {theirs} linked identities)",
+            )
+        )
+        return None
+
+    def _new_provider(self, imported: ImportedProvider) -> StoredProvider:
+        given, now = imported.given, int(self._clock.now())
+        provider = IdentityProvider(
+            id=imported.provider_id,
+            uid=IMPORTED_UID_PREFIX + str(uuid.uuid4()),
+            type=given.type,
+            title=given.title,
+            identifier_filter=given.identifier_filter,
+            config=given.config,
+            create_time=now,
+            update_time=now,
+        )
+        return StoredProvider(provider, self._seal(given.client_secret, provider.id))
+
+    def _links(self, links: list[ImportedLink], uids: dict[str, str], report: Report) -> None:
+        """Links to users this import wrote (the same id and username), read first in batches
+        so a second run writes nothing; the new ones put by the pool of threads."""
+        if not links:
+            return
+        try:
+            users = self._users.imported_or_own(sorted({link.user_id for link in links}))
+            known = self._idps.get_links([(link.provider_id, link.extern_uid) for link in links])
+        except Unavailable:
+            report.rejections.extend(Rejection(link.row, UNAVAILABLE) for link in links)
+            return
+        fresh: list[ImportedLink] = []
+        for link in links:
+            user = users.get(link.user_id)
+            if user is None or username_key(user.username) != username_key(link.username):
+                report.rejections.append(Rejection(link.row, "its user is not imported"))
+            elif (link.provider_id, link.extern_uid) in known:
+                self._judge_link(link, known[(link.provider_id, link.extern_uid)], uids, report)
+            else:
+                fresh.append(link)
+
+        def one(link: ImportedLink) -> Report:
+            part = Report()
+            try:
+                self._put_link(link, uids, part)
+            except Unavailable:
+                part.rejections.append(Rejection(link.row, UNAVAILABLE))
+            return part
+
+        with ThreadPoolExecutor(max_workers=self._threads) as executor:
+            for part in executor.map(one, fresh):
+                report.counts.update(part.counts)
+                report.rejections.extend(part.rejections)
+
+    def _put_link(self, link: ImportedLink, uids: dict[str, str], report: Report) -> None:
+        record = LinkRecord(
+            provider_id=link.provider_id,
+            provider_uid=uids[link.provider_id],
+            extern_uid=link.extern_uid,
+            user_id=link.user_id,
+            link_id=str(uuid.uuid4()),
+            create_time=int(self._clock.now()),
+        )
+        if self._idps.put_link(record):
+            report.add("linked identities", "imported")
+            return
+        existing = self._idps.get_link(link.provider_id, link.extern_uid)
+        if existing is None:
+            raise Unavailable("storage unavailable")
+        self._judge_link(link, existing, uids, report)
+
+    def _judge_link(
+        self, link: ImportedLink, existing: LinkRecord, uids: dict[str, str], report: Report
+    ) -> None:
+        if existing.user_id == link.user_id and existing.provider_uid == uids[link.provider_id]:
+            report.add("linked identities", "unchanged")
+        else:
+            report.rejections.append(
+                Rejection(link.row, "memos-auth has linked this identity already (to another user): kept")
             )
 
 

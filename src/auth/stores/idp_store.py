@@ -36,6 +36,7 @@ from auth.stores.dynamo import (
     Item,
     TableKey,
     conditional_write,
+    get_many,
     get_n,
     get_one,
     get_s,
@@ -217,6 +218,12 @@ class IdpStore:
     def get_link(self, provider_id: str, extern_uid: str) -> LinkRecord | None:
         item = get_one(self._client, self._links, _link_key(provider_id, extern_uid), consistent=True)
         return None if item is None else _link_from(item)
+
+    def get_links(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], LinkRecord]:
+        """The links of these (provider id, external identifier) pairs that exist, in consistent
+        batch reads (tools/memos_import: a second run finds its links without writing)."""
+        items = get_many(self._client, self._links, [_link_key(*key) for key in keys], consistent=True)
+        return {(link.provider_id, link.extern_uid): link for link in map(_link_from, items)}
 
     def links_of_user(self, user_id: int) -> list[LinkRecord]:
         return [_link_from(item) for item in items_of_user(self._client, self._links, user_id)]
