@@ -1,5 +1,7 @@
 """SPEC §9 end to end: a Memos database imported into a running local stack (DynamoDB
-Local), by the command `make import-memos` runs, and its credentials used over HTTP."""
+Local), by the command `make import-memos` runs, and its credentials used over HTTP,
+including a Memos identity provider on the tests' real OpenID provider (oidc-provider)
+whose linked user signs in with `ssoCredentials` as the very user imported."""
 
 from __future__ import annotations
 
@@ -17,9 +19,14 @@ import pytest
 from devstack.stack import LocalStack
 from devstack.template import REPO_ROOT
 from tests.e2e.conftest import Api
-from tests.support.memos_db import PASSWORD, MemosDb, memos_access_token, memos_refresh_token
+from tests.support.memos_db import PASSWORD, MemosDb, memos_access_token, memos_refresh_token, oauth2_config
+from tests.support.oidc_provider import POST_CLIENT, OidcProvider, secret_of
+from tests.support.sso import sso
 
 pytestmark = pytest.mark.e2e
+# Memos' idp uid, and the user of the database whose identity there is linked (Memos' id).
+IDP_UID = "memos-oidc"
+LINKED_USER = 2
 
 
 @pytest.fixture(scope="module")
@@ -34,12 +41,21 @@ def api(stack: LocalStack) -> Api:
     return Api(stack)
 
 
-def _memos(path: Path, users: range, secret_key: str | None = None) -> MemosDb:
+def _memos(
+    path: Path, users: range, secret_key: str | None = None, sso: tuple[str, str] | None = None
+) -> MemosDb:
+    """`sso`: (issuer, external identifier): an OAUTH2 idp on that provider's endpoints, as
+    Memos' admin would have set it up, and LINKED_USER's identity there."""
     db = MemosDb(path, secret_key=secret_key) if secret_key else MemosDb(path)
     for user_id in users:
         db.user(user_id, f"memo{user_id}", role="HOST" if user_id == 1 else "USER")
         db.pats_of(user_id, 1)
         db.refresh_tokens_of(user_id, 1)
+    if sso is not None:
+        issuer, extern_uid = sso
+        config = oauth2_config(issuer, POST_CLIENT, secret_of(POST_CLIENT), identifier="sub")
+        db.idp(1, IDP_UID, config, name="Memos SSO")
+        db.user_identity(LINKED_USER, IDP_UID, extern_uid)
     db.close()
     return db
 
@@ -71,13 +87,17 @@ def _count(stack: LocalStack) -> dict[str, int]:
         name: dynamodb.scan(TableName=table, Select="COUNT")["Count"]
         for name, table in stack.tables.items()
         if name in ("UsersTable", "PersonalAccessTokensTable", "RefreshTokensTable")
+        or name in ("IdentityProvidersTable", "LinkedIdentitiesTable")
     }
 
 
 @pytest.fixture(scope="module")
-def imported(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def imported(
+    stack: LocalStack, tmp_path_factory: pytest.TempPathFactory, oidc_provider: OidcProvider
+) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("memos")
-    full = _memos(folder / "full.db", range(1, 11))
+    account = oidc_provider.account(f"memos{time.time_ns()}", email="memo2@example.com", name="Memo Two")
+    full = _memos(folder / "full.db", range(1, 11), sso=(oidc_provider.issuer, account))
     # The same database before users 6-10 signed up: the same rows, the same tokens.
     half = folder / "half.db"
     shutil.copy(full.path, half)
@@ -90,16 +110,26 @@ def imported(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> dic
     # Import half, then all: the second run completes what the first did not reach.
     first = _run(stack, half)
     second = _run(stack, full.path)
-    return {"db": full, "dry": dry, "dry_counts": counts_after_dry_run, "runs": (first, second)}
+    return {
+        "db": full,
+        "dry": dry,
+        "dry_counts": counts_after_dry_run,
+        "runs": (first, second),
+        "account": account,
+    }
 
 
 def test_a_dry_run_writes_nothing(imported: dict[str, Any]) -> None:
     assert imported["dry"].returncode == 0, imported["dry"].stdout + imported["dry"].stderr
     assert "users: 10 would be imported" in imported["dry"].stdout
+    assert "identity providers: 1 would be imported" in imported["dry"].stdout
+    assert "linked identities: 1 would be imported" in imported["dry"].stdout
     assert imported["dry_counts"] == {
         "UsersTable": 0,
         "PersonalAccessTokensTable": 0,
         "RefreshTokensTable": 0,
+        "IdentityProvidersTable": 0,
+        "LinkedIdentitiesTable": 0,
     }
 
 
@@ -108,8 +138,20 @@ def test_half_then_all_imports_everyone_once(stack: LocalStack, imported: dict[s
     assert first.returncode == 0, first.stdout + first.stderr
     assert second.returncode == 0, second.stdout + second.stderr
     assert "users: 5 imported" in second.stdout and "users: 5 unchanged" in second.stdout
+    # The half database has the provider and the link already (user 2 is in it).
+    assert (
+        "identity providers: 1 imported" in first.stdout and "linked identities: 1 imported" in first.stdout
+    )
+    assert "identity providers: 1 unchanged" in second.stdout
+    assert "linked identities: 1 unchanged" in second.stdout
     # Each user has a user item and a username item.
-    assert _count(stack) == {"UsersTable": 20, "PersonalAccessTokensTable": 10, "RefreshTokensTable": 10}
+    assert _count(stack) == {
+        "UsersTable": 20,
+        "PersonalAccessTokensTable": 10,
+        "RefreshTokensTable": 10,
+        "IdentityProvidersTable": 1,
+        "LinkedIdentitiesTable": 1,
+    }
 
 
 def test_the_output_never_shows_a_hash_token_or_key(imported: dict[str, Any]) -> None:
@@ -117,6 +159,35 @@ def test_the_output_never_shows_a_hash_token_or_key(imported: dict[str, Any]) ->
     output = "".join(run.stdout + run.stderr for run in (*imported["runs"], imported["dry"]))
     assert db.secret_key not in output and "$2a$" not in output
     assert not any(token in output or token[10:] in output for token in db.pats)
+    assert secret_of(POST_CLIENT) not in output
+
+
+def test_the_provider_keeps_its_memos_name_and_its_secret_is_sealed(
+    api: Api, imported: dict[str, Any]
+) -> None:
+    public = api.call("GET", f"/identity-providers/{IDP_UID}")
+    assert public.status_code == 200, public.text
+    assert public.json()["name"] == f"identity-providers/{IDP_UID}" and public.json()["title"] == "Memos SSO"
+    assert secret_of(POST_CLIENT) not in public.text
+    assert secret_of(POST_CLIENT) not in repr(api.scan("IdentityProvidersTable"))
+
+
+def test_the_linked_memos_user_signs_in_through_the_provider_as_itself(
+    stack: LocalStack, api: Api, imported: dict[str, Any], oidc_provider: OidcProvider
+) -> None:
+    users_before = _count(stack)["UsersTable"]
+    account = imported["account"]
+    code = oidc_provider.code(account, POST_CLIENT)
+    signed_in = api.call("POST", "/auth/signin", json={"ssoCredentials": sso(IDP_UID, code)})
+    assert signed_in.status_code == 200, signed_in.text
+    assert signed_in.json()["user"]["username"] == f"memo{LINKED_USER}"
+    # The same user (Memos' id), not a new one made by a first sign-in.
+    assert api.user_id(signed_in.json()["accessToken"]) == LINKED_USER
+    assert _count(stack)["UsersTable"] == users_before
+    links = [
+        item for item in api.scan("LinkedIdentitiesTable") if item["externUid"]["S"] == imported["account"]
+    ]
+    assert [item["userId"]["N"] for item in links] == [str(LINKED_USER)]
 
 
 def test_a_memos_password_signs_in(api: Api, imported: dict[str, Any]) -> None:
