@@ -12,6 +12,12 @@ holds it, and only the sign-in flow opens it. A change that points the provider 
 another token endpoint (tokenUrl, issuer) or client must bring the secret again, so a
 stolen admin session cannot redirect the stored secret to a server of its own.
 
+An `OIDC` provider's authorization endpoint is read from the issuer's discovery document
+whenever an admin creates or changes it, and stored (`config.oidcConfig.authUrl`, read-only):
+the account pages send the browser there, and their Content-Security-Policy (`connect-src
+'self'`) lets them read nothing from another host. A document that cannot be read stores
+nothing: 400 for a bad one, 503 for a provider that is down or slow.
+
 Every provider also has an internal `uid`, new at each creation: links name it, so a
 provider deleted and created again under the same id never inherits the old links
 (auth.sso_sign_in treats such a link as gone).
@@ -23,6 +29,7 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from auth.audit import AuditEvent, AuditSink, CredentialKind
 from auth.clock import Clock
@@ -148,6 +155,12 @@ def validate(provider: ProviderInput, allow_http: bool) -> ProviderInput:
     return replace(provider, config=config)
 
 
+class EndpointDiscovery(Protocol):
+    """What reads an issuer's discovery document (auth.provider_protocol.ProviderProtocol)."""
+
+    def authorization_endpoint(self, issuer: str) -> str: ...
+
+
 def _token_endpoint(provider: IdentityProvider | ProviderInput) -> tuple[str, str, str]:
     """What the client secret is sent to: a change of any of these needs the secret again."""
     config = provider.config
@@ -160,13 +173,29 @@ def _by(caller: Principal) -> str:
 
 class IdentityProviders:
     def __init__(
-        self, store: IdpStore, cipher: FactorCipher, clock: Clock, audit: AuditSink, allow_http: bool
+        self,
+        store: IdpStore,
+        cipher: FactorCipher,
+        clock: Clock,
+        audit: AuditSink,
+        allow_http: bool,
+        discovery: EndpointDiscovery,
     ) -> None:
         self._store = store
         self._cipher = cipher
         self._clock = clock
         self._audit = audit
         self._allow_http = allow_http
+        self._discovery = discovery
+
+    def _discovered(self, checked: ProviderInput) -> ProviderInput:
+        """An OIDC provider with its authorization endpoint from the issuer's discovery
+        document (ProviderRefused 400, ProviderUnavailable 503, before anything is stored)."""
+        if checked.type is not ProviderType.OIDC:
+            return checked
+        endpoint = self._discovery.authorization_endpoint(checked.config.issuer)
+        _check_url("the discovery document's authorization_endpoint", endpoint, self._allow_http)
+        return replace(checked, config=replace(checked.config, auth_url=endpoint))
 
     # -- public ----------------------------------------------------------------------------
 
@@ -196,6 +225,7 @@ class IdentityProviders:
             raise InvalidArgument("clientSecret is required")
         if len(self._store.list_providers()) >= MAX_PROVIDERS:
             raise InvalidArgument(f"at most {MAX_PROVIDERS} identity providers")
+        checked = self._discovered(checked)
         now = int(self._clock.now())
         provider = IdentityProvider(
             id=provider_id,
@@ -242,6 +272,7 @@ class IdentityProviders:
         )
         if not given.client_secret and _token_endpoint(given) != _token_endpoint(before):
             raise InvalidArgument("clientSecret is required when clientId, tokenUrl or issuer changes")
+        given = self._discovered(given)
         after = replace(
             before,
             type=given.type,

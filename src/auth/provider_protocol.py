@@ -88,6 +88,9 @@ class Discovery:
     jwks_uri: str
     userinfo_endpoint: str
     fetched_at: float
+    # Not needed to sign in (the browser was sent there already); kept for the admin's
+    # service, which stores it so pages can start a flow (auth.identity_providers).
+    authorization_endpoint: str = ""
 
 
 def _json_object(answer: HttpAnswer, what: str) -> dict[str, Any]:
@@ -136,6 +139,17 @@ class ProviderProtocol:
             # The verified token's claims win over the userinfo's.
             claims = {**info, **claims}
         return claims
+
+    def authorization_endpoint(self, issuer: str) -> str:
+        """The issuer's authorization endpoint, from its discovery document (the same cache,
+        limits and checks as a sign-in's); ProviderRefused when the document names none."""
+        endpoint = self._discovery(issuer, self.http.deadline()).authorization_endpoint
+        if not endpoint:
+            raise ProviderRefused(
+                "the discovery document names no authorization endpoint",
+                "discovery: no authorization_endpoint",
+            )
+        return endpoint
 
     # -- the steps -----------------------------------------------------------------------------
 
@@ -209,9 +223,14 @@ class ProviderProtocol:
             raise ProviderRefused(
                 "the discovery document names no token endpoint or keys", "discovery: incomplete"
             )
-        userinfo = document.get("userinfo_endpoint")
+        userinfo, authorize = document.get("userinfo_endpoint"), document.get("authorization_endpoint")
         found = Discovery(
-            issuer, token_endpoint, jwks_uri, userinfo if isinstance(userinfo, str) else "", now
+            issuer,
+            token_endpoint,
+            jwks_uri,
+            userinfo if isinstance(userinfo, str) else "",
+            now,
+            authorize if isinstance(authorize, str) else "",
         )
         self._discovered[issuer] = found
         return found

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from auth.logins import Logins
     from auth.mfa_sign_in import MfaSignIn
     from auth.passkeys import Passkeys
+    from auth.provider_protocol import ProviderProtocol
     from auth.recent_sign_in import RecentSignIn
     from auth.refresh_tokens import RefreshTokens
     from auth.sso_sign_in import SsoSignIn
@@ -67,6 +68,26 @@ def build_idp_secret_cipher(factor_keys: SigningKeys) -> FactorCipher:
     return FactorCipher(factor_keys, IDP_CLIENT_SECRET)
 
 
+class ProviderCalls:
+    """The container's one ProviderProtocol (SPEC §8), built on first use so that requests
+    that call no provider import none of it; one instance, so the admin's changes and the
+    sign-ins share its discovery and key caches."""
+
+    def __init__(self, allow_http: bool, clock: Clock) -> None:
+        self._allow_http = allow_http
+        self._clock = clock
+
+    @functools.cached_property
+    def protocol(self) -> ProviderProtocol:
+        from auth.outbound_http import OutboundHttp
+        from auth.provider_protocol import ProviderProtocol
+
+        return ProviderProtocol(OutboundHttp(allow_http=self._allow_http), self._clock)
+
+    def authorization_endpoint(self, issuer: str) -> str:
+        return self.protocol.authorization_endpoint(issuer)
+
+
 @dataclass
 class AuthorizerServices:
     config: Config
@@ -98,6 +119,7 @@ class ApiServices:
     # SPEC §8: the providers (admin API, public listing) and their table.
     identity_providers: IdentityProviders
     idp_store: IdpStore
+    provider_calls: ProviderCalls
 
     # The sign-in with a provider and linking make outbound calls (auth.outbound_http,
     # auth.provider_protocol): built on the first request that needs them, so that other
@@ -105,11 +127,9 @@ class ApiServices:
     @functools.cached_property
     def sso_sign_in(self) -> SsoSignIn:
         from auth.federated_identity import FederatedIdentities
-        from auth.outbound_http import OutboundHttp
-        from auth.provider_protocol import ProviderProtocol
         from auth.sso_sign_in import SsoSignIn
 
-        protocol = ProviderProtocol(OutboundHttp(allow_http=self.config.is_local), self.clock)
+        protocol = self.provider_calls.protocol
         identities = FederatedIdentities(self.identity_providers, protocol, self.throttle, self.audit)
         return SsoSignIn(
             identities, self.idp_store, self.users, self.settings, self.mfa_sign_in, self.clock, self.audit
@@ -243,8 +263,14 @@ def build_api_services(
     # The same client as the signing key's: one connection pool, one client to build.
     factor_keys = build_factor_keys(config, clock, base.secretsmanager)
     factors = Factors(factor_store, FactorCipher(factor_keys), recent_sign_in, revocation, clock, audit)
+    provider_calls = ProviderCalls(config.is_local, clock)
     identity_providers = IdentityProviders(
-        idp_store, build_idp_secret_cipher(factor_keys), clock, audit, allow_http=config.is_local
+        idp_store,
+        build_idp_secret_cipher(factor_keys),
+        clock,
+        audit,
+        allow_http=config.is_local,
+        discovery=provider_calls,
     )
     relying_party = RelyingParty(config.webauthn_rp_id, config.webauthn_origins)
     passkeys = Passkeys(passkey_store, relying_party, recent_sign_in, revocation, clock, audit)
@@ -272,4 +298,5 @@ def build_api_services(
         throttle=throttle,
         identity_providers=identity_providers,
         idp_store=idp_store,
+        provider_calls=provider_calls,
     )

@@ -619,6 +619,12 @@ class OAuth2ConfigJson(_Response):
 
 class OidcConfigJson(_Response):
     issuer: str
+    authUrl: str = Field(
+        description=(
+            "Read-only: the issuer's authorization_endpoint, read from its discovery document"
+            " when the provider was created or last changed (where a page sends the browser)."
+        )
+    )
     clientId: str
     scopes: list[str]
     fieldMapping: FieldMappingJson
@@ -658,7 +664,9 @@ class IdentityProviderJson(_Response):
                 )
             )
         else:
-            shaped = IdentityProviderConfigJson(oidcConfig=OidcConfigJson(issuer=config.issuer, **common))
+            shaped = IdentityProviderConfigJson(
+                oidcConfig=OidcConfigJson(issuer=config.issuer, authUrl=config.auth_url, **common)
+            )
         return cls(
             name=provider.name,
             type=provider.type.value,

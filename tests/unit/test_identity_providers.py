@@ -12,6 +12,7 @@ from typing import Any
 
 import jwt
 import pytest
+import requests
 
 from auth import routes
 from auth.audit import AuditEvent, CredentialKind
@@ -160,6 +161,107 @@ def test_a_change_keeps_the_secret_unless_the_token_endpoint_moves(
     refused = as_admin(api, "PATCH", path, IDP, people.admin, body={"config": moved})
     assert refused.status == 400 and "clientSecret is required" in refused.body["message"]
     assert (AuditEvent.CHANGED, CredentialKind.IDENTITY_PROVIDER) in [(e[0], e[1]) for e in audit.events]
+
+
+# -- an OIDC provider's authorization endpoint, from its discovery document ---------------------------
+
+
+def test_an_oidc_provider_answers_the_authorization_endpoint_its_issuer_names(
+    api: ApiServices, people: People, oidc_provider: OidcProvider
+) -> None:
+    provider_id = oidc(api, people, oidc_provider)
+    public = call_api(api, "GET", IDP.format(id=provider_id), IDP).body["config"]["oidcConfig"]
+    discovered = requests.get(f"{oidc_provider.issuer}/.well-known/openid-configuration", timeout=5).json()
+    assert public["authUrl"] == discovered["authorization_endpoint"]
+    assert public["authUrl"].startswith(oidc_provider.issuer + "/")
+
+
+def scripted_oidc(scripted: ScriptedProvider, **config: Any) -> dict[str, Any]:
+    body = oidc_body(scripted.url, "scripted-client")
+    body["config"]["oidcConfig"] |= {"clientSecret": "s", **config}
+    return body
+
+
+def test_an_oidc_provider_is_read_again_when_changed_and_authurl_is_read_only(
+    api: ApiServices, people: People, scripted: ScriptedProvider
+) -> None:
+    scripted.as_issuer(lambda: "unused")
+    # What a client sends as authUrl is not taken: the issuer's document says.
+    made = create_provider(
+        api, people.admin, scripted_oidc(scripted, authUrl="https://evil.example/"), "moves"
+    )
+    assert made.status == 200, made.body
+    assert made.body["config"]["oidcConfig"]["authUrl"] == f"{scripted.url}/auth"
+    other = ScriptedProvider()
+    try:
+        other.as_issuer(lambda: "unused")
+        moved = as_admin(
+            api,
+            "PATCH",
+            IDP.format(id="moves"),
+            IDP,
+            people.admin,
+            body={"config": scripted_oidc(other)["config"]},
+        )
+        assert moved.status == 200, moved.body
+        assert moved.body["config"]["oidcConfig"]["authUrl"] == f"{other.url}/auth"
+        assert api.identity_providers.get("moves").config.auth_url == f"{other.url}/auth"
+    finally:
+        other.stop()
+
+
+def _discovery_of(scripted: ScriptedProvider, **document: Any) -> Any:
+    return lambda _: json_reply(
+        {
+            "issuer": scripted.url,
+            "token_endpoint": f"{scripted.url}/token",
+            "jwks_uri": f"{scripted.url}/jwks",
+        }
+        | document
+    )
+
+
+@pytest.mark.parametrize(
+    ("discovery", "status", "message"),
+    [
+        pytest.param(lambda s: lambda _: (404, "text/plain", b"no"), 400, "no discovery document", id="404"),
+        pytest.param(lambda s: _discovery_of(s), 400, "no authorization endpoint", id="no endpoint"),
+        pytest.param(
+            lambda s: _discovery_of(s, authorization_endpoint="javascript:alert(1)"),
+            400,
+            "authorization_endpoint must be an http(s) URL",
+            id="a script URL",
+        ),
+        pytest.param(
+            lambda s: _discovery_of(s, issuer="https://another.example", authorization_endpoint="x"),
+            400,
+            "another issuer",
+            id="another issuer",
+        ),
+        pytest.param(lambda s: lambda _: (500, "text/plain", b"down"), 503, "unavailable", id="a 500"),
+        pytest.param(lambda s: lambda _: STALL, 503, "unavailable", id="a stall"),
+    ],
+)
+def test_an_oidc_provider_whose_discovery_fails_is_refused_and_nothing_is_stored(
+    api: ApiServices, people: People, scripted: ScriptedProvider, discovery: Any, status: int, message: str
+) -> None:
+    api.provider_calls.protocol.http.timeouts = Timeouts(connect=0.2, read=0.2, deadline=0.4)
+    scripted.routes["/.well-known/openid-configuration"] = discovery(scripted)
+    made = create_provider(api, people.admin, scripted_oidc(scripted), "broken")
+    assert made.status == status and message in made.body["message"], made.body
+    assert call_api(api, "GET", IDPS, IDPS).body == {"identityProviders": []}
+
+
+def test_a_change_to_an_issuer_without_discovery_keeps_the_provider_as_it_was(
+    api: ApiServices, people: People, oidc_provider: OidcProvider
+) -> None:
+    provider_id = oidc(api, people, oidc_provider)
+    before = call_api(api, "GET", IDP.format(id=provider_id), IDP).body
+    moved = oidc_body(f"http://127.0.0.1:{free_port()}", POST_CLIENT)
+    moved["title"] = "Moved"
+    refused = as_admin(api, "PATCH", IDP.format(id=provider_id), IDP, people.admin, body=moved)
+    assert refused.status == 503, refused.body
+    assert call_api(api, "GET", IDP.format(id=provider_id), IDP).body == before
 
 
 # -- signing in -------------------------------------------------------------------------------------
