@@ -415,6 +415,10 @@ class CurrentSession(_Response):
     lastAccessedAt: datetime | SkipJsonSchema[None] = _sometimes(
         "Present when the caller came with a session cookie."
     )
+    amr: list[str] | SkipJsonSchema[None] = _sometimes(
+        "Beyond Memos: how the sign-in behind the caller's credential was made (RFC 8176 values,"
+        ' as an access token\'s `amr`: "pwd", "otp", "hwk", "mfa", "fed"); absent for a PAT.'
+    )
 
 
 class UserList(_Response):

@@ -59,6 +59,8 @@ def current_session() -> JsonResponse:
     if user is None:
         raise NotFound("user not found")
     current = CurrentSession(user=UserJson.of(user, include_email=True))
+    if caller.sign_in.amr:
+        current.amr = list(caller.sign_in.amr)
     # A caller with a bearer credential has no session: only the user is known.
     if caller.auth_method is AuthMethod.SESSION:
         session = app.sessions.current(_session_cookie(), caller.user_id)

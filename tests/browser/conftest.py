@@ -134,3 +134,38 @@ def sign_in(page: Page, site: Site, username: str, password: str = PASSWORD) -> 
 def cookie_header(context: BrowserContext) -> dict[str, str]:
     """The browser's cookies, to make the same calls outside it."""
     return {cookie["name"]: cookie["value"] for cookie in context.cookies()}
+
+
+class VirtualAuthenticator:
+    """Chrome's virtual authenticator (DevTools protocol, WebAuthn domain) on one tab: a
+    platform passkey store with user verification, as a laptop's would be."""
+
+    def __init__(self, page: Page) -> None:
+        self._cdp = page.context.new_cdp_session(page)
+        self._cdp.send("WebAuthn.enable", {"enableUI": False})
+        options = {
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": True,
+            "hasUserVerification": True,
+            "isUserVerified": True,
+            "automaticPresenceSimulation": True,
+        }
+        self.id = self._cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})["authenticatorId"]
+
+    def credentials(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._cdp.send("WebAuthn.getCredentials", {"authenticatorId": self.id})[
+            "credentials"
+        ]
+        return found
+
+    def user_verifies(self, verified: bool) -> None:
+        self._cdp.send("WebAuthn.setUserVerified", {"authenticatorId": self.id, "isUserVerified": verified})
+
+    def forget_all(self) -> None:
+        self._cdp.send("WebAuthn.clearCredentials", {"authenticatorId": self.id})
+
+
+@pytest.fixture
+def authenticator(page: Page) -> VirtualAuthenticator:
+    return VirtualAuthenticator(page)

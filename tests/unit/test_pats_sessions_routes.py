@@ -230,11 +230,14 @@ def test_current_session_answers_user_and_last_access(
     assert context["authMethod"] == "session"
     answer = call_api(api, "GET", CURRENT, CURRENT, context, cookies=[cookie_pair(cookie)])
     assert answer.body["user"]["username"] == "alice" and "lastAccessedAt" in answer.body
+    # How that session was signed in (beyond Memos): a password.
+    assert answer.body["amr"] == ["pwd"]
 
 
 def test_current_session_with_a_bearer_credential_has_only_the_user(api: ApiServices, people: People) -> None:
     answer = call_api(api, "GET", CURRENT, CURRENT, as_(people.alice))
-    assert answer.status == 200 and set(answer.body) == {"user"}
+    # No session: no lastAccessedAt (the bearer's sign-in methods, amr, are still said).
+    assert answer.status == 200 and set(answer.body) == {"user", "amr"}
 
 
 def test_ending_the_current_session_revokes_it_and_clears_the_cookie(
