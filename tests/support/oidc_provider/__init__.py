@@ -14,7 +14,8 @@ import selectors
 import shutil
 import socket
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -112,15 +113,16 @@ class OidcProvider:
         raise AssertionError("the provider never redirected back with a code")
 
 
-@pytest.fixture(scope="session")
-def oidc_provider() -> Iterator[OidcProvider]:
-    """oidc-provider on a free loopback port for the whole session, stopped by its pid."""
+@contextmanager
+def running_oidc_provider(redirect_uris: Sequence[str] = ()) -> Iterator[OidcProvider]:
+    """oidc-provider on a free loopback port, its clients also accepting `redirect_uris`,
+    stopped by its pid."""
     node = shutil.which("node")
     if node is None or not (ROOT / "node_modules" / "oidc-provider").is_dir():
         pytest.fail("the tests' OpenID provider needs node and `npm ci` (package.json: oidc-provider)")
     port = free_port()
-    process = subprocess.Popen(  # noqa: S603 - our own script, a port number
-        [node, str(SERVER), str(port)],
+    process = subprocess.Popen(  # noqa: S603 - our own script, a port number, our URIs
+        [node, str(SERVER), str(port), ",".join(redirect_uris)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -142,3 +144,9 @@ def oidc_provider() -> Iterator[OidcProvider]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def oidc_provider() -> Iterator[OidcProvider]:
+    with running_oidc_provider() as running:
+        yield running

@@ -1,5 +1,6 @@
 // A real OpenID Connect provider for the tests (panva's oidc-provider, OpenID Certified),
-// on 127.0.0.1 at the port given: `node server.mjs <port>`. Prints "ready <issuer>" once
+// on 127.0.0.1 at the port given: `node server.mjs <port> [<redirect URI>,...]` (the
+// browser tests add the account pages' callback). Prints "ready <issuer>" once
 // it listens. Test-only: the dev interactions (a login form taking any account id and a
 // consent form) are driven over plain HTTP by tests/support/oidc_provider/__init__.py.
 //
@@ -16,12 +17,13 @@ if (!Number.isInteger(port) || port <= 0) {
 }
 const issuer = `http://127.0.0.1:${port}`;
 export const REDIRECT_URI = 'https://client.example/callback';
+const redirectUris = [REDIRECT_URI, ...(process.argv[3] ?? '').split(',').filter(Boolean)];
 const accounts = new Map();
 
 const client = (id, method) => ({
   client_id: id,
   client_secret: `${id}-secret`,
-  redirect_uris: [REDIRECT_URI],
+  redirect_uris: redirectUris,
   grant_types: ['authorization_code'],
   response_types: ['code'],
   token_endpoint_auth_method: method,

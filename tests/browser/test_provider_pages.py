@@ -1,0 +1,208 @@
+"""Identity providers on the account pages (SPEC §8, §10) in headless Chromium, against a
+real OpenID provider (oidc-provider on 127.0.0.1, its development login and consent forms
+filled as a person would): sign in with OAuth 2.0 and with OpenID Connect (state, PKCE and
+nonce), the callback's refusals, a second factor after the provider, linking and
+unlinking from the account page, and closed registration.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, Request, expect
+
+from tests.browser.conftest import Site, cookie_header, sign_in
+from tests.browser.test_account_pages import enrol_totp, signed_in_as, unspent_code
+from tests.support.oidc_provider import POST_CLIENT, OidcProvider, running_oidc_provider
+from tests.support.sso import oauth2_body, oidc_body, sso
+
+pytestmark = pytest.mark.e2e
+
+OAUTH2_ID, OIDC_ID = "browser-oauth2", "browser-oidc"
+OAUTH2_TITLE, OIDC_TITLE = "Test OAuth 2.0", "Test OIDC"
+_accounts = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def provider(site: Site) -> Iterator[OidcProvider]:
+    """The OpenID provider, registered twice (as OAUTH2 and as OIDC), for this module only."""
+    with running_oidc_provider([site.page("callback")]) as running:
+        admin = site.bearer("admin")
+        for provider_id, body in (
+            (OAUTH2_ID, oauth2_body(running.issuer, POST_CLIENT)),
+            (OIDC_ID, oidc_body(running.issuer, POST_CLIENT)),
+        ):
+            made = site.call(
+                "POST",
+                "/identity-providers",
+                params={"identityProviderId": provider_id},
+                json=body,
+                headers=admin,
+            )
+            assert made.status_code == 200, made.text
+        try:
+            yield running
+        finally:
+            for provider_id in (OAUTH2_ID, OIDC_ID):
+                site.call("DELETE", f"/identity-providers/{provider_id}", headers=site.bearer("admin"))
+
+
+def new_account(provider: OidcProvider) -> str:
+    return provider.account(f"sso{next(_accounts)}x{id(provider) % 10**6}", email="sso@example.com")
+
+
+def at_the_provider(page: Page, provider: OidcProvider, account: str) -> None:
+    """The provider's own pages: its login form (any password), then its consent."""
+    page.wait_for_url(re.compile("^" + re.escape(provider.issuer)))
+    page.locator('input[name="login"]').fill(account)
+    page.locator('input[name="password"]').fill("any password")
+    page.get_by_role("button", name="Sign-in").click()
+    page.get_by_role("button", name="Continue").click()
+
+
+def start(page: Page, site: Site, title: str) -> list[Request]:
+    """Clicks "Sign in with <title>"; the requests to the provider's authorization endpoint."""
+    sent: list[Request] = []
+    page.on("request", lambda request: sent.append(request) if "/auth?" in request.url else None)
+    page.goto(site.page("signin"))
+    page.get_by_role("button", name=f"Sign in with {title}").click()
+    return sent
+
+
+def session(site: Site, context: BrowserContext) -> dict[str, object]:
+    answer = site.call("GET", "/auth/sessions/current", cookies=cookie_header(context))
+    assert answer.status_code == 200, answer.text
+    body: dict[str, object] = answer.json()
+    return body
+
+
+@pytest.mark.parametrize("title", [OAUTH2_TITLE, OIDC_TITLE], ids=["oauth2", "oidc"])
+def test_sign_in_with_a_provider_lands_signed_in_without_the_code_in_the_address(
+    page: Page, context: BrowserContext, site: Site, provider: OidcProvider, title: str
+) -> None:
+    account = new_account(provider)
+    sent = start(page, site, title)
+    at_the_provider(page, provider, account)
+    signed_in_as(page, site, account)
+    assert session(site, context)["amr"] == ["fed"]
+    # The flow's request: the page's own callback, a state, PKCE by S256 and a nonce.
+    query = parse_qs(urlsplit(sent[0].url).query)
+    assert query["redirect_uri"] == [site.page("callback")] and query["client_id"] == [POST_CLIENT]
+    assert query["code_challenge_method"] == ["S256"] and len(query["code_challenge"][0]) == 43
+    assert len(query["state"][0]) >= 43 and len(query["nonce"][0]) >= 43
+    # The code is out of the history too: back from the account is the bare callback.
+    page.go_back()
+    page.wait_for_url(re.compile(r"/account/callback$"))
+    assert "code=" not in page.url
+    # Nothing of the flow is left in the tab's storage.
+    assert page.evaluate("() => sessionStorage.length") == 0
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("code=a-code&state=not-the-state", "does not match this sign-in"),
+        ("code=a-code", "does not match this sign-in"),
+        ("error=access_denied&error_description=No+thanks", "the identity provider refused: No thanks"),
+    ],
+    ids=["wrong state", "no state", "provider error"],
+)
+def test_a_callback_that_is_not_the_flows_shows_why_and_the_way_back(
+    page: Page, context: BrowserContext, site: Site, provider: OidcProvider, query: str, message: str
+) -> None:
+    start(page, site, OAUTH2_TITLE)
+    page.wait_for_url(re.compile("^" + re.escape(provider.issuer)))
+    # Back at the callback with what the provider did not send (the flow is in this tab).
+    page.goto(site.page(f"callback?{query}"))
+    expect(page.get_by_role("alert")).to_contain_text(message)
+    back = page.get_by_role("link", name="Back to sign in")
+    expect(back).to_be_visible()
+    assert site.call("GET", "/auth/sessions/current", cookies=cookie_header(context)).status_code == 401
+    back.click()
+    page.wait_for_url(re.compile(r"/account/signin$"))
+
+
+def test_a_callback_no_flow_started_and_a_cancel_at_the_provider(
+    page: Page, site: Site, provider: OidcProvider
+) -> None:
+    page.goto(site.page("callback?code=a-code&state=a-state"))
+    expect(page.get_by_role("alert")).to_contain_text("not started from this browser tab")
+    expect(page.get_by_role("link", name="Back to sign in")).to_be_visible()
+    # The provider's own refusal: the person cancels on its login page.
+    start(page, site, OAUTH2_TITLE)
+    page.wait_for_url(re.compile("^" + re.escape(provider.issuer)))
+    page.get_by_role("link", name="[ Cancel ]").click()
+    page.wait_for_url(re.compile(r"/account/callback"))
+    expect(page.get_by_role("alert")).to_contain_text("the identity provider refused")
+    expect(page.get_by_role("link", name="Back to sign in")).to_be_visible()
+
+
+def test_a_provider_sign_in_asks_for_the_second_factor_on_the_callback_page(
+    page: Page, context: BrowserContext, site: Site, provider: OidcProvider
+) -> None:
+    username = site.new_user("ssototp")
+    account = new_account(provider)
+    linked = site.call(
+        "POST",
+        f"/users/{username}/linkedIdentities",
+        json=sso(OAUTH2_ID, provider.code(account)),
+        headers=site.bearer(username),
+    )
+    assert linked.status_code == 200, linked.text
+    secret, _ = enrol_totp(site, username)
+    start(page, site, OAUTH2_TITLE)
+    at_the_provider(page, provider, account)
+    page.wait_for_url(re.compile(r"/account/callback$"))
+    code = page.get_by_label("Authentication code")
+    expect(code).to_be_visible()
+    code.fill(unspent_code(secret))
+    page.get_by_role("button", name="Verify").click()
+    signed_in_as(page, site, username)
+    assert session(site, context)["amr"] == ["fed", "otp", "mfa"]
+
+
+def test_link_an_identity_from_the_account_page_then_remove_it(
+    page: Page, site: Site, provider: OidcProvider
+) -> None:
+    username = site.new_user("linker")
+    account = new_account(provider)
+    sign_in(page, site, username)
+    signed_in_as(page, site, username)
+    expect(page.get_by_text("No linked identities.")).to_be_visible()
+    page.get_by_role("button", name=f"Link {OIDC_TITLE}").click()
+    at_the_provider(page, provider, account)
+    signed_in_as(page, site, username)
+    row = page.locator("#identities li", has_text=OIDC_TITLE)
+    expect(row).to_contain_text(account)
+    links = site.call("GET", f"/users/{username}/linkedIdentities", headers=site.bearer(username)).json()
+    assert [(link["idpName"], link["externUid"]) for link in links["linkedIdentities"]] == [
+        (f"identity-providers/{OIDC_ID}", account)
+    ]
+    row.get_by_role("button", name="Remove").click()
+    expect(page.get_by_text("No linked identities.")).to_be_visible()
+    links = site.call("GET", f"/users/{username}/linkedIdentities", headers=site.bearer(username)).json()
+    assert links["linkedIdentities"] == []
+
+
+def test_a_first_provider_sign_in_while_registration_is_off_says_so(
+    page: Page, context: BrowserContext, site: Site, provider: OidcProvider
+) -> None:
+    admin = site.bearer("admin")
+    switched = site.call(
+        "PATCH", "/instance/settings", json={"disallowUserRegistration": True}, headers=admin
+    )
+    assert switched.status_code == 200, switched.text
+    try:
+        account = new_account(provider)
+        start(page, site, OIDC_TITLE)
+        at_the_provider(page, provider, account)
+        expect(page.get_by_role("alert")).to_have_text("user registration is not allowed")
+        expect(page.get_by_role("link", name="Back to sign in")).to_be_visible()
+        assert site.call("GET", "/auth/sessions/current", cookies=cookie_header(context)).status_code == 401
+        assert site.call("GET", f"/users/{account}", headers=admin).status_code == 404
+    finally:
+        site.call("PATCH", "/instance/settings", json={"disallowUserRegistration": False}, headers=admin)
