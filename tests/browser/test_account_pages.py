@@ -486,11 +486,13 @@ def test_admin_adds_edits_and_deletes_an_identity_provider(
     admin_page.get_by_label("User info URL").fill("https://sso.example.com/userinfo")
     admin_page.get_by_label("Scopes").fill("profile email")
     admin_page.get_by_label("Identifier field").fill("login")
+    admin_page.get_by_label("Client authentication").select_option("client_secret_basic")
     admin_page.get_by_role("button", name="Add identity provider").click()
     row = admin_page.locator("#idps li", has_text="Example SSO")
     expect(row).to_contain_text("https://sso.example.com/authorize")
     (provider,) = [p for p in site.call("GET", "/identity-providers").json()["identityProviders"]]
     assert provider["config"]["oauth2Config"]["fieldMapping"]["identifier"] == "login"
+    assert provider["config"]["oauth2Config"]["authStyle"] == "client_secret_basic"
     assert "clientSecret" not in provider["config"]["oauth2Config"]
     try:
         # The sign-in page offers it.
@@ -502,6 +504,7 @@ def test_admin_adds_edits_and_deletes_an_identity_provider(
         finally:
             visitor.close()
         row.get_by_role("button", name="Edit").click()
+        expect(admin_page.get_by_label("Client authentication")).to_have_value("client_secret_basic")
         admin_page.get_by_label("Title").fill("Example single sign-on")
         admin_page.get_by_role("button", name="Save identity provider").click()
         expect(admin_page.locator("#idps li", has_text="Example single sign-on")).to_be_visible()

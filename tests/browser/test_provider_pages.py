@@ -17,7 +17,14 @@ from playwright.sync_api import BrowserContext, Page, Request, expect
 
 from tests.browser.conftest import Site, cookie_header, sign_in
 from tests.browser.test_account_pages import enrol_totp, signed_in_as, unspent_code
-from tests.support.oidc_provider import POST_CLIENT, OidcProvider, running_oidc_provider
+from tests.support.oidc_provider import (
+    BASIC_CLIENT,
+    POST_CLIENT,
+    OidcProvider,
+    free_port,
+    running_oidc_provider,
+    secret_of,
+)
 from tests.support.sso import oauth2_body, oidc_body, sso
 
 pytestmark = pytest.mark.e2e
@@ -206,3 +213,38 @@ def test_a_first_provider_sign_in_while_registration_is_off_says_so(
         assert site.call("GET", f"/users/{account}", headers=admin).status_code == 404
     finally:
         site.call("PATCH", "/instance/settings", json={"disallowUserRegistration": False}, headers=admin)
+
+
+def test_the_admin_adds_an_openid_provider_whose_discovery_is_read(
+    page: Page, site: Site, provider: OidcProvider
+) -> None:
+    sign_in(page, site, "admin")
+    signed_in_as(page, site, "admin")
+    page.goto(site.page("admin"))
+    page.get_by_label("Title").fill("Admin's OIDC")
+    page.get_by_label("Type").select_option("OIDC")
+    page.get_by_label("Client ID").fill(BASIC_CLIENT)
+    page.get_by_label("Client secret").fill(secret_of(BASIC_CLIENT))
+    page.get_by_label("Client authentication").select_option("client_secret_basic")
+    page.get_by_label("Scopes").fill("openid profile")
+    # An issuer that answers nothing: the server cannot read its discovery document.
+    page.get_by_label("Issuer").fill(f"http://127.0.0.1:{free_port()}")
+    page.get_by_role("button", name="Add identity provider").click()
+    expect(page.locator("#idps-error")).to_have_text("identity provider unavailable")
+    titles = [p["title"] for p in site.call("GET", "/identity-providers").json()["identityProviders"]]
+    assert "Admin's OIDC" not in titles
+    page.get_by_label("Issuer").fill(provider.issuer)
+    page.get_by_role("button", name="Add identity provider").click()
+    row = page.locator("#idps li", has_text="Admin's OIDC")
+    expect(row).to_contain_text(provider.issuer)
+    try:
+        (made,) = [
+            p
+            for p in site.call("GET", "/identity-providers").json()["identityProviders"]
+            if p["title"] == "Admin's OIDC"
+        ]
+        oidc = made["config"]["oidcConfig"]
+        assert oidc["authStyle"] == "client_secret_basic" and oidc["authUrl"] == f"{provider.issuer}/auth"
+    finally:
+        row.get_by_role("button", name="Delete").click()
+        expect(row).to_have_count(0)

@@ -99,6 +99,7 @@ function start(admin) {
     type: $("#idp-type"),
     clientId: $("#idp-client-id"),
     clientSecret: $("#idp-client-secret"),
+    authStyle: $("#idp-auth-style"),
     authUrl: $("#idp-auth-url"),
     tokenUrl: $("#idp-token-url"),
     userInfoUrl: $("#idp-userinfo-url"),
@@ -129,6 +130,7 @@ function start(admin) {
       clientSecret: fields.clientSecret.value,
       scopes: fields.scopes.value.split(/[\s,]+/).filter(Boolean),
       fieldMapping,
+      authStyle: fields.authStyle.value,
     };
     const config =
       fields.type.value === "OIDC"
@@ -153,6 +155,7 @@ function start(admin) {
     fields.type.value = provider.type || "OAUTH2";
     fields.clientId.value = conf.clientId || "";
     fields.clientSecret.value = "";
+    fields.authStyle.value = conf.authStyle || "client_secret_post";
     fields.authUrl.value = conf.authUrl || "";
     fields.tokenUrl.value = conf.tokenUrl || "";
     fields.userInfoUrl.value = conf.userInfoUrl || "";
