@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 SRC = Path(__file__).resolve().parent.parent / "src"
-FUNCTIONS = ("AuthorizerFunction", "ApiFunction", "KeyRotationFunction")
+FUNCTIONS = ("AuthorizerFunction", "ApiFunction", "KeyRotationFunction", "PagesFunction")
 # What only the API function may hold (issue 16): the lean packages are checked for it.
 API_ONLY = ("pydantic", "pydantic_core", "bcrypt", "zxcvbn", "aws_lambda_powertools/event_handler")
 
