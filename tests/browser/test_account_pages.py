@@ -283,6 +283,10 @@ def test_admin_turns_registration_off_and_sign_up_says_so(
 ) -> None:
     switch = admin_page.get_by_label("Disallow user registration")
     expect(switch).not_to_be_checked()
+    # The whole page, once its last section (the identity providers) has loaded.
+    expect(admin_page.locator("#idps li").first).to_be_visible()
+    expect(admin_page.get_by_role("button", name="Add identity provider")).to_be_visible()
+    admin_page.wait_for_load_state("networkidle")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     admin_page.screenshot(path=str(SCREENSHOTS / "admin.png"), full_page=True)
     switch.check()
