@@ -10,6 +10,8 @@ Static files live under `static/<version>/`, where the version is a hash of all 
 their URLs change whenever any file does, so they are cached for a year, immutable, and
 a module's relative imports (`./api.js`) stay on the same version. Pages are `no-store`.
 Every page is one level below /account/, so their relative URLs resolve the same way.
+A page's file holds only its body; `layout.html` is the one shell around each (its title,
+the style sheet, and its script module: the static file named like the page).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
 STATIC = "static"
 # Written into each page where it names its scripts and styles.
 STATIC_MARK = "{{static}}"
+LAYOUT = "layout.html"
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -32,14 +35,15 @@ CONTENT_TYPES = {
     ".svg": "image/svg+xml",
     ".png": "image/png",
 }
-# What each page path of /account/{proxy+} serves ("" is /account/ itself).
+# What each page path of /account/{proxy+} serves ("" is /account/ itself): the page's
+# file (its body; its script is static/<same name>.js) and its title.
 PAGES = {
-    "": "account.html",
-    "signin": "signin.html",
-    "signup": "signup.html",
-    "admin": "admin.html",
+    "": ("account.html", "Your account"),
+    "signin": ("signin.html", "Sign in"),
+    "signup": ("signup.html", "Sign up"),
+    "admin": ("admin.html", "Administration"),
     # Where an identity provider sends the browser back (SPEC §8).
-    "callback": "callback.html",
+    "callback": ("callback.html", "Signing in"),
 }
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -96,16 +100,31 @@ def load_site(root: Path = PAGES_DIR) -> Site:
         path.relative_to(static_dir).as_posix(): File(path.read_bytes(), _content_type(path), IMMUTABLE)
         for path in static_files
     }
-    prefix = f"{STATIC}/{version}"
+    layout = (root / LAYOUT).read_text(encoding="utf-8")
     pages = {
         route: File(
-            (root / name).read_text(encoding="utf-8").replace(STATIC_MARK, prefix).encode(),
+            render(
+                layout,
+                (root / name).read_text(encoding="utf-8"),
+                title,
+                f"{Path(name).stem}.js",
+                f"{STATIC}/{version}",
+            ),
             CONTENT_TYPES[".html"],
             NO_STORE,
         )
-        for route, name in PAGES.items()
+        for route, (name, title) in PAGES.items()
     }
     return Site(version, pages, static)
+
+
+def render(layout: str, body: str, title: str, script: str, static_prefix: str) -> bytes:
+    """One page: its body in the layout, with its title, its script and the static files' URLs.
+
+    The body goes in last, so nothing it holds is taken for one of the layout's marks.
+    """
+    page = layout.replace("{{title}}", title).replace("{{script}}", script)
+    return page.replace(STATIC_MARK, static_prefix).replace("{{body}}", body.rstrip("\n")).encode()
 
 
 def _content_type(path: Path) -> str:

@@ -141,16 +141,32 @@ def test_unknown_paths_and_traversal_are_404(proxy: str) -> None:
 
 # -- the files themselves -------------------------------------------------------------------
 
-HTML = sorted(PAGES_DIR.glob("*.html"))
+# Pages as they are served: each body in the one layout, the static files' URLs filled in.
+HTML = sorted(account_pages.PAGES)
+STATIC_URL = f"{STATIC}/"
 SCRIPTS = sorted((PAGES_DIR / "static").glob("*.js"))
 
 
-@pytest.mark.parametrize("path", HTML, ids=lambda p: p.name)
-def test_pages_hold_no_inline_script_style_or_handler(path: Path) -> None:
-    page = path.read_text(encoding="utf-8")
+def served(route: str) -> str:
+    return SITE.pages[route].body.decode()
+
+
+def test_every_page_file_is_served_in_the_layout() -> None:
+    # Nothing under src/pages is left out, and no mark of the layout is left unfilled.
+    bodies = {name for name, _ in account_pages.PAGES.values()}
+    assert bodies | {account_pages.LAYOUT} == {path.name for path in PAGES_DIR.glob("*.html")}
+    for route, (_, title) in account_pages.PAGES.items():
+        page = served(route)
+        assert "{{" not in page and f"<title>{title} · memos-auth</title>" in page
+        assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
+
+
+@pytest.mark.parametrize("route", HTML)
+def test_pages_hold_no_inline_script_style_or_handler(route: str) -> None:
+    page = served(route)
     # Everything a page runs or styles with is a file (the CSP would block the rest).
     for script in re.findall(r"<script\b[^>]*>", page):
-        assert 'type="module"' in script and 'src="{{static}}/' in script
+        assert 'type="module"' in script and f'src="{STATIC_URL}' in script
     assert not re.search(r"<script\b[^>]*>\s*[^<\s]", page), "inline script"
     assert "<style" not in page
     assert not re.search(r"\sstyle\s*=", page)
@@ -158,10 +174,11 @@ def test_pages_hold_no_inline_script_style_or_handler(path: Path) -> None:
     assert not re.search(r"(src|href)=\"(https?:)?//", page), "a file from another host"
 
 
-@pytest.mark.parametrize("path", HTML, ids=lambda p: p.name)
-def test_every_file_a_page_names_exists(path: Path) -> None:
-    page = path.read_text(encoding="utf-8")
-    for name in re.findall(r"\{\{static\}\}/([A-Za-z0-9_.-]+)", page):
+@pytest.mark.parametrize("route", HTML)
+def test_every_file_a_page_names_exists(route: str) -> None:
+    names = re.findall(re.escape(STATIC_URL) + r"([A-Za-z0-9_.-]+)", served(route))
+    assert names, "a page without its style sheet and script"
+    for name in names:
         assert (PAGES_DIR / "static" / name).is_file(), name
 
 
@@ -175,9 +192,9 @@ def test_every_module_a_script_imports_is_a_sibling_file(path: Path) -> None:
     assert ".innerHTML" not in source, "text is set as text, never parsed as HTML"
 
 
-@pytest.mark.parametrize("path", HTML, ids=lambda p: p.name)
-def test_every_input_has_a_label(path: Path) -> None:
-    page = path.read_text(encoding="utf-8")
+@pytest.mark.parametrize("route", HTML)
+def test_every_input_has_a_label(route: str) -> None:
+    page = served(route)
     labelled = set(re.findall(r'<label for="([^"]+)"', page))
     for tag in re.findall(r"<(?:input|select)\b[^>]*>", page):
         if 'type="checkbox"' in tag:
