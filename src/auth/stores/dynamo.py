@@ -94,6 +94,11 @@ def conditional_write(operation: Callable[..., dict[str, Any]], **request: Any) 
             raise
 
 
+def prefixed_key(prefix: str, value: object) -> dict[str, Any]:
+    """The key of a table that keeps several kinds of item under one `pk`: kind#value."""
+    return {"pk": s(f"{prefix}{value}")}
+
+
 def put_new(client: Any, table: str, item: Item, key: str = "pk") -> bool:
     """Put an item where none has its key: False when one had (the write is then not made).
 

@@ -29,6 +29,7 @@ from auth.stores.dynamo import (
     get_one,
     get_s,
     n,
+    prefixed_key,
     put_new,
     s,
     translated_errors,
@@ -74,14 +75,6 @@ class SpendRefused:
     challenge: bool
 
 
-def _totp_key(user_id: int) -> dict[str, Any]:
-    return {"pk": s(f"{TOTP_PREFIX}{user_id}")}
-
-
-def _challenge_key(challenge_hash: str) -> dict[str, Any]:
-    return {"pk": s(f"{CHALLENGE_PREFIX}{challenge_hash}")}
-
-
 def _hashes(item: Item) -> frozenset[str]:
     value = item.get("recoveryCodes")
     return frozenset(value["SS"]) if value and "SS" in value else frozenset()
@@ -108,13 +101,13 @@ class FactorStore:
     # -- TOTP ------------------------------------------------------------------------------
 
     def get_totp(self, user_id: int) -> TotpRecord | None:
-        item = get_one(self._client, self._table, _totp_key(user_id), consistent=True)
+        item = get_one(self._client, self._table, prefixed_key(TOTP_PREFIX, user_id), consistent=True)
         return None if item is None else _totp_from(item)
 
     def put_pending(self, record: TotpRecord) -> bool:
         """Store a pending enrolment over any pending one; False when one is enabled."""
         item = {
-            **_totp_key(record.user_id),
+            **prefixed_key(TOTP_PREFIX, record.user_id),
             "userId": n(record.user_id),
             "enrolmentId": s(record.enrolment_id),
             "enabled": boolean(False),
@@ -140,7 +133,7 @@ class FactorStore:
             conditional_write(
                 self._client.update_item,
                 TableName=self._table,
-                Key=_totp_key(record.user_id),
+                Key=prefixed_key(TOTP_PREFIX, record.user_id),
                 UpdateExpression="SET enabled = :yes, enabledAt = :now, totpLastStep = :step, "
                 "recoveryCodes = :codes",
                 ConditionExpression="enrolmentId = :enrolment AND enabled = :no",
@@ -162,7 +155,7 @@ class FactorStore:
             conditional_write(
                 self._client.update_item,
                 TableName=self._table,
-                Key=_totp_key(user_id),
+                Key=prefixed_key(TOTP_PREFIX, user_id),
                 UpdateExpression="SET recoveryCodes = :codes",
                 ConditionExpression="enabled = :yes",
                 ExpressionAttributeValues={":codes": {"SS": recovery_hashes}, ":yes": boolean(True)},
@@ -174,7 +167,7 @@ class FactorStore:
         """Remove the factor and its recovery codes; what was removed, if anything."""
         with translated_errors():
             response = self._client.delete_item(
-                TableName=self._table, Key=_totp_key(user_id), ReturnValues="ALL_OLD"
+                TableName=self._table, Key=prefixed_key(TOTP_PREFIX, user_id), ReturnValues="ALL_OLD"
             )
         old = response.get("Attributes")
         return None if not old else _totp_from(old)
@@ -183,7 +176,7 @@ class FactorStore:
 
     def create_challenge(self, record: ChallengeRecord) -> None:
         item = {
-            **_challenge_key(record.challenge_hash),
+            **prefixed_key(CHALLENGE_PREFIX, record.challenge_hash),
             "userId": n(record.user_id),
             "routeKey": s(record.route_key),
             "createdAt": n(record.created_at),
@@ -196,7 +189,9 @@ class FactorStore:
             raise Unavailable("storage unavailable")
 
     def get_challenge(self, challenge_hash: str) -> ChallengeRecord | None:
-        item = get_one(self._client, self._table, _challenge_key(challenge_hash), consistent=True)
+        item = get_one(
+            self._client, self._table, prefixed_key(CHALLENGE_PREFIX, challenge_hash), consistent=True
+        )
         if item is None:
             return None
         return ChallengeRecord(
@@ -214,7 +209,7 @@ class FactorStore:
         response = conditional_write(
             self._client.update_item,
             TableName=self._table,
-            Key=_challenge_key(challenge_hash),
+            Key=prefixed_key(CHALLENGE_PREFIX, challenge_hash),
             UpdateExpression="ADD failures :one",
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeValues={":one": n(1)},
@@ -224,7 +219,9 @@ class FactorStore:
 
     def delete_challenge(self, challenge_hash: str) -> None:
         with translated_errors():
-            self._client.delete_item(TableName=self._table, Key=_challenge_key(challenge_hash))
+            self._client.delete_item(
+                TableName=self._table, Key=prefixed_key(CHALLENGE_PREFIX, challenge_hash)
+            )
 
     # -- the second step ---------------------------------------------------------------------
 
@@ -236,7 +233,7 @@ class FactorStore:
         factor = {
             "Update": {
                 "TableName": self._table,
-                "Key": _totp_key(user_id),
+                "Key": prefixed_key(TOTP_PREFIX, user_id),
                 "UpdateExpression": "SET totpLastStep = :step",
                 "ConditionExpression": "enabled = :yes AND "
                 "(attribute_not_exists(totpLastStep) OR totpLastStep < :step)",
@@ -253,7 +250,7 @@ class FactorStore:
         factor = {
             "Update": {
                 "TableName": self._table,
-                "Key": _totp_key(user_id),
+                "Key": prefixed_key(TOTP_PREFIX, user_id),
                 "UpdateExpression": "DELETE recoveryCodes :code",
                 "ConditionExpression": "enabled = :yes AND contains(recoveryCodes, :hash)",
                 "ExpressionAttributeValues": {
@@ -283,7 +280,7 @@ class FactorStore:
         return {
             "Delete": {
                 "TableName": self._table,
-                "Key": _challenge_key(challenge.challenge_hash),
+                "Key": prefixed_key(CHALLENGE_PREFIX, challenge.challenge_hash),
                 # Still there, for this user and route, unexpired, and not worn out by guesses.
                 "ConditionExpression": "userId = :user AND routeKey = :route AND expiresAt > :now "
                 "AND failures < :max",

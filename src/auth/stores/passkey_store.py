@@ -34,6 +34,7 @@ from auth.stores.dynamo import (
     get_one,
     get_s,
     n,
+    prefixed_key,
     put_new,
     s,
     translated_errors,
@@ -104,18 +105,6 @@ class UseRefused:
     also: bool
 
 
-def _passkey_key(passkey_id: str) -> dict[str, Any]:
-    return {"pk": s(f"{PASSKEY_PREFIX}{passkey_id}")}
-
-
-def _list_key(user_id: int) -> dict[str, Any]:
-    return {"pk": s(f"{LIST_PREFIX}{user_id}")}
-
-
-def _ceremony_key(challenge_hash: str) -> dict[str, Any]:
-    return {"pk": s(f"{CEREMONY_PREFIX}{challenge_hash}")}
-
-
 def _passkey_from(item: Item) -> PasskeyRecord:
     transports = item.get("transports")
     return PasskeyRecord(
@@ -134,7 +123,7 @@ def _passkey_from(item: Item) -> PasskeyRecord:
 
 def _passkey_item(record: PasskeyRecord) -> dict[str, Any]:
     return {
-        **_passkey_key(record.passkey_id),
+        **prefixed_key(PASSKEY_PREFIX, record.passkey_id),
         "userId": n(record.user_id),
         "credentialId": {"B": record.credential_id},
         "publicKey": {"B": record.public_key},
@@ -159,11 +148,11 @@ class PasskeyStore:
     # -- passkeys ----------------------------------------------------------------------------
 
     def get(self, passkey_id: str) -> PasskeyRecord | None:
-        item = get_one(self._client, self._table, _passkey_key(passkey_id), consistent=True)
+        item = get_one(self._client, self._table, prefixed_key(PASSKEY_PREFIX, passkey_id), consistent=True)
         return None if item is None else _passkey_from(item)
 
     def ids_of(self, user_id: int) -> frozenset[str]:
-        item = get_one(self._client, self._table, _list_key(user_id), consistent=True)
+        item = get_one(self._client, self._table, prefixed_key(LIST_PREFIX, user_id), consistent=True)
         ids = item.get("ids") if item else None
         return frozenset(ids["SS"]) if ids and "SS" in ids else frozenset()
 
@@ -175,7 +164,10 @@ class PasskeyStore:
         with translated_errors():
             response = self._client.batch_get_item(
                 RequestItems={
-                    self._table: {"Keys": [_passkey_key(i) for i in sorted(ids)], "ConsistentRead": True}
+                    self._table: {
+                        "Keys": [prefixed_key(PASSKEY_PREFIX, i) for i in sorted(ids)],
+                        "ConsistentRead": True,
+                    }
                 }
             )
         if response.get("UnprocessedKeys"):
@@ -210,7 +202,7 @@ class PasskeyStore:
             {
                 "Update": {
                     "TableName": self._table,
-                    "Key": _list_key(record.user_id),
+                    "Key": prefixed_key(LIST_PREFIX, record.user_id),
                     "UpdateExpression": "ADD ids :id SET userId = :user",
                     "ConditionExpression": "attribute_not_exists(ids) OR size(ids) < :max",
                     "ExpressionAttributeValues": {
@@ -239,7 +231,7 @@ class PasskeyStore:
             {
                 "Delete": {
                     "TableName": self._table,
-                    "Key": _passkey_key(record.passkey_id),
+                    "Key": prefixed_key(PASSKEY_PREFIX, record.passkey_id),
                     "ConditionExpression": "userId = :user",
                     "ExpressionAttributeValues": {":user": n(record.user_id)},
                 }
@@ -247,7 +239,7 @@ class PasskeyStore:
             {
                 "Update": {
                     "TableName": self._table,
-                    "Key": _list_key(record.user_id),
+                    "Key": prefixed_key(LIST_PREFIX, record.user_id),
                     "UpdateExpression": "DELETE ids :id",
                     "ConditionExpression": "attribute_exists(pk)",
                     "ExpressionAttributeValues": {":id": {"SS": [record.passkey_id]}},
@@ -271,7 +263,7 @@ class PasskeyStore:
         for record in removed:
             self.remove(record)
         with translated_errors():
-            self._client.delete_item(TableName=self._table, Key=_list_key(user_id))
+            self._client.delete_item(TableName=self._table, Key=prefixed_key(LIST_PREFIX, user_id))
         return removed
 
     def use(
@@ -291,7 +283,7 @@ class PasskeyStore:
             {
                 "Update": {
                     "TableName": self._table,
-                    "Key": _passkey_key(record.passkey_id),
+                    "Key": prefixed_key(PASSKEY_PREFIX, record.passkey_id),
                     "UpdateExpression": "SET signCount = :new, lastUsedAt = :now, backedUp = :backed",
                     "ConditionExpression": "userId = :user AND signCount = :old",
                     "ExpressionAttributeValues": {
@@ -316,7 +308,7 @@ class PasskeyStore:
 
     def create_ceremony(self, record: CeremonyRecord) -> None:
         item = {
-            **_ceremony_key(record.challenge_hash),
+            **prefixed_key(CEREMONY_PREFIX, record.challenge_hash),
             "kind": s(record.kind.value),
             "userId": n(record.user_id),
             "createdAt": n(record.created_at),
@@ -328,7 +320,9 @@ class PasskeyStore:
             raise Unavailable("storage unavailable")
 
     def get_ceremony(self, challenge_hash: str) -> CeremonyRecord | None:
-        item = get_one(self._client, self._table, _ceremony_key(challenge_hash), consistent=True)
+        item = get_one(
+            self._client, self._table, prefixed_key(CEREMONY_PREFIX, challenge_hash), consistent=True
+        )
         if item is None:
             return None
         try:
@@ -346,7 +340,7 @@ class PasskeyStore:
 
     def delete_ceremony(self, challenge_hash: str) -> None:
         with translated_errors():
-            self._client.delete_item(TableName=self._table, Key=_ceremony_key(challenge_hash))
+            self._client.delete_item(TableName=self._table, Key=prefixed_key(CEREMONY_PREFIX, challenge_hash))
 
     def ceremony_used_up(self, ceremony: CeremonyRecord, now: int) -> dict[str, Any]:
         """A transaction item using the ceremony's challenge up: it must still be there, of
@@ -354,7 +348,7 @@ class PasskeyStore:
         return {
             "Delete": {
                 "TableName": self._table,
-                "Key": _ceremony_key(ceremony.challenge_hash),
+                "Key": prefixed_key(CEREMONY_PREFIX, ceremony.challenge_hash),
                 "ConditionExpression": "#kind = :kind AND userId = :user AND mfaChallenge = :mfa "
                 "AND expiresAt > :now",
                 "ExpressionAttributeNames": {"#kind": "kind"},
