@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeGuard, TypeVar, cast
-
-import jwt
-from jwt.warnings import InsecureKeyLengthWarning
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeGuard, TypeVar, cast
 
 from auth.clock import Clock
 from auth.errors import Unauthenticated
 from auth.models import NO_SIGN_IN, Role, SignIn, State, User
+
+if TYPE_CHECKING:
+    import jwt
 
 # Identifies tokens as issued by Memos, so Memos clients accept them unchanged.
 ISSUER = "memos"
@@ -42,10 +43,6 @@ MAX_KID_CHARS = 16
 MAX_CHECKED_HEADERS = 64
 # RFC 8176 defines a dozen values; a token naming more is not one we minted.
 MAX_AMR_VALUES = 8
-
-# The demo key 'usememos' is short on purpose (Memos' well-known demo secret); real keys
-# are checked for length where they are loaded (auth.keys).
-warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
 
 
 @dataclass(frozen=True)
@@ -104,7 +101,7 @@ _STATES = {state.value: state for state in State}
 
 
 def _encode(claims: dict[str, object], key: SigningKey) -> str:
-    return jwt.encode(claims, key.secret, algorithm=ALGORITHM, headers={"kid": key.kid, "typ": "JWT"})
+    return _pyjwt().encode(claims, key.secret, algorithm=ALGORITHM, headers={"kid": key.kid, "typ": "JWT"})
 
 
 def mint_access_token(
@@ -178,29 +175,62 @@ def _segment_json(segment: str) -> object:
         raise Unauthenticated("malformed token") from exc
 
 
-class _StrictJWT(jwt.PyJWT):
-    """PyJWT's claim checks over a payload parsed once, refusing duplicate keys in that parse."""
-
-    def verified_claims(self, payload_segment: str, audience: str) -> dict[str, Any]:
-        """The payload of a token whose signature _signature_matches accepted.
-
-        PyJWT's decode would decode all three segments again (its per-character alphabet
-        scan is most of its time) only to check what the signature already proves: these
-        bytes are exactly what a holder of the key signed. Its claim checks are what is
-        left, so they are run as its decode runs them (PyJWT is pinned; the token tests and
-        the attack matrix hold it to every check).
-        """
-        payload = _segment_json(payload_segment)
-        if not isinstance(payload, dict):
-            raise Unauthenticated("invalid token")
-        try:
-            self._validate_claims(payload, _CLAIM_OPTIONS, audience=audience, issuer=ISSUER)
-        except jwt.InvalidTokenError as exc:
-            raise Unauthenticated("invalid token") from exc
-        return payload
+class _PyJWT(NamedTuple):
+    encode: Callable[..., str]
+    checker: jwt.PyJWT
+    # PyJWT types its options as a TypedDict of its own; these are its defaults, amended.
+    claim_options: Any
+    invalid_token: type[jwt.InvalidTokenError]
 
 
-_strict_jwt = _StrictJWT()
+@functools.cache
+def _pyjwt() -> _PyJWT:
+    """PyJWT, imported on the first token minted or verified, not at import: with
+    `cryptography` installed (the API function's package has it, for TOTP secrets) PyJWT
+    imports its RSA, EC and X.509 modules, a large share of the API's cold start, and most
+    API requests (the authorizer verified their caller) never touch a token."""
+    import jwt
+    from jwt.warnings import InsecureKeyLengthWarning
+
+    # The demo key 'usememos' is short on purpose (Memos' well-known demo secret); real
+    # keys are checked for length where they are loaded (auth.keys).
+    warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
+    # PyJWT's checks once the signature matched: the claims required, aud and iss (sub and
+    # jti typed); time is checked in _verified_claims against the injected clock instead.
+    options = {
+        **jwt.PyJWT().options,
+        "require": ["exp", "iat", "iss", "aud", "sub"],
+        "verify_exp": False,
+        "verify_iat": False,
+        "verify_nbf": False,
+    }
+    return _PyJWT(jwt.encode, jwt.PyJWT(), options, jwt.InvalidTokenError)
+
+
+def load_pyjwt() -> None:
+    """Import PyJWT now, during a function's init, for one whose requests mostly need it."""
+    _pyjwt()
+
+
+def _checked_payload(payload_segment: str, audience: str) -> dict[str, Any]:
+    """The payload of a token whose signature _signature_matches accepted.
+
+    PyJWT's decode would decode all three segments again (its per-character alphabet scan
+    is most of its time) only to check what the signature already proves: these bytes are
+    exactly what a holder of the key signed. Its claim checks are what is left, so they are
+    run as its decode runs them (PyJWT is pinned; the token tests and the attack matrix
+    hold it to every check), over a payload parsed once, refusing duplicate keys in that
+    parse.
+    """
+    payload = _segment_json(payload_segment)
+    if not isinstance(payload, dict):
+        raise Unauthenticated("invalid token")
+    pyjwt = _pyjwt()
+    try:
+        pyjwt.checker._validate_claims(payload, pyjwt.claim_options, audience=audience, issuer=ISSUER)
+    except pyjwt.invalid_token as exc:
+        raise Unauthenticated("invalid token") from exc
+    return payload
 
 
 def read_key_id(token: str) -> str:
@@ -251,17 +281,6 @@ def _signature_matches(token: str, key: SigningKey) -> bool:
     return hmac.compare_digest(expected.rstrip(b"="), signature.encode())
 
 
-# PyJWT's checks once the signature matched: the claims required, aud and iss (sub and jti
-# typed); time is checked below against the injected clock instead of time.time().
-_CLAIM_OPTIONS: Any = {
-    **jwt.PyJWT().options,
-    "require": ["exp", "iat", "iss", "aud", "sub"],
-    "verify_exp": False,
-    "verify_iat": False,
-    "verify_nbf": False,
-}
-
-
 def _verified_claims(
     token: str, keys: KeyLookup, audience: str, token_type: str, now: float
 ) -> dict[str, object]:
@@ -270,7 +289,7 @@ def _verified_claims(
         raise Unauthenticated("unknown signing key")
     if not _signature_matches(token, key):
         raise Unauthenticated("invalid token")
-    claims = _strict_jwt.verified_claims(token.split(".", 2)[1], audience)
+    claims = _checked_payload(token.split(".", 2)[1], audience)
     exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf")
     if not _is_int(exp) or not _is_int(iat):
         raise Unauthenticated("invalid token")

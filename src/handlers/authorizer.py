@@ -13,6 +13,7 @@ from auth.cross_origin import cross_origin_allowed
 from auth.errors import Unauthenticated
 from auth.principal import Principal
 from auth.routes import may_enter
+from auth.tokens import load_pyjwt
 from auth.wiring import AuthorizerServices, build_authorizer_services
 from handlers import authorizer_event
 from handlers.audit_log import LoggerAudit
@@ -20,8 +21,13 @@ from handlers.cookies import SESSION_COOKIE, cookie_value
 from handlers.denials import RefusalLog, count_denial
 from handlers.lazy import Lazy
 from handlers.observability import DenialReason, logger
+from handlers.snapshots import forget_after_restore
 
+# Most requests bring an access token: PyJWT is loaded at init (into a SnapStart snapshot
+# too), not on the first one; the API function, whose callers are verified already, waits.
+load_pyjwt()
 services: Lazy[AuthorizerServices] = Lazy(lambda: build_authorizer_services(audit=LoggerAudit(logger)))
+forget_after_restore(services)
 refusals = RefusalLog()
 
 
