@@ -3,12 +3,17 @@
 Two entry points, so the authorizer builds (and imports) only what it uses: no bcrypt,
 no account or refresh logic on its cold start. What both need (clients, keys, the stores
 and services a credential is verified with) is built by one function, `_verifiers`.
+
+The API's other services are built, and their modules imported, on first use (each is a
+`cached_property` of ApiServices that imports its classes inside): a cold container pays
+for the services of the route it answers, not for TOTP, passkeys, providers, bcrypt and
+refresh families on a `GET /auth/me`. A new service follows the same rule.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from auth.audit import AuditSink, NullAudit
@@ -37,8 +42,11 @@ if TYPE_CHECKING:
     from auth.provider_protocol import ProviderProtocol
     from auth.recent_sign_in import RecentSignIn
     from auth.refresh_tokens import RefreshTokens
+    from auth.revocation import CredentialRevocation
     from auth.sso_sign_in import SsoSignIn
+    from auth.stores.factor_store import FactorStore
     from auth.stores.idp_store import IdpStore
+    from auth.stores.passkey_store import PasskeyStore
     from auth.stores.settings_store import SettingsStore
     from auth.throttle import SignInThrottle
     from auth.tokens import AccessTokens
@@ -96,55 +104,6 @@ class AuthorizerServices:
 
 
 @dataclass
-class ApiServices:
-    config: Config
-    clock: Clock
-    keys: SigningKeys
-    users: UserStore
-    settings: SettingsStore
-    accounts: Accounts
-    access_tokens: AccessTokens
-    refresh_tokens: RefreshTokens
-    user_admin: UserAdmin
-    authenticator: Authenticator
-    pats: PersonalAccessTokens
-    sessions: Sessions
-    logins: Logins
-    recent_sign_in: RecentSignIn
-    audit: AuditSink
-    factors: Factors
-    passkeys: Passkeys
-    mfa_sign_in: MfaSignIn
-    throttle: SignInThrottle
-    # SPEC §8: the providers (admin API, public listing) and their table.
-    identity_providers: IdentityProviders
-    idp_store: IdpStore
-    provider_calls: ProviderCalls
-
-    # The sign-in with a provider and linking make outbound calls (auth.outbound_http,
-    # auth.provider_protocol): built on the first request that needs them, so that other
-    # requests' cold starts import none of it.
-    @functools.cached_property
-    def sso_sign_in(self) -> SsoSignIn:
-        from auth.federated_identity import FederatedIdentities
-        from auth.sso_sign_in import SsoSignIn
-
-        protocol = self.provider_calls.protocol
-        identities = FederatedIdentities(self.identity_providers, protocol, self.throttle, self.audit)
-        return SsoSignIn(
-            identities, self.idp_store, self.users, self.settings, self.mfa_sign_in, self.clock, self.audit
-        )
-
-    @functools.cached_property
-    def linked_identities(self) -> LinkedIdentities:
-        from auth.linked_identities import LinkedIdentities
-
-        return LinkedIdentities(
-            self.sso_sign_in, self.idp_store, self.users, self.recent_sign_in, self.clock, self.audit
-        )
-
-
-@dataclass
 class _Verifiers:
     """What verifying a credential takes; the authorizer needs nothing more."""
 
@@ -182,7 +141,14 @@ def _verifiers(
         bookkeeping = (
             dynamodb if for_authorizer else aws.LazyClient(lambda: aws.dynamodb_client(aws.AUTHORIZER_CALLS))
         )
-    secretsmanager = secretsmanager or aws.secretsmanager_client(budget)
+    if secretsmanager is None:
+        # The API reads a key only to mint or check a token, or for a sealed secret: most
+        # of its requests (the authorizer verified the caller) never call Secrets Manager.
+        secretsmanager = (
+            aws.secretsmanager_client(budget)
+            if for_authorizer
+            else aws.LazyClient(lambda: aws.secretsmanager_client(budget))
+        )
     keys = build_key_ring(config, clock, secretsmanager)
     users = UserStore(dynamodb, config.users_table, config.settings_table)
     # A lag of 0 promises that a revocation is seen at once: only a consistent read keeps that.
@@ -218,85 +184,206 @@ def build_api_services(
     secretsmanager: Any = None,
     audit: AuditSink | None = None,
 ) -> ApiServices:
-    from auth.accounts import Accounts
-    from auth.factor_cipher import FactorCipher
-    from auth.factors import Factors
-    from auth.identity_providers import IdentityProviders
-    from auth.logins import Logins
-    from auth.mfa_sign_in import MfaSignIn
-    from auth.passkey_ceremonies import RelyingParty
-    from auth.passkeys import Passkeys
-    from auth.recent_sign_in import RecentSignIn
-    from auth.refresh_tokens import RefreshTokens
-    from auth.revocation import CredentialRevocation
-    from auth.stores.factor_store import FactorStore
-    from auth.stores.idp_store import IdpStore
-    from auth.stores.passkey_store import PasskeyStore
-    from auth.stores.refresh_family_store import RefreshFamilyStore
-    from auth.stores.settings_store import SettingsStore
-    from auth.stores.throttle_store import ThrottleStore
-    from auth.throttle import SignInThrottle
-    from auth.tokens import AccessTokens
-    from auth.user_admin import UserAdmin
+    return ApiServices(_verifiers(config, clock, dynamodb, secretsmanager, audit, for_authorizer=False))
 
-    base = _verifiers(config, clock, dynamodb, secretsmanager, audit, for_authorizer=False)
-    config, clock, audit, users = base.config, base.clock, base.audit, base.users
-    settings = SettingsStore(base.dynamodb, config.settings_table)
-    refresh_tokens = RefreshTokens(
-        RefreshFamilyStore(base.dynamodb, config.refresh_tokens_table),
-        users,
-        base.keys,
-        clock,
-        config.refresh_token_ttl,
-        audit,
-        reuse_grace=config.refresh_reuse_grace,
-    )
-    factor_store = FactorStore(base.dynamodb, config.factors_table)
-    idp_store = IdpStore(base.dynamodb, config.identity_providers_table, config.linked_identities_table)
-    passkey_store = PasskeyStore(base.dynamodb, config.factors_table, users)
-    revocation = CredentialRevocation(
-        refresh_tokens, base.sessions, base.pats, factor_store, idp_store, passkey_store
-    )
-    throttle = SignInThrottle(ThrottleStore(base.dynamodb, config.settings_table), clock)
-    accounts = Accounts(users, settings, throttle, clock, config.bcrypt_cost)
-    recent_sign_in = RecentSignIn(clock, config.reauth_max_age)
-    # The same client as the signing key's: one connection pool, one client to build.
-    factor_keys = build_factor_keys(config, clock, base.secretsmanager)
-    factors = Factors(factor_store, FactorCipher(factor_keys), recent_sign_in, revocation, clock, audit)
-    provider_calls = ProviderCalls(config.is_local, clock)
-    identity_providers = IdentityProviders(
-        idp_store,
-        build_idp_secret_cipher(factor_keys),
-        clock,
-        audit,
-        allow_http=config.is_local,
-        discovery=provider_calls,
-    )
-    relying_party = RelyingParty(config.webauthn_rp_id, config.webauthn_origins)
-    passkeys = Passkeys(passkey_store, relying_party, recent_sign_in, revocation, clock, audit)
-    return ApiServices(
-        config=config,
-        clock=clock,
-        keys=base.keys,
-        users=users,
-        settings=settings,
-        accounts=accounts,
-        access_tokens=AccessTokens(base.keys, clock, config.access_token_ttl),
-        refresh_tokens=refresh_tokens,
-        user_admin=UserAdmin(
-            users, base.pats, revocation, accounts, recent_sign_in, clock, config.bcrypt_cost, audit
-        ),
-        authenticator=base.authenticator,
-        pats=base.pats,
-        sessions=base.sessions,
-        logins=Logins(base.sessions, refresh_tokens),
-        recent_sign_in=recent_sign_in,
-        audit=audit,
-        factors=factors,
-        passkeys=passkeys,
-        mfa_sign_in=MfaSignIn(accounts, factors, passkeys, factor_store, users, throttle, clock, audit),
-        throttle=throttle,
-        identity_providers=identity_providers,
-        idp_store=idp_store,
-        provider_calls=provider_calls,
-    )
+
+class ApiServices:
+    """The API function's services: the verifiers at once, the rest on first use."""
+
+    def __init__(self, base: _Verifiers) -> None:
+        self._base = base
+        self.config = base.config
+        self.clock = base.clock
+        self.keys = base.keys
+        self.users = base.users
+        self.authenticator = base.authenticator
+        self.pats = base.pats
+        self.sessions = base.sessions
+        self.audit = base.audit
+
+    def with_config(self, config: Config) -> ApiServices:
+        """Services under `config` whose verifiers are these (a test changing one setting);
+        the others are built from it on first use."""
+        return ApiServices(replace(self._base, config=config))
+
+    @functools.cached_property
+    def settings(self) -> SettingsStore:
+        from auth.stores.settings_store import SettingsStore
+
+        return SettingsStore(self._base.dynamodb, self.config.settings_table)
+
+    @functools.cached_property
+    def refresh_tokens(self) -> RefreshTokens:
+        from auth.refresh_tokens import RefreshTokens
+        from auth.stores.refresh_family_store import RefreshFamilyStore
+
+        return RefreshTokens(
+            RefreshFamilyStore(self._base.dynamodb, self.config.refresh_tokens_table),
+            self.users,
+            self.keys,
+            self.clock,
+            self.config.refresh_token_ttl,
+            self.audit,
+            reuse_grace=self.config.refresh_reuse_grace,
+        )
+
+    @functools.cached_property
+    def factor_store(self) -> FactorStore:
+        from auth.stores.factor_store import FactorStore
+
+        return FactorStore(self._base.dynamodb, self.config.factors_table)
+
+    @functools.cached_property
+    def idp_store(self) -> IdpStore:
+        from auth.stores.idp_store import IdpStore
+
+        return IdpStore(
+            self._base.dynamodb, self.config.identity_providers_table, self.config.linked_identities_table
+        )
+
+    @functools.cached_property
+    def passkey_store(self) -> PasskeyStore:
+        from auth.stores.passkey_store import PasskeyStore
+
+        return PasskeyStore(self._base.dynamodb, self.config.factors_table, self.users)
+
+    @functools.cached_property
+    def revocation(self) -> CredentialRevocation:
+        from auth.revocation import CredentialRevocation
+
+        return CredentialRevocation(
+            self.refresh_tokens,
+            self.sessions,
+            self.pats,
+            self.factor_store,
+            self.idp_store,
+            self.passkey_store,
+        )
+
+    @functools.cached_property
+    def throttle(self) -> SignInThrottle:
+        from auth.stores.throttle_store import ThrottleStore
+        from auth.throttle import SignInThrottle
+
+        return SignInThrottle(ThrottleStore(self._base.dynamodb, self.config.settings_table), self.clock)
+
+    @functools.cached_property
+    def accounts(self) -> Accounts:
+        from auth.accounts import Accounts
+
+        return Accounts(self.users, self.settings, self.throttle, self.clock, self.config.bcrypt_cost)
+
+    @functools.cached_property
+    def recent_sign_in(self) -> RecentSignIn:
+        from auth.recent_sign_in import RecentSignIn
+
+        return RecentSignIn(self.clock, self.config.reauth_max_age)
+
+    @functools.cached_property
+    def factor_keys(self) -> SigningKeys:
+        # The same client as the signing key's: one connection pool, one client to build.
+        return build_factor_keys(self.config, self.clock, self._base.secretsmanager)
+
+    @functools.cached_property
+    def factors(self) -> Factors:
+        from auth.factor_cipher import FactorCipher
+        from auth.factors import Factors
+
+        return Factors(
+            self.factor_store,
+            FactorCipher(self.factor_keys),
+            self.recent_sign_in,
+            self.revocation,
+            self.clock,
+            self.audit,
+        )
+
+    @functools.cached_property
+    def identity_providers(self) -> IdentityProviders:
+        from auth.identity_providers import IdentityProviders
+
+        return IdentityProviders(
+            self.idp_store,
+            build_idp_secret_cipher(self.factor_keys),
+            self.clock,
+            self.audit,
+            allow_http=self.config.is_local,
+            discovery=self.provider_calls,
+        )
+
+    @functools.cached_property
+    def provider_calls(self) -> ProviderCalls:
+        return ProviderCalls(self.config.is_local, self.clock)
+
+    @functools.cached_property
+    def passkeys(self) -> Passkeys:
+        from auth.passkey_ceremonies import RelyingParty
+        from auth.passkeys import Passkeys
+
+        relying_party = RelyingParty(self.config.webauthn_rp_id, self.config.webauthn_origins)
+        return Passkeys(
+            self.passkey_store, relying_party, self.recent_sign_in, self.revocation, self.clock, self.audit
+        )
+
+    @functools.cached_property
+    def access_tokens(self) -> AccessTokens:
+        from auth.tokens import AccessTokens
+
+        return AccessTokens(self.keys, self.clock, self.config.access_token_ttl)
+
+    @functools.cached_property
+    def user_admin(self) -> UserAdmin:
+        from auth.user_admin import UserAdmin
+
+        return UserAdmin(
+            self.users,
+            self.pats,
+            self.revocation,
+            self.accounts,
+            self.recent_sign_in,
+            self.clock,
+            self.config.bcrypt_cost,
+            self.audit,
+        )
+
+    @functools.cached_property
+    def logins(self) -> Logins:
+        from auth.logins import Logins
+
+        return Logins(self.sessions, self.refresh_tokens)
+
+    @functools.cached_property
+    def mfa_sign_in(self) -> MfaSignIn:
+        from auth.mfa_sign_in import MfaSignIn
+
+        return MfaSignIn(
+            self.accounts,
+            self.factors,
+            self.passkeys,
+            self.factor_store,
+            self.users,
+            self.throttle,
+            self.clock,
+            self.audit,
+        )
+
+    # The sign-in with a provider and linking make outbound calls (auth.outbound_http,
+    # auth.provider_protocol).
+    @functools.cached_property
+    def sso_sign_in(self) -> SsoSignIn:
+        from auth.federated_identity import FederatedIdentities
+        from auth.sso_sign_in import SsoSignIn
+
+        protocol = self.provider_calls.protocol
+        identities = FederatedIdentities(self.identity_providers, protocol, self.throttle, self.audit)
+        return SsoSignIn(
+            identities, self.idp_store, self.users, self.settings, self.mfa_sign_in, self.clock, self.audit
+        )
+
+    @functools.cached_property
+    def linked_identities(self) -> LinkedIdentities:
+        from auth.linked_identities import LinkedIdentities
+
+        return LinkedIdentities(
+            self.sso_sign_in, self.idp_store, self.users, self.recent_sign_in, self.clock, self.audit
+        )

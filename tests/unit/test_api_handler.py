@@ -238,7 +238,7 @@ def test_cookie_is_secure_over_https(headers: dict[str, str]) -> None:
 def test_cookie_is_secure_off_the_local_stage(api: ApiServices) -> None:
     from dataclasses import replace
 
-    services.replace(replace(api, config=replace(api.config, stage="dev")))
+    services.replace(api.with_config(replace(api.config, stage="dev")))
     sign_up()
     (cookie,) = sign_in()["cookies"]
     assert "; Secure" in cookie

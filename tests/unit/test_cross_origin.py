@@ -196,6 +196,6 @@ def test_a_sign_in_carrying_a_cookie_from_another_site_is_refused(api: ApiServic
 
 def test_the_api_trusts_the_allowed_origins(api: ApiServices, people: People) -> None:
     cookie = refresh_cookie(api)
-    trusting = replace(api, config=replace(api.config, allowed_origins=(SIBLING,)))
+    trusting = api.with_config(replace(api.config, allowed_origins=(SIBLING,)))
     assert refresh(trusting, cookie, {"sec-fetch-site": "cross-site", "origin": SIBLING}).status == 403
     assert refresh(trusting, cookie, {"sec-fetch-site": "same-site", "origin": SIBLING}).status == 200
