@@ -1,13 +1,24 @@
-"""The API function: every route of SPEC §3, §7 and §8 on Powertools' HTTP API resolver."""
+"""The API function: every route of SPEC §3, §7 and §8 on Powertools' HTTP API resolver.
+
+What a cold start imports is kept to what every request needs (handlers.lazy_routes):
+
+- each route's handler module is imported on the first request for that route: list a new
+  route under its module in ROUTE_MODULES, and import no handler module here
+  (tests/unit/test_lazy_routes.py);
+- the resolver itself (Powertools' event handler, and pydantic for request validation) is
+  built on the first request that reaches it, unless Lambda initializes the container
+  ahead of any request (provisioned concurrency, or a SnapStart snapshot: init then costs
+  a request nothing), when it is built at import with every route module;
+- the services build what a route uses on first use (auth.wiring).
+"""
 
 from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
 
 from auth import routes
@@ -21,47 +32,73 @@ from auth.errors import (
     PermissionDenied,
     ResourceExhausted,
 )
-from handlers import (
-    routes_auth,
-    routes_factors,
-    routes_identity_providers,
-    routes_passkeys,
-    routes_pats,
-    routes_sessions,
-    routes_settings,
-    routes_users,
-)
 from handlers.api_context import services
-from handlers.bodies import OpenApiDocument
 from handlers.cookies import REFRESH_COOKIE, SESSION_COOKIE, cookie_value
-from handlers.http_json import SECURITY_HEADERS, error_body, error_response
+from handlers.lazy import Lazy
 from handlers.observability import Metric, count, logger, metrics
-from handlers.openapi_document import document_json, route
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import Response
+    from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+    from handlers.lazy_routes import LazyRouteResolver
 
 # Far above any legitimate body (a sign-up is < 1 kB), far below API Gateway's 10 MB.
 MAX_BODY_BYTES = 64 * 1024
 
-# Routes are annotated `-> JsonResponse` (Response[dict]), never a bare `Response`: with validation on,
-# Powertools builds a pydantic field from the return annotation, and a bare Response has
-# no schema, which turns every call into a 500.
-app = APIGatewayHttpResolver(enable_validation=True)
-app.include_router(routes_auth.router)
-app.include_router(routes_users.router)
-app.include_router(routes_settings.router)
-app.include_router(routes_pats.router)
-app.include_router(routes_sessions.router)
-app.include_router(routes_factors.router)
-app.include_router(routes_identity_providers.router)
-app.include_router(routes_passkeys.router)
+# Each handler module (its `router`) and the routes it registers, imported on the first
+# request for one of them (handlers.lazy_routes; tests/unit/test_lazy_routes.py checks it).
+ROUTE_MODULES: dict[str, tuple[routes.Route, ...]] = {
+    "handlers.routes_auth": (routes.SIGN_IN, routes.REFRESH, routes.SIGN_OUT, routes.ME),
+    "handlers.routes_users": (
+        routes.SIGN_UP,
+        routes.LIST_USERS,
+        routes.GET_USER,
+        routes.UPDATE_USER,
+        routes.DELETE_USER,
+    ),
+    "handlers.routes_settings": (routes.GET_SETTINGS, routes.UPDATE_SETTINGS),
+    "handlers.routes_pats": (routes.LIST_PATS, routes.CREATE_PAT, routes.DELETE_PAT),
+    "handlers.routes_sessions": (
+        routes.CREATE_SESSION,
+        routes.CURRENT_SESSION,
+        routes.END_CURRENT_SESSION,
+        routes.LIST_LOGINS,
+        routes.REVOKE_LOGIN,
+    ),
+    "handlers.routes_factors": (
+        routes.ENROL_TOTP,
+        routes.CONFIRM_TOTP,
+        routes.GET_TOTP,
+        routes.REMOVE_TOTP,
+        routes.REGENERATE_RECOVERY_CODES,
+    ),
+    "handlers.routes_identity_providers": (
+        routes.LIST_IDENTITY_PROVIDERS,
+        routes.GET_IDENTITY_PROVIDER,
+        routes.CREATE_IDENTITY_PROVIDER,
+        routes.UPDATE_IDENTITY_PROVIDER,
+        routes.DELETE_IDENTITY_PROVIDER,
+        routes.LIST_LINKED_IDENTITIES,
+        routes.LINK_IDENTITY,
+        routes.UNLINK_IDENTITY,
+    ),
+    "handlers.routes_passkeys": (
+        routes.PASSKEY_REGISTRATION,
+        routes.REGISTER_PASSKEY,
+        routes.LIST_PASSKEYS,
+        routes.REMOVE_PASSKEY,
+        routes.PASSKEY_OPTIONS,
+    ),
+    "handlers.routes_openapi": (routes.OPENAPI,),
+}
+# Lambda's name for an init that runs ahead of any request.
+INITIALIZED_AHEAD = frozenset({"provisioned-concurrency", "snap-start"})
 
 
-@route(app, routes.OPENAPI, OpenApiDocument)
-def openapi() -> Response[str]:
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=document_json(app))
-
-
-@app.exception_handler(AuthError)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
 def on_auth_error(error: AuthError) -> Response[dict[str, Any]]:
+    from handlers.http_json import error_response
+
     if isinstance(error, ResourceExhausted):
         count(Metric.THROTTLED)
     if error.code in (Code.INTERNAL, Code.UNAVAILABLE):
@@ -69,8 +106,9 @@ def on_auth_error(error: AuthError) -> Response[dict[str, Any]]:
     return error_response(error)
 
 
-@app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
 def on_invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
+    from handlers.http_json import error_response
+
     # Name the fields at fault, never echo their values: one of them may be a password.
     problems = []
     for detail in error.errors():
@@ -79,15 +117,46 @@ def on_invalid_request(error: RequestValidationError) -> Response[dict[str, Any]
     return error_response(InvalidArgument("invalid request: " + "; ".join(problems)))
 
 
-@app.exception_handler(Exception)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
 def on_unexpected(error: Exception) -> Response[dict[str, Any]]:
+    from handlers.http_json import error_response
+
     logger.exception("unhandled error")
     return error_response(Internal())
 
 
-@app.not_found
 def on_not_found(error: Exception) -> Response[dict[str, Any]]:
+    from handlers.http_json import error_response
+
     return error_response(NotFound("no such route"))
+
+
+def _build_resolver() -> LazyRouteResolver:
+    from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+    from handlers.lazy_routes import LazyRouteResolver
+
+    # Routes are annotated `-> JsonResponse` (Response[dict]), never a bare `Response`: with
+    # validation on, Powertools builds a pydantic field from the return annotation, and a
+    # bare Response has no schema, which turns every call into a 500.
+    resolver = LazyRouteResolver(ROUTE_MODULES, enable_validation=True)
+    resolver.exception_handler(AuthError)(on_auth_error)
+    resolver.exception_handler(RequestValidationError)(on_invalid_request)
+    resolver.exception_handler(Exception)(on_unexpected)
+    resolver.not_found(on_not_found)
+    return resolver
+
+
+resolver: Lazy[LazyRouteResolver] = Lazy(_build_resolver)
+if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") in INITIALIZED_AHEAD:
+    resolver().include_all()
+
+
+def __getattr__(name: str) -> Any:
+    # `handlers.api.app`, the resolver, for the tests and the OpenAPI document: built on
+    # first use like the rest (a module attribute cannot be lazy otherwise).
+    if name == "app":
+        return resolver()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _refusal(event: dict[str, Any]) -> AuthError | None:
@@ -145,15 +214,17 @@ def _parsed(body: str, is_base64: bool) -> Any:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from handlers.http_json import SECURITY_HEADERS, error_body
+
     refusal = _refusal(event)
     if refusal is not None:
         response: dict[str, Any] = {
             "statusCode": refusal.http_status,
-            "headers": {"Content-Type": content_types.APPLICATION_JSON},
+            "headers": {"Content-Type": "application/json"},
             "body": error_body(refusal),
             "isBase64Encoded": False,
         }
     else:
-        response = app.resolve(event, context)
+        response = resolver().resolve(event, context)
     response.setdefault("headers", {}).update(SECURITY_HEADERS)
     return response

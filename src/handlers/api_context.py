@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from typing import TYPE_CHECKING
 
 from auth.errors import AuthError, InvalidArgument, Unauthenticated
-from auth.mfa_sign_in import MfaRequired, SecondFactor
 from auth.models import ClientInfo, Role, SignIn, User
 from auth.principal import AuthMethod, Principal
-from auth.routes import Route
 from auth.wiring import ApiServices, build_api_services
 from handlers.audit_log import LoggerAudit
-from handlers.bodies import SignInRequest
 from handlers.cookies import SESSION_COOKIE, cookie_value
 from handlers.lazy import Lazy
 from handlers.observability import Metric, count, logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+
+    from auth.routes import Route
+    from handlers.bodies import SignInRequest
 
 # Client info is for display only; long values are cut rather than stored whole.
 MAX_CLIENT_INFO_CHARS = 512
@@ -58,6 +61,8 @@ def sign_in_from(
     """Either step of a sign-in (SPEC §3, §7, §8: a password or an identity provider first),
     or a passkey alone (§7), counted in the sign-in metrics; shared by both sign-in routes.
     A user with a second factor gets MfaRequired from the first step."""
+    from auth.mfa_sign_in import MfaRequired, SecondFactor
+
     client = client_info(event)
     flow = services().mfa_sign_in
     password, sso, second = body.passwordCredentials, body.ssoCredentials, body.mfaCredentials
