@@ -266,9 +266,12 @@ class _Parser:
         if isinstance(arn, dict) and "Fn::GetAtt" in arn:
             target = arn["Fn::GetAtt"]
             return str(target[0] if isinstance(target, list) else str(target).split(".")[0])
+        # SAM's `!Ref <Function>.Alias` (AutoPublishAlias): locally, the function itself.
+        if isinstance(arn, dict) and str(arn.get("Ref", "")).endswith(".Alias"):
+            return str(arn["Ref"]).removesuffix(".Alias")
         if spec.get("JwtConfiguration") is not None:
             raise TemplateError(f"authorizer {name}: JWT authorizers are not supported locally")
-        raise TemplateError(f"authorizer {name}: FunctionArn must be !GetAtt <Function>.Arn")
+        raise TemplateError(f"authorizer {name}: FunctionArn must be <Function>.Arn or <Function>.Alias")
 
     def _routes(self) -> list[Route]:
         apis = self._apis()

@@ -5,6 +5,7 @@ alarms on the metrics the code emits)."""
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -430,3 +431,67 @@ def test_only_the_api_function_reaches_identity_providers(
         assert reached == (set() if function != "ApiFunction" else tables)
     environment = template.functions["AuthorizerFunction"].environment
     assert "IDENTITY_PROVIDERS_TABLE" not in environment and "LINKED_IDENTITIES_TABLE" not in environment
+
+
+# SnapStart (parameter SnapStart, handlers.snapshots): the functions that answer requests.
+SNAPSTART_FUNCTIONS = ("AuthorizerFunction", "ApiFunction")
+
+
+def _if_snapstart(value: Any, enabled: bool) -> Any:
+    """`value` as CloudFormation resolves it with the SnapStart parameter on or off."""
+    if isinstance(value, dict) and list(value) == ["Fn::If"]:
+        condition, when_true, when_false = value["Fn::If"]
+        assert condition == "SnapStartEnabled"
+        return when_true if enabled else when_false
+    return value
+
+
+def test_snapstart_is_a_parameter_off_by_default(source: dict[str, Any]) -> None:
+    parameter = source["Parameters"]["SnapStart"]
+    assert (parameter["Default"], parameter["AllowedValues"]) == ("Disabled", ["Enabled", "Disabled"])
+    assert source["Conditions"]["SnapStartEnabled"] == {"Fn::Equals": [{"Ref": "SnapStart"}, "Enabled"]}
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+@pytest.mark.parametrize("function", SNAPSTART_FUNCTIONS)
+def test_snapstart_applies_to_published_versions_when_on(
+    translated: dict[str, Any], function: str, enabled: bool
+) -> None:
+    properties = translated["Resources"][function]["Properties"]
+    applied = _if_snapstart(properties["SnapStart"]["ApplyOn"], enabled)
+    assert applied == ("PublishedVersions" if enabled else "None")
+
+
+@pytest.mark.parametrize("function", SNAPSTART_FUNCTIONS)
+def test_requests_reach_a_published_version_through_the_alias(
+    translated: dict[str, Any], function: str
+) -> None:
+    # SnapStart never applies to $LATEST: with it on, whatever calls $LATEST gets no snapshot.
+    deployed = translated["Resources"]
+    (alias_id,) = [
+        name
+        for name, resource in resources(translated, "AWS::Lambda::Alias").items()
+        if resource["Properties"]["FunctionName"] == {"Ref": function}
+    ]
+    assert deployed[alias_id]["Properties"]["Name"] == "live"
+    assert "FunctionVersion" in deployed[alias_id]["Properties"]
+    # The HTTP API's routes and its authorizer are an OpenAPI body: each names a function ARN.
+    (api,) = resources(translated, "AWS::ApiGatewayV2::Api").values()
+    body = json.dumps(api["Properties"]["Body"])
+    calls_alias = (json.dumps({"Ref": alias_id}), "${" + alias_id + "}")
+    assert any(form in body for form in calls_alias), f"nothing calls {function}"
+    calls_latest = (json.dumps({"Fn::GetAtt": [function, "Arn"]}), "${" + function + ".Arn}")
+    assert not any(form in body for form in calls_latest)
+    # API Gateway may invoke the alias (what it calls), whichever the route.
+    permitted = [
+        resource["Properties"]["FunctionName"]
+        for resource in resources(translated, "AWS::Lambda::Permission").values()
+        if function in json.dumps(resource["Properties"]["FunctionName"])
+    ]
+    assert permitted
+    assert all(alias_id in json.dumps(name) for name in permitted)
+
+
+def test_key_rotation_takes_no_snapshot(source: dict[str, Any]) -> None:
+    # Called once a rotation step, every KeyRotationDays: no cold start worth a snapshot.
+    assert "SnapStart" not in source["Resources"]["KeyRotationFunction"]["Properties"]
