@@ -64,7 +64,7 @@ def cold_start(results: dict[str, Any]) -> list[str]:
     rows = []
     for name, env in results["cold_start"].items():
         if "skipped" in env:
-            rows.append([name, env["skipped"], "", "", "", ""])
+            rows.append([name, env["skipped"], "", "", "", "", "", ""])
             continue
         rows.append(
             [
@@ -74,9 +74,12 @@ def cold_start(results: dict[str, Any]) -> list[str]:
                 env["authorizer_vs_boto3"],
                 env["api_ms"],
                 env["api_vs_boto3"],
+                env["api_first_request_ms"],
+                env["api_first_request_vs_boto3"],
             ]
         )
-    return _table(["environment", "boto3 + client ms", "authorizer ms", "x boto3", "API ms", "x boto3"], rows)
+    header = ["environment", "boto3 + client ms", "authorizer ms", "x boto3", "API ms", "x boto3"]
+    return _table([*header, "API + first request ms", "x boto3"], rows)
 
 
 def packages(results: dict[str, Any]) -> list[str]:
