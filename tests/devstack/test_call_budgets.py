@@ -142,8 +142,8 @@ def test_the_clients_carry_the_configs(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         (wiring.build_authorizer_services, [("dynamodb", "authorizer"), ("secretsmanager", "authorizer")]),
         # The best-effort last-use write has a client of its own with the authorizer's budget,
-        # built on its first use (below), not with the others.
-        (wiring.build_api_services, [("dynamodb", "api"), ("secretsmanager", "api")]),
+        # and Secrets Manager one with the API's, each built on its first use (below).
+        (wiring.build_api_services, [("dynamodb", "api")]),
     ],
     ids=["authorizer", "api"],
 )
@@ -186,6 +186,29 @@ def test_the_api_builds_its_bookkeeping_client_on_first_use_with_the_authorizers
     for _ in range(2):
         bookkeeping.update_item(TableName="t")
     assert used == [aws.API_CALLS, aws.AUTHORIZER_CALLS]
+
+
+def test_the_api_builds_its_secrets_manager_client_on_first_use_with_its_own_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    used: list[BotoConfig] = []
+
+    class Client:
+        def get_secret_value(self, **kwargs: Any) -> dict[str, Any]:
+            return {}
+
+    def secretsmanager(config: BotoConfig = aws.API_CALLS) -> object:
+        used.append(config)
+        return Client()
+
+    monkeypatch.setattr(aws, "dynamodb_client", lambda config=aws.API_CALLS: object())
+    monkeypatch.setattr(aws, "secretsmanager_client", secretsmanager)
+    services = wiring.build_api_services(Config(bcrypt_cost=4))
+    assert used == []
+    source = services.keys._source  # type: ignore[attr-defined]  # the key ring's, as built
+    for _ in range(2):
+        source.fetch("AWSCURRENT")
+    assert used == [aws.API_CALLS]
 
 
 class _Throttling(BaseHTTPRequestHandler):
