@@ -131,14 +131,22 @@ distclean: clean
 # `make bench`: what one request costs on each credential path (not part of `make test`).
 # Cold start and memory are measured in a virtualenv holding only what `sam build` packages
 # (src/requirements.txt) plus boto3, which the Lambda runtime provides.
+# The authorizer's is measured in one of its own, holding what its package holds
+# (src/requirements-authorizer.txt: no cryptography, which PyJWT would import if present).
 LAMBDA_VENV := bench/.venv-lambda
+LAMBDA_AUTHORIZER_VENV := bench/.venv-lambda-authorizer
 
 $(LAMBDA_VENV)/installed: src/requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv --clear $(LAMBDA_VENV)
 	$(LAMBDA_VENV)/bin/pip install --quiet -r src/requirements.txt $$(grep "^boto3==" requirements-dev.txt)
 	touch $@
 
-bench: $(VENV_STAMP) $(LAMBDA_VENV)/installed
+$(LAMBDA_AUTHORIZER_VENV)/installed: src/requirements-authorizer.txt requirements-dev.txt
+	$(PYTHON) -m venv --clear $(LAMBDA_AUTHORIZER_VENV)
+	$(LAMBDA_AUTHORIZER_VENV)/bin/pip install --quiet -r src/requirements-authorizer.txt $$(grep "^boto3==" requirements-dev.txt)
+	touch $@
+
+bench: $(VENV_STAMP) $(LAMBDA_VENV)/installed $(LAMBDA_AUTHORIZER_VENV)/installed
 	PYTHONPATH=src:. $(PY) -m bench
 
 bench-pages: test-deps

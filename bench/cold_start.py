@@ -1,9 +1,10 @@
 """Cold start: import a function and build its clients in a fresh interpreter, against the
 same for `import boto3` plus one client (boto3 is in the Lambda runtime: the floor).
 
-Measured in two environments: the Lambda-like virtualenv (only src/requirements.txt and
-boto3, as `sam build` packages it; created by `make bench`) and the dev virtualenv, which
-also holds moto's `cryptography` that PyJWT imports eagerly when it is present.
+Measured in two environments: the Lambda-like virtualenvs (created by `make bench`; each
+holds what `sam build` packages for the function, and boto3: src/requirements.txt for the
+API, src/requirements-authorizer.txt for the authorizer) and the dev virtualenv, which also
+holds `cryptography`, which PyJWT imports eagerly when it is present.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 PROBE = BENCH_DIR / "cold_probe.py"
 LAMBDA_PYTHON = BENCH_DIR / ".venv-lambda" / "bin" / "python"
+# The authorizer's package holds less (src/requirements-authorizer.txt): no cryptography,
+# which PyJWT imports when it is installed, so its cold start is measured in a venv of that.
+LAMBDA_AUTHORIZER_PYTHON = BENCH_DIR / ".venv-lambda-authorizer" / "bin" / "python"
 KINDS = ("boto3", "authorizer", "api", "api_first_request")
 RUNS = 15
 # What a Lambda container has: a region and credentials in the environment, no config
@@ -43,14 +47,17 @@ def _probe(python: Path | str, kind: str, *flags: str) -> subprocess.CompletedPr
     )
 
 
-def _environment(python: Path | str) -> dict[str, Any]:
+def _environment(python: Path | str, authorizer_python: Path | str | None = None) -> dict[str, Any]:
+    """Each kind in `python`; the authorizer in `authorizer_python` when given (boto3 is
+    pinned alike in both, so the floor is the same)."""
     runs: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    interpreter = {kind: python for kind in KINDS} | {"authorizer": authorizer_python or python}
     # Interleaved, so a noisy neighbour slows every kind alike; each ratio is taken within
     # one round and the median of those is reported, so a slow round skews neither side.
     for _ in range(RUNS):
         for kind in KINDS:
             # The last line: a handler may log to stdout before it.
-            runs[kind].append(json.loads(_probe(python, kind).stdout.splitlines()[-1])["ms"])
+            runs[kind].append(json.loads(_probe(interpreter[kind], kind).stdout.splitlines()[-1])["ms"])
     medians = {kind: statistics.median(values) for kind, values in runs.items()}
 
     def ratio(kind: str) -> float:
@@ -58,6 +65,7 @@ def _environment(python: Path | str) -> dict[str, Any]:
 
     return {
         "python": str(python),
+        "authorizer_python": str(interpreter["authorizer"]),
         "runs": RUNS,
         **{f"{kind}_ms": round(medians[kind], 1) for kind in KINDS},
         "authorizer_vs_boto3": ratio("authorizer"),
@@ -78,7 +86,8 @@ def _import_self_times(python: Path | str, kind: str) -> dict[str, int]:
 
 
 def marginal_imports(python: Path | str, top: int = 8) -> dict[str, float]:
-    """Self import time (ms) of what the authorizer imports beyond boto3, by top-level package."""
+    """Self import time (ms) of what the authorizer imports beyond boto3, by top-level package,
+    in `python` (for both the floor and the authorizer)."""
     baseline = _import_self_times(python, "boto3")
     by_package: Counter[str] = Counter()
     for module, micros in _import_self_times(python, "authorizer").items():
@@ -89,9 +98,10 @@ def marginal_imports(python: Path | str, top: int = 8) -> dict[str, float]:
 
 def measure() -> dict[str, Any]:
     result: dict[str, Any] = {"dev_venv": _environment(sys.executable)}
-    if LAMBDA_PYTHON.exists():
-        result["lambda_venv"] = _environment(LAMBDA_PYTHON)
-        result["lambda_venv"]["authorizer_marginal_imports_ms"] = marginal_imports(LAMBDA_PYTHON)
+    if LAMBDA_PYTHON.exists() and LAMBDA_AUTHORIZER_PYTHON.exists():
+        result["lambda_venv"] = _environment(LAMBDA_PYTHON, LAMBDA_AUTHORIZER_PYTHON)
+        result["lambda_venv"]["authorizer_marginal_imports_ms"] = marginal_imports(LAMBDA_AUTHORIZER_PYTHON)
     else:
-        result["lambda_venv"] = {"skipped": f"{LAMBDA_PYTHON} missing: `make bench` creates it"}
+        missing = f"{LAMBDA_PYTHON} or {LAMBDA_AUTHORIZER_PYTHON} missing: `make bench` creates them"
+        result["lambda_venv"] = {"skipped": missing}
     return result
