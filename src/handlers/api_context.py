@@ -12,6 +12,7 @@ from handlers.audit_log import LoggerAudit
 from handlers.cookies import SESSION_COOKIE, cookie_value
 from handlers.lazy import Lazy
 from handlers.observability import Metric, count, logger
+from handlers.snapshots import forget_after_restore
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 MAX_CLIENT_INFO_CHARS = 512
 
 services: Lazy[ApiServices] = Lazy(lambda: build_api_services(audit=LoggerAudit(logger)))
+forget_after_restore(services)
 
 
 def principal(event: APIGatewayProxyEventV2) -> Principal:
