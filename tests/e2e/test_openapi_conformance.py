@@ -23,6 +23,7 @@ from devstack.stack import LocalStack
 from handlers import api as api_function
 from handlers.openapi_document import document_json
 from tests.e2e.conftest import PASSWORD, Api
+from tests.support.sso import oauth2_body
 
 pytestmark = pytest.mark.e2e
 
@@ -118,8 +119,21 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def _provider(api: Api, label: str, admin_token: str) -> dict[str, str]:
+    """A provider of the operation's own (a DELETE of one must not spoil a GET of another)."""
+    provider_id = "conformance-" + "-".join(label.lower().split()[0:1])
+    body = oauth2_body("http://127.0.0.1:9", "conformance")
+    path = f"/identity-providers?identityProviderId={provider_id}"
+    created = api.call("POST", path, json=body, headers=bearer(admin_token))
+    assert created.status_code == 200, created.text
+    return {"id": provider_id}
+
+
 def _caller(api: Api, label: str, admin_token: str) -> Caller:
     access_rule = ROUTE_ACCESS[label]
+    if "/identity-providers/{id}" in label:
+        headers = bearer(admin_token) if access_rule is Access.ADMIN else {}
+        return Caller(headers=headers, path=_provider(api, label, admin_token))
     if access_rule is Access.ADMIN:
         return Caller(headers=bearer(admin_token))
     if access_rule is Access.PUBLIC and "{username}" not in label and label != REFRESH:
