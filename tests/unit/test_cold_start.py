@@ -83,6 +83,21 @@ def test_the_api_imports_py_webauthn_only_when_a_passkey_ceremony_runs() -> None
     assert [module for module in loaded if module.startswith(("webauthn", "cbor2", "OpenSSL"))] == []
 
 
+def test_the_api_clients_do_not_load_pyopenssl() -> None:
+    # botocore would take urllib3's pyOpenSSL context (~130 ms) because py_webauthn installs
+    # pyOpenSSL; auth.aws keeps it on the standard library's (see there).
+    code = (
+        "import json, os, sys, handlers.api\n"
+        "from auth import aws\n"
+        "os.environ.setdefault('AWS_DEFAULT_REGION', 'us-east-1')\n"
+        "aws.dynamodb_client(aws.API_CALLS)\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    loaded = _run(code)
+    assert isinstance(loaded, list) and "botocore.httpsession" in loaded
+    assert [module for module in loaded if module.startswith("OpenSSL")] == []
+
+
 def test_the_api_loads_the_common_password_list_only_when_a_password_is_checked() -> None:
     code = (
         "import json, handlers.api, auth.passwords as p\n"
