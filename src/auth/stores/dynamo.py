@@ -108,6 +108,13 @@ def put_new(client: Any, table: str, item: Item, key: str = "pk") -> bool:
     return conditional_write(client.put_item, **request) is not None
 
 
+def put_new_random(client: Any, table: str, item: Item, key: str = "pk") -> None:
+    """put_new for an item whose key is random (a challenge, a session secret's hash): taken
+    means something is wrong, so it is Unavailable, and nothing is overwritten."""
+    if not put_new(client, table, item, key):
+        raise Unavailable("storage unavailable")
+
+
 def write_transaction(client: Any, items: list[dict[str, Any]]) -> list[str] | None:
     """Run a write transaction: None when it was applied; when it was canceled, each item's
     reason in the order the items were given. Any other failure is Unavailable."""

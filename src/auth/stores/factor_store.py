@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from auth.errors import Unavailable
 from auth.factor_cipher import Sealed
 from auth.stores.dynamo import (
     ITEM_CONDITION_FAILED,
@@ -30,7 +29,7 @@ from auth.stores.dynamo import (
     get_s,
     n,
     prefixed_key,
-    put_new,
+    put_new_random,
     s,
     translated_errors,
     write_transaction,
@@ -184,9 +183,7 @@ class FactorStore:
             "failures": n(0),
             "firstAmr": s(record.first_amr),
         }
-        if not put_new(self._client, self._table, item):
-            # Its key is random: taken means something is wrong, and nothing is overwritten.
-            raise Unavailable("storage unavailable")
+        put_new_random(self._client, self._table, item)
 
     def get_challenge(self, challenge_hash: str) -> ChallengeRecord | None:
         item = get_one(

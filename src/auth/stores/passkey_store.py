@@ -35,7 +35,7 @@ from auth.stores.dynamo import (
     get_s,
     n,
     prefixed_key,
-    put_new,
+    put_new_random,
     s,
     translated_errors,
     write_transaction,
@@ -315,9 +315,7 @@ class PasskeyStore:
             "expiresAt": n(record.expires_at),
             "mfaChallenge": s(record.mfa_challenge_hash),
         }
-        if not put_new(self._client, self._table, item):
-            # Its key is random: taken means something is wrong, and nothing is overwritten.
-            raise Unavailable("storage unavailable")
+        put_new_random(self._client, self._table, item)
 
     def get_ceremony(self, challenge_hash: str) -> CeremonyRecord | None:
         item = get_one(

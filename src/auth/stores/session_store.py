@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from auth.errors import Unavailable
 from auth.models import ClientInfo, Device, SignIn
 from auth.stores.dynamo import (
     Item,
@@ -24,7 +23,7 @@ from auth.stores.dynamo import (
     get_s,
     items_of_user,
     n,
-    put_new,
+    put_new_random,
     s,
 )
 
@@ -87,9 +86,7 @@ class SessionStore:
             "authTime": n(record.sign_in.auth_time),
             "amr": s(" ".join(record.sign_in.amr)),
         }
-        if not put_new(self._client, self._table, item, key="secretHash"):
-            # Its key is random: taken means something is wrong, and nothing is overwritten.
-            raise Unavailable("storage unavailable")
+        put_new_random(self._client, self._table, item, key="secretHash")
 
     def get_along(
         self, secret_hash: str, other: TableKey, consistent: bool
