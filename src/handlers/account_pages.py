@@ -12,12 +12,21 @@ a module's relative imports (`./api.js`) stay on the same version. Pages are `no
 Every page is one level below /account/, so their relative URLs resolve the same way.
 A page's file holds only its body; `layout.html` is the one shell around each (its title,
 the style sheet, and its script module: the static file named like the page).
+
+Markup that two pages (or two places of one page) share is a partial, `partials/<name>.html`,
+which a body includes with a line of its own: `{{> name}}`, or `{{> name key=value ...}}`
+where the partial holds `{{key}}`. Partials are put in when the site is loaded, like the
+layout; a body can name only a partial of the table read then (no path is built from it),
+and a value is letters, digits and hyphens, so it needs no escaping wherever it lands. An
+unknown partial, a value it does not use, or any mark left unfilled fails the load.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +36,9 @@ STATIC = "static"
 # Written into each page where it names its scripts and styles.
 STATIC_MARK = "{{static}}"
 LAYOUT = "layout.html"
+PARTIALS = "partials"
+# `{{> name key=value ...}}` alone on its line, kept indented as the line is.
+INCLUDE = re.compile(r"^([ \t]*)\{\{> ([a-z0-9-]+)((?: [a-z]+=[a-z0-9-]+)*)\}\}$", re.MULTILINE)
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -101,11 +113,12 @@ def load_site(root: Path = PAGES_DIR) -> Site:
         for path in static_files
     }
     layout = (root / LAYOUT).read_text(encoding="utf-8")
+    partials = {path.stem: path.read_text(encoding="utf-8") for path in (root / PARTIALS).glob("*.html")}
     pages = {
         route: File(
             render(
                 layout,
-                (root / name).read_text(encoding="utf-8"),
+                include_partials(name, (root / name).read_text(encoding="utf-8"), partials),
                 title,
                 f"{Path(name).stem}.js",
                 f"{STATIC}/{version}",
@@ -116,6 +129,29 @@ def load_site(root: Path = PAGES_DIR) -> Site:
         for route, (name, title) in PAGES.items()
     }
     return Site(version, pages, static)
+
+
+def include_partials(page: str, body: str, partials: Mapping[str, str]) -> str:
+    """`body` (of the file `page`) with each of its include lines replaced by the partial it
+    names, its values filled in; ValueError for anything the grammar above does not allow."""
+
+    def partial(include: re.Match[str]) -> str:
+        indent, name, arguments = include.groups()
+        if name not in partials:
+            raise ValueError(f"{page}: no partial {name!r}")
+        text = partials[name].rstrip("\n")
+        for argument in arguments.split():
+            key, _, value = argument.partition("=")
+            if "{{" + key + "}}" not in text:
+                raise ValueError(f"{page}: partial {name!r} takes no {key!r}")
+            text = text.replace("{{" + key + "}}", value)
+        return "\n".join(indent + line if line else line for line in text.split("\n"))
+
+    included = INCLUDE.sub(partial, body)
+    if "{{" in included:
+        # A misspelt include, a value not given, or a partial that includes another.
+        raise ValueError(f"{page}: a mark is left unfilled")
+    return included
 
 
 def render(layout: str, body: str, title: str, script: str, static_prefix: str) -> bytes:

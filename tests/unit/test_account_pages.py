@@ -161,6 +161,79 @@ def test_every_page_file_is_served_in_the_layout() -> None:
         assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
 
 
+def test_every_partial_is_included_and_served_in_place() -> None:
+    partials = {path.stem: path.read_text(encoding="utf-8") for path in PAGES_DIR.glob("partials/*.html")}
+    bodies = [(PAGES_DIR / name).read_text(encoding="utf-8") for name, _ in account_pages.PAGES.values()]
+    for name in partials:
+        assert any(f"{{{{> {name}" in body for body in bodies), f"partial {name} is never included"
+    # The second step of a sign-in is one form, the same in both pages that run it.
+    form = "\n".join("      " + line for line in partials["mfa-form"].rstrip("\n").split("\n"))
+    for route in ("signin", "callback"):
+        assert served(route).count('id="mfa-form"') == 1 and form in served(route)
+    account = served("")
+    for secret in ("totp-secret", "new-token"):
+        assert f'<code id="{secret}" data-testid="{secret}"></code>' in account
+        assert f'<button type="button" id="{secret}-copy" class="secondary">Copy</button>' in account
+
+
+PARTIALS = {"row": '<div class="row">\n  <code id="{{id}}"></code>\n\n</div>\n', "plain": "<hr>\n"}
+
+
+def test_a_partial_keeps_the_include_lines_indentation_and_takes_its_values() -> None:
+    body = "<main>\n    {{> row id=new-token}}\n  {{> plain}}\n</main>\n"
+    assert account_pages.include_partials("page.html", body, PARTIALS) == (
+        '<main>\n    <div class="row">\n      <code id="new-token"></code>\n\n    </div>\n  <hr>\n</main>\n'
+    )
+
+
+@pytest.mark.parametrize(
+    "include",
+    [
+        "{{> missing}}",
+        # A partial is named, never a path.
+        "{{> ../signin}}",
+        "{{> partials/plain}}",
+        "{{> /etc/passwd}}",
+        "{{> ../../handlers/account_pages.py}}",
+        "{{> Plain}}",
+        # Values are letters, digits and hyphens: nothing that would need escaping.
+        '{{> row id="x" onclick="alert(1)"}}',
+        "{{> row id=<script>}}",
+        "{{> row id=a/b}}",
+        # A value the partial does not take, one it needs and is not given, one given twice.
+        "{{> plain id=x}}",
+        "{{> row}}",
+        "{{> row id=a id=b}}",
+        # Not alone on its line.
+        "<p>{{> plain}}</p>",
+        "{{>plain}}",
+    ],
+)
+def test_an_include_outside_the_grammar_fails_the_load(include: str) -> None:
+    with pytest.raises(ValueError, match=r"^page\.html: "):
+        account_pages.include_partials("page.html", f"<main>\n  {include}\n</main>\n", PARTIALS)
+
+
+def test_a_partial_includes_no_other() -> None:
+    nested = {**PARTIALS, "outer": "<div>\n  {{> plain}}\n</div>\n"}
+    with pytest.raises(ValueError, match="unfilled"):
+        account_pages.include_partials("page.html", "{{> outer}}\n", nested)
+
+
+def test_a_page_with_a_bad_include_fails_the_site_and_a_partials_change_moves_no_url(tmp_path: Path) -> None:
+    copy = tmp_path / "pages"
+    shutil.copytree(PAGES_DIR, copy)
+    (copy / "partials" / "mfa-form.html").write_text('<form id="mfa-form" hidden></form>\n', encoding="utf-8")
+    changed = account_pages.load_site(copy)
+    # Pages are never stored, so only the static files' hash names a version.
+    assert changed.version == SITE.version
+    assert b'      <form id="mfa-form" hidden></form>\n' in changed.pages["signin"].body
+    assert b"Two-factor authentication" not in changed.pages["callback"].body
+    (copy / "partials" / "mfa-form.html").unlink()
+    with pytest.raises(ValueError, match="no partial 'mfa-form'"):
+        account_pages.load_site(copy)
+
+
 @pytest.mark.parametrize("route", HTML)
 def test_pages_hold_no_inline_script_style_or_handler(route: str) -> None:
     page = served(route)

@@ -1,6 +1,7 @@
 // Both steps of a sign-in (SPEC §3, §7), shared by the sign-in page and the identity
 // provider's callback page: the first step's answer either signs in (a session cookie is
-// set) or asks for a second factor, whose form this module shows and posts.
+// set) or asks for a second factor, whose form (partials/mfa-form.html, in both pages) this
+// module shows and posts.
 
 import { $, ApiError, api, busy, errorText, goTo, nextPage, say } from "./api.js";
 import * as webauthn from "./webauthn.js";
