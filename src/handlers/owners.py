@@ -1,14 +1,19 @@
-"""Path parameters that name a resource owner or a credential, checked before any work."""
+"""Path parameters checked before any work: the owner a path names, with the caller who acts
+for them, and the credential ids."""
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from auth.errors import InvalidArgument, PermissionDenied
 from auth.models import User
 from auth.principal import Principal
-from auth.routes import Access, may_act_for
-from handlers.api_context import services
+from auth.routes import Route, may_act_for
+from handlers.api_context import principal, services
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 # Every credential id we mint (token, session, refresh family) is a canonical UUIDv4.
 _UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
@@ -20,13 +25,16 @@ def credential_id_param(value: str, name: str) -> str:
     return value
 
 
-def owner_for(username: str, caller: Principal, access: Access, denied: Exception | None = None) -> User:
-    """The user a path names (400 for a malformed name, 404 for none), once the caller may
-    act for them.
+def caller_and_owner(
+    event: APIGatewayProxyEventV2, username: str, route: Route, denied: Exception | None = None
+) -> tuple[Principal, User]:
+    """The verified caller and the user the path names (400 for a malformed name, 404 for
+    none), once the caller may act for them under the route's access.
 
     `denied` replaces the 403 where even a refusal would tell the caller too much.
     """
+    caller = principal(event)
     owner = services().user_admin.get(username)
-    if not may_act_for(caller, owner.id, access):
+    if not may_act_for(caller, owner.id, route.access):
         raise denied or PermissionDenied("permission denied")
-    return owner
+    return caller, owner

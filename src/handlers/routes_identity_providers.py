@@ -21,7 +21,7 @@ from handlers.bodies import (
 )
 from handlers.http_json import JsonResponse, json_response
 from handlers.openapi_document import route
-from handlers.owners import credential_id_param, owner_for
+from handlers.owners import caller_and_owner, credential_id_param
 
 router = APIGatewayHttpRouter()
 
@@ -65,7 +65,7 @@ def delete_identity_provider(id: str) -> JsonResponse:
 
 @route(router, routes.LIST_LINKED_IDENTITIES, LinkedIdentityList, 401, 403, 404)
 def list_linked_identities(username: str) -> JsonResponse:
-    owner = owner_for(username, principal(router.current_event), routes.LIST_LINKED_IDENTITIES.access)
+    _, owner = caller_and_owner(router.current_event, username, routes.LIST_LINKED_IDENTITIES)
     links = services().linked_identities.list(owner)
     return json_response(
         LinkedIdentityList(linkedIdentities=[LinkedIdentityJson.of(owner.username, link) for link in links])
@@ -74,8 +74,7 @@ def list_linked_identities(username: str) -> JsonResponse:
 
 @route(router, routes.LINK_IDENTITY, LinkedIdentityJson, 401, 403, 404, 409, 429, recent_sign_in=True)
 def link_identity(username: str, body: Annotated[SsoCredentials, Body()]) -> JsonResponse:
-    caller = principal(router.current_event)
-    owner = owner_for(username, caller, routes.LINK_IDENTITY.access)
+    caller, owner = caller_and_owner(router.current_event, username, routes.LINK_IDENTITY)
     source_ip = client_info(router.current_event).ip_address
     link = services().linked_identities.link(caller, owner, body.domain(), source_ip)
     return json_response(LinkedIdentityJson.of(owner.username, link))
@@ -84,7 +83,6 @@ def link_identity(username: str, body: Annotated[SsoCredentials, Body()]) -> Jso
 @route(router, routes.UNLINK_IDENTITY, Empty, 401, 403, 404, recent_sign_in=True)
 def unlink_identity(username: str, id: str) -> JsonResponse:
     link_id = credential_id_param(id, "id")
-    caller = principal(router.current_event)
-    owner = owner_for(username, caller, routes.UNLINK_IDENTITY.access)
+    caller, owner = caller_and_owner(router.current_event, username, routes.UNLINK_IDENTITY)
     services().linked_identities.unlink(caller, owner, link_id)
     return json_response(Empty())

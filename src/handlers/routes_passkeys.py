@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from auth import routes
-from handlers.api_context import principal, services
+from handlers.api_context import services
 from handlers.bodies import (
     Empty,
     PasskeyCreated,
@@ -22,38 +22,35 @@ from handlers.bodies import (
 )
 from handlers.http_json import JsonResponse, json_response
 from handlers.openapi_document import route
-from handlers.owners import owner_for
+from handlers.owners import caller_and_owner
 
 router = APIGatewayHttpRouter()
 
 
 @route(router, routes.PASSKEY_REGISTRATION, PasskeyCreationOptions, 401, 403, 404, recent_sign_in=True)
 def passkey_registration(username: str) -> JsonResponse:
-    caller = principal(router.current_event)
-    owner = owner_for(username, caller, routes.PASSKEY_REGISTRATION.access)
+    caller, owner = caller_and_owner(router.current_event, username, routes.PASSKEY_REGISTRATION)
     options = services().passkeys.registration_options(caller, owner)
     return json_response(PasskeyCreationOptions(options=options))
 
 
 @route(router, routes.REGISTER_PASSKEY, PasskeyCreated, 401, 403, 404, 409, recent_sign_in=True)
 def register_passkey(username: str, body: Annotated[RegisterPasskeyRequest, Body()]) -> JsonResponse:
-    caller = principal(router.current_event)
-    owner = owner_for(username, caller, routes.REGISTER_PASSKEY.access)
+    caller, owner = caller_and_owner(router.current_event, username, routes.REGISTER_PASSKEY)
     record = services().passkeys.register(caller, owner, body.credential, body.displayName)
     return json_response(PasskeyCreated(passkey=PasskeyJson.of(owner.username, record)))
 
 
 @route(router, routes.LIST_PASSKEYS, PasskeyList, 401, 403, 404)
 def list_passkeys(username: str) -> JsonResponse:
-    owner = owner_for(username, principal(router.current_event), routes.LIST_PASSKEYS.access)
+    _, owner = caller_and_owner(router.current_event, username, routes.LIST_PASSKEYS)
     records = services().passkeys.list(owner)
     return json_response(PasskeyList(passkeys=[PasskeyJson.of(owner.username, r) for r in records]))
 
 
 @route(router, routes.REMOVE_PASSKEY, Empty, 401, 403, 404, recent_sign_in=True)
 def remove_passkey(username: str, id: str) -> JsonResponse:
-    caller = principal(router.current_event)
-    owner = owner_for(username, caller, routes.REMOVE_PASSKEY.access)
+    caller, owner = caller_and_owner(router.current_event, username, routes.REMOVE_PASSKEY)
     services().passkeys.remove(caller, owner, id)
     return json_response(Empty())
 

@@ -25,7 +25,7 @@ from handlers.bodies import (
 from handlers.cookies import SESSION_COOKIE, clear_cookie, cookie_value, set_cookie
 from handlers.http_json import JsonResponse, json_response
 from handlers.openapi_document import route
-from handlers.owners import credential_id_param, owner_for
+from handlers.owners import caller_and_owner, credential_id_param
 
 router = APIGatewayHttpRouter()
 
@@ -81,7 +81,7 @@ def end_current_session() -> JsonResponse:
 
 @route(router, routes.LIST_LOGINS, LoginList, 401, 403, 404)
 def list_logins(username: str) -> JsonResponse:
-    owner = owner_for(username, principal(router.current_event), routes.LIST_LOGINS.access)
+    _, owner = caller_and_owner(router.current_event, username, routes.LIST_LOGINS)
     logins = services().logins.list_for_user(owner.id)
     return json_response(LoginList(sessions=[LoginJson.of(owner.username, login) for login in logins]))
 
@@ -90,8 +90,7 @@ def list_logins(username: str) -> JsonResponse:
 def revoke_login(username: str, id: str) -> JsonResponse:
     app = services()
     login_id = credential_id_param(id, "id")
-    caller = principal(router.current_event)
-    owner = owner_for(username, caller, routes.REVOKE_LOGIN.access)
+    caller, owner = caller_and_owner(router.current_event, username, routes.REVOKE_LOGIN)
     app.logins.revoke(owner.id, login_id)
     cookies = []
     if caller.auth_method is AuthMethod.SESSION and caller.credential_id == login_id:
