@@ -87,6 +87,8 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 
 @dataclass(frozen=True)
 class File:
+    """One answer, ready to send: its bytes and the two headers that differ between files."""
+
     body: bytes
     content_type: str
     cache_control: str
@@ -94,6 +96,10 @@ class File:
 
 @dataclass(frozen=True)
 class Site:
+    """Everything the function serves: the static files' version (the hash in their URLs),
+    each page by its path below /account/, and each static file by its name below the
+    version."""
+
     version: str
     pages: dict[str, File]
     static: dict[str, File]
