@@ -26,8 +26,13 @@ class TemplateError(ValueError):
     """The template uses something the local stack cannot reproduce."""
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """SafeLoader that turns short-form tags (!Ref, !GetAtt, !Sub ...) into long form."""
+# libyaml's loader where PyYAML was built with it: the template is read by every test's
+# moto fixture and every local stack, and the pure-Python parser takes ~1 s for it.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _CfnLoader(_SafeLoader):  # type: ignore[valid-type,misc]  # a class chosen at import time
+    """A safe loader that turns short-form tags (!Ref, !GetAtt, !Sub ...) into long form."""
 
 
 def _construct_intrinsic(loader: _CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
@@ -41,7 +46,7 @@ def _construct_intrinsic(loader: _CfnLoader, suffix: str, node: yaml.Node) -> di
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]  # neither scalar nor sequence: a mapping
+        value = loader.construct_mapping(node, deep=True)  # neither scalar nor sequence: a mapping
     return {name: value}
 
 

@@ -12,7 +12,7 @@ from moto import mock_aws
 from auth.config import Config
 from auth.wiring import ApiServices, AuthorizerServices, build_api_services, build_authorizer_services
 from devstack.provision import create_all
-from devstack.template import load_template
+from devstack.template import Template, load_template
 from tests.support.audit import RecordingAudit
 from tests.support.clock import FakeClock
 from tests.support.oidc_provider import oidc_provider  # noqa: F401 - the session's OpenID provider (SPEC §8)
@@ -20,8 +20,23 @@ from tests.support.oidc_provider import oidc_provider  # noqa: F401 - the sessio
 REGION = "us-east-1"
 
 
+@pytest.fixture(scope="session")
+def template() -> Template:
+    return load_template()
+
+
+@pytest.fixture(scope="session")
+def boto_session() -> boto3.session.Session:
+    # One session for every test's clients: it keeps the service models it has read, which a
+    # client of boto3's default session reads again after each mock_aws() resets it (~0.3 s a
+    # test). moto is imported above, so its stubber is among this session's handlers.
+    return boto3.session.Session(region_name=REGION)
+
+
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+def aws(
+    monkeypatch: pytest.MonkeyPatch, template: Template, boto_session: boto3.session.Session
+) -> Iterator[dict[str, Any]]:
     """moto in-process, with every table and the secret of template.yaml."""
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SECRETS_MANAGER"):
         monkeypatch.delenv(name, raising=False)
@@ -29,9 +44,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     with mock_aws():
-        template = load_template()
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        secretsmanager = boto3.client("secretsmanager", region_name=REGION)
+        dynamodb = boto_session.client("dynamodb", region_name=REGION)
+        secretsmanager = boto_session.client("secretsmanager", region_name=REGION)
         create_all(template, dynamodb, secretsmanager)
         yield {"dynamodb": dynamodb, "secretsmanager": secretsmanager, "template": template}
 
