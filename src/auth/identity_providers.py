@@ -31,7 +31,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from auth.audit import AuditEvent, AuditSink, CredentialKind
+from auth.audit import AuditEvent, AuditSink, CredentialKind, by_whom
 from auth.clock import Clock
 from auth.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied, Unavailable
 from auth.factor_cipher import FactorCipher
@@ -167,10 +167,6 @@ def _token_endpoint(provider: IdentityProvider | ProviderInput) -> tuple[str, st
     return config.client_id, config.token_url, config.issuer
 
 
-def _by(caller: Principal) -> str:
-    return f"by admin {caller.user_id}"
-
-
 class IdentityProviders:
     def __init__(
         self,
@@ -245,7 +241,7 @@ class IdentityProviders:
             CredentialKind.IDENTITY_PROVIDER,
             caller.user_id,
             provider.id,
-            reason=_by(caller),
+            reason=by_whom(caller),
         )
         return provider
 
@@ -286,7 +282,7 @@ class IdentityProviders:
         )
         if not self._store.replace_provider(StoredProvider(after, sealed), before.update_time):
             raise Unavailable("the identity provider changed meanwhile; try again")
-        reason = _by(caller) + (", client secret replaced" if given.client_secret else "")
+        reason = by_whom(caller) + (", client secret replaced" if given.client_secret else "")
         self._audit.record(
             AuditEvent.CHANGED, CredentialKind.IDENTITY_PROVIDER, caller.user_id, after.id, reason=reason
         )
@@ -304,7 +300,7 @@ class IdentityProviders:
             CredentialKind.IDENTITY_PROVIDER,
             caller.user_id,
             removed.provider.id,
-            reason=f"deleted {_by(caller)}",
+            reason=f"deleted {by_whom(caller)}",
         )
         for link in self._store.delete_links_of_provider(removed.provider.id):
             self._audit.record(
