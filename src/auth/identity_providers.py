@@ -76,6 +76,20 @@ class ProviderInput:
     config: ProviderConfig
     client_secret: str = field(repr=False)
 
+    def created(self, provider_id: str, uid: str, now: int) -> IdentityProvider:
+        """The provider this input creates at `now`; its client secret is not in it, but
+        sealed and stored beside it (StoredProvider)."""
+        return IdentityProvider(
+            id=provider_id,
+            uid=uid,
+            type=self.type,
+            title=self.title,
+            identifier_filter=self.identifier_filter,
+            config=self.config,
+            create_time=now,
+            update_time=now,
+        )
+
 
 @dataclass(frozen=True)
 class ProviderChanges:
@@ -222,17 +236,7 @@ class IdentityProviders:
         if len(self._store.list_providers()) >= MAX_PROVIDERS:
             raise InvalidArgument(f"at most {MAX_PROVIDERS} identity providers")
         checked = self._discovered(checked)
-        now = int(self._clock.now())
-        provider = IdentityProvider(
-            id=provider_id,
-            uid=str(uuid.uuid4()),
-            type=checked.type,
-            title=checked.title,
-            identifier_filter=checked.identifier_filter,
-            config=checked.config,
-            create_time=now,
-            update_time=now,
-        )
+        provider = checked.created(provider_id, str(uuid.uuid4()), int(self._clock.now()))
         sealed = self._cipher.seal(checked.client_secret, provider.id)
         if not self._store.put_provider(StoredProvider(provider, sealed)):
             raise AlreadyExists(f"identity provider {provider_id} already exists")
