@@ -41,12 +41,17 @@ WRONG_CODE = "the code is not correct"
 
 @dataclass(frozen=True)
 class TotpEnrolment:
+    """A pending secret, shown to the user once: as text and as the otpauth:// URI that its
+    QR code holds."""
+
     secret: str = field(repr=False)
     otpauth_uri: str
 
 
 @dataclass(frozen=True)
 class TotpStatus:
+    """What reading a user's TOTP says: a pending enrolment counts as not enabled."""
+
     enabled: bool
     recovery_codes_left: int
 
