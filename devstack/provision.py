@@ -30,8 +30,9 @@ _ISOLATED_SESSION_VARIABLES = {
 Service = Literal["dynamodb", "secretsmanager"]
 
 
-def client(service: Service, endpoint: str) -> Any:
-    """A boto3 client bound to a local backend, whatever the shell's AWS settings are."""
+def client(service: Service, endpoint: str, config: botocore.config.Config = _CLIENT_CONFIG) -> Any:
+    """A boto3 client bound to a local backend, whatever the shell's AWS settings are; `config`
+    for a caller with pool and retry needs of its own (the Memos importer)."""
     isolated = botocore.session.Session(session_vars=_ISOLATED_SESSION_VARIABLES)
     return boto3.session.Session(botocore_session=isolated).client(
         service,
@@ -39,7 +40,7 @@ def client(service: Service, endpoint: str) -> Any:
         region_name=REGION,
         aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        config=_CLIENT_CONFIG,
+        config=config,
     )
 
 

@@ -11,6 +11,7 @@ loads it and sets MEMOS_DEMO=true.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,10 +84,6 @@ def _request(method: str, path: str, headers: list[tuple[str, str]], body: Any =
     )
 
 
-def _route_key(method: str, path: str) -> str:
-    return f"{method} {path}"
-
-
 def _authorizer(route: str, headers: list[tuple[str, str]]) -> dict[str, Any]:
     method, path = route.split(" ", 1)
     return authorizer_event(_request(method, path, headers), route, STAGE, {})
@@ -101,25 +98,28 @@ def _bearer_sample(
     return Sample(name, "AuthorizerFunction", event, expect_authorized=expect_authorized, notes=notes)
 
 
-def _api(
-    route: str,
-    path: str,
-    body: Any = None,
-    headers: list[tuple[str, str]] | None = None,
-    context: dict[str, str] | None = None,
-    path_parameters: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    method = route.split(" ", 1)[0]
-    return integration_event(
-        _request(method, path, headers or [], body), route, STAGE, path_parameters or {}, context
-    )
+# What a route's path parameters are in every sample: the demo admin, the sample PAT, and a
+# well-formed passkey id (base64url of a SHA-256) that names no passkey.
+PASSKEY_ID = "A" * 43
+PATH_PARAMETERS = {"username": "demo", "tokenId": PAT_ID, "id": PASSKEY_ID}
+_PARAMETER = re.compile(r"\{(\w+)\}")
 
 
 def _api_sample(
-    name: str, expect_status: int, route: str, path: str, *args: Any, notes: str = "", **kwargs: Any
+    name: str,
+    expect_status: int,
+    route: str,
+    body: Any = None,
+    headers: list[tuple[str, str]] | None = None,
+    context: dict[str, str] | None = None,
+    notes: str = "",
 ) -> Sample:
-    """The API function's event for `route` (see `_api`), and the status it must answer."""
-    event = _api(route, path, *args, **kwargs)
+    """The API function's event for `route`, at its path with PATH_PARAMETERS filled in, and
+    the status it must answer."""
+    method, template = route.split(" ", 1)
+    parameters = {name: PATH_PARAMETERS[name] for name in _PARAMETER.findall(template)}
+    path = template.format_map(parameters)
+    event = integration_event(_request(method, path, headers or [], body), route, STAGE, parameters, context)
     return Sample(name, "ApiFunction", event, expect_status=expect_status, notes=notes)
 
 
@@ -154,32 +154,25 @@ def samples() -> list[Sample]:
             "api-sign-up",
             200,
             "POST /api/v1/users",
-            "/api/v1/users",
             {"user": {"username": "newcomer", "password": "correct horse battery"}},
         ),
-        _api_sample("api-sign-up-bad-json", 400, "POST /api/v1/users", "/api/v1/users", "{not json"),
-        _api_sample("api-sign-in", 200, "POST /api/v1/auth/signin", "/api/v1/auth/signin", credentials),
+        _api_sample("api-sign-up-bad-json", 400, "POST /api/v1/users", "{not json"),
+        _api_sample("api-sign-in", 200, "POST /api/v1/auth/signin", credentials),
         _api_sample(
             "api-sign-in-wrong-password",
             400,
             "POST /api/v1/auth/signin",
-            "/api/v1/auth/signin",
             {"passwordCredentials": {"username": "demo", "password": "wrong password"}},
         ),
-        _api_sample("api-me", 200, me, "/api/v1/auth/me", context=_context(ADMIN)),
+        _api_sample("api-me", 200, me, context=_context(ADMIN)),
         _api_sample(
-            "api-refresh",
-            200,
-            "POST /api/v1/auth/refresh",
-            "/api/v1/auth/refresh",
-            headers=[("cookie", f"memos_refresh={refresh}")],
+            "api-refresh", 200, "POST /api/v1/auth/refresh", headers=[("cookie", f"memos_refresh={refresh}")]
         ),
-        _api_sample("api-refresh-no-cookie", 401, "POST /api/v1/auth/refresh", "/api/v1/auth/refresh"),
+        _api_sample("api-refresh-no-cookie", 401, "POST /api/v1/auth/refresh"),
         _api_sample(
             "api-sign-out",
             200,
             "POST /api/v1/auth/signout",
-            "/api/v1/auth/signout",
             headers=[("cookie", f"memos_refresh={refresh}")],
             context=_context(ADMIN),
         ),
@@ -196,124 +189,85 @@ def samples() -> list[Sample]:
             _authorizer(me, [("cookie", f"user_session=0-{SESSION_ID}")]),
             notes="user id 0: refused without a database read",
         ),
-        _api_sample(
-            "api-create-session", 200, "POST /api/v1/auth/sessions", "/api/v1/auth/sessions", credentials
-        ),
+        _api_sample("api-create-session", 200, "POST /api/v1/auth/sessions", credentials),
         _api_sample(
             "api-create-pat-old-sign-in",
             401,
             "POST /api/v1/users/{username}/personalAccessTokens",
-            "/api/v1/users/demo/personalAccessTokens",
             {"description": "sample", "expiresInDays": 30},
             context=_context(ADMIN),
-            path_parameters={"username": "demo"},
             notes="a new PAT needs a sign-in at most REAUTH_MAX_AGE_SECONDS old: recent sign-in required",
         ),
         _api_sample(
             "api-delete-other-users-pat",
             404,
             "DELETE /api/v1/users/{username}/personalAccessTokens/{tokenId}",
-            f"/api/v1/users/demo/personalAccessTokens/{PAT_ID}",
             context=_context(MEMBER),
-            path_parameters={"username": "demo", "tokenId": PAT_ID},
             notes="someone else's token answers as if it did not exist",
         ),
         _api_sample(
-            "api-list-sessions",
-            200,
-            "GET /api/v1/users/{username}/sessions",
-            "/api/v1/users/demo/sessions",
-            context=_context(ADMIN),
-            path_parameters={"username": "demo"},
+            "api-list-sessions", 200, "GET /api/v1/users/{username}/sessions", context=_context(ADMIN)
         ),
         *_factor_samples(),
     ]
 
 
-# A well-formed passkey id (base64url of a SHA-256) that names no passkey.
-PASSKEY_ID = "A" * 43
-
-
 def _factor_samples() -> list[Sample]:
     """SPEC §7: TOTP, recovery codes and passkeys. The sample sign-in is old, so every change
     of one's own is a 401 asking for a recent sign-in; readings and public routes answer."""
-    demo = {"username": "demo"}
     old_sign_in = "needs a sign-in at most REAUTH_MAX_AGE_SECONDS old: recent sign-in required"
 
-    def own(name: str, status: int, route: str, path: str, *args: Any, **kwargs: Any) -> Sample:
-        return _api_sample(
-            name, status, route, path, *args, context=_context(ADMIN), path_parameters=demo, **kwargs
-        )
+    def own(name: str, status: int, route: str, body: Any = None, notes: str = "") -> Sample:
+        return _api_sample(name, status, route, body, context=_context(ADMIN), notes=notes)
 
     return [
-        own("api-get-totp", 200, "GET /api/v1/users/{username}/totp", "/api/v1/users/demo/totp"),
-        own(
-            "api-enrol-totp-old-sign-in",
-            401,
-            "POST /api/v1/users/{username}/totp",
-            "/api/v1/users/demo/totp",
-            notes=old_sign_in,
-        ),
+        own("api-get-totp", 200, "GET /api/v1/users/{username}/totp"),
+        own("api-enrol-totp-old-sign-in", 401, "POST /api/v1/users/{username}/totp", notes=old_sign_in),
         own(
             "api-confirm-totp-old-sign-in",
             401,
             "POST /api/v1/users/{username}/totp/confirm",
-            "/api/v1/users/demo/totp/confirm",
             {"code": "123456"},
             notes=old_sign_in,
         ),
-        own(
-            "api-remove-totp-old-sign-in",
-            401,
-            "DELETE /api/v1/users/{username}/totp",
-            "/api/v1/users/demo/totp",
-            notes=old_sign_in,
-        ),
+        own("api-remove-totp-old-sign-in", 401, "DELETE /api/v1/users/{username}/totp", notes=old_sign_in),
         own(
             "api-regenerate-recovery-codes-old-sign-in",
             401,
             "POST /api/v1/users/{username}/recoveryCodes",
-            "/api/v1/users/demo/recoveryCodes",
             notes=old_sign_in,
         ),
         _api_sample(
             "api-sign-in-unknown-mfa-challenge",
             400,
             "POST /api/v1/auth/signin",
-            "/api/v1/auth/signin",
             {"mfaCredentials": {"challenge": "A" * 43, "totpCode": "123456"}},
             notes="the second step with a challenge no first step issued",
         ),
-        own("api-list-passkeys", 200, "GET /api/v1/users/{username}/passkeys", "/api/v1/users/demo/passkeys"),
+        own("api-list-passkeys", 200, "GET /api/v1/users/{username}/passkeys"),
         own(
             "api-passkey-registration-old-sign-in",
             401,
             "POST /api/v1/users/{username}/passkeys/registration",
-            "/api/v1/users/demo/passkeys/registration",
             notes=old_sign_in,
         ),
         own(
             "api-register-passkey-old-sign-in",
             401,
             "POST /api/v1/users/{username}/passkeys",
-            "/api/v1/users/demo/passkeys",
             {"credential": {}, "displayName": "Laptop"},
             notes=old_sign_in,
         ),
-        _api_sample(
+        own(
             "api-remove-passkey-old-sign-in",
             401,
             "DELETE /api/v1/users/{username}/passkeys/{id}",
-            f"/api/v1/users/demo/passkeys/{PASSKEY_ID}",
-            context=_context(ADMIN),
-            path_parameters={"username": "demo", "id": PASSKEY_ID},
             notes=old_sign_in,
         ),
         _api_sample(
             "api-passkey-sign-in-options",
             200,
             "POST /api/v1/auth/passkeys/options",
-            "/api/v1/auth/passkeys/options",
             {},
             notes="options for a passwordless sign-in (navigator.credentials.get)",
         ),
@@ -321,7 +275,6 @@ def _factor_samples() -> list[Sample]:
             "api-sign-in-malformed-passkey",
             400,
             "POST /api/v1/auth/signin",
-            "/api/v1/auth/signin",
             {"passkeyCredentials": {"credential": {"id": "not an AuthenticationResponseJSON"}}},
         ),
     ]

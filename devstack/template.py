@@ -34,12 +34,17 @@ IMPLICIT_API = "ServerlessHttpApi"
 
 @dataclass(frozen=True)
 class Authorizer:
+    """A Lambda authorizer of an HttpApi (`Auth.Authorizers`), by the function it runs."""
+
     name: str
     function: str
 
 
 @dataclass(frozen=True)
 class Route:
+    """A function's HttpApi event: what API Gateway matches, who authorizes it (None:
+    nobody), and the stage of its API."""
+
     method: str
     path: str
     function: str
@@ -53,6 +58,9 @@ class Route:
 
 @dataclass(frozen=True)
 class Function:
+    """A function as the local runtime starts it: Globals.Function under its own properties,
+    environment values resolved, code_uri an absolute path."""
+
     logical_id: str
     handler: str
     code_uri: Path
@@ -68,6 +76,8 @@ class Function:
 
 @dataclass(frozen=True)
 class Table:
+    """A table named after its logical id, as the local backends create it."""
+
     logical_id: str
     name: str
     # Keyword arguments for DynamoDB CreateTable, already translated from the template.
@@ -77,6 +87,8 @@ class Table:
 
 @dataclass(frozen=True)
 class Secret:
+    """A secret named after its logical id; the stack creates it without a value."""
+
     logical_id: str
     name: str
     description: str

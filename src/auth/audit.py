@@ -8,13 +8,15 @@ as structured log lines. Each credential kind's events come from its one service
 auth.user_admin; second factors from auth.factors, auth.passkeys and auth.mfa_sign_in; identity providers
 and links from auth.identity_providers, auth.federated_identity and auth.linked_identities),
 never from a store. An event names the credential by its id, never by its secret (nor, for a code, by
-its hash).
+its hash). `by_whom` words who made a change, the same way for every kind.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 from typing import Protocol
+
+from auth.principal import Principal
 
 
 class AuditEvent(StrEnum):
@@ -59,3 +61,9 @@ class NullAudit:
         self, event: AuditEvent, kind: CredentialKind, user_id: int, credential_id: str, reason: str = ""
     ) -> None:
         return None
+
+
+def by_whom(caller: Principal, owner_id: int | None = None) -> str:
+    """Who made a change, as an event's reason says it: the owner of the credential, or an
+    admin (always an admin for what no user owns, such as an identity provider)."""
+    return "by the user" if caller.user_id == owner_id else f"by admin {caller.user_id}"

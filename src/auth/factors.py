@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from auth import recovery_codes, totp
-from auth.audit import AuditEvent, AuditSink, CredentialKind
+from auth.audit import AuditEvent, AuditSink, CredentialKind, by_whom
 from auth.clock import Clock
 from auth.errors import FailedPrecondition, InvalidArgument, NotFound
 from auth.factor_cipher import FactorCipher
@@ -41,18 +41,19 @@ WRONG_CODE = "the code is not correct"
 
 @dataclass(frozen=True)
 class TotpEnrolment:
+    """A pending secret, shown to the user once: as text and as the otpauth:// URI that its
+    QR code holds."""
+
     secret: str = field(repr=False)
     otpauth_uri: str
 
 
 @dataclass(frozen=True)
 class TotpStatus:
+    """What reading a user's TOTP says: a pending enrolment counts as not enabled."""
+
     enabled: bool
     recovery_codes_left: int
-
-
-def _by(caller: Principal, user_id: int) -> str:
-    return "by the user" if caller.user_id == user_id else f"by admin {caller.user_id}"
 
 
 class Factors:
@@ -166,7 +167,7 @@ class Factors:
         if removed is None:
             raise NotFound("TOTP is not set up")
         if removed.enabled:
-            by = _by(caller, owner.id)
+            by = by_whom(caller, owner.id)
             self._audit.record(
                 AuditEvent.REVOKED,
                 CredentialKind.TOTP,

@@ -36,6 +36,8 @@ THROTTLE_PREFIX = "idp:"
 
 @dataclass(frozen=True)
 class ExternalIdentity:
+    """The claims the provider's FieldMapping names, as text ("" for one it did not send)."""
+
     identifier: str
     display_name: str = ""
     email: str = ""
@@ -44,6 +46,8 @@ class ExternalIdentity:
 
 @dataclass(frozen=True)
 class Verified:
+    """An identity the provider vouched for and its filter allows, with that provider."""
+
     stored: StoredProvider
     identity: ExternalIdentity
 

@@ -31,7 +31,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from auth.audit import AuditEvent, AuditSink, CredentialKind
+from auth.audit import AuditEvent, AuditSink, CredentialKind, by_whom
 from auth.clock import Clock
 from auth.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied, Unavailable
 from auth.factor_cipher import FactorCipher
@@ -75,6 +75,20 @@ class ProviderInput:
     identifier_filter: str
     config: ProviderConfig
     client_secret: str = field(repr=False)
+
+    def created(self, provider_id: str, uid: str, now: int) -> IdentityProvider:
+        """The provider this input creates at `now`; its client secret is not in it, but
+        sealed and stored beside it (StoredProvider)."""
+        return IdentityProvider(
+            id=provider_id,
+            uid=uid,
+            type=self.type,
+            title=self.title,
+            identifier_filter=self.identifier_filter,
+            config=self.config,
+            create_time=now,
+            update_time=now,
+        )
 
 
 @dataclass(frozen=True)
@@ -167,10 +181,6 @@ def _token_endpoint(provider: IdentityProvider | ProviderInput) -> tuple[str, st
     return config.client_id, config.token_url, config.issuer
 
 
-def _by(caller: Principal) -> str:
-    return f"by admin {caller.user_id}"
-
-
 class IdentityProviders:
     def __init__(
         self,
@@ -226,17 +236,7 @@ class IdentityProviders:
         if len(self._store.list_providers()) >= MAX_PROVIDERS:
             raise InvalidArgument(f"at most {MAX_PROVIDERS} identity providers")
         checked = self._discovered(checked)
-        now = int(self._clock.now())
-        provider = IdentityProvider(
-            id=provider_id,
-            uid=str(uuid.uuid4()),
-            type=checked.type,
-            title=checked.title,
-            identifier_filter=checked.identifier_filter,
-            config=checked.config,
-            create_time=now,
-            update_time=now,
-        )
+        provider = checked.created(provider_id, str(uuid.uuid4()), int(self._clock.now()))
         sealed = self._cipher.seal(checked.client_secret, provider.id)
         if not self._store.put_provider(StoredProvider(provider, sealed)):
             raise AlreadyExists(f"identity provider {provider_id} already exists")
@@ -245,7 +245,7 @@ class IdentityProviders:
             CredentialKind.IDENTITY_PROVIDER,
             caller.user_id,
             provider.id,
-            reason=_by(caller),
+            reason=by_whom(caller),
         )
         return provider
 
@@ -286,7 +286,7 @@ class IdentityProviders:
         )
         if not self._store.replace_provider(StoredProvider(after, sealed), before.update_time):
             raise Unavailable("the identity provider changed meanwhile; try again")
-        reason = _by(caller) + (", client secret replaced" if given.client_secret else "")
+        reason = by_whom(caller) + (", client secret replaced" if given.client_secret else "")
         self._audit.record(
             AuditEvent.CHANGED, CredentialKind.IDENTITY_PROVIDER, caller.user_id, after.id, reason=reason
         )
@@ -304,7 +304,7 @@ class IdentityProviders:
             CredentialKind.IDENTITY_PROVIDER,
             caller.user_id,
             removed.provider.id,
-            reason=f"deleted {_by(caller)}",
+            reason=f"deleted {by_whom(caller)}",
         )
         for link in self._store.delete_links_of_provider(removed.provider.id):
             self._audit.record(

@@ -13,11 +13,17 @@ NAME_PREFIX = "identity-providers/"
 
 
 class ProviderType(StrEnum):
+    """OAUTH2 (Memos' only kind) names its endpoints; OIDC reads them from the issuer's
+    discovery document and proves the identity with an ID token."""
+
     OAUTH2 = "OAUTH2"
     OIDC = "OIDC"
 
 
 class AuthStyle(StrEnum):
+    """How the client authenticates at the token endpoint (RFC 6749 §2.3.1), by the names of
+    RFC 7591: in the form body (Memos' way) or with HTTP Basic."""
+
     POST = "client_secret_post"
     BASIC = "client_secret_basic"
 
@@ -48,6 +54,9 @@ class ProviderConfig:
 
 @dataclass(frozen=True)
 class IdentityProvider:
+    """A provider as every answer shows it: never with its client secret, which is stored
+    sealed beside it (auth.stores.idp_store.StoredProvider)."""
+
     id: str
     uid: str
     type: ProviderType

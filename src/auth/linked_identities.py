@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 
-from auth.audit import AuditEvent, AuditSink, CredentialKind
+from auth.audit import AuditEvent, AuditSink, CredentialKind, by_whom
 from auth.clock import Clock
 from auth.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from auth.idp_models import LinkRecord
@@ -98,11 +98,10 @@ class LinkedIdentities:
             raise FailedPrecondition("this identity is your only way to sign in; it cannot be unlinked")
         if not self._store.delete_link(link):
             raise NotFound("linked identity not found")
-        by = "by the user" if own else f"by admin {caller.user_id}"
         self._audit.record(
             AuditEvent.REVOKED,
             CredentialKind.LINKED_IDENTITY,
             owner.id,
             link.link_id,
-            reason=f"unlinked identity-providers/{link.provider_id} {by}",
+            reason=f"unlinked identity-providers/{link.provider_id} {by_whom(caller, owner.id)}",
         )

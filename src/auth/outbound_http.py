@@ -47,6 +47,9 @@ class ProviderUnavailable(Unavailable):
 
 @dataclass(frozen=True)
 class HttpAnswer:
+    """A provider's whole answer, whatever its status: the media type alone (lowercase, no
+    parameters) and a body of at most MAX_RESPONSE_BYTES."""
+
     status: int
     content_type: str
     body: bytes

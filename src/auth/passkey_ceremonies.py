@@ -74,6 +74,8 @@ class Presented:
 
 @dataclass(frozen=True)
 class Registered:
+    """What a registration response proved, once verified: the new passkey's credential."""
+
     credential_id: bytes
     public_key: bytes
     sign_count: int
@@ -83,6 +85,8 @@ class Registered:
 
 @dataclass(frozen=True)
 class Asserted:
+    """What a verified sign-in changes of its passkey."""
+
     new_sign_count: int
     backed_up: bool
 

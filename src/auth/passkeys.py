@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from auth import passkey_ceremonies as ceremonies
-from auth.audit import AuditEvent, AuditSink, CredentialKind
+from auth.audit import AuditEvent, AuditSink, CredentialKind, by_whom
 from auth.clock import Clock
 from auth.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from auth.models import User
@@ -57,10 +57,6 @@ def user_handle_of(user_id: int) -> bytes:
 
 def _hash(challenge: bytes) -> str:
     return hashlib.sha256(challenge).hexdigest()
-
-
-def _by(caller: Principal, user_id: int) -> str:
-    return "by the user" if caller.user_id == user_id else f"by admin {caller.user_id}"
 
 
 class Passkeys:
@@ -179,7 +175,7 @@ class Passkeys:
             CredentialKind.PASSKEY,
             owner.id,
             record.passkey_id,
-            reason=f"removed {_by(caller, owner.id)}",
+            reason=f"removed {by_whom(caller, owner.id)}",
         )
 
     # -- sign-in ceremonies ------------------------------------------------------------------

@@ -9,6 +9,8 @@ from auth.models import NO_SIGN_IN, Role, SignIn
 
 
 class AuthMethod(StrEnum):
+    """The credential a request came with: the authorizer context's `authMethod` (SPEC §4)."""
+
     ACCESS_TOKEN = "access_token"
     PAT = "pat"
     SESSION = "session"

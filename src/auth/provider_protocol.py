@@ -83,6 +83,9 @@ class SsoCredentials:
 
 @dataclass(frozen=True)
 class Discovery:
+    """What a sign-in uses of an issuer's discovery document ("" for an optional endpoint it
+    does not name), cached for DISCOVERY_MAX_AGE_SECONDS from `fetched_at`."""
+
     issuer: str
     token_endpoint: str
     jwks_uri: str

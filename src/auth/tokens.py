@@ -53,12 +53,16 @@ class SigningKey:
 
 @dataclass(frozen=True)
 class IssuedToken:
+    """A token as minted: the compact JWT and its `exp`, for the answer that hands it out."""
+
     token: str = field(repr=False)
     expires_at: int
 
 
 @dataclass(frozen=True)
 class AccessClaims:
+    """An access token's claims, once it passed every check (parse_access_token)."""
+
     user_id: int
     username: str
     # None in a token Memos minted (it has neither claim): the user's record decides anyway.

@@ -7,7 +7,7 @@ from typing import Any
 
 from auth import page_tokens
 from auth.accounts import Accounts, validate_profile
-from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit
+from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit, by_whom
 from auth.clock import Clock
 from auth.errors import InvalidArgument, NotFound, PermissionDenied, Unavailable
 from auth.models import Role, State, User
@@ -28,11 +28,6 @@ ATTEMPTS = 3
 # Lambda's time and a Scan call's 1 MB.
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
-
-
-def _by(caller: Principal, user_id: int) -> str:
-    """Who made a change, for the audit trail."""
-    return "by the user" if caller.user_id == user_id else f"by admin {caller.user_id}"
 
 
 @dataclass(frozen=True)
@@ -149,7 +144,7 @@ class UserAdmin:
         return updated
 
     def _audit_changes(self, caller: Principal, before: User, after: User, password_changed: bool) -> None:
-        by = _by(caller, after.id)
+        by = by_whom(caller, after.id)
         if password_changed:
             self._audit.record(
                 AuditEvent.CHANGED, CredentialKind.PASSWORD, after.id, "", reason=f"changed {by}"
@@ -202,5 +197,5 @@ class UserAdmin:
         # A session or refresh token created in between is swept here; later ones are
         # refused (their user is gone).
         self._revocation.revoke_sign_ins(user.id, reason="user deleted")
-        reason = f"deleted {_by(caller, user.id)}"
+        reason = f"deleted {by_whom(caller, user.id)}"
         self._audit.record(AuditEvent.REVOKED, CredentialKind.ACCOUNT, user.id, "", reason=reason)

@@ -15,10 +15,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.config
+
+if TYPE_CHECKING:
+    from devstack.provision import Service
 
 # A pool as wide as the writer's threads, and patient retries: an import is a batch job.
 # "standard", not "adaptive": adaptive's client-side rate limit halved the bench's speed.
@@ -91,20 +94,13 @@ class Target:
         return _client("secretsmanager", self.secretsmanager_endpoint)
 
 
-def _client(service: str, endpoint: str | None) -> Any:
+def _client(service: Service, endpoint: str | None) -> Any:
     if endpoint is None:
-        return boto3.client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
-    from devstack.environment import FAKE_CREDENTIALS
-    from devstack.intrinsics import REGION
+        return boto3.client(service, config=CLIENT_CONFIG)
+    from devstack.provision import client
 
-    return boto3.client(  # type: ignore[call-overload]
-        service,
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        config=CLIENT_CONFIG,
-    )
+    # The local stack's backends, reached as the stack itself reaches them.
+    return client(service, endpoint, CLIENT_CONFIG)
 
 
 def from_stack_file(path: Path) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from auth.config import Config
 from auth.errors import InvalidArgument, NotFound, Unavailable
 from auth.factor_cipher import FactorCipher, Sealed
 from auth.identity_providers import MAX_PROVIDERS
-from auth.idp_models import IdentityProvider, LinkRecord
+from auth.idp_models import LinkRecord
 from auth.keys import CURRENT_STAGE, IMPORTED_FLAG, PREVIOUS_STAGE, imported_secret_string
 from auth.models import User
 from auth.stores.dynamo import ITEM_CONDITION_FAILED, NO_FAILURE, conditional_write, write_transaction
@@ -420,17 +420,9 @@ class Importer:
         return None
 
     def _new_provider(self, imported: ImportedProvider) -> StoredProvider:
-        given, now = imported.given, int(self._clock.now())
-        provider = IdentityProvider(
-            id=imported.provider_id,
-            uid=IMPORTED_UID_PREFIX + str(uuid.uuid4()),
-            type=given.type,
-            title=given.title,
-            identifier_filter=given.identifier_filter,
-            config=given.config,
-            create_time=now,
-            update_time=now,
-        )
+        given = imported.given
+        uid = IMPORTED_UID_PREFIX + str(uuid.uuid4())
+        provider = given.created(imported.provider_id, uid, int(self._clock.now()))
         return StoredProvider(provider, self._seal(given.client_secret, provider.id))
 
     def _links(self, links: list[ImportedLink], uids: dict[str, str], report: Report) -> None:
