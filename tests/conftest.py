@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -33,8 +34,8 @@ def boto_session() -> boto3.session.Session:
     return boto3.session.Session(region_name=REGION)
 
 
-@pytest.fixture
-def aws(
+@contextmanager
+def moto_aws(
     monkeypatch: pytest.MonkeyPatch, template: Template, boto_session: boto3.session.Session
 ) -> Iterator[dict[str, Any]]:
     """moto in-process, with every table and the secret of template.yaml."""
@@ -48,6 +49,14 @@ def aws(
         secretsmanager = boto_session.client("secretsmanager", region_name=REGION)
         create_all(template, dynamodb, secretsmanager)
         yield {"dynamodb": dynamodb, "secretsmanager": secretsmanager, "template": template}
+
+
+@pytest.fixture
+def aws(
+    monkeypatch: pytest.MonkeyPatch, template: Template, boto_session: boto3.session.Session
+) -> Iterator[dict[str, Any]]:
+    with moto_aws(monkeypatch, template, boto_session) as world:
+        yield world
 
 
 @pytest.fixture

@@ -7,13 +7,18 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 
 from auth import page_tokens
+from auth.config import Config
 from auth.models import Role, State, User
-from auth.wiring import ApiServices
+from auth.wiring import ApiServices, build_api_services
+from devstack.template import Template
 from handlers import api as api_function
 from handlers.api_context import services
+from tests.conftest import moto_aws
+from tests.support.clock import FakeClock
 from tests.support.events import FakeLambdaContext, http_event
 from tests.support.people import context_for
 
@@ -37,11 +42,19 @@ def _user(user_id: int) -> User:
     )
 
 
+@pytest.fixture(scope="module")
+def directory(template: Template, boto_session: boto3.session.Session) -> Iterator[ApiServices]:
+    """The USERS users, written once for the module (a test that deletes one puts it back)."""
+    with pytest.MonkeyPatch.context() as monkeypatch, moto_aws(monkeypatch, template, boto_session) as aws:
+        api = build_api_services(Config(), FakeClock(), aws["dynamodb"], aws["secretsmanager"])
+        for user_id in range(1, USERS + 1):
+            api.users.create(_user(user_id), claim_owner=user_id == 1)
+        yield api
+
+
 @pytest.fixture(autouse=True)
-def people(api: ApiServices) -> Iterator[None]:
-    for user_id in range(1, USERS + 1):
-        api.users.create(_user(user_id), claim_owner=user_id == 1)
-    services.replace(api)
+def served(directory: ApiServices) -> Iterator[None]:
+    services.replace(directory)
     yield
     services.replace(None)
 
@@ -85,13 +98,17 @@ def test_walks_are_stable() -> None:
     assert walk(10) == walk(10)
 
 
-def test_a_user_deleted_mid_walk_does_not_break_the_walk(api: ApiServices) -> None:
+def test_a_user_deleted_mid_walk_does_not_break_the_walk(directory: ApiServices) -> None:
     status, first = list_page(pageSize="10")
     assert status == 200
-    last = api.users.get_by_username(first["users"][-1]["username"])
+    last = directory.users.get_by_username(first["users"][-1]["username"])
     assert last is not None
-    api.users.delete(last)
-    status, second = list_page(pageSize="10", pageToken=first["nextPageToken"])
+    directory.users.delete(last)
+    try:
+        status, second = list_page(pageSize="10", pageToken=first["nextPageToken"])
+    finally:
+        # The other tests of this module read the same users.
+        directory.users.create(_user(last.id), claim_owner=False)
     seen = {user["username"] for user in first["users"] + second["users"]}
     assert status == 200 and len(second["users"]) == 10 and len(seen) == 20
 
