@@ -64,6 +64,9 @@ class Scene:
 
 @dataclass(frozen=True)
 class Path:
+    """One path of the suite: its setup, made on the rig's services without faults, and its
+    act, whose AWS calls then fail in turn, on the authorizer's services or the API's."""
+
     name: str
     setup: Callable[[ApiServices], Scene]
     # Runs on freshly built services (a cold container: keys are read too).
