@@ -19,6 +19,7 @@ import requests
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from devstack.stack import LocalStack
+from tests.support.local_stacks import local_stack
 
 PASSWORD = "correct horse battery"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -70,10 +71,8 @@ class Site:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
-    # Revocation lag 0: a revoked session must fail on the very next request. Cost 4 keeps
-    # the many sign-ins cheap (the cost itself is tested in test_passwords).
-    with LocalStack(env_overrides={"REVOCATION_LAG_SECONDS": "0", "BCRYPT_COST": "4"}) as running:
-        yield running
+    # A revoked session must fail on the very next request; the many sign-ins stay cheap.
+    yield from local_stack()
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,7 @@ from devstack import backends
 from devstack.stack import LocalStack
 from devstack.template import load_template
 from tests.e2e.conftest import Api
+from tests.support.local_stacks import STACK_SETTINGS
 
 pytestmark = pytest.mark.e2e
 
@@ -49,13 +50,10 @@ RECOVERY_SECONDS = 15.0
 CLIENT_TIMEOUT_SECONDS = max(FUNCTION_TIMEOUT.values()) + 10.0
 
 
-# Lag 0: the authorizer reads the user on every request, so it must meet the hang.
-OVERRIDES = {"REVOCATION_LAG_SECONDS": "0", "BCRYPT_COST": "4"}
-
-
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    with LocalStack(env_overrides=OVERRIDES) as running:
+    # Revocation lag 0: the authorizer reads the user on every request, so it must meet the hang.
+    with LocalStack(env_overrides=STACK_SETTINGS) as running:
         assert running.dynamodb_backend == backends.DYNAMODB_LOCAL
         yield running
 
@@ -183,7 +181,7 @@ def tapped_stack() -> Iterator[LocalStack]:
     # exactly while the refresh's update is in flight. Freezing it from outside, as the test
     # above does, catches the refresh's first call instead (its consistent read of the
     # user): the function gives up and never sends the update, so nothing rotates.
-    with LocalStack(env_overrides=OVERRIDES, dynamodb_tap=True) as running:
+    with LocalStack(env_overrides=STACK_SETTINGS, dynamodb_tap=True) as running:
         assert running.dynamodb_backend == backends.DYNAMODB_LOCAL
         yield running
 

@@ -23,6 +23,7 @@ from devstack.stack import LocalStack
 from handlers import api as api_function
 from handlers.openapi_document import document_json
 from tests.e2e.conftest import PASSWORD, Api
+from tests.support.local_stacks import local_stack
 from tests.support.sso import oauth2_body
 
 pytestmark = pytest.mark.e2e
@@ -102,9 +103,7 @@ def lend_credential(case: Case) -> None:
 
 @pytest.fixture(scope="module")
 def own_stack() -> Iterator[LocalStack]:
-    # bcrypt's cost is not under test here (test_passwords is): 4 keeps sign-ups cheap.
-    with LocalStack(env_overrides={"REVOCATION_LAG_SECONDS": "0", "BCRYPT_COST": "4"}) as running:
-        yield running
+    yield from local_stack()
 
 
 @pytest.fixture(scope="module")

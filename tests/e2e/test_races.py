@@ -16,6 +16,7 @@ import requests
 
 from devstack.stack import LocalStack
 from tests.e2e.conftest import Api
+from tests.support.local_stacks import STACK_SETTINGS
 
 pytestmark = pytest.mark.e2e
 
@@ -170,8 +171,7 @@ def test_a_user_with_the_most_pats_is_archived_in_one_transaction(api: Api, admi
 @pytest.fixture(scope="module")
 def no_grace_api() -> Iterator[Api]:
     """A stack of its own with the retry grace off (REFRESH_REUSE_GRACE_SECONDS=0)."""
-    overrides = {"REVOCATION_LAG_SECONDS": "0", "BCRYPT_COST": "4", "REFRESH_REUSE_GRACE_SECONDS": "0"}
-    with LocalStack(env_overrides=overrides) as running:
+    with LocalStack(env_overrides={**STACK_SETTINGS, "REFRESH_REUSE_GRACE_SECONDS": "0"}) as running:
         yield Api(running)
 
 

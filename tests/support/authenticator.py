@@ -101,6 +101,21 @@ def _client_data(kind: str, challenge: str, origin: str) -> bytes:
     ).encode()
 
 
+def _public_key_credential(
+    credential: Credential, client_data: bytes, response: dict[str, Any]
+) -> dict[str, Any]:
+    """The PublicKeyCredential a browser sends back for `credential` (its toJSON()): both
+    ceremonies' answers are this, with `response` holding the ceremony's own fields."""
+    return {
+        "id": b64url(credential.credential_id),
+        "rawId": b64url(credential.credential_id),
+        "type": "public-key",
+        "response": {"clientDataJSON": b64url(client_data), **response},
+        "clientExtensionResults": {},
+        "authenticatorAttachment": "platform",
+    }
+
+
 @dataclass
 class SoftAuthenticator:
     """A platform authenticator holding discoverable credentials, and the browser in front
@@ -146,18 +161,11 @@ class SoftAuthenticator:
         auth_data = hashlib.sha256(rp.encode()).digest() + bytes([flags]) + struct.pack(">I", 0) + attested
         attestation = cbor({"fmt": "none", "attStmt": {}, "authData": auth_data})
         client_data = _client_data(kind, challenge or options["challenge"], origin or self.origin)
-        return {
-            "id": b64url(credential.credential_id),
-            "rawId": b64url(credential.credential_id),
-            "type": "public-key",
-            "response": {
-                "clientDataJSON": b64url(client_data),
-                "attestationObject": b64url(attestation),
-                "transports": ["internal", "hybrid"],
-            },
-            "clientExtensionResults": {},
-            "authenticatorAttachment": "platform",
-        }
+        return _public_key_credential(
+            credential,
+            client_data,
+            {"attestationObject": b64url(attestation), "transports": ["internal", "hybrid"]},
+        )
 
     def assert_(
         self,
@@ -194,16 +202,12 @@ class SoftAuthenticator:
         signature = credential.sign(auth_data + hashlib.sha256(client_data).digest())
         if bad_signature:
             signature = signature[:-1] + bytes([signature[-1] ^ 0x01])
-        return {
-            "id": b64url(credential.credential_id),
-            "rawId": b64url(credential.credential_id),
-            "type": "public-key",
-            "response": {
-                "clientDataJSON": b64url(client_data),
+        return _public_key_credential(
+            credential,
+            client_data,
+            {
                 "authenticatorData": b64url(auth_data),
                 "signature": b64url(signature),
                 "userHandle": b64url(user_handle if user_handle is not None else credential.user_handle),
             },
-            "clientExtensionResults": {},
-            "authenticatorAttachment": "platform",
-        }
+        )

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
+from tests.support.fresh_interpreter import modules_after, printed
 
-ROOT = Path(__file__).resolve().parents[2]
 # What only the API function needs; each costs the authorizer tens of milliseconds.
 # The X-Ray SDK alone costs ~300 ms (make bench); Lambda's active tracing covers the authorizer.
 HEAVY = (
@@ -56,45 +52,23 @@ HEAVY = (
 )
 
 
-def _run(code: str) -> object:
-    """What a fresh interpreter in src/ prints as JSON after running `code`."""
-    return json.loads(
-        subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
-            [sys.executable, "-c", code],
-            cwd=ROOT / "src",
-            capture_output=True,
-            check=True,
-            text=True,
-        ).stdout
-    )
-
-
 def test_authorizer_import_leaves_out_the_api_machinery() -> None:
-    loaded = _run("import json, sys, handlers.authorizer; print(json.dumps(sorted(sys.modules)))")
-    assert isinstance(loaded, list)
+    loaded = modules_after("import handlers.authorizer")
     heavy = [module for module in loaded if module.startswith(HEAVY)]
     assert heavy == []
 
 
 def test_the_api_imports_py_webauthn_only_when_a_passkey_ceremony_runs() -> None:
     # ~0.5 s of imports on a loaded machine: a cold start that serves other routes never pays it.
-    loaded = _run("import json, sys, handlers.api; print(json.dumps(sorted(sys.modules)))")
-    assert isinstance(loaded, list)
+    loaded = modules_after("import handlers.api")
     assert [module for module in loaded if module.startswith(("webauthn", "cbor2", "OpenSSL"))] == []
 
 
 def test_the_api_clients_do_not_load_pyopenssl() -> None:
     # botocore would take urllib3's pyOpenSSL context (~130 ms) because py_webauthn installs
     # pyOpenSSL; auth.aws keeps it on the standard library's (see there).
-    code = (
-        "import json, os, sys, handlers.api\n"
-        "from auth import aws\n"
-        "os.environ.setdefault('AWS_DEFAULT_REGION', 'us-east-1')\n"
-        "aws.dynamodb_client(aws.API_CALLS)\n"
-        "print(json.dumps(sorted(sys.modules)))"
-    )
-    loaded = _run(code)
-    assert isinstance(loaded, list) and "botocore.httpsession" in loaded
+    loaded = modules_after("import handlers.api\nfrom auth import aws\naws.dynamodb_client(aws.API_CALLS)")
+    assert "botocore.httpsession" in loaded
     assert [module for module in loaded if module.startswith("OpenSSL")] == []
 
 
@@ -106,13 +80,12 @@ def test_the_api_loads_the_common_password_list_only_when_a_password_is_checked(
         "loaded.append(p.common_passwords.cache_info().currsize)\n"
         "print(json.dumps(loaded))"
     )
-    assert _run(code) == [0, 1]
+    assert printed(code) == [0, 1]
 
 
 def test_the_api_imports_the_outbound_protocol_only_when_a_provider_is_used() -> None:
     """SPEC §8's sign-in machinery (the protocol, its HTTP pool) loads on the first SSO
     request, not on every cold start of the API function."""
-    loaded = _run("import json, sys, handlers.api; print(json.dumps(sorted(sys.modules)))")
-    assert isinstance(loaded, list)
+    loaded = modules_after("import handlers.api")
     lazy = ("auth.provider_protocol", "auth.federated_identity", "auth.sso_sign_in", "auth.linked_identities")
     assert [module for module in loaded if module.startswith(lazy)] == []

@@ -329,11 +329,9 @@ def test_the_step_used_to_confirm_is_never_accepted_again(
 def test_the_same_code_twice_in_a_row_is_refused_the_second_time(
     api: ApiServices, clock: FakeClock, people: People
 ) -> None:
-    enrolled = enrol_totp(api, people.alice)
-    next_step(clock)
+    enrolled, challenge = challenged(api, clock, people.alice)
     code = code_at(enrolled.secret, clock.now())
-    first = second_step(api, SIGN_IN, challenge_of(password_step(api, SIGN_IN, people.alice)), totpCode=code)
-    assert first.status == 200
+    assert second_step(api, SIGN_IN, challenge, totpCode=code).status == 200
     again = second_step(api, SIGN_IN, challenge_of(password_step(api, SIGN_IN, people.alice)), totpCode=code)
     assert (again.status, again.body) == (400, WRONG_CODE)
     # An earlier step than the one accepted is refused too, though within the drift.
@@ -453,10 +451,8 @@ def test_wrong_codes_are_failed_sign_ins_in_the_password_throttle(
 def test_a_challenge_from_one_route_cannot_finish_the_other(
     api: ApiServices, clock: FakeClock, people: People
 ) -> None:
-    enrolled = enrol_totp(api, people.alice)
-    next_step(clock)
+    enrolled, challenge = challenged(api, clock, people.alice)
     code = code_at(enrolled.secret, clock.now())
-    challenge = challenge_of(password_step(api, SIGN_IN, people.alice))
     crossed = second_step(api, SESSIONS, challenge, totpCode=code)
     assert (crossed.status, crossed.body["message"], crossed.cookies) == (400, INVALID_CHALLENGE, [])
     # That changed nothing: the challenge and the code still finish the route they belong to.

@@ -32,35 +32,12 @@ from auth.stores.dynamo import get_bool, get_n, get_s
 from auth.wiring import ApiServices, build_api_services, build_authorizer_services
 from handlers import api_context, authorizer
 from handlers.bodies import IdentityProviderRequest
+from tests.support import factors, sso
 from tests.support.authenticator import SoftAuthenticator
 from tests.support.clock import FakeClock
-from tests.support.factors import (
-    challenge_of,
-    code_at,
-    enrol_totp,
-    factor_call,
-    passkey_options,
-    passkey_sign_in,
-    password_step,
-    register_passkey,
-    second_step,
-    sign_in_options,
-)
 from tests.support.faults import FAULTS, WRITE_OPERATIONS, Armed, FaultInjector
 from tests.support.people import PASSWORD, Answer, authorize, call_api, context_for
 from tests.support.people import sign_up_people as _sign_up_people
-from tests.support.sso import (
-    IDP,
-    LINK,
-    ScriptedProvider,
-    as_admin,
-    create_provider,
-    json_reply,
-    link_call,
-    oauth2_body,
-    sso,
-    sso_sign_in,
-)
 
 ME = "GET /api/v1/auth/me"
 NEW_PASSWORD = "a brand new passphrase"
@@ -74,8 +51,8 @@ class Scene:
     """One run of a path: the user it acts for and whatever credentials the setup made."""
 
     user: User
-    username: str = ""
-    # What the path's act needs beyond credentials (the calls it made, a second user).
+    # What the path's act needs beyond credentials (the calls it made, a second user, the
+    # name a sign-up takes).
     extra: dict[str, Any] = field(default_factory=dict)
     # The credentials the setup made.
     token: str = ""
@@ -87,6 +64,9 @@ class Scene:
 
 @dataclass(frozen=True)
 class Path:
+    """One path of the suite: its setup, made on the rig's services without faults, and its
+    act, whose AWS calls then fail in turn, on the authorizer's services or the API's."""
+
     name: str
     setup: Callable[[ApiServices], Scene]
     # Runs on freshly built services (a cold container: keys are read too).
@@ -163,7 +143,7 @@ def _admin_patch(body: dict[str, str]) -> Callable[[Any, Scene], Any]:
 def _first_step(services: Any, scene: Scene, route: Route) -> Answer:
     """The password step of a user with TOTP: its expected answer is the challenge (400,
     code 9), which the runs below count as this path's success."""
-    answer = password_step(services, route, scene.user)
+    answer = factors.password_step(services, route, scene.user)
     if answer.status == 400 and answer.body.get("code") == Code.FAILED_PRECONDITION:
         return Answer(200, answer.body, answer.cookies, answer.headers)
     return answer
@@ -174,10 +154,20 @@ def _call(services: ApiServices, method: str, path: str, route: str, scene: Scen
     return call_api(services, method, path, route, caller, **kwargs)
 
 
+def _own_factor_call(route: Route) -> Callable[[Any, Scene], Any]:
+    """The scene's user calling `route`, one of their own /totp, /recoveryCodes or /passkeys
+    routes, without a body."""
+
+    def act(services: Any, scene: Scene) -> Any:
+        return factors.factor_call(services, route, scene.user)
+
+    return act
+
+
 def _totp_pending(api: ApiServices) -> Scene:
     """A signed-in user with a pending TOTP enrolment: its secret in `extra`."""
     scene = _signed_in(api)
-    started = factor_call(api, routes.ENROL_TOTP, scene.user)
+    started = factors.factor_call(api, routes.ENROL_TOTP, scene.user)
     scene.extra["secret"] = started.body["secret"]
     return scene
 
@@ -185,7 +175,7 @@ def _totp_pending(api: ApiServices) -> Scene:
 def _totp_enabled(api: ApiServices) -> Scene:
     """A user with TOTP enabled, a step later (a code not spent yet)."""
     scene = _signed_in(api)
-    enrolled = enrol_totp(api, scene.user)
+    enrolled = factors.enrol_totp(api, scene.user)
     scene.extra |= {"secret": enrolled.secret, "recovery": enrolled.recovery_codes}
     scene.extra["root"] = api.users.get_by_username("root")
     api.clock.advance(30)  # type: ignore[attr-defined]  # the rig's FakeClock
@@ -197,7 +187,7 @@ def _challenged(route: Route) -> Callable[[ApiServices], Scene]:
 
     def setup(api: ApiServices) -> Scene:
         scene = _totp_enabled(api)
-        scene.extra["challenge"] = challenge_of(password_step(api, route, scene.user))
+        scene.extra["challenge"] = factors.challenge_of(factors.password_step(api, route, scene.user))
         return scene
 
     return setup
@@ -206,27 +196,27 @@ def _challenged(route: Route) -> Callable[[ApiServices], Scene]:
 def _second_step(route: Route, with_recovery_code: bool = False) -> Callable[[Any, Scene], Any]:
     def act(services: Any, scene: Scene) -> Any:
         if with_recovery_code:
-            return second_step(
+            return factors.second_step(
                 services, route, scene.extra["challenge"], recoveryCode=scene.extra["recovery"][0]
             )
-        code = code_at(scene.extra["secret"], services.clock.now())
-        return second_step(services, route, scene.extra["challenge"], totpCode=code)
+        code = factors.code_at(scene.extra["secret"], services.clock.now())
+        return factors.second_step(services, route, scene.extra["challenge"], totpCode=code)
 
     return act
 
 
 # -- SPEC §8: a scripted OAUTH2 provider (tests/support/sso.py) whose code is the identity:
 # the token endpoint hands the code back as the access token, userinfo names it as `sub`.
-_scripted: list[ScriptedProvider] = []
+_scripted: list[sso.ScriptedProvider] = []
 
 
 def _provider_url() -> str:
     if not _scripted:
-        server = ScriptedProvider()
-        server.routes["/token"] = lambda fields: json_reply(
+        server = sso.ScriptedProvider()
+        server.routes["/token"] = lambda fields: sso.json_reply(
             {"access_token": fields["code"], "token_type": "Bearer"}
         )
-        server.routes["/me"] = lambda fields: json_reply(
+        server.routes["/me"] = lambda fields: sso.json_reply(
             {"sub": fields["authorization"].removeprefix("Bearer ")}
         )
         _scripted.append(server)
@@ -251,7 +241,7 @@ def _with_provider(api: ApiServices) -> Scene:
     """A signed-in user, an OAUTH2 provider, and a fresh identity for the act to use."""
     scene = _signed_in(api)
     provider_id = f"idp{next(_names)}"
-    request = IdentityProviderRequest.model_validate(oauth2_body(_provider_url(), "client", secret="s"))
+    request = IdentityProviderRequest.model_validate(sso.oauth2_body(_provider_url(), "client", secret="s"))
     api.identity_providers.create(_admin_principal(api), request.domain(), provider_id)
     scene.extra |= {
         "provider": provider_id,
@@ -264,10 +254,10 @@ def _with_provider(api: ApiServices) -> Scene:
 def _linked(api: ApiServices) -> Scene:
     """The scene's user with the identity linked."""
     scene = _with_provider(api)
-    answer = link_call(
+    answer = sso.link_call(
         api,
         scene.user,
-        sso(scene.extra["provider"], scene.extra["identity"]),
+        sso.sso(scene.extra["provider"], scene.extra["identity"]),
         SignIn.with_password(api.clock.now()),
     )
     assert answer.status == 200, answer.body
@@ -277,19 +267,22 @@ def _linked(api: ApiServices) -> Scene:
 
 def _sso(route: Route) -> Callable[[Any, Scene], Any]:
     def act(services: Any, scene: Scene) -> Any:
-        return sso_sign_in(services, sso(scene.extra["provider"], scene.extra["identity"]), route)
+        return sso.sso_sign_in(services, sso.sso(scene.extra["provider"], scene.extra["identity"]), route)
 
     return act
 
 
 def _new_identity_sign_in(services: Any, scene: Scene) -> Any:
     """A first sign-in: each run a new identity, so each run creates its user."""
-    return sso_sign_in(services, sso(scene.extra["provider"], f"new-{next(_names)}"))
+    return sso.sso_sign_in(services, sso.sso(scene.extra["provider"], f"new-{next(_names)}"))
 
 
 def _link_call_of(services: Any, scene: Scene) -> Any:
-    return link_call(
-        services, scene.user, sso(scene.extra["provider"], scene.extra["identity"]), SIGNED_IN_NOW(services)
+    return sso.link_call(
+        services,
+        scene.user,
+        sso.sso(scene.extra["provider"], scene.extra["identity"]),
+        SIGNED_IN_NOW(services),
     )
 
 
@@ -303,7 +296,7 @@ def _with_passkey(api: ApiServices) -> Scene:
     authenticator = SoftAuthenticator()
     scene.extra |= {
         "authenticator": authenticator,
-        "passkey": register_passkey(api, scene.user, authenticator)["id"],
+        "passkey": factors.register_passkey(api, scene.user, authenticator)["id"],
         "root": api.users.get_by_username("root"),
     }
     return scene
@@ -312,7 +305,7 @@ def _with_passkey(api: ApiServices) -> Scene:
 def _registering(api: ApiServices) -> Scene:
     """A signed-in user with a passkey, holding the answer to new registration options."""
     scene = _with_passkey(api)
-    options = factor_call(api, routes.PASSKEY_REGISTRATION, scene.user).body["options"]
+    options = factors.factor_call(api, routes.PASSKEY_REGISTRATION, scene.user).body["options"]
     scene.extra["credential"] = SoftAuthenticator().register(options)
     return scene
 
@@ -320,16 +313,16 @@ def _registering(api: ApiServices) -> Scene:
 def _asserting(api: ApiServices) -> Scene:
     """A user with a passkey holding an assertion for passwordless options."""
     scene = _with_passkey(api)
-    scene.extra["assertion"] = scene.extra["authenticator"].assert_(sign_in_options(api))
+    scene.extra["assertion"] = scene.extra["authenticator"].assert_(factors.sign_in_options(api))
     return scene
 
 
 def _passkey_challenged(api: ApiServices) -> Scene:
     """A user with a passkey past the password step, holding an assertion for its options."""
     scene = _with_passkey(api)
-    challenge = challenge_of(password_step(api, routes.SIGN_IN, scene.user))
+    challenge = factors.challenge_of(factors.password_step(api, routes.SIGN_IN, scene.user))
     scene.extra["challenge"] = challenge
-    scene.extra["assertion"] = scene.extra["authenticator"].assert_(sign_in_options(api, challenge))
+    scene.extra["assertion"] = scene.extra["authenticator"].assert_(factors.sign_in_options(api, challenge))
     return scene
 
 
@@ -367,13 +360,13 @@ PATHS = [
     ),
     Path(
         "sign-up",
-        lambda api: Scene(user=_new_user(api), username=f"newcomer{next(_names)}"),
+        lambda api: Scene(user=_new_user(api), extra={"username": f"newcomer{next(_names)}"}),
         lambda s, sc: call_api(
             s,
             "POST",
             "/api/v1/users",
             "/api/v1/users",
-            body={"user": {"username": sc.username, "password": PASSWORD}},
+            body={"user": {"username": sc.extra["username"], "password": PASSWORD}},
         ),
     ),
     Path(
@@ -439,28 +432,20 @@ PATHS = [
     Path("an admin's password change", _admin_changes, _admin_patch({"password": NEW_PASSWORD})),
     Path("role change", _admin_changes, _admin_patch({"role": "ADMIN"})),
     Path("archive", _admin_changes, _admin_patch({"state": "ARCHIVED"})),
-    Path(
-        "TOTP enrolment",
-        _signed_in,
-        lambda s, sc: factor_call(s, routes.ENROL_TOTP, sc.user),
-    ),
+    Path("TOTP enrolment", _signed_in, _own_factor_call(routes.ENROL_TOTP)),
     Path(
         "TOTP confirm",
         _totp_pending,
-        lambda s, sc: factor_call(
-            s, routes.CONFIRM_TOTP, sc.user, body={"code": code_at(sc.extra["secret"], s.clock.now())}
+        lambda s, sc: factors.factor_call(
+            s, routes.CONFIRM_TOTP, sc.user, body={"code": factors.code_at(sc.extra["secret"], s.clock.now())}
         ),
     ),
-    Path(
-        "recovery codes regenerated",
-        _totp_enabled,
-        lambda s, sc: factor_call(s, routes.REGENERATE_RECOVERY_CODES, sc.user),
-    ),
-    Path("TOTP removal", _totp_enabled, lambda s, sc: factor_call(s, routes.REMOVE_TOTP, sc.user)),
+    Path("recovery codes regenerated", _totp_enabled, _own_factor_call(routes.REGENERATE_RECOVERY_CODES)),
+    Path("TOTP removal", _totp_enabled, _own_factor_call(routes.REMOVE_TOTP)),
     Path(
         "an admin's TOTP removal",
         _totp_enabled,
-        lambda s, sc: factor_call(s, routes.REMOVE_TOTP, sc.user, caller=sc.extra["root"]),
+        lambda s, sc: factors.factor_call(s, routes.REMOVE_TOTP, sc.user, caller=sc.extra["root"]),
     ),
     Path("sign-in first step with TOTP", _totp_enabled, lambda s, sc: _first_step(s, sc, routes.SIGN_IN)),
     Path("sign-in second step with TOTP", _challenged(routes.SIGN_IN), _second_step(routes.SIGN_IN)),
@@ -477,24 +462,31 @@ PATHS = [
     Path(
         "identity provider create",
         _with_root,
-        lambda s, sc: create_provider(
+        lambda s, sc: sso.create_provider(
             s,
             sc.extra["root"],
-            oauth2_body(_provider_url(), "c", secret="s"),
+            sso.oauth2_body(_provider_url(), "c", secret="s"),
             f"made{next(_names)}",
         ),
     ),
     Path(
         "identity provider change",
         _with_provider,
-        lambda s, sc: as_admin(
-            s, "PATCH", IDP.format(id=sc.extra["provider"]), IDP, sc.extra["root"], body={"title": "New"}
+        lambda s, sc: sso.as_admin(
+            s,
+            "PATCH",
+            sso.IDP.format(id=sc.extra["provider"]),
+            sso.IDP,
+            sc.extra["root"],
+            body={"title": "New"},
         ),
     ),
     Path(
         "identity provider delete, with its links",
         _linked,
-        lambda s, sc: as_admin(s, "DELETE", IDP.format(id=sc.extra["provider"]), IDP, sc.extra["root"]),
+        lambda s, sc: sso.as_admin(
+            s, "DELETE", sso.IDP.format(id=sc.extra["provider"]), sso.IDP, sc.extra["root"]
+        ),
     ),
     Path("first sign-in with an identity provider", _with_provider, _new_identity_sign_in),
     Path("sign-in with a linked identity", _linked, _sso(routes.SIGN_IN)),
@@ -506,37 +498,33 @@ PATHS = [
         lambda s, sc: _call(
             s,
             "DELETE",
-            LINK.format(username=sc.user.username, id=sc.extra["link"]),
-            LINK,
+            sso.LINK.format(username=sc.user.username, id=sc.extra["link"]),
+            sso.LINK,
             sc,
             caller=context_for(sc.user, sign_in=SIGNED_IN_NOW(s)),
         ),
     ),
-    Path(
-        "passkey registration options",
-        _with_passkey,
-        lambda s, sc: factor_call(s, routes.PASSKEY_REGISTRATION, sc.user),
-    ),
+    Path("passkey registration options", _with_passkey, _own_factor_call(routes.PASSKEY_REGISTRATION)),
     Path(
         "passkey registration",
         _registering,
-        lambda s, sc: factor_call(
+        lambda s, sc: factors.factor_call(
             s, routes.REGISTER_PASSKEY, sc.user, body={"credential": sc.extra["credential"]}
         ),
     ),
-    Path("passkey list", _with_passkey, lambda s, sc: factor_call(s, routes.LIST_PASSKEYS, sc.user)),
+    Path("passkey list", _with_passkey, _own_factor_call(routes.LIST_PASSKEYS)),
     Path("passkey removal", _with_passkey, _remove_passkey(admin=False)),
     Path("an admin's passkey removal", _with_passkey, _remove_passkey(admin=True)),
-    Path("passkey sign-in options", _signed_in, lambda s, sc: passkey_options(s)),
+    Path("passkey sign-in options", _signed_in, lambda s, sc: factors.passkey_options(s)),
     Path(
         "passwordless sign-in",
         _asserting,
-        lambda s, sc: passkey_sign_in(s, routes.SIGN_IN, sc.extra["assertion"]),
+        lambda s, sc: factors.passkey_sign_in(s, routes.SIGN_IN, sc.extra["assertion"]),
     ),
     Path(
         "passwordless session sign-in",
         _asserting,
-        lambda s, sc: passkey_sign_in(s, routes.CREATE_SESSION, sc.extra["assertion"]),
+        lambda s, sc: factors.passkey_sign_in(s, routes.CREATE_SESSION, sc.extra["assertion"]),
     ),
     Path(
         "sign-in first step with a passkey",
@@ -546,12 +534,14 @@ PATHS = [
     Path(
         "passkey options for a second step",
         _passkey_challenged,
-        lambda s, sc: passkey_options(s, sc.extra["challenge"]),
+        lambda s, sc: factors.passkey_options(s, sc.extra["challenge"]),
     ),
     Path(
         "sign-in second step with a passkey",
         _passkey_challenged,
-        lambda s, sc: second_step(s, routes.SIGN_IN, sc.extra["challenge"], passkey=sc.extra["assertion"]),
+        lambda s, sc: factors.second_step(
+            s, routes.SIGN_IN, sc.extra["challenge"], passkey=sc.extra["assertion"]
+        ),
     ),
     Path(
         "user delete with a passkey",

@@ -17,7 +17,7 @@ import requests
 from auth import routes
 from auth.audit import AuditEvent, CredentialKind
 from auth.config import Config
-from auth.models import SignIn
+from auth.models import SignIn, User
 from auth.outbound_http import Timeouts
 from auth.wiring import ApiServices
 from tests.support.audit import RecordingAudit
@@ -70,6 +70,16 @@ def oidc(
     made = create_provider(api, people.admin, oidc_body(provider.issuer, client, style, **kw), provider_id)
     assert made.status == 200, made.body
     return provider_id
+
+
+def linked(api: ApiServices, people: People, provider: OidcProvider, user: User) -> tuple[str, str]:
+    """An OIDC provider, a new account at it, and that account linked to `user`:
+    (provider id, the account's sub)."""
+    provider_id = oidc(api, people, provider)
+    sub = account(provider)
+    answer = link_call(api, user, sso(provider_id, provider.code(sub)))
+    assert answer.status == 200, answer.body
+    return provider_id, sub
 
 
 def token_claims(api: ApiServices, answer: Any) -> dict[str, Any]:
@@ -432,9 +442,7 @@ def test_linking_needs_a_recent_sign_in_then_the_identity_signs_in_as_the_user(
 def test_a_user_with_totp_passes_it_after_the_provider(
     api: ApiServices, people: People, oidc_provider: OidcProvider
 ) -> None:
-    provider_id = oidc(api, people, oidc_provider)
-    sub = account(oidc_provider)
-    assert link_call(api, people.alice, sso(provider_id, oidc_provider.code(sub))).status == 200
+    provider_id, sub = linked(api, people, oidc_provider, people.alice)
     enrolled = enrol_totp(api, people.alice)
     api.clock.advance(30)  # type: ignore[attr-defined]
     first = sso_sign_in(api, sso(provider_id, oidc_provider.code(sub)))
@@ -447,9 +455,7 @@ def test_a_user_with_totp_passes_it_after_the_provider(
 def test_an_archived_user_is_refused_after_the_provider(
     api: ApiServices, people: People, oidc_provider: OidcProvider
 ) -> None:
-    provider_id = oidc(api, people, oidc_provider)
-    sub = account(oidc_provider)
-    assert link_call(api, people.bob, sso(provider_id, oidc_provider.code(sub))).status == 200
+    provider_id, sub = linked(api, people, oidc_provider, people.bob)
     archived = as_admin(
         api,
         "PATCH",
@@ -565,9 +571,7 @@ def test_an_answer_over_the_size_cap_is_refused(
 def test_deleting_a_provider_removes_its_links_and_sign_ins(
     api: ApiServices, people: People, oidc_provider: OidcProvider, audit: RecordingAudit
 ) -> None:
-    provider_id = oidc(api, people, oidc_provider)
-    sub = account(oidc_provider)
-    assert link_call(api, people.alice, sso(provider_id, oidc_provider.code(sub))).status == 200
+    provider_id, sub = linked(api, people, oidc_provider, people.alice)
     assert as_admin(api, "DELETE", IDP.format(id=provider_id), IDP, people.admin).status == 200
     assert api.linked_identities.list(people.alice) == []
     assert sso_sign_in(api, sso(provider_id, oidc_provider.code(sub))).status == 404
@@ -577,9 +581,7 @@ def test_deleting_a_provider_removes_its_links_and_sign_ins(
 def test_deleting_a_user_removes_their_links(
     api: ApiServices, people: People, oidc_provider: OidcProvider
 ) -> None:
-    provider_id = oidc(api, people, oidc_provider)
-    sub = account(oidc_provider)
-    assert link_call(api, people.bob, sso(provider_id, oidc_provider.code(sub))).status == 200
+    provider_id, sub = linked(api, people, oidc_provider, people.bob)
     deleted = as_admin(api, "DELETE", "/api/v1/users/bob", "/api/v1/users/{username}", people.admin)
     assert deleted.status == 200, deleted.body
     assert api.idp_store.links_of_user(people.bob.id) == []

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import importlib
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 from auth import routes
 from handlers import api as api_function
 from handlers.lazy_routes import LazyRouteResolver
 from handlers.openapi_document import document_json
+from tests.support.fresh_interpreter import ROOT, modules_after
 
-ROOT = Path(__file__).resolve().parents[2]
 # What a cold start of the API function leaves for the first request that needs it.
 LAZY = (
     "handlers.routes_",
@@ -38,32 +35,16 @@ LAZY = (
 )
 
 
-def _loaded_after(code: str, env: dict[str, str] | None = None) -> list[str]:
-    """The modules a fresh interpreter in src/ holds after running `code`."""
-    script = f"import json, sys\n{code}\nprint(json.dumps(sorted(sys.modules)))"
-    answer = subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
-        [sys.executable, "-c", script],
-        cwd=ROOT / "src",
-        capture_output=True,
-        check=True,
-        text=True,
-        env={"AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin:/bin", **(env or {})},
-    )
-    loaded = json.loads(answer.stdout)
-    assert isinstance(loaded, list)
-    return loaded
-
-
 def test_a_cold_start_imports_no_route_module_nor_the_resolver() -> None:
-    loaded = _loaded_after("import handlers.api\nfrom handlers import api_context\napi_context.services()")
+    loaded = modules_after("import handlers.api\nfrom handlers import api_context\napi_context.services()")
     # What boto3 brings itself is not the API's doing (here, pyOpenSSL's cryptography).
-    boto3 = set(_loaded_after("import boto3\nboto3.client('dynamodb')"))
+    boto3 = set(modules_after("import boto3\nboto3.client('dynamodb')"))
     assert [module for module in loaded if module.startswith(LAZY) and module not in boto3] == []
 
 
 def test_a_container_initialized_ahead_of_requests_imports_every_route_module() -> None:
     # SnapStart and provisioned concurrency run init before any request: it is free there.
-    loaded = _loaded_after("import handlers.api", {"AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"})
+    loaded = modules_after("import handlers.api", {"AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"})
     assert set(api_function.ROUTE_MODULES) <= set(loaded)
 
 
@@ -75,7 +56,7 @@ def test_a_request_imports_only_its_own_route_module() -> None:
         "event = http_event('GET', '/api/v1/users/alice/personalAccessTokens', route)\n"
         "api.handler(event, FakeLambdaContext())\n"
     )
-    loaded = _loaded_after(f"import sys\nsys.path.append({str(ROOT)!r})\n{code}")
+    loaded = modules_after(f"import sys\nsys.path.append({str(ROOT)!r})\n{code}")
     routes_loaded = [module for module in loaded if module.startswith("handlers.routes_")]
     assert routes_loaded == ["handlers.routes_pats"]
 

@@ -5,6 +5,7 @@ py_webauthn verifies for real (tests/support/authenticator.py)."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
@@ -45,11 +46,6 @@ INVALID_CEREMONY = "the passkey challenge is invalid or has expired; ask for new
 INVALID_CHALLENGE = "the second-factor challenge is invalid or has expired; sign in again"
 
 
-def items(aws: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
-    scanned = aws["dynamodb"].scan(TableName="FactorsTable")["Items"]
-    return [item for item in scanned if item["pk"]["S"].startswith(prefix)]
-
-
 def passkeys_of(api: ApiServices, people: People, who: str = "alice") -> list[dict[str, Any]]:
     answer = factor_call(api, routes.LIST_PASSKEYS, getattr(people, who))
     assert answer.status == 200, answer.body
@@ -77,8 +73,26 @@ def amr(answer: Any) -> list[str]:
     return value
 
 
-def events_of(audit: RecordingAudit, kind: CredentialKind = CredentialKind.PASSKEY) -> list[tuple[Any, ...]]:
-    return [(e[0], e[3], e[4]) for e in audit.events if e[1] is kind]
+@dataclass(frozen=True)
+class Trail:
+    """What the passkey routes leave behind, for a test to read: the factors table's items
+    and the audit trail."""
+
+    aws: dict[str, Any]
+    audit: RecordingAudit
+
+    def items(self, prefix: str) -> list[dict[str, Any]]:
+        scanned = self.aws["dynamodb"].scan(TableName="FactorsTable")["Items"]
+        return [item for item in scanned if item["pk"]["S"].startswith(prefix)]
+
+    def events(self) -> list[tuple[Any, ...]]:
+        """The passkey events: (event, credential id, reason)."""
+        return [(e[0], e[3], e[4]) for e in self.audit.events if e[1] is CredentialKind.PASSKEY]
+
+
+@pytest.fixture
+def trail(aws: dict[str, Any], audit: RecordingAudit) -> Trail:
+    return Trail(aws, audit)
 
 
 @pytest.fixture
@@ -86,17 +100,18 @@ def authenticator() -> SoftAuthenticator:
     return SoftAuthenticator()
 
 
+@pytest.fixture
+def passkey(api: ApiServices, people: People, authenticator: SoftAuthenticator) -> dict[str, Any]:
+    """alice's passkey, registered with `authenticator` (ES256, "Laptop"): its PasskeyJson."""
+    return register_passkey(api, people.alice, authenticator)
+
+
 # -- registration -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_a_registered_passkey_signs_in_alone_with_hwk_and_mfa(
-    api: ApiServices,
-    aws: dict[str, Any],
-    people: People,
-    authenticator: SoftAuthenticator,
-    audit: RecordingAudit,
-    algorithm: Algorithm,
+    api: ApiServices, trail: Trail, people: People, authenticator: SoftAuthenticator, algorithm: Algorithm
 ) -> None:
     passkey = register_passkey(api, people.alice, authenticator, algorithm)
     credential_id = authenticator.credentials[0].credential_id
@@ -114,16 +129,16 @@ def test_a_registered_passkey_signs_in_alone_with_hwk_and_mfa(
     assert any(cookie.startswith("memos_refresh=") for cookie in signed_in.cookies)
     (listed,) = passkeys_of(api, people)
     assert listed["lastUsedAt"] == "2027-01-15T08:00:00Z"
-    (stored,) = items(aws, "passkey#")
+    (stored,) = trail.items("passkey#")
     assert stored["signCount"] == {"N": "1"}
-    assert (AuditEvent.CREATED, passkey["id"], "registered") in events_of(audit)
-    assert (AuditEvent.USED, passkey["id"], "signed in, passwordless") in events_of(audit)
+    assert (AuditEvent.CREATED, passkey["id"], "registered") in trail.events()
+    assert (AuditEvent.USED, passkey["id"], "signed in, passwordless") in trail.events()
 
 
+@pytest.mark.usefixtures("passkey")
 def test_a_passkey_signs_in_to_a_session_too(
     api: ApiServices, people: People, authenticator: SoftAuthenticator
 ) -> None:
-    register_passkey(api, people.alice, authenticator)
     answer = passkey_sign_in(api, SESSIONS, authenticator.assert_(sign_in_options(api)))
     assert answer.status == 200, answer.body
     (cookie,) = [c for c in answer.cookies if c.startswith("user_session=")]
@@ -150,10 +165,10 @@ def test_registration_options_ask_for_a_discoverable_verified_credential_and_exc
     assert second["challenge"] != first["challenge"]
 
 
+@pytest.mark.usefixtures("passkey")
 def test_the_same_credential_cannot_be_registered_twice(
     api: ApiServices, people: People, authenticator: SoftAuthenticator
 ) -> None:
-    register_passkey(api, people.alice, authenticator)
     # An authenticator that ignores excludeCredentials and offers the same credential id again.
     same = authenticator.credentials[0].credential_id
     again = authenticator.register(registration_options(api, people), credential_id=same)
@@ -178,18 +193,17 @@ def test_the_same_credential_cannot_be_registered_twice(
 )
 def test_a_registration_that_does_not_verify_stores_nothing(
     api: ApiServices,
-    aws: dict[str, Any],
+    trail: Trail,
     people: People,
     authenticator: SoftAuthenticator,
-    audit: RecordingAudit,
     change: dict[str, Any],
     reason: str,
 ) -> None:
     options = registration_options(api, people)
     refused = register_with(api, people, authenticator.register(options, **change))
     assert (refused.status, refused.body) == (400, NOT_ACCEPTED)
-    assert items(aws, "passkey#") == [] and passkeys_of(api, people) == []
-    (event,) = events_of(audit)
+    assert trail.items("passkey#") == [] and passkeys_of(api, people) == []
+    (event,) = trail.events()
     assert event[0] is AuditEvent.REFUSED and reason.lower() in event[2].lower()
     # The challenge was used up by the refusal: a correct answer to it is refused now.
     retried = register_with(api, people, authenticator.register(options))
@@ -305,9 +319,9 @@ def test_removing_ones_own_passkey_needs_a_recent_sign_in_and_keeps_logins(
     clock: FakeClock,
     people: People,
     authenticator: SoftAuthenticator,
-    audit: RecordingAudit,
+    trail: Trail,
+    passkey: dict[str, Any],
 ) -> None:
-    passkey = register_passkey(api, people.alice, authenticator)
     api.sessions.create(people.alice, CLIENT)
     old = SignIn.with_password(clock.now() - MAX_AGE - 1)
     assert remove(api, people, passkey["id"], sign_in=old).status == 401
@@ -316,20 +330,15 @@ def test_removing_ones_own_passkey_needs_a_recent_sign_in_and_keeps_logins(
     assert passkeys_of(api, people) == [] and len(api.logins.list_for_user(people.alice.id)) == 1
     assert remove(api, people, passkey["id"]).status == 404
     assert (remove(api, people, "not-a-passkey-id").status) == 400
-    assert (AuditEvent.REVOKED, passkey["id"], "removed by the user") in events_of(audit)
+    assert (AuditEvent.REVOKED, passkey["id"], "removed by the user") in trail.events()
     # It no longer signs in.
     answer = passkey_sign_in(api, SIGN_IN, authenticator.assert_(sign_in_options(api)))
     assert (answer.status, answer.body) == (400, NOT_ACCEPTED)
 
 
 def test_an_admins_removal_needs_the_admins_recent_sign_in_and_ends_every_login(
-    api: ApiServices,
-    clock: FakeClock,
-    people: People,
-    authenticator: SoftAuthenticator,
-    audit: RecordingAudit,
+    api: ApiServices, clock: FakeClock, people: People, trail: Trail, passkey: dict[str, Any]
 ) -> None:
-    passkey = register_passkey(api, people.alice, authenticator)
     api.sessions.create(people.alice, CLIENT)
     api.refresh_tokens.issue(people.alice, CLIENT)
     old = SignIn.with_password(clock.now() - MAX_AGE - 1)
@@ -337,7 +346,7 @@ def test_an_admins_removal_needs_the_admins_recent_sign_in_and_ends_every_login(
     assert len(passkeys_of(api, people)) == 1 and len(api.logins.list_for_user(people.alice.id)) == 2
     assert remove(api, people, passkey["id"], caller=people.admin).status == 200
     assert passkeys_of(api, people) == [] and api.logins.list_for_user(people.alice.id) == []
-    assert (AuditEvent.REVOKED, passkey["id"], f"removed by admin {people.admin.id}") in events_of(audit)
+    assert (AuditEvent.REVOKED, passkey["id"], f"removed by admin {people.admin.id}") in trail.events()
 
 
 def test_someone_elses_passkey_id_is_not_found(
@@ -349,14 +358,14 @@ def test_someone_elses_passkey_id_is_not_found(
 
 
 def test_deleting_the_user_deletes_their_passkeys(
-    api: ApiServices, aws: dict[str, Any], people: People, authenticator: SoftAuthenticator
+    api: ApiServices, trail: Trail, people: People, authenticator: SoftAuthenticator
 ) -> None:
     register_passkey(api, people.alice, authenticator, "ES256")
     register_passkey(api, people.alice, authenticator, "RS256")
     register_passkey(api, people.bob, SoftAuthenticator())
     path = routes.DELETE_USER.path.format(username="alice")
     assert call_api(api, "DELETE", path, routes.DELETE_USER.path, context_for(people.alice)).status == 200
-    left = items(aws, "passkey")
+    left = trail.items("passkey")
     assert {item["userId"]["N"] for item in left} == {str(people.bob.id)}
     answer = passkey_sign_in(api, SIGN_IN, authenticator.assert_(sign_in_options(api)))
     assert (answer.status, answer.body) == (400, NOT_ACCEPTED)
@@ -379,32 +388,26 @@ def test_deleting_the_user_deletes_their_passkeys(
 )
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_an_assertion_that_does_not_verify_is_a_failed_sign_in(
-    api: ApiServices,
-    aws: dict[str, Any],
-    people: People,
-    audit: RecordingAudit,
-    algorithm: Algorithm,
-    change: dict[str, Any],
-    reason: str,
+    api: ApiServices, trail: Trail, people: People, algorithm: Algorithm, change: dict[str, Any], reason: str
 ) -> None:
     authenticator = SoftAuthenticator()
     passkey = register_passkey(api, people.alice, authenticator, algorithm)
     options = sign_in_options(api)
     refused = passkey_sign_in(api, SIGN_IN, authenticator.assert_(options, **change))
     assert (refused.status, refused.body, refused.cookies) == (400, NOT_ACCEPTED, [])
-    (event,) = [e for e in events_of(audit) if e[0] is AuditEvent.REFUSED]
+    (event,) = [e for e in trail.events() if e[0] is AuditEvent.REFUSED]
     assert event[1] == passkey["id"] and reason.lower() in event[2].lower()
-    (stored,) = items(aws, "passkey#")
+    (stored,) = trail.items("passkey#")
     assert stored["signCount"] == {"N": "0"} and "lastUsedAt" not in stored
     # The refusal used the challenge up.
     retried = passkey_sign_in(api, SIGN_IN, authenticator.assert_(options))
     assert (retried.status, retried.body["message"]) == (400, INVALID_CEREMONY)
 
 
+@pytest.mark.usefixtures("passkey")
 def test_failed_passkey_sign_ins_feed_the_throttle(
     api: ApiServices, people: People, authenticator: SoftAuthenticator
 ) -> None:
-    register_passkey(api, people.alice, authenticator)
     for _ in range(5):
         assertion = authenticator.assert_(sign_in_options(api), bad_signature=True)
         assert passkey_sign_in(api, SIGN_IN, assertion).status == 400
@@ -416,10 +419,10 @@ def test_failed_passkey_sign_ins_feed_the_throttle(
     assert passkey_sign_in(api, SIGN_IN, good, source_ip="198.51.100.9").status == 200
 
 
+@pytest.mark.usefixtures("passkey")
 def test_an_assertion_is_used_once(
-    api: ApiServices, people: People, authenticator: SoftAuthenticator, audit: RecordingAudit
+    api: ApiServices, people: People, authenticator: SoftAuthenticator
 ) -> None:
-    register_passkey(api, people.alice, authenticator)
     options = sign_in_options(api)
     assertion = authenticator.assert_(options)
     assert passkey_sign_in(api, SIGN_IN, assertion).status == 200
@@ -430,10 +433,10 @@ def test_an_assertion_is_used_once(
     assert (again.status, again.body["message"]) == (400, INVALID_CEREMONY)
 
 
+@pytest.mark.usefixtures("passkey")
 def test_a_sign_in_challenge_lives_five_minutes(
     api: ApiServices, clock: FakeClock, people: People, authenticator: SoftAuthenticator
 ) -> None:
-    register_passkey(api, people.alice, authenticator)
     options = sign_in_options(api)
     clock.advance(CEREMONY_TTL_SECONDS - 1)
     fresh = sign_in_options(api)
@@ -443,10 +446,10 @@ def test_a_sign_in_challenge_lives_five_minutes(
     assert (expired.status, expired.body["message"]) == (400, INVALID_CEREMONY)
 
 
+@pytest.mark.usefixtures("passkey")
 def test_a_registration_challenge_does_not_sign_in(
     api: ApiServices, people: People, authenticator: SoftAuthenticator
 ) -> None:
-    register_passkey(api, people.alice, authenticator)
     registration = registration_options(api, people)
     assertion = authenticator.assert_({"rpId": "localhost", "challenge": registration["challenge"]})
     answer = passkey_sign_in(api, SIGN_IN, assertion)
@@ -454,13 +457,8 @@ def test_a_registration_challenge_does_not_sign_in(
 
 
 def test_a_counter_that_does_not_grow_is_refused_and_audited(
-    api: ApiServices,
-    aws: dict[str, Any],
-    people: People,
-    authenticator: SoftAuthenticator,
-    audit: RecordingAudit,
+    api: ApiServices, trail: Trail, people: People, authenticator: SoftAuthenticator, passkey: dict[str, Any]
 ) -> None:
-    passkey = register_passkey(api, people.alice, authenticator)
     assert (
         passkey_sign_in(api, SIGN_IN, authenticator.assert_(sign_in_options(api), sign_count=7)).status == 200
     )
@@ -468,9 +466,9 @@ def test_a_counter_that_does_not_grow_is_refused_and_audited(
         cloned = authenticator.assert_(sign_in_options(api), sign_count=count)
         answer = passkey_sign_in(api, SIGN_IN, cloned)
         assert (answer.status, answer.body) == (400, NOT_ACCEPTED), count
-    refused = [e for e in events_of(audit) if e[0] is AuditEvent.REUSE_REFUSED]
+    refused = [e for e in trail.events() if e[0] is AuditEvent.REUSE_REFUSED]
     assert len(refused) == 3 and all(e[1] == passkey["id"] and "counter" in e[2] for e in refused)
-    (stored,) = items(aws, "passkey#")
+    (stored,) = trail.items("passkey#")
     assert stored["signCount"] == {"N": "7"}
     assert (
         passkey_sign_in(api, SIGN_IN, authenticator.assert_(sign_in_options(api), sign_count=8)).status == 200
@@ -486,10 +484,10 @@ def test_an_authenticator_without_a_counter_signs_in_again_and_again(
         assert passkey_sign_in(api, SIGN_IN, authenticator.assert_(sign_in_options(api))).status == 200
 
 
+@pytest.mark.usefixtures("passkey")
 def test_an_unknown_passkey_or_a_wrong_user_handle_is_refused(
     api: ApiServices, people: People, authenticator: SoftAuthenticator
 ) -> None:
-    register_passkey(api, people.alice, authenticator)
     stranger = SoftAuthenticator()
     stranger.register(registration_options(api, people, "bob"))
     unknown = passkey_sign_in(api, SIGN_IN, stranger.assert_(sign_in_options(api)))
@@ -512,10 +510,10 @@ def test_a_malformed_assertion_is_a_400_that_changes_nothing(
     assert aws["dynamodb"].scan(TableName="SettingsTable")["Items"] == before
 
 
+@pytest.mark.usefixtures("passkey")
 def test_exactly_one_kind_of_credentials(
     api: ApiServices, people: People, authenticator: SoftAuthenticator
 ) -> None:
-    register_passkey(api, people.alice, authenticator)
     both = {
         "passkeyCredentials": {"credential": authenticator.assert_(sign_in_options(api))},
         "passwordCredentials": {"username": "alice", "password": "correct horse battery"},
@@ -524,20 +522,20 @@ def test_exactly_one_kind_of_credentials(
     assert (answer.status, answer.body["code"]) == (400, 3)
 
 
+@pytest.mark.usefixtures("passkey")
 def test_an_archived_user_cannot_sign_in_with_a_passkey(
     api: ApiServices, people: People, authenticator: SoftAuthenticator
 ) -> None:
-    register_passkey(api, people.alice, authenticator)
     admin = Principal(people.admin.id, "root", Role.ADMIN, AuthMethod.ACCESS_TOKEN)
     api.user_admin.update(admin, "alice", UserChanges(state=State.ARCHIVED))
     answer = passkey_sign_in(api, SIGN_IN, authenticator.assert_(sign_in_options(api)))
     assert (answer.status, answer.body["message"]) == (403, "user has been archived")
 
 
+@pytest.mark.usefixtures("passkey")
 def test_a_passkey_is_no_password_for_disallow_password_auth(
     api: ApiServices, people: People, authenticator: SoftAuthenticator
 ) -> None:
-    register_passkey(api, people.alice, authenticator)
     api.settings.put_instance(InstanceSettings(disallow_user_registration=False, disallow_password_auth=True))
     assert password_step(api, SIGN_IN, people.alice).status == 403
     assert passkey_sign_in(api, SIGN_IN, authenticator.assert_(sign_in_options(api))).status == 200
@@ -546,10 +544,10 @@ def test_a_passkey_is_no_password_for_disallow_password_auth(
 # -- the second step ---------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("passkey")
 def test_the_methods_name_passkey_when_the_user_has_one(
-    api: ApiServices, clock: FakeClock, people: People, authenticator: SoftAuthenticator
+    api: ApiServices, clock: FakeClock, people: People
 ) -> None:
-    register_passkey(api, people.alice, authenticator)
     (info,) = password_step(api, SIGN_IN, people.alice).body["details"]
     assert info["metadata"]["methods"] == "passkey"
     enrol_totp(api, people.alice)
@@ -563,10 +561,9 @@ def test_the_methods_name_passkey_when_the_user_has_one(
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_a_passkey_second_step_signs_in_with_pwd_hwk_mfa(
     api: ApiServices,
-    aws: dict[str, Any],
+    trail: Trail,
     people: People,
     authenticator: SoftAuthenticator,
-    audit: RecordingAudit,
     route: Route,
     algorithm: Algorithm,
 ) -> None:
@@ -587,35 +584,33 @@ def test_a_passkey_second_step_signs_in_with_pwd_hwk_mfa(
         session = api.sessions.current(cookie.split(";")[0].split("=", 1)[1], people.alice.id)
         assert session is not None and session.sign_in.amr == ("pwd", "hwk", "mfa")
     # Both challenges are used up.
-    assert items(aws, "mfa#") == [] and items(aws, "webauthn#") == []
-    assert (AuditEvent.USED, passkey["id"], "signed in, second step") in events_of(audit)
+    assert trail.items("mfa#") == [] and trail.items("webauthn#") == []
+    assert (AuditEvent.USED, passkey["id"], "signed in, second step") in trail.events()
 
 
+@pytest.mark.usefixtures("passkey")
 def test_a_wrong_passkey_in_the_second_step_is_a_wrong_code(
-    api: ApiServices, aws: dict[str, Any], people: People, authenticator: SoftAuthenticator
+    api: ApiServices, trail: Trail, people: People, authenticator: SoftAuthenticator
 ) -> None:
-    register_passkey(api, people.alice, authenticator)
     challenge = challenge_of(password_step(api, SIGN_IN, people.alice))
     for tries in range(1, 5):
         bad = authenticator.assert_(sign_in_options(api, challenge), bad_signature=True)
         answer = second_step(api, SIGN_IN, challenge, passkey=bad)
         assert (answer.status, answer.body) == (400, NOT_ACCEPTED)
-        (item,) = items(aws, "mfa#")
+        (item,) = trail.items("mfa#")
         assert item["failures"] == {"N": str(tries)}
     fifth = authenticator.assert_(sign_in_options(api, challenge), bad_signature=True)
     assert second_step(api, SIGN_IN, challenge, passkey=fifth).status == 400
     # Five wrong tries: the challenge is dead, and so are options for it.
-    assert items(aws, "mfa#") == []
+    assert trail.items("mfa#") == []
     dead = passkey_options(api, challenge)
     assert (dead.status, dead.body["message"]) == (400, INVALID_CHALLENGE)
     # And they were failed sign-ins: the password step from this address is throttled.
     assert password_step(api, SIGN_IN, people.alice).status == 429
 
 
-def test_another_users_passkey_does_not_finish_the_second_step(
-    api: ApiServices, people: People, authenticator: SoftAuthenticator
-) -> None:
-    register_passkey(api, people.alice, authenticator)
+@pytest.mark.usefixtures("passkey")
+def test_another_users_passkey_does_not_finish_the_second_step(api: ApiServices, people: People) -> None:
     bobs = SoftAuthenticator()
     register_passkey(api, people.bob, bobs)
     challenge = challenge_of(password_step(api, SIGN_IN, people.alice))
@@ -624,10 +619,10 @@ def test_another_users_passkey_does_not_finish_the_second_step(
     assert (answer.status, answer.body) == (400, NOT_ACCEPTED)
 
 
+@pytest.mark.usefixtures("passkey")
 def test_a_passkey_ceremony_belongs_to_its_mfa_challenge(
     api: ApiServices, people: People, authenticator: SoftAuthenticator
 ) -> None:
-    register_passkey(api, people.alice, authenticator)
     first = challenge_of(password_step(api, SIGN_IN, people.alice))
     second = challenge_of(password_step(api, SIGN_IN, people.alice))
     options = sign_in_options(api, first)
@@ -643,10 +638,10 @@ def test_a_passkey_ceremony_belongs_to_its_mfa_challenge(
     assert second_step(api, SIGN_IN, first, passkey=authenticator.assert_(options)).status == 200
 
 
+@pytest.mark.usefixtures("passkey")
 def test_a_challenge_of_the_other_route_does_not_finish_with_a_passkey(
     api: ApiServices, people: People, authenticator: SoftAuthenticator
 ) -> None:
-    register_passkey(api, people.alice, authenticator)
     challenge = challenge_of(password_step(api, SIGN_IN, people.alice))
     options = sign_in_options(api, challenge)
     crossed = second_step(api, SESSIONS, challenge, passkey=authenticator.assert_(options))
@@ -665,10 +660,10 @@ def test_passkey_options_for_a_bad_challenge_or_a_user_without_passkeys(
     assert (none.status, none.body["code"]) == (400, 9)
 
 
+@pytest.mark.usefixtures("passkey")
 def test_the_second_step_takes_exactly_one_proof(
     api: ApiServices, people: People, authenticator: SoftAuthenticator
 ) -> None:
-    register_passkey(api, people.alice, authenticator)
     challenge = challenge_of(password_step(api, SIGN_IN, people.alice))
     assertion = authenticator.assert_(sign_in_options(api, challenge))
     both = second_step(api, SIGN_IN, challenge, passkey=assertion, totpCode="123456")
@@ -676,11 +671,9 @@ def test_the_second_step_takes_exactly_one_proof(
     assert second_step(api, SIGN_IN, challenge, passkey=assertion).status == 200
 
 
-def test_a_passkey_challenge_is_stored_only_as_a_hash(
-    api: ApiServices, aws: dict[str, Any], people: People
-) -> None:
+def test_a_passkey_challenge_is_stored_only_as_a_hash(api: ApiServices, trail: Trail, people: People) -> None:
     options = sign_in_options(api)
-    (item,) = items(aws, "webauthn#")
+    (item,) = trail.items("webauthn#")
     challenge = unb64url(options["challenge"])
     assert item["pk"]["S"] == "webauthn#" + hashlib.sha256(challenge).hexdigest()
     assert options["challenge"] not in repr(item) and challenge.hex() not in repr(item)

@@ -45,6 +45,8 @@ def free_port() -> int:
 
 @dataclass(frozen=True)
 class Pkce:
+    """A PKCE pair (RFC 7636): the verifier the client keeps, and its S256 challenge."""
+
     verifier: str
     challenge: str
 
