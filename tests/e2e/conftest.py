@@ -16,6 +16,7 @@ import requests
 
 from devstack.stack import LocalStack
 from tests.support.attacks import Material
+from tests.support.local_stacks import local_stack
 
 PASSWORD = "correct horse battery"
 _names = itertools.count()
@@ -111,11 +112,8 @@ class Api:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
-    # Revocation lag 0, so a revoked credential must fail on the very next request. Cost 4
-    # keeps the many sign-ins cheap (the cost itself is tested in test_passwords; the README
-    # walk-through runs on a stack with the default cost).
-    with LocalStack(env_overrides={"REVOCATION_LAG_SECONDS": "0", "BCRYPT_COST": "4"}) as running:
-        yield running
+    # The README walk-through runs on a stack of its own with the default settings.
+    yield from local_stack()
 
 
 @pytest.fixture(scope="session")

@@ -8,14 +8,15 @@ import pytest
 
 from devstack.stack import LocalStack
 from tests.e2e.conftest import Api
+from tests.support.local_stacks import STACK_SETTINGS
 
 pytestmark = pytest.mark.e2e
 
 
 def test_twenty_concurrent_first_sign_ups_make_exactly_one_admin() -> None:
-    # Cost 4: twenty bcrypt hashes at the default cost at once can outlast the function's
-    # timeout on two busy cores, and the race is about the owner marker, not the hash.
-    with LocalStack(env_overrides={"BCRYPT_COST": "4"}) as stack:
+    # STACK_SETTINGS' cost 4: twenty bcrypt hashes at the default cost at once can outlast
+    # the function's timeout on two busy cores, and the race is about the owner marker.
+    with LocalStack(env_overrides=dict(STACK_SETTINGS)) as stack:
         api = Api(stack)
         with ThreadPoolExecutor(20) as pool:
             responses = list(pool.map(lambda i: api.sign_up(f"first{i}"), range(20)))

@@ -19,6 +19,7 @@ import pytest
 from devstack.stack import LocalStack
 from devstack.template import REPO_ROOT
 from tests.e2e.conftest import Api
+from tests.support.local_stacks import local_stack
 from tests.support.memos_db import PASSWORD, MemosDb, memos_access_token, memos_refresh_token, oauth2_config
 from tests.support.oidc_provider import POST_CLIENT, OidcProvider, secret_of
 from tests.support.sso import sso
@@ -32,8 +33,7 @@ LINKED_USER = 2
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
     # A stack of its own: the import must find it with no users of memos-auth's own.
-    with LocalStack(env_overrides={"REVOCATION_LAG_SECONDS": "0"}) as running:
-        yield running
+    yield from local_stack()
 
 
 @pytest.fixture(scope="module")
