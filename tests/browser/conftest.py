@@ -22,7 +22,10 @@ from devstack.stack import LocalStack
 from tests.support.local_stacks import local_stack
 
 PASSWORD = "correct horse battery"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# README's screenshots: `make screenshots` writes them there; `make test` makes them too (a
+# page that cannot be drawn fails), into a folder of the run, so a test run leaves the
+# working tree as it found it.
+README_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 _names = itertools.count()
 # A cold worker of the local stack (a new process, on a busy two-core machine) can take
 # seconds to answer its first request: waits are bounded, but not by Playwright's 5 s.
@@ -82,6 +85,14 @@ def site(stack: LocalStack) -> Site:
     answer = served.call("POST", "/users", json={"user": {"username": "admin", "password": PASSWORD}})
     assert answer.json()["role"] == "ADMIN", answer.text
     return served
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        return README_SCREENSHOTS
+    return tmp_path_factory.mktemp("screenshots")
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,8 @@
 Every flow a person has that needs neither passkeys nor an identity provider: sign up, sign
 in (wrong password, keyboard only, a second factor by code or recovery code), sessions,
 tokens, password, TOTP from a QR code, sign out; the admin's users and switches; the
-headers; a 375 px screen and dark mode; a cross-site POST refused. The screenshots in
-docs/screenshots are made here.
+headers; a 375 px screen and dark mode; a cross-site POST refused. README's screenshots
+(docs/screenshots) are made here: `make screenshots`.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pyotp
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Response, expect
 
-from tests.browser.conftest import PASSWORD, SCREENSHOTS, Site, cookie_header, sign_in
+from tests.browser.conftest import PASSWORD, Site, cookie_header, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -198,7 +199,9 @@ def test_change_password(page: Page, site: Site) -> None:
     assert site.session(username, "a far better passphrase").status_code == 200
 
 
-def test_enable_two_factor_from_the_qr_code_then_disable_it(page: Page, site: Site) -> None:
+def test_enable_two_factor_from_the_qr_code_then_disable_it(
+    page: Page, site: Site, screenshots: Path
+) -> None:
     username = site.new_user("alice")
     sign_in(page, site, username)
     signed_in_as(page, site, username)
@@ -217,8 +220,7 @@ def test_enable_two_factor_from_the_qr_code_then_disable_it(page: Page, site: Si
     recovery_codes = codes.inner_text().split()
     assert len(recovery_codes) == 10 and len(set(recovery_codes)) == 10
     expect(page.get_by_text("Two-factor authentication is on")).to_be_visible()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "account.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "account.png"), full_page=True)
     status = site.call("GET", f"/users/{username}/totp", headers=site.bearer("admin"))
     assert status.json() == {"enabled": True, "recoveryCodesLeft": 10}
     # Shown once: not after a reload.
@@ -279,7 +281,7 @@ def test_admin_changes_a_role(admin_page: Page, site: Site) -> None:
 
 
 def test_admin_turns_registration_off_and_sign_up_says_so(
-    admin_page: Page, browser: Browser, site: Site
+    admin_page: Page, browser: Browser, site: Site, screenshots: Path
 ) -> None:
     switch = admin_page.get_by_label("Disallow user registration")
     expect(switch).not_to_be_checked()
@@ -287,8 +289,7 @@ def test_admin_turns_registration_off_and_sign_up_says_so(
     expect(admin_page.locator("#idps li").first).to_be_visible()
     expect(admin_page.get_by_role("button", name="Add identity provider")).to_be_visible()
     admin_page.wait_for_load_state("networkidle")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    admin_page.screenshot(path=str(SCREENSHOTS / "admin.png"), full_page=True)
+    admin_page.screenshot(path=str(screenshots / "admin.png"), full_page=True)
     switch.check()
     admin_page.get_by_role("button", name="Save settings").click()
     expect(admin_page.get_by_text("Settings saved.")).to_be_visible()
@@ -323,7 +324,7 @@ def test_a_user_is_sent_from_the_admin_page_to_their_account(page: Page, site: S
 # -- headers, screens and colours ---------------------------------------------------------------
 
 
-def test_headers_of_pages_and_static_files(page: Page, site: Site) -> None:
+def test_headers_of_pages_and_static_files(page: Page, site: Site, screenshots: Path) -> None:
     static: list[Response] = []
     page.on("response", lambda response: static.append(response) if "/static/" in response.url else None)
     answer = page.goto(site.page("signin"))
@@ -347,8 +348,7 @@ def test_headers_of_pages_and_static_files(page: Page, site: Site) -> None:
     # The API keeps its own no-store answers.
     assert site.call("GET", "/instance/settings").headers["Cache-Control"] == "no-store"
     assert site.call("GET", "/../account/nothing").status_code == 404
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "signin.png"))
+    page.screenshot(path=str(screenshots / "signin.png"))
 
 
 def test_no_path_escapes_the_pages(site: Site) -> None:
@@ -372,7 +372,7 @@ def test_no_path_escapes_the_pages(site: Site) -> None:
         assert b"def handler" not in body and b"<!doctype" not in body
 
 
-def test_the_account_page_fits_a_375_pixel_screen(browser: Browser, site: Site) -> None:
+def test_the_account_page_fits_a_375_pixel_screen(browser: Browser, site: Site, screenshots: Path) -> None:
     narrow = browser.new_context(viewport={"width": 375, "height": 812}, color_scheme="dark")
     try:
         page = narrow.new_page()
@@ -386,8 +386,7 @@ def test_the_account_page_fits_a_375_pixel_screen(browser: Browser, site: Site) 
         # Dark colours from prefers-color-scheme.
         background = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
         assert background == "rgb(18, 21, 27)"
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / "account-375-dark.png"))
+        page.screenshot(path=str(screenshots / "account-375-dark.png"))
     finally:
         narrow.close()
 
