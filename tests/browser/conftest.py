@@ -141,6 +141,19 @@ def sign_in(page: Page, site: Site, username: str, password: str = PASSWORD) -> 
     page.get_by_role("button", name="Sign in", exact=True).click()
 
 
+def signed_in_as(page: Page, site: Site, username: str) -> None:
+    page.wait_for_url(site.page(""))
+    expect(page.get_by_text(f"Signed in as {username}")).to_be_visible()
+
+
+def signed_in_user(page: Page, site: Site, prefix: str = "person") -> str:
+    """A new user, signed in on the sign-in page and landed on their account page."""
+    username = site.new_user(prefix)
+    sign_in(page, site, username)
+    signed_in_as(page, site, username)
+    return username
+
+
 def cookie_header(context: BrowserContext) -> dict[str, str]:
     """The browser's cookies, to make the same calls outside it."""
     return {cookie["name"]: cookie["value"] for cookie in context.cookies()}

@@ -21,16 +21,11 @@ import pyotp
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Response, expect
 
-from tests.browser.conftest import PASSWORD, Site, cookie_header, sign_in
+from tests.browser.conftest import PASSWORD, Site, cookie_header, sign_in, signed_in_as, signed_in_user
 
 pytestmark = pytest.mark.e2e
 
 UA_FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
-
-
-def signed_in_as(page: Page, site: Site, username: str) -> None:
-    page.wait_for_url(site.page(""))
-    expect(page.get_by_text(f"Signed in as {username}")).to_be_visible()
 
 
 def enrol_totp(site: Site, username: str) -> tuple[str, list[str]]:
@@ -160,9 +155,7 @@ def test_sessions_show_device_and_browser_and_one_is_revoked(page: Page, site: S
 
 
 def test_a_token_is_shown_once_works_and_is_revoked(page: Page, site: Site) -> None:
-    username = site.new_user()
-    sign_in(page, site, username)
-    signed_in_as(page, site, username)
+    username = signed_in_user(page, site)
     page.get_by_label("Token description").fill("deploys")
     page.get_by_role("button", name="Create token").click()
     shown = page.get_by_test_id("new-token")
@@ -184,9 +177,7 @@ def test_a_token_is_shown_once_works_and_is_revoked(page: Page, site: Site) -> N
 
 
 def test_change_password(page: Page, site: Site) -> None:
-    username = site.new_user()
-    sign_in(page, site, username)
-    signed_in_as(page, site, username)
+    username = signed_in_user(page, site)
     page.get_by_label("Current password").fill("not my password")
     page.get_by_label("New password").fill("a far better passphrase")
     page.get_by_role("button", name="Change password").click()
@@ -202,9 +193,7 @@ def test_change_password(page: Page, site: Site) -> None:
 def test_enable_two_factor_from_the_qr_code_then_disable_it(
     page: Page, site: Site, screenshots: Path
 ) -> None:
-    username = site.new_user("alice")
-    sign_in(page, site, username)
-    signed_in_as(page, site, username)
+    username = signed_in_user(page, site, "alice")
     page.get_by_role("button", name="Enable two-factor authentication").click()
     expect(page.get_by_test_id("totp-secret")).to_have_text(re.compile(r"^[A-Z2-7]{32,}$"))
     secret = page.get_by_test_id("totp-secret").inner_text()
@@ -313,9 +302,7 @@ def test_admin_turns_registration_off_and_sign_up_says_so(
 
 
 def test_a_user_is_sent_from_the_admin_page_to_their_account(page: Page, site: Site) -> None:
-    username = site.new_user()
-    sign_in(page, site, username)
-    signed_in_as(page, site, username)
+    username = signed_in_user(page, site)
     expect(page.get_by_role("link", name="Administration")).to_be_hidden()
     page.goto(site.page("admin"))
     signed_in_as(page, site, username)
@@ -376,9 +363,7 @@ def test_the_account_page_fits_a_375_pixel_screen(browser: Browser, site: Site, 
     narrow = browser.new_context(viewport={"width": 375, "height": 812}, color_scheme="dark")
     try:
         page = narrow.new_page()
-        username = site.new_user()
-        sign_in(page, site, username)
-        signed_in_as(page, site, username)
+        signed_in_user(page, site)
         assert page.evaluate("() => document.documentElement.scrollWidth") <= 375
         revoke = page.locator("#logins li").first.get_by_role("button", name="Revoke")
         box = revoke.bounding_box()
@@ -435,9 +420,7 @@ def attacker(site: Site) -> Iterator[str]:
 def test_a_cross_site_post_with_the_session_cookie_is_refused(
     page: Page, context: BrowserContext, site: Site, attacker: str
 ) -> None:
-    username = site.new_user()
-    sign_in(page, site, username)
-    signed_in_as(page, site, username)
+    username = signed_in_user(page, site)
     cookies = cookie_header(context)
     evil = context.new_page()
     evil.goto(attacker)

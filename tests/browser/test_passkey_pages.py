@@ -11,8 +11,15 @@ import re
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import Site, VirtualAuthenticator, cookie_header, sign_in
-from tests.browser.test_account_pages import enrol_totp, signed_in_as, unspent_code
+from tests.browser.conftest import (
+    Site,
+    VirtualAuthenticator,
+    cookie_header,
+    sign_in,
+    signed_in_as,
+    signed_in_user,
+)
+from tests.browser.test_account_pages import enrol_totp, unspent_code
 
 pytestmark = pytest.mark.e2e
 
@@ -57,9 +64,7 @@ def session_amr(site: Site, context: BrowserContext) -> list[str]:
 def test_add_a_passkey_then_a_second_from_the_same_device_is_refused_then_remove_it(
     page: Page, site: Site, authenticator: VirtualAuthenticator
 ) -> None:
-    username = site.new_user("pk")
-    sign_in(page, site, username)
-    signed_in_as(page, site, username)
+    username = signed_in_user(page, site, "pk")
     expect(page.get_by_text("No passkeys yet.")).to_be_visible()
     add_passkey(page, "Work laptop")
     row = page.locator("#passkeys li", has_text="Work laptop")
