@@ -67,6 +67,10 @@ def _answering(key: dict[str, Any], item: dict[str, Any]) -> Recorder:
     return Recorder({str(key): {**key, **item}})
 
 
+def _users() -> UserStore:
+    return UserStore(Recorder(), "Users", "Settings")
+
+
 # -- users -----------------------------------------------------------------------------------
 
 
@@ -88,7 +92,7 @@ def test_a_user_item_holds_every_field_under_its_prefixed_key() -> None:
 
 
 def test_an_imported_user_item_is_flagged_and_counts_its_tokens() -> None:
-    user_put, username_put = UserStore(Recorder(), "Users", "Settings").imported_items(USER, 2)
+    user_put, username_put = _users().imported_items(USER, 2)
     assert user_put["Put"]["Item"] == {
         **user_to_item(USER),
         "imported": {"BOOL": True},
@@ -134,15 +138,13 @@ def test_a_token_item_omits_what_it_has_not_and_carries_its_owner() -> None:
 
 @pytest.mark.parametrize("record", [PAT, PatRecord("hash", "tid", 7, "ci", 100, 900, 300, OWNER, True)])
 def test_a_token_reads_back_as_written(record: PatRecord) -> None:
-    key = {"tokenHash": {"S": "hash"}}
-    assert PatStore(_answering(key, pat_to_item(record)), "Pats", UserStore(Recorder(), "U", "S")).get(
-        "hash"
-    ) == (record)
+    store = PatStore(_answering({"tokenHash": {"S": "hash"}}, pat_to_item(record)), "Pats", _users())
+    assert store.get("hash") == record
 
 
 def test_a_token_item_without_its_owner_copy_reads_as_an_archived_users() -> None:
     key = {"tokenHash": {"S": "hash"}}
-    store = PatStore(_answering(key, {}), "Pats", UserStore(Recorder(), "U", "S"))
+    store = PatStore(_answering(key, {}), "Pats", _users())
     assert store.get("hash") == PatRecord(
         "hash", "", 0, "", 0, None, None, TokenOwner("", Role.USER, State.ARCHIVED)
     )
@@ -316,7 +318,7 @@ CEREMONY = CeremonyRecord("ceremony-hash", CeremonyKind.SECOND_STEP, 7, 100, 400
 
 def test_a_passkey_item_holds_its_credential_under_its_id() -> None:
     client = Recorder()
-    store = PasskeyStore(client, "Factors", UserStore(Recorder(), "Users", "Settings"))
+    store = PasskeyStore(client, "Factors", _users())
     assert store.add(PASSKEY, CEREMONY, 100, 10) is None
     [(_, request)] = client.requests
     item = request["TransactItems"][1]["Put"]["Item"]
@@ -332,7 +334,7 @@ def test_a_passkey_item_holds_its_credential_under_its_id() -> None:
         "createdAt": {"N": "100"},
     }
     key = {"pk": {"S": "passkey#pid"}}
-    users = UserStore(Recorder(), "Users", "Settings")
+    users = _users()
     assert PasskeyStore(_answering(key, item), "Factors", users).get("pid") == PASSKEY
     used = {**item, "lastUsedAt": {"N": "300"}, "transports": {"L": []}}
     read = PasskeyStore(_answering(key, used), "Factors", users).get("pid")
@@ -341,7 +343,7 @@ def test_a_passkey_item_holds_its_credential_under_its_id() -> None:
 
 def test_a_ceremony_item_names_its_kind_user_and_mfa_challenge() -> None:
     client = Recorder()
-    users = UserStore(Recorder(), "Users", "Settings")
+    users = _users()
     PasskeyStore(client, "Factors", users).create_ceremony(CEREMONY)
     item = client.only_put()
     assert item == {
@@ -360,7 +362,7 @@ def test_a_ceremony_item_names_its_kind_user_and_mfa_challenge() -> None:
 def test_a_ceremony_of_no_known_kind_is_no_ceremony(kind: dict[str, Any]) -> None:
     item = {"userId": {"N": "7"}, "createdAt": {"N": "100"}, "expiresAt": {"N": "400"}, **kind}
     key = {"pk": {"S": "webauthn#ceremony-hash"}}
-    store = PasskeyStore(_answering(key, item), "Factors", UserStore(Recorder(), "Users", "Settings"))
+    store = PasskeyStore(_answering(key, item), "Factors", _users())
     assert store.get_ceremony("ceremony-hash") is None
 
 
