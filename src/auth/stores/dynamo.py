@@ -1,4 +1,5 @@
-"""Small helpers shared by the stores: attribute marshalling and error translation.
+"""Small helpers shared by the stores: attribute marshalling, error translation, and the
+reads and conditional writes every store makes (a record's whole item is auth.stores.schema).
 
 The low-level client is used instead of the resource API: it imports faster, which keeps
 the authorizer's cold start lean.
@@ -39,6 +40,31 @@ def n(value: int) -> dict[str, str]:
 
 def boolean(value: bool) -> dict[str, bool]:
     return {"BOOL": value}
+
+
+def attribute_value(value: object) -> dict[str, Any]:
+    """A plain value in DynamoDB's form: a bool is BOOL, an int N, a str S, bytes B; a value
+    already in that form (a dict, such as a string set's {"SS": [...]}) is kept."""
+    # bool before int: True is an int too.
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int):
+        return {"N": str(value)}
+    if isinstance(value, str):
+        return {"S": str(value)}
+    if isinstance(value, bytes):
+        return {"B": value}
+    if isinstance(value, dict):
+        return value
+    raise TypeError(f"no DynamoDB form for a {type(value).__name__}")
+
+
+def expression_values(values: Mapping[str, object]) -> dict[str, dict[str, Any]]:
+    """ExpressionAttributeValues of plain values (`{":now": now, ":no": False}`).
+
+    DynamoDB refuses a value its expressions do not use (moto does not): give exactly theirs.
+    """
+    return {name: attribute_value(value) for name, value in values.items()}
 
 
 def get_s(item: Item, name: str, default: str = "") -> str:
