@@ -12,15 +12,8 @@ from typing import Any
 
 import pytest
 
+from auth import idp_models
 from auth.factor_cipher import Sealed
-from auth.idp_models import (
-    AuthStyle,
-    FieldMapping,
-    IdentityProvider,
-    LinkRecord,
-    ProviderConfig,
-    ProviderType,
-)
 from auth.models import ClientInfo, Device, Role, SignIn, State, TokenOwner, User
 from auth.stores.factor_store import ChallengeRecord, FactorStore, TotpRecord
 from auth.stores.idp_store import IdpStore, StoredProvider, link_to_item, provider_to_item
@@ -368,17 +361,17 @@ def test_a_ceremony_of_no_known_kind_is_no_ceremony(kind: dict[str, Any]) -> Non
 
 # -- identity providers and links ------------------------------------------------------------
 
-PROVIDER = IdentityProvider(
+PROVIDER = idp_models.IdentityProvider(
     "github",
     "uid-1",
-    ProviderType.OAUTH2,
+    idp_models.ProviderType.OAUTH2,
     "GitHub",
     "",
-    ProviderConfig(
+    idp_models.ProviderConfig(
         "client",
         ("read:user", "user:email"),
-        FieldMapping("login", "name", "email", ""),
-        AuthStyle.BASIC,
+        idp_models.FieldMapping("login", "name", "email", ""),
+        idp_models.AuthStyle.BASIC,
         "https://github.example/auth",
         "https://github.example/token",
         "https://github.example/user",
@@ -415,11 +408,13 @@ def test_a_provider_item_holds_its_config_as_json_and_its_secret_sealed() -> Non
 def test_a_provider_config_missing_its_optional_keys_reads_with_their_defaults() -> None:
     item = {**provider_to_item(StoredProvider(PROVIDER, SEALED)), "config": {"S": '{"clientId": "client"}'}}
     stored = IdpStore(_answering({"pk": {"S": "github"}}, item), "Providers", "Links").get_provider("github")
-    assert stored is not None and stored.provider.config == ProviderConfig("client", (), FieldMapping())
+    assert stored is not None and stored.provider.config == idp_models.ProviderConfig(
+        "client", (), idp_models.FieldMapping()
+    )
 
 
 def test_a_link_item_is_keyed_by_provider_and_external_identifier() -> None:
-    link = LinkRecord("github", "uid-1", "octocat", 7, "link-id", 100)
+    link = idp_models.LinkRecord("github", "uid-1", "octocat", 7, "link-id", 100)
     item = link_to_item(link)
     assert item == {
         "pk": {"S": "github"},

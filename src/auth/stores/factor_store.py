@@ -18,22 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auth.factor_cipher import Sealed
-from auth.stores.dynamo import (
-    ITEM_CONDITION_FAILED,
-    Item,
-    boolean,
-    conditional_write,
-    get_bool,
-    get_n,
-    get_one,
-    get_s,
-    n,
-    prefixed_key,
-    put_new_random,
-    s,
-    translated_errors,
-    write_transaction,
-)
+from auth.stores import dynamo, schema
+from auth.stores.dynamo import prefixed_key
 
 TOTP_PREFIX = "totp#"
 CHALLENGE_PREFIX = "mfa#"
@@ -74,22 +60,31 @@ class SpendRefused:
     challenge: bool
 
 
-def _hashes(item: Item) -> frozenset[str]:
-    value = item.get("recoveryCodes")
-    return frozenset(value["SS"]) if value and "SS" in value else frozenset()
-
-
-def _totp_from(item: Item) -> TotpRecord:
-    return TotpRecord(
-        user_id=get_n(item, "userId"),
-        enrolment_id=get_s(item, "enrolmentId"),
-        enabled=get_bool(item, "enabled"),
-        sealed=Sealed(get_s(item, "secretKid"), bytes(item["secret"]["B"])),
-        created_at=get_n(item, "createdAt"),
-        enabled_at=get_n(item, "enabledAt") if "enabledAt" in item else None,
-        last_step=get_n(item, "totpLastStep") if "totpLastStep" in item else None,
-        recovery_hashes=_hashes(item),
-    )
+# A secret sealed by auth.factor_cipher (also an identity provider's: auth.stores.idp_store).
+SEALED_SECRET = schema.ItemCodec(Sealed, kid=schema.string("secretKid"), blob=schema.binary("secret"))
+TOTP = schema.ItemCodec(
+    TotpRecord,
+    user_id=schema.number("userId"),
+    enrolment_id=schema.string("enrolmentId"),
+    enabled=schema.boolean("enabled"),
+    sealed=schema.nested(SEALED_SECRET),
+    created_at=schema.number("createdAt"),
+    # Absent while the enrolment is pending: `enable` sets them.
+    enabled_at=schema.optional_number("enabledAt"),
+    last_step=schema.optional_number("totpLastStep"),
+    recovery_hashes=schema.string_set("recoveryCodes"),
+)
+CHALLENGE = schema.ItemCodec(
+    ChallengeRecord,
+    challenge_hash=schema.prefixed("pk", CHALLENGE_PREFIX),
+    user_id=schema.number("userId"),
+    route_key=schema.string("routeKey"),
+    created_at=schema.number("createdAt"),
+    expires_at=schema.number("expiresAt"),
+    failures=schema.number("failures"),
+    # A challenge stored before sign-in with an identity provider existed: a password's.
+    first_amr=schema.string("firstAmr", default="pwd"),
+)
 
 
 class FactorStore:
@@ -100,27 +95,17 @@ class FactorStore:
     # -- TOTP ------------------------------------------------------------------------------
 
     def get_totp(self, user_id: int) -> TotpRecord | None:
-        item = get_one(self._client, self._table, prefixed_key(TOTP_PREFIX, user_id), consistent=True)
-        return None if item is None else _totp_from(item)
+        return TOTP.get(self._client, self._table, prefixed_key(TOTP_PREFIX, user_id), consistent=True)
 
     def put_pending(self, record: TotpRecord) -> bool:
         """Store a pending enrolment over any pending one; False when one is enabled."""
-        item = {
-            **prefixed_key(TOTP_PREFIX, record.user_id),
-            "userId": n(record.user_id),
-            "enrolmentId": s(record.enrolment_id),
-            "enabled": boolean(False),
-            "secretKid": s(record.sealed.kid),
-            "secret": {"B": record.sealed.blob},
-            "createdAt": n(record.created_at),
-        }
         return (
-            conditional_write(
+            dynamo.conditional_write(
                 self._client.put_item,
                 TableName=self._table,
-                Item=item,
+                Item={**prefixed_key(TOTP_PREFIX, record.user_id), **TOTP.to_item(record)},
                 ConditionExpression="attribute_not_exists(pk) OR enabled = :no",
-                ExpressionAttributeValues={":no": boolean(False)},
+                ExpressionAttributeValues=dynamo.expression_values({":no": False}),
             )
             is not None
         )
@@ -129,21 +114,23 @@ class FactorStore:
         """Enable the pending enrolment `record` names, its first code's step spent; False
         when it was replaced, enabled or removed meanwhile."""
         return (
-            conditional_write(
+            dynamo.conditional_write(
                 self._client.update_item,
                 TableName=self._table,
                 Key=prefixed_key(TOTP_PREFIX, record.user_id),
                 UpdateExpression="SET enabled = :yes, enabledAt = :now, totpLastStep = :step, "
                 "recoveryCodes = :codes",
                 ConditionExpression="enrolmentId = :enrolment AND enabled = :no",
-                ExpressionAttributeValues={
-                    ":yes": boolean(True),
-                    ":no": boolean(False),
-                    ":now": n(now),
-                    ":step": n(step),
-                    ":codes": {"SS": recovery_hashes},
-                    ":enrolment": s(record.enrolment_id),
-                },
+                ExpressionAttributeValues=dynamo.expression_values(
+                    {
+                        ":yes": True,
+                        ":no": False,
+                        ":now": now,
+                        ":step": step,
+                        ":codes": {"SS": recovery_hashes},
+                        ":enrolment": record.enrolment_id,
+                    }
+                ),
             )
             is not None
         )
@@ -151,71 +138,52 @@ class FactorStore:
     def replace_recovery_codes(self, user_id: int, recovery_hashes: list[str]) -> bool:
         """The old codes stop working as the new ones are stored; False when TOTP is not enabled."""
         return (
-            conditional_write(
+            dynamo.conditional_write(
                 self._client.update_item,
                 TableName=self._table,
                 Key=prefixed_key(TOTP_PREFIX, user_id),
                 UpdateExpression="SET recoveryCodes = :codes",
                 ConditionExpression="enabled = :yes",
-                ExpressionAttributeValues={":codes": {"SS": recovery_hashes}, ":yes": boolean(True)},
+                ExpressionAttributeValues=dynamo.expression_values(
+                    {":codes": {"SS": recovery_hashes}, ":yes": True}
+                ),
             )
             is not None
         )
 
     def delete_totp(self, user_id: int) -> TotpRecord | None:
         """Remove the factor and its recovery codes; what was removed, if anything."""
-        with translated_errors():
+        with dynamo.translated_errors():
             response = self._client.delete_item(
                 TableName=self._table, Key=prefixed_key(TOTP_PREFIX, user_id), ReturnValues="ALL_OLD"
             )
         old = response.get("Attributes")
-        return None if not old else _totp_from(old)
+        return None if not old else TOTP.from_item(old)
 
     # -- challenges --------------------------------------------------------------------------
 
     def create_challenge(self, record: ChallengeRecord) -> None:
-        item = {
-            **prefixed_key(CHALLENGE_PREFIX, record.challenge_hash),
-            "userId": n(record.user_id),
-            "routeKey": s(record.route_key),
-            "createdAt": n(record.created_at),
-            "expiresAt": n(record.expires_at),
-            "failures": n(0),
-            "firstAmr": s(record.first_amr),
-        }
-        put_new_random(self._client, self._table, item)
+        dynamo.put_new_random(self._client, self._table, CHALLENGE.to_item(record))
 
     def get_challenge(self, challenge_hash: str) -> ChallengeRecord | None:
-        item = get_one(
-            self._client, self._table, prefixed_key(CHALLENGE_PREFIX, challenge_hash), consistent=True
-        )
-        if item is None:
-            return None
-        return ChallengeRecord(
-            challenge_hash=challenge_hash,
-            user_id=get_n(item, "userId"),
-            route_key=get_s(item, "routeKey"),
-            created_at=get_n(item, "createdAt"),
-            expires_at=get_n(item, "expiresAt"),
-            failures=get_n(item, "failures"),
-            first_amr=get_s(item, "firstAmr") if "firstAmr" in item else "pwd",
-        )
+        key = prefixed_key(CHALLENGE_PREFIX, challenge_hash)
+        return CHALLENGE.get(self._client, self._table, key, consistent=True)
 
     def add_challenge_failure(self, challenge_hash: str) -> int | None:
         """Count a wrong code against the challenge: the new count, None when it is gone."""
-        response = conditional_write(
+        response = dynamo.conditional_write(
             self._client.update_item,
             TableName=self._table,
             Key=prefixed_key(CHALLENGE_PREFIX, challenge_hash),
             UpdateExpression="ADD failures :one",
             ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":one": n(1)},
+            ExpressionAttributeValues=dynamo.expression_values({":one": 1}),
             ReturnValues="UPDATED_NEW",
         )
-        return None if response is None else get_n(response.get("Attributes", {}), "failures")
+        return None if response is None else dynamo.get_n(response.get("Attributes", {}), "failures")
 
     def delete_challenge(self, challenge_hash: str) -> None:
-        with translated_errors():
+        with dynamo.translated_errors():
             self._client.delete_item(
                 TableName=self._table, Key=prefixed_key(CHALLENGE_PREFIX, challenge_hash)
             )
@@ -234,7 +202,7 @@ class FactorStore:
                 "UpdateExpression": "SET totpLastStep = :step",
                 "ConditionExpression": "enabled = :yes AND "
                 "(attribute_not_exists(totpLastStep) OR totpLastStep < :step)",
-                "ExpressionAttributeValues": {":step": n(step), ":yes": boolean(True)},
+                "ExpressionAttributeValues": dynamo.expression_values({":step": step, ":yes": True}),
             }
         }
         return self._spend(factor, challenge, now, max_failures)
@@ -250,11 +218,9 @@ class FactorStore:
                 "Key": prefixed_key(TOTP_PREFIX, user_id),
                 "UpdateExpression": "DELETE recoveryCodes :code",
                 "ConditionExpression": "enabled = :yes AND contains(recoveryCodes, :hash)",
-                "ExpressionAttributeValues": {
-                    ":code": {"SS": [code_hash]},
-                    ":hash": s(code_hash),
-                    ":yes": boolean(True),
-                },
+                "ExpressionAttributeValues": dynamo.expression_values(
+                    {":code": {"SS": [code_hash]}, ":hash": code_hash, ":yes": True}
+                ),
             }
         }
         return self._spend(factor, challenge, now, max_failures)
@@ -263,12 +229,13 @@ class FactorStore:
         self, factor: dict[str, Any], challenge: ChallengeRecord, now: int, max_failures: int
     ) -> SpendRefused | None:
         use_up = self.challenge_used_up(challenge, now, max_failures)
-        reasons = write_transaction(self._client, [factor, use_up])
+        reasons = dynamo.write_transaction(self._client, [factor, use_up])
         if reasons is None:
             return None
         factor_reason, challenge_reason = [*reasons, "", ""][:2]
         return SpendRefused(
-            factor=factor_reason == ITEM_CONDITION_FAILED, challenge=challenge_reason == ITEM_CONDITION_FAILED
+            factor=factor_reason == dynamo.ITEM_CONDITION_FAILED,
+            challenge=challenge_reason == dynamo.ITEM_CONDITION_FAILED,
         )
 
     def challenge_used_up(self, challenge: ChallengeRecord, now: int, max_failures: int) -> dict[str, Any]:
@@ -281,11 +248,13 @@ class FactorStore:
                 # Still there, for this user and route, unexpired, and not worn out by guesses.
                 "ConditionExpression": "userId = :user AND routeKey = :route AND expiresAt > :now "
                 "AND failures < :max",
-                "ExpressionAttributeValues": {
-                    ":user": n(challenge.user_id),
-                    ":route": s(challenge.route_key),
-                    ":now": n(now),
-                    ":max": n(max_failures),
-                },
+                "ExpressionAttributeValues": dynamo.expression_values(
+                    {
+                        ":user": challenge.user_id,
+                        ":route": challenge.route_key,
+                        ":now": now,
+                        ":max": max_failures,
+                    }
+                ),
             }
         }

@@ -21,32 +21,12 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from auth import idp_models
 from auth.errors import Unavailable
 from auth.factor_cipher import Sealed
-from auth.idp_models import (
-    AuthStyle,
-    FieldMapping,
-    IdentityProvider,
-    LinkRecord,
-    ProviderConfig,
-    ProviderType,
-)
-from auth.stores.dynamo import (
-    ITEM_CONDITION_FAILED,
-    Item,
-    TableKey,
-    conditional_write,
-    get_many,
-    get_n,
-    get_one,
-    get_s,
-    items_of_user,
-    n,
-    put_new,
-    s,
-    translated_errors,
-    write_transaction,
-)
+from auth.idp_models import IdentityProvider, LinkRecord
+from auth.stores import dynamo, schema
+from auth.stores.factor_store import SEALED_SECRET
 
 _NOT_EXISTS = "attribute_not_exists(pk)"
 
@@ -66,8 +46,8 @@ class Created(Enum):
     LINK_TAKEN = "link taken"
 
 
-def _config_json(provider: IdentityProvider) -> str:
-    config, mapping = provider.config, provider.config.field_mapping
+def _config_json(config: idp_models.ProviderConfig) -> str:
+    mapping = config.field_mapping
     return json.dumps(
         {
             "clientId": config.client_id,
@@ -88,19 +68,19 @@ def _config_json(provider: IdentityProvider) -> str:
     )
 
 
-def _config_from(text: str) -> ProviderConfig:
+def _config_from(text: str) -> idp_models.ProviderConfig:
     value = json.loads(text)
     mapping = value.get("fieldMapping", {})
-    return ProviderConfig(
+    return idp_models.ProviderConfig(
         client_id=value["clientId"],
         scopes=tuple(value.get("scopes", ())),
-        field_mapping=FieldMapping(
+        field_mapping=idp_models.FieldMapping(
             identifier=mapping.get("identifier", ""),
             display_name=mapping.get("displayName", ""),
             email=mapping.get("email", ""),
             avatar_url=mapping.get("avatarUrl", ""),
         ),
-        auth_style=AuthStyle(value.get("authStyle", AuthStyle.POST.value)),
+        auth_style=idp_models.AuthStyle(value.get("authStyle", idp_models.AuthStyle.POST.value)),
         auth_url=value.get("authUrl", ""),
         token_url=value.get("tokenUrl", ""),
         user_info_url=value.get("userInfoUrl", ""),
@@ -108,59 +88,36 @@ def _config_from(text: str) -> ProviderConfig:
     )
 
 
-def provider_to_item(stored: StoredProvider) -> dict[str, Any]:
-    provider = stored.provider
-    return {
-        "pk": s(provider.id),
-        "uid": s(provider.uid),
-        "type": s(provider.type.value),
-        "title": s(provider.title),
-        "identifierFilter": s(provider.identifier_filter),
-        "config": s(_config_json(provider)),
-        "secretKid": s(stored.sealed_secret.kid),
-        "secret": {"B": stored.sealed_secret.blob},
-        "createTime": n(provider.create_time),
-        "updateTime": n(provider.update_time),
-    }
-
-
-def _provider_from(item: Item) -> StoredProvider:
-    provider = IdentityProvider(
-        id=get_s(item, "pk"),
-        uid=get_s(item, "uid"),
-        type=ProviderType(get_s(item, "type")),
-        title=get_s(item, "title"),
-        identifier_filter=get_s(item, "identifierFilter"),
-        config=_config_from(get_s(item, "config")),
-        create_time=get_n(item, "createTime"),
-        update_time=get_n(item, "updateTime"),
-    )
-    return StoredProvider(provider, Sealed(get_s(item, "secretKid"), bytes(item["secret"]["B"])))
+PROVIDER = schema.ItemCodec(
+    IdentityProvider,
+    id=schema.string("pk"),
+    uid=schema.string("uid"),
+    type=schema.enum("type", idp_models.ProviderType),
+    title=schema.string("title"),
+    identifier_filter=schema.string("identifierFilter"),
+    # One JSON document, so that a change of provider replaces all of it.
+    config=schema.text("config", _config_json, _config_from),
+    create_time=schema.number("createTime"),
+    update_time=schema.number("updateTime"),
+)
+STORED_PROVIDER = schema.ItemCodec(
+    StoredProvider, provider=schema.nested(PROVIDER), sealed_secret=schema.nested(SEALED_SECRET)
+)
+provider_to_item = STORED_PROVIDER.to_item
+LINK = schema.ItemCodec(
+    LinkRecord,
+    provider_id=schema.string("pk"),
+    extern_uid=schema.string("externUid"),
+    provider_uid=schema.string("providerUid"),
+    user_id=schema.number("userId"),
+    link_id=schema.string("linkId"),
+    create_time=schema.number("createTime"),
+)
+link_to_item = LINK.to_item
 
 
 def _link_key(provider_id: str, extern_uid: str) -> dict[str, Any]:
-    return {"pk": s(provider_id), "externUid": s(extern_uid)}
-
-
-def link_to_item(link: LinkRecord) -> dict[str, Any]:
-    return {
-        **_link_key(link.provider_id, link.extern_uid),
-        "providerUid": s(link.provider_uid),
-        "userId": n(link.user_id),
-        "linkId": s(link.link_id),
-        "createTime": n(link.create_time),
-    }
-
-
-def _link_from(item: Item) -> LinkRecord:
-    return LinkRecord(
-        provider_id=get_s(item, "pk"),
-        provider_uid=get_s(item, "providerUid"),
-        extern_uid=get_s(item, "externUid"),
-        user_id=get_n(item, "userId"),
-        link_id=get_s(item, "linkId"),
-        create_time=get_n(item, "createTime"),
-    )
+    return {"pk": dynamo.s(provider_id), "externUid": dynamo.s(extern_uid)}
 
 
 class IdpStore:
@@ -174,14 +131,15 @@ class IdpStore:
     def list_providers(self) -> list[StoredProvider]:
         paginator = self._client.get_paginator("scan")
         found: list[StoredProvider] = []
-        with translated_errors():
+        with dynamo.translated_errors():
             for page in paginator.paginate(TableName=self._providers, ConsistentRead=True):
-                found.extend(_provider_from(item) for item in page.get("Items", []))
+                found.extend(STORED_PROVIDER.from_item(item) for item in page.get("Items", []))
         return found
 
     def get_provider(self, provider_id: str) -> StoredProvider | None:
-        item = get_one(self._client, self._providers, {"pk": s(provider_id)}, consistent=True)
-        return None if item is None else _provider_from(item)
+        return STORED_PROVIDER.get(
+            self._client, self._providers, {"pk": dynamo.s(provider_id)}, consistent=True
+        )
 
     def put_provider(self, stored: StoredProvider) -> bool:
         """Store a provider under its id where none is; False when the id is taken.
@@ -189,44 +147,49 @@ class IdpStore:
         Also tools/memos_import's way in: a Memos `idp` row with the id (Memos' uid) and
         a uid of its own choosing, its client secret sealed like any other.
         """
-        return put_new(self._client, self._providers, provider_to_item(stored))
+        return dynamo.put_new(self._client, self._providers, provider_to_item(stored))
 
     def replace_provider(self, stored: StoredProvider, was_updated_at: int) -> bool:
         """Store a changed provider over the one read (same uid, not changed since)."""
         return (
-            conditional_write(
+            dynamo.conditional_write(
                 self._client.put_item,
                 TableName=self._providers,
                 Item=provider_to_item(stored),
                 ConditionExpression="attribute_exists(pk) AND #uid = :uid AND updateTime = :was",
                 ExpressionAttributeNames={"#uid": "uid"},
-                ExpressionAttributeValues={":uid": s(stored.provider.uid), ":was": n(was_updated_at)},
+                ExpressionAttributeValues=dynamo.expression_values(
+                    {":uid": stored.provider.uid, ":was": was_updated_at}
+                ),
             )
             is not None
         )
 
     def delete_provider(self, provider_id: str) -> StoredProvider | None:
-        with translated_errors():
+        with dynamo.translated_errors():
             response = self._client.delete_item(
-                TableName=self._providers, Key={"pk": s(provider_id)}, ReturnValues="ALL_OLD"
+                TableName=self._providers, Key={"pk": dynamo.s(provider_id)}, ReturnValues="ALL_OLD"
             )
         old = response.get("Attributes")
-        return _provider_from(old) if old else None
+        return STORED_PROVIDER.from_item(old) if old else None
 
     # -- links -------------------------------------------------------------------------------
 
     def get_link(self, provider_id: str, extern_uid: str) -> LinkRecord | None:
-        item = get_one(self._client, self._links, _link_key(provider_id, extern_uid), consistent=True)
-        return None if item is None else _link_from(item)
+        return LINK.get(self._client, self._links, _link_key(provider_id, extern_uid), consistent=True)
 
     def get_links(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], LinkRecord]:
         """The links of these (provider id, external identifier) pairs that exist, in consistent
         batch reads (tools/memos_import: a second run finds its links without writing)."""
-        items = get_many(self._client, self._links, [_link_key(*key) for key in keys], consistent=True)
-        return {(link.provider_id, link.extern_uid): link for link in map(_link_from, items)}
+        return LINK.get_many(
+            self._client,
+            self._links,
+            [_link_key(*key) for key in keys],
+            by=lambda link: (link.provider_id, link.extern_uid),
+        )
 
     def links_of_user(self, user_id: int) -> list[LinkRecord]:
-        return [_link_from(item) for item in items_of_user(self._client, self._links, user_id)]
+        return [LINK.from_item(item) for item in dynamo.items_of_user(self._client, self._links, user_id)]
 
     def put_link(self, link: LinkRecord) -> bool:
         """A link where the identity has none; False when it is linked already.
@@ -234,13 +197,13 @@ class IdpStore:
         tools/memos_import's way in for Memos' `user_identity` rows (provider = the idp's
         id here, provider_uid = the uid put_provider stored, extern_uid, user_id).
         """
-        return put_new(self._client, self._links, link_to_item(link))
+        return dynamo.put_new(self._client, self._links, link_to_item(link))
 
-    def link_existing_user(self, link: LinkRecord, user_key: TableKey) -> bool | None:
+    def link_existing_user(self, link: LinkRecord, user_key: dynamo.TableKey) -> bool | None:
         """Link an identity to a user who must still exist, in one transaction: True when
         linked, False when the identity is linked already, None when the user is gone."""
         table, key = user_key
-        codes = write_transaction(
+        codes = dynamo.write_transaction(
             self._client,
             [
                 {
@@ -261,9 +224,9 @@ class IdpStore:
         )
         if codes is None:
             return True
-        if codes[1:2] == [ITEM_CONDITION_FAILED]:
+        if codes[1:2] == [dynamo.ITEM_CONDITION_FAILED]:
             return False
-        if codes[:1] == [ITEM_CONDITION_FAILED]:
+        if codes[:1] == [dynamo.ITEM_CONDITION_FAILED]:
             return None
         raise Unavailable("storage unavailable")
 
@@ -273,38 +236,40 @@ class IdpStore:
         link_put = {
             "Put": {"TableName": self._links, "Item": link_to_item(link), "ConditionExpression": _NOT_EXISTS}
         }
-        codes = write_transaction(self._client, [*user_items, link_put])
+        codes = dynamo.write_transaction(self._client, [*user_items, link_put])
         if codes is None:
             return Created.DONE
-        if codes[len(user_items) : len(user_items) + 1] == [ITEM_CONDITION_FAILED]:
+        if codes[len(user_items) : len(user_items) + 1] == [dynamo.ITEM_CONDITION_FAILED]:
             return Created.LINK_TAKEN
-        if codes[1:2] == [ITEM_CONDITION_FAILED]:
+        if codes[1:2] == [dynamo.ITEM_CONDITION_FAILED]:
             return Created.USERNAME_TAKEN
         raise Unavailable("storage unavailable")
 
     def delete_link(self, link: LinkRecord) -> bool:
         """Remove this very link (same user and id); False when it is gone or was replaced."""
         return (
-            conditional_write(
+            dynamo.conditional_write(
                 self._client.delete_item,
                 TableName=self._links,
                 Key=_link_key(link.provider_id, link.extern_uid),
                 ConditionExpression="userId = :user AND linkId = :link",
-                ExpressionAttributeValues={":user": n(link.user_id), ":link": s(link.link_id)},
+                ExpressionAttributeValues=dynamo.expression_values(
+                    {":user": link.user_id, ":link": link.link_id}
+                ),
             )
             is not None
         )
 
     def _links_of_provider(self, provider_id: str) -> Iterator[LinkRecord]:
         paginator = self._client.get_paginator("query")
-        with translated_errors():
+        with dynamo.translated_errors():
             for page in paginator.paginate(
                 TableName=self._links,
                 KeyConditionExpression="pk = :provider",
-                ExpressionAttributeValues={":provider": s(provider_id)},
+                ExpressionAttributeValues=dynamo.expression_values({":provider": provider_id}),
                 ConsistentRead=True,
             ):
-                yield from (_link_from(item) for item in page.get("Items", []))
+                yield from (LINK.from_item(item) for item in page.get("Items", []))
 
     def delete_links_of_provider(self, provider_id: str) -> list[LinkRecord]:
         """Every link of a deleted provider; the ones removed."""

@@ -25,21 +25,8 @@ from enum import StrEnum
 from typing import Any
 
 from auth.errors import Unavailable
-from auth.stores.dynamo import (
-    ITEM_CONDITION_FAILED,
-    Item,
-    boolean,
-    get_bool,
-    get_n,
-    get_one,
-    get_s,
-    n,
-    prefixed_key,
-    put_new_random,
-    s,
-    translated_errors,
-    write_transaction,
-)
+from auth.stores import dynamo, schema
+from auth.stores.dynamo import prefixed_key
 from auth.stores.user_store import UserStore
 
 PASSKEY_PREFIX = "passkey#"
@@ -105,38 +92,34 @@ class UseRefused:
     also: bool
 
 
-def _passkey_from(item: Item) -> PasskeyRecord:
-    transports = item.get("transports")
-    return PasskeyRecord(
-        passkey_id=get_s(item, "pk").removeprefix(PASSKEY_PREFIX),
-        user_id=get_n(item, "userId"),
-        credential_id=bytes(item["credentialId"]["B"]),
-        public_key=bytes(item["publicKey"]["B"]),
-        sign_count=get_n(item, "signCount"),
-        transports=tuple(entry["S"] for entry in transports["L"]) if transports else (),
-        backed_up=get_bool(item, "backedUp"),
-        display_name=get_s(item, "displayName"),
-        created_at=get_n(item, "createdAt"),
-        last_used_at=get_n(item, "lastUsedAt") if "lastUsedAt" in item else None,
-    )
-
-
-def _passkey_item(record: PasskeyRecord) -> dict[str, Any]:
-    return {
-        **prefixed_key(PASSKEY_PREFIX, record.passkey_id),
-        "userId": n(record.user_id),
-        "credentialId": {"B": record.credential_id},
-        "publicKey": {"B": record.public_key},
-        "signCount": n(record.sign_count),
-        "transports": {"L": [s(transport) for transport in record.transports]},
-        "backedUp": boolean(record.backed_up),
-        "displayName": s(record.display_name),
-        "createdAt": n(record.created_at),
-    }
+PASSKEY = schema.ItemCodec(
+    PasskeyRecord,
+    passkey_id=schema.prefixed("pk", PASSKEY_PREFIX),
+    user_id=schema.number("userId"),
+    credential_id=schema.binary("credentialId"),
+    public_key=schema.binary("publicKey"),
+    sign_count=schema.number("signCount"),
+    transports=schema.string_list("transports"),
+    backed_up=schema.boolean("backedUp"),
+    display_name=schema.string("displayName"),
+    created_at=schema.number("createdAt"),
+    # Absent until the first assertion (`use` sets it).
+    last_used_at=schema.optional_number("lastUsedAt"),
+)
+CEREMONY = schema.ItemCodec(
+    CeremonyRecord,
+    challenge_hash=schema.prefixed("pk", CEREMONY_PREFIX),
+    # No default: an item of no known kind is no ceremony (`get_ceremony`).
+    kind=schema.enum("kind", CeremonyKind),
+    user_id=schema.number("userId"),
+    created_at=schema.number("createdAt"),
+    expires_at=schema.number("expiresAt"),
+    mfa_challenge_hash=schema.string("mfaChallenge"),
+)
 
 
 def _failed(reasons: list[str], index: int) -> bool:
-    return index < len(reasons) and reasons[index] == ITEM_CONDITION_FAILED
+    return index < len(reasons) and reasons[index] == dynamo.ITEM_CONDITION_FAILED
 
 
 class PasskeyStore:
@@ -148,11 +131,11 @@ class PasskeyStore:
     # -- passkeys ----------------------------------------------------------------------------
 
     def get(self, passkey_id: str) -> PasskeyRecord | None:
-        item = get_one(self._client, self._table, prefixed_key(PASSKEY_PREFIX, passkey_id), consistent=True)
-        return None if item is None else _passkey_from(item)
+        key = prefixed_key(PASSKEY_PREFIX, passkey_id)
+        return PASSKEY.get(self._client, self._table, key, consistent=True)
 
     def ids_of(self, user_id: int) -> frozenset[str]:
-        item = get_one(self._client, self._table, prefixed_key(LIST_PREFIX, user_id), consistent=True)
+        item = dynamo.get_one(self._client, self._table, prefixed_key(LIST_PREFIX, user_id), consistent=True)
         ids = item.get("ids") if item else None
         return frozenset(ids["SS"]) if ids and "SS" in ids else frozenset()
 
@@ -161,7 +144,7 @@ class PasskeyStore:
         ids = self.ids_of(user_id)
         if not ids:
             return []
-        with translated_errors():
+        with dynamo.translated_errors():
             response = self._client.batch_get_item(
                 RequestItems={
                     self._table: {
@@ -173,7 +156,7 @@ class PasskeyStore:
         if response.get("UnprocessedKeys"):
             # A listing that leaves one out could hide a passkey from the user who must remove it.
             raise Unavailable("storage unavailable")
-        records = [_passkey_from(item) for item in response.get("Responses", {}).get(self._table, [])]
+        records = [PASSKEY.from_item(item) for item in response.get("Responses", {}).get(self._table, [])]
         return sorted(
             (r for r in records if r.user_id == user_id), key=lambda r: (r.created_at, r.passkey_id)
         )
@@ -195,7 +178,7 @@ class PasskeyStore:
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": _passkey_item(record),
+                    "Item": PASSKEY.to_item(record),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
@@ -205,16 +188,14 @@ class PasskeyStore:
                     "Key": prefixed_key(LIST_PREFIX, record.user_id),
                     "UpdateExpression": "ADD ids :id SET userId = :user",
                     "ConditionExpression": "attribute_not_exists(ids) OR size(ids) < :max",
-                    "ExpressionAttributeValues": {
-                        ":id": {"SS": [record.passkey_id]},
-                        ":user": n(record.user_id),
-                        ":max": n(max_passkeys),
-                    },
+                    "ExpressionAttributeValues": dynamo.expression_values(
+                        {":id": {"SS": [record.passkey_id]}, ":user": record.user_id, ":max": max_passkeys}
+                    ),
                 }
             },
             self.ceremony_used_up(ceremony, now),
         ]
-        reasons = write_transaction(self._client, items)
+        reasons = dynamo.write_transaction(self._client, items)
         if reasons is None:
             return None
         return AddRefused(
@@ -233,7 +214,7 @@ class PasskeyStore:
                     "TableName": self._table,
                     "Key": prefixed_key(PASSKEY_PREFIX, record.passkey_id),
                     "ConditionExpression": "userId = :user",
-                    "ExpressionAttributeValues": {":user": n(record.user_id)},
+                    "ExpressionAttributeValues": dynamo.expression_values({":user": record.user_id}),
                 }
             },
             {
@@ -242,11 +223,13 @@ class PasskeyStore:
                     "Key": prefixed_key(LIST_PREFIX, record.user_id),
                     "UpdateExpression": "DELETE ids :id",
                     "ConditionExpression": "attribute_exists(pk)",
-                    "ExpressionAttributeValues": {":id": {"SS": [record.passkey_id]}},
+                    "ExpressionAttributeValues": dynamo.expression_values(
+                        {":id": {"SS": [record.passkey_id]}}
+                    ),
                 }
             },
         ]
-        reasons = write_transaction(self._client, items)
+        reasons = dynamo.write_transaction(self._client, items)
         if reasons is None:
             return True
         if _failed(reasons, 0):
@@ -262,7 +245,7 @@ class PasskeyStore:
         removed = self.for_user(user_id)
         for record in removed:
             self.remove(record)
-        with translated_errors():
+        with dynamo.translated_errors():
             self._client.delete_item(TableName=self._table, Key=prefixed_key(LIST_PREFIX, user_id))
         return removed
 
@@ -286,20 +269,22 @@ class PasskeyStore:
                     "Key": prefixed_key(PASSKEY_PREFIX, record.passkey_id),
                     "UpdateExpression": "SET signCount = :new, lastUsedAt = :now, backedUp = :backed",
                     "ConditionExpression": "userId = :user AND signCount = :old",
-                    "ExpressionAttributeValues": {
-                        ":new": n(new_count),
-                        ":now": n(now),
-                        ":backed": boolean(backed_up),
-                        ":user": n(record.user_id),
-                        ":old": n(record.sign_count),
-                    },
+                    "ExpressionAttributeValues": dynamo.expression_values(
+                        {
+                            ":new": new_count,
+                            ":now": now,
+                            ":backed": backed_up,
+                            ":user": record.user_id,
+                            ":old": record.sign_count,
+                        }
+                    ),
                 }
             },
             self.ceremony_used_up(ceremony, now),
         ]
         if also is not None:
             items.append(also)
-        reasons = write_transaction(self._client, items)
+        reasons = dynamo.write_transaction(self._client, items)
         if reasons is None:
             return None
         return UseRefused(passkey=_failed(reasons, 0), ceremony=_failed(reasons, 1), also=_failed(reasons, 2))
@@ -307,37 +292,20 @@ class PasskeyStore:
     # -- ceremonies --------------------------------------------------------------------------
 
     def create_ceremony(self, record: CeremonyRecord) -> None:
-        item = {
-            **prefixed_key(CEREMONY_PREFIX, record.challenge_hash),
-            "kind": s(record.kind.value),
-            "userId": n(record.user_id),
-            "createdAt": n(record.created_at),
-            "expiresAt": n(record.expires_at),
-            "mfaChallenge": s(record.mfa_challenge_hash),
-        }
-        put_new_random(self._client, self._table, item)
+        dynamo.put_new_random(self._client, self._table, CEREMONY.to_item(record))
 
     def get_ceremony(self, challenge_hash: str) -> CeremonyRecord | None:
-        item = get_one(
-            self._client, self._table, prefixed_key(CEREMONY_PREFIX, challenge_hash), consistent=True
-        )
+        key = prefixed_key(CEREMONY_PREFIX, challenge_hash)
+        item = dynamo.get_one(self._client, self._table, key, consistent=True)
         if item is None:
             return None
         try:
-            kind = CeremonyKind(get_s(item, "kind"))
+            return CEREMONY.from_item(item)
         except ValueError:
             return None
-        return CeremonyRecord(
-            challenge_hash=challenge_hash,
-            kind=kind,
-            user_id=get_n(item, "userId"),
-            created_at=get_n(item, "createdAt"),
-            expires_at=get_n(item, "expiresAt"),
-            mfa_challenge_hash=get_s(item, "mfaChallenge"),
-        )
 
     def delete_ceremony(self, challenge_hash: str) -> None:
-        with translated_errors():
+        with dynamo.translated_errors():
             self._client.delete_item(TableName=self._table, Key=prefixed_key(CEREMONY_PREFIX, challenge_hash))
 
     def ceremony_used_up(self, ceremony: CeremonyRecord, now: int) -> dict[str, Any]:
@@ -350,11 +318,13 @@ class PasskeyStore:
                 "ConditionExpression": "#kind = :kind AND userId = :user AND mfaChallenge = :mfa "
                 "AND expiresAt > :now",
                 "ExpressionAttributeNames": {"#kind": "kind"},
-                "ExpressionAttributeValues": {
-                    ":kind": s(ceremony.kind.value),
-                    ":user": n(ceremony.user_id),
-                    ":mfa": s(ceremony.mfa_challenge_hash),
-                    ":now": n(now),
-                },
+                "ExpressionAttributeValues": dynamo.expression_values(
+                    {
+                        ":kind": ceremony.kind.value,
+                        ":user": ceremony.user_id,
+                        ":mfa": ceremony.mfa_challenge_hash,
+                        ":now": now,
+                    }
+                ),
             }
         }

@@ -17,22 +17,7 @@ from typing import Any
 
 from auth.errors import InvalidArgument, NotFound, Unavailable
 from auth.models import Role, State, TokenOwner, User
-from auth.stores.dynamo import (
-    ITEM_CONDITION_FAILED,
-    NO_FAILURE,
-    Item,
-    boolean,
-    conditional_write,
-    get_bool,
-    get_many,
-    get_n,
-    get_one,
-    get_s,
-    items_of_user,
-    n,
-    s,
-    write_transaction,
-)
+from auth.stores import dynamo, schema
 from auth.stores.user_store import OwnerChanged, UserStore
 
 # A role or state change rewrites the user's item and every token's copy in one transaction,
@@ -65,53 +50,30 @@ class PatRecord:
         return self.expires_at is not None and now >= self.expires_at
 
 
-def _optional_n(item: Item, name: str) -> int | None:
-    return get_n(item, name) if name in item else None
+OWNER = schema.ItemCodec(
+    TokenOwner,
+    username=schema.string("ownerUsername"),
+    role=schema.enum("ownerRole", Role, default=Role.USER),
+    # Every item is written with its copy; one without would be refused, not trusted.
+    state=schema.enum("ownerState", State, default=State.ARCHIVED),
+)
+PAT = schema.ItemCodec(
+    PatRecord,
+    token_hash=schema.string("tokenHash"),
+    token_id=schema.string("tokenId"),
+    user_id=schema.number("userId"),
+    description=schema.string("description"),
+    created_at=schema.number("createdAt"),
+    owner=schema.nested(OWNER),
+    expires_at=schema.optional_number("expiresAt"),
+    last_used_at=schema.optional_number("lastUsedAt"),
+    imported=schema.flag("imported"),
+)
+pat_to_item = PAT.to_item
 
 
-def _from_item(item: Item) -> PatRecord:
-    return PatRecord(
-        token_hash=get_s(item, "tokenHash"),
-        token_id=get_s(item, "tokenId"),
-        user_id=get_n(item, "userId"),
-        description=get_s(item, "description"),
-        created_at=get_n(item, "createdAt"),
-        expires_at=_optional_n(item, "expiresAt"),
-        last_used_at=_optional_n(item, "lastUsedAt"),
-        owner=TokenOwner(
-            username=get_s(item, "ownerUsername"),
-            role=Role(get_s(item, "ownerRole", Role.USER.value)),
-            # Every item is written with its copy; one without would be refused, not trusted.
-            state=State(get_s(item, "ownerState", State.ARCHIVED.value)),
-        ),
-        imported=get_bool(item, "imported"),
-    )
-
-
-def pat_to_item(record: PatRecord) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "tokenHash": s(record.token_hash),
-        "tokenId": s(record.token_id),
-        "userId": n(record.user_id),
-        "description": s(record.description),
-        "createdAt": n(record.created_at),
-        **_owner_values(record.owner),
-    }
-    if record.expires_at is not None:
-        item["expiresAt"] = n(record.expires_at)
-    if record.last_used_at is not None:
-        item["lastUsedAt"] = n(record.last_used_at)
-    if record.imported:
-        item["imported"] = boolean(True)
-    return item
-
-
-def _owner_values(owner: TokenOwner) -> dict[str, Any]:
-    return {
-        "ownerUsername": s(owner.username),
-        "ownerRole": s(owner.role.value),
-        "ownerState": s(owner.state.value),
-    }
+def _key(token_hash: str) -> dict[str, Any]:
+    return {"tokenHash": dynamo.s(token_hash)}
 
 
 class PatStore:
@@ -143,14 +105,14 @@ class PatStore:
             # sure that if it ever did, the older token would not be overwritten.
             put = {
                 "TableName": self._table,
-                "Item": pat_to_item(record),
+                "Item": PAT.to_item(record),
                 "ConditionExpression": "attribute_not_exists(tokenHash)",
             }
             counted = self._users.token_added(record.user_id, record.owner, MAX_TOKENS_PER_USER)
-            codes = write_transaction(self._client, [counted, {"Put": put}])
+            codes = dynamo.write_transaction(self._client, [counted, {"Put": put}])
             if codes is None:
                 return record
-            if codes[0] == ITEM_CONDITION_FAILED:
+            if codes[0] == dynamo.ITEM_CONDITION_FAILED:
                 record = replace(record, owner=self._owner_for_retry(record))
             elif TRANSACTION_CONFLICT not in codes:
                 break
@@ -163,7 +125,7 @@ class PatStore:
         return {
             "Put": {
                 "TableName": self._table,
-                "Item": pat_to_item(record),
+                "Item": PAT.to_item(record),
                 "ConditionExpression": "attribute_not_exists(tokenHash)",
             }
         }
@@ -178,12 +140,12 @@ class PatStore:
             if self.get(record.token_hash, consistent=True) is not None:
                 return False
             counted = self._users.token_added(record.user_id, record.owner, MAX_TOKENS_PER_USER)
-            codes = write_transaction(self._client, [counted, self.put_new(record)])
+            codes = dynamo.write_transaction(self._client, [counted, self.put_new(record)])
             if codes is None:
                 return True
-            if codes[0] == ITEM_CONDITION_FAILED:
+            if codes[0] == dynamo.ITEM_CONDITION_FAILED:
                 record = replace(record, owner=self._owner_for_retry(record))
-            elif codes[1] == ITEM_CONDITION_FAILED:
+            elif codes[1] == dynamo.ITEM_CONDITION_FAILED:
                 return False
             elif TRANSACTION_CONFLICT not in codes:
                 break
@@ -213,7 +175,7 @@ class PatStore:
         for attempt in range(ATTEMPTS):
             hashes = [record.token_hash for record in self.list_for_user(after.id)]
             copies = [self._copy_owner(token_hash, after) for token_hash in hashes]
-            codes = write_transaction(
+            codes = dynamo.write_transaction(
                 self._client, [self._users.update_with_tokens(before, after, len(hashes)), *copies]
             )
             if codes is None:
@@ -224,7 +186,7 @@ class PatStore:
             if current.as_owner != before.as_owner:
                 raise OwnerChanged
             # A failed condition: a listing that was not whole (or a token deleted since).
-            if not set(codes) <= {ITEM_CONDITION_FAILED, TRANSACTION_CONFLICT, NO_FAILURE}:
+            if not set(codes) <= {dynamo.ITEM_CONDITION_FAILED, TRANSACTION_CONFLICT, dynamo.NO_FAILURE}:
                 break
             self._back_off(attempt)
         raise Unavailable("storage unavailable")
@@ -234,33 +196,31 @@ class PatStore:
         self._pause(random.uniform(0, FIRST_PAUSE_SECONDS * 2**attempt))  # noqa: S311 - not a secret
 
     def _copy_owner(self, token_hash: str, user: User) -> dict[str, Any]:
-        owner = _owner_values(user.as_owner)
+        owner = OWNER.to_item(user.as_owner)
         return {
             "Update": {
                 "TableName": self._table,
-                "Key": {"tokenHash": s(token_hash)},
+                "Key": _key(token_hash),
                 "UpdateExpression": "SET " + ", ".join(f"{name} = :{name}" for name in owner),
                 # Also refuses to create an item for a token deleted since the listing.
                 "ConditionExpression": "userId = :user",
                 "ExpressionAttributeValues": {
                     **{f":{name}": value for name, value in owner.items()},
-                    ":user": n(user.id),
+                    ":user": dynamo.n(user.id),
                 },
             }
         }
 
     def get(self, token_hash: str, consistent: bool = False) -> PatRecord | None:
-        item = get_one(self._client, self._table, {"tokenHash": s(token_hash)}, consistent)
-        return _from_item(item) if item else None
+        return PAT.get(self._client, self._table, _key(token_hash), consistent)
 
     def get_many(self, token_hashes: list[str]) -> dict[str, PatRecord]:
         """The tokens of these hashes that exist, by hash, in consistent batch reads."""
-        keys = [{"tokenHash": s(token_hash)} for token_hash in token_hashes]
-        records = map(_from_item, get_many(self._client, self._table, keys, consistent=True))
-        return {record.token_hash: record for record in records}
+        keys = [_key(token_hash) for token_hash in token_hashes]
+        return PAT.get_many(self._client, self._table, keys, by=lambda record: record.token_hash)
 
     def list_for_user(self, user_id: int) -> Iterator[PatRecord]:
-        return (_from_item(item) for item in items_of_user(self._client, self._table, user_id))
+        return map(PAT.from_item, dynamo.items_of_user(self._client, self._table, user_id))
 
     def touch(self, token_hash: str, now: int, min_interval: int) -> bool | None:
         """Set lastUsedAt unless it was set within `min_interval` seconds.
@@ -268,15 +228,15 @@ class PatStore:
         None when nothing was written (another request did it, or the token is gone);
         otherwise whether this was the token's first use.
         """
-        response = conditional_write(
+        response = dynamo.conditional_write(
             self._bookkeeping.update_item,
             TableName=self._table,
-            Key={"tokenHash": s(token_hash)},
+            Key=_key(token_hash),
             UpdateExpression="SET lastUsedAt = :now",
             ConditionExpression=(
                 "attribute_exists(tokenHash) AND (attribute_not_exists(lastUsedAt) OR lastUsedAt <= :cutoff)"
             ),
-            ExpressionAttributeValues={":now": n(now), ":cutoff": n(now - min_interval)},
+            ExpressionAttributeValues=dynamo.expression_values({":now": now, ":cutoff": now - min_interval}),
             ReturnValues="ALL_OLD",
         )
         if response is None:
@@ -290,15 +250,17 @@ class PatStore:
         """
         delete = {
             "TableName": self._table,
-            "Key": {"tokenHash": s(token_hash)},
+            "Key": _key(token_hash),
             "ConditionExpression": "tokenId = :tid AND userId = :uid",
-            "ExpressionAttributeValues": {":tid": s(token_id), ":uid": n(user_id)},
+            "ExpressionAttributeValues": dynamo.expression_values({":tid": token_id, ":uid": user_id}),
         }
         for attempt in range(ATTEMPTS):
-            codes = write_transaction(self._client, [{"Delete": delete}, self._users.token_removed(user_id)])
+            codes = dynamo.write_transaction(
+                self._client, [{"Delete": delete}, self._users.token_removed(user_id)]
+            )
             if codes is None:
                 return True
-            if ITEM_CONDITION_FAILED in codes:
+            if dynamo.ITEM_CONDITION_FAILED in codes:
                 return False
             if TRANSACTION_CONFLICT not in codes:
                 break

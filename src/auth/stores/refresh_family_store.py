@@ -16,22 +16,8 @@ from typing import Any, cast
 from botocore.exceptions import ClientError
 
 from auth.models import NO_SIGN_IN, ClientInfo, SignIn
-from auth.stores.dynamo import (
-    CONDITION_FAILED,
-    Item,
-    boolean,
-    conditional_write,
-    error_code,
-    get_bool,
-    get_many,
-    get_n,
-    get_one,
-    get_s,
-    items_of_user,
-    n,
-    s,
-    translated_errors,
-)
+from auth.stores import dynamo, schema
+from auth.stores.dynamo import Item
 
 
 @dataclass(frozen=True)
@@ -77,22 +63,27 @@ class RotationRefused(Exception):
         self.family = family
 
 
-def _from_item(item: Item) -> RefreshFamily:
-    return RefreshFamily(
-        family_id=get_s(item, "familyId"),
-        user_id=get_n(item, "userId"),
-        current_token_id=get_s(item, "currentTokenId"),
-        created_at=get_n(item, "createdAt"),
-        last_used_at=get_n(item, "lastUsedAt"),
-        expires_at=get_n(item, "expiresAt"),
-        revoked=get_bool(item, "revoked"),
-        client=ClientInfo(user_agent=get_s(item, "userAgent"), ip_address=get_s(item, "ipAddress")),
-        sign_in=SignIn(get_n(item, "authTime"), tuple(get_s(item, "amr").split())),
-        used="firstUsedAt" in item,
-        previous_token_id=get_s(item, "previousTokenId"),
-        rotated_at=get_n(item, "rotatedAt"),
-        imported=get_bool(item, "imported"),
-    )
+FAMILY = schema.ItemCodec(
+    RefreshFamily,
+    family_id=schema.string("familyId"),
+    user_id=schema.number("userId"),
+    current_token_id=schema.string("currentTokenId"),
+    created_at=schema.number("createdAt"),
+    last_used_at=schema.number("lastUsedAt"),
+    expires_at=schema.number("expiresAt"),
+    revoked=schema.boolean("revoked"),
+    client=schema.nested(schema.CLIENT_INFO),
+    sign_in=schema.nested(schema.SIGN_IN),
+    imported=schema.flag("imported"),
+    # Written by `rotate`, never by the Put of a new family.
+    used=schema.present("firstUsedAt"),
+    previous_token_id=schema.read_only(schema.string("previousTokenId")),
+    rotated_at=schema.read_only(schema.number("rotatedAt")),
+)
+
+
+def _key(family_id: str) -> dict[str, Any]:
+    return {"familyId": dynamo.s(family_id)}
 
 
 class RefreshFamilyStore:
@@ -101,45 +92,28 @@ class RefreshFamilyStore:
         self._table = table
 
     def create(self, family: RefreshFamily) -> None:
-        with translated_errors():
+        with dynamo.translated_errors():
             self._client.put_item(**self.put_new(family))
 
     def put_new(self, family: RefreshFamily) -> dict[str, Any]:
         """The conditional Put of a new family (also a transaction item's `Put`)."""
-        item = {
-            "familyId": s(family.family_id),
-            "userId": n(family.user_id),
-            "currentTokenId": s(family.current_token_id),
-            "createdAt": n(family.created_at),
-            "lastUsedAt": n(family.last_used_at),
-            "expiresAt": n(family.expires_at),
-            "revoked": boolean(family.revoked),
-            "userAgent": s(family.client.user_agent),
-            "ipAddress": s(family.client.ip_address),
-            "authTime": n(family.sign_in.auth_time),
-            "amr": s(" ".join(family.sign_in.amr)),
-        }
-        if family.imported:
-            item["imported"] = boolean(True)
         return {
             "TableName": self._table,
-            "Item": item,
+            "Item": FAMILY.to_item(family),
             "ConditionExpression": "attribute_not_exists(familyId)",
         }
 
     def get(self, family_id: str) -> RefreshFamily | None:
-        item = get_one(self._client, self._table, {"familyId": s(family_id)}, consistent=True)
-        return _from_item(item) if item else None
+        return FAMILY.get(self._client, self._table, _key(family_id), consistent=True)
 
     def get_many(self, family_ids: list[str]) -> dict[str, RefreshFamily]:
         """The families of these ids that exist, by id, in consistent batch reads."""
-        keys = [{"familyId": s(family_id)} for family_id in family_ids]
-        families = map(_from_item, get_many(self._client, self._table, keys, consistent=True))
-        return {family.family_id: family for family in families}
+        keys = [_key(family_id) for family_id in family_ids]
+        return FAMILY.get_many(self._client, self._table, keys, by=lambda family: family.family_id)
 
     def for_user(self, user_id: int) -> list[RefreshFamily]:
         """Every family (sign-in) of a user."""
-        return [_from_item(item) for item in items_of_user(self._client, self._table, user_id)]
+        return [FAMILY.from_item(item) for item in dynamo.items_of_user(self._client, self._table, user_id)]
 
     def rotate(
         self,
@@ -161,65 +135,62 @@ class RefreshFamilyStore:
         `imported_only`: the family must also be one imported from Memos.
         """
         condition = "currentTokenId = :presented AND userId = :uid AND revoked = :false AND expiresAt > :now"
-        values = {
-            ":next": s(next_token_id),
-            ":presented": s(presented_token_id),
-            ":uid": n(user_id),
-            ":now": n(now),
-            ":exp": n(expires_at),
-            ":false": boolean(False),
+        values: dict[str, object] = {
+            ":next": next_token_id,
+            ":presented": presented_token_id,
+            ":uid": user_id,
+            ":now": now,
+            ":exp": expires_at,
+            ":false": False,
         }
         if imported_only:
             condition += " AND imported = :true"
-            values[":true"] = boolean(True)
-        with translated_errors():
+            values[":true"] = True
+        with dynamo.translated_errors():
             try:
                 response = self._client.update_item(
                     TableName=self._table,
-                    Key={"familyId": s(family_id)},
+                    Key=_key(family_id),
                     UpdateExpression=(
                         "SET currentTokenId = :next, previousTokenId = :presented, rotatedAt = :now,"
                         " lastUsedAt = :now, expiresAt = :exp, firstUsedAt = if_not_exists(firstUsedAt, :now)"
                     ),
                     ConditionExpression=condition,
-                    ExpressionAttributeValues=values,
+                    ExpressionAttributeValues=dynamo.expression_values(values),
                     ReturnValues="ALL_OLD",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
             except ClientError as exc:
-                if error_code(exc) != CONDITION_FAILED:
+                if dynamo.error_code(exc) != dynamo.CONDITION_FAILED:
                     raise
                 # ReturnValuesOnConditionCheckFailure adds the item, which botocore-stubs do not know.
                 item = cast("Item | None", exc.response.get("Item"))
                 # Not a ClientError: passes through the translation untouched.
-                raise RotationRefused(_from_item(item) if item else None) from exc
-        return _from_item(response.get("Attributes") or {})
+                raise RotationRefused(FAMILY.from_item(item) if item else None) from exc
+        return FAMILY.from_item(response.get("Attributes") or {})
 
     def revoke(self, family_id: str, now: int) -> None:
         """Mark the family revoked; kept until its TTL so reuse is still recognised."""
         # A family that is already gone (its TTL passed) has nothing left to revoke.
-        conditional_write(
+        dynamo.conditional_write(
             self._client.update_item,
             TableName=self._table,
-            Key={"familyId": s(family_id)},
+            Key=_key(family_id),
             UpdateExpression="SET revoked = :true, revokedAt = :now",
             ConditionExpression="attribute_exists(familyId)",
-            ExpressionAttributeValues={":true": boolean(True), ":now": n(now)},
+            ExpressionAttributeValues=dynamo.expression_values({":true": True, ":now": now}),
         )
 
     def revoke_for_user(self, family_id: str, user_id: int, now: int) -> bool:
         """Revoke a live family only if `user_id` owns it; False when there is none."""
-        revoked = conditional_write(
+        revoked = dynamo.conditional_write(
             self._client.update_item,
             TableName=self._table,
-            Key={"familyId": s(family_id)},
+            Key=_key(family_id),
             UpdateExpression="SET revoked = :true, revokedAt = :now",
             ConditionExpression="userId = :uid AND revoked = :false AND expiresAt > :now",
-            ExpressionAttributeValues={
-                ":true": boolean(True),
-                ":false": boolean(False),
-                ":now": n(now),
-                ":uid": n(user_id),
-            },
+            ExpressionAttributeValues=dynamo.expression_values(
+                {":true": True, ":false": False, ":now": now, ":uid": user_id}
+            ),
         )
         return revoked is not None

@@ -13,19 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auth.models import ClientInfo, Device, SignIn
-from auth.stores.dynamo import (
-    Item,
-    TableKey,
-    conditional_write,
-    get_n,
-    get_one,
-    get_pair,
-    get_s,
-    items_of_user,
-    n,
-    put_new_random,
-    s,
-)
+from auth.stores import dynamo, schema
+from auth.stores.dynamo import Item, TableKey
 
 
 @dataclass(frozen=True)
@@ -45,19 +34,23 @@ class SessionRecord:
     used: bool = False
 
 
-def _from_item(item: Item) -> SessionRecord:
-    return SessionRecord(
-        secret_hash=get_s(item, "secretHash"),
-        session_id=get_s(item, "sessionId"),
-        user_id=get_n(item, "userId"),
-        created_at=get_n(item, "createdAt"),
-        last_accessed_at=get_n(item, "lastAccessedAt"),
-        expires_at=get_n(item, "expiresAt"),
-        client=ClientInfo(user_agent=get_s(item, "userAgent"), ip_address=get_s(item, "ipAddress")),
-        device=Device(get_s(item, "device"), get_s(item, "os"), get_s(item, "browser")),
-        sign_in=SignIn(get_n(item, "authTime"), tuple(get_s(item, "amr").split())),
-        used="firstUsedAt" in item,
-    )
+DEVICE = schema.ItemCodec(
+    Device, device=schema.string("device"), os=schema.string("os"), browser=schema.string("browser")
+)
+SESSION = schema.ItemCodec(
+    SessionRecord,
+    secret_hash=schema.string("secretHash"),
+    session_id=schema.string("sessionId"),
+    user_id=schema.number("userId"),
+    created_at=schema.number("createdAt"),
+    last_accessed_at=schema.number("lastAccessedAt"),
+    expires_at=schema.number("expiresAt"),
+    client=schema.nested(schema.CLIENT_INFO),
+    device=schema.nested(DEVICE),
+    sign_in=schema.nested(schema.SIGN_IN),
+    # `touch` sets firstUsedAt at the first request after sign-in.
+    used=schema.present("firstUsedAt"),
+)
 
 
 class SessionStore:
@@ -68,39 +61,25 @@ class SessionStore:
         self._table = table
 
     def _key(self, secret_hash: str) -> dict[str, Any]:
-        return {"secretHash": s(secret_hash)}
+        return {"secretHash": dynamo.s(secret_hash)}
 
     def create(self, record: SessionRecord) -> None:
-        item = {
-            "secretHash": s(record.secret_hash),
-            "sessionId": s(record.session_id),
-            "userId": n(record.user_id),
-            "createdAt": n(record.created_at),
-            "lastAccessedAt": n(record.last_accessed_at),
-            "expiresAt": n(record.expires_at),
-            "userAgent": s(record.client.user_agent),
-            "ipAddress": s(record.client.ip_address),
-            "device": s(record.device.device),
-            "os": s(record.device.os),
-            "browser": s(record.device.browser),
-            "authTime": n(record.sign_in.auth_time),
-            "amr": s(" ".join(record.sign_in.amr)),
-        }
-        put_new_random(self._client, self._table, item, key="secretHash")
+        dynamo.put_new_random(self._client, self._table, SESSION.to_item(record), key="secretHash")
 
     def get_along(
         self, secret_hash: str, other: TableKey, consistent: bool
     ) -> tuple[SessionRecord | None, Item | None]:
         """This record and one item of another table, in one round trip."""
-        item, other_item = get_pair(self._client, (self._table, self._key(secret_hash)), other, consistent)
-        return (_from_item(item) if item else None), other_item
+        item, other_item = dynamo.get_pair(
+            self._client, (self._table, self._key(secret_hash)), other, consistent
+        )
+        return (SESSION.from_item(item) if item else None), other_item
 
     def get(self, secret_hash: str, consistent: bool = False) -> SessionRecord | None:
-        item = get_one(self._client, self._table, self._key(secret_hash), consistent)
-        return _from_item(item) if item else None
+        return SESSION.get(self._client, self._table, self._key(secret_hash), consistent)
 
     def list_for_user(self, user_id: int) -> Iterator[SessionRecord]:
-        return (_from_item(item) for item in items_of_user(self._client, self._table, user_id))
+        return map(SESSION.from_item, dynamo.items_of_user(self._client, self._table, user_id))
 
     def touch(self, secret_hash: str, now: int, expires_at: int, min_interval: int) -> bool | None:
         """Slide the session to `expires_at` unless that was done within `min_interval`.
@@ -108,7 +87,7 @@ class SessionStore:
         Never extends a session that is gone or already expired. None when nothing was
         written; otherwise whether this was the session's first use.
         """
-        response = conditional_write(
+        response = dynamo.conditional_write(
             self._bookkeeping.update_item,
             TableName=self._table,
             Key=self._key(secret_hash),
@@ -119,11 +98,9 @@ class SessionStore:
                 "attribute_exists(secretHash) AND expiresAt > :now "
                 "AND (lastAccessedAt <= :cutoff OR attribute_not_exists(firstUsedAt))"
             ),
-            ExpressionAttributeValues={
-                ":now": n(now),
-                ":exp": n(expires_at),
-                ":cutoff": n(now - min_interval),
-            },
+            ExpressionAttributeValues=dynamo.expression_values(
+                {":now": now, ":exp": expires_at, ":cutoff": now - min_interval}
+            ),
             ReturnValues="ALL_OLD",
         )
         if response is None:
@@ -133,17 +110,18 @@ class SessionStore:
     def delete(self, secret_hash: str, user_id: int, session_id: str = "") -> SessionRecord | None:
         """Delete the session if `user_id` owns it (and it is `session_id`, when given): the
         session as it was, None when there was no such session."""
-        condition, values = "userId = :uid", {":uid": n(user_id)}
+        condition = "userId = :uid"
+        values: dict[str, object] = {":uid": user_id}
         if session_id:
-            condition, values = condition + " AND sessionId = :sid", {**values, ":sid": s(session_id)}
-        deleted = conditional_write(
+            condition, values = condition + " AND sessionId = :sid", {**values, ":sid": session_id}
+        deleted = dynamo.conditional_write(
             self._client.delete_item,
             TableName=self._table,
             Key=self._key(secret_hash),
             ConditionExpression=condition,
-            ExpressionAttributeValues=values,
+            ExpressionAttributeValues=dynamo.expression_values(values),
             ReturnValues="ALL_OLD",
         )
         if deleted is None or not deleted.get("Attributes"):
             return None
-        return _from_item(deleted["Attributes"])
+        return SESSION.from_item(deleted["Attributes"])

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from auth.stores.dynamo import Item, boolean, get_bool, get_one, put_new, s, translated_errors
+from auth.stores import dynamo, schema
+from auth.stores.dynamo import Item
 
 INSTANCE_SETTINGS = "instance"
 
@@ -16,13 +17,17 @@ class InstanceSettings:
     disallow_password_auth: bool = False
 
 
+SETTINGS = schema.ItemCodec(
+    InstanceSettings,
+    disallow_user_registration=schema.boolean("disallowUserRegistration"),
+    disallow_password_auth=schema.boolean("disallowPasswordAuth"),
+)
+_KEY = {"pk": dynamo.s(INSTANCE_SETTINGS)}
+
+
 def _from_item(item: Item | None) -> InstanceSettings:
     # No item yet: every switch is off, as on a new Memos instance.
-    item = item or {}
-    return InstanceSettings(
-        disallow_user_registration=get_bool(item, "disallowUserRegistration"),
-        disallow_password_auth=get_bool(item, "disallowPasswordAuth"),
-    )
+    return SETTINGS.from_item(item or {})
 
 
 class SettingsStore:
@@ -31,7 +36,7 @@ class SettingsStore:
         self._table = table
 
     def get_instance(self) -> InstanceSettings:
-        return _from_item(get_one(self._client, self._table, {"pk": s(INSTANCE_SETTINGS)}, consistent=True))
+        return _from_item(dynamo.get_one(self._client, self._table, _KEY, consistent=True))
 
     def update_instance(
         self, disallow_user_registration: bool | None = None, disallow_password_auth: bool | None = None
@@ -44,32 +49,22 @@ class SettingsStore:
         given = {name: value for name, value in changes.items() if value is not None}
         if not given:
             return self.get_instance()
-        with translated_errors():
+        with dynamo.translated_errors():
             response = self._client.update_item(
                 TableName=self._table,
-                Key={"pk": s(INSTANCE_SETTINGS)},
+                Key=_KEY,
                 UpdateExpression="SET " + ", ".join(f"{name} = :{name}" for name in given),
-                ExpressionAttributeValues={f":{name}": boolean(value) for name, value in given.items()},
+                ExpressionAttributeValues=dynamo.expression_values(
+                    {f":{name}": value for name, value in given.items()}
+                ),
                 ReturnValues="ALL_NEW",
             )
         return _from_item(response.get("Attributes"))
 
     def put_instance(self, settings: InstanceSettings) -> None:
-        with translated_errors():
-            self._client.put_item(
-                TableName=self._table,
-                Item={
-                    "pk": s(INSTANCE_SETTINGS),
-                    "disallowUserRegistration": boolean(settings.disallow_user_registration),
-                    "disallowPasswordAuth": boolean(settings.disallow_password_auth),
-                },
-            )
+        with dynamo.translated_errors():
+            self._client.put_item(TableName=self._table, Item={**_KEY, **SETTINGS.to_item(settings)})
 
     def put_instance_if_absent(self, settings: InstanceSettings) -> bool:
         """Store the settings unless the instance has its own already; whether they were stored."""
-        item: Item = {
-            "pk": s(INSTANCE_SETTINGS),
-            "disallowUserRegistration": boolean(settings.disallow_user_registration),
-            "disallowPasswordAuth": boolean(settings.disallow_password_auth),
-        }
-        return put_new(self._client, self._table, item)
+        return dynamo.put_new(self._client, self._table, {**_KEY, **SETTINGS.to_item(settings)})

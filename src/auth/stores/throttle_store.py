@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from auth.errors import Unavailable
-from auth.stores.dynamo import get_n, get_s, n, s, translated_errors
+from auth.stores.dynamo import expression_values, get_n, get_s, s, translated_errors
 
 THROTTLE_PREFIX = "throttle#"
 
@@ -42,7 +42,7 @@ class ThrottleStore:
                 TableName=self._table,
                 Key={"pk": s(THROTTLE_PREFIX + key)},
                 UpdateExpression="ADD failures :one SET expiresAt = :exp",
-                ExpressionAttributeValues={":one": n(1), ":exp": n(expires_at)},
+                ExpressionAttributeValues=expression_values({":one": 1, ":exp": expires_at}),
             )
 
     def clear(self, key: str) -> None:

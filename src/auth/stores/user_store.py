@@ -11,23 +11,7 @@ from typing import Any
 
 from auth.errors import AlreadyExists, NotFound, Unavailable
 from auth.models import Role, State, TokenOwner, User
-from auth.stores.dynamo import (
-    ITEM_CONDITION_FAILED,
-    Item,
-    TableKey,
-    boolean,
-    conditional_write,
-    get_bool,
-    get_many,
-    get_n,
-    get_one,
-    get_s,
-    n,
-    put_new,
-    s,
-    translated_errors,
-    write_transaction,
-)
+from auth.stores import dynamo, schema
 from auth.usernames import username_key
 
 USER_PREFIX = "user#"
@@ -62,54 +46,44 @@ def _role_and_state_are(owner: TokenOwner) -> tuple[str, dict[str, str], dict[st
     return (
         "#role = :was_role AND #state = :was_state",
         {"#role": "role", "#state": "state"},
-        {":was_role": s(owner.role.value), ":was_state": s(owner.state.value)},
+        dynamo.expression_values({":was_role": owner.role.value, ":was_state": owner.state.value}),
     )
 
 
 def _token_count_is(count: int) -> tuple[str, dict[str, Any]]:
     """A condition that the user has exactly `count` tokens (a missing count is 0)."""
+    values = dynamo.expression_values({":count": count})
     if count == 0:
-        return f"(attribute_not_exists({TOKEN_COUNT}) OR {TOKEN_COUNT} = :count)", {":count": n(0)}
-    return f"{TOKEN_COUNT} = :count", {":count": n(count)}
+        return f"(attribute_not_exists({TOKEN_COUNT}) OR {TOKEN_COUNT} = :count)", values
+    return f"{TOKEN_COUNT} = :count", values
 
 
-def _user_pk(user_id: int) -> str:
-    return f"{USER_PREFIX}{user_id}"
+def _user_key(user_id: int) -> dict[str, Any]:
+    return dynamo.prefixed_key(USER_PREFIX, user_id)
 
 
-def _username_pk(username: str) -> str:
-    return f"{USERNAME_PREFIX}{username_key(username)}"
+def _username_key(username: str) -> dict[str, Any]:
+    return dynamo.prefixed_key(USERNAME_PREFIX, username_key(username))
+
+
+USER = schema.ItemCodec(
+    User,
+    id=schema.number("id"),
+    username=schema.string("username"),
+    role=schema.enum("role", Role, default=Role.USER),
+    state=schema.enum("state", State, default=State.NORMAL),
+    password_hash=schema.string("passwordHash"),
+    display_name=schema.string("displayName"),
+    email=schema.string("email"),
+    create_time=schema.number("createTime"),
+    update_time=schema.number("updateTime"),
+    tokens_not_before=schema.number("tokensNotBefore"),
+)
+user_from_item = USER.from_item
 
 
 def user_to_item(user: User) -> dict[str, Any]:
-    return {
-        "pk": s(_user_pk(user.id)),
-        "id": n(user.id),
-        "username": s(user.username),
-        "role": s(user.role.value),
-        "state": s(user.state.value),
-        "passwordHash": s(user.password_hash),
-        "displayName": s(user.display_name),
-        "email": s(user.email),
-        "createTime": n(user.create_time),
-        "updateTime": n(user.update_time),
-        "tokensNotBefore": n(user.tokens_not_before),
-    }
-
-
-def user_from_item(item: Item) -> User:
-    return User(
-        id=get_n(item, "id"),
-        username=get_s(item, "username"),
-        role=Role(get_s(item, "role", Role.USER.value)),
-        state=State(get_s(item, "state", State.NORMAL.value)),
-        password_hash=get_s(item, "passwordHash"),
-        display_name=get_s(item, "displayName"),
-        email=get_s(item, "email"),
-        create_time=get_n(item, "createTime"),
-        update_time=get_n(item, "updateTime"),
-        tokens_not_before=get_n(item, "tokensNotBefore"),
-    )
+    return {**_user_key(user.id), **USER.to_item(user)}
 
 
 class UserStore:
@@ -120,44 +94,46 @@ class UserStore:
 
     def next_user_id(self) -> int:
         """A new id from an atomic counter; a failed sign-up leaves a gap, never a reuse."""
-        with translated_errors():
+        with dynamo.translated_errors():
             response = self._client.update_item(
                 TableName=self._settings_table,
-                Key={"pk": s(USER_ID_COUNTER)},
+                Key={"pk": dynamo.s(USER_ID_COUNTER)},
                 UpdateExpression="ADD #v :one",
                 ExpressionAttributeNames={"#v": "value"},
-                ExpressionAttributeValues={":one": n(1)},
+                ExpressionAttributeValues=dynamo.expression_values({":one": 1}),
                 ReturnValues="UPDATED_NEW",
             )
-        return get_n(response["Attributes"], "value")
+        return dynamo.get_n(response["Attributes"], "value")
 
     def raise_user_id_counter(self, at_least: int) -> None:
         """Move the id counter up to `at_least` (never down), so new ids follow imported ones."""
-        conditional_write(
+        dynamo.conditional_write(
             self._client.update_item,
             TableName=self._settings_table,
-            Key={"pk": s(USER_ID_COUNTER)},
+            Key={"pk": dynamo.s(USER_ID_COUNTER)},
             UpdateExpression="SET #v = :at_least",
             ConditionExpression="attribute_not_exists(#v) OR #v < :at_least",
             ExpressionAttributeNames={"#v": "value"},
-            ExpressionAttributeValues={":at_least": n(at_least)},
+            ExpressionAttributeValues=dynamo.expression_values({":at_least": at_least}),
         )
 
     def claim_owner(self, user_id: int) -> bool:
         """Name the instance's owner unless one is named: sign-up then makes no more ADMINs."""
-        return put_new(self._client, self._settings_table, {"pk": s(OWNER_MARKER), "userId": n(user_id)})
+        return dynamo.put_new(
+            self._client, self._settings_table, {"pk": dynamo.s(OWNER_MARKER), "userId": dynamo.n(user_id)}
+        )
 
     def imported_items(self, user: User, token_count: int) -> list[dict[str, Any]]:
         """Transaction items writing an imported user (flagged, counting `token_count` tokens
         written in the same transaction) and its username record, where neither exists."""
         not_exists = "attribute_not_exists(pk)"
-        item = {**user_to_item(user), IMPORTED: boolean(True), TOKEN_COUNT: n(token_count)}
+        item = {**user_to_item(user), IMPORTED: dynamo.boolean(True), TOKEN_COUNT: dynamo.n(token_count)}
         return [
             {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": not_exists}},
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": {"pk": s(_username_pk(user.username)), "userId": n(user.id)},
+                    "Item": {**_username_key(user.username), "userId": dynamo.n(user.id)},
                     "ConditionExpression": not_exists,
                 }
             },
@@ -165,28 +141,28 @@ class UserStore:
 
     def get_imported(self, user_id: int) -> User | None:
         """The user with this id if an import wrote it, else None (absent, or memos-auth's own)."""
-        item = get_one(self._client, self._table, {"pk": s(_user_pk(user_id))}, consistent=True)
-        if not item or not get_bool(item, IMPORTED):
+        item = dynamo.get_one(self._client, self._table, _user_key(user_id), consistent=True)
+        if not item or not dynamo.get_bool(item, IMPORTED):
             return None
         return user_from_item(item)
 
     def imported_or_own(self, user_ids: list[int]) -> dict[int, User | None]:
         """Which of these ids have a user, in consistent batch reads: the user if an import
         wrote it, None if memos-auth created it. Absent ids are left out."""
-        keys = [{"pk": s(_user_pk(user_id))} for user_id in user_ids]
+        keys = [_user_key(user_id) for user_id in user_ids]
         return {
-            get_n(item, "id"): user_from_item(item) if get_bool(item, IMPORTED) else None
-            for item in get_many(self._client, self._table, keys, consistent=True)
+            dynamo.get_n(item, "id"): user_from_item(item) if dynamo.get_bool(item, IMPORTED) else None
+            for item in dynamo.get_many(self._client, self._table, keys, consistent=True)
         }
 
     def has_own_users(self) -> bool:
         """Whether any user was created by memos-auth itself (not by an import). A Scan."""
         paginator = self._client.get_paginator("scan")
-        with translated_errors():
+        with dynamo.translated_errors():
             for page in paginator.paginate(
                 TableName=self._table,
                 FilterExpression=f"begins_with(pk, :prefix) AND attribute_not_exists({IMPORTED})",
-                ExpressionAttributeValues={":prefix": s(USER_PREFIX)},
+                ExpressionAttributeValues=dynamo.expression_values({":prefix": USER_PREFIX}),
                 ProjectionExpression="pk",
             ):
                 if page.get("Items"):
@@ -195,7 +171,10 @@ class UserStore:
 
     def owner_exists(self) -> bool:
         return (
-            get_one(self._client, self._settings_table, {"pk": s(OWNER_MARKER)}, consistent=True) is not None
+            dynamo.get_one(
+                self._client, self._settings_table, {"pk": dynamo.s(OWNER_MARKER)}, consistent=True
+            )
+            is not None
         )
 
     def create(self, user: User, claim_owner: bool) -> None:
@@ -211,17 +190,17 @@ class UserStore:
                 {
                     "Put": {
                         "TableName": self._settings_table,
-                        "Item": {"pk": s(OWNER_MARKER), "userId": n(user.id)},
+                        "Item": {"pk": dynamo.s(OWNER_MARKER), "userId": dynamo.n(user.id)},
                         "ConditionExpression": not_exists,
                     }
                 }
             )
-        codes = write_transaction(self._client, items)
+        codes = dynamo.write_transaction(self._client, items)
         if codes is None:
             return
-        if codes[1:2] == [ITEM_CONDITION_FAILED]:
+        if codes[1:2] == [dynamo.ITEM_CONDITION_FAILED]:
             raise AlreadyExists(f"user {user.username} already exists")
-        if claim_owner and codes[2:3] == [ITEM_CONDITION_FAILED]:
+        if claim_owner and codes[2:3] == [dynamo.ITEM_CONDITION_FAILED]:
             raise OwnerTaken
         raise Unavailable("storage unavailable")
 
@@ -240,7 +219,7 @@ class UserStore:
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": {"pk": s(_username_pk(user.username)), "userId": n(user.id)},
+                    "Item": {**_username_key(user.username), "userId": dynamo.n(user.id)},
                     "ConditionExpression": not_exists,
                 }
             },
@@ -254,7 +233,7 @@ class UserStore:
         """
         if after.as_owner != before.as_owner:
             raise ValueError("role and state change with PatStore.update_owner")
-        if conditional_write(self._client.update_item, **self._update_request(before, after)) is None:
+        if dynamo.conditional_write(self._client.update_item, **self._update_request(before, after)) is None:
             raise NotFound("user not found")
 
     def update_with_tokens(self, before: User, after: User, token_count: int) -> dict[str, Any]:
@@ -274,7 +253,7 @@ class UserStore:
         written = [name for name in _CHANGEABLE if name == "updateTime" or new[name] != old[name]]
         return {
             "TableName": self._table,
-            "Key": {"pk": s(_user_pk(after.id))},
+            "Key": _user_key(after.id),
             "UpdateExpression": "SET " + ", ".join(f"#{name} = :{name}" for name in written),
             "ConditionExpression": "attribute_exists(pk)",
             "ExpressionAttributeNames": {f"#{name}": name for name in written},
@@ -288,14 +267,17 @@ class UserStore:
         return {
             "Update": {
                 "TableName": self._table,
-                "Key": {"pk": s(_user_pk(user_id))},
+                "Key": _user_key(user_id),
                 "UpdateExpression": f"ADD {TOKEN_COUNT} :one",
                 "ConditionExpression": (
                     f"attribute_exists(pk) AND {owner_is} "
                     f"AND (attribute_not_exists({TOKEN_COUNT}) OR {TOKEN_COUNT} < :max)"
                 ),
                 "ExpressionAttributeNames": owner_names,
-                "ExpressionAttributeValues": {**owner_values, ":one": n(1), ":max": n(max_tokens)},
+                "ExpressionAttributeValues": {
+                    **owner_values,
+                    **dynamo.expression_values({":one": 1, ":max": max_tokens}),
+                },
             }
         }
 
@@ -304,17 +286,17 @@ class UserStore:
         return {
             "Update": {
                 "TableName": self._table,
-                "Key": {"pk": s(_user_pk(user_id))},
+                "Key": _user_key(user_id),
                 "UpdateExpression": f"ADD {TOKEN_COUNT} :minus_one",
                 "ConditionExpression": "attribute_exists(pk)",
-                "ExpressionAttributeValues": {":minus_one": n(-1)},
+                "ExpressionAttributeValues": dynamo.expression_values({":minus_one": -1}),
             }
         }
 
     def get_counted(self, user_id: int) -> tuple[User, int] | None:
         """The user and how many personal access tokens they have, in one consistent read."""
-        item = get_one(self._client, self._table, {"pk": s(_user_pk(user_id))}, consistent=True)
-        return (user_from_item(item), get_n(item, TOKEN_COUNT)) if item else None
+        item = dynamo.get_one(self._client, self._table, _user_key(user_id), consistent=True)
+        return (user_from_item(item), dynamo.get_n(item, TOKEN_COUNT)) if item else None
 
     def delete(self, user: User) -> None:
         """Remove the user and its username record together.
@@ -323,13 +305,13 @@ class UserStore:
         never left without its user (the copy of the owner it carries would outlive them).
         """
         condition, values = _token_count_is(0)
-        codes = write_transaction(
+        codes = dynamo.write_transaction(
             self._client,
             [
                 {
                     "Delete": {
                         "TableName": self._table,
-                        "Key": {"pk": s(_user_pk(user.id))},
+                        "Key": _user_key(user.id),
                         "ConditionExpression": f"attribute_exists(pk) AND {condition}",
                         "ExpressionAttributeValues": values,
                     }
@@ -337,7 +319,7 @@ class UserStore:
                 {
                     "Delete": {
                         "TableName": self._table,
-                        "Key": {"pk": s(_username_pk(user.username))},
+                        "Key": _username_key(user.username),
                         "ConditionExpression": "attribute_exists(pk)",
                     }
                 },
@@ -345,24 +327,23 @@ class UserStore:
         )
         if codes is None:
             return
-        if codes[:1] == [ITEM_CONDITION_FAILED] and self.get(user.id, consistent=True) is not None:
+        if codes[:1] == [dynamo.ITEM_CONDITION_FAILED] and self.get(user.id, consistent=True) is not None:
             raise TokensRemain
-        if ITEM_CONDITION_FAILED in codes:
+        if dynamo.ITEM_CONDITION_FAILED in codes:
             raise NotFound("user not found")
         raise Unavailable("storage unavailable")
 
-    def key_of(self, user_id: int) -> TableKey:
-        return self._table, {"pk": s(_user_pk(user_id))}
+    def key_of(self, user_id: int) -> dynamo.TableKey:
+        return self._table, _user_key(user_id)
 
     def get(self, user_id: int, consistent: bool = False) -> User | None:
-        item = get_one(self._client, self._table, {"pk": s(_user_pk(user_id))}, consistent)
-        return user_from_item(item) if item else None
+        return USER.get(self._client, self._table, _user_key(user_id), consistent)
 
     def get_by_username(self, username: str, consistent: bool = False) -> User | None:
-        item = get_one(self._client, self._table, {"pk": s(_username_pk(username))}, consistent)
+        item = dynamo.get_one(self._client, self._table, _username_key(username), consistent)
         if not item:
             return None
-        return self.get(get_n(item, "userId"), consistent=consistent)
+        return self.get(dynamo.get_n(item, "userId"), consistent=consistent)
 
     def page(self, size: int, after_id: int | None = None) -> tuple[list[User], int | None]:
         """Up to `size` users, starting after the user `after_id` (None: from the start), and
@@ -377,19 +358,19 @@ class UserStore:
         an ExclusiveStartKey like any LastEvaluatedKey.
         """
         users: list[User] = []
-        start = {"pk": s(_user_pk(after_id))} if after_id is not None else None
+        start = _user_key(after_id) if after_id is not None else None
         while True:
             # About half the items are users; reading twice the users still wanted (plus one
             # to see past the last) fills most pages in one call without reading far beyond.
             request: dict[str, Any] = {
                 "TableName": self._table,
                 "FilterExpression": "begins_with(pk, :prefix)",
-                "ExpressionAttributeValues": {":prefix": s(USER_PREFIX)},
+                "ExpressionAttributeValues": dynamo.expression_values({":prefix": USER_PREFIX}),
                 "Limit": 2 * (size - len(users)) + 1,
             }
             if start is not None:
                 request["ExclusiveStartKey"] = start
-            with translated_errors():
+            with dynamo.translated_errors():
                 response = self._client.scan(**request)
             items = response.get("Items", [])
             start = response.get("LastEvaluatedKey")
