@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from enum import Enum
 from itertools import repeat
 from operator import attrgetter, call
@@ -40,13 +39,16 @@ K = TypeVar("K")
 Written = dict[str, Any]
 
 
-@dataclass(frozen=True)
 class Kind:
     """How one field is stored: read from an item, and written into one (None: never
     written by the record's Put; another write sets the attribute)."""
 
-    read: Callable[[Item], Any]
-    write: Callable[[Any, Written], None] | None
+    # A plain class: @dataclass would cost the authorizer's cold start a millisecond.
+    __slots__ = ("read", "write")
+
+    def __init__(self, read: Callable[[Item], Any], write: Callable[[Any, Written], None] | None) -> None:
+        self.read = read
+        self.write = write
 
 
 class ItemCodec(Generic[R]):
