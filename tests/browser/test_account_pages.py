@@ -22,6 +22,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Response, expect
 
 from tests.browser.conftest import PASSWORD, Site, cookie_header, sign_in, signed_in_as, signed_in_user
+from tests.support.factors import unspent_code
 
 pytestmark = pytest.mark.e2e
 
@@ -36,11 +37,6 @@ def enrol_totp(site: Site, username: str) -> tuple[str, list[str]]:
     confirmed = site.call("POST", f"/users/{username}/totp/confirm", json={"code": code}, headers=auth)
     assert confirmed.status_code == 200, confirmed.text
     return secret, confirmed.json()["recoveryCodes"]
-
-
-def unspent_code(secret: str) -> str:
-    """A code of the next step: within the ±1 step of drift, and not the step enrolment spent."""
-    return pyotp.TOTP(secret).at(time.time() + 30)
 
 
 # -- signing up and in ------------------------------------------------------------------------

@@ -19,7 +19,8 @@ from tests.browser.conftest import (
     signed_in_as,
     signed_in_user,
 )
-from tests.browser.test_account_pages import enrol_totp, unspent_code
+from tests.browser.test_account_pages import enrol_totp
+from tests.support.factors import unspent_code
 
 pytestmark = pytest.mark.e2e
 

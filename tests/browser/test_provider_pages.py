@@ -16,7 +16,8 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, Request, expect
 
 from tests.browser.conftest import Site, cookie_header, sign_in, signed_in_as
-from tests.browser.test_account_pages import enrol_totp, unspent_code
+from tests.browser.test_account_pages import enrol_totp
+from tests.support.factors import unspent_code
 from tests.support.oidc_provider import (
     BASIC_CLIENT,
     POST_CLIENT,

@@ -4,7 +4,6 @@ codes, and one recovery code, presented at the same instant by separate workers.
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import PASSWORD, Api
+from tests.support.factors import unspent_code
 
 pytestmark = pytest.mark.e2e
 
@@ -25,16 +25,8 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def fresh_code(secret: str) -> str:
-    """A code of a step no earlier request can have spent: waits for the next step when the
-    current one is nearly over (real time here; the unit tests use a fake clock)."""
-    if 30 - time.time() % 30 < 3:
-        time.sleep(30 - time.time() % 30 + 0.1)
-    return pyotp.TOTP(secret).now()
-
-
-def next_step_code(secret: str) -> str:
-    """The code of the next step, once it has begun."""
-    time.sleep(30 - time.time() % 30 + 0.1)
+    """The current step's code: the server accepts a step either side of its own
+    (auth.totp.DRIFT_STEPS), so a step that ends before the request lands does not matter."""
     return pyotp.TOTP(secret).now()
 
 
@@ -79,7 +71,7 @@ def second_step(api: Api, value: str, path: str = "/auth/signin", **code: str) -
 
 def test_enrol_and_sign_in_in_two_steps_for_a_token_with_otp(api: Api) -> None:
     username, _, secret, _ = enrolled(api)
-    answer = second_step(api, challenge(api, username), totpCode=next_step_code(secret))
+    answer = second_step(api, challenge(api, username), totpCode=unspent_code(secret))
     assert answer.status_code == 200, answer.text
     claims = jwt.decode(answer.json()["accessToken"], options={"verify_signature": False})
     assert "otp" in claims["amr"] and claims["amr"] == ["pwd", "otp", "mfa"]
@@ -125,7 +117,7 @@ def test_two_identical_codes_at_once_exactly_one_wins(api: Api) -> None:
     username, _, secret, _ = enrolled(api)
     # Each worker holds a challenge of its own: only the step's single use separates them.
     values = [challenge(api, username) for _ in range(WORKERS)]
-    code = next_step_code(secret)
+    code = unspent_code(secret)
     answers = _race([lambda v=v: second_step(api, v, totpCode=code) for v in values])
     assert_exactly_one_wins(answers)
 

@@ -4,6 +4,7 @@ passkeys, sign in in two steps or with a passkey alone (SPEC §7)."""
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,13 @@ def factor_call(
 
 def code_at(secret: str, now: float, offset: int = 0) -> str:
     return pyotp.TOTP(secret).at(now, counter_offset=offset)
+
+
+def unspent_code(secret: str) -> str:
+    """For the suites on a real clock (browser, end-to-end): the code of the step after the
+    current one. No earlier request can have spent it (enrolment spends the current one), and
+    the server's drift window (auth.totp.DRIFT_STEPS) takes it now: nothing waits for a step."""
+    return code_at(secret, time.time(), 1)
 
 
 def enrol_totp(api: ApiServices, user: User) -> Enrolled:
