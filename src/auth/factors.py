@@ -1,10 +1,9 @@
 """A user's second factors (SPEC §7): enrolling TOTP, its recovery codes, and removing them.
 
 Who may call is the routes' business (auth.routes: enrolment is the user's own, reading
-and removal also an admin's); this service adds what depends on the caller's sign-in:
-every change made by the user needs a recent one (auth.recent_sign_in, never a PAT), and
-an admin's removal needs the admin's own and ends every login of the user, since whoever
-asked for it may be locked out because someone else holds the account.
+and removal also an admin's); what depends on the caller's sign-in (a recent one for every
+change; an admin's removal ends the user's logins) is auth.factor_changes, shared with
+passkeys.
 
 Which methods a user has is `methods`; how they are used to sign in is auth.mfa_sign_in.
 Passkeys are auth.passkeys.
@@ -17,14 +16,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from auth import recovery_codes, totp
-from auth.audit import AuditEvent, AuditSink, CredentialKind, by_whom
-from auth.clock import Clock
+from auth.audit import AuditEvent, CredentialKind
 from auth.errors import FailedPrecondition, InvalidArgument, NotFound
+from auth.factor_changes import FactorChanges
 from auth.factor_cipher import FactorCipher
 from auth.models import User
 from auth.principal import Principal
-from auth.recent_sign_in import RecentSignIn
-from auth.revocation import CredentialRevocation
 from auth.stores.factor_store import FactorStore, TotpRecord
 
 
@@ -61,17 +58,11 @@ class Factors:
         self,
         store: FactorStore,
         cipher: FactorCipher,
-        recent_sign_in: RecentSignIn,
-        revocation: CredentialRevocation,
-        clock: Clock,
-        audit: AuditSink,
+        changes: FactorChanges,
     ) -> None:
         self._store = store
         self._cipher = cipher
-        self._recent_sign_in = recent_sign_in
-        self._revocation = revocation
-        self._clock = clock
-        self._audit = audit
+        self._changes = changes
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -103,14 +94,14 @@ class Factors:
 
     def enrol(self, caller: Principal, owner: User) -> TotpEnrolment:
         """A new pending TOTP secret, replacing any pending one; enabled only once confirmed."""
-        self._recent_sign_in.require(caller)
+        self._changes.require_recent_sign_in(caller)
         secret = totp.new_secret()
         record = TotpRecord(
             user_id=owner.id,
             enrolment_id=str(uuid.uuid4()),
             enabled=False,
             sealed=self._cipher.seal(secret, owner.id),
-            created_at=int(self._clock.now()),
+            created_at=self._changes.now(),
         )
         if not self._store.put_pending(record):
             raise FailedPrecondition("TOTP is already enabled; remove it first")
@@ -118,7 +109,7 @@ class Factors:
 
     def confirm(self, caller: Principal, owner: User, code: str) -> list[str]:
         """Enable the pending secret with a code from the app; the recovery codes, shown once."""
-        self._recent_sign_in.require(caller)
+        self._changes.require_recent_sign_in(caller)
         record = self._store.get_totp(owner.id)
         if record is None:
             raise FailedPrecondition("no TOTP enrolment is pending")
@@ -126,30 +117,32 @@ class Factors:
             raise FailedPrecondition("TOTP is already enabled")
         if not totp.is_well_formed(code):
             raise InvalidArgument(f"code must be {totp.DIGITS} digits")
-        step = totp.matching_step(self.secret_of(record), code, self._clock.now())
+        step = totp.matching_step(self.secret_of(record), code, self._changes.clock.now())
         if step is None:
-            self._audit.record(
+            self._changes.audit.record(
                 AuditEvent.REFUSED, CredentialKind.TOTP, owner.id, "", reason="wrong code at confirm"
             )
             raise InvalidArgument(WRONG_CODE)
         codes = recovery_codes.generate()
         if not self._store.enable(
-            record, step, [recovery_codes.hash_code(c) for c in codes], int(self._clock.now())
+            record, step, [recovery_codes.hash_code(c) for c in codes], self._changes.now()
         ):
             # Replaced, enabled or removed since it was read: this code confirms nothing.
             raise FailedPrecondition("the TOTP enrolment changed meanwhile; start again")
-        self._audit.record(
+        self._changes.audit.record(
             AuditEvent.CREATED, CredentialKind.TOTP, owner.id, record.enrolment_id, reason="enrolled"
         )
-        self._audit.record(AuditEvent.CREATED, CredentialKind.RECOVERY_CODES, owner.id, record.enrolment_id)
+        self._changes.audit.record(
+            AuditEvent.CREATED, CredentialKind.RECOVERY_CODES, owner.id, record.enrolment_id
+        )
         return codes
 
     def regenerate_recovery_codes(self, caller: Principal, owner: User) -> list[str]:
-        self._recent_sign_in.require(caller)
+        self._changes.require_recent_sign_in(caller)
         codes = recovery_codes.generate()
         if not self._store.replace_recovery_codes(owner.id, [recovery_codes.hash_code(c) for c in codes]):
             raise FailedPrecondition("TOTP is not enabled")
-        self._audit.record(
+        self._changes.audit.record(
             AuditEvent.CHANGED, CredentialKind.RECOVERY_CODES, owner.id, "", reason="regenerated"
         )
         return codes
@@ -157,28 +150,11 @@ class Factors:
     def remove(self, caller: Principal, owner: User) -> None:
         """Remove TOTP and its recovery codes: the user's own (recent sign-in) or an admin's
         (the admin's recent sign-in; every login of the user ends)."""
-        self._recent_sign_in.require(caller)
-        if caller.user_id != owner.id:
-            # Logins end before the factor goes: should a step fail, the user is signed out
-            # with the factor still there, and a retry finishes; never the factor gone with
-            # the logins (perhaps an intruder's) it was removed to end still alive.
-            self._revocation.revoke_sign_ins(owner.id, reason="second factor removed by an admin")
+        self._changes.require_recent_sign_in(caller)
+        self._changes.before_removal(caller, owner, "second factor")
         removed = self._store.delete_totp(owner.id)
         if removed is None:
             raise NotFound("TOTP is not set up")
         if removed.enabled:
-            by = by_whom(caller, owner.id)
-            self._audit.record(
-                AuditEvent.REVOKED,
-                CredentialKind.TOTP,
-                owner.id,
-                removed.enrolment_id,
-                reason=f"removed {by}",
-            )
-            self._audit.record(
-                AuditEvent.REVOKED,
-                CredentialKind.RECOVERY_CODES,
-                owner.id,
-                removed.enrolment_id,
-                reason=f"removed {by}",
-            )
+            for kind in (CredentialKind.TOTP, CredentialKind.RECOVERY_CODES):
+                self._changes.removed(kind, caller, owner, removed.enrolment_id)

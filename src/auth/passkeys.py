@@ -24,14 +24,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from auth import passkey_ceremonies as ceremonies
-from auth.audit import AuditEvent, AuditSink, CredentialKind, by_whom
-from auth.clock import Clock
+from auth.audit import AuditEvent, CredentialKind
 from auth.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from auth.factor_changes import FactorChanges
 from auth.models import User
 from auth.passkey_ceremonies import Asserted, PasskeyRefused, Presented, RelyingParty
 from auth.principal import Principal
-from auth.recent_sign_in import RecentSignIn
-from auth.revocation import CredentialRevocation
 from auth.stores.passkey_store import CeremonyKind, CeremonyRecord, PasskeyRecord, PasskeyStore, UseRefused
 
 CEREMONY_TTL_SECONDS = 5 * 60
@@ -64,17 +62,11 @@ class Passkeys:
         self,
         store: PasskeyStore,
         rp: RelyingParty,
-        recent_sign_in: RecentSignIn,
-        revocation: CredentialRevocation,
-        clock: Clock,
-        audit: AuditSink,
+        changes: FactorChanges,
     ) -> None:
         self._store = store
         self._rp = rp
-        self._recent_sign_in = recent_sign_in
-        self._revocation = revocation
-        self._clock = clock
-        self._audit = audit
+        self._changes = changes
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -88,7 +80,7 @@ class Passkeys:
 
     def registration_options(self, caller: Principal, owner: User) -> dict[str, Any]:
         """PublicKeyCredentialCreationOptionsJSON for a new passkey of `owner`'s."""
-        self._recent_sign_in.require(caller)
+        self._changes.require_recent_sign_in(caller)
         existing = self._store.for_user(owner.id)
         if len(existing) >= MAX_PASSKEYS:
             raise FailedPrecondition(f"at most {MAX_PASSKEYS} passkeys; remove one first")
@@ -107,7 +99,7 @@ class Passkeys:
         self, caller: Principal, owner: User, credential: Mapping[str, Any], display_name: str
     ) -> PasskeyRecord:
         """Store the passkey a RegistrationResponseJSON creates, once it verifies."""
-        self._recent_sign_in.require(caller)
+        self._changes.require_recent_sign_in(caller)
         name = display_name.strip() or DEFAULT_DISPLAY_NAME
         if len(name) > MAX_DISPLAY_NAME_CHARS:
             raise InvalidArgument(f"displayName must be at most {MAX_DISPLAY_NAME_CHARS} characters")
@@ -119,7 +111,7 @@ class Passkeys:
             registered = ceremonies.verify_registration(self._rp, credential, presented.challenge)
         except PasskeyRefused as refused:
             self._store.delete_ceremony(ceremony.challenge_hash)
-            self._audit.record(
+            self._changes.audit.record(
                 AuditEvent.REFUSED,
                 CredentialKind.PASSKEY,
                 owner.id,
@@ -127,7 +119,7 @@ class Passkeys:
                 reason=f"registration: {refused.reason}",
             )
             raise InvalidArgument("the passkey was not accepted") from refused
-        now = int(self._clock.now())
+        now = self._changes.now()
         record = PasskeyRecord(
             passkey_id=passkey_id_of(registered.credential_id),
             user_id=owner.id,
@@ -150,7 +142,7 @@ class Passkeys:
             if refused_add.user_gone:
                 raise NotFound("user not found")
             raise Unavailable("storage unavailable")
-        self._audit.record(
+        self._changes.audit.record(
             AuditEvent.CREATED, CredentialKind.PASSKEY, owner.id, record.passkey_id, reason="registered"
         )
         return record
@@ -159,24 +151,17 @@ class Passkeys:
 
     def remove(self, caller: Principal, owner: User, passkey_id: str) -> None:
         """The user's own removal (recent sign-in) or an admin's (the admin's recent sign-in;
-        every login of the user ends, before the passkey goes, as in auth.factors)."""
+        every login of the user ends, before the passkey goes: auth.factor_changes)."""
         if _PASSKEY_ID.fullmatch(passkey_id) is None:
             raise InvalidArgument("id must be a passkey id")
-        self._recent_sign_in.require(caller)
+        self._changes.require_recent_sign_in(caller)
         record = self._store.get(passkey_id)
         if record is None or record.user_id != owner.id:
             raise NotFound("passkey not found")
-        if caller.user_id != owner.id:
-            self._revocation.revoke_sign_ins(owner.id, reason="passkey removed by an admin")
+        self._changes.before_removal(caller, owner, "passkey")
         if not self._store.remove(record):
             raise NotFound("passkey not found")
-        self._audit.record(
-            AuditEvent.REVOKED,
-            CredentialKind.PASSKEY,
-            owner.id,
-            record.passkey_id,
-            reason=f"removed {by_whom(caller, owner.id)}",
-        )
+        self._changes.removed(CredentialKind.PASSKEY, caller, owner, record.passkey_id)
 
     # -- sign-in ceremonies ------------------------------------------------------------------
 
@@ -208,7 +193,7 @@ class Passkeys:
         """The live ceremony of `kind` whose challenge the response carries, or None."""
         ceremony = self._store.get_ceremony(_hash(presented.challenge))
         # Expiry is checked on read: TTL deletion may lag by days.
-        if ceremony is None or ceremony.kind is not kind or ceremony.expires_at <= self._clock.now():
+        if ceremony is None or ceremony.kind is not kind or ceremony.expires_at <= self._changes.clock.now():
             return None
         return ceremony
 
@@ -249,7 +234,7 @@ class Passkeys:
         also: dict[str, Any] | None = None,
     ) -> UseRefused | None:
         """Store the new counter and use the ceremony up (with `also`) in one transaction."""
-        now = int(self._clock.now())
+        now = self._changes.now()
         return self._store.use(record, asserted.new_sign_count, asserted.backed_up, ceremony, now, also)
 
     # -- helpers ---------------------------------------------------------------------------
@@ -258,7 +243,7 @@ class Passkeys:
         self, kind: CeremonyKind, user_id: int, mfa_challenge_hash: str = "", expires_at: int | None = None
     ) -> bytes:
         challenge = secrets.token_bytes(CHALLENGE_BYTES)
-        now = int(self._clock.now())
+        now = self._changes.now()
         expiry = now + CEREMONY_TTL_SECONDS
         self._store.create_ceremony(
             CeremonyRecord(

@@ -32,6 +32,7 @@ from auth.verified_tokens import VerifiedAccessTokens
 
 if TYPE_CHECKING:
     from auth.accounts import Accounts
+    from auth.factor_changes import FactorChanges
     from auth.factor_cipher import FactorCipher
     from auth.factors import Factors
     from auth.identity_providers import IdentityProviders
@@ -285,18 +286,17 @@ class ApiServices:
         return build_factor_keys(self.config, self.clock, self._base.secretsmanager)
 
     @functools.cached_property
+    def factor_changes(self) -> FactorChanges:
+        from auth.factor_changes import FactorChanges
+
+        return FactorChanges(self.recent_sign_in, self.revocation, self.clock, self.audit)
+
+    @functools.cached_property
     def factors(self) -> Factors:
         from auth.factor_cipher import FactorCipher
         from auth.factors import Factors
 
-        return Factors(
-            self.factor_store,
-            FactorCipher(self.factor_keys),
-            self.recent_sign_in,
-            self.revocation,
-            self.clock,
-            self.audit,
-        )
+        return Factors(self.factor_store, FactorCipher(self.factor_keys), self.factor_changes)
 
     @functools.cached_property
     def identity_providers(self) -> IdentityProviders:
@@ -321,9 +321,7 @@ class ApiServices:
         from auth.passkeys import Passkeys
 
         relying_party = RelyingParty(self.config.webauthn_rp_id, self.config.webauthn_origins)
-        return Passkeys(
-            self.passkey_store, relying_party, self.recent_sign_in, self.revocation, self.clock, self.audit
-        )
+        return Passkeys(self.passkey_store, relying_party, self.factor_changes)
 
     @functools.cached_property
     def access_tokens(self) -> AccessTokens:
