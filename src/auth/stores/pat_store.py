@@ -101,15 +101,10 @@ class PatStore:
         token is stored with the new copy.
         """
         for attempt in range(ATTEMPTS):
-            # A SHA-256 collision of two random tokens does not happen; the condition makes
-            # sure that if it ever did, the older token would not be overwritten.
-            put = {
-                "TableName": self._table,
-                "Item": PAT.to_item(record),
-                "ConditionExpression": "attribute_not_exists(tokenHash)",
-            }
+            # A SHA-256 collision of two random tokens does not happen; put_new's condition
+            # makes sure that if it ever did, the older token would not be overwritten.
             counted = self._users.token_added(record.user_id, record.owner, MAX_TOKENS_PER_USER)
-            codes = dynamo.write_transaction(self._client, [counted, {"Put": put}])
+            codes = dynamo.write_transaction(self._client, [counted, self.put_new(record)])
             if codes is None:
                 return record
             if codes[0] == dynamo.ITEM_CONDITION_FAILED:
@@ -120,8 +115,8 @@ class PatStore:
         raise Unavailable("storage unavailable")
 
     def put_new(self, record: PatRecord) -> dict[str, Any]:
-        """The Put of a token that does not exist yet, as a transaction item (the importer
-        writes it with its user, whose item counts it)."""
+        """The Put of a token that does not exist yet, as a transaction item written with
+        its user's count (by `create`, `add_imported` and the importer)."""
         return {
             "Put": {
                 "TableName": self._table,
