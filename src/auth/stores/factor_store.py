@@ -76,7 +76,7 @@ TOTP = schema.ItemCodec(
 )
 CHALLENGE = schema.ItemCodec(
     ChallengeRecord,
-    challenge_hash=schema.prefixed("pk", CHALLENGE_PREFIX),
+    challenge_hash=schema.prefixed(CHALLENGE_PREFIX),
     user_id=schema.number("userId"),
     route_key=schema.string("routeKey"),
     created_at=schema.number("createdAt"),

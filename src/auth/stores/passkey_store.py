@@ -94,7 +94,7 @@ class UseRefused:
 
 PASSKEY = schema.ItemCodec(
     PasskeyRecord,
-    passkey_id=schema.prefixed("pk", PASSKEY_PREFIX),
+    passkey_id=schema.prefixed(PASSKEY_PREFIX),
     user_id=schema.number("userId"),
     credential_id=schema.binary("credentialId"),
     public_key=schema.binary("publicKey"),
@@ -108,7 +108,7 @@ PASSKEY = schema.ItemCodec(
 )
 CEREMONY = schema.ItemCodec(
     CeremonyRecord,
-    challenge_hash=schema.prefixed("pk", CEREMONY_PREFIX),
+    challenge_hash=schema.prefixed(CEREMONY_PREFIX),
     # No default: an item of no known kind is no ceremony (`get_ceremony`).
     kind=schema.enum("kind", CeremonyKind),
     user_id=schema.number("userId"),

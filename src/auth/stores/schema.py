@@ -197,16 +197,16 @@ def string_list(name: str) -> Kind:
     return Kind(read, write)
 
 
-def prefixed(name: str, prefix: str) -> Kind:
-    """A string stored after a prefix: the key of a table that keeps several kinds of item
-    under one `pk` (auth.stores.dynamo.prefixed_key)."""
+def prefixed(prefix: str) -> Kind:
+    """A string stored after a prefix as the `pk` of a table that keeps several kinds of
+    item under it (auth.stores.dynamo.prefixed_key, which forms it for every key)."""
 
-    read_string = string(name).read
+    read_key = partial(dynamo.get_s, name="pk")
 
     def write(value: str, item: Written) -> None:
-        item[name] = dynamo.s(f"{prefix}{value}")
+        item.update(dynamo.prefixed_key(prefix, value))
 
-    return Kind(lambda item: read_string(item).removeprefix(prefix), write)
+    return Kind(lambda item: read_key(item).removeprefix(prefix), write)
 
 
 def nested(codec: ItemCodec[Any]) -> Kind:
