@@ -17,13 +17,18 @@ import sqlite3
 import string
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bcrypt
 import jwt
+
+from tools.memos_import import rows
+
+if TYPE_CHECKING:
+    from tools.memos_import.rows import Row
 
 SCHEMA = """
 CREATE TABLE user (
@@ -160,21 +165,9 @@ class MemosDb:
         email: str = "",
     ) -> None:
         created = int(time.time()) - 86400
-        self._db.execute(
-            "INSERT INTO user (id, created_ts, updated_ts, row_status, username, role, email, nickname,"
-            " password_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                user_id,
-                created,
-                created,
-                row_status,
-                username,
-                role,
-                email,
-                nickname,
-                password_hash if password_hash is not None else go_bcrypt(PASSWORD),
-            ),
-        )
+        hashed = password_hash if password_hash is not None else go_bcrypt(PASSWORD)
+        row = rows.UserRow(user_id, created, created, row_status, username, role, email, nickname, hashed)
+        self._insert(row)
 
     def pats_of(
         self, user_id: int, count: int = 1, expires_in: int | None = 86400, raw: str | None = None
@@ -217,12 +210,10 @@ class MemosDb:
         return ids
 
     def user_setting(self, user_id: int, key: str, value: str) -> None:
-        self._db.execute(
-            "INSERT INTO user_setting (user_id, key, value) VALUES (?, ?, ?)", (user_id, key, value)
-        )
+        self._insert(rows.UserSettingRow(user_id, key, value))
 
     def system_setting(self, name: str, value: str) -> None:
-        self._db.execute("INSERT OR REPLACE INTO system_setting (name, value) VALUES (?, ?)", (name, value))
+        self._insert(rows.SystemSettingRow(name, value), "OR REPLACE")
 
     def idp(
         self,
@@ -236,17 +227,20 @@ class MemosDb:
     ) -> None:
         """An identity provider row; `config` is the oauth2Config object (oauth2_config())."""
         value = raw_config if raw_config is not None else json.dumps({"oauth2Config": config or {}})
-        self._db.execute(
-            "INSERT INTO idp (id, uid, name, type, identifier_filter, config) VALUES (?, ?, ?, ?, ?, ?)",
-            (idp_id, uid, uid.title() if name is None else name, type, identifier_filter, value),
-        )
+        title = uid.title() if name is None else name
+        self._insert(rows.IdpRow(idp_id, uid, title, type, identifier_filter, value))
 
     def user_identity(self, user_id: int, provider: str, extern_uid: str) -> None:
         """A linked identity: `provider` is the idp's uid, `extern_uid` the mapped identifier."""
-        self._db.execute(
-            "INSERT INTO user_identity (user_id, provider, extern_uid) VALUES (?, ?, ?)",
-            (user_id, provider, extern_uid),
-        )
+        self._insert(rows.UserIdentityRow(user_id, provider, extern_uid))
+
+    def _insert(self, row: Row, conflict: str = "") -> None:
+        """The row into its table, by the same column list the importer reads it with."""
+        names = rows.columns(type(row))
+        placeholders = ", ".join("?" * len(names))
+        # Table and column names are the row classes' constants, never input.
+        statement = f"INSERT {conflict} INTO {row.TABLE} ({', '.join(names)}) VALUES ({placeholders})"  # noqa: S608  # nosec B608
+        self._db.execute(statement, astuple(row))
 
     def close(self) -> Path:
         self._db.commit()

@@ -9,9 +9,22 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
-from tools.memos_import.rows import IdpRow, MemosDatabase, UserIdentityRow, UserRow, UserSettingRow
+from tools.memos_import.rows import (
+    IdpRow,
+    MemosDatabase,
+    SystemSettingRow,
+    UserIdentityRow,
+    UserRow,
+    UserSettingRow,
+    columns,
+)
+
+if TYPE_CHECKING:
+    from tools.memos_import.rows import Row
+
+R = TypeVar("R", bound="Row")
 
 
 class NotAMemosDatabase(Exception):
@@ -25,37 +38,16 @@ def read(path: Path) -> MemosDatabase:
     connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if "user" not in tables:
+        if UserRow.TABLE not in tables:
             raise NotAMemosDatabase(f"{path}: no `user` table, not a Memos database")
         return MemosDatabase(
-            users=[
-                UserRow(*row)
-                for row in connection.execute(
-                    "SELECT id, created_ts, updated_ts, row_status, username, role, email, nickname,"
-                    " password_hash FROM user ORDER BY id"
-                )
-            ],
-            user_settings=[
-                UserSettingRow(*row)
-                for row in _rows(connection, tables, "user_setting", "user_id, key, value", "user_id, key")
-            ],
-            system_settings=dict(_rows(connection, tables, "system_setting", "name, value", "name")),
-            idps=[
-                IdpRow(*row)
-                for row in _rows(
-                    connection, tables, "idp", "id, uid, name, type, identifier_filter, config", "id"
-                )
-            ],
-            user_identities=[
-                UserIdentityRow(*row)
-                for row in _rows(
-                    connection,
-                    tables,
-                    "user_identity",
-                    "user_id, provider, extern_uid",
-                    "user_id, provider, extern_uid",
-                )
-            ],
+            users=_read(connection, tables, UserRow, "id"),
+            user_settings=_read(connection, tables, UserSettingRow, "user_id, key"),
+            system_settings={
+                row.name: row.value for row in _read(connection, tables, SystemSettingRow, "name")
+            },
+            idps=_read(connection, tables, IdpRow, "id"),
+            user_identities=_read(connection, tables, UserIdentityRow, "user_id, provider, extern_uid"),
         )
     except sqlite3.DatabaseError as error:
         raise NotAMemosDatabase(f"{path}: {error}") from None
@@ -63,11 +55,11 @@ def read(path: Path) -> MemosDatabase:
         connection.close()
 
 
-def _rows(
-    connection: sqlite3.Connection, tables: set[str], table: str, columns: str, order: str
-) -> list[tuple[Any, ...]]:
+def _read(connection: sqlite3.Connection, tables: set[str], row: type[R], order: str) -> list[R]:
+    """Every row of `row`'s table (its columns, rows ordered by `order`)."""
     # Older databases lack some tables (idp, user_identity): none means no rows.
-    if table not in tables:
+    if row.TABLE not in tables:
         return []
-    # Table and column names are this module's constants, never input.
-    return connection.execute(f"SELECT {columns} FROM {table} ORDER BY {order}").fetchall()  # noqa: S608  # nosec B608 - fixed names
+    # Table and column names are the row classes' constants, never input.
+    query = f"SELECT {', '.join(columns(row))} FROM {row.TABLE} ORDER BY {order}"  # noqa: S608  # nosec B608
+    return [row(*values) for values in connection.execute(query)]

@@ -2,11 +2,23 @@
 
 A reader fills these and does nothing else: JSON values stay text here, so that parsing and
 judging them is the mapping's, the same for SQLite, MySQL and PostgreSQL.
+
+Each row class is its table's one column list: `TABLE` names the table and the fields are
+the columns the importer reads, in order (`columns`). The reader selects by it, and the
+tests' Memos databases (tests/support/memos_db.py) insert by it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, ClassVar, Protocol
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+    class Row(DataclassInstance, Protocol):
+        TABLE: ClassVar[str]
+
 
 # user_setting keys (Memos' storepb.UserSetting_Key) and system_setting names the importer reads.
 PERSONAL_ACCESS_TOKENS = "PERSONAL_ACCESS_TOKENS"
@@ -17,6 +29,8 @@ GENERAL = "GENERAL"
 
 @dataclass(frozen=True)
 class UserRow:
+    TABLE: ClassVar[str] = "user"
+
     id: int
     created_ts: int
     updated_ts: int
@@ -30,6 +44,8 @@ class UserRow:
 
 @dataclass(frozen=True)
 class UserSettingRow:
+    TABLE: ClassVar[str] = "user_setting"
+
     user_id: int
     key: str
     value: str = field(repr=False)
@@ -37,6 +53,8 @@ class UserSettingRow:
 
 @dataclass(frozen=True)
 class IdpRow:
+    TABLE: ClassVar[str] = "idp"
+
     id: int
     uid: str
     name: str
@@ -47,7 +65,18 @@ class IdpRow:
 
 
 @dataclass(frozen=True)
+class SystemSettingRow:
+    TABLE: ClassVar[str] = "system_setting"
+
+    name: str
+    # BASIC's value holds Memos' signing key.
+    value: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class UserIdentityRow:
+    TABLE: ClassVar[str] = "user_identity"
+
     user_id: int
     # The idp's uid.
     provider: str
@@ -62,3 +91,8 @@ class MemosDatabase:
     system_settings: dict[str, str] = field(default_factory=dict, repr=False)
     idps: list[IdpRow] = field(default_factory=list)
     user_identities: list[UserIdentityRow] = field(default_factory=list)
+
+
+def columns(row: type[Row]) -> tuple[str, ...]:
+    """The columns of the row's table that it holds, in the order of its fields."""
+    return tuple(column.name for column in fields(row))
