@@ -440,11 +440,11 @@ def test_linking_needs_a_recent_sign_in_then_the_identity_signs_in_as_the_user(
 
 
 def test_a_user_with_totp_passes_it_after_the_provider(
-    api: ApiServices, people: People, oidc_provider: OidcProvider
+    api: ApiServices, people: People, oidc_provider: OidcProvider, clock: FakeClock
 ) -> None:
     provider_id, sub = linked(api, people, oidc_provider, people.alice)
     enrolled = enrol_totp(api, people.alice)
-    api.clock.advance(30)  # type: ignore[attr-defined]
+    clock.advance(30)
     first = sso_sign_in(api, sso(provider_id, oidc_provider.code(sub)))
     challenge = challenge_of(first)
     assert first.cookies == [] and "accessToken" not in first.body

@@ -68,13 +68,19 @@ def call(
 USER = "/api/v1/users/{username}"
 
 
+def token_of_admin(api: ApiServices) -> str:
+    admin = api.users.get_by_username("admin")
+    assert admin is not None, "the people fixture signs admin up"
+    return api.access_tokens.issue(admin).token
+
+
 def test_get_user_is_public_without_email(api: ApiServices) -> None:
     status, body = call("GET", "/api/v1/users/alice", USER)
     assert status == 200 and body["username"] == "alice" and "email" not in body
 
 
 def test_get_user_shows_email_to_self_and_admin(api: ApiServices) -> None:
-    token = api.access_tokens.issue(api.users.get_by_username("admin")).token  # type: ignore[arg-type]  # the fixture signed admin up
+    token = token_of_admin(api)
     _, body = call("GET", "/api/v1/users/alice", USER, headers={"authorization": f"Bearer {token}"})
     assert body["email"] == "alice@example.com"
 
@@ -267,7 +273,7 @@ def test_closed_registration_answers_403_to_the_public_and_lets_an_admin_create(
     api.settings.update_instance(disallow_user_registration=True)
     new = {"user": {"username": "carol", "password": PASSWORD}}
     assert call("POST", "/api/v1/users", "/api/v1/users", body=new)[0] == 403
-    admin_token = api.access_tokens.issue(api.users.get_by_username("admin")).token  # type: ignore[arg-type]  # the fixture signed admin up
+    admin_token = token_of_admin(api)
     status, body = call(
         "POST", "/api/v1/users", "/api/v1/users", body=new, headers={"authorization": f"Bearer {admin_token}"}
     )
@@ -278,7 +284,7 @@ def test_closed_registration_answers_403_to_the_public_and_lets_an_admin_create(
 def test_a_public_route_reads_the_callers_bearer_scheme_in_any_case(api: ApiServices, scheme: str) -> None:
     # handlers.api_context.optional_principal: an admin signs carol up while sign-up is closed.
     api.settings.update_instance(disallow_user_registration=True)
-    admin_token = api.access_tokens.issue(api.users.get_by_username("admin")).token  # type: ignore[arg-type]
+    admin_token = token_of_admin(api)
     new = {"user": {"username": "carol", "password": PASSWORD}}
     headers = {"authorization": f"{scheme} {admin_token}"}
     status, body = call("POST", "/api/v1/users", "/api/v1/users", body=new, headers=headers)
