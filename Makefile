@@ -39,7 +39,7 @@ HAVE_JAVA := $(shell command -v java >/dev/null 2>&1 && echo yes)
 NEED_JAVA := Java 17 or later runs DynamoDB Local: on Debian/Ubuntu, sudo apt-get install -y openjdk-17-jre-headless
 NEED_NPM := npm (Node 18.2 or later) installs DynamoDB Local: on Debian/Ubuntu, sudo apt-get install -y nodejs npm
 
-.PHONY: help deps test-deps java chromium .venv node_modules run invoke import-memos lint checkov audit test screenshots bench bench-pages bench-import load clean distclean
+.PHONY: help deps test-deps installs java chromium .venv node_modules run invoke import-memos lint checkov audit test screenshots bench bench-pages bench-import load clean distclean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -81,7 +81,13 @@ chromium:
 		echo "chromium not found: installing Debian's chromium package for the browser tests (apt-get install -y chromium)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-test-deps: $(VENV_STAMP) java $(NODE_STAMP) chromium
+# The installs do not depend on each other (two virtualenvs, npm, Debian's chromium), so they
+# are made side by side: a fresh clone's first `make test` spends about a minute less on them.
+test-deps: java
+	@$(MAKE) --no-print-directory -j4 installs
+
+installs: $(VENV_STAMP) $(CHECKOV_VENV)/bin/checkov $(NODE_STAMP) chromium
+	@:
 
 # The ready file names the running stack's endpoints and tables, for `make import-memos`.
 run: deps
