@@ -36,7 +36,6 @@ class Outcome:
 
     result: Any = None
     error: Mapping[str, Any] | None = None
-    worker_pid: int | None = None
 
     @property
     def failed(self) -> bool:
@@ -81,18 +80,14 @@ class _Worker:
                     error={
                         "errorType": "Sandbox.Timedout",
                         "errorMessage": f"Task timed out after {timeout:.2f} seconds",
-                    },
-                    worker_pid=self.pid,
+                    }
                 )
             status, payload = self.connection.recv()
         except (EOFError, OSError):
-            return Outcome(
-                error={"errorType": "Runtime.ExitError", "errorMessage": "worker exited"},
-                worker_pid=self.pid,
-            )
+            return Outcome(error={"errorType": "Runtime.ExitError", "errorMessage": "worker exited"})
         if status == "ok":
-            return Outcome(result=json.loads(payload), worker_pid=self.pid)
-        return Outcome(error=payload, worker_pid=self.pid)
+            return Outcome(result=json.loads(payload))
+        return Outcome(error=payload)
 
     def stop(self, grace_seconds: float = 1.0) -> None:
         # Closing the pipe ends the worker's loop cleanly; a busy or stuck one is killed.
