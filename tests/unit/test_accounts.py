@@ -9,7 +9,6 @@ import pytest
 from auth.errors import AlreadyExists, InvalidArgument, PermissionDenied
 from auth.models import Role, State
 from auth.principal import AuthMethod, Principal
-from auth.stores.settings_store import InstanceSettings
 from auth.stores.user_store import user_to_item
 from auth.wiring import ApiServices
 
@@ -113,7 +112,7 @@ def test_archived_user_cannot_sign_in(api: ApiServices, aws: dict[str, Any]) -> 
 def test_disallow_password_auth_stops_users_but_not_admins(api: ApiServices) -> None:
     api.accounts.sign_up("admin", PASSWORD)
     api.accounts.sign_up("bob", PASSWORD)
-    api.settings.put_instance(InstanceSettings(disallow_password_auth=True))
+    api.settings.update_instance(disallow_password_auth=True)
     assert api.accounts.sign_in("admin", PASSWORD, IP).role is Role.ADMIN
     with pytest.raises(PermissionDenied, match="password signin is not allowed"):
         api.accounts.sign_in("bob", PASSWORD, IP)
@@ -121,7 +120,7 @@ def test_disallow_password_auth_stops_users_but_not_admins(api: ApiServices) -> 
 
 def test_closed_registration_refuses_the_public_but_not_an_admin(api: ApiServices) -> None:
     admin = api.accounts.sign_up("admin", PASSWORD)
-    api.settings.put_instance(InstanceSettings(disallow_user_registration=True))
+    api.settings.update_instance(disallow_user_registration=True)
     with pytest.raises(PermissionDenied):
         api.accounts.sign_up("bob", PASSWORD)
     caller = Principal(admin.id, admin.username, Role.ADMIN, AuthMethod.ACCESS_TOKEN)

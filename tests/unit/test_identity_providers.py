@@ -382,9 +382,7 @@ def test_closed_registration_refuses_unknown_identities(
     api: ApiServices, people: People, oidc_provider: OidcProvider
 ) -> None:
     provider_id = oidc(api, people, oidc_provider)
-    api.settings.put_instance(
-        api.settings.get_instance().__class__(disallow_user_registration=True, disallow_password_auth=False)
-    )
+    api.settings.update_instance(disallow_user_registration=True, disallow_password_auth=False)
     sub = account(oidc_provider)
     refused = sso_sign_in(api, sso(provider_id, oidc_provider.code(sub)))
     assert refused.status == 403 and refused.body["message"] == "user registration is not allowed"

@@ -17,7 +17,6 @@ from auth.models import NO_SIGN_IN, Role, SignIn, State
 from auth.passkeys import CEREMONY_TTL_SECONDS, passkey_id_of
 from auth.principal import AuthMethod, Principal
 from auth.routes import Route
-from auth.stores.settings_store import InstanceSettings
 from auth.user_admin import UserChanges
 from auth.wiring import ApiServices
 from tests.support.audit import RecordingAudit
@@ -536,7 +535,7 @@ def test_an_archived_user_cannot_sign_in_with_a_passkey(
 def test_a_passkey_is_no_password_for_disallow_password_auth(
     api: ApiServices, people: People, authenticator: SoftAuthenticator
 ) -> None:
-    api.settings.put_instance(InstanceSettings(disallow_user_registration=False, disallow_password_auth=True))
+    api.settings.update_instance(disallow_user_registration=False, disallow_password_auth=True)
     assert password_step(api, SIGN_IN, people.alice).status == 403
     assert passkey_sign_in(api, SIGN_IN, authenticator.assert_(sign_in_options(api))).status == 200
 

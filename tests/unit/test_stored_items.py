@@ -433,8 +433,8 @@ def test_a_link_item_is_keyed_by_provider_and_external_identifier() -> None:
 
 def test_the_settings_item_holds_both_switches() -> None:
     client = Recorder()
-    SettingsStore(client, "Settings").put_instance(InstanceSettings(True, False))
-    SettingsStore(client, "Settings").put_instance_if_absent(InstanceSettings(False, True))
+    for settings in (InstanceSettings(True, False), InstanceSettings(False, True)):
+        SettingsStore(client, "Settings").put_instance_if_absent(settings)
     items = [request["Item"] for _, request in client.requests]
     assert items == [
         {

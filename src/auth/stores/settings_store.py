@@ -61,10 +61,6 @@ class SettingsStore:
             )
         return _from_item(response.get("Attributes"))
 
-    def put_instance(self, settings: InstanceSettings) -> None:
-        with dynamo.translated_errors():
-            self._client.put_item(TableName=self._table, Item={**_KEY, **SETTINGS.to_item(settings)})
-
     def put_instance_if_absent(self, settings: InstanceSettings) -> bool:
         """Store the settings unless the instance has its own already; whether they were stored."""
         return dynamo.put_new(self._client, self._table, {**_KEY, **SETTINGS.to_item(settings)})
