@@ -237,9 +237,10 @@ class MemosDb:
     def _insert(self, row: Row, conflict: str = "") -> None:
         """The row into its table, by the same column list the importer reads it with."""
         names = rows.columns(type(row))
-        placeholders = ", ".join("?" * len(names))
-        # Table and column names are the row classes' constants, never input.
-        statement = f"INSERT {conflict} INTO {row.TABLE} ({', '.join(names)}) VALUES ({placeholders})"  # noqa: S608  # nosec B608
+        listed, placeholders = ", ".join(names), ", ".join("?" * len(names))
+        # Table and column names are the row classes' constants, never input (format(), as in
+        # tools.memos_import.memos_sqlite).
+        statement = "INSERT {} INTO {} ({}) VALUES ({})".format(conflict, row.TABLE, listed, placeholders)  # noqa: S608, UP032
         self._db.execute(statement, astuple(row))
 
     def close(self) -> Path:

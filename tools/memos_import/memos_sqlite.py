@@ -60,6 +60,8 @@ def _read(connection: sqlite3.Connection, tables: set[str], row: type[R], order:
     # Older databases lack some tables (idp, user_identity): none means no rows.
     if row.TABLE not in tables:
         return []
-    # Table and column names are the row classes' constants, never input.
-    query = f"SELECT {', '.join(columns(row))} FROM {row.TABLE} ORDER BY {order}"  # noqa: S608  # nosec B608
+    listed = ", ".join(columns(row))
+    # Table and column names are the row classes' constants, never input. format(), not an
+    # f-string: bandit warns for each piece of one on a `nosec` line except the piece it flags.
+    query = "SELECT {} FROM {} ORDER BY {}".format(listed, row.TABLE, order)  # noqa: S608, UP032  # nosec B608
     return [row(*values) for values in connection.execute(query)]
