@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 Algorithm = Literal["ES256", "RS256"]
 UP, UV, BE, BS, AT = 0x01, 0x04, 0x08, 0x10, 0x40
+# COSE algorithm ids (RFC 9053): a key states its algorithm as COSE key parameter 3.
 COSE_ALG = {"ES256": -7, "RS256": -257}
 
 
@@ -75,13 +76,14 @@ class Credential:
         public = self.private_key.public_key()
         if isinstance(public, ec.EllipticCurvePublicKey):
             numbers = public.public_numbers()
-            return cbor(
-                {1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"), -3: numbers.y.to_bytes(32, "big")}
-            )
+            x, y = numbers.x.to_bytes(32, "big"), numbers.y.to_bytes(32, "big")
+            # kty EC2, curve P-256.
+            return cbor({1: 2, 3: COSE_ALG["ES256"], -1: 1, -2: x, -3: y})
         rsa_numbers = public.public_numbers()
         n = rsa_numbers.n.to_bytes((rsa_numbers.n.bit_length() + 7) // 8, "big")
         e = rsa_numbers.e.to_bytes((rsa_numbers.e.bit_length() + 7) // 8, "big")
-        return cbor({1: 3, 3: -257, -1: n, -2: e})
+        # kty RSA.
+        return cbor({1: 3, 3: COSE_ALG["RS256"], -1: n, -2: e})
 
     def sign(self, data: bytes) -> bytes:
         if isinstance(self.private_key, ec.EllipticCurvePrivateKey):
