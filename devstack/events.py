@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from devstack.intrinsics import ACCOUNT_ID, REGION
+from devstack.intrinsics import ACCOUNT_ID, arn
 from devstack.template import LOCAL_API_ID
 
 
@@ -54,7 +54,7 @@ def authorizer_event(
     request: Request, route_key: str, stage: str, path_parameters: Mapping[str, str]
 ) -> dict[str, Any]:
     method, _, path = route_key.partition(" ")
-    route_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{LOCAL_API_ID}/{stage}/{method}{path}"
+    route_arn = arn("execute-api", f"{LOCAL_API_ID}/{stage}/{method}{path}")
     event: dict[str, Any] = {
         "version": "2.0",
         "type": "REQUEST",

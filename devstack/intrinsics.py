@@ -10,14 +10,21 @@ import yaml
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
+STACK_NAME = "memos-auth-local"
+
+
+def arn(service: str, resource: str) -> str:
+    """The ARN of a resource of the local stack's account and region."""
+    return f"arn:aws:{service}:{REGION}:{ACCOUNT_ID}:{resource}"
+
 
 PSEUDO_PARAMETERS: dict[str, str] = {
     "AWS::Region": REGION,
     "AWS::AccountId": ACCOUNT_ID,
     "AWS::Partition": "aws",
     "AWS::URLSuffix": "amazonaws.com",
-    "AWS::StackName": "memos-auth-local",
-    "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/memos-auth-local/local",
+    "AWS::StackName": STACK_NAME,
+    "AWS::StackId": arn("cloudformation", f"stack/{STACK_NAME}/local"),
     "AWS::NoValue": "",
 }
 

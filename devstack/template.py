@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devstack.intrinsics import ACCOUNT_ID, PSEUDO_PARAMETERS, REGION, Resolver, TemplateError, load_yaml
+from devstack.intrinsics import PSEUDO_PARAMETERS, Resolver, TemplateError, arn, load_yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
@@ -71,7 +71,11 @@ class Function:
 
     @property
     def arn(self) -> str:
-        return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.logical_id}"
+        return function_arn(self.logical_id)
+
+
+def function_arn(logical_id: str) -> str:
+    return arn("lambda", f"function:{logical_id}")
 
 
 @dataclass(frozen=True)
@@ -178,10 +182,9 @@ class _Parser:
 
     def _get_att(self, logical_id: str, attribute: str) -> str:
         resource_type = (self._resources.get(logical_id) or {}).get("Type")
-        prefix = f"arn:aws:{{}}:{REGION}:{ACCOUNT_ID}"
         arns: dict[tuple[str | None, str], str] = {
-            (FUNCTION_TYPE, "Arn"): f"{prefix.format('lambda')}:function:{logical_id}",
-            (TABLE_TYPE, "Arn"): f"{prefix.format('dynamodb')}:table/{logical_id}",
+            (FUNCTION_TYPE, "Arn"): function_arn(logical_id),
+            (TABLE_TYPE, "Arn"): arn("dynamodb", f"table/{logical_id}"),
             (SECRET_TYPE, "Id"): logical_id,
         }
         try:
