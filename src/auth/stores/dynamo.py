@@ -67,6 +67,17 @@ def expression_values(values: Mapping[str, object]) -> dict[str, dict[str, Any]]
     return {name: attribute_value(value) for name, value in values.items()}
 
 
+def set_attributes(attributes: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    """The part of an UpdateItem request that sets these attributes (values as an item holds
+    them): `SET #a = :a, ...`. Every name goes through ExpressionAttributeNames, so that a
+    reserved word (`role`, `state`, ...) is safe; a condition adds its own to both maps."""
+    return {
+        "UpdateExpression": "SET " + ", ".join(f"#{name} = :{name}" for name in attributes),
+        "ExpressionAttributeNames": {f"#{name}": name for name in attributes},
+        "ExpressionAttributeValues": {f":{name}": value for name, value in attributes.items()},
+    }
+
+
 def get_s(item: Item, name: str, default: str = "") -> str:
     value = item.get(name)
     return value["S"] if value and "S" in value else default

@@ -191,20 +191,15 @@ class PatStore:
         self._pause(random.uniform(0, FIRST_PAUSE_SECONDS * 2**attempt))  # noqa: S311 - not a secret
 
     def _copy_owner(self, token_hash: str, user: User) -> dict[str, Any]:
-        owner = OWNER.to_item(user.as_owner)
-        return {
-            "Update": {
-                "TableName": self._table,
-                "Key": _key(token_hash),
-                "UpdateExpression": "SET " + ", ".join(f"{name} = :{name}" for name in owner),
-                # Also refuses to create an item for a token deleted since the listing.
-                "ConditionExpression": "userId = :user",
-                "ExpressionAttributeValues": {
-                    **{f":{name}": value for name, value in owner.items()},
-                    ":user": dynamo.n(user.id),
-                },
-            }
+        update = {
+            "TableName": self._table,
+            "Key": _key(token_hash),
+            **dynamo.set_attributes(OWNER.to_item(user.as_owner)),
+            # Also refuses to create an item for a token deleted since the listing.
+            "ConditionExpression": "userId = :user",
         }
+        update["ExpressionAttributeValues"][":user"] = dynamo.n(user.id)
+        return {"Update": update}
 
     def get(self, token_hash: str, consistent: bool = False) -> PatRecord | None:
         return PAT.get(self._client, self._table, _key(token_hash), consistent)

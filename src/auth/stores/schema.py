@@ -65,6 +65,7 @@ class ItemCodec(Generic[R]):
         self._writers = tuple(
             (attrgetter(name), kind.write) for name, kind in fields.items() if kind.write is not None
         )
+        self._write_field = {name: kind.write for name, kind in fields.items() if kind.write is not None}
 
     def from_item(self, item: Item) -> R:
         return self._make(*map(call, self._readers, repeat(item)))
@@ -78,6 +79,14 @@ class ItemCodec(Generic[R]):
         """Add the record's attributes to `item`."""
         for value_of, write in self._writers:
             write(value_of(record), item)
+
+    def attributes(self, **values: Any) -> Written:
+        """The attributes of just these fields, by field name: what an update of part of the
+        item sets (auth.stores.dynamo.set_attributes)."""
+        item: Written = {}
+        for name, value in values.items():
+            self._write_field[name](value, item)
+        return item
 
     def get(self, client: Any, table: str, key: dict[str, Any], consistent: bool) -> R | None:
         """The record of this key, None when there is no item (auth.stores.dynamo.get_one)."""

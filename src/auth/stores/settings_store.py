@@ -43,8 +43,8 @@ class SettingsStore:
     ) -> InstanceSettings:
         """Change only the settings given, so two admins changing different ones lose nothing."""
         changes = {
-            "disallowUserRegistration": disallow_user_registration,
-            "disallowPasswordAuth": disallow_password_auth,
+            "disallow_user_registration": disallow_user_registration,
+            "disallow_password_auth": disallow_password_auth,
         }
         given = {name: value for name, value in changes.items() if value is not None}
         if not given:
@@ -53,10 +53,7 @@ class SettingsStore:
             response = self._client.update_item(
                 TableName=self._table,
                 Key=_KEY,
-                UpdateExpression="SET " + ", ".join(f"{name} = :{name}" for name in given),
-                ExpressionAttributeValues=dynamo.expression_values(
-                    {f":{name}": value for name, value in given.items()}
-                ),
+                **dynamo.set_attributes(SETTINGS.attributes(**given)),
                 ReturnValues="ALL_NEW",
             )
         return _from_item(response.get("Attributes"))

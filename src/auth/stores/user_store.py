@@ -250,14 +250,12 @@ class UserStore:
 
     def _update_request(self, before: User, after: User) -> dict[str, Any]:
         old, new = user_to_item(before), user_to_item(after)
-        written = [name for name in _CHANGEABLE if name == "updateTime" or new[name] != old[name]]
+        written = {name: new[name] for name in _CHANGEABLE if name == "updateTime" or new[name] != old[name]}
         return {
             "TableName": self._table,
             "Key": _user_key(after.id),
-            "UpdateExpression": "SET " + ", ".join(f"#{name} = :{name}" for name in written),
+            **dynamo.set_attributes(written),
             "ConditionExpression": "attribute_exists(pk)",
-            "ExpressionAttributeNames": {f"#{name}": name for name in written},
-            "ExpressionAttributeValues": {f":{name}": new[name] for name in written},
         }
 
     def token_added(self, user_id: int, owner: TokenOwner, max_tokens: int) -> dict[str, Any]:
