@@ -21,7 +21,7 @@ from typing import Any
 from auth.audit import AuditEvent, AuditSink, CredentialKind
 from auth.errors import InvalidArgument, NotFound, PermissionDenied
 from auth.identity_providers import IdentityProviders, provider_id_of
-from auth.idp_models import FieldMapping, IdentityProvider
+from auth.idp_models import FieldMapping, IdentityProvider, provider_name
 from auth.outbound_http import ProviderUnavailable
 from auth.provider_protocol import ProviderProtocol, ProviderRefused, SsoCredentials
 from auth.stores.idp_store import StoredProvider
@@ -136,5 +136,5 @@ class FederatedIdentities:
             CredentialKind.LINKED_IDENTITY,
             user_id,
             provider_id,
-            reason=f"sign-in with identity-providers/{provider_id} refused: {reason}",
+            reason=f"sign-in with {provider_name(provider_id)} refused: {reason}",
         )

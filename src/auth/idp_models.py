@@ -12,6 +12,12 @@ from enum import StrEnum
 NAME_PREFIX = "identity-providers/"
 
 
+def provider_name(provider_id: str) -> str:
+    """A provider's resource name, `identity-providers/<id>`, as answers and the audit trail
+    give it."""
+    return NAME_PREFIX + provider_id
+
+
 class ProviderType(StrEnum):
     """OAUTH2 (Memos' only kind) names its endpoints; OIDC reads them from the issuer's
     discovery document and proves the identity with an ID token."""
@@ -68,7 +74,7 @@ class IdentityProvider:
 
     @property
     def name(self) -> str:
-        return f"{NAME_PREFIX}{self.id}"
+        return provider_name(self.id)
 
 
 @dataclass(frozen=True)

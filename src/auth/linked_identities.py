@@ -17,7 +17,7 @@ import uuid
 from auth.audit import AuditEvent, AuditSink, CredentialKind, by_whom
 from auth.clock import Clock
 from auth.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from auth.idp_models import LinkRecord
+from auth.idp_models import LinkRecord, provider_name
 from auth.models import User
 from auth.principal import Principal
 from auth.provider_protocol import SsoCredentials
@@ -103,5 +103,5 @@ class LinkedIdentities:
             CredentialKind.LINKED_IDENTITY,
             owner.id,
             link.link_id,
-            reason=f"unlinked identity-providers/{link.provider_id} {by_whom(caller, owner.id)}",
+            reason=f"unlinked {provider_name(link.provider_id)} {by_whom(caller, owner.id)}",
         )

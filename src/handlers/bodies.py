@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 from auth.accounts import MAX_DISPLAY_NAME_CHARS, MAX_EMAIL_CHARS
 from auth.factors import TotpEnrolment, TotpStatus
-from auth.idp_models import NAME_PREFIX as IDP_NAME_PREFIX
 from auth.idp_models import (
     AuthStyle,
     FieldMapping,
@@ -34,6 +33,7 @@ from auth.idp_models import (
     LinkRecord,
     ProviderConfig,
     ProviderType,
+    provider_name,
 )
 from auth.logins import Login
 from auth.models import ClientInfo, Device, User
@@ -694,7 +694,7 @@ class LinkedIdentityJson(_Response):
     def of(cls, username: str, link: LinkRecord) -> LinkedIdentityJson:
         return cls(
             name=f"users/{username}/linkedIdentities/{link.link_id}",
-            idpName=f"{IDP_NAME_PREFIX}{link.provider_id}",
+            idpName=provider_name(link.provider_id),
             externUid=link.extern_uid,
             createTime=timestamp(link.create_time),
         )
