@@ -39,9 +39,9 @@ class ExternalIdentity:
     """The claims the provider's FieldMapping names, as text ("" for one it did not send)."""
 
     identifier: str
-    display_name: str = ""
-    email: str = ""
-    avatar_url: str = ""
+    display_name: str
+    email: str
+    avatar_url: str
 
 
 @dataclass(frozen=True)
