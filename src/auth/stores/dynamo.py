@@ -42,18 +42,22 @@ def boolean(value: bool) -> dict[str, bool]:
     return {"BOOL": value}
 
 
+def binary(value: bytes) -> dict[str, bytes]:
+    return {"B": value}
+
+
 def attribute_value(value: object) -> dict[str, Any]:
     """A plain value in DynamoDB's form: a bool is BOOL, an int N, a str S, bytes B; a value
     already in that form (a dict, such as a string set's {"SS": [...]}) is kept."""
     # bool before int: True is an int too.
     if isinstance(value, bool):
-        return {"BOOL": value}
+        return boolean(value)
     if isinstance(value, int):
-        return {"N": str(value)}
+        return n(value)
     if isinstance(value, str):
-        return {"S": str(value)}
+        return s(value)
     if isinstance(value, bytes):
-        return {"B": value}
+        return binary(value)
     if isinstance(value, dict):
         return value
     raise TypeError(f"no DynamoDB form for a {type(value).__name__}")

@@ -62,10 +62,8 @@ class ItemCodec(Generic[R]):
         self._make = record
         # In the dataclass's order, so that a record is made with positional arguments.
         self._readers = tuple(fields[name].read for name in declared)
-        self._writers = tuple(
-            (attrgetter(name), kind.write) for name, kind in fields.items() if kind.write is not None
-        )
         self._write_field = {name: kind.write for name, kind in fields.items() if kind.write is not None}
+        self._writers = tuple((attrgetter(name), write) for name, write in self._write_field.items())
 
     def from_item(self, item: Item) -> R:
         return self._make(*map(call, self._readers, repeat(item)))
@@ -103,8 +101,8 @@ class ItemCodec(Generic[R]):
 
 
 # Readers are auth.stores.dynamo's getters bound to their attribute by functools.partial
-# (made in C: one call per field on the authorizer's path); writers use dynamo's s, n and
-# boolean, so each attribute form is written down once.
+# (made in C: one call per field on the authorizer's path); writers use dynamo's s, n,
+# boolean and binary, so each attribute form is written down once.
 
 
 def string(name: str, default: str = "") -> Kind:
@@ -174,7 +172,7 @@ def binary(name: str) -> Kind:
     """Bytes; the attribute must be there (reading an item without it fails)."""
 
     def write(value: bytes, item: Written) -> None:
-        item[name] = {"B": value}
+        item[name] = dynamo.binary(value)
 
     return Kind(lambda item: bytes(item[name]["B"]), write)
 
