@@ -140,13 +140,24 @@ def prefixed_key(prefix: str, value: object) -> dict[str, Any]:
     return {"pk": s(f"{prefix}{value}")}
 
 
+def new_item(table: str, item: Item, key: str = "pk") -> dict[str, dict[str, Any]]:
+    """The Put of an item where none has its key, as a transaction item (`put_new` makes it
+    on its own)."""
+    return {"Put": {"TableName": table, "Item": item, "ConditionExpression": f"attribute_not_exists({key})"}}
+
+
+def still_exists(table_key: TableKey) -> dict[str, Any]:
+    """A transaction item that holds only while this item exists (a user being linked to)."""
+    table, key = table_key
+    return {"ConditionCheck": {"TableName": table, "Key": key, "ConditionExpression": "attribute_exists(pk)"}}
+
+
 def put_new(client: Any, table: str, item: Item, key: str = "pk") -> bool:
     """Put an item where none has its key: False when one had (the write is then not made).
 
     Any other failure is Unavailable, as in `translated_errors`.
     """
-    request = {"TableName": table, "Item": item, "ConditionExpression": f"attribute_not_exists({key})"}
-    return conditional_write(client.put_item, **request) is not None
+    return conditional_write(client.put_item, **new_item(table, item, key)["Put"]) is not None
 
 
 def put_new_random(client: Any, table: str, item: Item, key: str = "pk") -> None:

@@ -28,8 +28,6 @@ from auth.idp_models import IdentityProvider, LinkRecord
 from auth.stores import dynamo, schema
 from auth.stores.factor_store import SEALED_SECRET
 
-_NOT_EXISTS = "attribute_not_exists(pk)"
-
 
 @dataclass(frozen=True)
 class StoredProvider:
@@ -202,25 +200,8 @@ class IdpStore:
     def link_existing_user(self, link: LinkRecord, user_key: dynamo.TableKey) -> bool | None:
         """Link an identity to a user who must still exist, in one transaction: True when
         linked, False when the identity is linked already, None when the user is gone."""
-        table, key = user_key
         codes = dynamo.write_transaction(
-            self._client,
-            [
-                {
-                    "ConditionCheck": {
-                        "TableName": table,
-                        "Key": key,
-                        "ConditionExpression": "attribute_exists(pk)",
-                    }
-                },
-                {
-                    "Put": {
-                        "TableName": self._links,
-                        "Item": link_to_item(link),
-                        "ConditionExpression": _NOT_EXISTS,
-                    }
-                },
-            ],
+            self._client, [dynamo.still_exists(user_key), dynamo.new_item(self._links, link_to_item(link))]
         )
         if codes is None:
             return True
@@ -233,9 +214,7 @@ class IdpStore:
     def create_user_with_link(self, user_items: Sequence[dict[str, Any]], link: LinkRecord) -> Created:
         """A first sign-in: the user's items (auth.stores.user_store.creation_items: the user,
         then its username record) and the link, all or none."""
-        link_put = {
-            "Put": {"TableName": self._links, "Item": link_to_item(link), "ConditionExpression": _NOT_EXISTS}
-        }
+        link_put = dynamo.new_item(self._links, link_to_item(link))
         codes = dynamo.write_transaction(self._client, [*user_items, link_put])
         if codes is None:
             return Created.DONE

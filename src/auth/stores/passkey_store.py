@@ -166,22 +166,9 @@ class PasskeyStore:
     ) -> AddRefused | None:
         """Store a new passkey while its user exists, it is not registered yet and the user
         has room, using the registration's challenge up; None when done."""
-        users_table, user_key = self._users.key_of(record.user_id)
         items = [
-            {
-                "ConditionCheck": {
-                    "TableName": users_table,
-                    "Key": user_key,
-                    "ConditionExpression": "attribute_exists(pk)",
-                }
-            },
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": PASSKEY.to_item(record),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            },
+            dynamo.still_exists(self._users.key_of(record.user_id)),
+            dynamo.new_item(self._table, PASSKEY.to_item(record)),
             {
                 "Update": {
                     "TableName": self._table,

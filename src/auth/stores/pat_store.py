@@ -117,13 +117,7 @@ class PatStore:
     def put_new(self, record: PatRecord) -> dict[str, Any]:
         """The Put of a token that does not exist yet, as a transaction item written with
         its user's count (by `create`, `add_imported` and the importer)."""
-        return {
-            "Put": {
-                "TableName": self._table,
-                "Item": PAT.to_item(record),
-                "ConditionExpression": "attribute_not_exists(tokenHash)",
-            }
-        }
+        return dynamo.new_item(self._table, PAT.to_item(record), key="tokenHash")
 
     def add_imported(self, record: PatRecord) -> bool:
         """Store an imported token of an existing user with its count; False when a token

@@ -97,11 +97,7 @@ class RefreshFamilyStore:
 
     def put_new(self, family: RefreshFamily) -> dict[str, Any]:
         """The conditional Put of a new family (also a transaction item's `Put`)."""
-        return {
-            "TableName": self._table,
-            "Item": FAMILY.to_item(family),
-            "ConditionExpression": "attribute_not_exists(familyId)",
-        }
+        return dynamo.new_item(self._table, FAMILY.to_item(family), key="familyId")["Put"]
 
     def get(self, family_id: str) -> RefreshFamily | None:
         return FAMILY.get(self._client, self._table, _key(family_id), consistent=True)

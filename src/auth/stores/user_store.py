@@ -66,6 +66,10 @@ def _username_key(username: str) -> dict[str, Any]:
     return dynamo.prefixed_key(USERNAME_PREFIX, username_key(username))
 
 
+def _owner_item(user_id: int) -> dict[str, Any]:
+    return {"pk": dynamo.s(OWNER_MARKER), "userId": dynamo.n(user_id)}
+
+
 USER = schema.ItemCodec(
     User,
     id=schema.number("id"),
@@ -119,25 +123,13 @@ class UserStore:
 
     def claim_owner(self, user_id: int) -> bool:
         """Name the instance's owner unless one is named: sign-up then makes no more ADMINs."""
-        return dynamo.put_new(
-            self._client, self._settings_table, {"pk": dynamo.s(OWNER_MARKER), "userId": dynamo.n(user_id)}
-        )
+        return dynamo.put_new(self._client, self._settings_table, _owner_item(user_id))
 
     def imported_items(self, user: User, token_count: int) -> list[dict[str, Any]]:
         """Transaction items writing an imported user (flagged, counting `token_count` tokens
         written in the same transaction) and its username record, where neither exists."""
-        not_exists = "attribute_not_exists(pk)"
         item = {**user_to_item(user), IMPORTED: dynamo.boolean(True), TOKEN_COUNT: dynamo.n(token_count)}
-        return [
-            {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": not_exists}},
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": {**_username_key(user.username), "userId": dynamo.n(user.id)},
-                    "ConditionExpression": not_exists,
-                }
-            },
-        ]
+        return [dynamo.new_item(self._table, item), self._new_username(user)]
 
     def get_imported(self, user_id: int) -> User | None:
         """The user with this id if an import wrote it, else None (absent, or memos-auth's own)."""
@@ -183,18 +175,9 @@ class UserStore:
         Raises AlreadyExists when the username is taken, OwnerTaken when `claim_owner` was
         asked and another user claimed it first.
         """
-        not_exists = "attribute_not_exists(pk)"
         items = self.creation_items(user)
         if claim_owner:
-            items.append(
-                {
-                    "Put": {
-                        "TableName": self._settings_table,
-                        "Item": {"pk": dynamo.s(OWNER_MARKER), "userId": dynamo.n(user.id)},
-                        "ConditionExpression": not_exists,
-                    }
-                }
-            )
+            items.append(dynamo.new_item(self._settings_table, _owner_item(user.id)))
         codes = dynamo.write_transaction(self._client, items)
         if codes is None:
             return
@@ -207,23 +190,11 @@ class UserStore:
     def creation_items(self, user: User) -> list[dict[str, Any]]:
         """Transaction items writing a new user and then its username record, where neither
         exists (a first sign-in with an identity provider adds its link: auth.stores.idp_store)."""
-        not_exists = "attribute_not_exists(pk)"
-        return [
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": user_to_item(user),
-                    "ConditionExpression": not_exists,
-                }
-            },
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": {**_username_key(user.username), "userId": dynamo.n(user.id)},
-                    "ConditionExpression": not_exists,
-                }
-            },
-        ]
+        return [dynamo.new_item(self._table, user_to_item(user)), self._new_username(user)]
+
+    def _new_username(self, user: User) -> dict[str, Any]:
+        """The username record that keeps the name unique, where none has it."""
+        return dynamo.new_item(self._table, {**_username_key(user.username), "userId": dynamo.n(user.id)})
 
     def update(self, before: User, after: User) -> None:
         """Write what changed from `before` to `after`, and nothing else: a change another
