@@ -14,6 +14,10 @@ What a cold start imports is kept to what every request needs (handlers.lazy_rou
 
 from __future__ import annotations
 
+# First: it pauses the garbage collector until init_pause.end() below ends this init.
+from handlers import init_pause
+
+# isort: split
 import base64
 import json
 import os
@@ -228,3 +232,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         response = resolver().resolve(event, context)
     response.setdefault("headers", {}).update(SECURITY_HEADERS)
     return response
+
+
+init_pause.end()

@@ -8,7 +8,10 @@ in services of their own.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Generic, TypeVar
+
+from handlers import gc_pause
 
 T = TypeVar("T")
 
@@ -17,10 +20,15 @@ class Lazy(Generic[T]):
     def __init__(self, build: Callable[[], T]) -> None:
         self._build = build
         self._value: T | None = None
+        self._built = False
 
     def __call__(self) -> T:
         if self._value is None:
-            self._value = self._build()
+            # The first build is the rest of the container's start (boto3 and its clients);
+            # a rebuild (after a SnapStart restore) is not, and leaves the collector be.
+            with nullcontext() if self._built else gc_pause.paused():
+                self._value = self._build()
+            self._built = True
         return self._value
 
     def replace(self, value: T | None = None) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# First: it pauses the garbage collector until init_pause.end() below ends this init.
+from handlers import init_pause
+
+# isort: split
 from typing import Any
 
 from auth.clock import SystemClock
@@ -28,3 +32,6 @@ def handler(event: dict[str, Any], context: Any) -> None:
     rotation().run(step, secret_id, token)
     if step == Step.FINISH:
         count(Metric.KEY_ROTATED)
+
+
+init_pause.end()

@@ -290,7 +290,12 @@ def test_its_package_serves_the_pages_with_the_standard_library_alone(tmp_path: 
     subprocess.run(  # noqa: S603 - make with our own Makefile
         [make, "-s", "-C", str(src), "build-PagesFunction", f"ARTIFACTS_DIR={out}"], check=True
     )
-    assert sorted(p.name for p in (out / "handlers").iterdir()) == ["__init__.py", "account_pages.py"]
+    assert sorted(p.name for p in (out / "handlers").iterdir()) == [
+        "__init__.py",
+        "account_pages.py",
+        "gc_pause.py",
+        "init_pause.py",
+    ]
     code = (
         "import sys, json, handlers.account_pages as p\n"
         "answer = p.handler({'routeKey': 'GET /account/{proxy+}', 'rawPath': '/account/signin',"

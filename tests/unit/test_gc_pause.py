@@ -1,0 +1,151 @@
+"""A function's start runs without garbage collections, and what it built is frozen
+(handlers.gc_pause, handlers.init_pause); every other time the collector runs as usual."""
+
+from __future__ import annotations
+
+import ast
+import gc
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devstack.template import load_template
+from handlers import gc_pause
+from handlers.lazy import Lazy
+from tests.support.fresh_interpreter import ROOT, printed
+
+HANDLERS = ROOT / "src" / "handlers"
+ENTRY_MODULES = sorted(
+    {function.handler.rsplit(".", 1)[0] for function in load_template().functions.values()}
+)
+
+
+def test_the_template_has_the_four_entry_modules() -> None:
+    # If a function is added, it is held to the same start as these.
+    assert ENTRY_MODULES == [
+        "handlers.account_pages",
+        "handlers.api",
+        "handlers.authorizer",
+        "handlers.rotation",
+    ]
+
+
+# Run first in a fresh interpreter: from empty generations (so the few objects made before
+# a pause begins cannot tip one over), every collection that then starts is listed.
+COUNT_COLLECTIONS = (
+    "import gc, json\n"
+    "gc.collect()\n"
+    "collections = []\n"
+    "gc.callbacks.append(lambda phase, info: phase == 'start' and collections.append(info))\n"
+)
+
+
+@pytest.mark.parametrize("module", ENTRY_MODULES)
+def test_an_entry_modules_init_collects_nothing_and_freezes_what_it_loaded(module: str) -> None:
+    started = printed(
+        f"{COUNT_COLLECTIONS}import {module}\n"
+        "print(json.dumps({'collections': len(collections), 'enabled': gc.isenabled(),"
+        " 'frozen': gc.get_freeze_count()}))"
+    )
+    assert started["collections"] == 0
+    assert started["enabled"] is True
+    # Every module, class and function the init loaded: far more than the interpreter's own.
+    assert started["frozen"] > 10_000
+
+
+def test_without_the_pause_the_same_init_collects() -> None:
+    # What the test above would see with no pause: the pause is what keeps the count at 0.
+    started = printed(
+        f"{COUNT_COLLECTIONS}import handlers.gc_pause\n"
+        "handlers.gc_pause.pause = lambda: False\n"
+        "import handlers.authorizer\n"
+        "print(json.dumps({'collections': len(collections), 'frozen': gc.get_freeze_count()}))"
+    )
+    assert started["collections"] > 0
+    assert started["frozen"] == 0
+
+
+def _imported(path: Path) -> set[str]:
+    """Every module `path` imports, by its full name (`from a import b` names a and a.b)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+    return names
+
+
+def test_only_entry_modules_import_init_pause_and_each_ends_it() -> None:
+    # Another importer would leave the collector paused for good.
+    src = ROOT / "src"
+    importers = sorted(
+        ".".join(path.relative_to(src).with_suffix("").parts)
+        for path in src.rglob("*.py")
+        if "handlers.init_pause" in _imported(path)
+    )
+    assert importers == ENTRY_MODULES
+    for module in ENTRY_MODULES:
+        path = HANDLERS / f"{module.split('.')[1]}.py"
+        body = ast.parse(path.read_text(encoding="utf-8")).body
+        imports = [node for node in body if isinstance(node, ast.Import | ast.ImportFrom)]
+        # After `from __future__ import annotations`, before anything the init loads.
+        assert ast.unparse(imports[1]) == "from handlers import init_pause", module
+        assert ast.unparse(body[-1]) == "init_pause.end()", module
+
+
+@pytest.fixture
+def collector() -> Iterator[None]:
+    """The collector as every test finds it, with whatever a test froze let go again."""
+    assert gc.isenabled()
+    yield
+    gc.unfreeze()
+    gc.enable()
+
+
+def test_a_lazy_values_first_build_is_paused_and_frozen_a_rebuild_is_not(collector: None) -> None:
+    seen: list[tuple[bool, int]] = []
+
+    def build() -> object:
+        seen.append((gc.isenabled(), gc.get_freeze_count()))
+        return [[] for _ in range(1_000)]
+
+    services = Lazy(build)
+    services()
+    assert seen == [(False, seen[0][1])]
+    assert gc.isenabled()
+    # The built list and its thousand lists are out of every collection from now on.
+    assert gc.get_freeze_count() >= seen[0][1] + 1_000
+
+    services()
+    assert len(seen) == 1
+
+    # After a SnapStart restore: not a start, so the collector keeps running, and what the
+    # rebuild made is not frozen.
+    services.replace(None)
+    services()
+    enabled_in_rebuild, frozen_in_rebuild = seen[1]
+    assert enabled_in_rebuild
+    assert gc.get_freeze_count() == frozen_in_rebuild
+
+
+def test_a_first_build_that_fails_resumes_the_collector_and_freezes_nothing(collector: None) -> None:
+    def failing() -> object:
+        raise RuntimeError("no configuration")
+
+    frozen = gc.get_freeze_count()
+    with pytest.raises(RuntimeError):
+        Lazy(failing)()
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == frozen
+
+
+def test_a_pause_inside_a_pause_leaves_the_outer_one_be(collector: None) -> None:
+    with gc_pause.paused():
+        frozen = gc.get_freeze_count()
+        with gc_pause.paused():
+            pass
+        assert not gc.isenabled()
+        assert gc.get_freeze_count() == frozen
+    assert gc.isenabled()
