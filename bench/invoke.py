@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from typing import Any
 
 from auth.wiring import AuthorizerServices
@@ -29,12 +29,13 @@ def invoke(event: dict[str, Any]) -> bool:
 def container(services: AuthorizerServices) -> Iterator[None]:
     """The authorizer module as a container holding `services`.
 
-    Refusals are logged at INFO: the log lines are still formatted (Lambda pays for that
-    too) but written to /dev/null instead of flooding the bench's output.
+    Refusals are logged at INFO, and each denial writes its metric line to stdout: both are
+    still formatted and written (Lambda pays for that too), to /dev/null instead of flooding
+    the bench's output.
     """
     handler = observability.logger.registered_handler
     assert isinstance(handler, logging.StreamHandler)
-    with open(os.devnull, "w") as devnull:
+    with open(os.devnull, "w") as devnull, redirect_stdout(devnull):
         previous = handler.setStream(devnull)
         authorizer.services.replace(services)
         try:

@@ -23,13 +23,14 @@ RESULTS = Path(__file__).resolve().parent / "results.json"
 
 
 def measure(users: int = USERS) -> dict[str, Any]:
+    from devstack.backends import SUSTAINED_LOAD
     from devstack.stack import LocalStack
     from tests.support.memos_db import go_bcrypt, many_users
     from tools.memos_import import mapping, memos_sqlite
     from tools.memos_import.target import from_stack_file, resolve
     from tools.memos_import.writer import DEFAULT_THREADS, Importer
 
-    with tempfile.TemporaryDirectory() as folder, LocalStack() as stack:
+    with tempfile.TemporaryDirectory() as folder, LocalStack(env_overrides=SUSTAINED_LOAD) as stack:
         if stack.dynamodb_backend != "dynamodb-local":
             return {"skipped": f"DynamoDB Local is not available here ({stack.dynamodb_backend})"}
         # One hash for all: hashing is Memos' cost, not the import's.

@@ -26,6 +26,7 @@ import requests
 from auth.models import Role, State, User
 from auth.stores.user_store import user_to_item
 from auth.usernames import username_key
+from devstack.backends import SUSTAINED_LOAD
 from devstack.stack import LocalStack
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -115,7 +116,7 @@ def _walk(session: requests.Session, url: str, page_size: int) -> dict[str, Any]
 
 
 def measure() -> dict[str, Any]:
-    with LocalStack() as stack:
+    with LocalStack(env_overrides=SUSTAINED_LOAD) as stack:
         base = stack.url + "/api/v1"
         session = requests.Session()
         credentials = {"username": "admin", "password": PASSWORD}

@@ -11,10 +11,13 @@ import pytest
 from devstack.backends import (
     CHOICE_VARIABLE,
     DYNAMODB_LOCAL,
+    JIT_VARIABLE,
     MOTO,
     REQUIRE_VARIABLE,
+    SUSTAINED_LOAD,
     BackendError,
     choose_dynamodb,
+    jit_flags,
 )
 from devstack.stack import LocalStack, StackError
 
@@ -72,6 +75,14 @@ def test_moto_asked_for_by_name_wins_over_the_requirement(tmp_path):
 def test_an_unknown_choice_is_an_error(tmp_path):
     with pytest.raises(BackendError, match="expected dynamodb-local or moto"):
         choose_dynamodb({CHOICE_VARIABLE: "dynamo"}, tmp_path)
+
+
+def test_dynamodb_local_stops_at_the_quick_jit_tier_unless_a_benchmark_asks_for_the_full_one():
+    assert jit_flags({}) == ("-XX:TieredStopAtLevel=1",)
+    assert jit_flags({JIT_VARIABLE: " Quick "}) == ("-XX:TieredStopAtLevel=1",)
+    assert jit_flags(SUSTAINED_LOAD) == ()
+    with pytest.raises(BackendError, match="DEVSTACK_DYNAMODB_JIT=fast: expected one of quick, full"):
+        jit_flags({JIT_VARIABLE: "fast"})
 
 
 def test_a_required_dynamodb_local_that_cannot_run_stops_the_stack_with_the_reason(tmp_path):
