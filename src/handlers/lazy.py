@@ -25,7 +25,8 @@ class Lazy(Generic[T]):
     def __call__(self) -> T:
         if self._value is None:
             # The first build is the rest of the container's start (boto3 and its clients);
-            # a rebuild (after a SnapStart restore) is not, and leaves the collector be.
+            # a rebuild after `replace(None)` is not, and leaves the collector be. (A SnapStart
+            # snapshot holds no services: a restored container's first build is its first.)
             with nullcontext() if self._built else gc_pause.paused():
                 self._value = self._build()
             self._built = True

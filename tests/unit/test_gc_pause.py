@@ -121,8 +121,7 @@ def test_a_lazy_values_first_build_is_paused_and_frozen_a_rebuild_is_not(collect
     services()
     assert len(seen) == 1
 
-    # After a SnapStart restore: not a start, so the collector keeps running, and what the
-    # rebuild made is not frozen.
+    # A rebuild is no start: the collector keeps running, and what it made is not frozen.
     services.replace(None)
     services()
     enabled_in_rebuild, frozen_in_rebuild = seen[1]
