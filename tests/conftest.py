@@ -105,3 +105,17 @@ def api(aws: dict[str, Any], clock: FakeClock, config: Config, audit: RecordingA
 @pytest.fixture
 def authorizer_services(aws: dict[str, Any], clock: FakeClock, config: Config) -> AuthorizerServices:
     return build_authorizer_services(config, clock, aws["dynamodb"], aws["secretsmanager"])
+
+
+# `make test` hands whole files to two xdist workers in collection order (`--dist loadfile`):
+# the files that start a local stack or a browser, the longest, go first, so that the last
+# ones left are short unit modules and neither worker waits long for the other at the end.
+_LONGEST_FIRST = ("e2e", "browser", "devstack")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        folder = item.path.parent.name
+        return _LONGEST_FIRST.index(folder) if folder in _LONGEST_FIRST else len(_LONGEST_FIRST)
+
+    items.sort(key=rank)
