@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast
 import gc
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -15,7 +14,6 @@ from handlers import gc_pause
 from handlers.lazy import Lazy
 from tests.support.fresh_interpreter import ROOT, printed
 
-HANDLERS = ROOT / "src" / "handlers"
 ENTRY_MODULES = sorted(
     {function.handler.rsplit(".", 1)[0] for function in load_template().functions.values()}
 )
@@ -71,10 +69,10 @@ def test_without_the_pause_the_same_init_collects() -> None:
     assert started["frozen"] == 0
 
 
-def _imported(path: Path) -> set[str]:
-    """Every module `path` imports, by its full name (`from a import b` names a and a.b)."""
+def _imported(tree: ast.Module) -> set[str]:
+    """Every module `tree` imports, by its full name (`from a import b` names a and a.b)."""
     names = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module:
@@ -85,15 +83,14 @@ def _imported(path: Path) -> set[str]:
 def test_only_entry_modules_import_init_pause_and_each_ends_it() -> None:
     # Another importer would leave the collector paused for good.
     src = ROOT / "src"
-    importers = sorted(
-        ".".join(path.relative_to(src).with_suffix("").parts)
+    trees = {
+        ".".join(path.relative_to(src).with_suffix("").parts): ast.parse(path.read_text(encoding="utf-8"))
         for path in src.rglob("*.py")
-        if "handlers.init_pause" in _imported(path)
-    )
+    }
+    importers = sorted(module for module, tree in trees.items() if "handlers.init_pause" in _imported(tree))
     assert importers == ENTRY_MODULES
     for module in ENTRY_MODULES:
-        path = HANDLERS / f"{module.split('.')[1]}.py"
-        body = ast.parse(path.read_text(encoding="utf-8")).body
+        body = trees[module].body
         imports = [node for node in body if isinstance(node, ast.Import | ast.ImportFrom)]
         # After `from __future__ import annotations`, before anything the init loads.
         assert ast.unparse(imports[1]) == "from handlers import init_pause", module
