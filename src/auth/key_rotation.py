@@ -9,6 +9,10 @@ fails. Every step is therefore idempotent: a retry finds its work done and does 
 - testSecret: sign and verify a token with the pending key before anyone signs with it.
 - finishSecret: move AWSCURRENT to the pending version; Secrets Manager labels the old
   one AWSPREVIOUS, which the key ring keeps verifying, so no token stops working early.
+  The new key signs only ACTIVATION_DELAY_SECONDS after createSecret made it (auth.keys),
+  which keeps every container able to verify its tokens only if the rotation finishes
+  soon after: a pending key older than FINISH_WITHIN_SECONDS is refused, and the next
+  rotation makes a fresh one.
 """
 
 from __future__ import annotations
@@ -21,7 +25,15 @@ from botocore.exceptions import ClientError
 
 from auth.clock import Clock
 from auth.errors import Internal
-from auth.keys import CURRENT_STAGE, FIRST_KID, new_secret_string, next_kid, parse_secret
+from auth.keys import (
+    CURRENT_STAGE,
+    FINISH_WITHIN_SECONDS,
+    FIRST_KID,
+    StoredKey,
+    new_secret_string,
+    next_kid,
+    parse_stored_key,
+)
 from auth.tokens import SigningKey, mint_refresh_token, parse_refresh_token
 
 PENDING_STAGE = "AWSPENDING"
@@ -84,7 +96,7 @@ class KeyRotation:
         self._client.put_secret_value(
             SecretId=secret_id,
             ClientRequestToken=token,
-            SecretString=new_secret_string(kid),
+            SecretString=new_secret_string(kid, self._clock.now()),
             VersionStages=[PENDING_STAGE],
         )
 
@@ -92,9 +104,10 @@ class KeyRotation:
         return None
 
     def test_secret(self, secret_id: str, token: str) -> None:
-        pending = self._pending(secret_id, token)
-        if pending is None:
+        stored = self._pending(secret_id, token)
+        if stored is None:
             raise RotationError("no pending key to test")
+        pending = stored.key
         current = self._current(secret_id)
         if current is not None and (pending.kid == current.kid or pending.secret == current.secret):
             raise RotationError("the pending key must differ from the current key and kid")
@@ -107,6 +120,15 @@ class KeyRotation:
             raise RotationError("the pending key does not round-trip a token")
 
     def finish_secret(self, secret_id: str, token: str) -> None:
+        pending = self._pending(secret_id, token)
+        if pending is None:
+            raise RotationError("no pending key to finish")
+        # A key made without a time (before keys carried one) signs at once: nothing to wait for.
+        if pending.created_at and self._clock.now() - pending.created_at > FINISH_WITHIN_SECONDS:
+            raise RotationError(
+                f"the pending key was made more than {FINISH_WITHIN_SECONDS} s ago, too long for "
+                "every container to learn it before it signs; rotate again to make a fresh one"
+            )
         metadata = self._client.describe_secret(SecretId=secret_id)
         current_version = next(
             (
@@ -124,12 +146,13 @@ class KeyRotation:
         self._client.update_secret_version_stage(**arguments)
 
     def _current(self, secret_id: str) -> SigningKey | None:
-        return self._key(SecretId=secret_id, VersionStage=CURRENT_STAGE)
+        current = self._key(SecretId=secret_id, VersionStage=CURRENT_STAGE)
+        return current.key if current is not None else None
 
-    def _pending(self, secret_id: str, token: str) -> SigningKey | None:
+    def _pending(self, secret_id: str, token: str) -> StoredKey | None:
         return self._key(SecretId=secret_id, VersionId=token, VersionStage=PENDING_STAGE)
 
-    def _key(self, **version: str) -> SigningKey | None:
+    def _key(self, **version: str) -> StoredKey | None:
         """The key of one version, None when that version has no value yet."""
         try:
             response = self._client.get_secret_value(**version)
@@ -137,4 +160,4 @@ class KeyRotation:
             if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
                 return None
             raise
-        return parse_secret(response["SecretString"])
+        return parse_stored_key(response["SecretString"])

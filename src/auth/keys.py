@@ -4,6 +4,12 @@ AWSCURRENT signs; AWSCURRENT and AWSPREVIOUS verify, chosen by the token's `kid`
 rotation never logs anyone out. Keys are cached in the container for at most
 `key_cache_seconds`, so a warm invocation makes no Secrets Manager call.
 
+A container learns of a rotation when its cache expires, or at once when a token names a kid
+it does not know, but such re-reads are throttled (UNKNOWN_KID_RELOAD_SECONDS). A new key
+therefore signs only ACTIVATION_DELAY_SECONDS after the rotation made it: by then every
+container that read the keys before the rotation may re-read them, and every container that
+read them since knows the new key. Until then AWSPREVIOUS, the key it replaced, signs on.
+
 Powertools' Parameters utility caches by secret name only, so it cannot hold the two
 version stages apart nor remember that there is no previous version yet; this module keeps
 its own small cache instead.
@@ -32,14 +38,41 @@ MIN_KEY_CHARS = 32
 # A token naming an unknown kid may mean this container missed a rotation. Re-reading is
 # allowed this often, so forged kids cannot become a flood of Secrets Manager calls.
 UNKNOWN_KID_RELOAD_SECONDS = 30
+# How long a rotated-in key waits before it signs. key_rotation finishes a rotation only while
+# its key is younger than FINISH_WITHIN_SECONDS: a container that read the keys just before
+# the finish may then re-read them by the time the first token of the new key reaches it,
+# with as long again as a margin for the functions' clocks.
+ACTIVATION_DELAY_SECONDS = 120
+FINISH_WITHIN_SECONDS = ACTIVATION_DELAY_SECONDS - 2 * UNKNOWN_KID_RELOAD_SECONDS
 # Marks a secret value whose key was brought over from Memos (parse_secret).
 IMPORTED_FLAG = "importedFromMemos"
+# When the rotation function made the key (StoredKey).
+CREATED_AT_FIELD = "createdAt"
 # Fixed idempotency token for the first-run key: when several containers start at once,
 # exactly one value is stored and the others read it back.
 FIRST_RUN_REQUEST_TOKEN = "memos-auth-first-run-key-00000001"
 
 
+class StoredKey:
+    """A key as its secret version holds it: the key, and when it was made (epoch seconds;
+    0 for a key stored without the time: Memos' own, or one made before keys carried it)."""
+
+    # A plain class: @dataclass would cost the authorizer's cold start for one small record.
+    __slots__ = ("created_at", "key")
+
+    def __init__(self, key: SigningKey, created_at: int = 0) -> None:
+        self.key = key
+        self.created_at = created_at
+
+    def signs_at(self, now: float) -> bool:
+        return now >= self.created_at + ACTIVATION_DELAY_SECONDS
+
+
 def parse_secret(secret_string: str) -> SigningKey:
+    return parse_stored_key(secret_string).key
+
+
+def parse_stored_key(secret_string: str) -> StoredKey:
     try:
         value = json.loads(secret_string)
     except ValueError as exc:
@@ -55,7 +88,10 @@ def parse_secret(secret_string: str) -> SigningKey:
     memos_key = value.get(IMPORTED_FLAG) is True and kid == FIRST_KID
     if len(key) < MIN_KEY_CHARS and not memos_key:
         raise Internal("signing key secret needs a kid and a key of at least 32 characters")
-    return SigningKey(kid=kid, secret=key.encode("utf-8"))
+    created_at = value.get(CREATED_AT_FIELD, 0)
+    if not isinstance(created_at, int) or isinstance(created_at, bool) or created_at < 0:
+        raise Internal("signing key secret's createdAt must be epoch seconds")
+    return StoredKey(SigningKey(kid=kid, secret=key.encode("utf-8")), created_at)
 
 
 def imported_secret_string(memos_secret_key: str) -> str:
@@ -63,8 +99,8 @@ def imported_secret_string(memos_secret_key: str) -> str:
     return json.dumps({"kid": FIRST_KID, "key": memos_secret_key, IMPORTED_FLAG: True})
 
 
-def new_secret_string(kid: str) -> str:
-    return json.dumps({"kid": kid, "key": secrets.token_urlsafe(48)})
+def new_secret_string(kid: str, now: float) -> str:
+    return json.dumps({"kid": kid, "key": secrets.token_urlsafe(48), CREATED_AT_FIELD: int(now)})
 
 
 def next_kid(kid: str) -> str:
@@ -121,14 +157,18 @@ class KeyRing:
         self._source = source
         self._clock = clock
         self._max_age = max_age
-        self._current: SigningKey | None = None
+        self._current: StoredKey | None = None
+        # What signs while the current key is too new to (ACTIVATION_DELAY_SECONDS).
+        self._previous: SigningKey | None = None
         self._by_kid: dict[str, SigningKey] = {}
         self._loaded_at = float("-inf")
 
     def signing_key(self) -> SigningKey:
         self._ensure_fresh()
         assert self._current is not None
-        return self._current
+        if self._previous is None or self._current.signs_at(self._clock.now()):
+            return self._current.key
+        return self._previous
 
     def verification_key(self, kid: str) -> SigningKey | None:
         self._ensure_fresh()
@@ -146,17 +186,19 @@ class KeyRing:
         current_string = self._source.fetch(CURRENT_STAGE)
         if current_string is None:
             # First run: generate and store a key, as Memos does on first start.
-            self._source.store_first(new_secret_string(FIRST_KID))
+            self._source.store_first(new_secret_string(FIRST_KID, self._clock.now()))
             current_string = self._source.fetch(CURRENT_STAGE)
             if current_string is None:
                 raise Unavailable("signing key unavailable")
-        current = parse_secret(current_string)
-        by_kid = {current.kid: current}
+        current = parse_stored_key(current_string)
+        by_kid = {current.key.kid: current.key}
+        previous: SigningKey | None = None
         previous_string = self._source.fetch(PREVIOUS_STAGE)
         if previous_string is not None:
             previous = parse_secret(previous_string)
             by_kid.setdefault(previous.kid, previous)
-        self._current, self._by_kid, self._loaded_at = current, by_kid, self._clock.now()
+        self._current, self._previous = current, previous
+        self._by_kid, self._loaded_at = by_kid, self._clock.now()
 
 
 class DemoKeyRing:

@@ -11,12 +11,14 @@ from botocore.stub import Stubber
 from auth.config import Config
 from auth.errors import Internal, Unavailable
 from auth.keys import (
+    ACTIVATION_DELAY_SECONDS,
     CURRENT_STAGE,
     PREVIOUS_STAGE,
     UNKNOWN_KID_RELOAD_SECONDS,
     KeyRing,
     SecretsManagerKeySource,
     imported_secret_string,
+    new_secret_string,
     next_kid,
     parse_secret,
 )
@@ -151,3 +153,31 @@ def test_a_memos_key_is_taken_as_it_is_when_imported_as_v1() -> None:
 def test_a_short_key_is_refused_unless_it_is_memos_v1(value: dict[str, Any]) -> None:
     with pytest.raises(Internal):
         parse_secret(json.dumps(value))
+
+
+@pytest.mark.parametrize("created_at", ["1700000000", -1, 1.5, True, None])
+def test_a_creation_time_that_is_not_epoch_seconds_fails_closed(
+    aws: dict[str, Any], clock: FakeClock, created_at: object
+) -> None:
+    aws["secretsmanager"].put_secret_value(
+        SecretId=SECRET, SecretString=json.dumps({"kid": "v1", "key": "a" * 40, "createdAt": created_at})
+    )
+    with pytest.raises(Internal):
+        KeyRing(SecretsManagerKeySource(aws["secretsmanager"], SECRET), clock).signing_key()
+
+
+def test_a_new_key_signs_at_once_when_no_key_came_before_it(aws: dict[str, Any], clock: FakeClock) -> None:
+    aws["secretsmanager"].put_secret_value(SecretId=SECRET, SecretString=new_secret_string("v1", clock.now()))
+    assert KeyRing(SecretsManagerKeySource(aws["secretsmanager"], SECRET), clock).signing_key().kid == "v1"
+
+
+def test_a_new_key_signs_only_after_the_activation_delay(aws: dict[str, Any], clock: FakeClock) -> None:
+    put_key(aws["secretsmanager"], "v1", "a" * 40)
+    aws["secretsmanager"].put_secret_value(SecretId=SECRET, SecretString=new_secret_string("v2", clock.now()))
+    ring = KeyRing(SecretsManagerKeySource(aws["secretsmanager"], SECRET), clock)
+    assert ring.signing_key().kid == "v1"
+    assert ring.verification_key("v2") is not None, "it verifies from the start"
+    clock.advance(ACTIVATION_DELAY_SECONDS - 1)
+    assert ring.signing_key().kid == "v1"
+    clock.advance(1)
+    assert ring.signing_key().kid == "v2"

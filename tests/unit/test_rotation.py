@@ -12,7 +12,15 @@ from moto.secretsmanager.models import secretsmanager_backends
 
 from auth.errors import Unauthenticated
 from auth.key_rotation import PENDING_STAGE, KeyRotation, RotationError, Step
-from auth.keys import CURRENT_STAGE, PREVIOUS_STAGE, KeyRing, SecretsManagerKeySource
+from auth.keys import (
+    ACTIVATION_DELAY_SECONDS,
+    CURRENT_STAGE,
+    FINISH_WITHIN_SECONDS,
+    PREVIOUS_STAGE,
+    UNKNOWN_KID_RELOAD_SECONDS,
+    KeyRing,
+    SecretsManagerKeySource,
+)
 from auth.models import Role, State, User
 from auth.tokens import IssuedToken, mint_access_token, parse_access_token, read_key_id
 from handlers import rotation as rotation_handler
@@ -67,12 +75,75 @@ def test_tokens_from_before_during_and_after_a_rotation_all_verify(
     during = mint(aws, clock)
     for step in (Step.SET, Step.TEST, Step.FINISH):
         keyed.run(step, SECRET, token)
+    finished = mint(aws, clock)
+    clock.advance(ACTIVATION_DELAY_SECONDS)
     after = mint(aws, clock)
 
-    assert (kid_of(before), kid_of(during), kid_of(after)) == ("v1", "v1", "v2")
+    assert [kid_of(issued) for issued in (before, during, finished, after)] == ["v1", "v1", "v1", "v2"]
     verifier = ring(aws, clock)
-    for issued in (before, during, after):
+    for issued in (before, during, finished, after):
         assert parse_access_token(issued.token, verifier.verification_key, clock.now()).user_id == ALICE.id
+
+
+@pytest.mark.parametrize("read_before", [0, 1, 5, 29, 30, 31, 60, 299])
+@pytest.mark.parametrize("forged_kid_first", [False, True])
+def test_a_container_that_read_the_keys_just_before_a_rotation_verifies_the_new_keys_first_token(
+    aws: dict[str, Any], clock: FakeClock, keyed: KeyRotation, read_before: int, forged_kid_first: bool
+) -> None:
+    # A warm container re-reads for an unknown kid at most every UNKNOWN_KID_RELOAD_SECONDS;
+    # the new key must not sign before that container may re-read, whenever it last read
+    # (at its start, or for a forged kid that made it re-read just before the rotation).
+    warm = ring(aws, clock)
+    warm.signing_key()
+    if forged_kid_first:
+        clock.advance(UNKNOWN_KID_RELOAD_SECONDS)
+        assert warm.verification_key("forged") is None  # which re-reads the keys now
+    clock.advance(read_before)
+    token = begin_rotation()
+    for step in STEPS:
+        keyed.run(step, SECRET, token)
+        clock.advance(1)
+    signer = ring(aws, clock)  # a container started after the rotation
+    while kid_of(first := mint_access_token(ALICE, signer.signing_key(), clock.now(), 900)) == "v1":
+        assert parse_access_token(first.token, warm.verification_key, clock.now()).user_id == ALICE.id
+        clock.advance(1)
+    assert parse_access_token(first.token, warm.verification_key, clock.now()).user_id == ALICE.id
+
+
+def test_finishing_waits_for_no_one_and_refuses_a_pending_key_too_old_to_be_learnt_in_time(
+    aws: dict[str, Any], clock: FakeClock, keyed: KeyRotation
+) -> None:
+    token = begin_rotation()
+    for step in (Step.CREATE, Step.SET, Step.TEST):
+        keyed.run(step, SECRET, token)
+    versions = aws["secretsmanager"].describe_secret(SecretId=SECRET)["VersionIdsToStages"]
+    clock.advance(FINISH_WITHIN_SECONDS + 1)
+    with pytest.raises(RotationError, match="rotate again"):
+        keyed.run(Step.FINISH, SECRET, token)
+    assert aws["secretsmanager"].describe_secret(SecretId=SECRET)["VersionIdsToStages"] == versions
+    assert stored(aws, VersionStage=CURRENT_STAGE)["kid"] == "v1"
+
+    fresh = begin_rotation()
+    for step in STEPS:
+        keyed.run(step, SECRET, fresh)
+    assert stored(aws, VersionStage=CURRENT_STAGE)["kid"] == "v2"
+
+
+def test_a_pending_key_without_a_creation_time_finishes_and_signs_at_once(
+    aws: dict[str, Any], clock: FakeClock, keyed: KeyRotation
+) -> None:
+    # A key put by hand, as {"kid","key"} alone: nothing says how old it is.
+    token = begin_rotation()
+    aws["secretsmanager"].put_secret_value(
+        SecretId=SECRET,
+        ClientRequestToken=token,
+        SecretString=json.dumps({"kid": "v2", "key": "b" * 40}),
+        VersionStages=[PENDING_STAGE],
+    )
+    clock.advance(3600)
+    for step in (Step.TEST, Step.FINISH):
+        keyed.run(step, SECRET, token)
+    assert kid_of(mint(aws, clock)) == "v2"
 
 
 def test_rotation_moves_current_to_the_new_version_and_keeps_the_old_as_previous(
