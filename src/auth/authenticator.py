@@ -31,15 +31,20 @@ _NOT_IN_TOKEN = re.compile(r"[\s,]")
 
 
 def bearer_token(authorization: str | None) -> str | None:
-    """The token of an `Authorization: Bearer <token>` header, or None for any other header.
+    """The token of an `Authorization: Bearer <token>` header; None when there is none (or
+    it is empty).
 
     The scheme in any case (`bearer`, `BEARER`), as RFC 9110 §11.1 and Memos have it; exactly
     one space and no whitespace in the token: anything looser is not a header we issued
-    clients, and being strict leaves no room for header-smuggling variants. Only the first
-    7 characters are lowered, never the whole header (this runs on every request).
+    clients, and being strict leaves no room for header-smuggling variants. Any other header
+    (another scheme, other spacing) is refused rather than passed over, so that it never
+    lets a session cookie stand in for it. Only the first 7 characters are lowered, never the
+    whole header (this runs on every request).
     """
-    if not authorization or authorization[:_BEARER_PREFIX_CHARS].lower() != _BEARER_PREFIX_LOWER:
+    if not authorization:
         return None
+    if authorization[:_BEARER_PREFIX_CHARS].lower() != _BEARER_PREFIX_LOWER:
+        raise Unauthenticated("not a bearer token")
     token = authorization[_BEARER_PREFIX_CHARS:]
     if not token or _NOT_IN_TOKEN.search(token):
         raise Unauthenticated("malformed bearer token")

@@ -52,7 +52,7 @@ def optional_principal(event: APIGatewayProxyEventV2) -> Principal | None:
     headers = event.headers or {}
     authorization = headers.get("authorization")
     session = cookie_value(event.cookies, SESSION_COOKIE)
-    if authorization is None and session is None:
+    if not authorization and session is None:
         return None
     return services().authenticator.authenticate(authorization, session)
 

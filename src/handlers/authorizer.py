@@ -67,7 +67,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     session: str | None = None
     try:
         session = cookie_value(authorizer_event.cookies(event), SESSION_COOKIE)
-        if authorization is None and session is not None and not _same_origin_enough(event):
+        if not authorization and session is not None and not _same_origin_enough(event):
             # SPEC §10: a cookie rides along on another site's request; refused before the
             # session is even read, so such a request touches nothing.
             count_denial(DenialReason.CROSS_SITE)

@@ -33,12 +33,8 @@ def test_the_bearer_scheme_is_read_in_any_case(scheme: str) -> None:
 @pytest.mark.parametrize("scheme", ["bearer", "BEARER"])
 @pytest.mark.parametrize("space", ["", "  ", "\t", "\u00a0", "\n"])
 def test_the_bearer_scheme_in_any_case_still_needs_exactly_one_space(scheme: str, space: str) -> None:
-    authorization = f"{scheme}{space}abc"
-    if space[:1] == " ":
-        with pytest.raises(Unauthenticated):
-            bearer_token(authorization)
-    else:
-        assert bearer_token(authorization) is None
+    with pytest.raises(Unauthenticated):
+        bearer_token(f"{scheme}{space}abc")
 
 
 @pytest.mark.parametrize("separator", [" ", "\t", ","])
@@ -47,10 +43,15 @@ def test_a_lower_case_bearer_token_with_whitespace_or_a_comma_is_refused(separat
         bearer_token(f"bearer abc{separator}def")
 
 
-@pytest.mark.parametrize(
-    "header", ["Basic abc", "Bearerabc", "Bear abc", "Béarer abc", "\u212aearer abc", ""]
-)
-def test_other_schemes_are_no_bearer_header(header: str) -> None:
+@pytest.mark.parametrize("header", ["Basic abc", "Bearerabc", "Bear abc", "Béarer abc", "\u212aearer abc"])
+def test_other_schemes_are_refused_not_passed_over(header: str) -> None:
+    # Passed over, they would let a session cookie answer for a header the client did send.
+    with pytest.raises(Unauthenticated):
+        bearer_token(header)
+
+
+@pytest.mark.parametrize("header", [None, ""])
+def test_no_header_or_an_empty_one_is_no_bearer_token(header: str | None) -> None:
     assert bearer_token(header) is None
 
 

@@ -137,6 +137,30 @@ def test_the_authorizer_lets_a_bearer_token_through_whatever_the_headers(
     assert answer["isAuthorized"] is True
 
 
+@pytest.mark.parametrize("authorization", ["Basic Zm9vOmJhcg==", "Bearer\tabc", "Bearer"])
+def test_a_header_that_is_no_bearer_token_never_lets_the_cookie_answer_for_it(
+    api: ApiServices, authorizer_services: AuthorizerServices, people: People, authorization: str
+) -> None:
+    cookie = session_cookie(api)
+    for headers in ({"sec-fetch-site": "cross-site"}, {}):
+        with pytest.raises(Exception, match=r"^Unauthorized$"):
+            authorize_with(
+                authorizer_services, SIGN_OUT, headers, cookies=[cookie], authorization=authorization
+            )
+
+
+def test_an_empty_header_is_no_header_the_cross_site_rule_still_applies(
+    api: ApiServices, authorizer_services: AuthorizerServices, people: People
+) -> None:
+    cookie = session_cookie(api)
+    refused = authorize_with(
+        authorizer_services, SIGN_OUT, {"sec-fetch-site": "cross-site"}, cookies=[cookie], authorization=""
+    )
+    assert refused == {"isAuthorized": False}
+    allowed = authorize_with(authorizer_services, SIGN_OUT, {}, cookies=[cookie], authorization="")
+    assert allowed["isAuthorized"] is True and allowed["context"]["username"] == "alice"
+
+
 def test_the_authorizer_trusts_the_allowed_origins(
     api: ApiServices, authorizer_services: AuthorizerServices, people: People
 ) -> None:
