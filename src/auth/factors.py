@@ -42,7 +42,7 @@ class TotpEnrolment:
     QR code holds."""
 
     secret: str = field(repr=False)
-    otpauth_uri: str
+    otpauth_uri: str = field(repr=False)
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ class MfaRequired(FailedPrecondition):
 class SecondFactor:
     """What a second step brings: the challenge and exactly one code or passkey assertion."""
 
-    challenge: str
+    challenge: str = field(repr=False)
     totp_code: str | None = field(default=None, repr=False)
     recovery_code: str | None = field(default=None, repr=False)
     # An AuthenticationResponseJSON: a signed credential, kept out of reprs like the codes.

@@ -17,7 +17,7 @@ uses of it when a ceremony runs; this module's own import is light.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from auth.errors import InvalidArgument
@@ -68,7 +68,7 @@ class Presented:
     and its passkey."""
 
     credential_id: bytes
-    challenge: bytes
+    challenge: bytes = field(repr=False)
     user_handle: bytes | None = None
 
 

@@ -78,7 +78,7 @@ class SsoCredentials:
     code: str = field(repr=False)
     redirect_uri: str
     code_verifier: str | None = field(default=None, repr=False)
-    nonce: str | None = None
+    nonce: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

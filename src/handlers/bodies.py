@@ -89,7 +89,7 @@ class _Request(BaseModel):
 
 class PasswordCredentials(_Request):
     username: str = Field(max_length=_SHORT)
-    password: str = Field(max_length=_PASSWORD)
+    password: str = Field(repr=False, max_length=_PASSWORD)
 
 
 # The WebAuthn JSON objects are the W3C's (WebAuthn Level 3); py_webauthn checks them whole.
@@ -103,12 +103,20 @@ _ASSERTION = (
 class MfaCredentials(_Request):
     """The second step of a sign-in (SPEC §7): the challenge and exactly one code."""
 
-    challenge: str = Field(max_length=_CHALLENGE, description="The mfaChallenge of the MFA_REQUIRED answer.")
+    challenge: str = Field(
+        repr=False, max_length=_CHALLENGE, description="The mfaChallenge of the MFA_REQUIRED answer."
+    )
     totpCode: str | None = Field(
-        default=None, max_length=_CODE, description=f"{TOTP_DIGITS} digits from the authenticator app."
+        repr=False,
+        default=None,
+        max_length=_CODE,
+        description=f"{TOTP_DIGITS} digits from the authenticator app.",
     )
     recoveryCode: str | None = Field(
-        default=None, max_length=MAX_RECOVERY_CODE_CHARS, description="One of the recovery codes, used once."
+        repr=False,
+        default=None,
+        max_length=MAX_RECOVERY_CODE_CHARS,
+        description="One of the recovery codes, used once.",
     )
     passkey: dict[str, Any] | None = Field(
         default=None,
@@ -127,15 +135,19 @@ class SsoCredentials(_Request):
 
     idpName: str = Field(max_length=_SHORT, description='"identity-providers/<id>"')
     code: str = Field(
-        max_length=_SSO_CODE, description="The authorization code the provider sent to redirectUri."
+        repr=False,
+        max_length=_SSO_CODE,
+        description="The authorization code the provider sent to redirectUri.",
     )
     redirectUri: str = Field(max_length=_URL, description="The redirect_uri the authorization request named.")
     codeVerifier: str | None = Field(
+        repr=False,
         default=None,
         max_length=_SHORT,
         description="The PKCE code_verifier (RFC 7636), when the client used one.",
     )
     nonce: str | None = Field(
+        repr=False,
         default=None,
         max_length=_SHORT,
         description="The nonce the authorization request carried (OIDC): the ID token must hold it.",
@@ -173,6 +185,7 @@ class RegisterPasskeyRequest(_Request):
 
 class PasskeyOptionsRequest(_Request):
     mfaChallenge: str | None = Field(
+        repr=False,
         default=None,
         max_length=_CHALLENGE,
         description="For a second step: the mfaChallenge of the MFA_REQUIRED answer. "
@@ -201,6 +214,7 @@ class FieldMappingBody(_Request):
 class _ProviderConfigBody(_Request):
     clientId: str = Field(default="", max_length=_SHORT)
     clientSecret: str = Field(
+        repr=False,
         default="",
         max_length=_SSO_CODE,
         description="Write-only: never returned. Empty on a change keeps the stored one.",
@@ -293,12 +307,14 @@ class IdentityProviderUpdateRequest(_Request):
 
 
 class ConfirmTotpRequest(_Request):
-    code: str = Field(max_length=_CODE, description=f"{TOTP_DIGITS} digits from the authenticator app.")
+    code: str = Field(
+        repr=False, max_length=_CODE, description=f"{TOTP_DIGITS} digits from the authenticator app."
+    )
 
 
 class NewUser(_Request):
     username: str = Field(max_length=_SHORT, json_schema_extra=_USERNAME_RULES)
-    password: str = Field(max_length=_PASSWORD, json_schema_extra=_PASSWORD_RULES)
+    password: str = Field(repr=False, max_length=_PASSWORD, json_schema_extra=_PASSWORD_RULES)
     displayName: str = Field(default="", max_length=_SHORT, json_schema_extra=_DISPLAY_NAME_RULES)
     email: str = Field(default="", max_length=_SHORT, json_schema_extra=_EMAIL_RULES)
 
@@ -310,8 +326,11 @@ class SignUpRequest(_Request):
 class UserUpdateRequest(_Request):
     """PATCH body: the fields of Memos' User that may change; absent means unchanged."""
 
-    password: str | None = Field(default=None, max_length=_PASSWORD, json_schema_extra=_PASSWORD_RULES)
+    password: str | None = Field(
+        repr=False, default=None, max_length=_PASSWORD, json_schema_extra=_PASSWORD_RULES
+    )
     currentPassword: str | None = Field(
+        repr=False,
         default=None,
         max_length=_PASSWORD,
         description="Required with a new password of one's own; a wrong one is a 403 and a failed sign-in.",
@@ -388,7 +407,7 @@ class UserJson(_Response):
 
 class SignedIn(_Response):
     user: UserJson
-    accessToken: str
+    accessToken: str = Field(repr=False)
     accessTokenExpiresAt: datetime
 
 
@@ -398,7 +417,7 @@ class SessionCreated(_Response):
 
 
 class Refreshed(_Response):
-    accessToken: str
+    accessToken: str = Field(repr=False)
     expiresAt: datetime
 
 
@@ -497,6 +516,7 @@ class PersonalAccessTokenList(_Response):
 class CreatedPersonalAccessToken(_Response):
     personalAccessToken: PersonalAccessTokenJson
     token: str = Field(
+        repr=False,
         min_length=TOKEN_CHARS,
         max_length=TOKEN_CHARS,
         pattern=f"^{PAT_PREFIX}[0-9A-Za-z]+$",
@@ -517,12 +537,12 @@ class InstanceSettingsJson(_Response):
 
 
 class TotpEnrolmentJson(_Response):
-    secret: str = Field(description="The shared secret, base32 (160 bits); shown this once.")
+    secret: str = Field(repr=False, description="The shared secret, base32 (160 bits); shown this once.")
     otpauthUri: str = Field(
-        description="otpauth://totp/memos:<username>?secret=…&issuer=memos, for a QR code."
+        repr=False, description="otpauth://totp/memos:<username>?secret=…&issuer=memos, for a QR code."
     )
     # SPEC §10 (beyond §7): the account page shows it as an <img>, its CSP allowing data:.
-    qrCode: str = Field(description="otpauthUri as a QR code: an SVG data: URI (image/svg+xml).")
+    qrCode: str = Field(repr=False, description="otpauthUri as a QR code: an SVG data: URI (image/svg+xml).")
 
     @classmethod
     def of(cls, enrolment: TotpEnrolment) -> TotpEnrolmentJson:
@@ -589,6 +609,7 @@ class PasskeyRequestOptions(_Response):
 
 class RecoveryCodes(_Response):
     recoveryCodes: list[str] = Field(
+        repr=False,
         min_length=RECOVERY_CODE_COUNT,
         max_length=RECOVERY_CODE_COUNT,
         description="Shown this once; each works once. Any earlier codes no longer work.",

@@ -1,9 +1,11 @@
 """No secret reaches a log line or a traceback through a repr.
 
 Every dataclass of the domain, the handlers and the importer that holds a secret, a token,
-a password or a hash of one keeps that field out of its repr (`field(repr=False)`): the rule
-is checked by the fields' names, so a new record with a `…_hash` or `secret` field is held
-to it without a test of its own.
+a password or a hash of one keeps that field out of its repr (`field(repr=False)`), and so
+does every request and response body (pydantic's `Field(repr=False)`: a body is what a
+handler holds when something raises): the rule is checked by the fields' names (camelCase
+read as snake_case), so a new record with a `…_hash` or `secret` field is held to it
+without a test of its own.
 """
 
 from __future__ import annotations
@@ -16,14 +18,21 @@ from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
+from pydantic import BaseModel
 
 from auth.models import Role, State, TokenOwner, User
 from auth.stores.pat_store import PatRecord
 from auth.tokens import IssuedToken, SigningKey
+from handlers.bodies import PasswordCredentials
 
-SECRET_NAMES = re.compile(r"(^|_)(token|secret|sealed|password|hash|hashes|code)($|_)")
-# Names that match but hold no secret: ids, table names, durations, addresses and switches.
-NOT_SECRET = re.compile(r"_(id|table|ttl|url|endpoint)$|^disallow_")
+SECRET_NAMES = re.compile(
+    r"(^|_)(token|secret|sealed|password|hash|hashes|code|codes|challenge|verifier|nonce|otpauth)($|_)"
+)
+# Names that match but hold no secret: ids, table names, durations, addresses, switches,
+# expiry times, a listing's cursor, and bodies that only hold other bodies (checked themselves).
+NOT_SECRET = re.compile(
+    r"_(id|table|ttl|url|endpoint|expires_at|credentials)$|^disallow_|^next_page_token$|^personal_access_token$"
+)
 PACKAGES = ("auth", "handlers", "tools.memos_import")
 
 
@@ -35,23 +44,34 @@ def _modules() -> Iterator[ModuleType]:
             yield importlib.import_module(info.name)
 
 
-def _is_secret(f: dataclasses.Field[object]) -> bool:
-    return bool(SECRET_NAMES.search(f.name)) and not NOT_SECRET.search(f.name) and "int" not in str(f.type)
+def _is_secret(name: str, annotation: object) -> bool:
+    snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+    return (
+        bool(SECRET_NAMES.search(snake))
+        and not NOT_SECRET.search(snake)
+        and not re.search(r"\b(int|bool)\b", str(annotation))
+    )
+
+
+def _fields_of(record: type) -> Iterator[tuple[str, object, bool]]:
+    """Each field of a dataclass or a pydantic model: its name, its type, whether repr shows it."""
+    if dataclasses.is_dataclass(record):
+        for f in dataclasses.fields(record):
+            yield f.name, f.type, f.repr
+    elif issubclass(record, BaseModel):
+        for name, info in record.model_fields.items():
+            yield name, info.annotation, info.repr
 
 
 def _secret_fields() -> list[tuple[str, str]]:
     found = []
     for module in _modules():
         for value in vars(module).values():
-            if (
-                isinstance(value, type)
-                and dataclasses.is_dataclass(value)
-                and value.__module__ == module.__name__
-            ):
+            if isinstance(value, type) and value.__module__ == module.__name__:
                 found += [
-                    (f"{value.__module__}.{value.__qualname__}.{f.name}", str(f.repr))
-                    for f in dataclasses.fields(value)
-                    if _is_secret(f)
+                    (f"{value.__module__}.{value.__qualname__}.{name}", str(shown))
+                    for name, annotation, shown in _fields_of(value)
+                    if _is_secret(name, annotation)
                 ]
     return found
 
@@ -65,6 +85,9 @@ def test_the_rule_finds_the_records_that_hold_secrets() -> None:
         "auth.stores.pat_store.PatRecord.token_hash",
         "auth.stores.session_store.SessionRecord.secret_hash",
         "tools.memos_import.rows.UserRow.password_hash",
+        "handlers.bodies.PasswordCredentials.password",
+        "handlers.bodies.SignedIn.accessToken",
+        "handlers.bodies.SsoCredentials.codeVerifier",
     } <= names
 
 
@@ -83,5 +106,6 @@ def test_reprs_show_what_identifies_a_record_and_never_the_secret() -> None:
         (key, "kkkk", "kid='v2'"),
         (token, "eyJ.secret.token", "expires_at=99"),
         (pat, "f" * 64, "token_id='tid'"),
+        (PasswordCredentials(username="ada", password="hunter2hunter2"), "hunter2", "username='ada'"),
     ):
         assert secret not in repr(record) and shown in repr(record)
