@@ -24,12 +24,16 @@ from auth.wiring import ApiServices, build_api_services
 from tests.support.audit import RecordingAudit
 from tests.support.clock import FakeClock
 from tests.support.memos_db import (
+    MIGRATION_0_27_IDP_UID,
     PASSWORD,
+    SCHEMA_0_10,
+    SCHEMA_0_26,
     MemosDb,
     go_bcrypt,
     memos_access_token,
     memos_refresh_token,
     oauth2_config,
+    upgraded,
 )
 from tools.memos_import import mapping, memos_sqlite, writer
 from tools.memos_import.__main__ import main as import_main
@@ -144,13 +148,47 @@ def test_expired_tokens_are_left_out_and_counted(memos: MemosDb) -> None:
     assert family.family_id == family.current_token_id and family.imported
 
 
-def test_an_older_database_has_host_and_no_identity_tables(tmp_path: Path) -> None:
-    db = MemosDb(tmp_path / "old.db", old=True)
+def test_a_database_from_before_v0_11_has_host_and_no_identity_tables(tmp_path: Path) -> None:
+    db = MemosDb(tmp_path / "memos_0_10.db", schema=SCHEMA_0_10)
     db.user(1, "admin", role="HOST")
     db.close()
     plan = _plan(db)
     assert [imported.user.role for imported in plan.users] == [Role.ADMIN]
     assert plan.rejections == [] and plan.users[0].pats == []
+
+
+def _memos_0_26(path: Path) -> MemosDb:
+    """A database of Memos v0.11-v0.26: idp rows without a uid, HOST, no user_identity."""
+    db = MemosDb(path, schema=SCHEMA_0_26)
+    db.user(1, "admin", role="HOST")
+    db.idp(7, None, oauth2_config(client_secret=CLIENT_SECRET), name="Google")
+    db.idp(300, None, oauth2_config(base="https://gitlab.example.com"), name="GitLab")
+    db.close()
+    return db
+
+
+def test_a_database_from_before_idp_uid_reads_the_uid_memos_upgrade_gives(tmp_path: Path) -> None:
+    db = _memos_0_26(tmp_path / "memos_0_26.db")
+    read = memos_sqlite.read(db.path)
+    assert [(idp.id, idp.uid) for idp in read.idps] == [(7, "00000007"), (300, "0000012c")]
+    # The very rows Memos' own upgrade to v0.27 leaves: user_identity (v0.28) names these uids.
+    after = memos_sqlite.read(upgraded(db.path, MIGRATION_0_27_IDP_UID, tmp_path / "memos_0_27.db"))
+    assert after.idps == read.idps and after.users == read.users
+
+
+def test_a_database_from_before_idp_uid_is_imported_with_its_providers(
+    aws: dict[str, Any], clock: FakeClock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = _memos_0_26(tmp_path / "memos_0_26.db")
+    ready = _stack_file(tmp_path)
+    assert import_main(["--db", str(db.path), "--stack-file", str(ready), "--threads", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "users: 1 imported" in printed and "identity providers: 2 imported" in printed
+    api = _services(aws, clock)
+    providers = {provider.name: provider.title for provider in api.identity_providers.list()}
+    assert providers == {"identity-providers/00000007": "Google", "identity-providers/0000012c": "GitLab"}
+    assert api.identity_providers.client_secret(api.identity_providers.stored("00000007")) == CLIENT_SECRET
+    assert api.accounts.sign_in("admin", PASSWORD, "203.0.113.1").role is Role.ADMIN
 
 
 def test_not_a_memos_database_is_refused(tmp_path: Path) -> None:
