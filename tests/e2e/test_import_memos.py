@@ -264,3 +264,30 @@ def test_the_secret_is_refused_into_a_stack_with_users_of_its_own(
     assert run.returncode == 1
     assert "system_setting BASIC: the stack already has users of its own" in run.stdout
     assert "another-memos-instance-key" not in run.stdout
+
+
+def test_a_row_not_taken_keeps_its_id_from_new_users(
+    stack: LocalStack, api: Api, imported: dict[str, Any], tmp_path: Path
+) -> None:
+    # The same Memos later (its key: the stack holds it already), with a user named by its
+    # email as Memos' SSO names one: memos-auth refuses the name, and it has the highest id.
+    db: MemosDb = imported["db"]
+    later = MemosDb(tmp_path / "later.db", secret_key=db.secret_key)
+    later.user(70, "jane@example.com")
+    later.close()
+    run = _run(stack, later.path)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "not imported: user 70: username memos-auth refuses" in run.stdout
+    admin = api.sign_in("memo1", PASSWORD).json()["accessToken"]
+    created = api.call(
+        "POST",
+        "/users",
+        json={"user": {"username": "latecomer", "password": PASSWORD}},
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    assert created.status_code == 200, created.text
+    assert api.user_id(api.sign_in("latecomer", PASSWORD).json()["accessToken"]) == 71
+    # Well signed (Memos' key), and naming no user: never the latecomer.
+    token = memos_access_token(db.secret_key, "jane@example.com", 70, int(time.time()))
+    me = api.call("GET", "/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 401, me.text

@@ -2,8 +2,9 @@
 
 The DDL is written from SPEC §9's columns (Memos' store/migration/sqlite/LATEST.sql), with
 its identity providers (`idp`, config as protojson `{"oauth2Config":{…}}`) and linked
-identities (`user_identity`); `OLD_SCHEMA` is a database from before identity providers and
-the ADMIN role (HOST).
+identities (`user_identity`). Older Memos' databases, as its migrations left them:
+`SCHEMA_0_26` (v0.11-v0.26: `idp` without `uid`, no `user_identity`) and `SCHEMA_0_10`
+(before v0.11: no `idp` either); the admin is HOST up to v0.26 (a row's value, not the DDL).
 Passwords are hashed with `$2a$` as Go's bcrypt writes them; tokens are made and hashed as
 Memos does (`memos_pat_` + 32 random characters, no checksum; SHA-256 hex stored).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import shutil
 import sqlite3
 import string
 import time
@@ -71,8 +73,17 @@ CREATE TABLE user_identity (
   UNIQUE(provider, extern_uid)
 );
 """
-# Memos before v0.25: no idp or user_identity table yet.
-OLD_SCHEMA = SCHEMA.split("CREATE TABLE idp", 1)[0]
+# Memos v0.11-v0.26: store/migration/sqlite/0.11/01__idp.sql made `idp` without `uid`;
+# 0.27 added it, 0.28 made `user_identity`.
+SCHEMA_0_26 = SCHEMA.replace("  uid TEXT NOT NULL UNIQUE,\n", "").split("CREATE TABLE user_identity", 1)[0]
+# Memos before v0.11: no identity providers at all.
+SCHEMA_0_10 = SCHEMA.split("CREATE TABLE idp", 1)[0]
+# What upgrading to v0.27 does to `idp`, verbatim (store/migration/sqlite/0.27/01__add_idp_uid.sql).
+MIGRATION_0_27_IDP_UID = """
+ALTER TABLE idp ADD COLUMN uid TEXT NOT NULL DEFAULT '';
+UPDATE idp SET uid = printf('%08x', id) WHERE uid = '';
+CREATE UNIQUE INDEX IF NOT EXISTS idx_idp_uid ON idp (uid);
+"""
 PASSWORD = "correct horse battery"
 _ALPHABET = string.ascii_letters + string.digits
 # Hashing at cost 4 keeps the tests fast; the prefix is Go's.
@@ -144,14 +155,14 @@ class MemosDb:
 
     path: Path
     secret_key: str = field(default_factory=lambda: str(uuid.uuid4()))
-    old: bool = False
+    schema: str = SCHEMA
     # token -> user id, refresh token id -> user id: what a test presents afterwards.
     pats: dict[str, int] = field(default_factory=dict)
     refresh_token_ids: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._db = sqlite3.connect(self.path)
-        self._db.executescript(OLD_SCHEMA if self.old else SCHEMA)
+        self._db.executescript(self.schema)
         self.system_setting("BASIC", json.dumps({"secretKey": self.secret_key}))
 
     def user(
@@ -218,35 +229,52 @@ class MemosDb:
     def idp(
         self,
         idp_id: int,
-        uid: str,
+        uid: str | None,
         config: dict[str, Any] | None = None,
         name: str | None = None,
         type: str = "OAUTH2",
         identifier_filter: str = "",
         raw_config: str | None = None,
     ) -> None:
-        """An identity provider row; `config` is the oauth2Config object (oauth2_config())."""
+        """An identity provider row; `config` is the oauth2Config object (oauth2_config()); `uid`
+        None for a database from before idp had one (SCHEMA_0_26)."""
         value = raw_config if raw_config is not None else json.dumps({"oauth2Config": config or {}})
-        title = uid.title() if name is None else name
-        self._insert(rows.IdpRow(idp_id, uid, title, type, identifier_filter, value))
+        title = (uid or "").title() if name is None else name
+        row = rows.IdpRow(idp_id, uid or "", title, type, identifier_filter, value)
+        self._insert(row, without=() if uid is not None else ("uid",))
 
     def user_identity(self, user_id: int, provider: str, extern_uid: str) -> None:
         """A linked identity: `provider` is the idp's uid, `extern_uid` the mapped identifier."""
         self._insert(rows.UserIdentityRow(user_id, provider, extern_uid))
 
-    def _insert(self, row: Row, conflict: str = "") -> None:
-        """The row into its table, by the same column list the importer reads it with."""
-        names = rows.columns(type(row))
-        listed, placeholders = ", ".join(names), ", ".join("?" * len(names))
+    def _insert(self, row: Row, conflict: str = "", without: tuple[str, ...] = ()) -> None:
+        """The row into its table, by the same column list the importer reads it with (less the
+        columns `without`, which an older table lacks)."""
+        named = zip(rows.columns(type(row)), astuple(row), strict=True)
+        kept = [(name, value) for name, value in named if name not in without]
+        listed, placeholders = ", ".join(name for name, _ in kept), ", ".join("?" * len(kept))
         # Table and column names are the row classes' constants, never input (format(), as in
         # tools.memos_import.memos_sqlite).
         statement = "INSERT {} INTO {} ({}) VALUES ({})".format(conflict, row.TABLE, listed, placeholders)  # noqa: S608, UP032
-        self._db.execute(statement, astuple(row))
+        self._db.execute(statement, [value for _, value in kept])
 
     def close(self) -> Path:
         self._db.commit()
         self._db.close()
         return self.path
+
+
+def upgraded(path: Path, migration: str, to: Path) -> Path:
+    """A copy of the database at `to`, with one of Memos' migrations run on it as Memos' upgrade
+    runs it (the original is left as it was)."""
+    shutil.copyfile(path, to)
+    connection = sqlite3.connect(to)
+    try:
+        connection.executescript(migration)
+        connection.commit()
+    finally:
+        connection.close()
+    return to
 
 
 def many_users(path: Path, users: int, pats_each: int, password_hash: str) -> MemosDb:

@@ -24,12 +24,16 @@ from auth.wiring import ApiServices, build_api_services
 from tests.support.audit import RecordingAudit
 from tests.support.clock import FakeClock
 from tests.support.memos_db import (
+    MIGRATION_0_27_IDP_UID,
     PASSWORD,
+    SCHEMA_0_10,
+    SCHEMA_0_26,
     MemosDb,
     go_bcrypt,
     memos_access_token,
     memos_refresh_token,
     oauth2_config,
+    upgraded,
 )
 from tools.memos_import import mapping, memos_sqlite, writer
 from tools.memos_import.__main__ import main as import_main
@@ -122,7 +126,8 @@ def test_the_mapping_takes_users_with_their_ids_roles_states_and_names(memos: Me
     assert users[1].role is Role.ADMIN and users[1].display_name == "The Host"
     assert users[1].email == "host@example.com" and users[1].password_hash.startswith("$2a$")
     assert users[2].role is Role.USER and users[3].state is State.ARCHIVED
-    assert plan.max_user_id == 3 and plan.owner_id == 1
+    # Users 4 and 5 are rejected (test below): the id counter goes above them all the same.
+    assert plan.max_user_id == 5 and plan.owner_id == 1
     assert plan.disallow_user_registration is True and plan.disallow_password_auth is False
 
 
@@ -144,13 +149,47 @@ def test_expired_tokens_are_left_out_and_counted(memos: MemosDb) -> None:
     assert family.family_id == family.current_token_id and family.imported
 
 
-def test_an_older_database_has_host_and_no_identity_tables(tmp_path: Path) -> None:
-    db = MemosDb(tmp_path / "old.db", old=True)
+def test_a_database_from_before_v0_11_has_host_and_no_identity_tables(tmp_path: Path) -> None:
+    db = MemosDb(tmp_path / "memos_0_10.db", schema=SCHEMA_0_10)
     db.user(1, "admin", role="HOST")
     db.close()
     plan = _plan(db)
     assert [imported.user.role for imported in plan.users] == [Role.ADMIN]
     assert plan.rejections == [] and plan.users[0].pats == []
+
+
+def _memos_0_26(path: Path) -> MemosDb:
+    """A database of Memos v0.11-v0.26: idp rows without a uid, HOST, no user_identity."""
+    db = MemosDb(path, schema=SCHEMA_0_26)
+    db.user(1, "admin", role="HOST")
+    db.idp(7, None, oauth2_config(client_secret=CLIENT_SECRET), name="Google")
+    db.idp(300, None, oauth2_config(base="https://gitlab.example.com"), name="GitLab")
+    db.close()
+    return db
+
+
+def test_a_database_from_before_idp_uid_reads_the_uid_memos_upgrade_gives(tmp_path: Path) -> None:
+    db = _memos_0_26(tmp_path / "memos_0_26.db")
+    read = memos_sqlite.read(db.path)
+    assert [(idp.id, idp.uid) for idp in read.idps] == [(7, "00000007"), (300, "0000012c")]
+    # The very rows Memos' own upgrade to v0.27 leaves: user_identity (v0.28) names these uids.
+    after = memos_sqlite.read(upgraded(db.path, MIGRATION_0_27_IDP_UID, tmp_path / "memos_0_27.db"))
+    assert after.idps == read.idps and after.users == read.users
+
+
+def test_a_database_from_before_idp_uid_is_imported_with_its_providers(
+    aws: dict[str, Any], clock: FakeClock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = _memos_0_26(tmp_path / "memos_0_26.db")
+    ready = _stack_file(tmp_path)
+    assert import_main(["--db", str(db.path), "--stack-file", str(ready), "--threads", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "users: 1 imported" in printed and "identity providers: 2 imported" in printed
+    api = _services(aws, clock)
+    providers = {provider.name: provider.title for provider in api.identity_providers.list()}
+    assert providers == {"identity-providers/00000007": "Google", "identity-providers/0000012c": "GitLab"}
+    assert api.identity_providers.client_secret(api.identity_providers.stored("00000007")) == CLIENT_SECRET
+    assert api.accounts.sign_in("admin", PASSWORD, "203.0.113.1").role is Role.ADMIN
 
 
 def test_not_a_memos_database_is_refused(tmp_path: Path) -> None:
@@ -194,7 +233,7 @@ def test_imported_users_sign_in_and_their_tokens_work(
     api.refresh_tokens.rotate(issued.token)
 
 
-def test_new_users_get_ids_above_the_imported_ones_and_are_not_admins(
+def test_new_users_get_ids_above_every_memos_user_and_are_not_admins(
     aws: dict[str, Any], clock: FakeClock, memos: MemosDb
 ) -> None:
     _import(memos)
@@ -202,7 +241,49 @@ def test_new_users_get_ids_above_the_imported_ones_and_are_not_admins(
     # The import closed sign-up (Memos' GENERAL switch): an admin adds the user.
     admin = Principal(1, "host", Role.ADMIN, AuthMethod.ACCESS_TOKEN)
     new = api.accounts.sign_up("dave", PASSWORD, caller=admin)
-    assert new.id == 4 and new.role is Role.USER
+    # Above 3, the highest imported id, and above 5, the highest of the rows not taken.
+    assert new.id == 6 and new.role is Role.USER
+
+
+@pytest.mark.parametrize(
+    ("rows", "next_id"),
+    [
+        # An SSO-made Memos user is named by its email, which memos-auth refuses.
+        ([(1, "admin"), (2, "jane@example.com")], 3),
+        ([(1, "jane@example.com")], 2),
+        # No token of memos-auth's names an id out of its range (auth.tokens): no gap for it.
+        ([(1, "admin"), (2**31, "far")], 2),
+    ],
+    ids=["the-highest-row-rejected", "every-row-rejected", "out-of-range"],
+)
+def test_the_id_of_a_row_not_taken_is_never_given_to_a_new_user(
+    aws: dict[str, Any],
+    clock: FakeClock,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    rows: list[tuple[int, str]],
+    next_id: int,
+) -> None:
+    db = MemosDb(tmp_path / "memos_prod.db")
+    for user_id, username in rows:
+        db.user(user_id, username, role="ADMIN" if username == "admin" else "USER")
+    db.close()
+    ready = _stack_file(tmp_path)
+    assert import_main(["--db", str(db.path), "--stack-file", str(ready), "--threads", "1"]) == 1
+    printed = capsys.readouterr().out
+    rejected = [user_id for user_id, username in rows if username != "admin"]
+    assert all(f"not imported: user {user_id}: " in printed for user_id in rejected)
+    assert "secret key: 1 imported" in printed
+    api = _services(aws, clock)
+    assert api.accounts.sign_up("mallory", PASSWORD).id == next_id
+    # Memos' key came along, so a token Memos issued to the skipped user is well signed: only
+    # its id keeps it from being the newcomer's (or anyone's, until that row is imported).
+    now = int(clock.now())
+    for user_id, username in rows:
+        if username != "admin" and user_id < 2**31:
+            token = memos_access_token(db.secret_key, username, user_id, now)
+            with pytest.raises(Unauthenticated):
+                api.authenticator.authenticate(f"Bearer {token}", None)
 
 
 def test_a_second_run_changes_nothing(aws: dict[str, Any], memos: MemosDb) -> None:

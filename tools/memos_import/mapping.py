@@ -17,6 +17,7 @@ from auth.errors import InvalidArgument
 from auth.identity_providers import MAX_PROVIDERS, ProviderInput, provider_id_of, validate
 from auth.idp_models import FieldMapping, ProviderConfig, ProviderType
 from auth.models import ClientInfo, Role, State, User
+from auth.sessions import MAX_USER_ID
 from auth.stores.pat_store import MAX_TOKENS_PER_USER, PatRecord
 from auth.stores.refresh_family_store import RefreshFamily
 from auth.usernames import is_valid_username, username_key
@@ -103,10 +104,9 @@ class Plan:
     disallow_password_auth: bool | None = None
     # Memos' HS256 key; never printed (the dataclass repr leaves it out).
     secret_key: str | None = field(default=None, repr=False)
-
-    @property
-    def max_user_id(self) -> int:
-        return max((imported.user.id for imported in self.users), default=0)
+    # The highest id of any Memos user row an id of memos-auth's could equal, rejected rows
+    # included: tokens Memos issued name that id, and a rejected row may be imported later.
+    max_user_id: int = 0
 
     @property
     def owner_id(self) -> int | None:
@@ -121,6 +121,7 @@ def plan(database: MemosDatabase, now: int, allow_http: bool = False) -> Plan:
     result = Plan()
     by_id: dict[int, ImportedUser] = {}
     taken: dict[str, int] = {}
+    result.max_user_id = max((row.id for row in database.users if _in_range(row.id)), default=0)
     for row in database.users:
         user = _user(row, result.rejections)
         if user is None:
@@ -256,7 +257,7 @@ def _link(
 def _user(row: UserRow, rejections: list[Rejection]) -> User | None:
     name = f"user {row.id}"
     problem = None
-    if not 0 < row.id < 2**31:
+    if not _in_range(row.id):
         problem = "id out of range"
     elif not is_valid_username(row.username):
         problem = "username memos-auth refuses (1-36 of A-Z a-z 0-9 -, starting and ending alphanumeric)"
@@ -280,6 +281,11 @@ def _user(row: UserRow, rejections: list[Rejection]) -> User | None:
         create_time=int(row.created_ts),
         update_time=int(row.updated_ts),
     )
+
+
+def _in_range(user_id: int) -> bool:
+    """An id memos-auth gives, and its tokens and session cookies carry."""
+    return 0 < user_id <= MAX_USER_ID
 
 
 def _entries(setting: UserSettingRow, list_name: str, result: Plan) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -2,7 +2,8 @@
 
 A MySQL or PostgreSQL reader would run the same five SELECTs through its own driver
 (`pymysql`, `psycopg`) and return the same MemosDatabase: the columns are the same in
-Memos' three LATEST.sql files (README "Moving from Memos").
+Memos' three LATEST.sql files (README "Moving from Memos"), and so is a column older
+databases lack (DERIVED), with that dialect's expression from the same migration.
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ if TYPE_CHECKING:
     from tools.memos_import.rows import Row
 
 R = TypeVar("R", bound="Row")
+
+# Columns Memos added later, by table: what Memos' own migration gives a row from before.
+# idp.uid came with v0.27 (store/migration/sqlite/0.27/01__add_idp_uid.sql: `UPDATE idp SET
+# uid = printf('%08x', id)`); v0.11-v0.26 have the table without it. user_identity.provider
+# holds that uid, so a link made after the upgrade names the same provider.
+DERIVED = {(IdpRow.TABLE, "uid"): "printf('%08x', id)"}
 
 
 class NotAMemosDatabase(Exception):
@@ -57,10 +64,14 @@ def read(path: Path) -> MemosDatabase:
 
 def _read(connection: sqlite3.Connection, tables: set[str], row: type[R], order: str) -> list[R]:
     """Every row of `row`'s table (its columns, rows ordered by `order`)."""
-    # Older databases lack some tables (idp, user_identity): none means no rows.
+    # Older databases lack some tables (idp before v0.11, user_identity before v0.28): no rows.
     if row.TABLE not in tables:
         return []
-    listed = ", ".join(columns(row))
+    present = {name for (name,) in connection.execute("SELECT name FROM pragma_table_info(?)", (row.TABLE,))}
+    # Any other missing column is a database this reader does not know: SQLite names it.
+    listed = ", ".join(
+        column if column in present else DERIVED.get((row.TABLE, column), column) for column in columns(row)
+    )
     # Table and column names are the row classes' constants, never input. format(), not an
     # f-string: bandit warns for each piece of one on a `nosec` line except the piece it flags.
     query = "SELECT {} FROM {} ORDER BY {}".format(listed, row.TABLE, order)  # noqa: S608, UP032  # nosec B608

@@ -99,10 +99,12 @@ class Importer:
             report.add("linked identities", "would be imported", len(plan.links))
             report.notes.append("dry run: nothing was written")
             return report
-        # Before any user: a sign-up meanwhile gets an id above every imported one, and is
-        # not made the instance's ADMIN.
-        if plan.users:
+        # Before any user: a sign-up meanwhile gets an id above every Memos user's, a rejected
+        # row's too (even when every row is: a token Memos issued to it must not name the
+        # newcomer), and is not made the instance's ADMIN.
+        if plan.max_user_id:
             self._users.raise_user_id_counter(plan.max_user_id)
+        if plan.users:
             owner = plan.owner_id or min(imported.user.id for imported in plan.users)
             self._users.claim_owner(owner)
         self._instance_settings(plan, report)
