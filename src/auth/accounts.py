@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from auth.clock import Clock
-from auth.errors import InvalidArgument, PermissionDenied
+from auth.errors import UNMATCHED_CREDENTIALS, InvalidArgument, PermissionDenied
 from auth.models import Role, State, User
 from auth.passwords import hash_password, spend_verify_time, validate_password, verify_password
 from auth.principal import Principal
@@ -14,8 +14,6 @@ from auth.stores.user_store import OwnerTaken, UserStore
 from auth.throttle import SignInThrottle
 from auth.usernames import is_valid_username, validate_username
 
-# Memos' answer for an unknown user and for a wrong password alike, so neither leaks.
-UNMATCHED_CREDENTIALS = "unmatched username and password"
 MAX_DISPLAY_NAME_CHARS = 256
 MAX_EMAIL_CHARS = 256
 

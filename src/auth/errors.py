@@ -11,6 +11,9 @@ from collections.abc import Sequence
 from enum import IntEnum
 from typing import Any, ClassVar
 
+# Memos' answer for an unknown user and for a wrong password alike, so neither leaks.
+UNMATCHED_CREDENTIALS = "unmatched username and password"
+
 
 class Code(IntEnum):
     """The gRPC status codes this API answers with (google.rpc.Code), each with the HTTP
@@ -63,6 +66,17 @@ class InvalidArgument(AuthError):
     or a wrong username and password (as Memos answers them)."""
 
     code = Code.INVALID_ARGUMENT
+
+
+class SignInOutdated(InvalidArgument):
+    """A sign-in verified a user whose `tokens_not_before` has moved since (a new password, a
+    factor an admin removed) or who is gone: its session or refresh family is not stored
+    (auth.stores.user_store), and it is answered as a wrong password is, which is what the
+    password it presented now is."""
+
+    default_message = UNMATCHED_CREDENTIALS
+    # The audit line's reason, for the session or refresh family that was not made.
+    audit_reason: ClassVar[str] = "refused: the user's credentials changed during the sign-in"
 
 
 class FailedPrecondition(AuthError):

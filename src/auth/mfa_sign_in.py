@@ -13,7 +13,9 @@ lives 5 minutes, belongs to one user and to the route that issued it (a challeng
 is used up in the same transaction that spends the code (auth.stores.factor_store). Wrong
 codes count as failed sign-ins, in the same throttle as a wrong password (auth.throttle),
 per username and address. An archived user, `disallowPasswordAuth` and the throttle are
-checked before a challenge is issued, and again before a code is checked.
+checked before a challenge is issued, and again before a code is checked. The challenge keeps
+the user's `tokens_not_before` as the first step read it: once a password change (or anything
+else that ends sign-ins) moved it, the challenge no longer finishes a sign-in.
 
 A successful second step is a sign-in made with two factors: `amr` is RFC 8176's
 `["pwd","otp","mfa"]` for a TOTP code and for a recovery code alike, since a recovery code
@@ -136,7 +138,13 @@ class MfaSignIn:
         now = int(self._clock.now())
         self._store.create_challenge(
             ChallengeRecord(
-                _hash(challenge), user.id, route.key, now, now + CHALLENGE_TTL_SECONDS, first_amr=first.value
+                _hash(challenge),
+                user.id,
+                route.key,
+                now,
+                now + CHALLENGE_TTL_SECONDS,
+                first_amr=first.value,
+                tokens_not_before=user.tokens_not_before,
             )
         )
         raise MfaRequired(challenge, methods)
@@ -153,7 +161,10 @@ class MfaSignIn:
         if challenge is None or challenge.route_key != route.key:
             raise InvalidArgument(INVALID_CHALLENGE)
         user = self._users.get(challenge.user_id, consistent=True)
-        if user is None:
+        if user is None or user.tokens_not_before != challenge.tokens_not_before:
+            # Gone, or their cut-off moved since the first step (a new password: the one that
+            # step verified is not theirs any more). A change after this read is caught where
+            # the session or refresh family is stored (UserStore.unchanged_since).
             raise InvalidArgument(INVALID_CHALLENGE)
         self._throttle.check(user.username, source_ip)
         self._accounts.check_may_sign_in(user, with_password=challenge.first_amr == Amr.PASSWORD.value)

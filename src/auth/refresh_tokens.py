@@ -17,7 +17,7 @@ import uuid
 
 from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit
 from auth.clock import Clock
-from auth.errors import Unauthenticated
+from auth.errors import SignInOutdated, Unauthenticated
 from auth.models import NO_SIGN_IN, ClientInfo, SignIn, User
 from auth.stores.refresh_family_store import RefreshFamily, RefreshFamilyStore, RotationRefused
 from auth.stores.user_store import UserStore
@@ -56,12 +56,19 @@ class RefreshTokens:
         self._reuse_grace = reuse_grace
 
     def issue(self, user: User, client: ClientInfo, sign_in: SignIn = NO_SIGN_IN) -> IssuedToken:
+        """A new sign-in's family and its first token. `user` is the record the sign-in
+        verified: SignInOutdated (audited) when their credentials changed since, and no
+        family is made."""
         now = int(self._clock.now())
         family_id, token_id = str(uuid.uuid4()), str(uuid.uuid4())
         issued = mint_refresh_token(user.id, token_id, family_id, self._keys.signing_key(), now, self._ttl)
-        self._store.create(
-            RefreshFamily.begun(family_id, user.id, token_id, now, issued.expires_at, client, sign_in)
-        )
+        family = RefreshFamily.begun(family_id, user.id, token_id, now, issued.expires_at, client, sign_in)
+        try:
+            self._store.create(family, user)
+        except SignInOutdated as refused:
+            kind = CredentialKind.REFRESH_TOKEN
+            self._audit.record(AuditEvent.REFUSED, kind, user.id, "", refused.audit_reason)
+            raise
         self._audit.record(AuditEvent.CREATED, CredentialKind.REFRESH_TOKEN, user.id, family_id)
         return issued
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit
 from auth.clock import Clock
-from auth.errors import Unauthenticated
+from auth.errors import SignInOutdated, Unauthenticated
 from auth.models import NO_SIGN_IN, ClientInfo, SignIn, User
 from auth.stores.dynamo import Item, TableKey
 from auth.stores.session_store import SessionRecord, SessionStore
@@ -121,7 +121,11 @@ class Sessions:
     def create(
         self, user: User, client: ClientInfo, sign_in: SignIn = NO_SIGN_IN
     ) -> tuple[SessionRecord, str]:
-        """A new session and its cookie value; the value is never retrievable again."""
+        """A new session and its cookie value; the value is never retrievable again.
+
+        `user` is the record the sign-in verified: SignInOutdated (audited) when their
+        credentials changed since, and no session is made.
+        """
         # Imported here: only the API creates sessions, and the authorizer's cold start
         # need not compile the pattern table.
         from auth.user_agents import parse_user_agent
@@ -139,7 +143,11 @@ class Sessions:
             device=parse_user_agent(client.user_agent),
             sign_in=sign_in,
         )
-        self._store.create(record)
+        try:
+            self._store.create(record, user)
+        except SignInOutdated as refused:
+            self._audit.record(AuditEvent.REFUSED, CredentialKind.SESSION, user.id, "", refused.audit_reason)
+            raise
         self._audit.record(AuditEvent.CREATED, CredentialKind.SESSION, user.id, record.session_id)
         return record, session_cookie_value(user.id, secret)
 

@@ -128,6 +128,7 @@ class UserAdmin:
         for name in ("display_name", "email", "role", "state"):
             if getattr(changes, name) is not None:
                 fields[name] = getattr(changes, name)
+        keep = current_credential if caller.user_id == user.id else ""
         if changes.password is not None:
             # Access tokens issued before this second stop passing; the caller gets a new one.
             fields |= {
@@ -137,11 +138,20 @@ class UserAdmin:
             # Sign-ins are ended before the new password is stored: if a step fails, the
             # worst left behind is an old password with fewer sign-ins, never a new password
             # alongside the sign-ins (perhaps an intruder's) it was changed to end.
-            keep = current_credential if caller.user_id == user.id else ""
-            self._revocation.revoke_sign_ins(user.id, keep, reason="password changed")
+            self._end_sign_ins(user, keep)
         updated = self._write(user, fields)
+        if changes.password is not None:
+            # And once more: a sign-in that verified the old password stores its session or
+            # refresh family only while tokensNotBefore is what it read (UserStore.
+            # unchanged_since), so one that committed between the first sweep and the write
+            # is ended here, and any later one is refused.
+            self._end_sign_ins(user, keep)
         self._audit_changes(caller, user, updated, password_changed=changes.password is not None)
         return updated
+
+    def _end_sign_ins(self, user: User, keep: str) -> None:
+        """Every sign-in of the user but `keep`, on a password change."""
+        self._revocation.revoke_sign_ins(user.id, keep, reason="password changed")
 
     def _audit_changes(self, caller: Principal, before: User, after: User, password_changed: bool) -> None:
         by = by_whom(caller, after.id)
@@ -195,7 +205,7 @@ class UserAdmin:
         else:
             raise Unavailable("the user's tokens kept changing; try again")
         # A session or refresh token created in between is swept here; later ones are
-        # refused (their user is gone).
+        # never stored (their user is gone: UserStore.unchanged_since).
         self._revocation.revoke_sign_ins(user.id, reason="user deleted")
         reason = f"deleted {by_whom(caller, user.id)}"
         self._audit.record(AuditEvent.REVOKED, CredentialKind.ACCOUNT, user.id, "", reason=reason)

@@ -156,7 +156,7 @@ def _verifiers(
     consistent = config.revocation_lag == 0
     pat_store = PatStore(dynamodb, config.personal_access_tokens_table, users, bookkeeping=bookkeeping)
     pats = PersonalAccessTokens(pat_store, clock, audit, consistent, config.accept_imported_pats)
-    session_store = SessionStore(dynamodb, config.sessions_table, bookkeeping)
+    session_store = SessionStore(dynamodb, config.sessions_table, users, bookkeeping)
     sessions = Sessions(session_store, clock, config.session_ttl, audit, consistent)
     cached = CachedUsers(users, clock, max_age=config.revocation_lag)
     # Remembered no longer than the revocation lag, like the users they name.
@@ -219,7 +219,7 @@ class ApiServices:
         from auth.stores.refresh_family_store import RefreshFamilyStore
 
         return RefreshTokens(
-            RefreshFamilyStore(self._base.dynamodb, self.config.refresh_tokens_table),
+            RefreshFamilyStore(self._base.dynamodb, self.config.refresh_tokens_table, self.users),
             self.users,
             self.keys,
             self.clock,

@@ -288,7 +288,7 @@ def test_only_the_last_use_writes_go_through_the_bookkeeping_client() -> None:
     main, bookkeeping = _Recording(), _Recording()
     users = UserStore(main, "UsersTable", "SettingsTable")
     PatStore(main, "PersonalAccessTokensTable", users, bookkeeping=bookkeeping).touch("hash", 100, 60)
-    SessionStore(main, "SessionsTable", bookkeeping).touch("session", 100, 200, 60)
+    SessionStore(main, "SessionsTable", users, bookkeeping).touch("session", 100, 200, 60)
     assert (main.operations, bookkeeping.operations) == ([], ["UpdateItem", "UpdateItem"])
 
 

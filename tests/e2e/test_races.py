@@ -8,14 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import jwt
 import pytest
 import requests
 
+from auth.clock import SystemClock
+from auth.errors import SignInOutdated
+from auth.models import NO_SIGN_IN, ClientInfo
+from auth.sessions import Sessions
+from auth.stores.session_store import SessionStore
+from auth.stores.user_store import UserStore
 from devstack.stack import LocalStack
-from tests.e2e.conftest import Api
+from tests.e2e.conftest import PASSWORD, Api
 from tests.support.local_stacks import STACK_SETTINGS
 
 pytestmark = pytest.mark.e2e
@@ -229,3 +236,76 @@ def test_without_the_grace_concurrent_refreshes_with_one_token_let_exactly_one_t
     (family,) = families_of(api, api.user_id(access))
     assert family["revoked"] == {"BOOL": True}
     assert refresh_with(api, winner.cookies["memos_refresh"]).status_code == 401
+
+
+# -- sign-ins with the old password, racing its change ----------------------------------------
+
+NEW_PASSWORD = "an entirely new passphrase"
+
+
+def test_sign_ins_with_the_old_password_racing_its_change_do_not_survive_it(api: Api) -> None:
+    username, access, refresh = api.new_user()
+    user_id = api.user_id(access)
+    old = {"passwordCredentials": {"username": username, "password": PASSWORD}}
+    change = {"password": NEW_PASSWORD, "currentPassword": PASSWORD}
+
+    def work(i: int) -> requests.Response:
+        if i == WORKERS // 2:
+            return api.call(
+                "PATCH",
+                f"/users/{username}",
+                json=change,
+                headers=bearer(access),
+                cookies={"memos_refresh": refresh},
+            )
+        return api.call("POST", "/auth/sessions" if i % 2 else "/auth/signin", json=old)
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        responses = list(pool.map(work, range(WORKERS)))
+    changed = responses.pop(WORKERS // 2)
+    assert changed.status_code == 200, changed.text
+    # Each sign-in got in before the change (and was ended by it) or was refused: a wrong
+    # password's 400, whether it read the new hash or verified the old one too late, or the
+    # throttle once the wrong passwords added up.
+    assert {r.status_code for r in responses} <= {200, 400, 429}, [r.text for r in responses]
+    for response in responses:
+        if response.status_code == 400:
+            assert response.json()["message"] == "unmatched username and password"
+        if "user_session" in response.cookies:
+            session = {"user_session": response.cookies["user_session"]}
+            assert api.call("GET", "/auth/me", cookies=session).status_code == 401
+        if "memos_refresh" in response.cookies:
+            assert refresh_with(api, response.cookies["memos_refresh"]).status_code == 401
+    # Nothing of the sign-ins is left live: only the changer's own, which the change kept.
+    assert [item for item in api.scan("SessionsTable") if item["userId"]["N"] == str(user_id)] == []
+    live = [family for family in families_of(api, user_id) if not family["revoked"]["BOOL"]]
+    assert [family["familyId"]["S"] for family in live] == [claims(refresh)["fid"]]
+    assert api.sign_in(username, NEW_PASSWORD).status_code == 200
+
+
+def test_dynamodb_local_stores_a_sign_ins_session_only_on_the_record_it_verified(api: Api) -> None:
+    """The check of the user as DynamoDB itself evaluates it (moto accepts more, such as an
+    unused expression value): both of its forms (a cut-off that never moved, one that did),
+    a record read before a password change, and a user who is gone."""
+    dynamodb, tables = api.stack.client("dynamodb"), api.stack.tables
+    users = UserStore(dynamodb, tables["UsersTable"], tables["SettingsTable"])
+    sessions = Sessions(SessionStore(dynamodb, tables["SessionsTable"], users), SystemClock(), ttl=60)
+    username, access, _ = api.new_user()
+    before = users.get(api.user_id(access), consistent=True)
+    assert before is not None and before.tokens_not_before == 0
+    sessions.create(before, ClientInfo(), NO_SIGN_IN)
+    # An item written before the attribute was (0 is what a missing one reads as).
+    key = {"pk": {"S": f"user#{before.id}"}}
+    dynamodb.update_item(TableName=tables["UsersTable"], Key=key, UpdateExpression="REMOVE tokensNotBefore")
+    sessions.create(before, ClientInfo(), NO_SIGN_IN)
+    change = {"password": NEW_PASSWORD, "currentPassword": PASSWORD}
+    changed = api.call("PATCH", f"/users/{username}", json=change, headers=bearer(access))
+    assert changed.status_code == 200, changed.text
+    after = users.get(before.id, consistent=True)
+    assert after is not None and after.tokens_not_before > 0
+    sessions.create(after, ClientInfo(), NO_SIGN_IN)
+    earlier = replace(after, tokens_not_before=after.tokens_not_before - 1)
+    gone = replace(after, id=after.id + 10**6)
+    for stale in (before, earlier, gone):
+        with pytest.raises(SignInOutdated):
+            sessions.create(stale, ClientInfo(), NO_SIGN_IN)

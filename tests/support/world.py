@@ -17,7 +17,7 @@ from auth.pats import generate_pat, hash_pat
 from auth.sessions import hash_secret, session_cookie_value
 from auth.stores.pat_store import PatRecord, pat_to_item
 from auth.stores.session_store import SessionRecord, SessionStore
-from auth.stores.user_store import user_to_item
+from auth.stores.user_store import UserStore, user_to_item
 from auth.tokens import SigningKey, mint_access_token, mint_refresh_token
 from auth.user_agents import parse_user_agent
 from auth.wiring import AuthorizerServices, build_authorizer_services
@@ -56,7 +56,8 @@ def _material(config: Config, dynamodb: FakeDynamoDB, user: User, other: User, n
         ),
     )
     secret, public_id = str(uuid.uuid4()), str(uuid.uuid4())
-    SessionStore(dynamodb, config.sessions_table).create(
+    users = UserStore(dynamodb, config.users_table, config.settings_table)
+    SessionStore(dynamodb, config.sessions_table, users).create(
         SessionRecord(
             hash_secret(secret),
             public_id,
@@ -67,7 +68,8 @@ def _material(config: Config, dynamodb: FakeDynamoDB, user: User, other: User, n
             CLIENT,
             parse_user_agent("pytest"),
             SignIn.with_password(now),
-        )
+        ),
+        user,
     )
     return Material(
         kid=KID,

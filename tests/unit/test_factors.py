@@ -31,7 +31,7 @@ from tests.support.factors import (
     second_step,
     sign_in_call,
 )
-from tests.support.people import People, call_api, context_for, cookie_pair
+from tests.support.people import PASSWORD, People, call_api, context_for, cookie_pair
 from tests.unit.test_sessions import CLIENT
 
 MAX_AGE = 600
@@ -531,6 +531,59 @@ def test_archived_users_disallowed_password_auth_and_throttling_come_before_any_
         assert sign_in_call(api, route, body).status == 400
     assert password_step(api, route, people.alice).status == 429
     assert challenges(aws) == []
+
+
+def change_password(api: ApiServices, clock: FakeClock, user: User) -> None:
+    """`user` changes their own password (from a session of theirs, signed in just now)."""
+    just_now = SignIn.with_password(clock.now())
+    owner = Principal(user.id, user.username, user.role, AuthMethod.SESSION, "", just_now)
+    changes = UserChanges(password="an entirely new passphrase", current_password=PASSWORD)
+    api.user_admin.update(owner, user.username, changes)
+
+
+@pytest.mark.parametrize("route", [SIGN_IN, SESSIONS], ids=["signin", "sessions"])
+def test_a_second_step_after_the_password_changed_is_refused(
+    api: ApiServices, clock: FakeClock, people: People, route: Route
+) -> None:
+    """The first step verified the old password: once it is changed, that step no longer holds."""
+    enrolled, challenge = challenged(api, clock, people.alice, route)
+    change_password(api, clock, people.alice)
+    answer = second_step(api, route, challenge, totpCode=code_at(enrolled.secret, clock.now()))
+    assert (answer.status, answer.body["message"], answer.cookies) == (400, INVALID_CHALLENGE, [])
+    assert api.logins.list_for_user(people.alice.id) == []
+
+
+@pytest.mark.parametrize("route", [SIGN_IN, SESSIONS], ids=["signin", "sessions"])
+def test_a_second_step_racing_a_password_change_stores_no_credential(
+    api: ApiServices,
+    clock: FakeClock,
+    people: People,
+    audit: RecordingAudit,
+    monkeypatch: pytest.MonkeyPatch,
+    route: Route,
+) -> None:
+    """The password changes after the second step read the user and spent the code, before
+    its session or refresh family is stored: refused as a wrong password, nothing stored."""
+    enrolled, challenge = challenged(api, clock, people.alice, route)
+    spend = api.factor_store.spend_step
+
+    def spent_then_changed(*args: Any, **kwargs: Any) -> Any:
+        refused = spend(*args, **kwargs)
+        change_password(api, clock, people.alice)
+        return refused
+
+    monkeypatch.setattr(api.factor_store, "spend_step", spent_then_changed)
+    seen = len(audit.events)
+    answer = second_step(api, route, challenge, totpCode=code_at(enrolled.secret, clock.now()))
+    assert (answer.status, answer.body["message"], answer.cookies) == (
+        400,
+        "unmatched username and password",
+        [],
+    )
+    assert api.logins.list_for_user(people.alice.id) == []
+    kind = CredentialKind.SESSION if route is SESSIONS else CredentialKind.REFRESH_TOKEN
+    reason = "refused: the user's credentials changed during the sign-in"
+    assert (AuditEvent.REFUSED, kind, people.alice.id, "", reason) in audit.events[seen:]
 
 
 def test_a_user_archived_between_the_steps_is_refused(

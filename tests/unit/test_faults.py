@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
@@ -826,3 +828,90 @@ def test_authorizer_fails_closed_on_every_kind_of_fault(
     with pytest.raises(Exception) as raised:
         authorize(cold, ME, authorization=f"Bearer {scene.token}")
     assert str(raised.value) != "Unauthorized"
+
+
+# -- a sign-in's credential, stored in one transaction with a check of its user --------------
+
+CREDENTIAL_PATHS = [
+    path
+    for path in PATHS
+    if path.name
+    in {
+        "sign-in",
+        "session sign-in",
+        "sign-in second step with TOTP",
+        "sign-in second step with a recovery code",
+        "session sign-in second step with TOTP",
+        "first sign-in with an identity provider",
+        "sign-in with a linked identity",
+        "session sign-in with a linked identity",
+        "passwordless sign-in",
+        "passwordless session sign-in",
+        "sign-in second step with a passkey",
+    }
+]
+# Why DynamoDB cancels a transaction, other than a failed condition: another transaction on
+# one of its items at the same instant (a password change writing the user), or a throttle.
+CANCELLATION_REASONS = ["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"]
+
+
+@contextmanager
+def credential_transactions_canceled(dynamodb: Any, config: Config, reason: str) -> Iterator[list[str]]:
+    """Every transaction that stores a session or refresh family with its user's check is
+    canceled with `reason` on the check (the Put's own reason is None); yields the tables of
+    the credentials refused."""
+    refused: list[str] = []
+
+    def cancel(params: dict[str, Any], **_: Any) -> None:
+        items = params.get("TransactItems", [])
+        tables = [next(iter(item.values()))["TableName"] for item in items]
+        kinds = [next(iter(item)) for item in items]
+        credential_tables = (config.sessions_table, config.refresh_tokens_table)
+        if kinds == ["Put", "ConditionCheck"] and tables[0] in credential_tables:
+            refused.append(tables[0])
+            response = {
+                "Error": {"Code": "TransactionCanceledException", "Message": "injected"},
+                "CancellationReasons": [{"Code": "None"}, {"Code": reason}],
+                "ResponseMetadata": {"HTTPStatusCode": 400},
+            }
+            raise ClientError(response, "TransactWriteItems")  # type: ignore[arg-type]  # a plain dict stands in for botocore's error response TypedDict
+
+    event = "before-parameter-build.dynamodb.TransactWriteItems"
+    dynamodb.meta.events.register(event, cancel, unique_id="cancel-credential-transactions")
+    try:
+        yield refused
+    finally:
+        dynamodb.meta.events.unregister(event, unique_id="cancel-credential-transactions")
+
+
+@pytest.mark.parametrize("reason", CANCELLATION_REASONS)
+@pytest.mark.parametrize("path", CREDENTIAL_PATHS, ids=[path.name for path in CREDENTIAL_PATHS])
+def test_a_sign_in_whose_credential_transaction_is_canceled_is_a_503_and_stores_nothing(
+    path: Path,
+    api: ApiServices,
+    aws: dict[str, Any],
+    config: Config,
+    clock: FakeClock,
+    injector: FaultInjector,
+    reason: str,
+) -> None:
+    """Only a failed check of the user is a refused sign-in (a wrong password's 400): a
+    conflict or a throttle is the dependency's failure, retryable, and nothing is stored."""
+    _sign_up_people(api)
+    dynamodb = aws["dynamodb"]
+    scene = path.setup(api)
+    services = Rig(api, aws, config, clock, injector).fresh(path)
+
+    def credentials() -> list[int]:
+        return [len(_scan(dynamodb, table)) for table in (config.sessions_table, config.refresh_tokens_table)]
+
+    before = credentials()
+    with credential_transactions_canceled(dynamodb, config, reason) as refused:
+        try:
+            result: Any = path.act(services, scene)
+        except Exception as raised:
+            result = raised
+    assert len(refused) == 1, f"{path.name}: not one credential stored with its user's check: {refused}"
+    _check_handler(result, "TransactWriteItems", f"{path.name}: {reason}")
+    assert credentials() == before, f"{path.name}: {reason}: a credential was stored"
+    assert partial_writes(dynamodb, config) == []

@@ -17,14 +17,16 @@ import requests
 from auth import routes
 from auth.audit import AuditEvent, CredentialKind
 from auth.config import Config
-from auth.models import SignIn, User
+from auth.models import Role, SignIn, User
 from auth.outbound_http import Timeouts
+from auth.principal import AuthMethod, Principal
+from auth.user_admin import UserChanges
 from auth.wiring import ApiServices
 from tests.support.audit import RecordingAudit
 from tests.support.clock import FakeClock
 from tests.support.factors import challenge_of, code_at, enrol_totp, second_step
 from tests.support.oidc_provider import BASIC_CLIENT, OTHER_CLIENT, POST_CLIENT, OidcProvider, Pkce, free_port
-from tests.support.people import PASSWORD, People, call_api, context_for
+from tests.support.people import PASSWORD, SIGNED_IN_AT_START, People, call_api, context_for
 from tests.support.sso import (
     IDP,
     IDPS,
@@ -435,6 +437,37 @@ def test_linking_needs_a_recent_sign_in_then_the_identity_signs_in_as_the_user(
     kinds = [(e[0], e[1]) for e in audit.events if e[1] is CredentialKind.LINKED_IDENTITY]
     assert (AuditEvent.CREATED, CredentialKind.LINKED_IDENTITY) in kinds
     assert (AuditEvent.REVOKED, CredentialKind.LINKED_IDENTITY) in kinds
+
+
+@pytest.mark.parametrize("route", [routes.SIGN_IN, routes.CREATE_SESSION], ids=["signin", "sessions"])
+def test_a_linked_sign_in_racing_a_password_change_stores_no_credential(
+    api: ApiServices,
+    people: People,
+    oidc_provider: OidcProvider,
+    monkeypatch: pytest.MonkeyPatch,
+    route: routes.Route,
+) -> None:
+    """An admin changes alice's password (which ends her sign-ins) after her linked identity
+    was verified and her user read, before the sign-in's session or refresh family is stored."""
+    provider_id = oidc(api, people, oidc_provider)
+    sub = account(oidc_provider)
+    assert link_call(api, people.alice, sso(provider_id, oidc_provider.code(sub))).status == 200
+    find = api.sso_sign_in.live_link
+
+    def found_then_changed(*args: Any, **kwargs: Any) -> Any:
+        found = find(*args, **kwargs)
+        admin = Principal(people.admin.id, "root", Role.ADMIN, AuthMethod.SESSION, "", SIGNED_IN_AT_START)
+        api.user_admin.update(admin, "alice", UserChanges(password="an entirely new passphrase"))
+        return found
+
+    monkeypatch.setattr(api.sso_sign_in, "live_link", found_then_changed)
+    answer = sso_sign_in(api, sso(provider_id, oidc_provider.code(sub)), route)
+    assert (answer.status, answer.body["message"], answer.cookies) == (
+        400,
+        "unmatched username and password",
+        [],
+    )
+    assert api.logins.list_for_user(people.alice.id) == []
 
 
 def test_a_user_with_totp_passes_it_after_the_provider(

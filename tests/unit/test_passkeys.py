@@ -34,7 +34,7 @@ from tests.support.factors import (
     sign_in_call,
     sign_in_options,
 )
-from tests.support.people import People, call_api, context_for
+from tests.support.people import SIGNED_IN_AT_START, People, call_api, context_for
 from tests.unit.test_sessions import CLIENT
 
 MAX_AGE = 600
@@ -529,6 +529,35 @@ def test_an_archived_user_cannot_sign_in_with_a_passkey(
     api.user_admin.update(admin, "alice", UserChanges(state=State.ARCHIVED))
     answer = passkey_sign_in(api, SIGN_IN, authenticator.assert_(sign_in_options(api)))
     assert (answer.status, answer.body["message"]) == (403, "user has been archived")
+
+
+@pytest.mark.usefixtures("passkey")
+@pytest.mark.parametrize("route", [SIGN_IN, SESSIONS], ids=["signin", "sessions"])
+def test_a_passkey_sign_in_racing_a_password_change_stores_no_credential(
+    api: ApiServices,
+    people: People,
+    authenticator: SoftAuthenticator,
+    monkeypatch: pytest.MonkeyPatch,
+    route: Route,
+) -> None:
+    """An admin changes alice's password (which ends her sign-ins) after her passkey
+    verified and before the sign-in's session or refresh family is stored."""
+    use = api.passkeys.use
+
+    def used_then_changed(*args: Any, **kwargs: Any) -> Any:
+        refused = use(*args, **kwargs)
+        admin = Principal(people.admin.id, "root", Role.ADMIN, AuthMethod.SESSION, "", SIGNED_IN_AT_START)
+        api.user_admin.update(admin, "alice", UserChanges(password="an entirely new passphrase"))
+        return refused
+
+    monkeypatch.setattr(api.passkeys, "use", used_then_changed)
+    answer = passkey_sign_in(api, route, authenticator.assert_(sign_in_options(api)))
+    assert (answer.status, answer.body["message"], answer.cookies) == (
+        400,
+        "unmatched username and password",
+        [],
+    )
+    assert api.logins.list_for_user(people.alice.id) == []
 
 
 @pytest.mark.usefixtures("passkey")

@@ -7,10 +7,12 @@ from typing import Any
 import pytest
 
 from auth.audit import AuditEvent, CredentialKind
+from auth.config import Config
 from auth.errors import NotFound, Unauthenticated, Unavailable
 from auth.models import ClientInfo, SignIn, User
 from auth.sessions import Sessions, hash_secret, parse_session_cookie, session_cookie_value
 from auth.stores.session_store import SessionRecord, SessionStore
+from auth.stores.user_store import UserStore, user_to_item
 from auth.usage import WRITE_INTERVAL_SECONDS
 from auth.user_agents import parse_user_agent
 from auth.wiring import ApiServices
@@ -26,14 +28,28 @@ FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.
 CLIENT = ClientInfo(FIREFOX, "203.0.113.7")
 
 
+def store(client: Any) -> SessionStore:
+    return SessionStore(client, TABLE, UserStore(client, Config().users_table, Config().settings_table))
+
+
 def sessions(client: Any, clock: FakeClock, audit: RecordingAudit | None = None) -> Sessions:
-    return Sessions(SessionStore(client, TABLE), clock, TTL, audit)
+    return Sessions(store(client), clock, TTL, audit)
 
 
 def user(user_id: int = 7) -> User:
     from auth.models import Role, State
 
     return User(user_id, f"user{user_id}", Role.USER, State.NORMAL, "", "", "", 0, 0)
+
+
+@pytest.fixture(autouse=True)
+def users_7_and_8(request: pytest.FixtureRequest) -> None:
+    """The users of this module's sessions, in the Users table of a test on moto: a session is
+    stored only while its user is as its sign-in read them."""
+    if "aws" in request.fixturenames:
+        dynamodb = request.getfixturevalue("aws")["dynamodb"]
+        for user_id in (7, 8):
+            dynamodb.put_item(TableName=Config().users_table, Item=user_to_item(user(user_id)))
 
 
 def stored(aws: dict[str, Any], record: SessionRecord) -> dict[str, Any]:
@@ -163,7 +179,7 @@ def test_shorter_ttl_applies_to_sessions_slid_under_a_longer_one(
     aws: dict[str, Any], clock: FakeClock
 ) -> None:
     _, cookie = sessions(aws["dynamodb"], clock).create(user(), CLIENT)
-    shorter = Sessions(SessionStore(aws["dynamodb"], TABLE), clock, ttl=3600)
+    shorter = Sessions(store(aws["dynamodb"]), clock, ttl=3600)
     clock.advance(3600)
     with pytest.raises(Unauthenticated):
         shorter.find(cookie)
@@ -209,11 +225,10 @@ def test_slide_never_recreates_a_revoked_session(aws: dict[str, Any], clock: Fak
 
 
 def test_slide_never_revives_an_expired_session(aws: dict[str, Any], clock: FakeClock) -> None:
-    store = SessionStore(aws["dynamodb"], TABLE)
     record, _ = sessions(aws["dynamodb"], clock).create(user(), CLIENT)
     clock.advance(TTL)
     now = int(clock.now())
-    assert store.touch(record.secret_hash, now, now + TTL, WRITE_INTERVAL_SECONDS) is None
+    assert store(aws["dynamodb"]).touch(record.secret_hash, now, now + TTL, WRITE_INTERVAL_SECONDS) is None
 
 
 def test_failing_slide_does_not_fail_the_request(aws: dict[str, Any], clock: FakeClock) -> None:

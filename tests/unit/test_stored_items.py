@@ -8,6 +8,7 @@ decisions: an item without its owner's state is an archived owner's, not an acti
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -55,6 +56,23 @@ class Recorder:
         assert operation == "put_item"
         return dict(request["Item"])
 
+    def only_checked_put(self, key: str) -> dict[str, Any]:
+        """The item of the one write: a new item's Put (`key` not taken), in one transaction
+        with a check that USER is still as read (a sign-in's session or refresh family)."""
+        [(operation, request)] = self.requests
+        assert operation == "transact_write_items"
+        put, check = request["TransactItems"]
+        assert put["Put"]["ConditionExpression"] == f"attribute_not_exists({key})"
+        assert check == {
+            "ConditionCheck": {
+                "TableName": "Users",
+                "Key": {"pk": {"S": "user#7"}},
+                "ConditionExpression": "attribute_exists(pk) AND tokensNotBefore = :tokens_not_before",
+                "ExpressionAttributeValues": {":tokens_not_before": {"N": "150"}},
+            }
+        }
+        return dict(put["Put"]["Item"])
+
 
 def _answering(key: dict[str, Any], item: dict[str, Any]) -> Recorder:
     return Recorder({str(key): {**key, **item}})
@@ -62,6 +80,10 @@ def _answering(key: dict[str, Any], item: dict[str, Any]) -> Recorder:
 
 def _users() -> UserStore:
     return UserStore(Recorder(), "Users", "Settings")
+
+
+def _families(client: Recorder) -> RefreshFamilyStore:
+    return RefreshFamilyStore(client, "Families", _users())
 
 
 # -- users -----------------------------------------------------------------------------------
@@ -150,7 +172,7 @@ FAMILY = RefreshFamily.begun("fam", 7, "tok", 100, 900, ClientInfo("curl", "203.
 
 
 def test_a_new_family_item_holds_its_first_token_and_sign_in() -> None:
-    request = RefreshFamilyStore(Recorder(), "Families").put_new(FAMILY)
+    request = _families(Recorder()).put_new(FAMILY)
     assert request["ConditionExpression"] == "attribute_not_exists(familyId)"
     assert request["Item"] == {
         "familyId": {"S": "fam"},
@@ -166,17 +188,34 @@ def test_a_new_family_item_holds_its_first_token_and_sign_in() -> None:
         "amr": {"S": "pwd otp mfa"},
     }
     imported = RefreshFamily("fam", 7, "tok", 100, 100, 900, False, ClientInfo(), imported=True)
-    assert RefreshFamilyStore(Recorder(), "Families").put_new(imported)["Item"]["imported"] == {"BOOL": True}
+    assert _families(Recorder()).put_new(imported)["Item"]["imported"] == {"BOOL": True}
+
+
+def test_a_sign_ins_family_is_its_new_item_stored_with_a_check_of_its_user() -> None:
+    client = Recorder()
+    _families(client).create(FAMILY, USER)
+    new = _families(Recorder()).put_new(FAMILY)["Item"]
+    assert client.only_checked_put("familyId") == new
+
+
+def test_a_user_whose_cut_off_never_moved_is_checked_as_missing_or_zero() -> None:
+    check = _users().unchanged_since(replace(USER, tokens_not_before=0))["ConditionCheck"]
+    assert check["ConditionExpression"] == (
+        "attribute_exists(pk) AND "
+        "(attribute_not_exists(tokensNotBefore) OR tokensNotBefore = :tokens_not_before)"
+    )
+    # Exactly the values the expression uses: DynamoDB refuses any other (moto does not).
+    assert check["ExpressionAttributeValues"] == {":tokens_not_before": {"N": "0"}}
 
 
 def test_a_family_reads_its_rotation_and_first_use_from_what_rotate_wrote() -> None:
     item = {
-        **RefreshFamilyStore(Recorder(), "Families").put_new(FAMILY)["Item"],
+        **_families(Recorder()).put_new(FAMILY)["Item"],
         "previousTokenId": {"S": "old"},
         "rotatedAt": {"N": "150"},
         "firstUsedAt": {"N": "150"},
     }
-    store = RefreshFamilyStore(_answering({"familyId": {"S": "fam"}}, item), "Families")
+    store = _families(_answering({"familyId": {"S": "fam"}}, item))
     assert store.get("fam") == RefreshFamily(
         "fam",
         7,
@@ -194,7 +233,7 @@ def test_a_family_reads_its_rotation_and_first_use_from_what_rotate_wrote() -> N
 
 
 def test_a_sparse_family_item_reads_as_never_used_and_no_sign_in() -> None:
-    store = RefreshFamilyStore(_answering({"familyId": {"S": "fam"}}, {}), "Families")
+    store = _families(_answering({"familyId": {"S": "fam"}}, {}))
     assert store.get("fam") == RefreshFamily("fam", 0, "", 0, 0, 0, False, ClientInfo(), SignIn(0, ()))
 
 
@@ -215,8 +254,8 @@ SESSION = SessionRecord(
 
 def test_a_session_item_holds_its_client_device_and_sign_in() -> None:
     client = Recorder()
-    SessionStore(client, "Sessions").create(SESSION)
-    assert client.only_put() == {
+    SessionStore(client, "Sessions", _users()).create(SESSION, USER)
+    assert client.only_checked_put("secretHash") == {
         "secretHash": {"S": "secret-hash"},
         "sessionId": {"S": "sid"},
         "userId": {"N": "7"},
@@ -235,11 +274,11 @@ def test_a_session_item_holds_its_client_device_and_sign_in() -> None:
 
 def test_a_session_reads_back_as_written_and_as_used_once_touched() -> None:
     client = Recorder()
-    SessionStore(client, "Sessions").create(SESSION)
-    item = client.only_put()
+    SessionStore(client, "Sessions", _users()).create(SESSION, USER)
+    item = client.only_checked_put("secretHash")
     key = {"secretHash": {"S": "secret-hash"}}
-    assert SessionStore(_answering(key, item), "Sessions").get("secret-hash") == SESSION
-    touched = SessionStore(_answering(key, {**item, "firstUsedAt": {"N": "120"}}), "Sessions")
+    assert SessionStore(_answering(key, item), "Sessions", _users()).get("secret-hash") == SESSION
+    touched = SessionStore(_answering(key, {**item, "firstUsedAt": {"N": "120"}}), "Sessions", _users())
     record = touched.get("secret-hash")
     assert record is not None and record.used
 
@@ -284,7 +323,9 @@ def test_an_enabled_totp_item_reads_its_step_and_codes() -> None:
 
 def test_a_challenge_item_starts_with_no_failures_and_names_its_first_step() -> None:
     client = Recorder()
-    challenge = ChallengeRecord("challenge-hash", 7, "POST /api/v1/auth/signin", 100, 400, first_amr="fed")
+    challenge = ChallengeRecord(
+        "challenge-hash", 7, "POST /api/v1/auth/signin", 100, 400, first_amr="fed", tokens_not_before=150
+    )
     FactorStore(client, "Factors").create_challenge(challenge)
     item = client.only_put()
     assert item == {
@@ -295,6 +336,7 @@ def test_a_challenge_item_starts_with_no_failures_and_names_its_first_step() -> 
         "expiresAt": {"N": "400"},
         "failures": {"N": "0"},
         "firstAmr": {"S": "fed"},
+        "tokensNotBefore": {"N": "150"},
     }
     key = {"pk": {"S": "mfa#challenge-hash"}}
     assert FactorStore(_answering(key, item), "Factors").get_challenge("challenge-hash") == challenge

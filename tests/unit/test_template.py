@@ -33,7 +33,8 @@ EXPECTED_ACTIONS: dict[str, dict[str, set[str]]] = {
     },
     "ApiFunction": {
         # User and username items, written and deleted together; Scan lists users (admin);
-        # ConditionCheckItem: a PAT is stored only while its user exists.
+        # ConditionCheckItem: a PAT is stored only while its user exists, a sign-in's session
+        # or refresh family only while its user is as the sign-in verified them.
         "UsersTable": READ_WRITE | {"dynamodb:Scan", "dynamodb:ConditionCheckItem"},
         # Instance settings, the user-id counter, the first-user marker, throttle counters.
         "SettingsTable": READ_WRITE | {"dynamodb:BatchGetItem"},

@@ -10,14 +10,19 @@ from typing import Any
 
 import pytest
 
-from auth.errors import Unauthenticated
-from auth.models import Role, State, User
+from auth.audit import AuditEvent, CredentialKind
+from auth.errors import Code, InvalidArgument, SignInOutdated, Unauthenticated
+from auth.models import Role, SignIn, State, User
+from auth.principal import AuthMethod, Principal
+from auth.routes import CREATE_SESSION, SIGN_IN, Route
+from auth.user_admin import UserChanges
 from auth.wiring import ApiServices
 from handlers import api as api_function
 from handlers.api_context import services
+from tests.support.audit import RecordingAudit
 from tests.support.clock import FakeClock
 from tests.support.events import FakeLambdaContext, http_event
-from tests.support.people import context_for
+from tests.support.people import call_api, context_for
 
 PASSWORD = "correct horse battery"
 NEW_PASSWORD = "a brand new password"
@@ -198,6 +203,81 @@ def api_client() -> Any:
     from auth.models import ClientInfo
 
     return ClientInfo("pytest", IP)
+
+
+def test_a_sign_in_racing_a_password_change_does_not_survive_it(
+    api: ApiServices, clock: FakeClock, audit: RecordingAudit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An intruder who knows alice's old password signs in while she changes it: their
+    sign-in verified the old hash (the record read before the change) and stores its
+    session and refresh family after the change swept her sign-ins but before the new
+    password is written, or after it."""
+    alice = api.users.get_by_username("alice")
+    assert alice is not None
+    revocation = api.user_admin._revocation
+    sweep = revocation.revoke_sign_ins
+    intruder: dict[str, str] = {}
+
+    def sweep_then_the_intruder_signs_in(user_id: int, keep: str = "", reason: str = "") -> None:
+        sweep(user_id, keep, reason)
+        if not intruder:  # the first sweep: the new password is not written yet
+            signed_in = SignIn.with_password(clock.now())
+            intruder["cookie"] = api.sessions.create(alice, api_client(), signed_in)[1]
+            intruder["refresh"] = api.refresh_tokens.issue(alice, api_client(), signed_in).token
+
+    monkeypatch.setattr(revocation, "revoke_sign_ins", sweep_then_the_intruder_signs_in)
+    assert alice_changes_her_password(api) == 200
+    assert intruder, "the intruder's sign-in was not interleaved"
+    # Once the change is written, a sign-in that verified the old hash stores nothing.
+    seen = len(audit.events)
+    with pytest.raises(InvalidArgument, match=r"^unmatched username and password$"):
+        api.sessions.create(alice, api_client(), SignIn.with_password(clock.now()))
+    with pytest.raises(InvalidArgument, match=r"^unmatched username and password$"):
+        api.refresh_tokens.issue(alice, api_client(), SignIn.with_password(clock.now()))
+    reason = SignInOutdated.audit_reason
+    assert audit.events[seen:] == [
+        (AuditEvent.REFUSED, CredentialKind.SESSION, alice.id, "", reason),
+        (AuditEvent.REFUSED, CredentialKind.REFRESH_TOKEN, alice.id, "", reason),
+    ]
+    assert api.sessions.list_for_user(alice.id) == [] and api.refresh_tokens.live_families(alice.id) == []
+    # And the one that got in between the sweep and the write was ended by the second sweep.
+    clock.advance(api.config.revocation_lag + 1)
+    with pytest.raises(Unauthenticated):
+        api.authenticator.authenticate(None, intruder["cookie"])
+    with pytest.raises(Unauthenticated):
+        api.refresh_tokens.rotate(intruder["refresh"])
+
+
+@pytest.mark.parametrize("route", [SIGN_IN, CREATE_SESSION], ids=["signin", "sessions"])
+def test_a_password_sign_in_whose_password_changed_after_it_was_checked_is_refused(
+    api: ApiServices, clock: FakeClock, audit: RecordingAudit, monkeypatch: pytest.MonkeyPatch, route: Route
+) -> None:
+    """The old password is checked, then alice's change is written before the sign-in stores
+    its credential: the answer is a wrong password's, with no cookie, and nothing is stored."""
+    check_password = api.accounts.sign_in
+
+    def checked_then_changed(username: str, password: str, source_ip: str, forgive: bool = True) -> User:
+        user = check_password(username, password, source_ip, forgive)
+        now = SignIn.with_password(clock.now())
+        owner = Principal(user.id, "alice", user.role, AuthMethod.SESSION, "", now)
+        api.user_admin.update(owner, "alice", UserChanges(password=NEW_PASSWORD, current_password=PASSWORD))
+        return user
+
+    monkeypatch.setattr(api.accounts, "sign_in", checked_then_changed)
+    seen = len(audit.events)
+    body = {"passwordCredentials": {"username": "alice", "password": PASSWORD}}
+    answer = call_api(api, "POST", route.path, route.path, body=body)
+    assert (answer.status, answer.body) == (
+        400,
+        {"code": Code.INVALID_ARGUMENT, "message": "unmatched username and password", "details": []},
+    )
+    assert answer.cookies == []
+    alice = api.users.get_by_username("alice")
+    assert alice is not None
+    assert api.sessions.list_for_user(alice.id) == [] and api.refresh_tokens.live_families(alice.id) == []
+    kind = CredentialKind.SESSION if route is CREATE_SESSION else CredentialKind.REFRESH_TOKEN
+    refused = (AuditEvent.REFUSED, kind, alice.id, "", SignInOutdated.audit_reason)
+    assert refused in audit.events[seen:]
 
 
 def test_user_deletes_themselves_and_every_credential(api: ApiServices, aws: dict[str, Any]) -> None:

@@ -74,7 +74,7 @@ class Importer:
         self._secrets = target.secretsmanager()
         self._users = UserStore(self._dynamodb, target.users_table, target.settings_table)
         self._pats = PatStore(self._dynamodb, target.pats_table, self._users)
-        self._families = RefreshFamilyStore(self._dynamodb, target.refresh_tokens_table)
+        self._families = RefreshFamilyStore(self._dynamodb, target.refresh_tokens_table, self._users)
         self._settings = SettingsStore(self._dynamodb, target.settings_table)
         self._idps = IdpStore(self._dynamodb, target.identity_providers_table, target.linked_identities_table)
         self._cipher: FactorCipher | None = None

@@ -180,6 +180,18 @@ def write_transaction(client: Any, items: list[dict[str, Any]]) -> list[str] | N
     return None
 
 
+def put_new_checked(client: Any, table: str, item: Item, key: str, check: dict[str, Any]) -> bool:
+    """`put_new_random` in one transaction with `check` (a ConditionCheck item): False when
+    the check failed, and nothing is written. A taken key, a conflict with another
+    transaction, a throttle or any other failure is Unavailable."""
+    reasons = write_transaction(client, [new_item(table, item, key), check])
+    if reasons is None:
+        return True
+    if reasons[1:2] == [ITEM_CONDITION_FAILED]:
+        return False
+    raise Unavailable("storage unavailable")
+
+
 # BatchGetItem's limit of keys in one request; keys it leaves unprocessed (throttling) are
 # asked again, after a jittered pause that doubles each time.
 MAX_BATCH_GET_KEYS = 100

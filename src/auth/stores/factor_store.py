@@ -50,6 +50,9 @@ class ChallengeRecord:
     # How the first step was made (auth.models.Amr: a password, an identity provider): the
     # second step's `amr` begins with it.
     first_amr: str = "pwd"
+    # The user's `tokens_not_before` when the first step verified them: a second step after
+    # it moved (a password change) finishes a sign-in whose first step no longer holds.
+    tokens_not_before: int = 0
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,9 @@ CHALLENGE = schema.ItemCodec(
     failures=schema.number("failures"),
     # A challenge stored before sign-in with an identity provider existed: a password's.
     first_amr=schema.string("firstAmr", default="pwd"),
+    # A challenge stored without it (before it was kept) finishes only for a user whose
+    # cut-off never moved.
+    tokens_not_before=schema.number("tokensNotBefore"),
 )
 
 

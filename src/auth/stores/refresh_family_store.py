@@ -15,9 +15,11 @@ from typing import Any, cast
 
 from botocore.exceptions import ClientError
 
-from auth.models import NO_SIGN_IN, ClientInfo, SignIn
+from auth.errors import SignInOutdated
+from auth.models import NO_SIGN_IN, ClientInfo, SignIn, User
 from auth.stores import dynamo, schema
 from auth.stores.dynamo import Item
+from auth.stores.user_store import UserStore
 
 
 @dataclass(frozen=True)
@@ -87,13 +89,22 @@ def _key(family_id: str) -> dict[str, Any]:
 
 
 class RefreshFamilyStore:
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: Any, table: str, users: UserStore) -> None:
         self._client = client
         self._table = table
+        # A sign-in's family is stored only while its user is as the sign-in verified them.
+        self._users = users
 
-    def create(self, family: RefreshFamily) -> None:
-        with dynamo.translated_errors():
-            self._client.put_item(**self.put_new(family))
+    def create(self, family: RefreshFamily, signed_in: User) -> None:
+        """Store the first item of a sign-in's family; `signed_in` is the user record the
+        sign-in verified.
+
+        SignInOutdated when that user is gone or their `tokensNotBefore` moved since (a
+        password change ended their sign-ins meanwhile): nothing is stored.
+        """
+        item, check = FAMILY.to_item(family), self._users.unchanged_since(signed_in)
+        if not dynamo.put_new_checked(self._client, self._table, item, "familyId", check):
+            raise SignInOutdated
 
     def put_new(self, family: RefreshFamily) -> dict[str, Any]:
         """The conditional Put of a new family (also a transaction item's `Put`)."""

@@ -12,9 +12,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from auth.models import ClientInfo, Device, SignIn
+from auth.errors import SignInOutdated
+from auth.models import ClientInfo, Device, SignIn, User
 from auth.stores import dynamo, schema
 from auth.stores.dynamo import Item, TableKey
+from auth.stores.user_store import UserStore
 
 
 @dataclass(frozen=True)
@@ -54,17 +56,26 @@ SESSION = schema.ItemCodec(
 
 
 class SessionStore:
-    def __init__(self, client: Any, table: str, bookkeeping: Any = None) -> None:
+    def __init__(self, client: Any, table: str, users: UserStore, bookkeeping: Any = None) -> None:
         self._client = client
         # `touch` is best effort: it may use a client that gives up sooner (auth.wiring).
         self._bookkeeping = bookkeeping or client
         self._table = table
+        # A session is stored only while its user is as the sign-in verified them.
+        self._users = users
 
     def _key(self, secret_hash: str) -> dict[str, Any]:
         return {"secretHash": dynamo.s(secret_hash)}
 
-    def create(self, record: SessionRecord) -> None:
-        dynamo.put_new_random(self._client, self._table, SESSION.to_item(record), key="secretHash")
+    def create(self, record: SessionRecord, signed_in: User) -> None:
+        """Store a new session of `signed_in`, the user record its sign-in verified.
+
+        SignInOutdated when that user is gone or their `tokensNotBefore` moved since (a
+        password change ended their sign-ins meanwhile): nothing is stored.
+        """
+        item, check = SESSION.to_item(record), self._users.unchanged_since(signed_in)
+        if not dynamo.put_new_checked(self._client, self._table, item, "secretHash", check):
+            raise SignInOutdated
 
     def get_along(
         self, secret_hash: str, other: TableKey, consistent: bool

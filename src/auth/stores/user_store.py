@@ -25,8 +25,10 @@ TOKEN_COUNT = "patCount"
 # Marks a user item written by tools/memos_import: an import may find its own users again,
 # never take over one memos-auth created.
 IMPORTED = "imported"
+# Access tokens issued before this second stop passing; sign-ins check it (`unchanged_since`).
+TOKENS_NOT_BEFORE = "tokensNotBefore"
 # The attributes of a user item that a change may write.
-_CHANGEABLE = ("role", "state", "passwordHash", "displayName", "email", "updateTime", "tokensNotBefore")
+_CHANGEABLE = ("role", "state", "passwordHash", "displayName", "email", "updateTime", TOKENS_NOT_BEFORE)
 
 
 class OwnerTaken(Exception):
@@ -50,12 +52,17 @@ def _role_and_state_are(owner: TokenOwner) -> tuple[str, dict[str, str], dict[st
     )
 
 
+def _number_is(name: str, value: int, placeholder: str) -> tuple[str, dict[str, Any]]:
+    """A condition that the item's number `name` is `value`, a missing one counting as 0."""
+    values = dynamo.expression_values({placeholder: value})
+    if value == 0:
+        return f"(attribute_not_exists({name}) OR {name} = {placeholder})", values
+    return f"{name} = {placeholder}", values
+
+
 def _token_count_is(count: int) -> tuple[str, dict[str, Any]]:
-    """A condition that the user has exactly `count` tokens (a missing count is 0)."""
-    values = dynamo.expression_values({":count": count})
-    if count == 0:
-        return f"(attribute_not_exists({TOKEN_COUNT}) OR {TOKEN_COUNT} = :count)", values
-    return f"{TOKEN_COUNT} = :count", values
+    """A condition that the user has exactly `count` tokens."""
+    return _number_is(TOKEN_COUNT, count, ":count")
 
 
 def _user_key(user_id: int) -> dict[str, Any]:
@@ -81,7 +88,7 @@ USER = schema.ItemCodec(
     email=schema.string("email"),
     create_time=schema.number("createTime"),
     update_time=schema.number("updateTime"),
-    tokens_not_before=schema.number("tokensNotBefore"),
+    tokens_not_before=schema.number(TOKENS_NOT_BEFORE),
 )
 user_from_item = USER.from_item
 
@@ -227,6 +234,22 @@ class UserStore:
             "Key": _user_key(after.id),
             **dynamo.set_attributes(written),
             "ConditionExpression": "attribute_exists(pk)",
+        }
+
+    def unchanged_since(self, user: User) -> dict[str, Any]:
+        """A transaction item that holds only while the user exists with the `tokensNotBefore`
+        of `user`, the record a sign-in verified. Every change that must end sign-ins (a new
+        password, a factor removed by an admin) moves it, so a session or refresh family
+        stored with this check never outlives a change that the sign-in's own read predates.
+        """
+        condition, values = _number_is(TOKENS_NOT_BEFORE, user.tokens_not_before, ":tokens_not_before")
+        return {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": _user_key(user.id),
+                "ConditionExpression": f"attribute_exists(pk) AND {condition}",
+                "ExpressionAttributeValues": values,
+            }
         }
 
     def token_added(self, user_id: int, owner: TokenOwner, max_tokens: int) -> dict[str, Any]:
