@@ -32,6 +32,7 @@ from auth.errors import Code
 from auth.models import ClientInfo, SignIn, User
 from auth.principal import AuthMethod, Principal
 from auth.routes import Route
+from auth.stores import dynamo
 from auth.stores.dynamo import get_bool, get_n, get_s
 from auth.wiring import ApiServices, build_api_services, build_authorizer_services
 from handlers import api_context, authorizer
@@ -856,10 +857,12 @@ CANCELLATION_REASONS = ["TransactionConflict", "ThrottlingError", "ProvisionedTh
 
 
 @contextmanager
-def credential_transactions_canceled(dynamodb: Any, config: Config, reason: str) -> Iterator[list[str]]:
-    """Every transaction that stores a session or refresh family with its user's check is
-    canceled with `reason` on the check (the Put's own reason is None); yields the tables of
-    the credentials refused."""
+def credential_transactions_canceled(
+    dynamodb: Any, config: Config, reason: str, times: int | None = None
+) -> Iterator[list[str]]:
+    """Every transaction that stores a session or refresh family with its user's check (or
+    the first `times` of them) is canceled with `reason` on the check (the Put's own reason
+    is None); yields the tables of the credentials refused."""
     refused: list[str] = []
 
     def cancel(params: dict[str, Any], **_: Any) -> None:
@@ -867,7 +870,8 @@ def credential_transactions_canceled(dynamodb: Any, config: Config, reason: str)
         tables = [next(iter(item.values()))["TableName"] for item in items]
         kinds = [next(iter(item)) for item in items]
         credential_tables = (config.sessions_table, config.refresh_tokens_table)
-        if kinds == ["Put", "ConditionCheck"] and tables[0] in credential_tables:
+        more = times is None or len(refused) < times
+        if kinds == ["Put", "ConditionCheck"] and tables[0] in credential_tables and more:
             refused.append(tables[0])
             response = {
                 "Error": {"Code": "TransactionCanceledException", "Message": "injected"},
@@ -882,6 +886,20 @@ def credential_transactions_canceled(dynamodb: Any, config: Config, reason: str)
         yield refused
     finally:
         dynamodb.meta.events.unregister(event, unique_id="cancel-credential-transactions")
+
+
+@pytest.mark.parametrize("route", ["/api/v1/auth/signin", "/api/v1/auth/sessions"])
+def test_a_sign_in_whose_credential_transaction_conflicts_once_is_tried_again_and_signs_in(
+    api: ApiServices, aws: dict[str, Any], config: Config, route: str
+) -> None:
+    # Two sign-ins of one user at one instant both check the user's item: DynamoDB cancels
+    # one for the conflict, and it goes through on the next attempt.
+    _sign_up_people(api)
+    body = {"passwordCredentials": {"username": "alice", "password": PASSWORD}}
+    with credential_transactions_canceled(aws["dynamodb"], config, dynamo.TRANSACTION_CONFLICT, 1) as refused:
+        answer = call_api(api, "POST", route, route, body=body)
+    assert len(refused) == 1 and answer.status == 200, answer.body
+    assert partial_writes(aws["dynamodb"], config) == []
 
 
 @pytest.mark.parametrize("reason", CANCELLATION_REASONS)
@@ -911,7 +929,9 @@ def test_a_sign_in_whose_credential_transaction_is_canceled_is_a_503_and_stores_
             result: Any = path.act(services, scene)
         except Exception as raised:
             result = raised
-    assert len(refused) == 1, f"{path.name}: not one credential stored with its user's check: {refused}"
+    # A conflict is tried again (dynamo.put_new_checked), and lasts here: every attempt is refused.
+    attempts = dynamo.CHECKED_PUT_ATTEMPTS if reason == dynamo.TRANSACTION_CONFLICT else 1
+    assert refused == refused[:1] * attempts, f"{path.name}: not one credential stored with its user's check"
     _check_handler(result, "TransactWriteItems", f"{path.name}: {reason}")
     assert credentials() == before, f"{path.name}: {reason}: a credential was stored"
     assert partial_writes(dynamodb, config) == []

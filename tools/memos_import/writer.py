@@ -34,9 +34,15 @@ from auth.identity_providers import MAX_PROVIDERS
 from auth.idp_models import LinkRecord
 from auth.keys import CURRENT_STAGE, IMPORTED_FLAG, PREVIOUS_STAGE, imported_secret_string
 from auth.models import User
-from auth.stores.dynamo import ITEM_CONDITION_FAILED, NO_FAILURE, conditional_write, write_transaction
+from auth.stores.dynamo import (
+    ITEM_CONDITION_FAILED,
+    NO_FAILURE,
+    TRANSACTION_CONFLICT,
+    conditional_write,
+    write_transaction,
+)
 from auth.stores.idp_store import IdpStore, StoredProvider
-from auth.stores.pat_store import TRANSACTION_CONFLICT, PatRecord, PatStore
+from auth.stores.pat_store import PatRecord, PatStore
 from auth.stores.refresh_family_store import RefreshFamily, RefreshFamilyStore
 from auth.stores.settings_store import InstanceSettings, SettingsStore
 from auth.stores.user_store import UserStore

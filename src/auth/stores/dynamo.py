@@ -28,6 +28,8 @@ ITEM_CONDITION_FAILED = "ConditionalCheckFailed"
 # ...and an item that did not fail with this one.
 NO_FAILURE = "None"
 TRANSACTION_CANCELED = "TransactionCanceledException"
+# A cancellation reason: another transaction held one of the items at that instant.
+TRANSACTION_CONFLICT = "TransactionConflict"
 
 
 def s(value: str) -> dict[str, str]:
@@ -180,15 +182,34 @@ def write_transaction(client: Any, items: list[dict[str, Any]]) -> list[str] | N
     return None
 
 
-def put_new_checked(client: Any, table: str, item: Item, key: str, check: dict[str, Any]) -> bool:
+# A checked put conflicts with any other transaction on the item it checks at that instant
+# (two sign-ins of one user, a PAT created meanwhile): tried again after a jittered pause
+# that doubles, at most 0.15 s in all, well inside a sign-in's time.
+CHECKED_PUT_ATTEMPTS = 3
+FIRST_CHECKED_PUT_PAUSE_SECONDS = 0.05
+
+
+def put_new_checked(
+    client: Any,
+    table: str,
+    item: Item,
+    key: str,
+    check: dict[str, Any],
+    pause: Callable[[float], None] = time.sleep,
+) -> bool:
     """`put_new_random` in one transaction with `check` (a ConditionCheck item): False when
-    the check failed, and nothing is written. A taken key, a conflict with another
-    transaction, a throttle or any other failure is Unavailable."""
-    reasons = write_transaction(client, [new_item(table, item, key), check])
-    if reasons is None:
-        return True
-    if reasons[1:2] == [ITEM_CONDITION_FAILED]:
-        return False
+    the check failed, and nothing is written. A conflict with another transaction is tried
+    again; a taken key, a throttle, a conflict that lasts or any other failure is
+    Unavailable."""
+    for attempt in range(CHECKED_PUT_ATTEMPTS):
+        reasons = write_transaction(client, [new_item(table, item, key), check])
+        if reasons is None:
+            return True
+        if reasons[1:2] == [ITEM_CONDITION_FAILED]:
+            return False
+        if TRANSACTION_CONFLICT not in reasons or attempt == CHECKED_PUT_ATTEMPTS - 1:
+            break
+        pause(random.uniform(0, FIRST_CHECKED_PUT_PAUSE_SECONDS * 2**attempt))  # noqa: S311 - not a secret
     raise Unavailable("storage unavailable")
 
 

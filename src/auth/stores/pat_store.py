@@ -28,7 +28,6 @@ MAX_TOKENS_PER_USER = 99
 # a jittered pause that doubles each time (at most 3.15 s in all).
 ATTEMPTS = 6
 FIRST_PAUSE_SECONDS = 0.05
-TRANSACTION_CONFLICT = "TransactionConflict"
 
 
 @dataclass(frozen=True)
@@ -109,7 +108,7 @@ class PatStore:
                 return record
             if codes[0] == dynamo.ITEM_CONDITION_FAILED:
                 record = replace(record, owner=self._owner_for_retry(record))
-            elif TRANSACTION_CONFLICT not in codes:
+            elif dynamo.TRANSACTION_CONFLICT not in codes:
                 break
             self._back_off(attempt)
         raise Unavailable("storage unavailable")
@@ -136,7 +135,7 @@ class PatStore:
                 record = replace(record, owner=self._owner_for_retry(record))
             elif codes[1] == dynamo.ITEM_CONDITION_FAILED:
                 return False
-            elif TRANSACTION_CONFLICT not in codes:
+            elif dynamo.TRANSACTION_CONFLICT not in codes:
                 break
             self._back_off(attempt)
         raise Unavailable("storage unavailable")
@@ -175,7 +174,11 @@ class PatStore:
             if current.as_owner != before.as_owner:
                 raise OwnerChanged
             # A failed condition: a listing that was not whole (or a token deleted since).
-            if not set(codes) <= {dynamo.ITEM_CONDITION_FAILED, TRANSACTION_CONFLICT, dynamo.NO_FAILURE}:
+            if not set(codes) <= {
+                dynamo.ITEM_CONDITION_FAILED,
+                dynamo.TRANSACTION_CONFLICT,
+                dynamo.NO_FAILURE,
+            }:
                 break
             self._back_off(attempt)
         raise Unavailable("storage unavailable")
@@ -246,7 +249,7 @@ class PatStore:
                 return True
             if dynamo.ITEM_CONDITION_FAILED in codes:
                 return False
-            if TRANSACTION_CONFLICT not in codes:
+            if dynamo.TRANSACTION_CONFLICT not in codes:
                 break
             self._back_off(attempt)
         raise Unavailable("storage unavailable")
