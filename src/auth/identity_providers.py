@@ -162,10 +162,10 @@ def validate(provider: ProviderInput, allow_http: bool) -> ProviderInput:
             raise InvalidArgument("an OIDC provider's scopes must include openid")
         if not mapping.identifier:
             config = replace(config, field_mapping=replace(mapping, identifier=OIDC_DEFAULT_IDENTIFIER))
-        # The issuer names its endpoints: these come from its discovery document.
-        config = replace(
-            config, auth_url="", token_url="", user_info_url="", issuer=config.issuer.rstrip("/")
-        )
+        # The issuer names its endpoints: these come from its discovery document. The issuer
+        # is kept as given: Discovery §4.3 and the ID token's `iss` compare it exactly, and
+        # some end in "/" (Auth0's `https://tenant.auth0.com/`).
+        config = replace(config, auth_url="", token_url="", user_info_url="")
     return replace(provider, config=config)
 
 

@@ -248,6 +248,13 @@ def _discovery_of(scripted: ScriptedProvider, **document: Any) -> Any:
             "another issuer",
             id="another issuer",
         ),
+        # Discovery §4.3: identical, so a "/" more is another issuer.
+        pytest.param(
+            lambda s: _discovery_of(s, issuer=s.url + "/", authorization_endpoint=f"{s.url}/auth"),
+            400,
+            "another issuer: it names http://127.0.0.1:",
+            id="the issuer and a slash",
+        ),
         pytest.param(lambda s: lambda _: (500, "text/plain", b"down"), 503, "unavailable", id="a 500"),
         pytest.param(lambda s: lambda _: STALL, 503, "unavailable", id="a stall"),
     ],
@@ -272,6 +279,23 @@ def test_a_change_to_an_issuer_without_discovery_keeps_the_provider_as_it_was(
     refused = as_admin(api, "PATCH", IDP.format(id=provider_id), IDP, people.admin, body=moved)
     assert refused.status == 503, refused.body
     assert call_api(api, "GET", IDP.format(id=provider_id), IDP).body == before
+
+
+def test_an_issuer_ending_in_a_slash_is_kept_as_given_and_signs_in(
+    api: ApiServices, people: People, scripted: ScriptedProvider
+) -> None:
+    # Auth0's issuers are `https://tenant.auth0.com/`: the document and the ID token say so.
+    issuer = scripted.url + "/"
+    scripted.as_issuer(lambda: scripted.id_token(iss=issuer), issuer=issuer)
+    made = create_provider(api, people.admin, scripted_oidc(scripted, issuer=issuer), "auth0")
+    assert made.status == 200, made.body
+    assert made.body["config"]["oidcConfig"]["issuer"] == issuer
+    assert api.identity_providers.get("auth0").config.issuer == issuer
+    # Discovery §4.1: the "/" is left out before the well-known path.
+    assert scripted.received[0][0] == "/.well-known/openid-configuration"
+    answer = sso_sign_in(api, sso("auth0", "a-code"))
+    assert answer.status == 200, answer.body
+    assert answer.body["user"]["username"] == "scripted"
 
 
 # -- signing in -------------------------------------------------------------------------------------
