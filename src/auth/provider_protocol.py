@@ -6,13 +6,14 @@ to the claims of the identity it was issued for.
   the access token (RFC 6750): its JSON object is the identity.
 - `OIDC` (beyond Memos): the endpoints come from `{issuer}/.well-known/openid-configuration`
   (OpenID Connect Discovery 1.0, a terminating "/" of the issuer left out; cached per
-  container; its `issuer` must be the configured one, character for character); the code
-  is exchanged the same way, and the ID token is verified (OIDC Core §3.1.3.7) with PyJWT:
-  the signature against the provider's JWKS through `PyJWKClient` (keys cached, fetched
-  again for an unknown `kid`), an asymmetric algorithm only, `iss`, `aud` (the client id;
-  `azp` when there are several), `exp` on the injectable clock, and the `nonce` when the
-  client sent one. Claims the token lacks are read from the userinfo endpoint, whose `sub`
-  must be the token's (OIDC Core §5.3.2).
+  container; its `issuer` must be the configured one, character for character, and every
+  endpoint it names a URL auth.outbound_http may call); the code is exchanged the same
+  way, and the ID token is verified (OIDC Core §3.1.3.7) with PyJWT: the signature against
+  the provider's JWKS through `PyJWKClient` (keys cached, fetched again for an unknown
+  `kid`), an asymmetric algorithm only, `iss`, `aud` (the client id; `azp` when there are
+  several), `exp` on the injectable clock, and the `nonce` when the client sent one. Claims
+  the token lacks are read from the userinfo endpoint, whose `sub` must be the token's
+  (OIDC Core §5.3.2).
 
 Every failure of the provider's answers is ProviderRefused (400, a reason for the audit
 trail, never the code or a token); a provider that cannot be reached or is slow is
@@ -33,7 +34,7 @@ from urllib.parse import quote
 from auth.clock import Clock
 from auth.errors import InvalidArgument
 from auth.idp_models import AuthStyle, IdentityProvider, ProviderType
-from auth.outbound_http import Deadline, HttpAnswer, OutboundHttp, ProviderUnavailable
+from auth.outbound_http import Deadline, HttpAnswer, OutboundHttp, ProviderUnavailable, check_url
 
 if TYPE_CHECKING:
     from jwt import PyJWKClient
@@ -247,6 +248,19 @@ class ProviderProtocol:
             now,
             authorize if isinstance(authorize, str) else "",
         )
+        # A document naming an endpoint that may not be called is the provider's fault and
+        # stays so on every retry: refused now, not a 503 at the first call to it.
+        for name, url in (
+            ("token_endpoint", found.token_endpoint),
+            ("jwks_uri", found.jwks_uri),
+            ("userinfo_endpoint", found.userinfo_endpoint),
+            ("authorization_endpoint", found.authorization_endpoint),
+        ):
+            problem = check_url(url, self.http.allow_http) if url else None
+            if problem is not None:
+                raise ProviderRefused(
+                    f"the discovery document's {name} {problem}", f"discovery: {name} {problem}"
+                )
         self._discovered[issuer] = found
         return found
 

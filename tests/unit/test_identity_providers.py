@@ -19,6 +19,7 @@ from auth.audit import AuditEvent, CredentialKind
 from auth.config import Config
 from auth.models import SignIn, User
 from auth.outbound_http import Timeouts
+from auth.provider_protocol import DISCOVERY_MAX_AGE_SECONDS
 from auth.wiring import ApiServices
 from tests.support.audit import RecordingAudit
 from tests.support.clock import FakeClock
@@ -255,6 +256,17 @@ def _discovery_of(scripted: ScriptedProvider, **document: Any) -> Any:
             "another issuer: it names http://127.0.0.1:",
             id="the issuer and a slash",
         ),
+        *(
+            pytest.param(
+                lambda s, name=name: _discovery_of(
+                    s, authorization_endpoint=f"{s.url}/auth", **{name: "ftp://127.0.0.1/x"}
+                ),
+                400,
+                f"the discovery document's {name} must be an http(s) URL",
+                id=f"{name} not http",
+            )
+            for name in ("token_endpoint", "jwks_uri", "userinfo_endpoint")
+        ),
         pytest.param(lambda s: lambda _: (500, "text/plain", b"down"), 503, "unavailable", id="a 500"),
         pytest.param(lambda s: lambda _: STALL, 503, "unavailable", id="a stall"),
     ],
@@ -296,6 +308,62 @@ def test_an_issuer_ending_in_a_slash_is_kept_as_given_and_signs_in(
     answer = sso_sign_in(api, sso("auth0", "a-code"))
     assert answer.status == 200, answer.body
     assert answer.body["user"]["username"] == "scripted"
+
+
+def test_a_discovery_document_naming_an_endpoint_that_may_not_be_called_refuses_the_sign_in(
+    api: ApiServices, people: People, scripted: ScriptedProvider, clock: FakeClock, audit: RecordingAudit
+) -> None:
+    """Not a 503 to try again: the document is wrong until its provider mends it."""
+    scripted.as_issuer(lambda: scripted.id_token())
+    assert create_provider(api, people.admin, scripted_oidc(scripted), "moved").status == 200
+    scripted.routes["/.well-known/openid-configuration"] = _discovery_of(
+        scripted, token_endpoint="ftp://127.0.0.1/token"
+    )
+    clock.advance(DISCOVERY_MAX_AGE_SECONDS + 1)
+    answer = sso_sign_in(api, sso("moved", "a-code"))
+    assert answer.status == 400 and answer.body["code"] == 3, answer.body
+    assert answer.body["message"] == "the discovery document's token_endpoint must be an http(s) URL"
+    assert "/token" not in [path for path, _ in scripted.received]
+    assert any(e[0] is AuditEvent.REFUSED and "token_endpoint" in e[4] for e in audit.events)
+
+
+@pytest.mark.parametrize("name", ["token_endpoint", "jwks_uri", "userinfo_endpoint"])
+def test_off_the_local_stage_a_discovery_document_naming_plain_http_is_refused(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    import io
+    import json
+
+    import urllib3
+
+    from auth.outbound_http import OutboundHttp
+    from auth.provider_protocol import ProviderProtocol, ProviderRefused
+
+    issuer = "https://idp.example"
+    document = {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/auth",
+        "token_endpoint": f"{issuer}/token",
+        "jwks_uri": f"{issuer}/jwks",
+    } | {name: f"http://idp.example/{name}"}
+    asked: list[str] = []
+
+    class Pool:
+        """urllib3's pool as auth.outbound_http calls it, answering the document."""
+
+        def request(self, method: str, url: str, **_: Any) -> urllib3.HTTPResponse:
+            asked.append(url)
+            body = io.BytesIO(json.dumps(document).encode())
+            return urllib3.HTTPResponse(
+                body, {"Content-Type": "application/json"}, 200, preload_content=False
+            )
+
+    http = OutboundHttp(allow_http=False)
+    monkeypatch.setattr(http, "_pool", Pool())
+    with pytest.raises(ProviderRefused) as refused:
+        ProviderProtocol(http, clock).authorization_endpoint(issuer)
+    assert refused.value.message == f"the discovery document's {name} must be an https URL"
+    assert asked == [f"{issuer}/.well-known/openid-configuration"]
 
 
 # -- signing in -------------------------------------------------------------------------------------
