@@ -57,16 +57,20 @@ class Verified:
 
 
 def _text(claims: dict[str, Any], name: str) -> str:
-    """A claim as text: strings and numbers (GitHub's ids are numbers), nothing else."""
+    """A claim as the provider sent it: a string as it is, an integer in decimal (GitHub's
+    userinfo `id` is a number; beyond Memos, which takes strings only), nothing else."""
     if not name:
         return ""
     value = claims.get(name)
     if isinstance(value, bool) or not isinstance(value, str | int):
         return ""
-    return str(value).strip()
+    return str(value)
 
 
 def map_identity(claims: dict[str, Any], mapping: FieldMapping) -> ExternalIdentity:
+    # The identifier is a key, compared as Memos compares extern_uid (the raw string): trimmed,
+    # `eve` and another account's `eve\xa0` would share a link, and an imported extern_uid
+    # with edge whitespace would never match again.
     identifier = _text(claims, mapping.identifier)
     if not identifier or len(identifier) > MAX_IDENTIFIER_CHARS:
         raise ProviderRefused(
@@ -75,9 +79,10 @@ def map_identity(claims: dict[str, Any], mapping: FieldMapping) -> ExternalIdent
         )
     return ExternalIdentity(
         identifier=identifier,
-        display_name=_text(claims, mapping.display_name),
-        email=_text(claims, mapping.email),
-        avatar_url=_text(claims, mapping.avatar_url),
+        # Profile text only, never compared: trimmed as a person would have typed it.
+        display_name=_text(claims, mapping.display_name).strip(),
+        email=_text(claims, mapping.email).strip(),
+        avatar_url=_text(claims, mapping.avatar_url).strip(),
     )
 
 

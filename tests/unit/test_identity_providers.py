@@ -470,6 +470,47 @@ def test_identifier_filter_refuses_other_identifiers(
     assert sso_sign_in(api, sso(provider_id, oidc_provider.code(staff))).status == 200
 
 
+def userinfo_provider(api: ApiServices, people: People, scripted: ScriptedProvider, **body: Any) -> Any:
+    """An OAUTH2 provider on the script whose userinfo answers what the returned dict holds."""
+    userinfo: dict[str, Any] = {}
+    scripted.routes["/token"] = lambda _: json_reply({"access_token": "at", "token_type": "Bearer"})
+    scripted.routes["/me"] = lambda _: json_reply(userinfo)
+    made = create_provider(api, people.admin, oauth2_body(scripted.url, "c", secret="s", **body), "info")
+    assert made.status == 200, made.body
+    return userinfo
+
+
+def sign_in_as(api: ApiServices, userinfo: dict[str, Any], **claims: Any) -> Any:
+    userinfo.clear()
+    userinfo.update(claims)
+    return sso_sign_in(api, sso("info", "a-code"))
+
+
+def test_the_identifier_is_the_claim_exactly_as_the_provider_sent_it(
+    api: ApiServices, people: People, scripted: ScriptedProvider
+) -> None:
+    """Memos compares extern_uid as the raw string: other strings are other accounts."""
+    userinfo = userinfo_provider(api, people, scripted)
+    signed_in: dict[str, str] = {}
+    for identifier in ("eve", "eve\u00a0", " eve", "eve\t", "eve"):
+        answer = sign_in_as(api, userinfo, sub=identifier)
+        assert answer.status == 200, answer.body
+        username = answer.body["user"]["username"]
+        assert signed_in.setdefault(identifier, username) == username
+    assert signed_in["eve"] == "eve" and len(set(signed_in.values())) == 4
+    for identifier, username in signed_in.items():
+        user = api.users.get_by_username(username)
+        assert user is not None
+        assert [link.extern_uid for link in api.linked_identities.list(user)] == [identifier]
+    # GitHub's userinfo `id` is a number: its decimal text is the identifier.
+    numeric = sign_in_as(api, userinfo, sub=583231)
+    assert numeric.status == 200, numeric.body
+    assert sign_in_as(api, userinfo, sub="583231").body["user"] == numeric.body["user"]
+    for claims in ({"sub": ""}, {}, {"sub": True}, {"sub": 1.5}):
+        refused = sign_in_as(api, userinfo, **claims)
+        assert refused.status == 400 and "no usable identifier" in refused.body["message"], claims
+
+
 def test_closed_registration_refuses_unknown_identities(
     api: ApiServices, people: People, oidc_provider: OidcProvider
 ) -> None:
