@@ -8,8 +8,9 @@ codes, tokens that do not verify) also count as failed sign-ins of the address, 
 throttle of SPEC §3, under the provider's name: a stream of guessed codes gets a 429 like
 a stream of guessed passwords.
 
-The identifier filter is Memos' rule: a regular expression the identifier must contain a
-match of (`re.search`, as Go's MatchString); anchor it (`^…$`) to match the whole.
+The identifier filter is Memos' rule: a regular expression in RE2's syntax the identifier
+must contain a match of (Go's MatchString; auth.identifier_filter); anchor it (`^…$`) to
+match the whole.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from auth import identifier_filter
 from auth.audit import AuditEvent, AuditSink, CredentialKind
 from auth.errors import InvalidArgument, NotFound, PermissionDenied
 from auth.identity_providers import IdentityProviders, provider_id_of
@@ -130,7 +132,14 @@ class FederatedIdentities:
             # Not the caller's fault: audited, not counted.
             self.refused(provider_id, user_id, "provider unavailable or slow")
             raise
-        if provider.identifier_filter and re.search(provider.identifier_filter, identity.identifier) is None:
+        try:
+            allowed = identifier_filter.allows(provider.identifier_filter, identity.identifier)
+        except re.error:
+            # Saved before RE2's syntax was enforced, and RE2 refuses it: Memos could not
+            # match it either. Nobody gets in through a filter nobody can read.
+            self.refused(provider_id, user_id, "the identifier filter is not a valid RE2 expression")
+            raise PermissionDenied(IDENTIFIER_NOT_ALLOWED) from None
+        if not allowed:
             self.refused(provider_id, user_id, "identifier not allowed by the filter")
             raise PermissionDenied(IDENTIFIER_NOT_ALLOWED)
         return Verified(stored, identity)

@@ -31,6 +31,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from auth import identifier_filter
 from auth.audit import AuditEvent, AuditSink, CredentialKind, by_whom
 from auth.clock import Clock
 from auth.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied, Unavailable
@@ -125,7 +126,7 @@ def validate(provider: ProviderInput, allow_http: bool) -> ProviderInput:
     if len(provider.identifier_filter) > MAX_FILTER_CHARS:
         raise InvalidArgument(f"identifierFilter must be at most {MAX_FILTER_CHARS} characters")
     try:
-        re.compile(provider.identifier_filter)
+        identifier_filter.compiled(provider.identifier_filter)
     except re.error as exc:
         raise InvalidArgument(f"identifierFilter is not a valid regular expression: {exc.msg}") from None
     config = provider.config

@@ -14,7 +14,7 @@ import jwt
 import pytest
 import requests
 
-from auth import routes
+from auth import identifier_filter, routes
 from auth.audit import AuditEvent, CredentialKind
 from auth.config import Config
 from auth.models import SignIn, User
@@ -115,6 +115,11 @@ def test_a_provider_is_public_to_read_never_with_its_secret_and_sealed_in_its_ta
     ("change", "message"),
     [
         ({"identifierFilter": "(unclosed"}, "identifierFilter is not a valid regular expression"),
+        # Python's re takes these; RE2, Memos' syntax, does not.
+        ({"identifierFilter": "[[:letters:]]"}, "identifierFilter is not a valid regular expression"),
+        ({"identifierFilter": "^(?!admin)"}, "identifierFilter is not a valid regular expression"),
+        ({"identifierFilter": r"^(a)\1$"}, "identifierFilter is not a valid regular expression"),
+        ({"identifierFilter": "^a++$"}, "identifierFilter is not a valid regular expression"),
         ({"title": ""}, "title must be"),
     ],
 )
@@ -509,6 +514,94 @@ def test_the_identifier_is_the_claim_exactly_as_the_provider_sent_it(
     for claims in ({"sub": ""}, {}, {"sub": True}, {"sub": 1.5}):
         refused = sign_in_as(api, userinfo, **claims)
         assert refused.status == 400 and "no usable identifier" in refused.body["message"], claims
+
+
+# -- the identifier filter: RE2's syntax, as Memos matches it (Go's regexp.MatchString) ------------
+
+# What Go 1.19's regexp.MatchString answered, filter by filter: (filter, matched, not matched).
+GO_REGEXP_ANSWERS = [
+    ("[[:alnum:]]", ["a", "Z", "5"], ["é", "-", "_"]),
+    ("^[[:alpha:]]+$", ["abcXYZ"], ["abc1", "é"]),
+    ("^[[:ascii:]]+$", ["a~\x7f"], ["é"]),
+    ("^[[:blank:]]$", [" ", "\t"], ["\n", "\xa0"]),
+    ("^[[:cntrl:]]$", ["\x00", "\x1f", "\x7f"], [" "]),
+    ("^[[:digit:]]+$", ["0123456789"], ["١٢٣", "a"]),
+    ("^[[:graph:]]+$", ["!~a"], [" ", "é"]),
+    ("^[[:lower:]]+$", ["abc"], ["aBc", "é"]),
+    ("^[[:print:]]+$", ["a b~"], ["\t", "é"]),
+    ("^[[:punct:]]+$", ["!/:@[`{~", "_"], ["a", "¡"]),
+    ("^[[:space:]]+$", [" \t\n\x0b\x0c\r"], ["\xa0", "\u2003"]),
+    ("^[[:upper:]]+$", ["ABC"], ["AbC", "É"]),
+    ("^[[:word:]]+$", ["a_1Z"], ["a-b", "é"]),
+    ("^[[:xdigit:]]+$", ["09afAF"], ["g", "\uff10"]),
+    ("^[[:^alpha:]]+$", ["123-_", "é"], ["a"]),
+    ("^[^[:alpha:]]+$", ["123", "é"], ["a"]),
+    (r"^[[:alnum:]._-]+@corp\.com$", ["a.b-c_1@corp.com"], ["é@corp.com", "a b@corp.com", "a@corp.com\n"]),
+    (r"^\d+$", ["123"], ["١٢٣", "12\n"]),
+    (r"^\w+$", ["a_1"], ["é", "ǅ"]),
+    (r"^\s$", [" ", "\t"], ["\x0b", "\xa0"]),
+    (r"\bcorp\b", ["a corp b", "écorp"], ["acorp"]),
+    (r"\B", ["", "ab"], ["a"]),
+    ("^eve$", ["eve"], ["eve\n", "Eve", " eve"]),
+    ("(?m)^eve$", ["eve\n", "x\neve\ny"], []),
+    (r"^(?i)[a-z]+@corp\.com$", ["Ann@CORP.com", "ann@corp.com"], []),
+    ("(?i)^élan$", ["ÉLAN", "élan"], []),
+    ("a(?i)b|c", ["aB", "C"], ["Ab"]),
+    (r"^\Q1+1\E$", ["1+1"], ["11"]),
+    (r"^\x{e9}\101$", ["éA"], ["éa"]),
+    ("^x{,2}$", ["x{,2}"], ["xx"]),
+    ("^[a-]$", ["a", "-"], ["b"]),
+    ("^[]a]+$", ["]a"], ["b"]),
+]
+
+
+@pytest.mark.parametrize(("pattern", "matched", "unmatched"), GO_REGEXP_ANSWERS)
+def test_the_filter_matches_what_gos_regexp_matches(
+    pattern: str, matched: list[str], unmatched: list[str]
+) -> None:
+    assert [s for s in matched + unmatched if identifier_filter.allows(pattern, s)] == matched
+
+
+def test_a_memos_filter_with_posix_classes_lets_in_whom_memos_let_in(
+    api: ApiServices, people: People, scripted: ScriptedProvider
+) -> None:
+    userinfo = userinfo_provider(api, people, scripted, identifierFilter=r"^[[:alnum:]._-]+@corp\.com$")
+    assert sign_in_as(api, userinfo, sub="ann.lee-2@corp.com").status == 200
+    for outsider in ("élan@corp.com", "ann@corp.com\n", "ann lee@corp.com"):
+        refused = sign_in_as(api, userinfo, sub=outsider)
+        assert refused.status == 403 and refused.body["message"] == "identifier is not allowed", outsider
+
+
+def test_a_change_to_a_filter_re2_refuses_is_a_400_and_changes_nothing(
+    api: ApiServices, people: People, scripted: ScriptedProvider
+) -> None:
+    userinfo_provider(api, people, scripted, identifierFilter=r"^\d+$")
+    path = IDP.format(id="info")
+    for bad in ("(?<=x)y", r"\pL", "[[:alpha:]"):
+        refused = as_admin(api, "PATCH", path, IDP, people.admin, body={"identifierFilter": bad})
+        assert refused.status == 400, refused.body
+        assert "identifierFilter is not a valid regular expression" in refused.body["message"]
+    assert api.identity_providers.get("info").identifier_filter == r"^\d+$"
+
+
+def test_a_stored_filter_re2_refuses_lets_nobody_in(
+    api: ApiServices, people: People, scripted: ScriptedProvider, audit: RecordingAudit
+) -> None:
+    """One saved before the filter was read as RE2: Memos could not match it either."""
+    import dataclasses
+
+    userinfo = userinfo_provider(api, people, scripted)
+    stored = api.identity_providers.stored("info")
+    old = dataclasses.replace(
+        stored.provider, identifier_filter="^(?!root)", update_time=stored.provider.update_time + 1
+    )
+    assert api.idp_store.replace_provider(
+        dataclasses.replace(stored, provider=old), stored.provider.update_time
+    )
+    refused = sign_in_as(api, userinfo, sub="ann")
+    assert refused.status == 403 and refused.body["message"] == "identifier is not allowed"
+    assert api.users.get_by_username("ann") is None
+    assert any(e[0] is AuditEvent.REFUSED and "not a valid RE2" in e[4] for e in audit.events)
 
 
 def test_closed_registration_refuses_unknown_identities(
