@@ -8,8 +8,9 @@ codes, tokens that do not verify) also count as failed sign-ins of the address, 
 throttle of SPEC §3, under the provider's name: a stream of guessed codes gets a 429 like
 a stream of guessed passwords.
 
-The identifier filter is Memos' rule: a regular expression the identifier must contain a
-match of (`re.search`, as Go's MatchString); anchor it (`^…$`) to match the whole.
+The identifier filter is Memos' rule: a regular expression in RE2's syntax the identifier
+must contain a match of (Go's MatchString; auth.identifier_filter); anchor it (`^…$`) to
+match the whole.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from auth import identifier_filter
 from auth.audit import AuditEvent, AuditSink, CredentialKind
 from auth.errors import InvalidArgument, NotFound, PermissionDenied
 from auth.identity_providers import IdentityProviders, provider_id_of
@@ -57,16 +59,20 @@ class Verified:
 
 
 def _text(claims: dict[str, Any], name: str) -> str:
-    """A claim as text: strings and numbers (GitHub's ids are numbers), nothing else."""
+    """A claim as the provider sent it: a string as it is, an integer in decimal (GitHub's
+    userinfo `id` is a number; beyond Memos, which takes strings only), nothing else."""
     if not name:
         return ""
     value = claims.get(name)
     if isinstance(value, bool) or not isinstance(value, str | int):
         return ""
-    return str(value).strip()
+    return str(value)
 
 
 def map_identity(claims: dict[str, Any], mapping: FieldMapping) -> ExternalIdentity:
+    # The identifier is a key, compared as Memos compares extern_uid (the raw string): trimmed,
+    # `eve` and another account's `eve\xa0` would share a link, and an imported extern_uid
+    # with edge whitespace would never match again.
     identifier = _text(claims, mapping.identifier)
     if not identifier or len(identifier) > MAX_IDENTIFIER_CHARS:
         raise ProviderRefused(
@@ -75,9 +81,10 @@ def map_identity(claims: dict[str, Any], mapping: FieldMapping) -> ExternalIdent
         )
     return ExternalIdentity(
         identifier=identifier,
-        display_name=_text(claims, mapping.display_name),
-        email=_text(claims, mapping.email),
-        avatar_url=_text(claims, mapping.avatar_url),
+        # Profile text only, never compared: trimmed as a person would have typed it.
+        display_name=_text(claims, mapping.display_name).strip(),
+        email=_text(claims, mapping.email).strip(),
+        avatar_url=_text(claims, mapping.avatar_url).strip(),
     )
 
 
@@ -125,7 +132,14 @@ class FederatedIdentities:
             # Not the caller's fault: audited, not counted.
             self.refused(provider_id, user_id, "provider unavailable or slow")
             raise
-        if provider.identifier_filter and re.search(provider.identifier_filter, identity.identifier) is None:
+        try:
+            allowed = identifier_filter.allows(provider.identifier_filter, identity.identifier)
+        except re.error:
+            # Saved before RE2's syntax was enforced, and RE2 refuses it: Memos could not
+            # match it either. Nobody gets in through a filter nobody can read.
+            self.refused(provider_id, user_id, "the identifier filter is not a valid RE2 expression")
+            raise PermissionDenied(IDENTIFIER_NOT_ALLOWED) from None
+        if not allowed:
             self.refused(provider_id, user_id, "identifier not allowed by the filter")
             raise PermissionDenied(IDENTIFIER_NOT_ALLOWED)
         return Verified(stored, identity)

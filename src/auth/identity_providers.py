@@ -31,6 +31,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from auth import identifier_filter
 from auth.audit import AuditEvent, AuditSink, CredentialKind, by_whom
 from auth.clock import Clock
 from auth.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied, Unavailable
@@ -125,7 +126,7 @@ def validate(provider: ProviderInput, allow_http: bool) -> ProviderInput:
     if len(provider.identifier_filter) > MAX_FILTER_CHARS:
         raise InvalidArgument(f"identifierFilter must be at most {MAX_FILTER_CHARS} characters")
     try:
-        re.compile(provider.identifier_filter)
+        identifier_filter.compiled(provider.identifier_filter)
     except re.error as exc:
         raise InvalidArgument(f"identifierFilter is not a valid regular expression: {exc.msg}") from None
     config = provider.config
@@ -162,10 +163,10 @@ def validate(provider: ProviderInput, allow_http: bool) -> ProviderInput:
             raise InvalidArgument("an OIDC provider's scopes must include openid")
         if not mapping.identifier:
             config = replace(config, field_mapping=replace(mapping, identifier=OIDC_DEFAULT_IDENTIFIER))
-        # The issuer names its endpoints: these come from its discovery document.
-        config = replace(
-            config, auth_url="", token_url="", user_info_url="", issuer=config.issuer.rstrip("/")
-        )
+        # The issuer names its endpoints: these come from its discovery document. The issuer
+        # is kept as given: Discovery §4.3 and the ID token's `iss` compare it exactly, and
+        # some end in "/" (Auth0's `https://tenant.auth0.com/`).
+        config = replace(config, auth_url="", token_url="", user_info_url="")
     return replace(provider, config=config)
 
 

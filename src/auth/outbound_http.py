@@ -98,7 +98,7 @@ def check_url(url: str, allow_http: bool) -> str | None:
 
 class OutboundHttp:
     def __init__(self, allow_http: bool, timeouts: Timeouts | None = None) -> None:
-        self._allow_http = allow_http
+        self.allow_http = allow_http
         self.timeouts = timeouts or Timeouts()
         # One pool per container: a warm container reuses its TLS connections.
         self._pool = urllib3.PoolManager(retries=False, headers={"User-Agent": USER_AGENT})
@@ -124,9 +124,10 @@ class OutboundHttp:
     def _call(
         self, method: str, url: str, deadline: Deadline, headers: Mapping[str, str], body: bytes | None
     ) -> HttpAnswer:
-        problem = check_url(url, self._allow_http)
+        problem = check_url(url, self.allow_http)
         if problem is not None:
-            # Checked when the provider was saved; a discovery document may name others.
+            # Never reached by the provider's URLs: checked when saved, and a discovery
+            # document's when it is read (auth.provider_protocol). The last guard still.
             raise ProviderUnavailable(f"identity provider URL {problem}")
         left = deadline.left()
         timeout = urllib3.Timeout(

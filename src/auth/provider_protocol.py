@@ -5,13 +5,15 @@ to the claims of the identity it was issued for.
   `code_verifier` of RFC 7636 when the client sent one), then `userInfoUrl` is read with
   the access token (RFC 6750): its JSON object is the identity.
 - `OIDC` (beyond Memos): the endpoints come from `{issuer}/.well-known/openid-configuration`
-  (OpenID Connect Discovery 1.0, cached per container, its `issuer` must be the configured
-  one); the code is exchanged the same way, and the ID token is verified (OIDC Core
-  §3.1.3.7) with PyJWT: the signature against the provider's JWKS through `PyJWKClient`
-  (keys cached, fetched again for an unknown `kid`), an asymmetric algorithm only, `iss`,
-  `aud` (the client id; `azp` when there are several), `exp` on the injectable clock, and
-  the `nonce` when the client sent one. Claims the token lacks are read from the userinfo
-  endpoint, whose `sub` must be the token's (OIDC Core §5.3.2).
+  (OpenID Connect Discovery 1.0, a terminating "/" of the issuer left out; cached per
+  container; its `issuer` must be the configured one, character for character, and every
+  endpoint it names a URL auth.outbound_http may call); the code is exchanged the same
+  way, and the ID token is verified (OIDC Core §3.1.3.7) with PyJWT: the signature against
+  the provider's JWKS through `PyJWKClient` (keys cached, fetched again for an unknown
+  `kid`), an asymmetric algorithm only, `iss`, `aud` (the client id; `azp` when there are
+  several), `exp` on the injectable clock, and the `nonce` when the client sent one. Claims
+  the token lacks are read from the userinfo endpoint, whose `sub` must be the token's
+  (OIDC Core §5.3.2).
 
 Every failure of the provider's answers is ProviderRefused (400, a reason for the audit
 trail, never the code or a token); a provider that cannot be reached or is slow is
@@ -32,7 +34,7 @@ from urllib.parse import quote
 from auth.clock import Clock
 from auth.errors import InvalidArgument
 from auth.idp_models import AuthStyle, IdentityProvider, ProviderType
-from auth.outbound_http import Deadline, HttpAnswer, OutboundHttp, ProviderUnavailable
+from auth.outbound_http import Deadline, HttpAnswer, OutboundHttp, ProviderUnavailable, check_url
 
 if TYPE_CHECKING:
     from jwt import PyJWKClient
@@ -94,6 +96,12 @@ class Discovery:
     # Not needed to sign in (the browser was sent there already); kept for the admin's
     # service, which stores it so pages can start a flow (auth.identity_providers).
     authorization_endpoint: str = ""
+
+
+def discovery_url(issuer: str) -> str:
+    """Where the issuer's discovery document is: OpenID Connect Discovery §4.1 removes a
+    terminating "/" of the issuer before appending the well-known path."""
+    return issuer.rstrip("/") + DISCOVERY_PATH
 
 
 def _json_object(answer: HttpAnswer, what: str) -> dict[str, Any]:
@@ -212,15 +220,20 @@ class ProviderProtocol:
         cached = self._discovered.get(issuer)
         if cached is not None and now - cached.fetched_at < DISCOVERY_MAX_AGE_SECONDS:
             return cached
-        answer = self.http.get(issuer + DISCOVERY_PATH, deadline)
+        answer = self.http.get(discovery_url(issuer), deadline)
         if answer.status >= 500:
             raise ProviderUnavailable()
         if answer.status != 200:
             raise ProviderRefused("the issuer has no discovery document", f"discovery: HTTP {answer.status}")
         document = _json_object(answer, "discovery document")
         # OpenID Connect Discovery §4.3: the document must name the issuer it was read from.
-        if document.get("issuer") != issuer:
-            raise ProviderRefused("the discovery document is for another issuer", "discovery: issuer differs")
+        named = document.get("issuer")
+        if named != issuer:
+            message = "the discovery document is for another issuer"
+            if isinstance(named, str) and named.rstrip("/") == issuer.rstrip("/"):
+                # Only a final "/" apart: say which, the admin has to give it exactly.
+                message += f": it names {named}"
+            raise ProviderRefused(message, "discovery: issuer differs")
         token_endpoint, jwks_uri = document.get("token_endpoint"), document.get("jwks_uri")
         if not isinstance(token_endpoint, str) or not isinstance(jwks_uri, str):
             raise ProviderRefused(
@@ -235,6 +248,19 @@ class ProviderProtocol:
             now,
             authorize if isinstance(authorize, str) else "",
         )
+        # A document naming an endpoint that may not be called is the provider's fault and
+        # stays so on every retry: refused now, not a 503 at the first call to it.
+        for name, url in (
+            ("token_endpoint", found.token_endpoint),
+            ("jwks_uri", found.jwks_uri),
+            ("userinfo_endpoint", found.userinfo_endpoint),
+            ("authorization_endpoint", found.authorization_endpoint),
+        ):
+            problem = check_url(url, self.http.allow_http) if url else None
+            if problem is not None:
+                raise ProviderRefused(
+                    f"the discovery document's {name} {problem}", f"discovery: {name} {problem}"
+                )
         self._discovered[issuer] = found
         return found
 

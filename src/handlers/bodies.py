@@ -272,7 +272,9 @@ class IdentityProviderRequest(_Request):
     type: _ProviderType
     title: str = Field(max_length=_SHORT)
     identifierFilter: str = Field(
-        default="", max_length=_SHORT, description="A regular expression (re.search)."
+        default="",
+        max_length=_SHORT,
+        description="A regular expression in RE2's syntax, as Memos (Go's MatchString: anchor it with ^…$).",
     )
     config: IdentityProviderConfigBody
 

@@ -215,12 +215,13 @@ class ScriptedProvider:
         payload = {"iss": self.url, "sub": "scripted", "aud": "scripted-client", "iat": now, "exp": now + 300}
         return jwt.encode(payload | claims, self.key, algorithm="RS256", headers={"kid": "k1"})
 
-    def as_issuer(self, id_token: Callable[[], str]) -> None:
-        """Discovery, keys and a token endpoint that answers `id_token()`."""
+    def as_issuer(self, id_token: Callable[[], str], issuer: str = "") -> None:
+        """Discovery, keys and a token endpoint that answers `id_token()`; the document names
+        `issuer` (its URL when not given: an issuer ending in "/" is another one)."""
         self.routes |= {
             "/.well-known/openid-configuration": lambda _: json_reply(
                 {
-                    "issuer": self.url,
+                    "issuer": issuer or self.url,
                     "token_endpoint": f"{self.url}/token",
                     "jwks_uri": f"{self.url}/jwks",
                     "authorization_endpoint": f"{self.url}/auth",

@@ -35,6 +35,7 @@ HEAVY = (
     "auth.outbound_http",
     "auth.provider_protocol",
     "auth.federated_identity",
+    "auth.identifier_filter",
     "auth.sso_sign_in",
     "auth.linked_identities",
     "auth.stores.idp_store",
@@ -87,5 +88,11 @@ def test_the_api_imports_the_outbound_protocol_only_when_a_provider_is_used() ->
     """SPEC §8's sign-in machinery (the protocol, its HTTP pool) loads on the first SSO
     request, not on every cold start of the API function."""
     loaded = modules_after("import handlers.api")
-    lazy = ("auth.provider_protocol", "auth.federated_identity", "auth.sso_sign_in", "auth.linked_identities")
+    lazy = (
+        "auth.provider_protocol",
+        "auth.federated_identity",
+        "auth.identifier_filter",
+        "auth.sso_sign_in",
+        "auth.linked_identities",
+    )
     assert [module for module in loaded if module.startswith(lazy)] == []

@@ -14,12 +14,13 @@ import jwt
 import pytest
 import requests
 
-from auth import routes
+from auth import identifier_filter, routes
 from auth.audit import AuditEvent, CredentialKind
 from auth.config import Config
 from auth.models import Role, SignIn, User
 from auth.outbound_http import Timeouts
 from auth.principal import AuthMethod, Principal
+from auth.provider_protocol import DISCOVERY_MAX_AGE_SECONDS
 from auth.user_admin import UserChanges
 from auth.wiring import ApiServices
 from tests.support.audit import RecordingAudit
@@ -116,6 +117,11 @@ def test_a_provider_is_public_to_read_never_with_its_secret_and_sealed_in_its_ta
     ("change", "message"),
     [
         ({"identifierFilter": "(unclosed"}, "identifierFilter is not a valid regular expression"),
+        # Python's re takes these; RE2, Memos' syntax, does not.
+        ({"identifierFilter": "[[:letters:]]"}, "identifierFilter is not a valid regular expression"),
+        ({"identifierFilter": "^(?!admin)"}, "identifierFilter is not a valid regular expression"),
+        ({"identifierFilter": r"^(a)\1$"}, "identifierFilter is not a valid regular expression"),
+        ({"identifierFilter": "^a++$"}, "identifierFilter is not a valid regular expression"),
         ({"title": ""}, "title must be"),
     ],
 )
@@ -250,6 +256,24 @@ def _discovery_of(scripted: ScriptedProvider, **document: Any) -> Any:
             "another issuer",
             id="another issuer",
         ),
+        # Discovery §4.3: identical, so a "/" more is another issuer.
+        pytest.param(
+            lambda s: _discovery_of(s, issuer=s.url + "/", authorization_endpoint=f"{s.url}/auth"),
+            400,
+            "another issuer: it names http://127.0.0.1:",
+            id="the issuer and a slash",
+        ),
+        *(
+            pytest.param(
+                lambda s, name=name: _discovery_of(
+                    s, authorization_endpoint=f"{s.url}/auth", **{name: "ftp://127.0.0.1/x"}
+                ),
+                400,
+                f"the discovery document's {name} must be an http(s) URL",
+                id=f"{name} not http",
+            )
+            for name in ("token_endpoint", "jwks_uri", "userinfo_endpoint")
+        ),
         pytest.param(lambda s: lambda _: (500, "text/plain", b"down"), 503, "unavailable", id="a 500"),
         pytest.param(lambda s: lambda _: STALL, 503, "unavailable", id="a stall"),
     ],
@@ -274,6 +298,79 @@ def test_a_change_to_an_issuer_without_discovery_keeps_the_provider_as_it_was(
     refused = as_admin(api, "PATCH", IDP.format(id=provider_id), IDP, people.admin, body=moved)
     assert refused.status == 503, refused.body
     assert call_api(api, "GET", IDP.format(id=provider_id), IDP).body == before
+
+
+def test_an_issuer_ending_in_a_slash_is_kept_as_given_and_signs_in(
+    api: ApiServices, people: People, scripted: ScriptedProvider
+) -> None:
+    # Auth0's issuers are `https://tenant.auth0.com/`: the document and the ID token say so.
+    issuer = scripted.url + "/"
+    scripted.as_issuer(lambda: scripted.id_token(iss=issuer), issuer=issuer)
+    made = create_provider(api, people.admin, scripted_oidc(scripted, issuer=issuer), "auth0")
+    assert made.status == 200, made.body
+    assert made.body["config"]["oidcConfig"]["issuer"] == issuer
+    assert api.identity_providers.get("auth0").config.issuer == issuer
+    # Discovery §4.1: the "/" is left out before the well-known path.
+    assert scripted.received[0][0] == "/.well-known/openid-configuration"
+    answer = sso_sign_in(api, sso("auth0", "a-code"))
+    assert answer.status == 200, answer.body
+    assert answer.body["user"]["username"] == "scripted"
+
+
+def test_a_discovery_document_naming_an_endpoint_that_may_not_be_called_refuses_the_sign_in(
+    api: ApiServices, people: People, scripted: ScriptedProvider, clock: FakeClock, audit: RecordingAudit
+) -> None:
+    """Not a 503 to try again: the document is wrong until its provider mends it."""
+    scripted.as_issuer(lambda: scripted.id_token())
+    assert create_provider(api, people.admin, scripted_oidc(scripted), "moved").status == 200
+    scripted.routes["/.well-known/openid-configuration"] = _discovery_of(
+        scripted, token_endpoint="ftp://127.0.0.1/token"
+    )
+    clock.advance(DISCOVERY_MAX_AGE_SECONDS + 1)
+    answer = sso_sign_in(api, sso("moved", "a-code"))
+    assert answer.status == 400 and answer.body["code"] == 3, answer.body
+    assert answer.body["message"] == "the discovery document's token_endpoint must be an http(s) URL"
+    assert "/token" not in [path for path, _ in scripted.received]
+    assert any(e[0] is AuditEvent.REFUSED and "token_endpoint" in e[4] for e in audit.events)
+
+
+@pytest.mark.parametrize("name", ["token_endpoint", "jwks_uri", "userinfo_endpoint"])
+def test_off_the_local_stage_a_discovery_document_naming_plain_http_is_refused(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    import io
+    import json
+
+    import urllib3
+
+    from auth.outbound_http import OutboundHttp
+    from auth.provider_protocol import ProviderProtocol, ProviderRefused
+
+    issuer = "https://idp.example"
+    document = {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/auth",
+        "token_endpoint": f"{issuer}/token",
+        "jwks_uri": f"{issuer}/jwks",
+    } | {name: f"http://idp.example/{name}"}
+    asked: list[str] = []
+
+    class Pool:
+        """urllib3's pool as auth.outbound_http calls it, answering the document."""
+
+        def request(self, method: str, url: str, **_: Any) -> urllib3.HTTPResponse:
+            asked.append(url)
+            body = io.BytesIO(json.dumps(document).encode())
+            return urllib3.HTTPResponse(
+                body, {"Content-Type": "application/json"}, 200, preload_content=False
+            )
+
+    http = OutboundHttp(allow_http=False)
+    monkeypatch.setattr(http, "_pool", Pool())
+    with pytest.raises(ProviderRefused) as refused:
+        ProviderProtocol(http, clock).authorization_endpoint(issuer)
+    assert refused.value.message == f"the discovery document's {name} must be an https URL"
+    assert asked == [f"{issuer}/.well-known/openid-configuration"]
 
 
 # -- signing in -------------------------------------------------------------------------------------
@@ -378,6 +475,135 @@ def test_identifier_filter_refuses_other_identifiers(
     assert any(e[0] is AuditEvent.REFUSED and "filter" in e[4] for e in audit.events)
     staff = oidc_provider.account(f"staff-{time.time_ns()}")
     assert sso_sign_in(api, sso(provider_id, oidc_provider.code(staff))).status == 200
+
+
+def userinfo_provider(api: ApiServices, people: People, scripted: ScriptedProvider, **body: Any) -> Any:
+    """An OAUTH2 provider on the script whose userinfo answers what the returned dict holds."""
+    userinfo: dict[str, Any] = {}
+    scripted.routes["/token"] = lambda _: json_reply({"access_token": "at", "token_type": "Bearer"})
+    scripted.routes["/me"] = lambda _: json_reply(userinfo)
+    made = create_provider(api, people.admin, oauth2_body(scripted.url, "c", secret="s", **body), "info")
+    assert made.status == 200, made.body
+    return userinfo
+
+
+def sign_in_as(api: ApiServices, userinfo: dict[str, Any], **claims: Any) -> Any:
+    userinfo.clear()
+    userinfo.update(claims)
+    return sso_sign_in(api, sso("info", "a-code"))
+
+
+def test_the_identifier_is_the_claim_exactly_as_the_provider_sent_it(
+    api: ApiServices, people: People, scripted: ScriptedProvider
+) -> None:
+    """Memos compares extern_uid as the raw string: other strings are other accounts."""
+    userinfo = userinfo_provider(api, people, scripted)
+    signed_in: dict[str, str] = {}
+    for identifier in ("eve", "eve\u00a0", " eve", "eve\t", "eve"):
+        answer = sign_in_as(api, userinfo, sub=identifier)
+        assert answer.status == 200, answer.body
+        username = answer.body["user"]["username"]
+        assert signed_in.setdefault(identifier, username) == username
+    assert signed_in["eve"] == "eve" and len(set(signed_in.values())) == 4
+    for identifier, username in signed_in.items():
+        user = api.users.get_by_username(username)
+        assert user is not None
+        assert [link.extern_uid for link in api.linked_identities.list(user)] == [identifier]
+    # GitHub's userinfo `id` is a number: its decimal text is the identifier.
+    numeric = sign_in_as(api, userinfo, sub=583231)
+    assert numeric.status == 200, numeric.body
+    assert sign_in_as(api, userinfo, sub="583231").body["user"] == numeric.body["user"]
+    for claims in ({"sub": ""}, {}, {"sub": True}, {"sub": 1.5}):
+        refused = sign_in_as(api, userinfo, **claims)
+        assert refused.status == 400 and "no usable identifier" in refused.body["message"], claims
+
+
+# -- the identifier filter: RE2's syntax, as Memos matches it (Go's regexp.MatchString) ------------
+
+# What Go 1.19's regexp.MatchString answered, filter by filter: (filter, matched, not matched).
+GO_REGEXP_ANSWERS = [
+    ("[[:alnum:]]", ["a", "Z", "5"], ["é", "-", "_"]),
+    ("^[[:alpha:]]+$", ["abcXYZ"], ["abc1", "é"]),
+    ("^[[:ascii:]]+$", ["a~\x7f"], ["é"]),
+    ("^[[:blank:]]$", [" ", "\t"], ["\n", "\xa0"]),
+    ("^[[:cntrl:]]$", ["\x00", "\x1f", "\x7f"], [" "]),
+    ("^[[:digit:]]+$", ["0123456789"], ["١٢٣", "a"]),
+    ("^[[:graph:]]+$", ["!~a"], [" ", "é"]),
+    ("^[[:lower:]]+$", ["abc"], ["aBc", "é"]),
+    ("^[[:print:]]+$", ["a b~"], ["\t", "é"]),
+    ("^[[:punct:]]+$", ["!/:@[`{~", "_"], ["a", "¡"]),
+    ("^[[:space:]]+$", [" \t\n\x0b\x0c\r"], ["\xa0", "\u2003"]),
+    ("^[[:upper:]]+$", ["ABC"], ["AbC", "É"]),
+    ("^[[:word:]]+$", ["a_1Z"], ["a-b", "é"]),
+    ("^[[:xdigit:]]+$", ["09afAF"], ["g", "\uff10"]),
+    ("^[[:^alpha:]]+$", ["123-_", "é"], ["a"]),
+    ("^[^[:alpha:]]+$", ["123", "é"], ["a"]),
+    (r"^[[:alnum:]._-]+@corp\.com$", ["a.b-c_1@corp.com"], ["é@corp.com", "a b@corp.com", "a@corp.com\n"]),
+    (r"^\d+$", ["123"], ["١٢٣", "12\n"]),
+    (r"^\w+$", ["a_1"], ["é", "ǅ"]),
+    (r"^\s$", [" ", "\t"], ["\x0b", "\xa0"]),
+    (r"\bcorp\b", ["a corp b", "écorp"], ["acorp"]),
+    (r"\B", ["", "ab"], ["a"]),
+    ("^eve$", ["eve"], ["eve\n", "Eve", " eve"]),
+    ("(?m)^eve$", ["eve\n", "x\neve\ny"], []),
+    (r"^(?i)[a-z]+@corp\.com$", ["Ann@CORP.com", "ann@corp.com"], []),
+    ("(?i)^élan$", ["ÉLAN", "élan"], []),
+    ("a(?i)b|c", ["aB", "C"], ["Ab"]),
+    (r"^\Q1+1\E$", ["1+1"], ["11"]),
+    (r"^\x{e9}\101$", ["éA"], ["éa"]),
+    ("^x{,2}$", ["x{,2}"], ["xx"]),
+    ("^[a-]$", ["a", "-"], ["b"]),
+    ("^[]a]+$", ["]a"], ["b"]),
+]
+
+
+@pytest.mark.parametrize(("pattern", "matched", "unmatched"), GO_REGEXP_ANSWERS)
+def test_the_filter_matches_what_gos_regexp_matches(
+    pattern: str, matched: list[str], unmatched: list[str]
+) -> None:
+    assert [s for s in matched + unmatched if identifier_filter.allows(pattern, s)] == matched
+
+
+def test_a_memos_filter_with_posix_classes_lets_in_whom_memos_let_in(
+    api: ApiServices, people: People, scripted: ScriptedProvider
+) -> None:
+    userinfo = userinfo_provider(api, people, scripted, identifierFilter=r"^[[:alnum:]._-]+@corp\.com$")
+    assert sign_in_as(api, userinfo, sub="ann.lee-2@corp.com").status == 200
+    for outsider in ("élan@corp.com", "ann@corp.com\n", "ann lee@corp.com"):
+        refused = sign_in_as(api, userinfo, sub=outsider)
+        assert refused.status == 403 and refused.body["message"] == "identifier is not allowed", outsider
+
+
+def test_a_change_to_a_filter_re2_refuses_is_a_400_and_changes_nothing(
+    api: ApiServices, people: People, scripted: ScriptedProvider
+) -> None:
+    userinfo_provider(api, people, scripted, identifierFilter=r"^\d+$")
+    path = IDP.format(id="info")
+    for bad in ("(?<=x)y", r"\pL", "[[:alpha:]"):
+        refused = as_admin(api, "PATCH", path, IDP, people.admin, body={"identifierFilter": bad})
+        assert refused.status == 400, refused.body
+        assert "identifierFilter is not a valid regular expression" in refused.body["message"]
+    assert api.identity_providers.get("info").identifier_filter == r"^\d+$"
+
+
+def test_a_stored_filter_re2_refuses_lets_nobody_in(
+    api: ApiServices, people: People, scripted: ScriptedProvider, audit: RecordingAudit
+) -> None:
+    """One saved before the filter was read as RE2: Memos could not match it either."""
+    import dataclasses
+
+    userinfo = userinfo_provider(api, people, scripted)
+    stored = api.identity_providers.stored("info")
+    old = dataclasses.replace(
+        stored.provider, identifier_filter="^(?!root)", update_time=stored.provider.update_time + 1
+    )
+    assert api.idp_store.replace_provider(
+        dataclasses.replace(stored, provider=old), stored.provider.update_time
+    )
+    refused = sign_in_as(api, userinfo, sub="ann")
+    assert refused.status == 403 and refused.body["message"] == "identifier is not allowed"
+    assert api.users.get_by_username("ann") is None
+    assert any(e[0] is AuditEvent.REFUSED and "not a valid RE2" in e[4] for e in audit.events)
 
 
 def test_closed_registration_refuses_unknown_identities(

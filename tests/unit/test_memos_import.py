@@ -714,6 +714,50 @@ def test_an_identity_memos_auth_linked_meanwhile_is_kept(
     assert again is not None and again.user_id == 2
 
 
+def test_imported_identities_sign_in_as_memos_matched_and_compared_them(
+    aws: dict[str, Any], clock: FakeClock, tmp_path: Path
+) -> None:
+    """Memos' filter is RE2's syntax (POSIX classes and all), and its extern_uid the identifier
+    exactly as the provider sent it, edge whitespace included."""
+    from tests.support.sso import ScriptedProvider, json_reply, sso, sso_sign_in
+
+    scripted = ScriptedProvider()
+    try:
+        db = MemosDb(tmp_path / "sso.db")
+        db.user(1, "host", role="HOST")
+        db.user(2, "bob")
+        db.idp(
+            1,
+            "corp",
+            oauth2_config(base=scripted.url, identifier="login"),
+            identifier_filter=r"^[[:alnum:]._-]+[[:blank:]]?$",
+        )
+        db.user_identity(1, "corp", "host.name")
+        db.user_identity(2, "corp", "bob\t")
+        db.close()
+        report = Importer(TARGET, threads=1).run(
+            mapping.plan(memos_sqlite.read(db.path), int(time.time()), allow_http=True)
+        )
+        assert report.counts[("linked identities", "imported")] == 2
+        api = _services(aws, clock)
+        login = {"login": ""}
+        scripted.routes["/token"] = lambda _: json_reply({"access_token": "at", "token_type": "Bearer"})
+        scripted.routes["/me"] = lambda _: json_reply(login)
+
+        def sign_in(identifier: str) -> Any:
+            login["login"] = identifier
+            return sso_sign_in(api, sso("corp", "a-code"))
+
+        assert sign_in("host.name").body["user"]["username"] == "host"
+        assert sign_in("bob\t").body["user"]["username"] == "bob"
+        # Another account at the provider: not bob's.
+        other = sign_in("bob")
+        assert other.status == 200 and other.body["user"]["username"] != "bob"
+        assert sign_in("élan").status == 403
+    finally:
+        scripted.stop()
+
+
 def test_identity_rows_it_cannot_take_are_named_with_a_reason(tmp_path: Path) -> None:
     db = MemosDb(tmp_path / "idps.db")
     db.user(1, "ann")
