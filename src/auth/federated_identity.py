@@ -15,7 +15,6 @@ match the whole.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,7 +133,7 @@ class FederatedIdentities:
             raise
         try:
             allowed = identifier_filter.allows(provider.identifier_filter, identity.identifier)
-        except re.error:
+        except identifier_filter.InvalidFilter:
             # Saved before RE2's syntax was enforced, and RE2 refuses it: Memos could not
             # match it either. Nobody gets in through a filter nobody can read.
             self.refused(provider_id, user_id, "the identifier filter is not a valid RE2 expression")

@@ -127,8 +127,8 @@ def validate(provider: ProviderInput, allow_http: bool) -> ProviderInput:
         raise InvalidArgument(f"identifierFilter must be at most {MAX_FILTER_CHARS} characters")
     try:
         identifier_filter.compiled(provider.identifier_filter)
-    except re.error as exc:
-        raise InvalidArgument(f"identifierFilter is not a valid regular expression: {exc.msg}") from None
+    except identifier_filter.InvalidFilter as exc:
+        raise InvalidArgument(f"identifierFilter is not a valid regular expression: {exc.message}") from None
     config = provider.config
     if not config.client_id or len(config.client_id) > MAX_CLIENT_ID_CHARS:
         raise InvalidArgument(f"clientId must be 1-{MAX_CLIENT_ID_CHARS} characters")
