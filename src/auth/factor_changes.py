@@ -39,7 +39,7 @@ class FactorChanges:
         user is signed out with the factor still there and a retry finishes; never the factor
         gone with the logins (perhaps an intruder's) it was removed to end still alive."""
         if caller.user_id != owner.id:
-            self._revocation.revoke_sign_ins(owner.id, reason=f"{factor} removed by an admin")
+            self._revocation.end_every_login(owner, reason=f"{factor} removed by an admin")
 
     def removed(self, kind: CredentialKind, caller: Principal, owner: User, credential_id: str) -> None:
         self.audit.record(

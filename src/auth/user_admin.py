@@ -129,16 +129,13 @@ class UserAdmin:
             if getattr(changes, name) is not None:
                 fields[name] = getattr(changes, name)
         if changes.password is not None:
-            # Access tokens issued before this second stop passing; the caller gets a new one.
-            fields |= {
-                "password_hash": hash_password(changes.password, self._bcrypt_cost),
-                "tokens_not_before": now,
-            }
-            # Sign-ins are ended before the new password is stored: if a step fails, the
-            # worst left behind is an old password with fewer sign-ins, never a new password
-            # alongside the sign-ins (perhaps an intruder's) it was changed to end.
+            fields["password_hash"] = hash_password(changes.password, self._bcrypt_cost)
+            # Every login ends before the new password is stored (access tokens issued before
+            # this second too; the caller gets a new one): if a step fails, the worst left
+            # behind is an old password with fewer logins, never a new password alongside the
+            # logins (perhaps an intruder's) it was changed to end.
             keep = current_credential if caller.user_id == user.id else ""
-            self._revocation.revoke_sign_ins(user.id, keep, reason="password changed")
+            user = self._revocation.end_every_login(user, keep, reason="password changed")
         updated = self._write(user, fields)
         self._audit_changes(caller, user, updated, password_changed=changes.password is not None)
         return updated

@@ -256,6 +256,8 @@ class ApiServices:
             self.refresh_tokens,
             self.sessions,
             self.pats,
+            self.users,
+            self.clock,
             self.factor_store,
             self.idp_store,
             self.passkey_store,

@@ -28,6 +28,7 @@ from tests.support.factors import (
     enrol_totp,
     factor_call,
     password_step,
+    refused_after_the_lag,
     second_step,
     sign_in_call,
 )
@@ -222,14 +223,19 @@ def test_an_admins_removal_needs_the_admins_recent_sign_in_and_ends_every_login(
     enrol_totp(api, people.alice)
     api.sessions.create(people.alice, CLIENT)
     api.refresh_tokens.issue(people.alice, CLIENT)
+    # Perhaps an intruder's, with a sign-in recent enough to enrol a factor of their own.
+    access_token = api.access_tokens.issue(people.alice, SignIn.with_password(clock.now())).token
+    clock.advance(1)
     old = SignIn.with_password(clock.now() - MAX_AGE - 1)
     refused = factor_call(api, routes.REMOVE_TOTP, people.alice, caller=people.admin, sign_in=old)
     assert refused.status == 401
     assert status(api, people)["enabled"] is True and len(api.logins.list_for_user(people.alice.id)) == 2
+    assert not refused_after_the_lag(api, clock, access_token)
     removed = factor_call(api, routes.REMOVE_TOTP, people.alice, caller=people.admin)
     assert removed.status == 200, removed.body
     assert status(api, people) == {"enabled": False, "recoveryCodesLeft": 0}
     assert api.logins.list_for_user(people.alice.id) == []
+    assert refused_after_the_lag(api, clock, access_token)
 
 
 def test_regenerated_recovery_codes_replace_the_old_ones(

@@ -29,6 +29,7 @@ from tests.support.factors import (
     passkey_options,
     passkey_sign_in,
     password_step,
+    refused_after_the_lag,
     register_passkey,
     second_step,
     sign_in_call,
@@ -340,11 +341,14 @@ def test_an_admins_removal_needs_the_admins_recent_sign_in_and_ends_every_login(
 ) -> None:
     api.sessions.create(people.alice, CLIENT)
     api.refresh_tokens.issue(people.alice, CLIENT)
+    access_token = api.access_tokens.issue(people.alice, SignIn.with_password(clock.now())).token
+    clock.advance(1)
     old = SignIn.with_password(clock.now() - MAX_AGE - 1)
     assert remove(api, people, passkey["id"], caller=people.admin, sign_in=old).status == 401
     assert len(passkeys_of(api, people)) == 1 and len(api.logins.list_for_user(people.alice.id)) == 2
     assert remove(api, people, passkey["id"], caller=people.admin).status == 200
     assert passkeys_of(api, people) == [] and api.logins.list_for_user(people.alice.id) == []
+    assert refused_after_the_lag(api, clock, access_token)
     assert (AuditEvent.REVOKED, passkey["id"], f"removed by admin {people.admin.id}") in trail.events()
 
 
