@@ -238,6 +238,20 @@ def test_an_admins_removal_needs_the_admins_recent_sign_in_and_ends_every_login(
     assert refused_after_the_lag(api, clock, access_token)
 
 
+def test_an_admins_removal_of_a_totp_that_is_not_there_is_a_404_that_ends_nothing(
+    api: ApiServices, clock: FakeClock, people: People, audit: RecordingAudit
+) -> None:
+    api.sessions.create(people.alice, CLIENT)
+    api.refresh_tokens.issue(people.alice, CLIENT)
+    access_token = api.access_tokens.issue(people.alice).token
+    clock.advance(1)
+    missing = factor_call(api, routes.REMOVE_TOTP, people.alice, caller=people.admin)
+    assert (missing.status, missing.body["message"]) == (404, "TOTP is not set up")
+    assert len(api.logins.list_for_user(people.alice.id)) == 2
+    assert not refused_after_the_lag(api, clock, access_token)
+    assert [e for e in audit.events if e[0] is AuditEvent.REVOKED] == []
+
+
 def test_regenerated_recovery_codes_replace_the_old_ones(
     api: ApiServices, clock: FakeClock, people: People, audit: RecordingAudit
 ) -> None:
