@@ -32,6 +32,7 @@ from tests.support.factors import (
     second_step,
     sign_in_call,
 )
+from tests.support.faults import Conflicting
 from tests.support.people import People, call_api, context_for, cookie_pair
 from tests.unit.test_sessions import CLIENT
 
@@ -453,6 +454,38 @@ def test_a_challenge_dies_after_five_wrong_codes(
     dead = second_step(api, SIGN_IN, challenge, source_ip="198.51.100.9", totpCode=right)
     assert (dead.status, dead.body["message"]) == (400, INVALID_CHALLENGE)
     assert challenges(aws) == []
+
+
+UNAVAILABLE = {"code": 14, "message": "storage unavailable", "details": []}
+
+
+def throttle_items(api: ApiServices, aws: dict[str, Any]) -> list[dict[str, Any]]:
+    scanned = aws["dynamodb"].scan(TableName=api.config.settings_table)["Items"]
+    return [item for item in scanned if item["pk"]["S"].startswith("throttle#")]
+
+
+@pytest.mark.parametrize("method", ["totpCode", "recoveryCode"])
+def test_a_code_whose_spending_meets_a_concurrent_transaction_is_a_503_that_counts_nothing(
+    api: ApiServices,
+    conflicted_api: ApiServices,
+    conflicting: Conflicting,
+    aws: dict[str, Any],
+    clock: FakeClock,
+    people: People,
+    audit: RecordingAudit,
+    method: str,
+) -> None:
+    enrolled, challenge = challenged(api, clock, people.alice)
+    code = code_at(enrolled.secret, clock.now()) if method == "totpCode" else enrolled.recovery_codes[0]
+    before = (challenges(aws), throttle_items(api, aws), len(audit.events))
+    conflicting.left = 1
+    # Another write on the challenge (a concurrent wrong guess) is in flight: nothing was
+    # refused, so it is not a wrong code, and the client may retry.
+    answer = second_step(conflicted_api, SIGN_IN, challenge, **{method: code})
+    assert (answer.status, answer.body) == (503, UNAVAILABLE) and conflicting.left == 0
+    assert (challenges(aws), throttle_items(api, aws), len(audit.events)) == before
+    retried = second_step(api, SIGN_IN, challenge, **{method: code})
+    assert retried.status == 200, retried.body
 
 
 def test_wrong_codes_are_failed_sign_ins_in_the_password_throttle(

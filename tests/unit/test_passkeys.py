@@ -35,7 +35,9 @@ from tests.support.factors import (
     sign_in_call,
     sign_in_options,
 )
+from tests.support.faults import Conflicting
 from tests.support.people import People, call_api, context_for
+from tests.unit.test_factors import UNAVAILABLE, throttle_items
 from tests.unit.test_sessions import CLIENT
 
 MAX_AGE = 600
@@ -222,6 +224,23 @@ def test_a_registration_challenge_is_used_once_and_lives_five_minutes(
     expired = register_with(api, people, authenticator.register(late))
     assert (expired.status, expired.body["message"]) == (400, INVALID_CEREMONY)
     assert len(passkeys_of(api, people)) == 1
+
+
+def test_a_registration_that_meets_a_concurrent_transaction_is_a_503_that_stores_nothing(
+    api: ApiServices,
+    conflicted_api: ApiServices,
+    conflicting: Conflicting,
+    trail: Trail,
+    people: People,
+    authenticator: SoftAuthenticator,
+) -> None:
+    credential = authenticator.register(registration_options(api, people))
+    conflicting.left = 1
+    answer = register_with(conflicted_api, people, credential)
+    assert (answer.status, answer.body) == (503, UNAVAILABLE) and conflicting.left == 0
+    assert trail.items("passkey#") == [] and trail.events() == []
+    # The ceremony was not used up: the same answer registers on a retry.
+    assert register_with(api, people, credential).status == 200
 
 
 def test_a_registration_challenge_is_one_users_and_one_ceremonys(
@@ -610,6 +629,40 @@ def test_a_wrong_passkey_in_the_second_step_is_a_wrong_code(
     assert (dead.status, dead.body["message"]) == (400, INVALID_CHALLENGE)
     # And they were failed sign-ins: the password step from this address is throttled.
     assert password_step(api, SIGN_IN, people.alice).status == 429
+
+
+@pytest.mark.usefixtures("passkey")
+@pytest.mark.parametrize("step", ["passwordless", "second step"])
+def test_an_assertion_whose_use_meets_a_concurrent_transaction_is_a_503_that_counts_nothing(
+    api: ApiServices,
+    conflicted_api: ApiServices,
+    conflicting: Conflicting,
+    aws: dict[str, Any],
+    trail: Trail,
+    people: People,
+    authenticator: SoftAuthenticator,
+    step: str,
+) -> None:
+    if step == "passwordless":
+        assertion = authenticator.assert_(sign_in_options(api))
+
+        def send(services: ApiServices) -> Any:
+            return passkey_sign_in(services, SIGN_IN, assertion)
+    else:
+        challenge = challenge_of(password_step(api, SIGN_IN, people.alice))
+        assertion = authenticator.assert_(sign_in_options(api, challenge))
+
+        def send(services: ApiServices) -> Any:
+            return second_step(services, SIGN_IN, challenge, passkey=assertion)
+
+    before = (trail.items(""), throttle_items(api, aws), len(trail.audit.events))
+    conflicting.left = 1
+    # Nothing was refused (no condition failed): not a replay, and the client may retry.
+    answer = send(conflicted_api)
+    assert (answer.status, answer.body) == (503, UNAVAILABLE) and conflicting.left == 0
+    assert (trail.items(""), throttle_items(api, aws), len(trail.audit.events)) == before
+    retried = send(api)
+    assert retried.status == 200, retried.body
 
 
 @pytest.mark.usefixtures("passkey")

@@ -232,11 +232,8 @@ class FactorStore:
         reasons = dynamo.write_transaction(self._client, [factor, use_up])
         if reasons is None:
             return None
-        factor_reason, challenge_reason = [*reasons, "", ""][:2]
-        return SpendRefused(
-            factor=factor_reason == dynamo.ITEM_CONDITION_FAILED,
-            challenge=challenge_reason == dynamo.ITEM_CONDITION_FAILED,
-        )
+        factor_failed, challenge_failed = dynamo.failed_conditions(reasons, 2)
+        return SpendRefused(factor=factor_failed, challenge=challenge_failed)
 
     def challenge_used_up(self, challenge: ChallengeRecord, now: int, max_failures: int) -> dict[str, Any]:
         """A transaction item using the challenge up (also for a passkey's second step,
