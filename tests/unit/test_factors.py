@@ -364,6 +364,31 @@ def test_the_same_code_twice_in_a_row_is_refused_the_second_time(
     assert older.status == 400
 
 
+def test_a_code_of_a_secret_removed_while_it_is_checked_does_not_sign_in(
+    api: ApiServices, clock: FakeClock, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old, challenge = challenged(api, clock, people.alice)
+    spend = api.factor_store.spend_step
+    renewed: list[str] = []
+
+    def after_a_new_enrolment(*args: Any) -> Any:
+        # Between the check of the code and its spending, alice removes TOTP and enrols a new
+        # secret, confirmed with an earlier step's code: the step alone would let it through.
+        assert factor_call(api, routes.REMOVE_TOTP, people.alice).status == 200
+        renewed.append(factor_call(api, routes.ENROL_TOTP, people.alice).body["secret"])
+        body = {"code": code_at(renewed[0], clock.now(), -1)}
+        assert factor_call(api, routes.CONFIRM_TOTP, people.alice, body=body).status == 200
+        return spend(*args)
+
+    monkeypatch.setattr(api.factor_store, "spend_step", after_a_new_enrolment)
+    answer = second_step(api, SIGN_IN, challenge, totpCode=code_at(old.secret, clock.now()))
+    assert (answer.status, answer.body) == (400, WRONG_CODE)
+    monkeypatch.undo()
+    # The new secret's code of that step is what signs in.
+    fresh = challenge_of(password_step(api, SIGN_IN, people.alice))
+    assert second_step(api, SIGN_IN, fresh, totpCode=code_at(renewed[0], clock.now())).status == 200
+
+
 @pytest.mark.parametrize(("offset", "accepted"), [(-1, True), (1, True), (-2, False), (2, False)])
 def test_one_step_of_drift_is_accepted_two_are_not(
     api: ApiServices, clock: FakeClock, people: People, offset: int, accepted: bool
