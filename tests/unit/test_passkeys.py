@@ -20,7 +20,7 @@ from auth.routes import Route
 from auth.user_admin import UserChanges
 from auth.wiring import ApiServices
 from tests.support.audit import RecordingAudit
-from tests.support.authenticator import Algorithm, SoftAuthenticator, unb64url
+from tests.support.authenticator import Algorithm, SoftAuthenticator, cbor, unb64url
 from tests.support.clock import FakeClock
 from tests.support.factors import (
     challenge_of,
@@ -190,8 +190,10 @@ def test_the_same_credential_cannot_be_registered_twice(
         ({"uv": False}, "verification"),
         ({"up": False}, "presence"),
         ({"kind": "webauthn.get"}, "type"),
+        # A COSE key must be a CBOR map; py_webauthn indexes an array like one.
+        ({"cose_key": cbor([1, 2])}, "index"),
     ],
-    ids=["origin", "rp-id", "no-uv", "no-up", "wrong-type"],
+    ids=["origin", "rp-id", "no-uv", "no-up", "wrong-type", "key-not-a-map"],
 )
 def test_a_registration_that_does_not_verify_stores_nothing(
     api: ApiServices,
