@@ -42,7 +42,8 @@ class TotpEnrolment:
     QR code holds."""
 
     secret: str = field(repr=False)
-    otpauth_uri: str
+    # Holds the secret too.
+    otpauth_uri: str = field(repr=False)
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,8 @@ class MfaRequired(FailedPrecondition):
 class SecondFactor:
     """What a second step brings: the challenge and exactly one code or passkey assertion."""
 
-    challenge: str
+    # With a code it finishes a sign-in: as secret as the code.
+    challenge: str = field(repr=False)
     totp_code: str | None = field(default=None, repr=False)
     recovery_code: str | None = field(default=None, repr=False)
     # An AuthenticationResponseJSON: a signed credential, kept out of reprs like the codes.
