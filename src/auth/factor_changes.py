@@ -1,10 +1,11 @@
 """The rules every change of a second factor follows (SPEC §7), whichever factor it is.
 
-TOTP with its recovery codes (auth.factors) and passkeys (auth.passkeys) are changed under
-the same rules: every change needs the caller's recent sign-in (auth.recent_sign_in, never
-a PAT); an admin's removal of another user's factor ends every login of that user, since
-whoever asked for it may be locked out because someone else holds the account; and each
-removal is audited with who made it.
+TOTP with its recovery codes (auth.factors) and passkeys (auth.passkeys) are changed, and
+linked identities (SPEC §8) unlinked (auth.linked_identities), under the same rules: every
+change needs the caller's recent sign-in (auth.recent_sign_in, never a PAT); an admin's
+removal of another user's factor ends every login of that user, since whoever asked for it
+may be locked out because someone else holds the account; and each removal is audited
+with who made it.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class FactorChanges:
         user is signed out with the factor still there and a retry finishes; never the factor
         gone with the logins (perhaps an intruder's) it was removed to end still alive."""
         if caller.user_id != owner.id:
-            self._revocation.revoke_sign_ins(owner.id, reason=f"{factor} removed by an admin")
+            self._revocation.end_every_login(owner, reason=f"{factor} removed by an admin")
 
     def removed(self, kind: CredentialKind, caller: Principal, owner: User, credential_id: str) -> None:
         self.audit.record(

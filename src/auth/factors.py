@@ -42,6 +42,7 @@ class TotpEnrolment:
     QR code holds."""
 
     secret: str = field(repr=False)
+    # Holds the secret too.
     otpauth_uri: str = field(repr=False)
 
 
@@ -151,6 +152,9 @@ class Factors:
         """Remove TOTP and its recovery codes: the user's own (recent sign-in) or an admin's
         (the admin's recent sign-in; every login of the user ends)."""
         self._changes.require_recent_sign_in(caller)
+        # Refused before anything ends: a removal of nothing changes nothing.
+        if self._store.get_totp(owner.id) is None:
+            raise NotFound("TOTP is not set up")
         self._changes.before_removal(caller, owner, "second factor")
         removed = self._store.delete_totp(owner.id)
         if removed is None:

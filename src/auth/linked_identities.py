@@ -3,8 +3,10 @@
 Linking is the only way an identity reaches an existing account: the user, signed in with
 a recent sign-in (RFC 9470; never a PAT), brings `ssoCredentials` from the provider, and
 the verified identity is linked to them, if no other account has it. Unlinking is the
-user's own (recent sign-in) or an admin's. A user without a password cannot unlink their
-last identity: it is their only way in.
+user's own or an admin's, under the rules of every factor's removal (auth.factor_changes):
+the caller's recent sign-in, never a PAT, and an admin's ends every login of the user. A
+user without a password cannot lose their last identity, whoever asks: it is their only
+way in.
 
 When a user is deleted their links go with them (auth.revocation); when a provider is
 deleted, its links (auth.identity_providers).
@@ -14,14 +16,13 @@ from __future__ import annotations
 
 import uuid
 
-from auth.audit import AuditEvent, AuditSink, CredentialKind, by_whom
-from auth.clock import Clock
+from auth.audit import AuditEvent, CredentialKind, by_whom
 from auth.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from auth.factor_changes import FactorChanges
 from auth.idp_models import LinkRecord, provider_name
 from auth.models import User
 from auth.principal import Principal
 from auth.provider_protocol import SsoCredentials
-from auth.recent_sign_in import RecentSignIn
 from auth.sso_sign_in import SsoSignIn
 from auth.stores.idp_store import IdpStore
 from auth.stores.user_store import UserStore
@@ -35,22 +36,18 @@ class LinkedIdentities:
         sso: SsoSignIn,
         store: IdpStore,
         users: UserStore,
-        recent_sign_in: RecentSignIn,
-        clock: Clock,
-        audit: AuditSink,
+        changes: FactorChanges,
     ) -> None:
         self._sso = sso
         self._store = store
         self._users = users
-        self._recent_sign_in = recent_sign_in
-        self._clock = clock
-        self._audit = audit
+        self._changes = changes
 
     def list(self, owner: User) -> list[LinkRecord]:
         return sorted(self._store.links_of_user(owner.id), key=lambda link: (link.create_time, link.link_id))
 
     def link(self, caller: Principal, owner: User, credentials: SsoCredentials, source_ip: str) -> LinkRecord:
-        self._recent_sign_in.require(caller)
+        self._changes.require_recent_sign_in(caller)
         verified = self._sso.identities.verify(credentials, source_ip, user_id=owner.id)
         found = self._sso.live_link(verified)
         if found is not None:
@@ -70,14 +67,14 @@ class LinkedIdentities:
             verified.identity.identifier,
             owner.id,
             str(uuid.uuid4()),
-            int(self._clock.now()),
+            self._changes.now(),
         )
         linked = self._store.link_existing_user(link, self._users.key_of(owner.id))
         if linked is None:
             raise NotFound("user not found")
         if not linked:
             raise AlreadyExists("this identity is linked to another account")
-        self._audit.record(
+        self._changes.audit.record(
             AuditEvent.CREATED,
             CredentialKind.LINKED_IDENTITY,
             owner.id,
@@ -87,18 +84,20 @@ class LinkedIdentities:
         return link
 
     def unlink(self, caller: Principal, owner: User, link_id: str) -> None:
-        own = caller.user_id == owner.id
-        if own:
-            self._recent_sign_in.require(caller)
+        """The user's own unlinking or an admin's (auth.factor_changes: the caller's recent
+        sign-in; an admin's ends every login of the user, before the link goes)."""
+        self._changes.require_recent_sign_in(caller)
         links = self._store.links_of_user(owner.id)
         link = next((link for link in links if link.link_id == link_id), None)
         if link is None:
             raise NotFound("linked identity not found")
-        if own and not owner.password_hash and len(links) == 1:
-            raise FailedPrecondition("this identity is your only way to sign in; it cannot be unlinked")
+        if not owner.password_hash and len(links) == 1:
+            whose = "your" if caller.user_id == owner.id else "the user's"
+            raise FailedPrecondition(f"this identity is {whose} only way to sign in; it cannot be unlinked")
+        self._changes.before_removal(caller, owner, "linked identity")
         if not self._store.delete_link(link):
             raise NotFound("linked identity not found")
-        self._audit.record(
+        self._changes.audit.record(
             AuditEvent.REVOKED,
             CredentialKind.LINKED_IDENTITY,
             owner.id,

@@ -86,6 +86,7 @@ class MfaRequired(FailedPrecondition):
 class SecondFactor:
     """What a second step brings: the challenge and exactly one code or passkey assertion."""
 
+    # With a code it finishes a sign-in: as secret as the code.
     challenge: str = field(repr=False)
     totp_code: str | None = field(default=None, repr=False)
     recovery_code: str | None = field(default=None, repr=False)
@@ -186,7 +187,7 @@ class MfaSignIn:
             if record.last_step is not None and step <= record.last_step:
                 # A code already accepted once (or an older one): never again.
                 self._wrong(user, challenge, source_ip, CredentialKind.TOTP, AuditEvent.REUSE_REFUSED)
-            refused = self._store.spend_step(user.id, step, challenge, now, MAX_WRONG_CODES)
+            refused = self._store.spend_step(record, step, challenge, now, MAX_WRONG_CODES)
             kind = CredentialKind.TOTP
         else:
             assert proof.recovery_code is not None
@@ -195,13 +196,14 @@ class MfaSignIn:
             # A set lookup of the hash: nothing secret is compared in Python.
             if code_hash is None or code_hash not in record.recovery_hashes:
                 self._wrong(user, challenge, source_ip, CredentialKind.RECOVERY_CODES, AuditEvent.REFUSED)
-            refused = self._store.spend_recovery_code(user.id, code_hash, challenge, now, MAX_WRONG_CODES)
+            refused = self._store.spend_recovery_code(record, code_hash, challenge, now, MAX_WRONG_CODES)
             kind = CredentialKind.RECOVERY_CODES
         if refused is not None:
             if refused.challenge:
                 # Used up, worn out or expired by a request that got in first.
                 raise InvalidArgument(INVALID_CHALLENGE)
-            # Another request spent the same step or code an instant earlier.
+            # Another request spent the same step or code an instant earlier, or the factor
+            # was removed (and perhaps enrolled anew) since the code was checked against it.
             self._wrong(user, challenge, source_ip, kind, AuditEvent.REUSE_REFUSED)
         self._throttle.record_success(user.username, source_ip)
         if kind is CredentialKind.RECOVERY_CODES:

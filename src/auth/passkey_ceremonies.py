@@ -31,10 +31,11 @@ ALGORITHMS = (-7, -8, -257)
 
 
 def _malformed() -> tuple[type[Exception], ...]:
-    """What untrusted JSON can make the library raise: its own errors and a few of Python's."""
+    """What untrusted JSON can make the library raise: its own errors and a few of Python's
+    (LookupError: a COSE key that is a CBOR array, not a map, is indexed like one)."""
     from webauthn.helpers.exceptions import WebAuthnException
 
-    return (WebAuthnException, ValueError, TypeError, KeyError, AttributeError)
+    return (WebAuthnException, ValueError, TypeError, LookupError, AttributeError)
 
 
 def _algorithms() -> list[Any]:

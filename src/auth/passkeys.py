@@ -25,7 +25,7 @@ from typing import Any
 
 from auth import passkey_ceremonies as ceremonies
 from auth.audit import AuditEvent, CredentialKind
-from auth.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from auth.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from auth.factor_changes import FactorChanges
 from auth.models import User
 from auth.passkey_ceremonies import Asserted, PasskeyRefused, Presented, RelyingParty
@@ -139,9 +139,9 @@ class Passkeys:
                 raise AlreadyExists("this passkey is already registered")
             if refused_add.full:
                 raise FailedPrecondition(f"at most {MAX_PASSKEYS} passkeys; remove one first")
-            if refused_add.user_gone:
-                raise NotFound("user not found")
-            raise Unavailable("storage unavailable")
+            # Else the user is gone: a transaction that failed no condition is the store's
+            # Unavailable.
+            raise NotFound("user not found")
         self._changes.audit.record(
             AuditEvent.CREATED, CredentialKind.PASSKEY, owner.id, record.passkey_id, reason="registered"
         )

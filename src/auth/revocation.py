@@ -1,13 +1,18 @@
-"""Revoking a user's credentials at once: their sign-ins on a password change, everything
-when the user is deleted. Each kind is revoked through its own service, which audits it."""
+"""Revoking a user's credentials at once: every login of theirs (on a password change, an
+admin's removal of a factor), everything when the user is deleted. Each kind is revoked
+through its own service, which audits it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from auth.clock import Clock
+from auth.models import User
 from auth.pats import PersonalAccessTokens
 from auth.refresh_tokens import RefreshTokens
 from auth.sessions import Sessions
+from auth.stores.user_store import UserStore
 
 if TYPE_CHECKING:
     from auth.stores.factor_store import FactorStore
@@ -21,6 +26,8 @@ class CredentialRevocation:
         refresh_tokens: RefreshTokens,
         sessions: Sessions,
         pats: PersonalAccessTokens,
+        users: UserStore,
+        clock: Clock,
         factors: FactorStore | None = None,
         links: IdpStore | None = None,
         passkeys: PasskeyStore | None = None,
@@ -28,6 +35,8 @@ class CredentialRevocation:
         self._refresh_tokens = refresh_tokens
         self._sessions = sessions
         self._pats = pats
+        self._users = users
+        self._clock = clock
         self._factors = factors
         self._links = links
         self._passkeys = passkeys
@@ -39,6 +48,24 @@ class CredentialRevocation:
         """
         self._refresh_tokens.revoke_all(user_id, keep=keep, reason=reason)
         self._sessions.revoke_all(user_id, keep=keep, reason=reason)
+
+    def end_every_login(self, user: User, keep: str = "", reason: str = "credentials revoked") -> User:
+        """End every login of `user` but the sign-in named `keep`: their sign-ins, and every
+        access token issued before now (the cut-off `tokens_not_before`, which the
+        authenticator reads within the revocation lag). The user as now stored.
+
+        The sign-ins go first: a refresh racing this mints its access token before the
+        cut-off is set, never after. And once more after it: a sign-in stores its session or
+        refresh family only while the cut-off is what it read (UserStore.unchanged_since),
+        so one that committed between the first sweep and the cut-off is ended by the
+        second, and any later one is refused. Personal access tokens stay, as in
+        `revoke_sign_ins`.
+        """
+        self.revoke_sign_ins(user.id, keep, reason)
+        ended = replace(user, tokens_not_before=int(self._clock.now()))
+        self._users.update(user, ended)
+        self.revoke_sign_ins(user.id, keep, reason)
+        return ended
 
     def remove_all(self, user_id: int) -> None:
         """Every credential of a user being deleted, personal access tokens, second factors

@@ -256,6 +256,8 @@ class ApiServices:
             self.refresh_tokens,
             self.sessions,
             self.pats,
+            self.users,
+            self.clock,
             self.factor_store,
             self.idp_store,
             self.passkey_store,
@@ -382,6 +384,4 @@ class ApiServices:
     def linked_identities(self) -> LinkedIdentities:
         from auth.linked_identities import LinkedIdentities
 
-        return LinkedIdentities(
-            self.sso_sign_in, self.idp_store, self.users, self.recent_sign_in, self.clock, self.audit
-        )
+        return LinkedIdentities(self.sso_sign_in, self.idp_store, self.users, self.factor_changes)

@@ -141,9 +141,11 @@ class SoftAuthenticator:
         challenge: str | None = None,
         kind: str = "webauthn.create",
         credential_id: bytes | None = None,
+        cose_key: bytes | None = None,
     ) -> dict[str, Any]:
         """navigator.credentials.create(): a new credential for the options' user and RP,
-        as a RegistrationResponseJSON (attestation `none`)."""
+        as a RegistrationResponseJSON (attestation `none`); `cose_key` replaces the public
+        key it states (a broken authenticator's)."""
         rp = rp_id or options["rp"]["id"]
         credential = Credential(
             credential_id=credential_id or secrets.token_bytes(32),
@@ -158,7 +160,7 @@ class SoftAuthenticator:
             bytes(16)  # AAGUID: none, as an authenticator that does not attest sends
             + struct.pack(">H", len(credential.credential_id))
             + credential.credential_id
-            + credential.cose_key()
+            + (credential.cose_key() if cose_key is None else cose_key)
         )
         auth_data = hashlib.sha256(rp.encode()).digest() + bytes([flags]) + struct.pack(">I", 0) + attested
         attestation = cbor({"fmt": "none", "attStmt": {}, "authData": auth_data})

@@ -11,11 +11,13 @@ from typing import Any
 import pyotp
 
 from auth import routes
+from auth.errors import Unauthenticated
 from auth.models import SignIn, User
 from auth.principal import AuthMethod
 from auth.routes import Route
 from auth.wiring import ApiServices
 from tests.support.authenticator import Algorithm, SoftAuthenticator
+from tests.support.clock import FakeClock
 from tests.support.events import FakeLambdaContext, http_event
 from tests.support.people import PASSWORD, Answer, call_api, context_for
 
@@ -41,6 +43,17 @@ def factor_call(
     context = context_for(caller or user, method, sign_in=sign_in)
     path = route.path.format(username=user.username)
     return call_api(api, route.method, path, route.path, context, body=body)
+
+
+def refused_after_the_lag(api: ApiServices, clock: FakeClock, access_token: str) -> bool:
+    """Whether `access_token` is refused once the revocation lag has passed (the clock moves
+    on by it): an ended login, whatever the caches remember."""
+    clock.advance(api.config.revocation_lag)
+    try:
+        api.authenticator.authenticate(f"Bearer {access_token}", None)
+    except Unauthenticated:
+        return True
+    return False
 
 
 def code_at(secret: str, now: float, offset: int = 0) -> str:

@@ -4,6 +4,8 @@
 the hooks sit below the paginators) and, once armed, fails the Nth: before the call reaches
 AWS (throttled, refused, unreachable), or after AWS applied it and the answer was lost (a
 read timeout on a write: the nastiest case for partial writes).
+
+`Conflicting` wraps a DynamoDB client whose next transactions meet another one in flight.
 """
 
 from __future__ import annotations
@@ -77,3 +79,25 @@ class FaultInjector:
         armed = self.armed
         if armed is not None and armed.after and armed.index == len(self.calls) - 1:
             raise FAULTS[armed.fault](model.name)
+
+
+class Conflicting:
+    """The real client, except that the next `left` transactions are canceled as DynamoDB
+    cancels one that met another transaction on one of its items (here the last): that item's
+    reason is TransactionConflict, the others' None, and no condition failed."""
+
+    def __init__(self, client: Any, times: int) -> None:
+        self._client = client
+        self.left = times
+
+    def transact_write_items(self, **request: Any) -> Any:
+        if self.left == 0:
+            return self._client.transact_write_items(**request)
+        self.left -= 1
+        items = len(request["TransactItems"])
+        reasons = [{"Code": "None"}] * (items - 1) + [{"Code": "TransactionConflict"}]
+        error = {"Error": {"Code": "TransactionCanceledException", "Message": "conflict"}}
+        raise ClientError({**error, "CancellationReasons": reasons}, "TransactWriteItems")  # type: ignore[typeddict-item]  # a plain dict stands in for botocore's error response TypedDict
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from auth.wiring import ApiServices
+from auth.config import Config
+from auth.wiring import ApiServices, build_api_services
+from tests.support.audit import RecordingAudit
+from tests.support.clock import FakeClock
+from tests.support.faults import Conflicting
 from tests.support.people import People, sign_up_people
 
 
@@ -24,3 +29,19 @@ def handlers_rewired() -> Iterator[None]:
 def people(api: ApiServices) -> People:
     """root (the first sign-up, so the only ADMIN), alice and bob."""
     return sign_up_people(api)
+
+
+@pytest.fixture
+def conflicting(aws: dict[str, Any]) -> Conflicting:
+    """The DynamoDB client of `conflicted_api`: its next `left` transactions (none until a
+    test says) meet another transaction in flight."""
+    return Conflicting(aws["dynamodb"], 0)
+
+
+@pytest.fixture
+def conflicted_api(
+    aws: dict[str, Any], clock: FakeClock, config: Config, audit: RecordingAudit, conflicting: Conflicting
+) -> ApiServices:
+    """Services on the tables, clock and audit trail of `api` (its people too), through
+    `conflicting`."""
+    return build_api_services(config, clock, conflicting, aws["secretsmanager"], audit)

@@ -131,7 +131,11 @@ def holder(auth: str | None, cookie_list: list[str] | None) -> Material | None:
         # carries: the authorizer reads the cookies before it picks a credential.
         return None
     # The scheme in any case (SPEC §1); its one space and the token exactly.
-    if auth is not None and auth[: len(BEARER)].lower() == BEARER.lower():
+    if auth:
+        # Any header but an empty one is the credential: a bearer token, or refused (never
+        # passed over for the cookie).
+        if auth[: len(BEARER)].lower() != BEARER.lower():
+            return None
         token = auth[len(BEARER) :]
         return next((m for m in ACTIVE.values() if token in (m.access_token, m.pat)), None)
     if not sessions:

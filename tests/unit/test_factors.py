@@ -28,9 +28,11 @@ from tests.support.factors import (
     enrol_totp,
     factor_call,
     password_step,
+    refused_after_the_lag,
     second_step,
     sign_in_call,
 )
+from tests.support.faults import Conflicting
 from tests.support.people import PASSWORD, People, call_api, context_for, cookie_pair
 from tests.unit.test_sessions import CLIENT
 
@@ -222,14 +224,33 @@ def test_an_admins_removal_needs_the_admins_recent_sign_in_and_ends_every_login(
     enrol_totp(api, people.alice)
     api.sessions.create(people.alice, CLIENT)
     api.refresh_tokens.issue(people.alice, CLIENT)
+    # Perhaps an intruder's, with a sign-in recent enough to enrol a factor of their own.
+    access_token = api.access_tokens.issue(people.alice, SignIn.with_password(clock.now())).token
+    clock.advance(1)
     old = SignIn.with_password(clock.now() - MAX_AGE - 1)
     refused = factor_call(api, routes.REMOVE_TOTP, people.alice, caller=people.admin, sign_in=old)
     assert refused.status == 401
     assert status(api, people)["enabled"] is True and len(api.logins.list_for_user(people.alice.id)) == 2
+    assert not refused_after_the_lag(api, clock, access_token)
     removed = factor_call(api, routes.REMOVE_TOTP, people.alice, caller=people.admin)
     assert removed.status == 200, removed.body
     assert status(api, people) == {"enabled": False, "recoveryCodesLeft": 0}
     assert api.logins.list_for_user(people.alice.id) == []
+    assert refused_after_the_lag(api, clock, access_token)
+
+
+def test_an_admins_removal_of_a_totp_that_is_not_there_is_a_404_that_ends_nothing(
+    api: ApiServices, clock: FakeClock, people: People, audit: RecordingAudit
+) -> None:
+    api.sessions.create(people.alice, CLIENT)
+    api.refresh_tokens.issue(people.alice, CLIENT)
+    access_token = api.access_tokens.issue(people.alice).token
+    clock.advance(1)
+    missing = factor_call(api, routes.REMOVE_TOTP, people.alice, caller=people.admin)
+    assert (missing.status, missing.body["message"]) == (404, "TOTP is not set up")
+    assert len(api.logins.list_for_user(people.alice.id)) == 2
+    assert not refused_after_the_lag(api, clock, access_token)
+    assert [e for e in audit.events if e[0] is AuditEvent.REVOKED] == []
 
 
 def test_regenerated_recovery_codes_replace_the_old_ones(
@@ -343,6 +364,31 @@ def test_the_same_code_twice_in_a_row_is_refused_the_second_time(
     assert older.status == 400
 
 
+def test_a_code_of_a_secret_removed_while_it_is_checked_does_not_sign_in(
+    api: ApiServices, clock: FakeClock, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old, challenge = challenged(api, clock, people.alice)
+    spend = api.factor_store.spend_step
+    renewed: list[str] = []
+
+    def after_a_new_enrolment(*args: Any) -> Any:
+        # Between the check of the code and its spending, alice removes TOTP and enrols a new
+        # secret, confirmed with an earlier step's code: the step alone would let it through.
+        assert factor_call(api, routes.REMOVE_TOTP, people.alice).status == 200
+        renewed.append(factor_call(api, routes.ENROL_TOTP, people.alice).body["secret"])
+        body = {"code": code_at(renewed[0], clock.now(), -1)}
+        assert factor_call(api, routes.CONFIRM_TOTP, people.alice, body=body).status == 200
+        return spend(*args)
+
+    monkeypatch.setattr(api.factor_store, "spend_step", after_a_new_enrolment)
+    answer = second_step(api, SIGN_IN, challenge, totpCode=code_at(old.secret, clock.now()))
+    assert (answer.status, answer.body) == (400, WRONG_CODE)
+    monkeypatch.undo()
+    # The new secret's code of that step is what signs in.
+    fresh = challenge_of(password_step(api, SIGN_IN, people.alice))
+    assert second_step(api, SIGN_IN, fresh, totpCode=code_at(renewed[0], clock.now())).status == 200
+
+
 @pytest.mark.parametrize(("offset", "accepted"), [(-1, True), (1, True), (-2, False), (2, False)])
 def test_one_step_of_drift_is_accepted_two_are_not(
     api: ApiServices, clock: FakeClock, people: People, offset: int, accepted: bool
@@ -433,6 +479,38 @@ def test_a_challenge_dies_after_five_wrong_codes(
     dead = second_step(api, SIGN_IN, challenge, source_ip="198.51.100.9", totpCode=right)
     assert (dead.status, dead.body["message"]) == (400, INVALID_CHALLENGE)
     assert challenges(aws) == []
+
+
+UNAVAILABLE = {"code": 14, "message": "storage unavailable", "details": []}
+
+
+def throttle_items(api: ApiServices, aws: dict[str, Any]) -> list[dict[str, Any]]:
+    scanned = aws["dynamodb"].scan(TableName=api.config.settings_table)["Items"]
+    return [item for item in scanned if item["pk"]["S"].startswith("throttle#")]
+
+
+@pytest.mark.parametrize("method", ["totpCode", "recoveryCode"])
+def test_a_code_whose_spending_meets_a_concurrent_transaction_is_a_503_that_counts_nothing(
+    api: ApiServices,
+    conflicted_api: ApiServices,
+    conflicting: Conflicting,
+    aws: dict[str, Any],
+    clock: FakeClock,
+    people: People,
+    audit: RecordingAudit,
+    method: str,
+) -> None:
+    enrolled, challenge = challenged(api, clock, people.alice)
+    code = code_at(enrolled.secret, clock.now()) if method == "totpCode" else enrolled.recovery_codes[0]
+    before = (challenges(aws), throttle_items(api, aws), len(audit.events))
+    conflicting.left = 1
+    # Another write on the challenge (a concurrent wrong guess) is in flight: nothing was
+    # refused, so it is not a wrong code, and the client may retry.
+    answer = second_step(conflicted_api, SIGN_IN, challenge, **{method: code})
+    assert (answer.status, answer.body) == (503, UNAVAILABLE) and conflicting.left == 0
+    assert (challenges(aws), throttle_items(api, aws), len(audit.events)) == before
+    retried = second_step(api, SIGN_IN, challenge, **{method: code})
+    assert retried.status == 200, retried.body
 
 
 def test_wrong_codes_are_failed_sign_ins_in_the_password_throttle(

@@ -509,6 +509,18 @@ PATHS = [
             caller=context_for(sc.user, sign_in=SIGNED_IN_NOW(s)),
         ),
     ),
+    Path(
+        "an admin's identity unlink",
+        _linked,
+        lambda s, sc: _call(
+            s,
+            "DELETE",
+            sso.LINK.format(username=sc.user.username, id=sc.extra["link"]),
+            sso.LINK,
+            sc,
+            caller=context_for(sc.extra["root"], sign_in=SIGNED_IN_NOW(s)),
+        ),
+    ),
     Path("passkey registration options", _with_passkey, _own_factor_call(routes.PASSKEY_REGISTRATION)),
     Path(
         "passkey registration",

@@ -25,7 +25,7 @@ from auth.user_admin import UserChanges
 from auth.wiring import ApiServices
 from tests.support.audit import RecordingAudit
 from tests.support.clock import FakeClock
-from tests.support.factors import challenge_of, code_at, enrol_totp, second_step
+from tests.support.factors import challenge_of, code_at, enrol_totp, refused_after_the_lag, second_step
 from tests.support.oidc_provider import BASIC_CLIENT, OTHER_CLIENT, POST_CLIENT, OidcProvider, Pkce, free_port
 from tests.support.people import PASSWORD, SIGNED_IN_AT_START, People, call_api, context_for
 from tests.support.sso import (
@@ -44,6 +44,7 @@ from tests.support.sso import (
     sso,
     sso_sign_in,
 )
+from tests.unit.test_sessions import CLIENT
 
 _accounts = iter(range(10**6))
 
@@ -848,6 +849,14 @@ def test_deleting_a_user_removes_their_links(
     assert again.status == 200 and again.body["user"]["username"] == sub
 
 
+def unlink(api: ApiServices, owner: User, link_id: str, caller: dict[str, str]) -> Any:
+    return call_api(api, "DELETE", LINK.format(username=owner.username, id=link_id), LINK, caller)
+
+
+def signed_in_now(api: ApiServices, user: User) -> dict[str, str]:
+    return context_for(user, sign_in=SignIn.with_password(api.clock.now()))
+
+
 def test_an_sso_only_user_cannot_unlink_their_only_way_in_nor_sign_in_with_a_password(
     api: ApiServices, people: People, oidc_provider: OidcProvider
 ) -> None:
@@ -857,16 +866,39 @@ def test_an_sso_only_user_cannot_unlink_their_only_way_in_nor_sign_in_with_a_pas
     user = api.users.get_by_username(sub)
     assert user is not None
     (link,) = api.linked_identities.list(user)
-    refused = call_api(
-        api,
-        "DELETE",
-        LINK.format(username=sub, id=link.link_id),
-        LINK,
-        context_for(user, sign_in=SignIn.with_password(api.clock.now())),
-    )
-    assert refused.status == 400
+    refused = unlink(api, user, link.link_id, signed_in_now(api, user))
+    assert (refused.status, refused.body["code"]) == (400, 9)
+    assert refused.body["message"] == "this identity is your only way to sign in; it cannot be unlinked"
+    # Nor may an admin take it away, and the refusal ends none of the user's logins.
+    by_admin = unlink(api, user, link.link_id, signed_in_now(api, people.admin))
+    assert (by_admin.status, by_admin.body["code"]) == (400, 9)
+    assert api.linked_identities.list(user) == [link] and len(api.logins.list_for_user(user.id)) == 1
     password = sign_in_password(api, sub)
     assert password.status == 400 and password.body["message"] == "unmatched username and password"
+
+
+def test_an_admins_unlinking_needs_the_admins_recent_sign_in_never_a_pat_and_ends_every_login(
+    api: ApiServices, people: People, oidc_provider: OidcProvider, clock: FakeClock, audit: RecordingAudit
+) -> None:
+    linked(api, people, oidc_provider, people.alice)
+    (link,) = api.linked_identities.list(people.alice)
+    api.sessions.create(people.alice, CLIENT)
+    api.refresh_tokens.issue(people.alice, CLIENT)
+    access_token = api.access_tokens.issue(people.alice, SignIn.with_password(clock.now())).token
+    clock.advance(1)
+    stale = context_for(people.admin, sign_in=SignIn.with_password(clock.now() - 3600))
+    assert unlink(api, people.alice, link.link_id, stale).status == 401
+    pat = context_for(people.admin, method=AuthMethod.PAT, credential_id="ci")
+    assert unlink(api, people.alice, link.link_id, pat).status == 403
+    assert api.linked_identities.list(people.alice) == [link]
+    assert len(api.logins.list_for_user(people.alice.id)) == 2
+    assert unlink(api, people.alice, link.link_id, signed_in_now(api, people.admin)).status == 200
+    assert api.linked_identities.list(people.alice) == [] and api.logins.list_for_user(people.alice.id) == []
+    assert refused_after_the_lag(api, clock, access_token)
+    (revoked,) = [
+        e for e in audit.events if e[0] is AuditEvent.REVOKED and e[1] is CredentialKind.LINKED_IDENTITY
+    ]
+    assert revoked[3] == link.link_id and revoked[4].endswith(f"by admin {people.admin.id}")
 
 
 def sign_in_password(api: ApiServices, username: str) -> Any:

@@ -20,7 +20,7 @@ from auth.routes import Route
 from auth.user_admin import UserChanges
 from auth.wiring import ApiServices
 from tests.support.audit import RecordingAudit
-from tests.support.authenticator import Algorithm, SoftAuthenticator, unb64url
+from tests.support.authenticator import Algorithm, SoftAuthenticator, cbor, unb64url
 from tests.support.clock import FakeClock
 from tests.support.factors import (
     challenge_of,
@@ -29,12 +29,15 @@ from tests.support.factors import (
     passkey_options,
     passkey_sign_in,
     password_step,
+    refused_after_the_lag,
     register_passkey,
     second_step,
     sign_in_call,
     sign_in_options,
 )
+from tests.support.faults import Conflicting
 from tests.support.people import SIGNED_IN_AT_START, People, call_api, context_for
+from tests.unit.test_factors import UNAVAILABLE, throttle_items
 from tests.unit.test_sessions import CLIENT
 
 MAX_AGE = 600
@@ -187,8 +190,10 @@ def test_the_same_credential_cannot_be_registered_twice(
         ({"uv": False}, "verification"),
         ({"up": False}, "presence"),
         ({"kind": "webauthn.get"}, "type"),
+        # A COSE key must be a CBOR map; py_webauthn indexes an array like one.
+        ({"cose_key": cbor([1, 2])}, "index"),
     ],
-    ids=["origin", "rp-id", "no-uv", "no-up", "wrong-type"],
+    ids=["origin", "rp-id", "no-uv", "no-up", "wrong-type", "key-not-a-map"],
 )
 def test_a_registration_that_does_not_verify_stores_nothing(
     api: ApiServices,
@@ -221,6 +226,23 @@ def test_a_registration_challenge_is_used_once_and_lives_five_minutes(
     expired = register_with(api, people, authenticator.register(late))
     assert (expired.status, expired.body["message"]) == (400, INVALID_CEREMONY)
     assert len(passkeys_of(api, people)) == 1
+
+
+def test_a_registration_that_meets_a_concurrent_transaction_is_a_503_that_stores_nothing(
+    api: ApiServices,
+    conflicted_api: ApiServices,
+    conflicting: Conflicting,
+    trail: Trail,
+    people: People,
+    authenticator: SoftAuthenticator,
+) -> None:
+    credential = authenticator.register(registration_options(api, people))
+    conflicting.left = 1
+    answer = register_with(conflicted_api, people, credential)
+    assert (answer.status, answer.body) == (503, UNAVAILABLE) and conflicting.left == 0
+    assert trail.items("passkey#") == [] and trail.events() == []
+    # The ceremony was not used up: the same answer registers on a retry.
+    assert register_with(api, people, credential).status == 200
 
 
 def test_a_registration_challenge_is_one_users_and_one_ceremonys(
@@ -340,11 +362,14 @@ def test_an_admins_removal_needs_the_admins_recent_sign_in_and_ends_every_login(
 ) -> None:
     api.sessions.create(people.alice, CLIENT)
     api.refresh_tokens.issue(people.alice, CLIENT)
+    access_token = api.access_tokens.issue(people.alice, SignIn.with_password(clock.now())).token
+    clock.advance(1)
     old = SignIn.with_password(clock.now() - MAX_AGE - 1)
     assert remove(api, people, passkey["id"], caller=people.admin, sign_in=old).status == 401
     assert len(passkeys_of(api, people)) == 1 and len(api.logins.list_for_user(people.alice.id)) == 2
     assert remove(api, people, passkey["id"], caller=people.admin).status == 200
     assert passkeys_of(api, people) == [] and api.logins.list_for_user(people.alice.id) == []
+    assert refused_after_the_lag(api, clock, access_token)
     assert (AuditEvent.REVOKED, passkey["id"], f"removed by admin {people.admin.id}") in trail.events()
 
 
@@ -635,6 +660,40 @@ def test_a_wrong_passkey_in_the_second_step_is_a_wrong_code(
     assert (dead.status, dead.body["message"]) == (400, INVALID_CHALLENGE)
     # And they were failed sign-ins: the password step from this address is throttled.
     assert password_step(api, SIGN_IN, people.alice).status == 429
+
+
+@pytest.mark.usefixtures("passkey")
+@pytest.mark.parametrize("step", ["passwordless", "second step"])
+def test_an_assertion_whose_use_meets_a_concurrent_transaction_is_a_503_that_counts_nothing(
+    api: ApiServices,
+    conflicted_api: ApiServices,
+    conflicting: Conflicting,
+    aws: dict[str, Any],
+    trail: Trail,
+    people: People,
+    authenticator: SoftAuthenticator,
+    step: str,
+) -> None:
+    if step == "passwordless":
+        assertion = authenticator.assert_(sign_in_options(api))
+
+        def send(services: ApiServices) -> Any:
+            return passkey_sign_in(services, SIGN_IN, assertion)
+    else:
+        challenge = challenge_of(password_step(api, SIGN_IN, people.alice))
+        assertion = authenticator.assert_(sign_in_options(api, challenge))
+
+        def send(services: ApiServices) -> Any:
+            return second_step(services, SIGN_IN, challenge, passkey=assertion)
+
+    before = (trail.items(""), throttle_items(api, aws), len(trail.audit.events))
+    conflicting.left = 1
+    # Nothing was refused (no condition failed): not a replay, and the client may retry.
+    answer = send(conflicted_api)
+    assert (answer.status, answer.body) == (503, UNAVAILABLE) and conflicting.left == 0
+    assert (trail.items(""), throttle_items(api, aws), len(trail.audit.events)) == before
+    retried = send(api)
+    assert retried.status == 200, retried.body
 
 
 @pytest.mark.usefixtures("passkey")

@@ -29,6 +29,7 @@ from auth.stores.user_store import OwnerChanged, TokensRemain, UserStore
 from auth.usage import WRITE_INTERVAL_SECONDS
 from tests.support.audit import RecordingAudit
 from tests.support.clock import FakeClock
+from tests.support.faults import Conflicting
 
 TABLE = "PersonalAccessTokensTable"
 USERS_TABLE = "UsersTable"
@@ -571,26 +572,6 @@ def test_a_user_is_not_deleted_while_a_token_of_theirs_exists(aws: dict[str, Any
     assert users.get(7) is None
     with pytest.raises(NotFound):
         users.delete(USERS[7])
-
-
-class Conflicting:
-    """The real client, except that the next `times` transactions are canceled as DynamoDB
-    cancels one that met another transaction on the same item."""
-
-    def __init__(self, client: Any, times: int) -> None:
-        self._client = client
-        self.left = times
-
-    def transact_write_items(self, **request: Any) -> Any:
-        if self.left == 0:
-            return self._client.transact_write_items(**request)
-        self.left -= 1
-        reasons = [{"Code": "None"}, {"Code": "TransactionConflict"}][: len(request["TransactItems"])]
-        error = {"Error": {"Code": "TransactionCanceledException", "Message": "conflict"}}
-        raise ClientError({**error, "CancellationReasons": reasons}, "TransactWriteItems")  # type: ignore[typeddict-item]  # a plain dict stands in for botocore's error response TypedDict
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
 
 
 @pytest.mark.parametrize("times", [1, 5])

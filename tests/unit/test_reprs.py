@@ -20,6 +20,8 @@ from types import ModuleType
 import pytest
 from pydantic import BaseModel
 
+from auth.factors import TotpEnrolment
+from auth.mfa_sign_in import SecondFactor
 from auth.models import Role, State, TokenOwner, User
 from auth.stores.pat_store import PatRecord
 from auth.tokens import IssuedToken, SigningKey
@@ -88,6 +90,9 @@ def test_the_rule_finds_the_records_that_hold_secrets() -> None:
         "handlers.bodies.PasswordCredentials.password",
         "handlers.bodies.SignedIn.accessToken",
         "handlers.bodies.SsoCredentials.codeVerifier",
+        # The otpauth:// URI holds the TOTP secret; an MFA challenge with a code finishes a sign-in.
+        "auth.factors.TotpEnrolment.otpauth_uri",
+        "auth.mfa_sign_in.SecondFactor.challenge",
     } <= names
 
 
@@ -101,11 +106,17 @@ def test_reprs_show_what_identifies_a_record_and_never_the_secret() -> None:
     key = SigningKey("v2", b"k" * 32)
     token = IssuedToken("eyJ.secret.token", 99)
     pat = PatRecord("f" * 64, "tid", 7, "ci", 1, None, None, TokenOwner("ada", Role.USER, State.NORMAL))
+    enrolment = TotpEnrolment(
+        "JBSWY3DPEHPK3PXP", "otpauth://totp/memos:ada?secret=JBSWY3DPEHPK3PXP&issuer=memos"
+    )
+    second = SecondFactor("c" * 43, totp_code="123456")
     for record, secret, shown in (
         (user, "$2b$12$hashhashhash", "username='ada'"),
         (key, "kkkk", "kid='v2'"),
         (token, "eyJ.secret.token", "expires_at=99"),
         (pat, "f" * 64, "token_id='tid'"),
         (PasswordCredentials(username="ada", password="hunter2hunter2"), "hunter2", "username='ada'"),
+        (enrolment, "JBSWY3DPEHPK3PXP", "TotpEnrolment("),
+        (second, "c" * 43, "SecondFactor("),
     ):
         assert secret not in repr(record) and shown in repr(record)

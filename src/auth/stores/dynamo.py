@@ -213,6 +213,20 @@ def put_new_checked(
     raise Unavailable("storage unavailable")
 
 
+def failed_conditions(reasons: Sequence[str], count: int) -> list[bool]:
+    """Which of a canceled transaction's `count` items failed their condition, in the order
+    the items were given (`reasons` as `write_transaction` returns them).
+
+    A transaction canceled with no condition failed (it met another transaction on one of
+    its items, or was throttled) refused nothing: Unavailable, which the client may retry,
+    never an answer that a credential was wrong or spent.
+    """
+    failed = [index < len(reasons) and reasons[index] == ITEM_CONDITION_FAILED for index in range(count)]
+    if not any(failed):
+        raise Unavailable("storage unavailable")
+    return failed
+
+
 # BatchGetItem's limit of keys in one request; keys it leaves unprocessed (throttling) are
 # asked again, after a jittered pause that doubles each time.
 MAX_BATCH_GET_KEYS = 100

@@ -197,52 +197,65 @@ class FactorStore:
     # -- the second step ---------------------------------------------------------------------
 
     def spend_step(
-        self, user_id: int, step: int, challenge: ChallengeRecord, now: int, max_failures: int
+        self, record: TotpRecord, step: int, challenge: ChallengeRecord, now: int, max_failures: int
     ) -> SpendRefused | None:
-        """Accept TOTP step `step` (it must be later than any accepted before) and use the
-        challenge up, together; None when done."""
-        factor = {
-            "Update": {
-                "TableName": self._table,
-                "Key": prefixed_key(TOTP_PREFIX, user_id),
-                "UpdateExpression": "SET totpLastStep = :step",
-                "ConditionExpression": "enabled = :yes AND "
-                "(attribute_not_exists(totpLastStep) OR totpLastStep < :step)",
-                "ExpressionAttributeValues": dynamo.expression_values({":step": step, ":yes": True}),
-            }
-        }
-        return self._spend(factor, challenge, now, max_failures)
+        """Accept TOTP step `step` of the enrolment `record` names (it must be later than any
+        accepted before) and use the challenge up, together; None when done."""
+        return self._spend(
+            record,
+            "SET totpLastStep = :step",
+            "(attribute_not_exists(totpLastStep) OR totpLastStep < :step)",
+            {":step": step},
+            challenge,
+            now,
+            max_failures,
+        )
 
     def spend_recovery_code(
-        self, user_id: int, code_hash: str, challenge: ChallengeRecord, now: int, max_failures: int
+        self, record: TotpRecord, code_hash: str, challenge: ChallengeRecord, now: int, max_failures: int
     ) -> SpendRefused | None:
-        """Remove recovery code `code_hash` (it must still be there) and use the challenge up,
-        together; None when done."""
+        """Remove recovery code `code_hash` of the enrolment `record` names (it must still be
+        there) and use the challenge up, together; None when done."""
+        return self._spend(
+            record,
+            "DELETE recoveryCodes :code",
+            "contains(recoveryCodes, :hash)",
+            {":code": {"SS": [code_hash]}, ":hash": code_hash},
+            challenge,
+            now,
+            max_failures,
+        )
+
+    def _spend(
+        self,
+        record: TotpRecord,
+        update: str,
+        condition: str,
+        values: dict[str, object],
+        challenge: ChallengeRecord,
+        now: int,
+        max_failures: int,
+    ) -> SpendRefused | None:
+        """`update` of the factor under `condition`, while it is still the enabled enrolment
+        `record` names (the one the code was checked against, not one enrolled since a
+        removal), with the challenge used up."""
         factor = {
             "Update": {
                 "TableName": self._table,
-                "Key": prefixed_key(TOTP_PREFIX, user_id),
-                "UpdateExpression": "DELETE recoveryCodes :code",
-                "ConditionExpression": "enabled = :yes AND contains(recoveryCodes, :hash)",
+                "Key": prefixed_key(TOTP_PREFIX, record.user_id),
+                "UpdateExpression": update,
+                "ConditionExpression": f"enabled = :yes AND enrolmentId = :enrolment AND {condition}",
                 "ExpressionAttributeValues": dynamo.expression_values(
-                    {":code": {"SS": [code_hash]}, ":hash": code_hash, ":yes": True}
+                    {**values, ":yes": True, ":enrolment": record.enrolment_id}
                 ),
             }
         }
-        return self._spend(factor, challenge, now, max_failures)
-
-    def _spend(
-        self, factor: dict[str, Any], challenge: ChallengeRecord, now: int, max_failures: int
-    ) -> SpendRefused | None:
         use_up = self.challenge_used_up(challenge, now, max_failures)
         reasons = dynamo.write_transaction(self._client, [factor, use_up])
         if reasons is None:
             return None
-        factor_reason, challenge_reason = [*reasons, "", ""][:2]
-        return SpendRefused(
-            factor=factor_reason == dynamo.ITEM_CONDITION_FAILED,
-            challenge=challenge_reason == dynamo.ITEM_CONDITION_FAILED,
-        )
+        factor_failed, challenge_failed = dynamo.failed_conditions(reasons, 2)
+        return SpendRefused(factor=factor_failed, challenge=challenge_failed)
 
     def challenge_used_up(self, challenge: ChallengeRecord, now: int, max_failures: int) -> dict[str, Any]:
         """A transaction item using the challenge up (also for a passkey's second step,

@@ -118,10 +118,6 @@ CEREMONY = schema.ItemCodec(
 )
 
 
-def _failed(reasons: list[str], index: int) -> bool:
-    return index < len(reasons) and reasons[index] == dynamo.ITEM_CONDITION_FAILED
-
-
 class PasskeyStore:
     def __init__(self, client: Any, table: str, users: UserStore) -> None:
         self._client = client
@@ -185,12 +181,8 @@ class PasskeyStore:
         reasons = dynamo.write_transaction(self._client, items)
         if reasons is None:
             return None
-        return AddRefused(
-            user_gone=_failed(reasons, 0),
-            duplicate=_failed(reasons, 1),
-            full=_failed(reasons, 2),
-            ceremony=_failed(reasons, 3),
-        )
+        user_gone, duplicate, full, ceremony_failed = dynamo.failed_conditions(reasons, len(items))
+        return AddRefused(user_gone=user_gone, duplicate=duplicate, full=full, ceremony=ceremony_failed)
 
     def remove(self, record: PasskeyRecord) -> bool:
         """Remove the passkey from its user's list and the table together; False when it
@@ -219,7 +211,7 @@ class PasskeyStore:
         reasons = dynamo.write_transaction(self._client, items)
         if reasons is None:
             return True
-        if _failed(reasons, 0):
+        if dynamo.failed_conditions(reasons, len(items))[0]:
             return False
         raise Unavailable("storage unavailable")
 
@@ -274,7 +266,8 @@ class PasskeyStore:
         reasons = dynamo.write_transaction(self._client, items)
         if reasons is None:
             return None
-        return UseRefused(passkey=_failed(reasons, 0), ceremony=_failed(reasons, 1), also=_failed(reasons, 2))
+        passkey, ceremony_failed, also_failed = dynamo.failed_conditions(reasons, 3)
+        return UseRefused(passkey=passkey, ceremony=ceremony_failed, also=also_failed)
 
     # -- ceremonies --------------------------------------------------------------------------
 
