@@ -12,6 +12,7 @@ import pytest
 
 from auth import routes
 from auth.audit import AuditEvent, CredentialKind
+from auth.errors import InvalidArgument
 from auth.models import NO_SIGN_IN, Role, SignIn, State, User
 from auth.principal import AuthMethod, Principal
 from auth.recovery_codes import hash_code
@@ -237,6 +238,32 @@ def test_an_admins_removal_needs_the_admins_recent_sign_in_and_ends_every_login(
     assert status(api, people) == {"enabled": False, "recoveryCodesLeft": 0}
     assert api.logins.list_for_user(people.alice.id) == []
     assert refused_after_the_lag(api, clock, access_token)
+
+
+def test_a_sign_in_racing_an_admins_removal_does_not_survive_it(
+    api: ApiServices, clock: FakeClock, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An intruder's sign-in that verified alice before the cut-off stores its session and
+    # refresh family just after the first sweep: the sweep after the cut-off ends them.
+    enrol_totp(api, people.alice)
+    revocation = api.user_admin._revocation
+    sweep = revocation.revoke_sign_ins
+    intruder: dict[str, str] = {}
+
+    def sweep_then_the_intruder_signs_in(user_id: int, keep: str = "", reason: str = "") -> None:
+        sweep(user_id, keep, reason)
+        if not intruder:
+            intruder["cookie"] = api.sessions.create(people.alice, CLIENT)[1]
+            intruder["refresh"] = api.refresh_tokens.issue(people.alice, CLIENT).token
+
+    monkeypatch.setattr(revocation, "revoke_sign_ins", sweep_then_the_intruder_signs_in)
+    clock.advance(1)
+    assert factor_call(api, routes.REMOVE_TOTP, people.alice, caller=people.admin).status == 200
+    assert intruder, "the intruder's sign-in was not interleaved"
+    assert api.logins.list_for_user(people.alice.id) == []
+    # And one that verified alice before the cut-off but stores after it is refused.
+    with pytest.raises(InvalidArgument, match=r"^unmatched username and password$"):
+        api.sessions.create(people.alice, CLIENT)
 
 
 def test_an_admins_removal_of_a_totp_that_is_not_there_is_a_404_that_ends_nothing(
