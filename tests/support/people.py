@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from auth.models import NO_SIGN_IN, SignIn, User
+from auth.models import NO_SIGN_IN, Role, SignIn, User
 from auth.principal import AuthMethod, Principal
+from auth.user_admin import UserChanges
 from auth.wiring import ApiServices, AuthorizerServices
 from tests.support.clock import START
 from tests.support.events import FakeLambdaContext, authorizer_event, http_event
@@ -34,6 +36,22 @@ def sign_up_people(api: ApiServices) -> People:
 # A caller who signed in with a password as the fake clock started: recent, for the routes
 # that need a recent sign-in, until the clock moves past REAUTH_MAX_AGE_SECONDS.
 SIGNED_IN_AT_START = SignIn.with_password(START)
+
+
+def then_an_admin_changes_alices_password(
+    api: ApiServices, people: People, step: Callable[..., Any]
+) -> Callable[..., Any]:
+    """`step`, after which the admin gives alice a new password: a sign-in whose `step` read
+    her (and checked her credential) then stores its session or refresh family after the
+    change, as in a race with it."""
+
+    def stepped_then_changed(*args: Any, **kwargs: Any) -> Any:
+        result = step(*args, **kwargs)
+        admin = Principal(people.admin.id, "root", Role.ADMIN, AuthMethod.SESSION, "", SIGNED_IN_AT_START)
+        api.user_admin.update(admin, "alice", UserChanges(password="an entirely new passphrase"))
+        return result
+
+    return stepped_then_changed
 
 
 def context_for(

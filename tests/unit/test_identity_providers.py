@@ -17,17 +17,22 @@ import requests
 from auth import identifier_filter, routes
 from auth.audit import AuditEvent, CredentialKind
 from auth.config import Config
-from auth.models import Role, SignIn, User
+from auth.models import SignIn, User
 from auth.outbound_http import Timeouts
-from auth.principal import AuthMethod, Principal
+from auth.principal import AuthMethod
 from auth.provider_protocol import DISCOVERY_MAX_AGE_SECONDS
-from auth.user_admin import UserChanges
 from auth.wiring import ApiServices
 from tests.support.audit import RecordingAudit
 from tests.support.clock import FakeClock
 from tests.support.factors import challenge_of, code_at, enrol_totp, refused_after_the_lag, second_step
 from tests.support.oidc_provider import BASIC_CLIENT, OTHER_CLIENT, POST_CLIENT, OidcProvider, Pkce, free_port
-from tests.support.people import PASSWORD, SIGNED_IN_AT_START, People, call_api, context_for
+from tests.support.people import (
+    PASSWORD,
+    People,
+    call_api,
+    context_for,
+    then_an_admin_changes_alices_password,
+)
 from tests.support.sso import (
     IDP,
     IDPS,
@@ -681,15 +686,11 @@ def test_a_linked_sign_in_racing_a_password_change_stores_no_credential(
     provider_id = oidc(api, people, oidc_provider)
     sub = account(oidc_provider)
     assert link_call(api, people.alice, sso(provider_id, oidc_provider.code(sub))).status == 200
-    find = api.sso_sign_in.live_link
-
-    def found_then_changed(*args: Any, **kwargs: Any) -> Any:
-        found = find(*args, **kwargs)
-        admin = Principal(people.admin.id, "root", Role.ADMIN, AuthMethod.SESSION, "", SIGNED_IN_AT_START)
-        api.user_admin.update(admin, "alice", UserChanges(password="an entirely new passphrase"))
-        return found
-
-    monkeypatch.setattr(api.sso_sign_in, "live_link", found_then_changed)
+    monkeypatch.setattr(
+        api.sso_sign_in,
+        "live_link",
+        then_an_admin_changes_alices_password(api, people, api.sso_sign_in.live_link),
+    )
     answer = sso_sign_in(api, sso(provider_id, oidc_provider.code(sub)), route)
     assert (answer.status, answer.body["message"], answer.cookies) == (
         400,

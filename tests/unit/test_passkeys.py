@@ -36,7 +36,12 @@ from tests.support.factors import (
     sign_in_options,
 )
 from tests.support.faults import Conflicting
-from tests.support.people import SIGNED_IN_AT_START, People, call_api, context_for
+from tests.support.people import (
+    People,
+    call_api,
+    context_for,
+    then_an_admin_changes_alices_password,
+)
 from tests.unit.test_factors import UNAVAILABLE, throttle_items
 from tests.unit.test_sessions import CLIENT
 
@@ -567,15 +572,9 @@ def test_a_passkey_sign_in_racing_a_password_change_stores_no_credential(
 ) -> None:
     """An admin changes alice's password (which ends her sign-ins) after her passkey
     verified and before the sign-in's session or refresh family is stored."""
-    use = api.passkeys.use
-
-    def used_then_changed(*args: Any, **kwargs: Any) -> Any:
-        refused = use(*args, **kwargs)
-        admin = Principal(people.admin.id, "root", Role.ADMIN, AuthMethod.SESSION, "", SIGNED_IN_AT_START)
-        api.user_admin.update(admin, "alice", UserChanges(password="an entirely new passphrase"))
-        return refused
-
-    monkeypatch.setattr(api.passkeys, "use", used_then_changed)
+    monkeypatch.setattr(
+        api.passkeys, "use", then_an_admin_changes_alices_password(api, people, api.passkeys.use)
+    )
     answer = passkey_sign_in(api, route, authenticator.assert_(sign_in_options(api)))
     assert (answer.status, answer.body["message"], answer.cookies) == (
         400,

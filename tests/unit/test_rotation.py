@@ -43,6 +43,18 @@ def begin_rotation(secret_id: str = SECRET) -> str:
     return token
 
 
+def pending_by_hand(aws: dict[str, Any], kid: str) -> str:
+    """A rotation whose pending key was put by hand, as {"kid","key"} alone; its token."""
+    token = begin_rotation()
+    aws["secretsmanager"].put_secret_value(
+        SecretId=SECRET,
+        ClientRequestToken=token,
+        SecretString=json.dumps({"kid": kid, "key": "b" * 40}),
+        VersionStages=[PENDING_STAGE],
+    )
+    return token
+
+
 def ring(aws: dict[str, Any], clock: FakeClock) -> KeyRing:
     """A container started now: nothing cached."""
     return KeyRing(SecretsManagerKeySource(aws["secretsmanager"], SECRET), clock)
@@ -133,13 +145,7 @@ def test_a_pending_key_without_a_creation_time_finishes_and_signs_at_once(
     aws: dict[str, Any], clock: FakeClock, keyed: KeyRotation
 ) -> None:
     # A key put by hand, as {"kid","key"} alone: nothing says how old it is.
-    token = begin_rotation()
-    aws["secretsmanager"].put_secret_value(
-        SecretId=SECRET,
-        ClientRequestToken=token,
-        SecretString=json.dumps({"kid": "v2", "key": "b" * 40}),
-        VersionStages=[PENDING_STAGE],
-    )
+    token = pending_by_hand(aws, "v2")
     clock.advance(3600)
     for step in (Step.TEST, Step.FINISH):
         keyed.run(step, SECRET, token)
@@ -191,13 +197,7 @@ def test_a_second_rotation_retires_the_first_key(
 def test_test_step_refuses_a_pending_key_that_repeats_the_current_kid(
     aws: dict[str, Any], keyed: KeyRotation
 ) -> None:
-    token = begin_rotation()
-    aws["secretsmanager"].put_secret_value(
-        SecretId=SECRET,
-        ClientRequestToken=token,
-        SecretString=json.dumps({"kid": "v1", "key": "b" * 40}),
-        VersionStages=[PENDING_STAGE],
-    )
+    token = pending_by_hand(aws, "v1")
     with pytest.raises(RotationError):
         keyed.run(Step.TEST, SECRET, token)
 
