@@ -223,18 +223,22 @@ def test_a_memos_refresh_cookie_refreshes_once_then_as_a_family(api: Api, import
     assert me.json()["user"]["username"] == "memo3"
 
 
-def test_new_sign_ups_follow_the_imported_ids(api: Api, imported: dict[str, Any]) -> None:
+def created_by_the_imported_admin(api: Api, username: str) -> int:
+    """A new USER that Memos' admin (memo1) creates; their id, as a sign-in's token says."""
     admin = api.sign_in("memo1", PASSWORD).json()["accessToken"]
     created = api.call(
         "POST",
         "/users",
-        json={"user": {"username": "newcomer", "password": PASSWORD}},
+        json={"user": {"username": username, "password": PASSWORD}},
         headers={"Authorization": f"Bearer {admin}"},
     )
     assert created.status_code == 200, created.text
     assert created.json()["role"] == "USER"
-    signed_in = api.sign_in("newcomer", PASSWORD)
-    assert api.user_id(signed_in.json()["accessToken"]) == 11
+    return api.user_id(api.sign_in(username, PASSWORD).json()["accessToken"])
+
+
+def test_new_sign_ups_follow_the_imported_ids(api: Api, imported: dict[str, Any]) -> None:
+    assert created_by_the_imported_admin(api, "newcomer") == 11
 
 
 def test_a_second_run_changes_nothing(stack: LocalStack, imported: dict[str, Any]) -> None:
@@ -278,15 +282,7 @@ def test_a_row_not_taken_keeps_its_id_from_new_users(
     run = _run(stack, later.path)
     assert run.returncode == 1, run.stdout + run.stderr
     assert "not imported: user 70: username memos-auth refuses" in run.stdout
-    admin = api.sign_in("memo1", PASSWORD).json()["accessToken"]
-    created = api.call(
-        "POST",
-        "/users",
-        json={"user": {"username": "latecomer", "password": PASSWORD}},
-        headers={"Authorization": f"Bearer {admin}"},
-    )
-    assert created.status_code == 200, created.text
-    assert api.user_id(api.sign_in("latecomer", PASSWORD).json()["accessToken"]) == 71
+    assert created_by_the_imported_admin(api, "latecomer") == 71
     # Well signed (Memos' key), and naming no user: never the latecomer.
     token = memos_access_token(db.secret_key, "jane@example.com", 70, int(time.time()))
     me = api.call("GET", "/auth/me", headers={"Authorization": f"Bearer {token}"})
