@@ -3,7 +3,7 @@
 // set) or asks for a second factor, whose form (partials/mfa-form.html, in both pages) this
 // module shows and posts.
 
-import { $, ApiError, api, busy, errorText, goTo, nextPage, say } from "./api.js";
+import { $, ApiError, api, busy, errorText, goTo, nextPage, onSubmit, say } from "./api.js";
 import * as webauthn from "./webauthn.js";
 
 function signedIn() {
@@ -36,8 +36,7 @@ function showSecondStep(metadata, out) {
   const first = methods.includes("totp") ? $("#totp-code") : $("#recovery-code");
   first.focus();
 
-  form.onsubmit = (event) => {
-    event.preventDefault();
+  onSubmit(form, () => {
     const totpCode = $("#totp-code").value.trim();
     const recoveryCode = $("#recovery-code").value.trim();
     if (!totpCode && !recoveryCode) {
@@ -51,7 +50,7 @@ function showSecondStep(metadata, out) {
       await api("POST", "auth/sessions", { mfaCredentials });
       signedIn();
     });
-  };
+  });
   passkeyButton.onclick = () =>
     busy(passkeyButton, out, async () => {
       const { options } = await api("POST", "auth/passkeys/options", { mfaChallenge: challenge });
