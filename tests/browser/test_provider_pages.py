@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote_plus, urlencode, urlsplit
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, Request, expect
@@ -110,23 +110,35 @@ def test_sign_in_with_a_provider_lands_signed_in_without_the_code_in_the_address
     assert page.evaluate("() => sessionStorage.length") == 0
 
 
+# A provider's free text, or anyone's who links to the callback: never on the page.
+SPOOF = "your account is locked; call +1 555 0100"
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
         ("code=a-code&state=not-the-state", "does not match this sign-in"),
         ("code=a-code", "does not match this sign-in"),
-        ("error=access_denied&error_description=No+thanks", "the identity provider refused: No thanks"),
+        (
+            "error=access_denied&error_description={spoof}&state={state}",
+            "the identity provider refused the sign-in (access_denied); start again",
+        ),
+        ("error=access_denied&error_description={spoof}", "does not match this sign-in"),
+        ("error=access_denied&error_description={spoof}&state=not-the-state", "does not match this sign-in"),
+        ("error=<b>{spoof}</b>&state={state}", "the identity provider refused the sign-in; start again"),
     ],
-    ids=["wrong state", "no state", "provider error"],
+    ids=["wrong state", "no state", "provider error", "error, no state", "error, another state", "odd error"],
 )
 def test_a_callback_that_is_not_the_flows_shows_why_and_the_way_back(
     page: Page, context: BrowserContext, site: Site, provider: OidcProvider, query: str, message: str
 ) -> None:
-    start(page, site, OAUTH2_TITLE)
+    sent = start(page, site, OAUTH2_TITLE)
     page.wait_for_url(re.compile("^" + re.escape(provider.issuer)))
+    (state,) = parse_qs(urlsplit(sent[0].url).query)["state"]
     # Back at the callback with what the provider did not send (the flow is in this tab).
-    page.goto(site.page(f"callback?{query}"))
+    page.goto(site.page("callback?" + query.format(state=quote_plus(state), spoof=quote_plus(SPOOF))))
     expect(page.get_by_role("alert")).to_contain_text(message)
+    expect(page.get_by_role("alert")).not_to_contain_text("call +1 555")
     back = page.get_by_role("link", name="Back to sign in")
     expect(back).to_be_visible()
     assert site.call("GET", "/auth/sessions/current", cookies=cookie_header(context)).status_code == 401
@@ -140,6 +152,12 @@ def test_a_callback_no_flow_started_and_a_cancel_at_the_provider(
     page.goto(site.page("callback?code=a-code&state=a-state"))
     expect(page.get_by_role("alert")).to_contain_text("not started from this browser tab")
     expect(page.get_by_role("link", name="Back to sign in")).to_be_visible()
+    # Anyone's link, in a tab that started no sign-in: their words are not shown.
+    spoofed = {"error": "access_denied", "error_description": SPOOF, "state": "a-state"}
+    page.goto(site.page("callback?" + urlencode(spoofed)))
+    expect(page.get_by_role("alert")).to_have_text(
+        "this sign-in was not started from this browser tab; start again"
+    )
     # The provider's own refusal: the person cancels on its login page.
     start(page, site, OAUTH2_TITLE)
     page.wait_for_url(re.compile("^" + re.escape(provider.issuer)))
