@@ -72,11 +72,12 @@ def at_the_provider(page: Page, provider: OidcProvider, account: str) -> None:
     page.get_by_role("button", name="Continue").click()
 
 
-def start(page: Page, site: Site, title: str) -> list[Request]:
-    """Clicks "Sign in with <title>"; the requests to the provider's authorization endpoint."""
+def start(page: Page, site: Site, title: str, where: str = "signin") -> list[Request]:
+    """Clicks "Sign in with <title>" on page `where`; the requests to the provider's
+    authorization endpoint."""
     sent: list[Request] = []
     page.on("request", lambda request: sent.append(request) if "/auth?" in request.url else None)
-    page.goto(site.page("signin"))
+    page.goto(site.page(where))
     page.get_by_role("button", name=f"Sign in with {title}").click()
     return sent
 
@@ -189,6 +190,35 @@ def test_a_provider_sign_in_asks_for_the_second_factor_on_the_callback_page(
     page.get_by_role("button", name="Verify").click()
     signed_in_as(page, site, username)
     assert session(site, context)["amr"] == ["fed", "otp", "mfa"]
+
+
+@pytest.mark.parametrize("two_factor", [False, True], ids=["one factor", "two factors"])
+def test_a_provider_sign_in_goes_where_the_sign_in_page_was_told_to(
+    page: Page, site: Site, provider: OidcProvider, two_factor: bool
+) -> None:
+    username = site.new_user("ssoadmin")
+    made = site.call("PATCH", f"/users/{username}", json={"role": "ADMIN"}, headers=site.bearer("admin"))
+    assert made.status_code == 200, made.text
+    account = new_account(provider)
+    linked = site.call(
+        "POST",
+        f"/users/{username}/linkedIdentities",
+        json=sso(OAUTH2_ID, provider.code(account)),
+        headers=site.bearer(username),
+    )
+    assert linked.status_code == 200, linked.text
+    secret = enrol_totp(site, username)[0] if two_factor else ""
+    # As the admin page sends a signed-out admin: signin?next=admin.
+    start(page, site, OAUTH2_TITLE, "signin?next=admin")
+    at_the_provider(page, provider, account)
+    if two_factor:
+        code = page.get_by_label("Authentication code")
+        expect(code).to_be_visible()
+        code.fill(unspent_code(secret))
+        page.get_by_role("button", name="Verify").click()
+    page.wait_for_url(site.page("admin"))
+    expect(page.get_by_role("heading", name="Administration")).to_be_visible()
+    expect(page.get_by_text(f"Signed in as {username}")).to_be_visible()
 
 
 def test_link_an_identity_from_the_account_page_then_remove_it(

@@ -156,8 +156,12 @@ export function goTo(name) {
   window.location.assign(pageUrl(name).href);
 }
 
-// Only our own pages are places to go back to after signing in.
-export function nextPage() {
-  const next = new URLSearchParams(window.location.search).get("next");
+// Only our own pages are places to go back to after signing in: `next` if it names one.
+export function allowedNext(next) {
   return next === "admin" ? "admin" : "./";
+}
+
+// Where this page's `?next=` says to go after signing in.
+export function nextPage() {
+  return allowedNext(new URLSearchParams(window.location.search).get("next"));
 }

@@ -2,7 +2,7 @@
 // (RFC 7636), a state and, for OpenID Connect, a nonce. What the callback page needs to
 // finish is kept in sessionStorage for this tab only: no token, just the flow's own values.
 
-import { api, pageUrl } from "./api.js";
+import { allowedNext, api, pageUrl } from "./api.js";
 import { toBase64url } from "./webauthn.js";
 
 const FLOW_KEY = "memos-auth.sso-flow";
@@ -95,7 +95,7 @@ export function finishFlow(search) {
   if (!code) throw new Error("the identity provider sent no code; start again");
   return {
     purpose: flow.purpose,
-    next: flow.next,
+    next: allowedNext(flow.next),
     ssoCredentials: {
       idpName: flow.idpName,
       code,
