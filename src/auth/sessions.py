@@ -77,9 +77,13 @@ class Sessions:
         # With a revocation lag of 0 a sign-out must be seen by the very next request.
         self._consistent_reads = consistent_reads
 
+    def expires_at(self, record: SessionRecord) -> int:
+        """When the session ends (epoch seconds): its stored expiry, slid at each access, or
+        sooner when a shorter TTL was configured since it last slid."""
+        return min(record.expires_at, record.last_accessed_at + self._ttl)
+
     def _is_expired(self, record: SessionRecord, now: float) -> bool:
-        # The stored expiry, or a shorter TTL configured since the session was last slid.
-        return now >= min(record.expires_at, record.last_accessed_at + self._ttl)
+        return now >= self.expires_at(record)
 
     # -- the authorizer's half ------------------------------------------------------------
 

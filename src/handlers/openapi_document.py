@@ -93,6 +93,19 @@ RETRY_AFTER: dict[str, OpenAPIResponseHeader] = {
         "schema": {"type": "integer"},
     }
 }
+# SPEC §1: the session slides 14 days from its last access, and a browser keeps a cookie
+# until the Expires of its last Set-Cookie.
+SETS_SESSION_COOKIE: dict[str, OpenAPIResponseHeader] = {
+    "Set-Cookie": {
+        "description": (
+            f"{SESSION_COOKIE}=<userID>-<secret>; HttpOnly; Path=/; SameSite=Lax; Secure over HTTPS or "
+            "off the local stage; Expires at the session's expiry. Set by a session sign-in; "
+            "GET /api/v1/auth/sessions/current sends a session caller's own cookie again, its "
+            "Expires moved with the session."
+        ),
+        "schema": {"type": "string"},
+    }
+}
 
 # Every route's function may refuse a request (400: a body that is not a UTF-8 JSON object,
 # or is too large, is refused on every route), fail (500) or lose a dependency (503).
@@ -120,16 +133,18 @@ def route(
     *errors: int,
     security: list[dict[str, list[str]]] | None = None,
     recent_sign_in: bool = False,
+    headers: dict[str, OpenAPIResponseHeader] | None = None,
 ) -> Callable[[Handler], Handler]:
-    """Register a handler for `declared` on `router`, documented as answering `body` (200)
-    or one of `errors` (besides the statuses every route may answer); `recent_sign_in` when
-    it may ask for a new sign-in (a 401 with WWW-Authenticate)."""
+    """Register a handler for `declared` on `router`, documented as answering `body` (200,
+    with `headers` when given) or one of `errors` (besides the statuses every route may
+    answer); `recent_sign_in` when it may ask for a new sign-in (a 401 with WWW-Authenticate)."""
     # Powertools writes a path parameter as <name>, API Gateway as {name}.
     path = declared.path.replace("{", "<").replace("}", ">")
     register = getattr(router, declared.method.lower())
-    decorator: Callable[[Handler], Handler] = register(
-        path, **documented(declared.access, body, *errors, security=security, recent_sign_in=recent_sign_in)
+    answers = documented(
+        declared.access, body, *errors, security=security, recent_sign_in=recent_sign_in, headers=headers
     )
+    decorator: Callable[[Handler], Handler] = register(path, **answers)
     return decorator
 
 
@@ -139,11 +154,16 @@ def documented(
     *errors: int,
     security: list[dict[str, list[str]]] | None = None,
     recent_sign_in: bool = False,
+    headers: dict[str, OpenAPIResponseHeader] | None = None,
 ) -> dict[str, Any]:
-    """The `responses` and `security` of a route: `body` with 200, `errors` from its function."""
+    """The `responses` and `security` of a route: `body` with 200 (and `headers`), `errors`
+    from its function."""
     function = _FUNCTION_ALWAYS | set(errors)
     gateway = _gateway_statuses(access)
-    responses: dict[int, OpenAPIResponse] = {200: {"description": "OK", "content": {JSON: {"model": body}}}}
+    ok: OpenAPIResponse = {"description": "OK", "content": {JSON: {"model": body}}}
+    if headers:
+        ok["headers"] = headers
+    responses: dict[int, OpenAPIResponse] = {200: ok}
     senders = ((Error, FUNCTION_SAYS, function), (GatewayError, GATEWAY_SAYS, gateway))
     for status in sorted(function | gateway):
         shapes = [(model, says[status]) for model, says, statuses in senders if status in statuses]

@@ -7,10 +7,12 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.shared.cookies import Cookie
 
 from auth import routes
 from auth.errors import NotFound
 from auth.principal import AuthMethod
+from auth.stores.session_store import SessionRecord
 from handlers.api_context import principal, services, sign_in_from
 from handlers.bodies import (
     CurrentSession,
@@ -24,7 +26,7 @@ from handlers.bodies import (
 )
 from handlers.cookies import SESSION_COOKIE, clear_cookie, cookie_value, set_cookie
 from handlers.http_json import JsonResponse, json_response
-from handlers.openapi_document import route
+from handlers.openapi_document import SETS_SESSION_COOKIE, route
 from handlers.owners import caller_and_owner, credential_id_param
 
 router = APIGatewayHttpRouter()
@@ -39,19 +41,26 @@ def _session_cookie() -> str:
     return cookie_value(router.current_event.cookies, SESSION_COOKIE) or ""
 
 
-@route(router, routes.CREATE_SESSION, SessionCreated, 403, 429)
+def _session_set_cookie(value: str, session: SessionRecord) -> Cookie:
+    """The session cookie `value`, Expires at the session's expiry: at sign-in and after."""
+    app = services()
+    expires_at = app.sessions.expires_at(session)
+    return set_cookie(SESSION_COOKIE, value, expires_at, _headers(), app.config.is_local)
+
+
+@route(router, routes.CREATE_SESSION, SessionCreated, 403, 429, headers=SETS_SESSION_COOKIE)
 def create_session(body: Annotated[SignInRequest, Body()]) -> JsonResponse:
     app = services()
     user, client, sign_in = sign_in_from(router.current_event, body, routes.CREATE_SESSION)
     session, value = app.sessions.create(user, client, sign_in)
-    cookie = set_cookie(SESSION_COOKIE, value, session.expires_at, _headers(), app.config.is_local)
+    cookie = _session_set_cookie(value, session)
     created = SessionCreated(
         user=UserJson.of(user, include_email=True), lastAccessedAt=timestamp(session.last_accessed_at)
     )
     return json_response(created, cookies=[cookie])
 
 
-@route(router, routes.CURRENT_SESSION, CurrentSession, 401, 404)
+@route(router, routes.CURRENT_SESSION, CurrentSession, 401, 404, headers=SETS_SESSION_COOKIE)
 def current_session() -> JsonResponse:
     app = services()
     caller = principal(router.current_event)
@@ -61,13 +70,19 @@ def current_session() -> JsonResponse:
     current = CurrentSession(user=UserJson.of(user, include_email=True))
     if caller.sign_in.amr:
         current.amr = list(caller.sign_in.amr)
+    cookies = []
     # A caller with a bearer credential has no session: only the user is known.
     if caller.auth_method is AuthMethod.SESSION:
-        session = app.sessions.current(_session_cookie(), caller.user_id)
+        value = _session_cookie()
+        session = app.sessions.current(value, caller.user_id)
         if session is None:
             raise NotFound("session not found")
         current.lastAccessedAt = timestamp(session.last_accessed_at)
-    return json_response(current)
+        # The session slid on the server as the authorizer let this request in; the browser
+        # keeps the Expires of the last Set-Cookie, so its copy is re-sent to slide with it
+        # (every account page asks this route as it loads).
+        cookies.append(_session_set_cookie(value, session))
+    return json_response(current, cookies=cookies)
 
 
 @route(router, routes.END_CURRENT_SESSION, Empty, 401)

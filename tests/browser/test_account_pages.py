@@ -16,10 +16,11 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pyotp
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Response, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Request, Response, Route, expect
 
 from tests.browser.conftest import PASSWORD, Site, cookie_header, sign_in, signed_in_as, signed_in_user
 from tests.support.factors import unspent_code
@@ -81,6 +82,41 @@ def test_sign_in_with_the_keyboard_alone(page: Page, site: Site) -> None:
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
     signed_in_as(page, site, username)
+
+
+@pytest.mark.parametrize("name", ["signin", "signup"])
+def test_a_password_typed_before_the_pages_script_runs_never_goes_in_a_url(
+    page: Page, site: Site, name: str
+) -> None:
+    username = site.new_user() if name == "signin" else f"early{time.monotonic_ns() % 10**8}"
+    # The page's module held back, as on a slow network: its form is there, its handler not.
+    held: list[Route] = []
+    page.route(
+        re.compile(rf"/account/static/[^/]+/{name}\.js$"),
+        lambda route: route.continue_() if held else held.append(route),
+    )
+    requests: list[Request] = []
+    page.on("request", lambda request: requests.append(request))
+    page.goto(site.page(name), wait_until="commit")
+    password = page.get_by_label("Password", exact=True)
+    page.get_by_label("Username").fill(username)
+    password.fill(PASSWORD)
+    # Enter, as a person or a password manager would: the form's submit button is disabled
+    # until the module handles it, so there is no implicit submission, GET or other.
+    password.press("Enter")
+    submit = page.get_by_role("button", name="Sign in" if name == "signin" else "Sign up", exact=True)
+    held[0].continue_()
+    expect(submit).to_be_enabled()
+    # Nothing typed was lost, and now Enter signs in, in a JSON body.
+    expect(password).to_have_value(PASSWORD)
+    password.press("Enter")
+    page.wait_for_url(site.page(""))
+    documents = [(request.method, request.url) for request in requests if request.resource_type == "document"]
+    assert documents == [("GET", site.page(name)), ("GET", site.page(""))]
+    expect(page.get_by_text(f"Signed in as {username}")).to_be_visible()
+    for request in requests:
+        assert "password=" not in request.url
+        assert quote(PASSWORD) not in request.url and quote_plus(PASSWORD) not in request.url
 
 
 def test_sign_in_asks_for_the_authentication_code_next(page: Page, site: Site) -> None:

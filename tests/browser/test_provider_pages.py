@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote_plus, urlencode, urlsplit
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, Request, expect
@@ -72,11 +72,12 @@ def at_the_provider(page: Page, provider: OidcProvider, account: str) -> None:
     page.get_by_role("button", name="Continue").click()
 
 
-def start(page: Page, site: Site, title: str) -> list[Request]:
-    """Clicks "Sign in with <title>"; the requests to the provider's authorization endpoint."""
+def start(page: Page, site: Site, title: str, where: str = "signin") -> list[Request]:
+    """Clicks "Sign in with <title>" on page `where`; the requests to the provider's
+    authorization endpoint."""
     sent: list[Request] = []
     page.on("request", lambda request: sent.append(request) if "/auth?" in request.url else None)
-    page.goto(site.page("signin"))
+    page.goto(site.page(where))
     page.get_by_role("button", name=f"Sign in with {title}").click()
     return sent
 
@@ -110,23 +111,35 @@ def test_sign_in_with_a_provider_lands_signed_in_without_the_code_in_the_address
     assert page.evaluate("() => sessionStorage.length") == 0
 
 
+# A provider's free text, or anyone's who links to the callback: never on the page.
+SPOOF = "your account is locked; call +1 555 0100"
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
         ("code=a-code&state=not-the-state", "does not match this sign-in"),
         ("code=a-code", "does not match this sign-in"),
-        ("error=access_denied&error_description=No+thanks", "the identity provider refused: No thanks"),
+        (
+            "error=access_denied&error_description={spoof}&state={state}",
+            "the identity provider refused the sign-in (access_denied); start again",
+        ),
+        ("error=access_denied&error_description={spoof}", "does not match this sign-in"),
+        ("error=access_denied&error_description={spoof}&state=not-the-state", "does not match this sign-in"),
+        ("error=<b>{spoof}</b>&state={state}", "the identity provider refused the sign-in; start again"),
     ],
-    ids=["wrong state", "no state", "provider error"],
+    ids=["wrong state", "no state", "provider error", "error, no state", "error, another state", "odd error"],
 )
 def test_a_callback_that_is_not_the_flows_shows_why_and_the_way_back(
     page: Page, context: BrowserContext, site: Site, provider: OidcProvider, query: str, message: str
 ) -> None:
-    start(page, site, OAUTH2_TITLE)
+    sent = start(page, site, OAUTH2_TITLE)
     page.wait_for_url(re.compile("^" + re.escape(provider.issuer)))
+    (state,) = parse_qs(urlsplit(sent[0].url).query)["state"]
     # Back at the callback with what the provider did not send (the flow is in this tab).
-    page.goto(site.page(f"callback?{query}"))
+    page.goto(site.page("callback?" + query.format(state=quote_plus(state), spoof=quote_plus(SPOOF))))
     expect(page.get_by_role("alert")).to_contain_text(message)
+    expect(page.get_by_role("alert")).not_to_contain_text("call +1 555")
     back = page.get_by_role("link", name="Back to sign in")
     expect(back).to_be_visible()
     assert site.call("GET", "/auth/sessions/current", cookies=cookie_header(context)).status_code == 401
@@ -140,6 +153,12 @@ def test_a_callback_no_flow_started_and_a_cancel_at_the_provider(
     page.goto(site.page("callback?code=a-code&state=a-state"))
     expect(page.get_by_role("alert")).to_contain_text("not started from this browser tab")
     expect(page.get_by_role("link", name="Back to sign in")).to_be_visible()
+    # Anyone's link, in a tab that started no sign-in: their words are not shown.
+    spoofed = {"error": "access_denied", "error_description": SPOOF, "state": "a-state"}
+    page.goto(site.page("callback?" + urlencode(spoofed)))
+    expect(page.get_by_role("alert")).to_have_text(
+        "this sign-in was not started from this browser tab; start again"
+    )
     # The provider's own refusal: the person cancels on its login page.
     start(page, site, OAUTH2_TITLE)
     page.wait_for_url(re.compile("^" + re.escape(provider.issuer)))
@@ -171,6 +190,35 @@ def test_a_provider_sign_in_asks_for_the_second_factor_on_the_callback_page(
     page.get_by_role("button", name="Verify").click()
     signed_in_as(page, site, username)
     assert session(site, context)["amr"] == ["fed", "otp", "mfa"]
+
+
+@pytest.mark.parametrize("two_factor", [False, True], ids=["one factor", "two factors"])
+def test_a_provider_sign_in_goes_where_the_sign_in_page_was_told_to(
+    page: Page, site: Site, provider: OidcProvider, two_factor: bool
+) -> None:
+    username = site.new_user("ssoadmin")
+    made = site.call("PATCH", f"/users/{username}", json={"role": "ADMIN"}, headers=site.bearer("admin"))
+    assert made.status_code == 200, made.text
+    account = new_account(provider)
+    linked = site.call(
+        "POST",
+        f"/users/{username}/linkedIdentities",
+        json=sso(OAUTH2_ID, provider.code(account)),
+        headers=site.bearer(username),
+    )
+    assert linked.status_code == 200, linked.text
+    secret = enrol_totp(site, username)[0] if two_factor else ""
+    # As the admin page sends a signed-out admin: signin?next=admin.
+    start(page, site, OAUTH2_TITLE, "signin?next=admin")
+    at_the_provider(page, provider, account)
+    if two_factor:
+        code = page.get_by_label("Authentication code")
+        expect(code).to_be_visible()
+        code.fill(unspent_code(secret))
+        page.get_by_role("button", name="Verify").click()
+    page.wait_for_url(site.page("admin"))
+    expect(page.get_by_role("heading", name="Administration")).to_be_visible()
+    expect(page.get_by_text(f"Signed in as {username}")).to_be_visible()
 
 
 def test_link_an_identity_from_the_account_page_then_remove_it(

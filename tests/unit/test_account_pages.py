@@ -276,6 +276,27 @@ def test_every_input_has_a_label(route: str) -> None:
         assert input_id in labelled, input_id
 
 
+@pytest.mark.parametrize("route", HTML)
+def test_every_form_posts_and_cannot_be_submitted_before_its_script_runs(route: str) -> None:
+    # ASVS V14.2.1: a form submitted before its module runs (a slow network, a password
+    # manager's auto-submit, a script that failed) would send what was typed, a password or a
+    # code, as a GET: into the address bar and the history. Every form posts, and its submit
+    # buttons are disabled until the module that handles it enables them (api.js onSubmit).
+    page = served(route)
+    forms = re.findall(r"<form\b([^>]*)>(.*?)</form>", page, flags=re.DOTALL)
+    assert forms, "every page has a form (the callback's is the second step's)"
+    for attributes, inner in forms:
+        assert 'method="post"' in attributes, attributes
+        buttons = re.findall(r"<button\b[^>]*>", inner)
+        submits = [button for button in buttons if 'type="button"' not in button]
+        assert submits, attributes
+        assert all(re.search(r"\sdisabled[\s>]", button) for button in submits), submits
+    # The password managers' hints stay.
+    if route in ("signin", "signup"):
+        hint = "current-password" if route == "signin" else "new-password"
+        assert f'autocomplete="{hint}"' in page and 'autocomplete="username' in page
+
+
 # -- its package ------------------------------------------------------------------------------
 
 

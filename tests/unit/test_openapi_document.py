@@ -140,6 +140,14 @@ def test_the_documented_username_rule_is_the_domains(username: str) -> None:
     assert jsonschema_rs.validator_for(rule).is_valid(username) is is_valid_username(username)
 
 
+def test_the_routes_that_set_the_session_cookie_document_it() -> None:
+    setting = {key for key, operation in OPERATIONS.items() if "headers" in operation["responses"]["200"]}
+    # SPEC §1: sign-in sets it; the current session's answer slides the browser's copy.
+    assert setting == {"POST /api/v1/auth/sessions", "GET /api/v1/auth/sessions/current"}
+    for key in setting:
+        assert set(OPERATIONS[key]["responses"]["200"]["headers"]) == {"Set-Cookie"}
+
+
 def test_the_routes_that_need_a_recent_sign_in_document_the_challenge() -> None:
     challenged = {
         key

@@ -4,6 +4,7 @@ nobody reads or changes another user's tokens or sessions."""
 from __future__ import annotations
 
 import json
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from auth.pats import hash_pat, is_well_formed
 from auth.principal import AuthMethod
 from auth.wiring import ApiServices, AuthorizerServices
+from tests.support.clock import FakeClock
 from tests.support.people import (
     PASSWORD,
     Answer,
@@ -234,10 +236,44 @@ def test_current_session_answers_user_and_last_access(
     assert answer.body["amr"] == ["pwd"]
 
 
+def expires_of(cookie: str) -> int:
+    """The Expires of a Set-Cookie line, in epoch seconds."""
+    (expires,) = [part.strip()[8:] for part in cookie.split(";") if part.strip().startswith("Expires=")]
+    return int(parsedate_to_datetime(expires).timestamp())
+
+
+def attributes_but_expires(cookie: str) -> set[str]:
+    return {part.strip() for part in cookie.split(";")[1:] if not part.strip().startswith("Expires=")}
+
+
+def test_the_session_cookie_slides_with_the_session_each_time_current_is_asked(
+    api: ApiServices, authorizer_services: AuthorizerServices, people: People, clock: FakeClock
+) -> None:
+    ttl = api.config.session_ttl
+    signed_in = session_cookie(session_sign_in(api))
+    assert expires_of(signed_in) == int(clock.now()) + ttl
+    cookie = signed_in
+    # Someone who opens the account pages every day, past the first cookie's 14 days.
+    for _ in range(15):
+        clock.advance(24 * 3600)
+        context = via_cookie(authorizer_services, cookie)
+        answer = call_api(api, "GET", CURRENT, CURRENT, context, cookies=[cookie_pair(cookie)])
+        assert answer.status == 200
+        cookie = session_cookie(answer)
+        # The same cookie, with the same attributes as at sign-in; only Expires moved.
+        assert cookie_pair(cookie) == cookie_pair(signed_in)
+        assert attributes_but_expires(cookie) == attributes_but_expires(signed_in)
+        assert expires_of(cookie) == int(clock.now()) + ttl
+    assert clock.now() > expires_of(signed_in)
+    assert via_cookie(authorizer_services, cookie)["username"] == "alice"
+
+
 def test_current_session_with_a_bearer_credential_has_only_the_user(api: ApiServices, people: People) -> None:
     answer = call_api(api, "GET", CURRENT, CURRENT, as_(people.alice))
     # No session: no lastAccessedAt (the bearer's sign-in methods, amr, are still said).
     assert answer.status == 200 and set(answer.body) == {"user", "amr"}
+    # Nor a session cookie to slide.
+    assert answer.cookies == []
 
 
 def test_ending_the_current_session_revokes_it_and_clears_the_cookie(

@@ -1,6 +1,6 @@
 // /account/: the signed-in user's own security settings (SPEC §10).
 
-import { $, ApiError, api, busy, copy, currentUser, el, enc, errorText, goTo, say, when } from "./api.js";
+import { $, ApiError, api, busy, copy, currentUser, el, enc, errorText, goTo, onSubmit, say, when } from "./api.js";
 import { listProviders, providerTitle, startFlow } from "./providers.js";
 import * as webauthn from "./webauthn.js";
 
@@ -75,8 +75,7 @@ function start(user) {
 
   // -- password -------------------------------------------------------------------------
 
-  $("#password-form").addEventListener("submit", (event) => {
-    event.preventDefault();
+  onSubmit($("#password-form"), (event) => {
     const form = event.currentTarget;
     const out = $("#password-error");
     busy(form.querySelector("button[type=submit]"), out, async () => {
@@ -116,8 +115,7 @@ function start(user) {
     }),
   );
   $("#totp-secret-copy").addEventListener("click", (event) => copy($("#totp-secret").textContent, event.currentTarget));
-  $("#totp-confirm-form").addEventListener("submit", (event) => {
-    event.preventDefault();
+  onSubmit($("#totp-confirm-form"), (event) => {
     const form = event.currentTarget;
     busy(form.querySelector("button[type=submit]"), totpOut, async () => {
       const code = $("#totp-code").value.replace(/\s+/g, "");
@@ -190,8 +188,7 @@ function start(user) {
     );
   }
   if (!webauthn.supported()) $("#passkey-form").hidden = true;
-  $("#passkey-form").addEventListener("submit", (event) => {
-    event.preventDefault();
+  onSubmit($("#passkey-form"), (event) => {
     const form = event.currentTarget;
     busy(form.querySelector("button[type=submit]"), passkeysOut, async () => {
       const { options } = await api("POST", `${base}/passkeys/registration`);
@@ -240,8 +237,7 @@ function start(user) {
       el("div", { class: "actions" }, revoke),
     );
   }
-  $("#token-form").addEventListener("submit", (event) => {
-    event.preventDefault();
+  onSubmit($("#token-form"), (event) => {
     const form = event.currentTarget;
     busy(form.querySelector("button[type=submit]"), tokensOut, async () => {
       const body = { description: $("#token-description").value.trim(), expiresInDays: Number($("#token-expiry").value) };

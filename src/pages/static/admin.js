@@ -1,6 +1,6 @@
 // /account/admin: users, instance switches and identity providers (SPEC §3, §8).
 
-import { $, ApiError, api, busy, currentUser, el, enc, errorText, goTo, say, when } from "./api.js";
+import { $, ApiError, api, busy, currentUser, el, enc, errorText, goTo, onSubmit, say, when } from "./api.js";
 
 const me = await currentUser().catch((error) => {
   say($("#page-error"), errorText(error));
@@ -76,8 +76,7 @@ function start(admin) {
     $("#disallow-registration").checked = !!settings.disallowUserRegistration;
     $("#disallow-password").checked = !!settings.disallowPasswordAuth;
   }
-  $("#settings-form").addEventListener("submit", (event) => {
-    event.preventDefault();
+  onSubmit($("#settings-form"), (event) => {
     busy(event.currentTarget.querySelector("button[type=submit]"), settingsOut, async () => {
       await api("PATCH", "instance/settings", {
         disallowUserRegistration: $("#disallow-registration").checked,
@@ -222,8 +221,7 @@ function start(admin) {
       el("div", { class: "actions" }, editButton, remove),
     );
   }
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
+  onSubmit(form, (event) => {
     busy($("#idp-save"), idpsOut, async () => {
       const body = resource();
       if (editing) {

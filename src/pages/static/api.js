@@ -91,6 +91,19 @@ export function errorText(error) {
   return error && error.message ? error.message : String(error);
 }
 
+// Every form ships with method="post" and its submit buttons disabled (tested): before its
+// page's module has run (a slow network, a module that failed to load) an Enter or a password
+// manager's auto-submit then submits nothing, and never a GET that would put what was typed,
+// a password or a code, in the address bar and the history. This attaches the form's one
+// handler, the browser's own submission cancelled, and only then enables its buttons.
+export function onSubmit(form, handler) {
+  form.onsubmit = (event) => {
+    event.preventDefault();
+    handler(event);
+  };
+  for (const button of form.querySelectorAll("button[type=submit]")) button.disabled = false;
+}
+
 // Runs `action` with the button disabled; its errors go to `out`.
 export async function busy(button, out, action) {
   if (out) say(out, "");
@@ -143,8 +156,12 @@ export function goTo(name) {
   window.location.assign(pageUrl(name).href);
 }
 
-// Only our own pages are places to go back to after signing in.
-export function nextPage() {
-  const next = new URLSearchParams(window.location.search).get("next");
+// Only our own pages are places to go back to after signing in: `next` if it names one.
+export function allowedNext(next) {
   return next === "admin" ? "admin" : "./";
+}
+
+// Where this page's `?next=` says to go after signing in.
+export function nextPage() {
+  return allowedNext(new URLSearchParams(window.location.search).get("next"));
 }

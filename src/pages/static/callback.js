@@ -16,7 +16,8 @@ try {
     await api("POST", `users/${enc(me.username)}/linkedIdentities`, flow.ssoCredentials);
     goTo("./");
   } else {
-    await signInWith({ ssoCredentials: flow.ssoCredentials }, out);
+    // Where the sign-in page that started the flow was told to go (signin?next=…).
+    await signInWith({ ssoCredentials: flow.ssoCredentials }, out, flow.next);
   }
 } catch (error) {
   status.hidden = true;

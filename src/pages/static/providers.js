@@ -2,7 +2,7 @@
 // (RFC 7636), a state and, for OpenID Connect, a nonce. What the callback page needs to
 // finish is kept in sessionStorage for this tab only: no token, just the flow's own values.
 
-import { api, pageUrl } from "./api.js";
+import { allowedNext, api, pageUrl } from "./api.js";
 import { toBase64url } from "./webauthn.js";
 
 const FLOW_KEY = "memos-auth.sso-flow";
@@ -77,20 +77,25 @@ export function finishFlow(search) {
   const raw = sessionStorage.getItem(FLOW_KEY);
   sessionStorage.removeItem(FLOW_KEY);
   const params = new URLSearchParams(search);
-  const providerError = params.get("error");
-  if (providerError) {
-    throw new Error(`the identity provider refused: ${params.get("error_description") || providerError}`);
-  }
+  // Anyone can link to this page, with an error and words of their own: nothing in the
+  // address is believed, or shown, before it is known to answer this tab's flow.
   if (!raw) throw new Error("this sign-in was not started from this browser tab; start again");
   const flow = JSON.parse(raw);
   if (!params.get("state") || params.get("state") !== flow.state) {
     throw new Error("the identity provider's answer does not match this sign-in; start again");
   }
+  const providerError = params.get("error");
+  if (providerError) {
+    // RFC 6749 §4.1.2.1: `error` is a code from a fixed list, shown when it looks like one;
+    // `error_description` is free text, and the page says nothing it did not write itself.
+    const shown = /^[a-z_]{1,64}$/.test(providerError) ? ` (${providerError})` : "";
+    throw new Error(`the identity provider refused the sign-in${shown}; start again`);
+  }
   const code = params.get("code");
   if (!code) throw new Error("the identity provider sent no code; start again");
   return {
     purpose: flow.purpose,
-    next: flow.next,
+    next: allowedNext(flow.next),
     ssoCredentials: {
       idpName: flow.idpName,
       code,

@@ -3,26 +3,24 @@
 // set) or asks for a second factor, whose form (partials/mfa-form.html, in both pages) this
 // module shows and posts.
 
-import { $, ApiError, api, busy, errorText, goTo, nextPage, say } from "./api.js";
+import { $, ApiError, api, busy, errorText, goTo, nextPage, onSubmit, say } from "./api.js";
 import * as webauthn from "./webauthn.js";
 
-function signedIn() {
-  goTo(nextPage());
-}
-
 // POST /auth/sessions with `body`; a second factor, when the user has one, is asked next.
-export async function signInWith(body, out) {
+// Signed in, the browser goes to `next` (one of allowedNext's pages): by default where this
+// page's ?next= says; the callback page passes the one its sign-in flow was started with.
+export async function signInWith(body, out, next = nextPage()) {
   try {
     await api("POST", "auth/sessions", body);
-    signedIn();
+    goTo(next);
   } catch (error) {
     const info = error instanceof ApiError ? error.info("MFA_REQUIRED") : null;
     if (!info) throw error;
-    showSecondStep(info.metadata || {}, out);
+    showSecondStep(info.metadata || {}, out, next);
   }
 }
 
-function showSecondStep(metadata, out) {
+function showSecondStep(metadata, out, next) {
   const methods = String(metadata.methods || "").split(",");
   const challenge = metadata.mfaChallenge;
   for (const first of document.querySelectorAll("[data-first-step]")) first.hidden = true;
@@ -36,8 +34,7 @@ function showSecondStep(metadata, out) {
   const first = methods.includes("totp") ? $("#totp-code") : $("#recovery-code");
   first.focus();
 
-  form.onsubmit = (event) => {
-    event.preventDefault();
+  onSubmit(form, () => {
     const totpCode = $("#totp-code").value.trim();
     const recoveryCode = $("#recovery-code").value.trim();
     if (!totpCode && !recoveryCode) {
@@ -49,9 +46,9 @@ function showSecondStep(metadata, out) {
     else mfaCredentials.recoveryCode = recoveryCode;
     busy(form.querySelector("button[type=submit]"), out, async () => {
       await api("POST", "auth/sessions", { mfaCredentials });
-      signedIn();
+      goTo(next);
     });
-  };
+  });
   passkeyButton.onclick = () =>
     busy(passkeyButton, out, async () => {
       const { options } = await api("POST", "auth/passkeys/options", { mfaChallenge: challenge });
@@ -62,7 +59,7 @@ function showSecondStep(metadata, out) {
         throw new Error(webauthn.ceremonyError(error) || errorText(error));
       }
       await api("POST", "auth/sessions", { mfaCredentials: { challenge, passkey } });
-      signedIn();
+      goTo(next);
     });
 }
 

@@ -1,14 +1,13 @@
 // /account/signin: a password, a passkey or an identity provider, then a second factor.
 
-import { $, busy, currentUser, el, goTo, nextPage, say } from "./api.js";
+import { $, busy, currentUser, el, goTo, nextPage, onSubmit, say } from "./api.js";
 import { listProviders, providerTitle, startFlow } from "./providers.js";
 import { signInWith, signInWithPasskey } from "./sign-in-steps.js";
 import * as webauthn from "./webauthn.js";
 
 const out = $("#error");
 
-$("#password-form").addEventListener("submit", (event) => {
-  event.preventDefault();
+onSubmit($("#password-form"), (event) => {
   const form = event.currentTarget;
   const passwordCredentials = { username: $("#username").value.trim(), password: $("#password").value };
   busy(form.querySelector("button[type=submit]"), out, () => signInWith({ passwordCredentials }, out));

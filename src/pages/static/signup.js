@@ -1,12 +1,11 @@
 // /account/signup: a new account, then signed in with a session straight away.
 
-import { $, api, busy } from "./api.js";
+import { $, api, busy, onSubmit } from "./api.js";
 import { signInWith } from "./sign-in-steps.js";
 
 const out = $("#error");
 
-$("#signup-form").addEventListener("submit", (event) => {
-  event.preventDefault();
+onSubmit($("#signup-form"), (event) => {
   const form = event.currentTarget;
   const username = $("#username").value.trim();
   const password = $("#password").value;
