@@ -74,13 +74,7 @@ class LinkedIdentities:
             raise NotFound("user not found")
         if not linked:
             raise AlreadyExists("this identity is linked to another account")
-        self._changes.audit.record(
-            AuditEvent.CREATED,
-            CredentialKind.LINKED_IDENTITY,
-            owner.id,
-            link.link_id,
-            reason=f"linked {provider.name}",
-        )
+        self._audit(AuditEvent.CREATED, link, f"linked {provider.name}")
         return link
 
     def unlink(self, caller: Principal, owner: User, link_id: str) -> None:
@@ -97,10 +91,13 @@ class LinkedIdentities:
         self._changes.before_removal(caller, owner, "linked identity")
         if not self._store.delete_link(link):
             raise NotFound("linked identity not found")
-        self._changes.audit.record(
+        self._audit(
             AuditEvent.REVOKED,
-            CredentialKind.LINKED_IDENTITY,
-            owner.id,
-            link.link_id,
-            reason=f"unlinked {provider_name(link.provider_id)} {by_whom(caller, owner.id)}",
+            link,
+            f"unlinked {provider_name(link.provider_id)} {by_whom(caller, owner.id)}",
+        )
+
+    def _audit(self, event: AuditEvent, link: LinkRecord, reason: str) -> None:
+        self._changes.audit.record(
+            event, CredentialKind.LINKED_IDENTITY, link.user_id, link.link_id, reason=reason
         )

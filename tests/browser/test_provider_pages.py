@@ -168,10 +168,8 @@ def test_a_callback_no_flow_started_and_a_cancel_at_the_provider(
     expect(page.get_by_role("link", name="Back to sign in")).to_be_visible()
 
 
-def test_a_provider_sign_in_asks_for_the_second_factor_on_the_callback_page(
-    page: Page, context: BrowserContext, site: Site, provider: OidcProvider
-) -> None:
-    username = site.new_user("ssototp")
+def linked_account(site: Site, provider: OidcProvider, username: str) -> str:
+    """A new account at the provider, linked to `username` through the API."""
     account = new_account(provider)
     linked = site.call(
         "POST",
@@ -180,6 +178,14 @@ def test_a_provider_sign_in_asks_for_the_second_factor_on_the_callback_page(
         headers=site.bearer(username),
     )
     assert linked.status_code == 200, linked.text
+    return account
+
+
+def test_a_provider_sign_in_asks_for_the_second_factor_on_the_callback_page(
+    page: Page, context: BrowserContext, site: Site, provider: OidcProvider
+) -> None:
+    username = site.new_user("ssototp")
+    account = linked_account(site, provider, username)
     secret, _ = enrol_totp(site, username)
     start(page, site, OAUTH2_TITLE)
     at_the_provider(page, provider, account)
@@ -199,14 +205,7 @@ def test_a_provider_sign_in_goes_where_the_sign_in_page_was_told_to(
     username = site.new_user("ssoadmin")
     made = site.call("PATCH", f"/users/{username}", json={"role": "ADMIN"}, headers=site.bearer("admin"))
     assert made.status_code == 200, made.text
-    account = new_account(provider)
-    linked = site.call(
-        "POST",
-        f"/users/{username}/linkedIdentities",
-        json=sso(OAUTH2_ID, provider.code(account)),
-        headers=site.bearer(username),
-    )
-    assert linked.status_code == 200, linked.text
+    account = linked_account(site, provider, username)
     secret = enrol_totp(site, username)[0] if two_factor else ""
     # As the admin page sends a signed-out admin: signin?next=admin.
     start(page, site, OAUTH2_TITLE, "signin?next=admin")
