@@ -725,6 +725,15 @@ class Rig:
         return build(self.config, self.clock, self.aws["dynamodb"], self.aws["secretsmanager"])
 
 
+@pytest.fixture
+def rig(
+    api: ApiServices, aws: dict[str, Any], config: Config, clock: FakeClock, injector: FaultInjector
+) -> Rig:
+    """The fixtures a path runs on, with alice, bob and the admin signed up."""
+    _sign_up_people(api)
+    return Rig(api, aws, config, clock, injector)
+
+
 def _run(path: Path, rig: Rig, armed: Armed | None) -> tuple[Scene, Any]:
     injector = rig.injector
     scene = path.setup(rig.api)
@@ -774,16 +783,7 @@ def _check_handler(result: Any, failed_call: str, where: str) -> None:
 
 
 @pytest.mark.parametrize("path", PATHS, ids=[path.name for path in PATHS])
-def test_every_call_of_the_path_fails_safely(
-    path: Path,
-    api: ApiServices,
-    aws: dict[str, Any],
-    config: Config,
-    clock: FakeClock,
-    injector: FaultInjector,
-) -> None:
-    _sign_up_people(api)
-    rig = Rig(api, aws, config, clock, injector)
+def test_every_call_of_the_path_fails_safely(path: Path, rig: Rig) -> None:
     # A first run stores the keys a fresh stack generates on first use (the TOTP secrets' key
     # on the first enrolment), so that every run below makes the same calls.
     _run(path, rig, None)
@@ -808,15 +808,15 @@ def test_every_call_of_the_path_fails_safely(
             _check_authorizer(result, failed_call, where)
         else:
             _check_handler(result, failed_call, where)
-        assert partial_writes(aws["dynamodb"], config) == [], where
-        assert not password_changed_but_sign_ins_live(api, scene), where
+        assert partial_writes(rig.aws["dynamodb"], rig.config) == [], where
+        assert not password_changed_but_sign_ins_live(rig.api, scene), where
         if path.name in REFRESH_PATHS:
             # Whether the rotation was applied or not (its answer lost), the client's retry
             # with the same token is answered: a throttled refresh must not sign the user
             # out, and a lost answer is what the retry grace (SPEC §3) is for.
             retried = path.act(rig.fresh(path), scene)
             assert retried.status == 200, f"{where}: the retry answered {retried.status} {retried.body}"
-            assert_one_live_family(api, scene, retried, where)
+            assert_one_live_family(rig.api, scene, retried, where)
 
 
 @pytest.mark.parametrize("fault", FAULT_NAMES)
@@ -917,20 +917,13 @@ def test_a_sign_in_whose_credential_transaction_conflicts_once_is_tried_again_an
 @pytest.mark.parametrize("reason", CANCELLATION_REASONS)
 @pytest.mark.parametrize("path", CREDENTIAL_PATHS, ids=[path.name for path in CREDENTIAL_PATHS])
 def test_a_sign_in_whose_credential_transaction_is_canceled_is_a_503_and_stores_nothing(
-    path: Path,
-    api: ApiServices,
-    aws: dict[str, Any],
-    config: Config,
-    clock: FakeClock,
-    injector: FaultInjector,
-    reason: str,
+    path: Path, rig: Rig, reason: str
 ) -> None:
     """Only a failed check of the user is a refused sign-in (a wrong password's 400): a
     conflict or a throttle is the dependency's failure, retryable, and nothing is stored."""
-    _sign_up_people(api)
-    dynamodb = aws["dynamodb"]
-    scene = path.setup(api)
-    services = Rig(api, aws, config, clock, injector).fresh(path)
+    config, dynamodb = rig.config, rig.aws["dynamodb"]
+    scene = path.setup(rig.api)
+    services = rig.fresh(path)
 
     def credentials() -> list[int]:
         return [len(_scan(dynamodb, table)) for table in (config.sessions_table, config.refresh_tokens_table)]
