@@ -291,6 +291,17 @@ def _link_call_of(services: Any, scene: Scene) -> Any:
     )
 
 
+def _unlink_by(caller: Callable[[Scene], User]) -> Callable[[Any, Scene], Any]:
+    """The DELETE of the scene's linked identity, asked by `caller` of the scene, signed in now."""
+
+    def unlink(services: Any, scene: Scene) -> Any:
+        path = sso.LINK.format(username=scene.user.username, id=scene.extra["link"])
+        by = context_for(caller(scene), sign_in=SIGNED_IN_NOW(services))
+        return _call(services, "DELETE", path, sso.LINK, scene, caller=by)
+
+    return unlink
+
+
 def SIGNED_IN_NOW(services: Any) -> SignIn:
     return SignIn.with_password(services.clock.now())
 
@@ -497,30 +508,8 @@ PATHS = [
     Path("sign-in with a linked identity", _linked, _sso(routes.SIGN_IN)),
     Path("session sign-in with a linked identity", _linked, _sso(routes.CREATE_SESSION)),
     Path("identity link", _with_provider, _link_call_of),
-    Path(
-        "identity unlink",
-        _linked,
-        lambda s, sc: _call(
-            s,
-            "DELETE",
-            sso.LINK.format(username=sc.user.username, id=sc.extra["link"]),
-            sso.LINK,
-            sc,
-            caller=context_for(sc.user, sign_in=SIGNED_IN_NOW(s)),
-        ),
-    ),
-    Path(
-        "an admin's identity unlink",
-        _linked,
-        lambda s, sc: _call(
-            s,
-            "DELETE",
-            sso.LINK.format(username=sc.user.username, id=sc.extra["link"]),
-            sso.LINK,
-            sc,
-            caller=context_for(sc.extra["root"], sign_in=SIGNED_IN_NOW(s)),
-        ),
-    ),
+    Path("identity unlink", _linked, _unlink_by(lambda scene: scene.user)),
+    Path("an admin's identity unlink", _linked, _unlink_by(lambda scene: scene.extra["root"])),
     Path("passkey registration options", _with_passkey, _own_factor_call(routes.PASSKEY_REGISTRATION)),
     Path(
         "passkey registration",
