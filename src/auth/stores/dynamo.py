@@ -182,6 +182,13 @@ def write_transaction(client: Any, items: list[dict[str, Any]]) -> list[str] | N
     return None
 
 
+def back_off(attempt: int, first_seconds: float, pause: Callable[[float], None] = time.sleep) -> None:
+    """The pause before try `attempt + 1` of a request DynamoDB turned away: full jitter up to
+    a bound that doubles with each attempt, so that requests that collided once do not
+    collide again in step."""
+    pause(random.uniform(0, first_seconds * 2**attempt))  # noqa: S311 - not a secret
+
+
 # A checked put conflicts with any other transaction on the item it checks at that instant
 # (two sign-ins of one user, a PAT created meanwhile): tried again after a jittered pause
 # that doubles, at most 0.15 s in all, well inside a sign-in's time.
@@ -209,7 +216,7 @@ def put_new_checked(
             return False
         if TRANSACTION_CONFLICT not in reasons or attempt == CHECKED_PUT_ATTEMPTS - 1:
             break
-        pause(random.uniform(0, FIRST_CHECKED_PUT_PAUSE_SECONDS * 2**attempt))  # noqa: S311 - not a secret
+        back_off(attempt, FIRST_CHECKED_PUT_PAUSE_SECONDS, pause)
     raise Unavailable("storage unavailable")
 
 
@@ -258,7 +265,7 @@ def get_many(
             request = response.get("UnprocessedKeys") or {}
             if not request:
                 break
-            pause(random.uniform(0, FIRST_BATCH_GET_PAUSE_SECONDS * 2**attempt))  # noqa: S311 - not a secret
+            back_off(attempt, FIRST_BATCH_GET_PAUSE_SECONDS, pause)
         else:
             raise Unavailable("storage unavailable")
     return found

@@ -9,7 +9,6 @@ count proves that a role or state change rewrote every copy (see `update_owner`)
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -184,8 +183,7 @@ class PatStore:
         raise Unavailable("storage unavailable")
 
     def _back_off(self, attempt: int) -> None:
-        # Full jitter: writers that collided once do not collide again in step.
-        self._pause(random.uniform(0, FIRST_PAUSE_SECONDS * 2**attempt))  # noqa: S311 - not a secret
+        dynamo.back_off(attempt, FIRST_PAUSE_SECONDS, self._pause)
 
     def _copy_owner(self, token_hash: str, user: User) -> dict[str, Any]:
         update = {
