@@ -4,6 +4,7 @@ through its own service, which audits it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -49,21 +50,34 @@ class CredentialRevocation:
         self._refresh_tokens.revoke_all(user_id, keep=keep, reason=reason)
         self._sessions.revoke_all(user_id, keep=keep, reason=reason)
 
-    def end_every_login(self, user: User, keep: str = "", reason: str = "credentials revoked") -> User:
+    def end_every_login(
+        self,
+        user: User,
+        keep: str = "",
+        reason: str = "credentials revoked",
+        write: Callable[[int], User] | None = None,
+    ) -> User:
         """End every login of `user` but the sign-in named `keep`: their sign-ins, and every
         access token issued before now (the cut-off `tokens_not_before`, which the
-        authenticator reads within the revocation lag). The user as now stored.
+        authenticator reads within the revocation lag). `write(cut_off)` stores the cut-off
+        with the change that ends the logins (a new password) and answers the user as
+        stored; without it, the cut-off is stored alone. The user as now stored.
 
-        The sign-ins go first: a refresh racing this mints its access token before the
-        cut-off is set, never after. And once more after it: a sign-in stores its session or
-        refresh family only while the cut-off is what it read (UserStore.unchanged_since),
-        so one that committed between the first sweep and the cut-off is ended by the
-        second, and any later one is refused. Personal access tokens stay, as in
-        `revoke_sign_ins`.
+        The sign-ins go first: should the write fail, the worst left is fewer sign-ins, never
+        the change alongside the logins (perhaps an intruder's) it was made to end; and a
+        refresh racing this mints its access token before the cut-off is set, never after.
+        And once more after the write: a sign-in stores its session or refresh family only
+        while the cut-off is what it read (UserStore.unchanged_since), so one that committed
+        between the first sweep and the write is ended by the second, and any later one is
+        refused. Personal access tokens stay, as in `revoke_sign_ins`.
         """
         self.revoke_sign_ins(user.id, keep, reason)
-        ended = replace(user, tokens_not_before=int(self._clock.now()))
-        self._users.update(user, ended)
+        cut_off = int(self._clock.now())
+        if write is None:
+            ended = replace(user, tokens_not_before=cut_off)
+            self._users.update(user, ended)
+        else:
+            ended = write(cut_off)
         self.revoke_sign_ins(user.id, keep, reason)
         return ended
 

@@ -128,30 +128,22 @@ class UserAdmin:
         for name in ("display_name", "email", "role", "state"):
             if getattr(changes, name) is not None:
                 fields[name] = getattr(changes, name)
-        keep = current_credential if caller.user_id == user.id else ""
-        if changes.password is not None:
-            # Access tokens issued before this second stop passing; the caller gets a new one.
-            fields |= {
-                "password_hash": hash_password(changes.password, self._bcrypt_cost),
-                "tokens_not_before": now,
-            }
-            # Sign-ins are ended before the new password is stored: if a step fails, the
-            # worst left behind is an old password with fewer sign-ins, never a new password
-            # alongside the sign-ins (perhaps an intruder's) it was changed to end.
-            self._end_sign_ins(user, keep)
-        updated = self._write(user, fields)
-        if changes.password is not None:
-            # And once more: a sign-in that verified the old password stores its session or
-            # refresh family only while tokensNotBefore is what it read (UserStore.
-            # unchanged_since), so one that committed between the first sweep and the write
-            # is ended here, and any later one is refused.
-            self._end_sign_ins(user, keep)
+        if changes.password is None:
+            updated = self._write(user, fields)
+        else:
+            fields["password_hash"] = hash_password(changes.password, self._bcrypt_cost)
+            # The new password is stored with the cut-off, in one write: access tokens issued
+            # before it stop passing (the caller gets a new one), and a sign-in that verified
+            # the old password cannot store its session or refresh family after it.
+            keep = current_credential if caller.user_id == user.id else ""
+            updated = self._revocation.end_every_login(
+                user,
+                keep,
+                reason="password changed",
+                write=lambda cut_off: self._write(user, fields | {"tokens_not_before": cut_off}),
+            )
         self._audit_changes(caller, user, updated, password_changed=changes.password is not None)
         return updated
-
-    def _end_sign_ins(self, user: User, keep: str) -> None:
-        """Every sign-in of the user but `keep`, on a password change."""
-        self._revocation.revoke_sign_ins(user.id, keep, reason="password changed")
 
     def _audit_changes(self, caller: Principal, before: User, after: User, password_changed: bool) -> None:
         by = by_whom(caller, after.id)
