@@ -10,7 +10,6 @@ headers; a 375 px screen and dark mode; a cross-site POST refused. README's scre
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +23,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Request, Response
 
 from tests.browser.conftest import PASSWORD, Site, cookie_header, sign_in, signed_in_as, signed_in_user
 from tests.support.factors import unspent_code
+from tests.support.http_servers import serving
 
 pytestmark = pytest.mark.e2e
 
@@ -439,14 +439,8 @@ class _Attacker(BaseHTTPRequestHandler):
 def attacker(site: Site) -> Iterator[str]:
     """A page on another port of localhost: another origin of the same site."""
     handler = type("Attacker", (_Attacker,), {"target": site.origin})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), handler)) as server:
         yield f"http://localhost:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_cross_site_post_with_the_session_cookie_is_refused(

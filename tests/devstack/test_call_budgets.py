@@ -8,7 +8,6 @@ botocore Config objects, botocore's own back-off), so none of them can drift unn
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +21,7 @@ from botocore.retries.standard import ExponentialBackoff
 from auth import aws, wiring
 from auth.config import Config
 from devstack.template import load_template
+from tests.support.http_servers import serving
 
 # The API answers 503 with room to spare for its own work (bcrypt, serialising) and a cold start.
 API_BUDGET_SHARE_OF_TIMEOUT = 0.6
@@ -235,15 +235,8 @@ class _Throttling(BaseHTTPRequestHandler):
 def throttling_dynamodb() -> Iterator[tuple[str, list[float]]]:
     attempts: list[float] = []
     handler = type("Handler", (_Throttling,), {"attempts": attempts})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), handler)) as server:
         yield f"http://127.0.0.1:{server.server_address[1]}", attempts
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def test_a_throttled_api_call_waits_no_longer_than_its_budget_allows(

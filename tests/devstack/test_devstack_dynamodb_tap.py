@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from devstack.dynamodb_tap import DynamoDBTap, TapError, Trigger, next_request
+from tests.support.http_servers import serving
 
 UPDATE = "DynamoDB_20120810.UpdateItem"
 GET = "DynamoDB_20120810.GetItem"
@@ -63,15 +64,8 @@ class Paused:
 
 @pytest.fixture
 def upstream() -> Iterator[Upstream]:
-    server = Upstream()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with serving(Upstream()) as server:
         yield server
-    finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ for another audience, an expired one ...), for what a real provider will not do.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
@@ -23,6 +24,7 @@ from auth.models import SignIn, User
 from auth.routes import Route
 from auth.wiring import ApiServices
 from tests.support.factors import IP, sign_in_call
+from tests.support.http_servers import serving
 from tests.support.oidc_provider import REDIRECT_URI, OidcProvider, secret_of
 from tests.support.people import Answer, call_api, context_for
 
@@ -192,8 +194,8 @@ class ScriptedProvider:
                 return None
 
         self.server = _ProviderServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self._serving = contextlib.ExitStack()
+        self._serving.enter_context(serving(self.server))
 
     @property
     def url(self) -> str:
@@ -201,8 +203,7 @@ class ScriptedProvider:
 
     def stop(self) -> None:
         self.released.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self._serving.close()
 
     # -- an issuer of its own, for ID tokens a real provider would never send ------------------
 
