@@ -20,6 +20,7 @@ from auth.principal import AuthMethod, Principal
 from auth.routes import Route
 from auth.user_admin import UserChanges
 from auth.wiring import ApiServices
+from handlers.observability import Metric
 from tests.support.audit import RecordingAudit
 from tests.support.authenticator import (
     Algorithm,
@@ -45,6 +46,7 @@ from tests.support.factors import (
     sign_in_options,
 )
 from tests.support.faults import Conflicting
+from tests.support.metrics import counted
 from tests.support.people import (
     People,
     call_api,
@@ -621,19 +623,24 @@ def test_a_passkey_sign_in_racing_a_password_change_stores_no_credential(
     people: People,
     authenticator: SoftAuthenticator,
     monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
     route: Route,
 ) -> None:
     """An admin changes alice's password (which ends her sign-ins) after her passkey
-    verified and before the sign-in's session or refresh family is stored."""
+    verified and before the sign-in's session or refresh family is stored: no sign-in is
+    counted."""
     monkeypatch.setattr(
         api.passkeys, "use", then_an_admin_changes_alices_password(api, people, api.passkeys.use)
     )
-    answer = passkey_sign_in(api, route, authenticator.assert_(sign_in_options(api)))
+    credential = authenticator.assert_(sign_in_options(api))
+    capsys.readouterr()
+    answer = passkey_sign_in(api, route, credential)
     assert (answer.status, answer.body["message"], answer.cookies) == (
         400,
         "unmatched username and password",
         [],
     )
+    assert counted(capsys, Metric.SIGN_INS) == 0
     assert api.logins.list_for_user(people.alice.id) == []
 
 
