@@ -6,8 +6,10 @@ the RP id hash (WEBAUTHN_RP_ID), the UP and UV flags (user verification is requi
 signature with the registered key and its algorithm (ES256, EdDSA or RS256), attestation
 `none` (nothing else is asked for; another format is checked as the library does) and a
 signature counter that grows unless it is 0. What this module adds is the policy (which
-algorithms, UV required, discoverable credentials) and telling a counter that did not grow
-from any other refusal, since that one means a cloned authenticator and is audited so.
+algorithms, UV required, discoverable credentials), a registered key that can verify a
+signature of its algorithm (the library stores any key whose `alg` it supports, even one
+that never could), and telling a counter that did not grow from any other refusal, since
+that one means a cloned authenticator and is audited so.
 
 Importing py_webauthn costs the API a noticeable share of its cold start (it brings
 pyOpenSSL, asn1 and CBOR: ~0.5 s on a loaded machine), so each function imports what it
@@ -26,8 +28,13 @@ if TYPE_CHECKING:
     from webauthn.helpers.structs import PublicKeyCredentialDescriptor
 
 # COSE algorithms, in order of preference: ES256 (what nearly every authenticator makes),
-# EdDSA, RS256 (Windows Hello).
-ALGORITHMS = (-7, -8, -257)
+# EdDSA, RS256 (Windows Hello). Each is registered only with its own kind of key
+# (_check_usable_key): one offered without that check is refused, never stored unchecked.
+ES256, EDDSA, RS256 = -7, -8, -257
+ALGORITHMS = (ES256, EDDSA, RS256)
+# The FIDO Alliance's authenticator requirements and NIST SP 800-131A/800-57 put RSA at 2048
+# bits at least: a shorter modulus can be factored, and its passkey forged.
+MIN_RSA_BITS = 2048
 
 
 def _malformed() -> tuple[type[Exception], ...]:
@@ -203,6 +210,7 @@ def verify_registration(rp: RelyingParty, credential: Mapping[str, Any], challen
             require_user_verification=True,
             supported_pub_key_algs=_algorithms(),
         )
+        _check_usable_key(verified.credential_public_key)
     except _malformed() as exc:
         raise PasskeyRefused(str(exc) or type(exc).__name__) from exc
     transports = tuple(t.value for t in parsed.response.transports or ())
@@ -213,6 +221,29 @@ def verify_registration(rp: RelyingParty, credential: Mapping[str, Any], challen
         backed_up=verified.credential_backed_up,
         transports=transports,
     )
+
+
+def _check_usable_key(cose_key: bytes) -> None:
+    """Refuse (PasskeyRefused) a COSE key that no assertion could verify with: one
+    `cryptography` will not load (a point off its curve, an RSA exponent below 3), one
+    whose type is not what its `alg` signs with (an EC2 key stating RS256, a P-384 key
+    stating ES256), or an RSA key too short to trust. The assertion loads it the same way."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+    from webauthn.helpers import decode_credential_public_key, decoded_public_key_to_cryptography
+
+    decoded = decode_credential_public_key(cose_key)
+    key = decoded_public_key_to_cryptography(decoded)
+    alg = int(decoded.alg)
+    if alg == ES256 and isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+        return
+    if alg == EDDSA and isinstance(key, ed25519.Ed25519PublicKey):
+        return
+    if alg == RS256 and isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < MIN_RSA_BITS:
+            raise PasskeyRefused(f"an RSA key of {key.key_size} bits is shorter than {MIN_RSA_BITS}")
+        return
+    kind = key.curve.name if isinstance(key, ec.EllipticCurvePublicKey) else type(key).__name__
+    raise PasskeyRefused(f"COSE algorithm {alg} does not sign with a {kind.removesuffix('PublicKey')} key")
 
 
 def verify_assertion(

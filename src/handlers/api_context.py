@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from auth.errors import AuthError, InvalidArgument, Unauthenticated
 from auth.models import ClientInfo, Role, SignIn, User
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 
 # Client info is for display only; long values are cut rather than stored whole.
 MAX_CLIENT_INFO_CHARS = 512
+
+Stored = TypeVar("Stored")
 
 services: Lazy[ApiServices] = Lazy(lambda: build_api_services(audit=LoggerAudit(logger)))
 forget_after_restore(services)
@@ -58,10 +61,14 @@ def optional_principal(event: APIGatewayProxyEventV2) -> Principal | None:
 
 
 def sign_in_from(
-    event: APIGatewayProxyEventV2, body: SignInRequest, route: Route
-) -> tuple[User, ClientInfo, SignIn]:
+    event: APIGatewayProxyEventV2,
+    body: SignInRequest,
+    route: Route,
+    store: Callable[[User, ClientInfo, SignIn], Stored],
+) -> tuple[User, SignIn, Stored]:
     """Either step of a sign-in (SPEC §3, §7, §8: a password or an identity provider first),
-    or a passkey alone (§7), counted in the sign-in metrics; shared by both sign-in routes.
+    or a passkey alone (§7), then the credential `store` makes of it (the route's refresh
+    family or session), counted in the sign-in metrics; shared by both sign-in routes.
     A user with a second factor gets MfaRequired from the first step."""
     from auth.mfa_sign_in import MfaRequired, SecondFactor
 
@@ -89,8 +96,11 @@ def sign_in_from(
         if not isinstance(refused, MfaRequired):
             count(Metric.SIGN_IN_FAILURES)
         raise
+    # Counted once the credential is stored: a sign-in whose user's credentials changed
+    # under it (SignInOutdated, audited by `store`) produced none and is no sign-in.
+    stored = store(user, client, sign_in)
     count(Metric.SIGN_INS)
-    return user, client, sign_in
+    return user, sign_in, stored
 
 
 def client_info(event: APIGatewayProxyEventV2) -> ClientInfo:

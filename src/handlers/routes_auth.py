@@ -27,9 +27,10 @@ def _headers() -> dict[str, str]:
 @route(router, routes.SIGN_IN, SignedIn, 403, 429)
 def sign_in(body: Annotated[SignInRequest, Body()]) -> JsonResponse:
     app = services()
-    user, client, sign_in = sign_in_from(router.current_event, body, routes.SIGN_IN)
+    user, sign_in, refresh = sign_in_from(
+        router.current_event, body, routes.SIGN_IN, app.refresh_tokens.issue
+    )
     access = app.access_tokens.issue(user, sign_in)
-    refresh = app.refresh_tokens.issue(user, client, sign_in)
     cookie = set_cookie(REFRESH_COOKIE, refresh.token, refresh.expires_at, _headers(), app.config.is_local)
     signed_in = SignedIn(
         user=UserJson.of(user, include_email=True),

@@ -51,8 +51,9 @@ def _session_set_cookie(value: str, session: SessionRecord) -> Cookie:
 @route(router, routes.CREATE_SESSION, SessionCreated, 403, 429, headers=SETS_SESSION_COOKIE)
 def create_session(body: Annotated[SignInRequest, Body()]) -> JsonResponse:
     app = services()
-    user, client, sign_in = sign_in_from(router.current_event, body, routes.CREATE_SESSION)
-    session, value = app.sessions.create(user, client, sign_in)
+    user, _, (session, value) = sign_in_from(
+        router.current_event, body, routes.CREATE_SESSION, app.sessions.create
+    )
     cookie = _session_set_cookie(value, session)
     created = SessionCreated(
         user=UserJson.of(user, include_email=True), lastAccessedAt=timestamp(session.last_accessed_at)

@@ -63,6 +63,26 @@ def cbor(value: Any) -> bytes:
     raise TypeError(type(value).__name__)
 
 
+def cose_ec2(x: int, y: int, *, alg: int = COSE_ALG["ES256"], crv: int = 1, size: int = 32) -> bytes:
+    """An EC2 COSE key (kty 2) of the point (x, y), each coordinate `size` bytes; crv 1 is
+    P-256, 2 is P-384 (RFC 9053). Any values: a test may state a point off its curve."""
+    return cbor({1: 2, 3: alg, -1: crv, -2: x.to_bytes(size, "big"), -3: y.to_bytes(size, "big")})
+
+
+def cose_rsa(n: int, e: int, *, alg: int = COSE_ALG["RS256"]) -> bytes:
+    """An RSA COSE key (kty 3, RFC 8230) of modulus `n` and exponent `e`, whatever they are."""
+
+    def unsigned(value: int) -> bytes:
+        return value.to_bytes((value.bit_length() + 7) // 8, "big")
+
+    return cbor({1: 3, 3: alg, -1: unsigned(n), -2: unsigned(e)})
+
+
+def cose_okp(x: bytes, *, alg: int = -8, crv: int = 6) -> bytes:
+    """An OKP COSE key (kty 1) of public bytes `x`; crv 6 is Ed25519, 4 is X25519 (RFC 9053)."""
+    return cbor({1: 1, 3: alg, -1: crv, -2: x})
+
+
 @dataclass
 class Credential:
     credential_id: bytes
@@ -76,14 +96,9 @@ class Credential:
         public = self.private_key.public_key()
         if isinstance(public, ec.EllipticCurvePublicKey):
             numbers = public.public_numbers()
-            x, y = numbers.x.to_bytes(32, "big"), numbers.y.to_bytes(32, "big")
-            # kty EC2, curve P-256.
-            return cbor({1: 2, 3: COSE_ALG["ES256"], -1: 1, -2: x, -3: y})
+            return cose_ec2(numbers.x, numbers.y)
         rsa_numbers = public.public_numbers()
-        n = rsa_numbers.n.to_bytes((rsa_numbers.n.bit_length() + 7) // 8, "big")
-        e = rsa_numbers.e.to_bytes((rsa_numbers.e.bit_length() + 7) // 8, "big")
-        # kty RSA.
-        return cbor({1: 3, 3: COSE_ALG["RS256"], -1: n, -2: e})
+        return cose_rsa(rsa_numbers.n, rsa_numbers.e)
 
     def sign(self, data: bytes) -> bytes:
         if isinstance(self.private_key, ec.EllipticCurvePrivateKey):

@@ -19,6 +19,7 @@ from auth.recovery_codes import hash_code
 from auth.routes import Route
 from auth.user_admin import UserChanges
 from auth.wiring import ApiServices
+from handlers.observability import Metric
 from handlers.qr_codes import svg_data_uri
 from tests.support.audit import RecordingAudit
 from tests.support.clock import FakeClock
@@ -34,6 +35,7 @@ from tests.support.factors import (
     sign_in_call,
 )
 from tests.support.faults import Conflicting
+from tests.support.metrics import counted
 from tests.support.people import PASSWORD, People, call_api, context_for, cookie_pair
 from tests.unit.test_sessions import CLIENT
 
@@ -665,10 +667,12 @@ def test_a_second_step_racing_a_password_change_stores_no_credential(
     people: People,
     audit: RecordingAudit,
     monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
     route: Route,
 ) -> None:
     """The password changes after the second step read the user and spent the code, before
-    its session or refresh family is stored: refused as a wrong password, nothing stored."""
+    its session or refresh family is stored: refused as a wrong password, nothing stored,
+    no sign-in counted."""
     enrolled, challenge = challenged(api, clock, people.alice, route)
     spend = api.factor_store.spend_step
 
@@ -679,12 +683,14 @@ def test_a_second_step_racing_a_password_change_stores_no_credential(
 
     monkeypatch.setattr(api.factor_store, "spend_step", spent_then_changed)
     seen = len(audit.events)
+    capsys.readouterr()
     answer = second_step(api, route, challenge, totpCode=code_at(enrolled.secret, clock.now()))
     assert (answer.status, answer.body["message"], answer.cookies) == (
         400,
         "unmatched username and password",
         [],
     )
+    assert counted(capsys, Metric.SIGN_INS) == 0
     assert api.logins.list_for_user(people.alice.id) == []
     kind = CredentialKind.SESSION if route is SESSIONS else CredentialKind.REFRESH_TOKEN
     reason = "refused: the user's credentials changed during the sign-in"

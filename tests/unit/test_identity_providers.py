@@ -22,9 +22,11 @@ from auth.outbound_http import Timeouts
 from auth.principal import AuthMethod
 from auth.provider_protocol import DISCOVERY_MAX_AGE_SECONDS
 from auth.wiring import ApiServices
+from handlers.observability import Metric
 from tests.support.audit import RecordingAudit
 from tests.support.clock import FakeClock
 from tests.support.factors import challenge_of, code_at, enrol_totp, refused_after_the_lag, second_step
+from tests.support.metrics import counted
 from tests.support.oidc_provider import BASIC_CLIENT, OTHER_CLIENT, POST_CLIENT, OidcProvider, Pkce, free_port
 from tests.support.people import (
     PASSWORD,
@@ -679,10 +681,12 @@ def test_a_linked_sign_in_racing_a_password_change_stores_no_credential(
     people: People,
     oidc_provider: OidcProvider,
     monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
     route: routes.Route,
 ) -> None:
     """An admin changes alice's password (which ends her sign-ins) after her linked identity
-    was verified and her user read, before the sign-in's session or refresh family is stored."""
+    was verified and her user read, before the sign-in's session or refresh family is stored:
+    no sign-in is counted."""
     provider_id = oidc(api, people, oidc_provider)
     sub = account(oidc_provider)
     assert link_call(api, people.alice, sso(provider_id, oidc_provider.code(sub))).status == 200
@@ -691,12 +695,15 @@ def test_a_linked_sign_in_racing_a_password_change_stores_no_credential(
         "live_link",
         then_an_admin_changes_alices_password(api, people, api.sso_sign_in.live_link),
     )
-    answer = sso_sign_in(api, sso(provider_id, oidc_provider.code(sub)), route)
+    code = oidc_provider.code(sub)
+    capsys.readouterr()
+    answer = sso_sign_in(api, sso(provider_id, code), route)
     assert (answer.status, answer.body["message"], answer.cookies) == (
         400,
         "unmatched username and password",
         [],
     )
+    assert counted(capsys, Metric.SIGN_INS) == 0
     assert api.logins.list_for_user(people.alice.id) == []
 
 

@@ -24,9 +24,10 @@ from handlers import api, api_context, authorizer
 from handlers.audit_log import LoggerAudit
 from handlers.cookies import REFRESH_COOKIE
 from handlers.denials import RefusalLog, count_denial
-from handlers.observability import METRICS_NAMESPACE, DenialReason, Metric, logger
+from handlers.observability import DenialReason, Metric, logger
 from tests.support.clock import FakeClock
 from tests.support.events import FakeLambdaContext, authorizer_event, http_event
+from tests.support.metrics import emitted_metrics, json_lines
 
 PASSWORD = "correct horse battery"
 WRONG_PASSWORD = "incorrect pony staple"
@@ -218,20 +219,6 @@ def run_flow(capsys: pytest.CaptureFixture[str], log_buffer: io.StringIO) -> tup
     printed = capsys.readouterr()
     lines = [*log_buffer.getvalue().splitlines(), *printed.out.splitlines(), *printed.err.splitlines()]
     return flow, [line for line in lines if line.strip()]
-
-
-def json_lines(lines: list[str]) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in lines if line.startswith("{")]
-
-
-def emitted_metrics(lines: list[str]) -> list[tuple[str, dict[str, Any]]]:
-    """(metric name, the EMF document) for every metric the handlers published."""
-    found: list[tuple[str, dict[str, Any]]] = []
-    for document in json_lines(lines):
-        for directive in document.get("_aws", {}).get("CloudWatchMetrics", []):
-            assert directive["Namespace"] == METRICS_NAMESPACE
-            found.extend((metric["Name"], document) for metric in directive["Metrics"])
-    return found
 
 
 def test_no_log_line_holds_a_password_token_key_or_hash(

@@ -10,6 +10,7 @@ from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from auth import routes
 from auth.audit import AuditEvent, CredentialKind
@@ -19,8 +20,17 @@ from auth.principal import AuthMethod, Principal
 from auth.routes import Route
 from auth.user_admin import UserChanges
 from auth.wiring import ApiServices
+from handlers.observability import Metric
 from tests.support.audit import RecordingAudit
-from tests.support.authenticator import Algorithm, SoftAuthenticator, cbor, unb64url
+from tests.support.authenticator import (
+    Algorithm,
+    SoftAuthenticator,
+    cbor,
+    cose_ec2,
+    cose_okp,
+    cose_rsa,
+    unb64url,
+)
 from tests.support.clock import FakeClock
 from tests.support.factors import (
     challenge_of,
@@ -36,6 +46,7 @@ from tests.support.factors import (
     sign_in_options,
 )
 from tests.support.faults import Conflicting
+from tests.support.metrics import counted
 from tests.support.people import (
     People,
     call_api,
@@ -51,6 +62,15 @@ ALGORITHMS: list[Algorithm] = ["ES256", "RS256"]
 NOT_ACCEPTED = {"code": 3, "message": "the passkey was not accepted", "details": []}
 INVALID_CEREMONY = "the passkey challenge is invalid or has expired; ask for new options"
 INVALID_CHALLENGE = "the second-factor challenge is invalid or has expired; sign in again"
+# Public keys for COSE keys an authenticator should never send (and one it may: Ed25519).
+P256 = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
+P384 = ec.generate_private_key(ec.SECP384R1()).public_key().public_numbers()
+ED25519 = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes_raw()
+
+
+def odd_modulus(bits: int) -> int:
+    # cryptography loads any odd modulus: whether it has two prime factors is not its check.
+    return 1 << (bits - 1) | 1
 
 
 def passkeys_of(api: ApiServices, people: People, who: str = "alice") -> list[dict[str, Any]]:
@@ -197,8 +217,32 @@ def test_the_same_credential_cannot_be_registered_twice(
         ({"kind": "webauthn.get"}, "type"),
         # A COSE key must be a CBOR map; py_webauthn indexes an array like one.
         ({"cose_key": cbor([1, 2])}, "index"),
+        # Keys py_webauthn would store, but that no assertion could ever verify with.
+        ({"cose_key": cose_ec2(P256.x, P256.y + 1)}, "not on the curve"),
+        ({"cose_key": cose_ec2(P384.x, P384.y, crv=2, size=48)}, "-7 does not sign with a secp384r1"),
+        ({"cose_key": cose_ec2(P256.x, P256.y, alg=-257)}, "-257 does not sign with a secp256r1"),
+        ({"cose_key": cose_rsa(odd_modulus(512), 65537)}, "RSA key of 512 bits is shorter than 2048"),
+        ({"cose_key": cose_rsa(odd_modulus(2048), 1)}, "e must be >= 3"),
+        ({"cose_key": cose_rsa(odd_modulus(2048), 65537, alg=-37)}, "unsupported credential public key alg"),
+        ({"cose_key": cose_okp(ED25519, alg=-7)}, "OKP public key with alg -7"),
+        ({"cose_key": cose_okp(ED25519, crv=4)}, "OKP public key with alg -8 and crv 4"),
     ],
-    ids=["origin", "rp-id", "no-uv", "no-up", "wrong-type", "key-not-a-map"],
+    ids=[
+        "origin",
+        "rp-id",
+        "no-uv",
+        "no-up",
+        "wrong-type",
+        "key-not-a-map",
+        "ec2-off-p256",
+        "p384-as-es256",
+        "ec2-as-rs256",
+        "rsa-512-bits",
+        "rsa-exponent-1",
+        "rsa-as-ps256",
+        "okp-as-es256",
+        "x25519",
+    ],
 )
 def test_a_registration_that_does_not_verify_stores_nothing(
     api: ApiServices,
@@ -217,6 +261,17 @@ def test_a_registration_that_does_not_verify_stores_nothing(
     # The challenge was used up by the refusal: a correct answer to it is refused now.
     retried = register_with(api, people, authenticator.register(options))
     assert (retried.status, retried.body["message"]) == (400, INVALID_CEREMONY)
+
+
+def test_an_ed25519_key_is_registered(
+    api: ApiServices, people: People, authenticator: SoftAuthenticator
+) -> None:
+    # EdDSA is offered (registration options), so a genuine Ed25519 key is accepted.
+    options = registration_options(api, people)
+    assert -8 in {p["alg"] for p in options["pubKeyCredParams"]}
+    created = register_with(api, people, authenticator.register(options, cose_key=cose_okp(ED25519)))
+    assert created.status == 200, created.body
+    assert len(passkeys_of(api, people)) == 1
 
 
 def test_a_registration_challenge_is_used_once_and_lives_five_minutes(
@@ -568,19 +623,24 @@ def test_a_passkey_sign_in_racing_a_password_change_stores_no_credential(
     people: People,
     authenticator: SoftAuthenticator,
     monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
     route: Route,
 ) -> None:
     """An admin changes alice's password (which ends her sign-ins) after her passkey
-    verified and before the sign-in's session or refresh family is stored."""
+    verified and before the sign-in's session or refresh family is stored: no sign-in is
+    counted."""
     monkeypatch.setattr(
         api.passkeys, "use", then_an_admin_changes_alices_password(api, people, api.passkeys.use)
     )
-    answer = passkey_sign_in(api, route, authenticator.assert_(sign_in_options(api)))
+    credential = authenticator.assert_(sign_in_options(api))
+    capsys.readouterr()
+    answer = passkey_sign_in(api, route, credential)
     assert (answer.status, answer.body["message"], answer.cookies) == (
         400,
         "unmatched username and password",
         [],
     )
+    assert counted(capsys, Metric.SIGN_INS) == 0
     assert api.logins.list_for_user(people.alice.id) == []
 
 

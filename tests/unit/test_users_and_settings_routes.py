@@ -19,9 +19,11 @@ from auth.user_admin import UserChanges
 from auth.wiring import ApiServices
 from handlers import api as api_function
 from handlers.api_context import services
+from handlers.observability import Metric
 from tests.support.audit import RecordingAudit
 from tests.support.clock import FakeClock
 from tests.support.events import FakeLambdaContext, http_event
+from tests.support.metrics import counted
 from tests.support.people import call_api, context_for
 
 PASSWORD = "correct horse battery"
@@ -250,10 +252,16 @@ def test_a_sign_in_racing_a_password_change_does_not_survive_it(
 
 @pytest.mark.parametrize("route", [SIGN_IN, CREATE_SESSION], ids=["signin", "sessions"])
 def test_a_password_sign_in_whose_password_changed_after_it_was_checked_is_refused(
-    api: ApiServices, clock: FakeClock, audit: RecordingAudit, monkeypatch: pytest.MonkeyPatch, route: Route
+    api: ApiServices,
+    clock: FakeClock,
+    audit: RecordingAudit,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    route: Route,
 ) -> None:
     """The old password is checked, then alice's change is written before the sign-in stores
-    its credential: the answer is a wrong password's, with no cookie, and nothing is stored."""
+    its credential: the answer is a wrong password's, with no cookie, nothing is stored, and
+    no sign-in is counted (a sign-in with the new password is)."""
     check_password = api.accounts.sign_in
 
     def checked_then_changed(username: str, password: str, source_ip: str, forgive: bool = True) -> User:
@@ -266,7 +274,9 @@ def test_a_password_sign_in_whose_password_changed_after_it_was_checked_is_refus
     monkeypatch.setattr(api.accounts, "sign_in", checked_then_changed)
     seen = len(audit.events)
     body = {"passwordCredentials": {"username": "alice", "password": PASSWORD}}
+    capsys.readouterr()
     answer = call_api(api, "POST", route.path, route.path, body=body)
+    assert counted(capsys, Metric.SIGN_INS) == 0
     assert (answer.status, answer.body) == (
         400,
         {"code": Code.INVALID_ARGUMENT, "message": "unmatched username and password", "details": []},
@@ -278,6 +288,10 @@ def test_a_password_sign_in_whose_password_changed_after_it_was_checked_is_refus
     kind = CredentialKind.SESSION if route is CREATE_SESSION else CredentialKind.REFRESH_TOKEN
     refused = (AuditEvent.REFUSED, kind, alice.id, "", SignInOutdated.audit_reason)
     assert refused in audit.events[seen:]
+    monkeypatch.setattr(api.accounts, "sign_in", check_password)
+    body = {"passwordCredentials": {"username": "alice", "password": NEW_PASSWORD}}
+    assert call_api(api, "POST", route.path, route.path, body=body).status == 200
+    assert counted(capsys, Metric.SIGN_INS) == 1
 
 
 def test_user_deletes_themselves_and_every_credential(api: ApiServices, aws: dict[str, Any]) -> None:
