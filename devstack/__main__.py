@@ -64,9 +64,17 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="put devstack.dynamodb_tap between the functions and DynamoDB (tests that lose an answer)",
     )
+    parser.add_argument(
+        "--shared-dynamodb-local",
+        metavar="URL",
+        help="use this running DynamoDB Local, in a namespace of the stack's own, instead of starting "
+        "one (devstack.backends.start_shared_dynamodb_local starts it without -sharedDb)",
+    )
     arguments = parser.parse_args(argv)
     if arguments.fresh and arguments.data_dir is None:
         parser.error("--fresh needs --data-dir")
+    if arguments.shared_dynamodb_local and (arguments.data_dir is not None or arguments.dynamodb_tap):
+        parser.error("--shared-dynamodb-local goes with neither --data-dir nor --dynamodb-tap")
     if arguments.logs not in LOG_MODES:
         # argparse checks `choices` only for values given on the command line.
         parser.error(f"{LOGS_VARIABLE}={arguments.logs}: expected one of {', '.join(LOG_MODES)}")
@@ -94,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         data_dir=arguments.data_dir,
         fresh=arguments.fresh,
         dynamodb_tap=arguments.dynamodb_tap,
+        shared_dynamodb_local=arguments.shared_dynamodb_local,
     )
     # A crash anywhere (even in startup) still stops the backends: atexit is the last resort.
     atexit.register(app.stop, failed=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -19,7 +20,7 @@ import botocore.exceptions
 
 from devstack import backends, processes
 from devstack.dynamodb_tap import DynamoDBTap
-from devstack.environment import Endpoints, function_environment
+from devstack.environment import LOCAL_ACCESS_KEY_ID, Endpoints, function_environment
 from devstack.gateway import Gateway, GatewayServer
 from devstack.persistence import DataDir, restore_secrets, save_secrets
 from devstack.ports import HOST
@@ -53,11 +54,14 @@ class App:
         data_dir: Path | None = None,
         fresh: bool = False,
         dynamodb_tap: bool = False,
+        shared_dynamodb_local: str | None = None,
     ) -> None:
         """`data_dir` keeps DynamoDB Local's data and the secrets between runs (None: memory
         only); `fresh` empties it first. `log_mode` readable sends the handlers' logs to a
         file per function and prints a line per request instead (devstack.request_log).
-        `dynamodb_tap` puts devstack.dynamodb_tap between the functions and DynamoDB."""
+        `dynamodb_tap` puts devstack.dynamodb_tap between the functions and DynamoDB.
+        `shared_dynamodb_local` is a running DynamoDB Local to use instead of starting one
+        (devstack.backends.start_shared_dynamodb_local), in a namespace of this stack's own."""
         self._template_path = Path(template_path)
         self._port = port
         self._environ = dict(os.environ if environ is None else environ)
@@ -69,6 +73,11 @@ class App:
         self._data = DataDir(Path(data_dir).resolve()) if data_dir is not None else None
         self._fresh = fresh
         self._want_tap = dynamodb_tap
+        self._shared_dynamodb_local = shared_dynamodb_local
+        # The stack's namespace in a shared DynamoDB Local (Endpoints.access_key_id).
+        self._access_key_id = (
+            f"stack{secrets.token_hex(8)}" if shared_dynamodb_local is not None else LOCAL_ACCESS_KEY_ID
+        )
         self._tap: DynamoDBTap | None = None
         self._provisioned = False
         self._backends: backends.Backends | None = None
@@ -93,7 +102,10 @@ class App:
         if self._data is not None:
             self._data.prepare(self._fresh)
         self._backends = backends.start(
-            self._log_dir, self._environ, dynamodb_data=self._data.dynamodb if self._data else None
+            self._log_dir,
+            self._environ,
+            dynamodb_data=self._data.dynamodb if self._data else None,
+            shared_dynamodb_local=self._shared_dynamodb_local,
         )
         for message in self._backends.notes:
             note(message)
@@ -127,11 +139,15 @@ class App:
         dynamodb = self._backends.dynamodb
         url = urllib.parse.urlsplit(dynamodb.endpoint)
 
-        def pause() -> None:
-            processes.signal_group(dynamodb.process, signal.SIGSTOP)
+        process = dynamodb.process
 
-        # moto serves Secrets Manager too: freezing it would hang more than DynamoDB.
-        can_pause = dynamodb.name == backends.DYNAMODB_LOCAL
+        def pause() -> None:
+            assert process is not None
+            processes.signal_group(process, signal.SIGSTOP)
+
+        # moto serves Secrets Manager too: freezing it would hang more than DynamoDB. A shared
+        # DynamoDB Local serves other stacks: freezing it would hang them too.
+        can_pause = dynamodb.name == backends.DYNAMODB_LOCAL and process is not None
         return DynamoDBTap(
             (url.hostname or HOST, url.port or 80), on_pause=pause if can_pause else None
         ).start()
@@ -176,6 +192,8 @@ class App:
             dynamodb = "moto, in memory"
         elif self._data is not None:
             dynamodb = f"DynamoDB Local, data in {_shown(self._data.dynamodb)}"
+        elif self._backends.dynamodb.process is None:
+            dynamodb = f"DynamoDB Local shared at {self._backends.dynamodb.endpoint}, in memory"
         else:
             dynamodb = "DynamoDB Local, in memory"
         secrets = f"values in {_shown(self._data.secrets_file)}" if self._data is not None else "in memory"
@@ -187,17 +205,21 @@ class App:
         return Endpoints(
             dynamodb=self._backends.dynamodb.endpoint,
             secretsmanager=self._backends.secretsmanager.endpoint,
+            access_key_id=self._access_key_id,
         )
 
     def describe(self) -> dict[str, Any]:
         """What a test needs to reach the stack and check that it stopped completely."""
         assert self._backends is not None, "not started"
+        dynamodb_process = self._backends.dynamodb.process
         return {
             "url": self.url if self._server is not None else None,
             "dynamodb_endpoint": self.endpoints.dynamodb,
             "dynamodb_backend": self._backends.dynamodb.name,
-            # Its own process (and group), so tests can pause and resume it (a hanging DynamoDB).
-            "dynamodb_pid": self._backends.dynamodb.process.pid,
+            # Its own process (and group), so tests can pause and resume it (a hanging DynamoDB);
+            # None for a shared one, which no stack may pause.
+            "dynamodb_pid": dynamodb_process.pid if dynamodb_process is not None else None,
+            "dynamodb_access_key_id": self.endpoints.access_key_id,
             # With --dynamodb-tap: what the functions use as their DynamoDB, and its trigger.
             "dynamodb_tap_endpoint": self._tap.endpoint if self._tap is not None else None,
             "dynamodb_tap_control": self._tap.control_endpoint if self._tap is not None else None,
@@ -212,7 +234,7 @@ class App:
             "pid": os.getpid(),
             # Demo mode signs with Memos' demo key: an import then leaves the secret alone.
             "demo": self._environ.get("MEMOS_DEMO", "").strip().lower() in ("1", "true", "yes"),
-            "backend_pids": [backend.process.pid for backend in self._backends.all],
+            "backend_pids": [process.pid for process in self._backends.started],
             "log_dir": str(self._log_dir),
         }
 
@@ -231,7 +253,7 @@ class App:
             pool.close()
         if self._tap is not None:
             self._tap.stop()
-            if self._backends is not None:
+            if self._backends is not None and self._backends.dynamodb.process is not None:
                 # The tap may have left DynamoDB Local frozen, and a frozen process would sit
                 # out the SIGTERM grace period below.
                 processes.signal_group(self._backends.dynamodb.process, signal.SIGCONT)

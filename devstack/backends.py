@@ -42,14 +42,21 @@ class BackendError(RuntimeError):
 class Backend:
     name: str
     endpoint: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
+    # None: a shared DynamoDB Local that someone else started, and stops (start()).
+    process: subprocess.Popen[bytes] | None
+    log_path: Path | None
 
     def wait_ready(self, timeout: float = STARTUP_TIMEOUT_SECONDS) -> None:
-        if not wait_until(lambda: answers_http(self.endpoint), timeout, lambda: self.process.poll() is None):
-            raise BackendError(f"{self.name} did not start; see {self.log_path}:\n{self._log_tail()}")
+        if not wait_until(lambda: answers_http(self.endpoint), timeout, self.alive):
+            where = f"see {self.log_path}" if self.log_path is not None else "it was started elsewhere"
+            raise BackendError(f"{self.name} at {self.endpoint} did not answer; {where}:\n{self._log_tail()}")
+
+    def alive(self) -> bool:
+        return self.process is None or self.process.poll() is None
 
     def _log_tail(self, lines: int = 20) -> str:
+        if self.log_path is None:
+            return "(no log)"
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
@@ -69,13 +76,18 @@ class Backends:
         unique = {id(backend): backend for backend in (self.dynamodb, self.secretsmanager)}
         return list(unique.values())
 
+    @property
+    def started(self) -> list[subprocess.Popen[bytes]]:
+        """The processes this stack started (not a shared DynamoDB Local)."""
+        return [backend.process for backend in self.all if backend.process is not None]
+
     def wait_ready(self) -> None:
         for backend in self.all:
             backend.wait_ready()
 
     def stop(self) -> None:
-        for backend in self.all:
-            processes.stop(backend.process)
+        for process in self.started:
+            processes.stop(process)
 
 
 def dynamodb_local_dir(root: Path = REPO_ROOT) -> Path | None:
@@ -128,20 +140,31 @@ def backend_environment(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def start(
-    log_dir: Path, env: Mapping[str, str], root: Path = REPO_ROOT, dynamodb_data: Path | None = None
+    log_dir: Path,
+    env: Mapping[str, str],
+    root: Path = REPO_ROOT,
+    dynamodb_data: Path | None = None,
+    shared_dynamodb_local: str | None = None,
 ) -> Backends:
     """Start the backends without waiting for them; the caller must `stop()` them.
 
     `dynamodb_data` is where DynamoDB Local keeps its database; None keeps it in memory.
+    `shared_dynamodb_local` is the URL of a running one that start_shared_dynamodb_local made:
+    none is started then, and the stack keeps to a namespace of its own in it.
     """
-    kind, note = choose_dynamodb(env, root)
+    if shared_dynamodb_local is not None and dynamodb_data is not None:
+        raise BackendError("a shared DynamoDB Local keeps no data: --data-dir needs one of its own")
+    kind, note = choose_dynamodb(env, root) if shared_dynamodb_local is None else (DYNAMODB_LOCAL, None)
     moto = _start_moto(log_dir, backend_environment(env))
     if kind == MOTO:
         return Backends(dynamodb=moto, secretsmanager=moto, notes=[note] if note else [])
+    if shared_dynamodb_local is not None:
+        shared = Backend(DYNAMODB_LOCAL, shared_dynamodb_local, process=None, log_path=None)
+        return Backends(dynamodb=shared, secretsmanager=moto)
     try:
         dynamodb = _start_dynamodb_local(log_dir, root, backend_environment(env), dynamodb_data)
     except BaseException:
-        processes.stop(moto.process)
+        Backends(dynamodb=moto, secretsmanager=moto).stop()
         raise
     return Backends(dynamodb=dynamodb, secretsmanager=moto)
 
@@ -160,7 +183,20 @@ def jit_flags(env: Mapping[str, str]) -> tuple[str, ...]:
     return JIT_FLAGS[choice]
 
 
-def _start_dynamodb_local(log_dir: Path, root: Path, env: Mapping[str, str], data: Path | None) -> Backend:
+def start_shared_dynamodb_local(log_dir: Path, env: Mapping[str, str], root: Path = REPO_ROOT) -> Backend:
+    """A DynamoDB Local, in memory, for several stacks at once (`start(shared_dynamodb_local=)`),
+    without waiting for it; the caller stops it with processes.stop.
+
+    Without -sharedDb it keeps one database per access key, so each stack, with a key of its
+    own, sees only its own tables. Each emulator costs seconds of CPU to start and warm up:
+    the test suite starts one for all the stacks that need neither to pause it nor to keep data.
+    """
+    return _start_dynamodb_local(log_dir, root, backend_environment(env), None, namespaced=True)
+
+
+def _start_dynamodb_local(
+    log_dir: Path, root: Path, env: Mapping[str, str], data: Path | None, namespaced: bool = False
+) -> Backend:
     directory = dynamodb_local_dir(root)
     java = _java(env)
     if directory is None or java is None:
@@ -176,9 +212,9 @@ def _start_dynamodb_local(log_dir: Path, root: Path, env: Mapping[str, str], dat
         "-jar",
         str(directory / "DynamoDBLocal.jar"),
         *(["-dbPath", str(data)] if data is not None else ["-inMemory"]),
-        # One database whatever the access key and region: tests that read tables
-        # directly see what the handlers wrote.
-        "-sharedDb",
+        # One database whatever the access key and region (tests that read tables directly
+        # see what the handlers wrote), but for a shared one, where the key is the stack's.
+        *([] if namespaced else ["-sharedDb"]),
         # A local emulator has nothing to report to AWS, and offline the attempt only delays.
         "-disableTelemetry",
         "-port",

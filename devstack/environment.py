@@ -8,22 +8,26 @@ from dataclasses import dataclass
 from devstack.intrinsics import REGION
 from devstack.template import Function
 
+# Credentials that only the local backends accept: a function run locally can never
+# reach a real AWS account, whatever profile or keys the developer's shell holds.
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+LOCAL_ACCESS_KEY_ID = FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"]
+
 
 @dataclass(frozen=True)
 class Endpoints:
     dynamodb: str
     secretsmanager: str
-
-
-# Credentials that only the local backends accept: a function run locally can never
-# reach a real AWS account, whatever profile or keys the developer's shell holds.
-FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+    # A DynamoDB Local shared by several stacks keeps one database per access key
+    # (devstack.backends.SHARED_VARIABLE): this stack's own key is its namespace there.
+    access_key_id: str = LOCAL_ACCESS_KEY_ID
 
 
 def aws_environment(endpoints: Endpoints) -> dict[str, str]:
     """What boto3 needs to talk to the local backends (it honours these natively)."""
     return {
         **FAKE_CREDENTIALS,
+        "AWS_ACCESS_KEY_ID": endpoints.access_key_id,
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
         "AWS_ENDPOINT_URL_DYNAMODB": endpoints.dynamodb,

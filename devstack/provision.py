@@ -10,7 +10,7 @@ import botocore.config
 import botocore.exceptions
 import botocore.session
 
-from devstack.environment import FAKE_CREDENTIALS, Endpoints
+from devstack.environment import FAKE_CREDENTIALS, LOCAL_ACCESS_KEY_ID, Endpoints
 from devstack.intrinsics import REGION
 from devstack.template import Secret, Table, Template
 
@@ -30,15 +30,21 @@ _ISOLATED_SESSION_VARIABLES = {
 Service = Literal["dynamodb", "secretsmanager"]
 
 
-def client(service: Service, endpoint: str, config: botocore.config.Config = _CLIENT_CONFIG) -> Any:
+def client(
+    service: Service,
+    endpoint: str,
+    config: botocore.config.Config = _CLIENT_CONFIG,
+    access_key_id: str = LOCAL_ACCESS_KEY_ID,
+) -> Any:
     """A boto3 client bound to a local backend, whatever the shell's AWS settings are; `config`
-    for a caller with pool and retry needs of its own (the Memos importer)."""
+    for a caller with pool and retry needs of its own (the Memos importer), `access_key_id`
+    for a stack's namespace in a shared DynamoDB Local (Endpoints.access_key_id)."""
     isolated = botocore.session.Session(session_vars=_ISOLATED_SESSION_VARIABLES)
     return boto3.session.Session(botocore_session=isolated).client(
         service,
         endpoint_url=endpoint,
         region_name=REGION,
-        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_access_key_id=access_key_id,
         aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         config=config,
     )
@@ -47,7 +53,9 @@ def client(service: Service, endpoint: str, config: botocore.config.Config = _CL
 def provision(template: Template, endpoints: Endpoints) -> list[str]:
     """Create every table and secret; returns notes about what the backend could not do."""
     return create_all(
-        template, client("dynamodb", endpoints.dynamodb), client("secretsmanager", endpoints.secretsmanager)
+        template,
+        client("dynamodb", endpoints.dynamodb, access_key_id=endpoints.access_key_id),
+        client("secretsmanager", endpoints.secretsmanager),
     )
 
 

@@ -81,12 +81,15 @@ class LocalStack:
         data_dir: Path | str | None = None,
         fresh: bool = False,
         dynamodb_tap: bool = False,
+        shared_dynamodb_local: str | None = None,
     ) -> None:
         """`logs` is json by default, so `log_text()` holds every line the handlers logged
         (tests scan them for secrets). Without `data_dir` the stack keeps nothing: every
         stack starts empty, whatever other tests or `make run` stored. `dynamodb_tap` puts
         devstack.dynamodb_tap between the functions and DynamoDB, for
-        `dynamodb_paused_at`."""
+        `dynamodb_paused_at`. `shared_dynamodb_local` is the URL of a DynamoDB Local that
+        devstack.backends.start_shared_dynamodb_local started: the stack uses it, in a
+        namespace of its own, instead of starting one (it then cannot pause it)."""
         self.env_overrides = dict(env_overrides or {})
         self.port = port
         self.template = Path(template).resolve()
@@ -96,6 +99,7 @@ class LocalStack:
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self.fresh = fresh
         self.dynamodb_tap = dynamodb_tap
+        self.shared_dynamodb_local = shared_dynamodb_local
         self.process: subprocess.Popen[bytes] | None = None
         self._workdir: Path | None = None
         self._description: dict[str, Any] = {}
@@ -160,7 +164,13 @@ class LocalStack:
     @property
     def dynamodb_pid(self) -> int:
         """The DynamoDB backend's process, which leads its own process group."""
-        return int(self._described("dynamodb_pid"))
+        pid = self._described("dynamodb_pid")
+        if pid is None:
+            raise StackError(
+                "this stack shares DynamoDB Local with others, so it may not pause it: "
+                "start it without shared_dynamodb_local"
+            )
+        return int(pid)
 
     def pause_dynamodb(self) -> None:
         """Freeze DynamoDB Local (SIGSTOP): it keeps accepting connections, never answers.
@@ -246,7 +256,8 @@ class LocalStack:
     def client(self, service: Service) -> Any:
         """A boto3 client for "dynamodb" or "secretsmanager" on this stack's backend."""
         endpoints = {"dynamodb": self.dynamodb_endpoint, "secretsmanager": self.secretsmanager_endpoint}
-        return client(service, endpoints[service])
+        namespace = str(self._described("dynamodb_access_key_id"))
+        return client(service, endpoints[service], access_key_id=namespace)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -286,6 +297,8 @@ class LocalStack:
             argv.append("--fresh")
         if self.dynamodb_tap:
             argv.append("--dynamodb-tap")
+        if self.shared_dynamodb_local is not None:
+            argv += ["--shared-dynamodb-local", self.shared_dynamodb_local]
         with self.log_path.open("wb") as log:
             # Output goes to a file, not a pipe: nobody drains a pipe once the stack is up,
             # and a full pipe would block the handlers' logging.

@@ -19,11 +19,21 @@ from auth.config import Config
 from auth.wiring import ApiServices, AuthorizerServices, build_api_services, build_authorizer_services
 from devstack.provision import create_all
 from devstack.template import Template, load_template
+from tests.support import shared_dynamodb
 from tests.support.audit import RecordingAudit
 from tests.support.clock import FakeClock
 from tests.support.oidc_provider import oidc_provider  # noqa: F401 - the session's OpenID provider (SPEC §8)
 
 REGION = "us-east-1"
+_SHARED_DYNAMODB = pytest.StashKey[shared_dynamodb.Shared | None]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_SHARED_DYNAMODB] = shared_dynamodb.start(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shared_dynamodb.stop(config.stash.get(_SHARED_DYNAMODB, None))
 
 
 @pytest.fixture(scope="session")

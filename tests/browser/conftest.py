@@ -75,7 +75,8 @@ class Site:
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
     # A revoked session must fail on the very next request; the many sign-ins stay cheap.
-    yield from local_stack()
+    with local_stack() as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

@@ -113,7 +113,8 @@ class Api:
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
     # The README walk-through runs on a stack of its own with the default settings.
-    yield from local_stack()
+    with local_stack() as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from devstack.stack import LocalStack
 from tests.e2e.conftest import Api
-from tests.support.local_stacks import STACK_SETTINGS
+from tests.support.local_stacks import local_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -16,7 +15,7 @@ pytestmark = pytest.mark.e2e
 def test_twenty_concurrent_first_sign_ups_make_exactly_one_admin() -> None:
     # STACK_SETTINGS' cost 4: twenty bcrypt hashes at the default cost at once can outlast
     # the function's timeout on two busy cores, and the race is about the owner marker.
-    with LocalStack(env_overrides=dict(STACK_SETTINGS)) as stack:
+    with local_stack() as stack:
         api = Api(stack)
         with ThreadPoolExecutor(20) as pool:
             responses = list(pool.map(lambda i: api.sign_up(f"first{i}"), range(20)))

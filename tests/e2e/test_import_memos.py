@@ -33,7 +33,8 @@ LINKED_USER = 2
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
     # A stack of its own: the import must find it with no users of memos-auth's own.
-    yield from local_stack()
+    with local_stack() as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -103,7 +103,8 @@ def lend_credential(case: Case) -> None:
 
 @pytest.fixture(scope="module")
 def own_stack() -> Iterator[LocalStack]:
-    yield from local_stack()
+    with local_stack() as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

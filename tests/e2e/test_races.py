@@ -21,9 +21,8 @@ from auth.models import NO_SIGN_IN, ClientInfo
 from auth.sessions import Sessions
 from auth.stores.session_store import SessionStore
 from auth.stores.user_store import UserStore
-from devstack.stack import LocalStack
 from tests.e2e.conftest import PASSWORD, Api
-from tests.support.local_stacks import STACK_SETTINGS
+from tests.support.local_stacks import local_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -178,7 +177,7 @@ def test_a_user_with_the_most_pats_is_archived_in_one_transaction(api: Api, admi
 @pytest.fixture(scope="module")
 def no_grace_api() -> Iterator[Api]:
     """A stack of its own with the retry grace off (REFRESH_REUSE_GRACE_SECONDS=0)."""
-    with LocalStack(env_overrides={**STACK_SETTINGS, "REFRESH_REUSE_GRACE_SECONDS": "0"}) as running:
+    with local_stack(REFRESH_REUSE_GRACE_SECONDS="0") as running:
         yield Api(running)
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from devstack.stack import LocalStack
 from devstack.template import REPO_ROOT
+from tests.support.local_stacks import local_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -70,7 +71,7 @@ def test_the_parsers_see_what_the_readme_states():
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
     # As `make run` serves it: the template's own revocation lag, nothing overridden.
-    with LocalStack() as running:
+    with local_stack(defaults={}) as running:
         yield running
 
 

@@ -80,6 +80,8 @@ class Target:
     # None: AWS itself; else the local stack's endpoints.
     dynamodb_endpoint: str | None = None
     secretsmanager_endpoint: str | None = None
+    # The local stack's namespace in its DynamoDB (devstack.environment.Endpoints).
+    dynamodb_access_key_id: str | None = None
     demo: bool = False
 
     @property
@@ -88,19 +90,20 @@ class Target:
         return self.dynamodb_endpoint is not None
 
     def dynamodb(self) -> Any:
-        return _client("dynamodb", self.dynamodb_endpoint)
+        return _client("dynamodb", self.dynamodb_endpoint, self.dynamodb_access_key_id)
 
     def secretsmanager(self) -> Any:
         return _client("secretsmanager", self.secretsmanager_endpoint)
 
 
-def _client(service: Service, endpoint: str | None) -> Any:
+def _client(service: Service, endpoint: str | None, access_key_id: str | None = None) -> Any:
     if endpoint is None:
         return boto3.client(service, config=CLIENT_CONFIG)
+    from devstack.environment import LOCAL_ACCESS_KEY_ID
     from devstack.provision import client
 
     # The local stack's backends, reached as the stack itself reaches them.
-    return client(service, endpoint, CLIENT_CONFIG)
+    return client(service, endpoint, CLIENT_CONFIG, access_key_id or LOCAL_ACCESS_KEY_ID)
 
 
 def from_stack_file(path: Path) -> dict[str, Any]:
@@ -119,6 +122,8 @@ def from_stack_file(path: Path) -> dict[str, Any]:
     fields["factor_key_secret_id"] = described["secrets"]["FactorKeySecret"]
     fields["dynamodb_endpoint"] = described["dynamodb_endpoint"]
     fields["secretsmanager_endpoint"] = described["secretsmanager_endpoint"]
+    # None: the key of a DynamoDB Local the stack has to itself.
+    fields["dynamodb_access_key_id"] = described.get("dynamodb_access_key_id")
     fields["demo"] = bool(described.get("demo"))
     return fields
 
