@@ -123,16 +123,17 @@ audit: $(VENV_STAMP)
 	$(VENV)/bin/bandit -q -ll -r src devstack bench tools tests -x '*/.venv*'
 	$(PY) tools/audit_dependencies.py
 
-# The static checks run beside the tests, not before them: mypy holds one core and pip-audit
-# mostly waits on the network, while the tests leave about a fifth of two cores idle
-# (stacks starting, pages loading). Their output is kept until the tests are done, so that
-# it does not break pytest's lines; the run fails if either fails. setsid gives the checks a
-# process group of their own, so that an interrupted run stops them too.
+# The static checks run beside the tests, not before them, at the lowest priority: the tests
+# leave about a fifth of two cores idle (stacks starting, pages loading, waits), which is
+# more than the checks need, and at an equal priority mypy would take its core from them.
+# Their output is kept until the tests are done, so that it does not break pytest's lines;
+# the run fails if either fails. setsid gives the checks a process group of their own, so
+# that an interrupted run stops them too.
 # DEVSTACK_REQUIRE_DYNAMODB_LOCAL: a stack that cannot run DynamoDB Local fails to start
 # and says why, instead of falling back to moto.
 test: test-deps
 	@checks_log=$$(mktemp); \
-	setsid $(MAKE) --no-print-directory lint audit >"$$checks_log" 2>&1 & checks=$$!; \
+	setsid nice -n 19 $(MAKE) --no-print-directory lint audit >"$$checks_log" 2>&1 & checks=$$!; \
 	trap 'kill -- -$$checks 2>/dev/null; rm -f "$$checks_log"' EXIT; \
 	DEVSTACK_REQUIRE_DYNAMODB_LOCAL=1 $(PY) -m pytest $(PYTEST_ARGS); tests=$$?; \
 	wait $$checks; checked=$$?; \
