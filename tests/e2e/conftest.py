@@ -13,6 +13,7 @@ from typing import Any
 import jwt
 import pytest
 import requests
+from requests.adapters import HTTPAdapter
 
 from devstack.stack import LocalStack
 from tests.support.attacks import Material
@@ -22,6 +23,18 @@ PASSWORD = "correct horse battery"
 _names = itertools.count()
 
 
+class _FromAddress(HTTPAdapter):
+    """Connects from the given local address: any 127.0.0.x reaches the stack, and the stack
+    sees it as the caller's IP (the sign-in throttle counts by IP)."""
+
+    def __init__(self, address: str) -> None:
+        self._address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, source_address=(self._address, 0), **kwargs)
+
+
 class Api:
     """A thin HTTP client for one stack."""
 
@@ -29,9 +42,14 @@ class Api:
         self.stack = stack
         self.base = stack.url + "/api/v1"
 
-    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+    def call(self, method: str, path: str, source: str | None = None, **kwargs: Any) -> requests.Response:
+        """`source`: the client's address (127.0.0.x) when it must be another IP."""
         timeout = kwargs.pop("timeout", 30)
-        return requests.request(method, self.base + path, timeout=timeout, **kwargs)
+        if source is None:
+            return requests.request(method, self.base + path, timeout=timeout, **kwargs)
+        with requests.Session() as session:
+            session.mount("http://", _FromAddress(source))
+            return session.request(method, self.base + path, timeout=timeout, **kwargs)
 
     def sign_up(self, username: str, password: str = PASSWORD, **kwargs: Any) -> requests.Response:
         return self.call(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -193,7 +194,7 @@ def test_repeated_failed_sign_ins_are_throttled(api: Api) -> None:
 )
 def test_bad_input_is_a_4xx_json_error(api: Api, method: str, path: str, body: object) -> None:
     username, access, _ = api.new_user()
-    kwargs: dict[str, object] = {"headers": {**bearer(access), "Content-Type": "application/json"}}
+    kwargs: dict[str, Any] = {"headers": {**bearer(access), "Content-Type": "application/json"}}
     if isinstance(body, str):
         kwargs["data"] = body
     elif body is not None:
