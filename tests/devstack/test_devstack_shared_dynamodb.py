@@ -42,28 +42,23 @@ def count(stack: LocalStack) -> int:
     return int(stack.client("dynamodb").scan(TableName=stack.tables["ItemsTable"], Select="COUNT")["Count"])
 
 
-def test_two_stacks_on_one_dynamodb_local_each_see_only_their_own(shared: str) -> None:
-    with on(shared) as first, on(shared) as second:
-        assert first.dynamodb_endpoint == second.dynamodb_endpoint == shared
-        # The same table name in both, each its stack's own.
-        assert first.tables["ItemsTable"] == second.tables["ItemsTable"]
-        first.client("dynamodb").put_item(TableName=first.tables["ItemsTable"], Item={"id": {"S": "1"}})
-        assert (count(first), count(second)) == (1, 0)
-        # The functions use their stack's namespace, as its provisioning and clients do.
-        assert namespace_of_function(first) != namespace_of_function(second)
-        assert first.backends.startswith(f"DynamoDB: DynamoDB Local shared at {shared}, in memory;")
-    with on(shared) as third:
-        # A stack that stopped took nothing of the next one's, and left the emulator running.
-        assert count(third) == 0
-
-
-def test_a_stack_on_a_shared_dynamodb_local_may_not_pause_it(shared: str) -> None:
-    with on(shared) as stack:
-        with pytest.raises(StackError, match="shares DynamoDB Local"):
-            stack.pause_dynamodb()
-        with pytest.raises(StackError, match="shares DynamoDB Local"), stack.dynamodb_paused():
-            pass
-        # Nothing was frozen: the stack still answers, and its DynamoDB too.
-        assert count(stack) == 0
-        # The processes the stack started, and stops: devstack and moto's server, not the emulator.
-        assert len(stack.pids) == 2
+def test_stacks_on_one_dynamodb_local_see_only_their_own_and_may_not_pause_it(shared: str) -> None:
+    with on(shared) as second:
+        with on(shared) as first:
+            assert first.dynamodb_endpoint == second.dynamodb_endpoint == shared
+            assert first.backends.startswith(f"DynamoDB: DynamoDB Local shared at {shared}, in memory;")
+            # The same table name in both, each its stack's own.
+            assert first.tables["ItemsTable"] == second.tables["ItemsTable"]
+            first.client("dynamodb").put_item(TableName=first.tables["ItemsTable"], Item={"id": {"S": "1"}})
+            assert (count(first), count(second)) == (1, 0)
+            # The functions use their stack's namespace, as its provisioning and clients do.
+            assert namespace_of_function(first) != namespace_of_function(second)
+            with pytest.raises(StackError, match="shares DynamoDB Local"):
+                first.pause_dynamodb()
+            with pytest.raises(StackError, match="shares DynamoDB Local"), first.dynamodb_paused():
+                pass
+            # The processes the stack started, and stops: devstack and moto's server.
+            assert len(first.pids) == 2
+        # The first one stopped: the emulator still serves the second, which it never froze.
+        second.client("dynamodb").put_item(TableName=second.tables["ItemsTable"], Item={"id": {"S": "2"}})
+        assert count(second) == 1
