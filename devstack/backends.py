@@ -54,6 +54,11 @@ class Backend:
     def alive(self) -> bool:
         return self.process is None or self.process.poll() is None
 
+    def stop(self) -> None:
+        """Stop its process; a shared DynamoDB Local (no process of ours) is left running."""
+        if self.process is not None:
+            processes.stop(self.process)
+
     def _log_tail(self, lines: int = 20) -> str:
         if self.log_path is None:
             return "(no log)"
@@ -86,8 +91,8 @@ class Backends:
             backend.wait_ready()
 
     def stop(self) -> None:
-        for process in self.started:
-            processes.stop(process)
+        for backend in self.all:
+            backend.stop()
 
 
 def dynamodb_local_dir(root: Path = REPO_ROOT) -> Path | None:
@@ -152,19 +157,19 @@ def start(
     `shared_dynamodb_local` is the URL of a running one that start_shared_dynamodb_local made:
     none is started then, and the stack keeps to a namespace of its own in it.
     """
-    if shared_dynamodb_local is not None and dynamodb_data is not None:
-        raise BackendError("a shared DynamoDB Local keeps no data: --data-dir needs one of its own")
-    kind, note = choose_dynamodb(env, root) if shared_dynamodb_local is None else (DYNAMODB_LOCAL, None)
+    if shared_dynamodb_local is not None:
+        if dynamodb_data is not None:
+            raise BackendError("a shared DynamoDB Local keeps no data: --data-dir needs one of its own")
+        shared = Backend(DYNAMODB_LOCAL, shared_dynamodb_local, process=None, log_path=None)
+        return Backends(dynamodb=shared, secretsmanager=_start_moto(log_dir, backend_environment(env)))
+    kind, note = choose_dynamodb(env, root)
     moto = _start_moto(log_dir, backend_environment(env))
     if kind == MOTO:
         return Backends(dynamodb=moto, secretsmanager=moto, notes=[note] if note else [])
-    if shared_dynamodb_local is not None:
-        shared = Backend(DYNAMODB_LOCAL, shared_dynamodb_local, process=None, log_path=None)
-        return Backends(dynamodb=shared, secretsmanager=moto)
     try:
         dynamodb = _start_dynamodb_local(log_dir, root, backend_environment(env), dynamodb_data)
     except BaseException:
-        Backends(dynamodb=moto, secretsmanager=moto).stop()
+        moto.stop()
         raise
     return Backends(dynamodb=dynamodb, secretsmanager=moto)
 
@@ -185,7 +190,7 @@ def jit_flags(env: Mapping[str, str]) -> tuple[str, ...]:
 
 def start_shared_dynamodb_local(log_dir: Path, env: Mapping[str, str], root: Path = REPO_ROOT) -> Backend:
     """A DynamoDB Local, in memory, for several stacks at once (`start(shared_dynamodb_local=)`),
-    without waiting for it; the caller stops it with processes.stop.
+    without waiting for it; the caller stops it (Backend.stop).
 
     Without -sharedDb it keeps one database per access key, so each stack, with a key of its
     own, sees only its own tables. Each emulator costs seconds of CPU to start and warm up:

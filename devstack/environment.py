@@ -19,7 +19,7 @@ class Endpoints:
     dynamodb: str
     secretsmanager: str
     # A DynamoDB Local shared by several stacks keeps one database per access key
-    # (devstack.backends.SHARED_VARIABLE): this stack's own key is its namespace there.
+    # (devstack.backends.start_shared_dynamodb_local): this stack's own key is its namespace.
     access_key_id: str = LOCAL_ACCESS_KEY_ID
 
 

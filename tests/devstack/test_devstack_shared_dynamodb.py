@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from devstack import backends, processes
+from devstack import backends
 from devstack.stack import LocalStack, StackError
 
 FIXTURE_TEMPLATE = Path(__file__).parent / "fixtures" / "template.yaml"
@@ -22,12 +22,11 @@ pytestmark = pytest.mark.skipif(_kind != backends.DYNAMODB_LOCAL, reason=f"needs
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     backend = backends.start_shared_dynamodb_local(tmp_path_factory.mktemp("shared"), os.environ)
-    assert backend.process is not None
     try:
         backend.wait_ready()
         yield backend.endpoint
     finally:
-        processes.stop(backend.process)
+        backend.stop()
 
 
 def on(shared: str) -> LocalStack:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from devstack import backends, processes
+from devstack import backends
 
 SHARED_VARIABLE = "MEMOS_AUTH_TESTS_DYNAMODB_LOCAL"
 TESTS = Path(__file__).resolve().parents[1]
@@ -49,8 +49,7 @@ def stop(shared: Shared | None) -> None:
     if shared is None:
         return
     os.environ.pop(SHARED_VARIABLE, None)
-    if shared.backend.process is not None:
-        processes.stop(shared.backend.process)
+    shared.backend.stop()
     shutil.rmtree(shared.log_dir, ignore_errors=True)
 
 
