@@ -58,10 +58,12 @@ class CachedUsers:
     lag; a warm container otherwise answers from memory (0 = read every time).
     """
 
-    def __init__(self, store: UserStore, clock: Clock, max_age: int) -> None:
+    def __init__(self, store: UserStore, clock: Clock, max_age: int, consistent_reads: bool = False) -> None:
         self._store = store
         self._clock = clock
         self._max_age = max_age
+        # With a lag of 0 an archive or password change must be seen by the very next request.
+        self._consistent_reads = consistent_reads
         self._entries: dict[int, tuple[User | None, float]] = {}
 
     def is_fresh(self, user_id: int) -> bool:
@@ -71,14 +73,14 @@ class CachedUsers:
     def get(self, user_id: int) -> User | None:
         if self.is_fresh(user_id):
             return self._entries[user_id][0]
-        return self._remember(user_id, self._store.get(user_id))
+        return self._remember(user_id, self._store.get(user_id, consistent=self._consistent_reads))
 
     def key_of(self, user_id: int) -> TableKey:
         return self._store.key_of(user_id)
 
-    def remember_item(self, user_id: int, item: Item | None) -> None:
-        """Cache a user item read along with a credential."""
-        self._remember(user_id, user_from_item(item) if item else None)
+    def remember_item(self, user_id: int, item: Item | None) -> User | None:
+        """Cache a user item read along with a credential; the user it holds."""
+        return self._remember(user_id, user_from_item(item) if item else None)
 
     def _remember(self, user_id: int, user: User | None) -> User | None:
         if len(self._entries) >= USER_CACHE_MAX_ENTRIES:
@@ -133,17 +135,24 @@ class Authenticator:
         user_id = parse_session_cookie(cookie_value)[0]
         if self._users.is_fresh(user_id):
             session = self._sessions.find(cookie_value)
+            user = self._users.get(user_id)
         else:
             session, item = self._sessions.find_along(cookie_value, self._users.key_of)
-            self._users.remember_item(user_id, item)
-        user = self._active_user(session.user_id)
+            # The item just read decides: with a lag of 0 no entry is fresh, and asking the
+            # cache again would read the user a second time.
+            user = self._users.remember_item(user_id, item)
+        # find and find_along refuse a session that the cookie's user id does not own.
+        user = _active(user)
         self._sessions.mark_accessed(session)
         return Principal(
             user.id, user.username, user.role, AuthMethod.SESSION, session.session_id, session.sign_in
         )
 
     def _active_user(self, user_id: int) -> User:
-        user = self._users.get(user_id)
-        if user is None or not user.is_active:
-            raise Unauthenticated("user not found or archived")
-        return user
+        return _active(self._users.get(user_id))
+
+
+def _active(user: User | None) -> User:
+    if user is None or not user.is_active:
+        raise Unauthenticated("user not found or archived")
+    return user

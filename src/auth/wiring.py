@@ -158,7 +158,7 @@ def _verifiers(
     pats = PersonalAccessTokens(pat_store, clock, audit, consistent, config.accept_imported_pats)
     session_store = SessionStore(dynamodb, config.sessions_table, users, bookkeeping)
     sessions = Sessions(session_store, clock, config.session_ttl, audit, consistent)
-    cached = CachedUsers(users, clock, max_age=config.revocation_lag)
+    cached = CachedUsers(users, clock, max_age=config.revocation_lag, consistent_reads=consistent)
     # Remembered no longer than the revocation lag, like the users they name.
     verified = VerifiedAccessTokens(keys, clock, max_age=config.revocation_lag)
     authenticator = Authenticator(verified, cached, pats, sessions, clock)

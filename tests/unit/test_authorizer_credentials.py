@@ -257,6 +257,8 @@ class CountingCalls:
     def __init__(self, client: Any) -> None:
         self._client = client
         self.calls: list[str] = []
+        # Each call's keyword arguments, in the order of `calls`.
+        self.requests: list[dict[str, Any]] = []
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._client, name)
@@ -265,6 +267,7 @@ class CountingCalls:
 
         def counted(*args: Any, **kwargs: Any) -> Any:
             self.calls.append(name)
+            self.requests.append(kwargs)
             return attribute(*args, **kwargs)
 
         return counted
@@ -296,6 +299,34 @@ def test_pat_and_session_cost_one_read_per_request_even_when_the_user_is_due(
         clock.advance(config.revocation_lag)  # every user cache entry is due again
         assert reads(pat) == ["get_item"]
         assert reads(cookie) == ["batch_get_item"]
+
+
+def _is_consistent(call: str, request: dict[str, Any]) -> bool:
+    if call == "batch_get_item":
+        return all(table.get("ConsistentRead") is True for table in request["RequestItems"].values())
+    return request.get("ConsistentRead") is True
+
+
+def test_a_revocation_lag_of_zero_reads_every_credential_and_its_user_consistently(
+    api: ApiServices, aws: dict[str, Any], clock: FakeClock, config: Config, people: People
+) -> None:
+    # SPEC §4: 0 means a revocation is seen by the very next request, which an eventually
+    # consistent read does not promise, whichever credential the request brings.
+    _, pat = api.pats.create(people.alice, "ci", 0)
+    _session, value = api.sessions.create(people.bob, CLIENT)
+    token = api.access_tokens.issue(people.admin).token
+    counting = CountingCalls(aws["dynamodb"])
+    at_once = replace(config, revocation_lag=0)
+    services = build_authorizer_services(at_once, clock, counting, aws["secretsmanager"])
+    assert authorize(services, ME, authorization=f"Bearer {token}")["isAuthorized"] is True
+    assert authorize(services, ME, authorization=f"Bearer {pat}")["isAuthorized"] is True
+    assert authorize(services, ME, cookies=_cookie(value))["isAuthorized"] is True
+    reads = [
+        (call, _is_consistent(call, request))
+        for call, request in zip(counting.calls, counting.requests, strict=True)
+        if call in ("get_item", "batch_get_item")
+    ]
+    assert reads == [("get_item", True), ("get_item", True), ("batch_get_item", True)]
 
 
 def test_a_role_change_reaches_a_warm_containers_pat_at_once(
