@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit, by_whom
 from auth.clock import Clock
 from auth.errors import UNMATCHED_CREDENTIALS, InvalidArgument, PermissionDenied
 from auth.models import Role, State, User
@@ -35,12 +36,14 @@ class Accounts:
         throttle: SignInThrottle,
         clock: Clock,
         bcrypt_cost: int,
+        audit: AuditSink | None = None,
     ) -> None:
         self._users = users
         self._settings = settings
         self._throttle = throttle
         self._clock = clock
         self._bcrypt_cost = bcrypt_cost
+        self._audit = audit or NullAudit()
 
     def sign_up(
         self,
@@ -79,6 +82,10 @@ class Accounts:
             # Lost the race to be first: this sign-up is an ordinary user.
             user = replace(user, role=Role.USER)
             self._users.create(user, claim_owner=False)
+        # An account and its password are born here, the instance's first ADMIN among them.
+        made = f"created {by_whom(caller)}" if caller is not None and caller.is_admin else "signed up"
+        reason = f"{made} as {user.role.value}"
+        self._audit.record(AuditEvent.CREATED, CredentialKind.ACCOUNT, user.id, "", reason=reason)
         return user
 
     def check_current_password(self, user: User, password: str | None, source_ip: str) -> None:

@@ -5,9 +5,10 @@ restored.
 The domain reports them through an AuditSink it is given; the handlers' sink writes them
 as structured log lines. Each credential kind's events come from its one service
 (auth.pats, auth.sessions, auth.refresh_tokens; passwords and accounts from
-auth.user_admin; second factors from auth.factors, auth.passkeys and auth.mfa_sign_in; identity providers
-and links from auth.identity_providers, auth.federated_identity and auth.linked_identities),
-never from a store. An event names the credential by its id, never by its secret (nor, for a code, by
+auth.user_admin, an account's sign-up from auth.accounts; second factors from
+auth.factors, auth.passkeys and auth.mfa_sign_in; identity providers and links from
+auth.identity_providers, auth.federated_identity and auth.linked_identities), never from
+a store. An event names the credential by its id, never by its secret (nor, for a code, by
 its hash). `by_whom` words who made a change, the same way for every kind.
 """
 
@@ -41,7 +42,7 @@ class CredentialKind(StrEnum):
     TOTP = "totp"
     RECOVERY_CODES = "recovery_codes"
     PASSKEY = "passkey"
-    # Every credential of the user at once (archive, restore, deletion).
+    # Every credential of the user at once (sign-up, archive, restore, deletion).
     ACCOUNT = "account"
     # SPEC §8: an identity provider (created, changed, deleted by an admin: the event's user
     # is the admin), and a user's link to an identity of one (linked, unlinked, and every

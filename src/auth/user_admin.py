@@ -111,12 +111,12 @@ class UserAdmin:
             self._recent_sign_in.require(caller)
             if caller.user_id == user.id:
                 self._accounts.check_current_password(user, changes.current_password, source_ip)
-        if changes.role is not None or changes.state is not None:
+        # A role or state the user already has is no change (a Memos client sends back the
+        # whole User it read): only a different one needs an admin.
+        if changes.role not in (None, user.role) or changes.state not in (None, user.state):
             if not caller.is_admin:
                 raise PermissionDenied("only an admin may change role or state")
-            if caller.user_id == user.id and (
-                (changes.role not in (None, user.role)) or (changes.state not in (None, user.state))
-            ):
+            if caller.user_id == user.id:
                 # An admin demoting or archiving themselves could leave nobody to undo it.
                 raise InvalidArgument("an admin cannot change their own role or state")
         validate_profile(

@@ -274,7 +274,9 @@ class ApiServices:
     def accounts(self) -> Accounts:
         from auth.accounts import Accounts
 
-        return Accounts(self.users, self.settings, self.throttle, self.clock, self.config.bcrypt_cost)
+        return Accounts(
+            self.users, self.settings, self.throttle, self.clock, self.config.bcrypt_cost, self.audit
+        )
 
     @functools.cached_property
     def recent_sign_in(self) -> RecentSignIn:

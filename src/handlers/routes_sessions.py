@@ -90,8 +90,12 @@ def current_session() -> JsonResponse:
 def end_current_session() -> JsonResponse:
     app = services()
     caller = principal(router.current_event)
-    if caller.auth_method is AuthMethod.SESSION:
-        app.sessions.revoke_cookie(_session_cookie(), caller.user_id)
+    # The session the caller came with, or one its browser holds beside an access token (as
+    # sign-out): a cookie the browser is told to drop must not stay valid on the server. A
+    # PAT is automation's, not the browser's: it ends no session here.
+    session = _session_cookie()
+    if session and caller.auth_method is not AuthMethod.PAT:
+        app.sessions.revoke_cookie(session, caller.user_id)
     return json_response(Empty(), cookies=[clear_cookie(SESSION_COOKIE, _headers(), app.config.is_local)])
 
 

@@ -6,11 +6,13 @@ from typing import Any
 
 import pytest
 
+from auth.audit import AuditEvent, CredentialKind
 from auth.errors import AlreadyExists, InvalidArgument, PermissionDenied
 from auth.models import Role, State
 from auth.principal import AuthMethod, Principal
 from auth.stores.user_store import user_to_item
 from auth.wiring import ApiServices
+from tests.support.audit import RecordingAudit
 
 PASSWORD = "correct horse battery"
 IP = "198.51.100.1"
@@ -40,6 +42,20 @@ def test_sign_up_that_loses_the_race_to_be_first_becomes_a_user(
     late = api.accounts.sign_up("bob", PASSWORD)
     assert late.role is Role.USER
     assert api.users.get_by_username("bob") == late
+
+
+def test_every_account_made_by_sign_up_is_audited(api: ApiServices, audit: RecordingAudit) -> None:
+    first = api.accounts.sign_up("alice", PASSWORD)
+    second = api.accounts.sign_up("bob", PASSWORD)
+    admin = Principal(first.id, "alice", Role.ADMIN, AuthMethod.ACCESS_TOKEN)
+    third = api.accounts.sign_up("carol", PASSWORD, caller=admin)
+    with pytest.raises(AlreadyExists):
+        api.accounts.sign_up("Bob", PASSWORD)
+    assert audit.events == [
+        (AuditEvent.CREATED, CredentialKind.ACCOUNT, first.id, "", "signed up as ADMIN"),
+        (AuditEvent.CREATED, CredentialKind.ACCOUNT, second.id, "", "signed up as USER"),
+        (AuditEvent.CREATED, CredentialKind.ACCOUNT, third.id, "", f"created by admin {first.id} as USER"),
+    ]
 
 
 def test_duplicate_username_is_refused_whatever_the_case(api: ApiServices) -> None:

@@ -288,6 +288,19 @@ def test_ending_the_current_session_revokes_it_and_clears_the_cookie(
     assert_refused(authorizer_services, cookie)
 
 
+def test_ending_the_current_session_with_an_access_token_revokes_the_session_cookie_it_clears(
+    api: ApiServices, authorizer_services: AuthorizerServices, people: People
+) -> None:
+    # A page holding both an access token and a session cookie: the cookie it is told to drop
+    # must not stay valid on the server; another user's cookie is left alone, as by sign-out.
+    own, others = session_cookie(session_sign_in(api, "alice")), session_cookie(session_sign_in(api, "bob"))
+    for cookie in (own, others):
+        answer = call_api(api, "DELETE", CURRENT, CURRENT, as_(people.alice), cookies=[cookie_pair(cookie)])
+        assert (answer.status, answer.body) == (200, {}) and "1970" in session_cookie(answer)
+    assert_refused(authorizer_services, own)
+    assert via_cookie(authorizer_services, others)["username"] == "bob"
+
+
 def test_sign_out_revokes_the_session_and_clears_both_cookies(
     api: ApiServices, authorizer_services: AuthorizerServices, people: People
 ) -> None:

@@ -102,6 +102,7 @@ def test_audit_records_created_first_use_reuse_and_revocation(
     user = api.users.get_by_username("alice")
     assert user is not None
     assert [(event, kind, user_id, credential) for event, kind, user_id, credential, _ in audit.events] == [
+        (AuditEvent.CREATED, CredentialKind.ACCOUNT, user.id, ""),  # her sign-up
         (AuditEvent.CREATED, CredentialKind.REFRESH_TOKEN, user.id, family),
         (AuditEvent.FIRST_USED, CredentialKind.REFRESH_TOKEN, user.id, family),
         (AuditEvent.REUSE_REFUSED, CredentialKind.REFRESH_TOKEN, user.id, family),

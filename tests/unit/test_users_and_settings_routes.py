@@ -130,6 +130,18 @@ def test_only_an_admin_changes_role_or_state(api: ApiServices, change: dict[str,
     assert status == 200 and set(change.items()) <= set(body.items())
 
 
+def test_a_user_sending_back_their_whole_user_with_its_role_and_state_changes_only_the_rest(
+    api: ApiServices,
+) -> None:
+    # A Memos client edits the User it read and sends it whole: naming the role and state
+    # the user already has is no change of either, and needs no admin.
+    _, user = call("GET", "/api/v1/users/alice", USER, caller=as_user(api, "alice"))
+    status, body = call(
+        "PATCH", "/api/v1/users/alice", USER, caller=as_user(api, "alice"), body={**user, "displayName": "Al"}
+    )
+    assert status == 200 and (body["displayName"], body["role"], body["state"]) == ("Al", "USER", "NORMAL")
+
+
 def test_admin_cannot_demote_themselves(api: ApiServices) -> None:
     assert (
         call("PATCH", "/api/v1/users/admin", USER, caller=as_user(api, "admin"), body={"role": "USER"})[0]
