@@ -268,6 +268,30 @@ def test_a_sign_in_racing_an_admins_removal_does_not_survive_it(
         api.sessions.create(people.alice, CLIENT)
 
 
+def test_a_sign_in_with_the_totp_an_admin_is_removing_does_not_survive_it(
+    api: ApiServices, clock: FakeClock, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The intruder (alice's password and TOTP secret) signs in, both steps, after the admin's
+    # removal began to end alice's logins and before the factor is gone: that login ends too.
+    enrolled = enrol_totp(api, people.alice)
+    next_step(clock)
+    removal = api.factor_store.remove_totp
+    intruder: list[Any] = []
+
+    def the_intruder_signs_in_first(*args: Any) -> bool:
+        if not intruder:
+            challenge = challenge_of(password_step(api, SIGN_IN, people.alice))
+            intruder.append(
+                second_step(api, SIGN_IN, challenge, totpCode=code_at(enrolled.secret, clock.now()))
+            )
+        return removal(*args)
+
+    monkeypatch.setattr(api.factor_store, "remove_totp", the_intruder_signs_in_first)
+    assert factor_call(api, routes.REMOVE_TOTP, people.alice, caller=people.admin).status == 200
+    assert intruder and intruder[0].status == 200, "the intruder's sign-in was not interleaved"
+    assert api.logins.list_for_user(people.alice.id) == []
+
+
 def test_an_admins_removal_of_a_totp_that_is_not_there_is_a_404_that_ends_nothing(
     api: ApiServices, clock: FakeClock, people: People, audit: RecordingAudit
 ) -> None:

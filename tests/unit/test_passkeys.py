@@ -433,6 +433,31 @@ def test_an_admins_removal_needs_the_admins_recent_sign_in_and_ends_every_login(
     assert (AuditEvent.REVOKED, passkey["id"], f"removed by admin {people.admin.id}") in trail.events()
 
 
+def test_a_sign_in_with_the_passkey_an_admin_is_removing_does_not_survive_it(
+    api: ApiServices,
+    clock: FakeClock,
+    people: People,
+    authenticator: SoftAuthenticator,
+    passkey: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The intruder's passkey signs in after the admin's removal began to end alice's logins
+    # and before the passkey is gone: that sign-in must end with the removal too.
+    removal = api.passkey_store.remove
+    intruder: list[Any] = []
+
+    def the_intruder_signs_in_first(*args: Any) -> bool:
+        if not intruder:
+            intruder.append(passkey_sign_in(api, SIGN_IN, authenticator.assert_(sign_in_options(api))))
+        return removal(*args)
+
+    monkeypatch.setattr(api.passkey_store, "remove", the_intruder_signs_in_first)
+    clock.advance(1)
+    assert remove(api, people, passkey["id"], caller=people.admin).status == 200
+    assert intruder and intruder[0].status == 200, "the intruder's sign-in was not interleaved"
+    assert api.logins.list_for_user(people.alice.id) == []
+
+
 def test_someone_elses_passkey_id_is_not_found(
     api: ApiServices, people: People, authenticator: SoftAuthenticator
 ) -> None:
