@@ -611,6 +611,14 @@ BAD_SECOND_STEPS: list[tuple[str, Any]] = [
     ("both codes", {"totpCode": "123456", "recoveryCode": "aaaa-aaaa-aaaa"}),
     ("no code", {}),
     ("a code that is not a string", {"totpCode": 123456}),
+    # Malformed, so no guess at all: refused before the challenge or the throttle is touched.
+    ("a five-digit code", {"totpCode": "12345"}),
+    ("a seven-digit code", {"totpCode": "1234567"}),
+    ("a code of Arabic-Indic digits", {"totpCode": "\u0661\u0662\u0663\u0664\u0665\u0666"}),
+    ("a code of full-width digits", {"totpCode": "\uff11\uff12\uff13\uff14\uff15\uff16"}),
+    ("a code with a space", {"totpCode": "123 456"}),
+    ("a recovery code outside the alphabet", {"recoveryCode": "aaaa-aaaa-aaa1"}),
+    ("a recovery code too short", {"recoveryCode": "aaaa-aaaa-aaa"}),
 ]
 
 
@@ -620,10 +628,12 @@ def test_bad_second_steps_are_400s_that_change_nothing(
 ) -> None:
     enrolled, challenge = challenged(api, clock, people.alice)
     before = challenges(aws)
+    throttled = throttle_items(api, aws)
     answer = sign_in_call(api, SIGN_IN, {"mfaCredentials": {"challenge": challenge, **code}})
     assert answer.status == 400 and answer.body["code"] == 3 and answer.body["details"] == []
     assert answer.cookies == []
     assert challenges(aws) == before
+    assert throttle_items(api, aws) == throttled
     assert second_step(api, SIGN_IN, challenge, totpCode=code_at(enrolled.secret, clock.now())).status == 200
 
 
