@@ -226,6 +226,8 @@ def test_the_same_credential_cannot_be_registered_twice(
         ({"cose_key": cose_rsa(odd_modulus(2048), 65537, alg=-37)}, "unsupported credential public key alg"),
         ({"cose_key": cose_okp(ED25519, alg=-7)}, "OKP public key with alg -7"),
         ({"cose_key": cose_okp(ED25519, crv=4)}, "OKP public key with alg -8 and crv 4"),
+        # WebAuthn Level 3 §7.1: a credential id over 1,023 bytes fails the ceremony.
+        ({"credential_id": bytes(1024)}, "credential id of 1024 bytes"),
     ],
     ids=[
         "origin",
@@ -242,6 +244,7 @@ def test_the_same_credential_cannot_be_registered_twice(
         "rsa-as-ps256",
         "okp-as-es256",
         "x25519",
+        "credential-id-too-long",
     ],
 )
 def test_a_registration_that_does_not_verify_stores_nothing(
@@ -261,6 +264,14 @@ def test_a_registration_that_does_not_verify_stores_nothing(
     # The challenge was used up by the refusal: a correct answer to it is refused now.
     retried = register_with(api, people, authenticator.register(options))
     assert (retried.status, retried.body["message"]) == (400, INVALID_CEREMONY)
+
+
+def test_a_credential_id_of_1023_bytes_is_registered_and_signs_in(
+    api: ApiServices, people: People, authenticator: SoftAuthenticator
+) -> None:
+    credential = authenticator.register(registration_options(api, people), credential_id=b"\x01" * 1023)
+    assert register_with(api, people, credential).status == 200
+    assert passkey_sign_in(api, SIGN_IN, authenticator.assert_(sign_in_options(api))).status == 200
 
 
 def test_an_ed25519_key_is_registered(
