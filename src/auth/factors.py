@@ -11,6 +11,7 @@ Passkeys are auth.passkeys.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -153,12 +154,12 @@ class Factors:
         (the admin's recent sign-in; every login of the user ends)."""
         self._changes.require_recent_sign_in(caller)
         # Refused before anything ends: a removal of nothing changes nothing.
-        if self._store.get_totp(owner.id) is None:
+        record = self._store.get_totp(owner.id)
+        if record is None:
             raise NotFound("TOTP is not set up")
-        self._changes.before_removal(caller, owner, "second factor")
-        removed = self._store.delete_totp(owner.id)
-        if removed is None:
+        removal = functools.partial(self._store.remove_totp, record)
+        if not self._changes.remove(caller, owner, "second factor", removal):
             raise NotFound("TOTP is not set up")
-        if removed.enabled:
+        if record.enabled:
             for kind in (CredentialKind.TOTP, CredentialKind.RECOVERY_CODES):
-                self._changes.removed(kind, caller, owner, removed.enrolment_id)
+                self._changes.removed(kind, caller, owner, record.enrolment_id)

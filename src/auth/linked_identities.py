@@ -14,6 +14,7 @@ deleted, its links (auth.identity_providers).
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 from auth.audit import AuditEvent, CredentialKind, by_whom
@@ -88,8 +89,8 @@ class LinkedIdentities:
         if not owner.password_hash and len(links) == 1:
             whose = "your" if caller.user_id == owner.id else "the user's"
             raise FailedPrecondition(f"this identity is {whose} only way to sign in; it cannot be unlinked")
-        self._changes.before_removal(caller, owner, "linked identity")
-        if not self._store.delete_link(link):
+        removal = functools.partial(self._store.delete_link, link)
+        if not self._changes.remove(caller, owner, "linked identity", removal):
             raise NotFound("linked identity not found")
         self._audit(
             AuditEvent.REVOKED,

@@ -155,7 +155,12 @@ class MfaSignIn:
         given = [proof.totp_code, proof.recovery_code, proof.passkey]
         if sum(value is not None for value in given) != 1:
             raise InvalidArgument("mfaCredentials needs exactly one of totpCode, recoveryCode and passkey")
-        # A malformed assertion is refused before anything is read or counted.
+        # A malformed code or assertion is refused before anything is read or counted: it is
+        # no guess (confirming an enrolment refuses a malformed code the same way).
+        if proof.totp_code is not None and not totp.is_well_formed(proof.totp_code):
+            raise InvalidArgument(f"totpCode must be {totp.DIGITS} digits")
+        if proof.recovery_code is not None and recovery_codes.normalised(proof.recovery_code) is None:
+            raise InvalidArgument("recoveryCode is not a recovery code")
         presented = None if proof.passkey is None else passkey_ceremonies.read_assertion(proof.passkey)
         now = int(self._clock.now())
         challenge = self._live_challenge(proof.challenge, now)
@@ -191,10 +196,9 @@ class MfaSignIn:
             kind = CredentialKind.TOTP
         else:
             assert proof.recovery_code is not None
-            bare = recovery_codes.normalised(proof.recovery_code)
-            code_hash = None if bare is None else recovery_codes.hash_code(bare)
+            code_hash = recovery_codes.hash_code(proof.recovery_code)
             # A set lookup of the hash: nothing secret is compared in Python.
-            if code_hash is None or code_hash not in record.recovery_hashes:
+            if code_hash not in record.recovery_hashes:
                 self._wrong(user, challenge, source_ip, CredentialKind.RECOVERY_CODES, AuditEvent.REFUSED)
             refused = self._store.spend_recovery_code(record, code_hash, challenge, now, MAX_WRONG_CODES)
             kind = CredentialKind.RECOVERY_CODES

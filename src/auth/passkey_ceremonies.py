@@ -8,8 +8,9 @@ signature with the registered key and its algorithm (ES256, EdDSA or RS256), att
 signature counter that grows unless it is 0. What this module adds is the policy (which
 algorithms, UV required, discoverable credentials), a registered key that can verify a
 signature of its algorithm (the library stores any key whose `alg` it supports, even one
-that never could), and telling a counter that did not grow from any other refusal, since
-that one means a cloned authenticator and is audited so.
+that never could), a credential id of at most 1,023 bytes, and telling a counter that did
+not grow from any other refusal, since that one means a cloned authenticator and is
+audited so.
 
 Importing py_webauthn costs the API a noticeable share of its cold start (it brings
 pyOpenSSL, asn1 and CBOR: ~0.5 s on a loaded machine), so each function imports what it
@@ -35,6 +36,9 @@ ALGORITHMS = (ES256, EDDSA, RS256)
 # The FIDO Alliance's authenticator requirements and NIST SP 800-131A/800-57 put RSA at 2048
 # bits at least: a shorter modulus can be factored, and its passkey forged.
 MIN_RSA_BITS = 2048
+# WebAuthn Level 3 §7.1 ("Registering a New Credential"): a longer credential id fails the
+# ceremony (py_webauthn does not check it).
+MAX_CREDENTIAL_ID_BYTES = 1023
 
 
 def _malformed() -> tuple[type[Exception], ...]:
@@ -213,6 +217,10 @@ def verify_registration(rp: RelyingParty, credential: Mapping[str, Any], challen
         _check_usable_key(verified.credential_public_key)
     except _malformed() as exc:
         raise PasskeyRefused(str(exc) or type(exc).__name__) from exc
+    if len(verified.credential_id) > MAX_CREDENTIAL_ID_BYTES:
+        raise PasskeyRefused(
+            f"a credential id of {len(verified.credential_id)} bytes is longer than {MAX_CREDENTIAL_ID_BYTES}"
+        )
     transports = tuple(t.value for t in parsed.response.transports or ())
     return Registered(
         credential_id=verified.credential_id,

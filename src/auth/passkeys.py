@@ -17,6 +17,7 @@ when a ceremony runs.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 import secrets
@@ -158,8 +159,7 @@ class Passkeys:
         record = self._store.get(passkey_id)
         if record is None or record.user_id != owner.id:
             raise NotFound("passkey not found")
-        self._changes.before_removal(caller, owner, "passkey")
-        if not self._store.remove(record):
+        if not self._changes.remove(caller, owner, "passkey", functools.partial(self._store.remove, record)):
             raise NotFound("passkey not found")
         self._changes.removed(CredentialKind.PASSKEY, caller, owner, record.passkey_id)
 

@@ -293,7 +293,7 @@ class ApiServices:
     def factor_changes(self) -> FactorChanges:
         from auth.factor_changes import FactorChanges
 
-        return FactorChanges(self.recent_sign_in, self.revocation, self.clock, self.audit)
+        return FactorChanges(self.recent_sign_in, self.revocation, self.users, self.clock, self.audit)
 
     @functools.cached_property
     def factors(self) -> Factors:

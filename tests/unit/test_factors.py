@@ -268,6 +268,30 @@ def test_a_sign_in_racing_an_admins_removal_does_not_survive_it(
         api.sessions.create(people.alice, CLIENT)
 
 
+def test_a_sign_in_with_the_totp_an_admin_is_removing_does_not_survive_it(
+    api: ApiServices, clock: FakeClock, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The intruder (alice's password and TOTP secret) signs in, both steps, after the admin's
+    # removal began to end alice's logins and before the factor is gone: that login ends too.
+    enrolled = enrol_totp(api, people.alice)
+    next_step(clock)
+    removal = api.factor_store.remove_totp
+    intruder: list[Any] = []
+
+    def the_intruder_signs_in_first(*args: Any) -> bool:
+        if not intruder:
+            challenge = challenge_of(password_step(api, SIGN_IN, people.alice))
+            intruder.append(
+                second_step(api, SIGN_IN, challenge, totpCode=code_at(enrolled.secret, clock.now()))
+            )
+        return removal(*args)
+
+    monkeypatch.setattr(api.factor_store, "remove_totp", the_intruder_signs_in_first)
+    assert factor_call(api, routes.REMOVE_TOTP, people.alice, caller=people.admin).status == 200
+    assert intruder and intruder[0].status == 200, "the intruder's sign-in was not interleaved"
+    assert api.logins.list_for_user(people.alice.id) == []
+
+
 def test_an_admins_removal_of_a_totp_that_is_not_there_is_a_404_that_ends_nothing(
     api: ApiServices, clock: FakeClock, people: People, audit: RecordingAudit
 ) -> None:
@@ -587,6 +611,14 @@ BAD_SECOND_STEPS: list[tuple[str, Any]] = [
     ("both codes", {"totpCode": "123456", "recoveryCode": "aaaa-aaaa-aaaa"}),
     ("no code", {}),
     ("a code that is not a string", {"totpCode": 123456}),
+    # Malformed, so no guess at all: refused before the challenge or the throttle is touched.
+    ("a five-digit code", {"totpCode": "12345"}),
+    ("a seven-digit code", {"totpCode": "1234567"}),
+    ("a code of Arabic-Indic digits", {"totpCode": "\u0661\u0662\u0663\u0664\u0665\u0666"}),
+    ("a code of full-width digits", {"totpCode": "\uff11\uff12\uff13\uff14\uff15\uff16"}),
+    ("a code with a space", {"totpCode": "123 456"}),
+    ("a recovery code outside the alphabet", {"recoveryCode": "aaaa-aaaa-aaa1"}),
+    ("a recovery code too short", {"recoveryCode": "aaaa-aaaa-aaa"}),
 ]
 
 
@@ -596,10 +628,12 @@ def test_bad_second_steps_are_400s_that_change_nothing(
 ) -> None:
     enrolled, challenge = challenged(api, clock, people.alice)
     before = challenges(aws)
+    throttled = throttle_items(api, aws)
     answer = sign_in_call(api, SIGN_IN, {"mfaCredentials": {"challenge": challenge, **code}})
     assert answer.status == 400 and answer.body["code"] == 3 and answer.body["details"] == []
     assert answer.cookies == []
     assert challenges(aws) == before
+    assert throttle_items(api, aws) == throttled
     assert second_step(api, SIGN_IN, challenge, totpCode=code_at(enrolled.secret, clock.now())).status == 200
 
 

@@ -226,6 +226,8 @@ def test_the_same_credential_cannot_be_registered_twice(
         ({"cose_key": cose_rsa(odd_modulus(2048), 65537, alg=-37)}, "unsupported credential public key alg"),
         ({"cose_key": cose_okp(ED25519, alg=-7)}, "OKP public key with alg -7"),
         ({"cose_key": cose_okp(ED25519, crv=4)}, "OKP public key with alg -8 and crv 4"),
+        # WebAuthn Level 3 §7.1: a credential id over 1,023 bytes fails the ceremony.
+        ({"credential_id": bytes(1024)}, "credential id of 1024 bytes"),
     ],
     ids=[
         "origin",
@@ -242,6 +244,7 @@ def test_the_same_credential_cannot_be_registered_twice(
         "rsa-as-ps256",
         "okp-as-es256",
         "x25519",
+        "credential-id-too-long",
     ],
 )
 def test_a_registration_that_does_not_verify_stores_nothing(
@@ -261,6 +264,14 @@ def test_a_registration_that_does_not_verify_stores_nothing(
     # The challenge was used up by the refusal: a correct answer to it is refused now.
     retried = register_with(api, people, authenticator.register(options))
     assert (retried.status, retried.body["message"]) == (400, INVALID_CEREMONY)
+
+
+def test_a_credential_id_of_1023_bytes_is_registered_and_signs_in(
+    api: ApiServices, people: People, authenticator: SoftAuthenticator
+) -> None:
+    credential = authenticator.register(registration_options(api, people), credential_id=b"\x01" * 1023)
+    assert register_with(api, people, credential).status == 200
+    assert passkey_sign_in(api, SIGN_IN, authenticator.assert_(sign_in_options(api))).status == 200
 
 
 def test_an_ed25519_key_is_registered(
@@ -431,6 +442,31 @@ def test_an_admins_removal_needs_the_admins_recent_sign_in_and_ends_every_login(
     assert passkeys_of(api, people) == [] and api.logins.list_for_user(people.alice.id) == []
     assert refused_after_the_lag(api, clock, access_token)
     assert (AuditEvent.REVOKED, passkey["id"], f"removed by admin {people.admin.id}") in trail.events()
+
+
+def test_a_sign_in_with_the_passkey_an_admin_is_removing_does_not_survive_it(
+    api: ApiServices,
+    clock: FakeClock,
+    people: People,
+    authenticator: SoftAuthenticator,
+    passkey: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The intruder's passkey signs in after the admin's removal began to end alice's logins
+    # and before the passkey is gone: that sign-in must end with the removal too.
+    removal = api.passkey_store.remove
+    intruder: list[Any] = []
+
+    def the_intruder_signs_in_first(*args: Any) -> bool:
+        if not intruder:
+            intruder.append(passkey_sign_in(api, SIGN_IN, authenticator.assert_(sign_in_options(api))))
+        return removal(*args)
+
+    monkeypatch.setattr(api.passkey_store, "remove", the_intruder_signs_in_first)
+    clock.advance(1)
+    assert remove(api, people, passkey["id"], caller=people.admin).status == 200
+    assert intruder and intruder[0].status == 200, "the intruder's sign-in was not interleaved"
+    assert api.logins.list_for_user(people.alice.id) == []
 
 
 def test_someone_elses_passkey_id_is_not_found(

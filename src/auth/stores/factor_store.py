@@ -157,8 +157,27 @@ class FactorStore:
             is not None
         )
 
+    def remove_totp(self, record: TotpRecord, also: dict[str, Any] | None = None) -> bool:
+        """Remove the enrolment `record` names, as it was read (so the audit trail names what
+        went), with its recovery codes, and write `also` (another transaction item) in the
+        same transaction; False when it is gone or changed, or `also`'s condition failed."""
+        delete: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": prefixed_key(TOTP_PREFIX, record.user_id),
+            "ConditionExpression": "enrolmentId = :enrolment AND enabled = :enabled",
+            "ExpressionAttributeValues": dynamo.expression_values(
+                {":enrolment": record.enrolment_id, ":enabled": record.enabled}
+            ),
+        }
+        if also is None:
+            return dynamo.conditional_write(self._client.delete_item, **delete) is not None
+        reasons = dynamo.write_transaction(self._client, [{"Delete": delete}, also])
+        # A transaction that failed no condition is Unavailable (failed_conditions).
+        return reasons is None or not any(dynamo.failed_conditions(reasons, 2))
+
     def delete_totp(self, user_id: int) -> TotpRecord | None:
-        """Remove the factor and its recovery codes; what was removed, if anything."""
+        """Remove the factor and its recovery codes whatever they are (the user is being
+        deleted); what was removed, if anything."""
         with dynamo.translated_errors():
             response = self._client.delete_item(
                 TableName=self._table, Key=prefixed_key(TOTP_PREFIX, user_id), ReturnValues="ALL_OLD"

@@ -224,20 +224,23 @@ class IdpStore:
             return Created.USERNAME_TAKEN
         raise Unavailable("storage unavailable")
 
-    def delete_link(self, link: LinkRecord) -> bool:
-        """Remove this very link (same user and id); False when it is gone or was replaced."""
-        return (
-            dynamo.conditional_write(
-                self._client.delete_item,
-                TableName=self._links,
-                Key=_link_key(link.provider_id, link.extern_uid),
-                ConditionExpression="userId = :user AND linkId = :link",
-                ExpressionAttributeValues=dynamo.expression_values(
-                    {":user": link.user_id, ":link": link.link_id}
-                ),
-            )
-            is not None
-        )
+    def delete_link(self, link: LinkRecord, also: dict[str, Any] | None = None) -> bool:
+        """Remove this very link (same user and id), with `also` (another transaction item)
+        in the same transaction when given; False when it is gone or was replaced, or
+        `also`'s condition failed."""
+        delete: dict[str, Any] = {
+            "TableName": self._links,
+            "Key": _link_key(link.provider_id, link.extern_uid),
+            "ConditionExpression": "userId = :user AND linkId = :link",
+            "ExpressionAttributeValues": dynamo.expression_values(
+                {":user": link.user_id, ":link": link.link_id}
+            ),
+        }
+        if also is None:
+            return dynamo.conditional_write(self._client.delete_item, **delete) is not None
+        reasons = dynamo.write_transaction(self._client, [{"Delete": delete}, also])
+        # A transaction that failed no condition is Unavailable (failed_conditions).
+        return reasons is None or not any(dynamo.failed_conditions(reasons, 2))
 
     def _links_of_provider(self, provider_id: str) -> Iterator[LinkRecord]:
         paginator = self._client.get_paginator("query")

@@ -184,9 +184,10 @@ class PasskeyStore:
         user_gone, duplicate, full, ceremony_failed = dynamo.failed_conditions(reasons, len(items))
         return AddRefused(user_gone=user_gone, duplicate=duplicate, full=full, ceremony=ceremony_failed)
 
-    def remove(self, record: PasskeyRecord) -> bool:
-        """Remove the passkey from its user's list and the table together; False when it
-        was gone already."""
+    def remove(self, record: PasskeyRecord, also: dict[str, Any] | None = None) -> bool:
+        """Remove the passkey from its user's list and the table together, with `also`
+        (another transaction item) when given; False when it was gone already, or `also`'s
+        condition failed."""
         items = [
             {
                 "Delete": {
@@ -208,10 +209,13 @@ class PasskeyStore:
                 }
             },
         ]
+        if also is not None:
+            items.append(also)
         reasons = dynamo.write_transaction(self._client, items)
         if reasons is None:
             return True
-        if dynamo.failed_conditions(reasons, len(items))[0]:
+        passkey_gone, _, also_failed = dynamo.failed_conditions(reasons, 3)
+        if passkey_gone or also_failed:
             return False
         raise Unavailable("storage unavailable")
 

@@ -214,6 +214,13 @@ class UserStore:
         if dynamo.conditional_write(self._client.update_item, **self._update_request(before, after)) is None:
             raise NotFound("user not found")
 
+    def update_item(self, before: User, after: User) -> dict[str, Any]:
+        """`update` as a transaction item, for a change that must be stored together with
+        another item's (a factor an admin removes, with the cut-off that ends the logins)."""
+        if after.as_owner != before.as_owner:
+            raise ValueError("role and state change with PatStore.update_owner")
+        return {"Update": self._update_request(before, after)}
+
     def update_with_tokens(self, before: User, after: User, token_count: int) -> dict[str, Any]:
         """The update as a transaction item, which holds only while the user's role and state
         are still `before`'s and they have exactly `token_count` personal access tokens (the
