@@ -234,6 +234,16 @@ def failed_conditions(reasons: Sequence[str], count: int) -> list[bool]:
     return failed
 
 
+def delete_with(client: Any, delete: dict[str, Any], also: dict[str, Any] | None) -> bool:
+    """Run a conditional Delete (its request), in one transaction with `also` (another
+    transaction item) when given: False when its condition, or `also`'s, failed."""
+    if also is None:
+        return conditional_write(client.delete_item, **delete) is not None
+    reasons = write_transaction(client, [{"Delete": delete}, also])
+    # A transaction that failed no condition is Unavailable (failed_conditions).
+    return reasons is None or not any(failed_conditions(reasons, 2))
+
+
 # BatchGetItem's limit of keys in one request; keys it leaves unprocessed (throttling) are
 # asked again, after a jittered pause that doubles each time.
 MAX_BATCH_GET_KEYS = 100

@@ -169,11 +169,7 @@ class FactorStore:
                 {":enrolment": record.enrolment_id, ":enabled": record.enabled}
             ),
         }
-        if also is None:
-            return dynamo.conditional_write(self._client.delete_item, **delete) is not None
-        reasons = dynamo.write_transaction(self._client, [{"Delete": delete}, also])
-        # A transaction that failed no condition is Unavailable (failed_conditions).
-        return reasons is None or not any(dynamo.failed_conditions(reasons, 2))
+        return dynamo.delete_with(self._client, delete, also)
 
     def delete_totp(self, user_id: int) -> TotpRecord | None:
         """Remove the factor and its recovery codes whatever they are (the user is being

@@ -236,11 +236,7 @@ class IdpStore:
                 {":user": link.user_id, ":link": link.link_id}
             ),
         }
-        if also is None:
-            return dynamo.conditional_write(self._client.delete_item, **delete) is not None
-        reasons = dynamo.write_transaction(self._client, [{"Delete": delete}, also])
-        # A transaction that failed no condition is Unavailable (failed_conditions).
-        return reasons is None or not any(dynamo.failed_conditions(reasons, 2))
+        return dynamo.delete_with(self._client, delete, also)
 
     def _links_of_provider(self, provider_id: str) -> Iterator[LinkRecord]:
         paginator = self._client.get_paginator("query")
