@@ -10,10 +10,10 @@ to the claims of the identity it was issued for.
   endpoint it names a URL auth.outbound_http may call); the code is exchanged the same
   way, and the ID token is verified (OIDC Core §3.1.3.7) with PyJWT: the signature against
   the provider's JWKS through `PyJWKClient` (keys cached, fetched again for an unknown
-  `kid`), an asymmetric algorithm only, `iss`, `aud` (the client id; `azp` when there are
-  several), `exp` on the injectable clock, and the `nonce` when the client sent one. Claims
-  the token lacks are read from the userinfo endpoint, whose `sub` must be the token's
-  (OIDC Core §5.3.2).
+  `kid`), an asymmetric algorithm only and a key of its type, `iss`, `aud` (the client id;
+  `azp` when there are several), `exp` on the injectable clock, and the `nonce` when the
+  client sent one. Claims the token lacks are read from the userinfo endpoint, whose `sub`
+  must be the token's (OIDC Core §5.3.2).
 
 Every failure of the provider's answers is ProviderRefused (400, a reason for the audit
 trail, never the code or a token); a provider that cannot be reached or is slow is
@@ -45,19 +45,20 @@ JWKS_MAX_AGE_SECONDS = 300
 # Clock skew allowed between the provider and this service on `exp` and `iat`.
 LEEWAY_SECONDS = 60
 # The algorithms an ID token may be signed with: the provider's public keys only (an HS256
-# token keyed with the client secret is not accepted).
-ASYMMETRIC_ALGORITHMS = (
-    "RS256",
-    "RS384",
-    "RS512",
-    "PS256",
-    "PS384",
-    "PS512",
-    "ES256",
-    "ES384",
-    "ES512",
-    "EdDSA",
-)
+# token keyed with the client secret is not accepted), each with the JWK key type (`kty`)
+# it verifies with (RFC 7518 §6.1, RFC 8037 §2).
+ASYMMETRIC_ALGORITHMS = {
+    "RS256": "RSA",
+    "RS384": "RSA",
+    "RS512": "RSA",
+    "PS256": "RSA",
+    "PS384": "RSA",
+    "PS512": "RSA",
+    "ES256": "EC",
+    "ES384": "EC",
+    "ES512": "EC",
+    "EdDSA": "OKP",
+}
 # An OAuth error code (RFC 6749 §5.2) is safe to repeat; anything else of the answer is not.
 _ERROR_CODE = re.compile(r"[a-z_]{1,64}")
 INVALID_GRANT = "invalid_grant"
@@ -293,6 +294,11 @@ class ProviderProtocol:
                 if len(signing) != 1:
                     raise ProviderRefused("the ID token names no key", "id_token: no kid")
                 key = signing[0]
+            if key.key_type != ASYMMETRIC_ALGORITHMS[algorithm]:
+                # PyJWT would fail on the mismatch with a TypeError: the provider's fault.
+                raise ProviderRefused(
+                    "the ID token's key is not of its algorithm's type", "id_token: key type"
+                )
             claims: dict[str, Any] = jwt.decode(
                 id_token,
                 key.key,
@@ -313,6 +319,11 @@ class ProviderProtocol:
             raise ProviderRefused(
                 "the ID token is signed with an unknown key", "id_token: unknown key"
             ) from None
+        except jwt.PyJWKSetError:
+            # No keys, `keys` not a list, or none PyJWT can use: the set proves nothing.
+            raise ProviderRefused(
+                "the provider's key set holds no usable key", "jwks: no usable key"
+            ) from None
         except jwt.InvalidAudienceError:
             raise ProviderRefused("the ID token is for another client", "id_token: wrong aud") from None
         except jwt.InvalidIssuerError:
@@ -321,7 +332,9 @@ class ProviderProtocol:
             raise ProviderRefused(
                 "the ID token's signature is not valid", "id_token: bad signature"
             ) from None
-        except (jwt.InvalidTokenError, jwt.PyJWKError):
+        except jwt.PyJWTError:
+            # Any other: a malformed token, or a key PyJWT refuses for it (InvalidKeyError: an
+            # EC key of another curve than the algorithm's).
             raise ProviderRefused("the ID token is not valid", "id_token: invalid") from None
         now = self._clock.now()
         expires, issued = claims.get("exp"), claims.get("iat")

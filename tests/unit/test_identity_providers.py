@@ -6,6 +6,7 @@ linking, second factors after the provider, and every way a provider's answer ca
 from __future__ import annotations
 
 import base64
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -786,6 +787,80 @@ def test_an_id_token_that_does_not_verify_is_a_400_and_no_sign_in(
     answer = sso_sign_in(api, sso("scripted", "any-code"))
     assert answer.status == 400 and answer.body["code"] == 3, answer.body
     assert api.users.get_by_username("scripted") is None
+
+
+def _ec_token(scripted: ScriptedProvider, algorithm: str = "ES256") -> str:
+    """An ID token signed with a P-256 key under the kid of the script's RSA key."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    now = int(time.time())
+    claims = {"iss": scripted.url, "sub": "s", "aud": "scripted-client", "iat": now, "exp": now + 300}
+    token = jwt.encode(
+        claims, ec.generate_private_key(ec.SECP256R1()), algorithm="ES256", headers={"kid": "k1"}
+    )
+    if algorithm == "ES256":
+        return token
+    # The same signature under another EC algorithm's name: PyJWT refuses the curve.
+    _, payload, signature = token.split(".")
+    header = base64.urlsafe_b64encode(f'{{"alg":"{algorithm}","kid":"k1"}}'.encode()).rstrip(b"=")
+    return f"{header.decode()}.{payload}.{signature}"
+
+
+def _ec_jwks(scripted: ScriptedProvider) -> dict[str, Any]:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    public = json.loads(
+        jwt.algorithms.ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP256R1()).public_key())
+    )
+    return {"keys": [{**public, "kid": "k1", "use": "sig"}]}
+
+
+@pytest.mark.parametrize(
+    ("keys", "token", "status", "message"),
+    [
+        pytest.param(lambda s: json_reply({"keys": []}), None, 400, "no usable key", id="no keys"),
+        pytest.param(lambda s: json_reply({}), None, 400, "no usable key", id="no keys member"),
+        pytest.param(lambda s: json_reply({"keys": "k1"}), None, 400, "no usable key", id="keys not a list"),
+        pytest.param(
+            lambda s: json_reply({"keys": [{"kty": "RSA", "kid": "k1"}, {"kty": "nope"}]}),
+            None,
+            400,
+            "no usable key",
+            id="no usable key",
+        ),
+        pytest.param(
+            lambda s: json_reply(s.jwks()), _ec_token, 400, "not of its algorithm's type", id="ES256 on RSA"
+        ),
+        pytest.param(
+            lambda s: json_reply(_ec_jwks(s)),
+            lambda s: _ec_token(s, "ES384"),
+            400,
+            "the ID token is not valid",
+            id="ES384 on P-256",
+        ),
+        pytest.param(lambda s: (500, "text/plain", b"down"), None, 503, "unavailable", id="keys down"),
+        pytest.param(lambda s: STALL, None, 503, "unavailable", id="keys stalled"),
+    ],
+)
+def test_a_key_set_that_proves_nothing_is_a_400_and_one_out_of_reach_a_503(
+    api: ApiServices,
+    people: People,
+    scripted: ScriptedProvider,
+    audit: RecordingAudit,
+    keys: Any,
+    token: Any,
+    status: int,
+    message: str,
+) -> None:
+    """Never a 500: what the provider's key set or the token's key gets wrong is the provider's."""
+    api.provider_calls.protocol.http.timeouts = Timeouts(connect=0.2, read=0.2, deadline=0.4)
+    scripted.as_issuer(lambda: (token or ScriptedProvider.id_token)(scripted))
+    scripted.routes["/jwks"] = lambda _: keys(scripted)
+    assert create_provider(api, people.admin, scripted_oidc(scripted), "keys").status == 200
+    answer = sso_sign_in(api, sso("keys", "any-code"))
+    assert answer.status == status and message in answer.body["message"], answer.body
+    assert api.users.get_by_username("s") is None and api.users.get_by_username("scripted") is None
+    assert any(e[0] is AuditEvent.REFUSED and e[3] == "keys" for e in audit.events)
 
 
 @pytest.mark.parametrize(
