@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -112,6 +113,15 @@ def _json_object(answer: HttpAnswer, what: str) -> dict[str, Any]:
         value = None
     if not isinstance(value, dict):
         raise ProviderRefused(f"the identity provider's {what} is not a JSON object", f"{what}: not JSON")
+    return value
+
+
+def _seconds(value: Any) -> float | None:
+    """A NumericDate claim (RFC 7519 §2), None unless a finite number: PyJWT reads JSON's NaN
+    and Infinity, which every comparison with the clock would let through, and a bool is an
+    int to Python."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
     return value
 
 
@@ -337,10 +347,10 @@ class ProviderProtocol:
             # EC key of another curve than the algorithm's).
             raise ProviderRefused("the ID token is not valid", "id_token: invalid") from None
         now = self._clock.now()
-        expires, issued = claims.get("exp"), claims.get("iat")
-        if not isinstance(expires, int | float) or expires + LEEWAY_SECONDS <= now:
+        expires, issued = _seconds(claims.get("exp")), _seconds(claims.get("iat"))
+        if expires is None or expires + LEEWAY_SECONDS <= now:
             raise ProviderRefused("the ID token has expired", "id_token: expired")
-        if not isinstance(issued, int | float) or issued - LEEWAY_SECONDS > now:
+        if issued is None or issued - LEEWAY_SECONDS > now:
             raise ProviderRefused("the ID token is issued in the future", "id_token: iat ahead")
         audience = claims.get("aud")
         if isinstance(audience, list) and len(audience) > 1 and claims.get("azp") != client_id:

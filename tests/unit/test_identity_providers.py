@@ -766,6 +766,10 @@ def test_repeated_bad_codes_are_throttled(
     [
         pytest.param(lambda s: s.id_token(aud="another-client"), id="another audience"),
         pytest.param(lambda s: s.id_token(exp=int(time.time()) - 3600), id="expired"),
+        # JSON's NaN and Infinity, which PyJWT parses: no comparison may let them through.
+        pytest.param(lambda s: s.id_token(exp=float("nan")), id="exp NaN"),
+        pytest.param(lambda s: s.id_token(exp=float("inf")), id="exp Infinity"),
+        pytest.param(lambda s: s.id_token(iat=float("nan")), id="iat NaN"),
         pytest.param(lambda s: s.id_token(iss="https://elsewhere.example"), id="another issuer"),
         pytest.param(lambda s: s.id_token()[:-6] + "AAAAAA", id="bad signature"),
         pytest.param(lambda s: "not.a.jwt", id="garbage"),
