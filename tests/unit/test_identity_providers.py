@@ -522,7 +522,12 @@ def test_the_identifier_is_the_claim_exactly_as_the_provider_sent_it(
     numeric = sign_in_as(api, userinfo, sub=583231)
     assert numeric.status == 200, numeric.body
     assert sign_in_as(api, userinfo, sub="583231").body["user"] == numeric.body["user"]
-    for claims in ({"sub": ""}, {}, {"sub": True}, {"sub": 1.5}):
+    # JSON's "\ud800" (JavaScript's JSON.stringify writes it for a string cut within a
+    # surrogate pair) is no text: no display name or email, and not an identifier.
+    cut = sign_in_as(api, userinfo, sub="cut", name="Cut \ud83d", email="cut\udfff@example.com")
+    assert cut.status == 200, cut.body
+    assert (cut.body["user"]["displayName"], cut.body["user"]["email"]) == ("", "")
+    for claims in ({"sub": ""}, {}, {"sub": True}, {"sub": 1.5}, {"sub": "eve\ud800"}):
         refused = sign_in_as(api, userinfo, **claims)
         assert refused.status == 400 and "no usable identifier" in refused.body["message"], claims
 
