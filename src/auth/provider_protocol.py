@@ -63,6 +63,7 @@ ASYMMETRIC_ALGORITHMS = {
 # An OAuth error code (RFC 6749 §5.2) is safe to repeat; anything else of the answer is not.
 _ERROR_CODE = re.compile(r"[a-z_]{1,64}")
 INVALID_GRANT = "invalid_grant"
+TOO_MANY_REQUESTS = 429
 
 
 class ProviderRefused(InvalidArgument):
@@ -123,6 +124,14 @@ def _seconds(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return None
     return value
+
+
+def _check_available(answer: HttpAnswer) -> None:
+    """ProviderUnavailable (503) for an answer that says the provider is down or busy: a 5xx,
+    or a 429 (RFC 6585: it limits this service's calls, which every user shares). Neither is
+    a refusal of the caller's code, to be counted against them by the sign-in throttle."""
+    if answer.status >= 500 or answer.status == TOO_MANY_REQUESTS:
+        raise ProviderUnavailable()
 
 
 def _basic_credentials(client_id: str, client_secret: str) -> str:
@@ -197,8 +206,7 @@ class ProviderProtocol:
         else:
             fields |= {"client_id": config.client_id, "client_secret": client_secret}
         answer = self.http.post_form(token_url, fields, deadline, headers)
-        if answer.status >= 500:
-            raise ProviderUnavailable()
+        _check_available(answer)
         if answer.status != 200:
             error = ""
             if 400 <= answer.status < 500:
@@ -218,8 +226,7 @@ class ProviderProtocol:
 
     def _user_info(self, url: str, tokens: dict[str, Any], deadline: Deadline) -> dict[str, Any]:
         answer = self.http.get(url, deadline, {"Authorization": f"Bearer {tokens['access_token']}"})
-        if answer.status >= 500:
-            raise ProviderUnavailable()
+        _check_available(answer)
         if answer.status != 200:
             raise ProviderRefused(
                 "the identity provider refused its userinfo", f"userinfo: HTTP {answer.status}"
@@ -232,8 +239,7 @@ class ProviderProtocol:
         if cached is not None and now - cached.fetched_at < DISCOVERY_MAX_AGE_SECONDS:
             return cached
         answer = self.http.get(discovery_url(issuer), deadline)
-        if answer.status >= 500:
-            raise ProviderUnavailable()
+        _check_available(answer)
         if answer.status != 200:
             raise ProviderRefused("the issuer has no discovery document", f"discovery: HTTP {answer.status}")
         document = _json_object(answer, "discovery document")
@@ -378,8 +384,7 @@ def _provider_keys(http: OutboundHttp, jwks_uri: str) -> PyJWKClient:
 
         def fetch_data(self) -> Any:
             answer = http.get(self.uri, self.deadline)
-            if answer.status >= 500:
-                raise ProviderUnavailable()
+            _check_available(answer)
             if answer.status != 200:
                 raise ProviderRefused("the provider's keys cannot be read", f"jwks: HTTP {answer.status}")
             return _json_object(answer, "key set")

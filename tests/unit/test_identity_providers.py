@@ -912,6 +912,20 @@ def test_a_provider_that_is_down_or_slow_is_a_503_in_time(
         assert time.monotonic() - started < 2
 
 
+@pytest.mark.parametrize("busy", ["/token", "/me"])
+def test_a_provider_limiting_this_services_calls_is_a_503_never_counted_against_the_caller(
+    api: ApiServices, people: People, scripted: ScriptedProvider, busy: str
+) -> None:
+    """A 429 of the provider (RFC 6585) limits what every user of this service shares."""
+    scripted.routes["/token"] = lambda _: json_reply({"access_token": "at", "token_type": "Bearer"})
+    scripted.routes["/me"] = lambda _: json_reply({"sub": "someone"})
+    scripted.routes[busy] = lambda _: json_reply({"error": "slow_down"}, 429)
+    made = create_provider(api, people.admin, oauth2_body(scripted.url, "c", secret="s"), "busy")
+    assert made.status == 200, made.body
+    answers = [sso_sign_in(api, sso("busy", f"code-{i}")) for i in range(6)]
+    assert [(answer.status, answer.body["code"]) for answer in answers] == [(503, 14)] * 6
+
+
 def test_an_answer_over_the_size_cap_is_refused(
     api: ApiServices, people: People, scripted: ScriptedProvider
 ) -> None:
