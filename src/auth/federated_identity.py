@@ -59,13 +59,22 @@ class Verified:
 
 def _text(claims: dict[str, Any], name: str) -> str:
     """A claim as the provider sent it: a string as it is, an integer in decimal (GitHub's
-    userinfo `id` is a number; beyond Memos, which takes strings only), nothing else."""
+    userinfo `id` is a number; beyond Memos, which takes strings only), nothing else.
+
+    A string holding a lone surrogate (JSON's `"\\ud800"`, which JavaScript's JSON.stringify
+    writes for a string cut within a pair) is no Unicode text: neither DynamoDB nor RE2 can
+    encode it, and it would fail every sign-in of that identity with a 503 or a 500."""
     if not name:
         return ""
     value = claims.get(name)
     if isinstance(value, bool) or not isinstance(value, str | int):
         return ""
-    return str(value)
+    text = str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return ""
+    return text
 
 
 def map_identity(claims: dict[str, Any], mapping: FieldMapping) -> ExternalIdentity:

@@ -10,10 +10,10 @@ to the claims of the identity it was issued for.
   endpoint it names a URL auth.outbound_http may call); the code is exchanged the same
   way, and the ID token is verified (OIDC Core §3.1.3.7) with PyJWT: the signature against
   the provider's JWKS through `PyJWKClient` (keys cached, fetched again for an unknown
-  `kid`), an asymmetric algorithm only, `iss`, `aud` (the client id; `azp` when there are
-  several), `exp` on the injectable clock, and the `nonce` when the client sent one. Claims
-  the token lacks are read from the userinfo endpoint, whose `sub` must be the token's
-  (OIDC Core §5.3.2).
+  `kid`), an asymmetric algorithm only and a key of its type, `iss`, `aud` (the client id;
+  `azp` when there are several), `exp` on the injectable clock, and the `nonce` when the
+  client sent one. Claims the token lacks are read from the userinfo endpoint, whose `sub`
+  must be the token's (OIDC Core §5.3.2).
 
 Every failure of the provider's answers is ProviderRefused (400, a reason for the audit
 trail, never the code or a token); a provider that cannot be reached or is slow is
@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -45,22 +46,24 @@ JWKS_MAX_AGE_SECONDS = 300
 # Clock skew allowed between the provider and this service on `exp` and `iat`.
 LEEWAY_SECONDS = 60
 # The algorithms an ID token may be signed with: the provider's public keys only (an HS256
-# token keyed with the client secret is not accepted).
-ASYMMETRIC_ALGORITHMS = (
-    "RS256",
-    "RS384",
-    "RS512",
-    "PS256",
-    "PS384",
-    "PS512",
-    "ES256",
-    "ES384",
-    "ES512",
-    "EdDSA",
-)
+# token keyed with the client secret is not accepted), each with the JWK key type (`kty`)
+# it verifies with (RFC 7518 §6.1, RFC 8037 §2).
+ASYMMETRIC_ALGORITHMS = {
+    "RS256": "RSA",
+    "RS384": "RSA",
+    "RS512": "RSA",
+    "PS256": "RSA",
+    "PS384": "RSA",
+    "PS512": "RSA",
+    "ES256": "EC",
+    "ES384": "EC",
+    "ES512": "EC",
+    "EdDSA": "OKP",
+}
 # An OAuth error code (RFC 6749 §5.2) is safe to repeat; anything else of the answer is not.
 _ERROR_CODE = re.compile(r"[a-z_]{1,64}")
 INVALID_GRANT = "invalid_grant"
+TOO_MANY_REQUESTS = 429
 
 
 class ProviderRefused(InvalidArgument):
@@ -112,6 +115,23 @@ def _json_object(answer: HttpAnswer, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ProviderRefused(f"the identity provider's {what} is not a JSON object", f"{what}: not JSON")
     return value
+
+
+def _seconds(value: Any) -> float | None:
+    """A NumericDate claim (RFC 7519 §2), None unless a finite number: PyJWT reads JSON's NaN
+    and Infinity, which every comparison with the clock would let through, and a bool is an
+    int to Python."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return value
+
+
+def _check_available(answer: HttpAnswer) -> None:
+    """ProviderUnavailable (503) for an answer that says the provider is down or busy: a 5xx,
+    or a 429 (RFC 6585: it limits this service's calls, which every user shares). Neither is
+    a refusal of the caller's code, to be counted against them by the sign-in throttle."""
+    if answer.status >= 500 or answer.status == TOO_MANY_REQUESTS:
+        raise ProviderUnavailable()
 
 
 def _basic_credentials(client_id: str, client_secret: str) -> str:
@@ -186,8 +206,7 @@ class ProviderProtocol:
         else:
             fields |= {"client_id": config.client_id, "client_secret": client_secret}
         answer = self.http.post_form(token_url, fields, deadline, headers)
-        if answer.status >= 500:
-            raise ProviderUnavailable()
+        _check_available(answer)
         if answer.status != 200:
             error = ""
             if 400 <= answer.status < 500:
@@ -207,8 +226,7 @@ class ProviderProtocol:
 
     def _user_info(self, url: str, tokens: dict[str, Any], deadline: Deadline) -> dict[str, Any]:
         answer = self.http.get(url, deadline, {"Authorization": f"Bearer {tokens['access_token']}"})
-        if answer.status >= 500:
-            raise ProviderUnavailable()
+        _check_available(answer)
         if answer.status != 200:
             raise ProviderRefused(
                 "the identity provider refused its userinfo", f"userinfo: HTTP {answer.status}"
@@ -221,8 +239,7 @@ class ProviderProtocol:
         if cached is not None and now - cached.fetched_at < DISCOVERY_MAX_AGE_SECONDS:
             return cached
         answer = self.http.get(discovery_url(issuer), deadline)
-        if answer.status >= 500:
-            raise ProviderUnavailable()
+        _check_available(answer)
         if answer.status != 200:
             raise ProviderRefused("the issuer has no discovery document", f"discovery: HTTP {answer.status}")
         document = _json_object(answer, "discovery document")
@@ -293,6 +310,11 @@ class ProviderProtocol:
                 if len(signing) != 1:
                     raise ProviderRefused("the ID token names no key", "id_token: no kid")
                 key = signing[0]
+            if key.key_type != ASYMMETRIC_ALGORITHMS[algorithm]:
+                # PyJWT would fail on the mismatch with a TypeError: the provider's fault.
+                raise ProviderRefused(
+                    "the ID token's key is not of its algorithm's type", "id_token: key type"
+                )
             claims: dict[str, Any] = jwt.decode(
                 id_token,
                 key.key,
@@ -313,6 +335,11 @@ class ProviderProtocol:
             raise ProviderRefused(
                 "the ID token is signed with an unknown key", "id_token: unknown key"
             ) from None
+        except jwt.PyJWKSetError:
+            # No keys, `keys` not a list, or none PyJWT can use: the set proves nothing.
+            raise ProviderRefused(
+                "the provider's key set holds no usable key", "jwks: no usable key"
+            ) from None
         except jwt.InvalidAudienceError:
             raise ProviderRefused("the ID token is for another client", "id_token: wrong aud") from None
         except jwt.InvalidIssuerError:
@@ -321,13 +348,15 @@ class ProviderProtocol:
             raise ProviderRefused(
                 "the ID token's signature is not valid", "id_token: bad signature"
             ) from None
-        except (jwt.InvalidTokenError, jwt.PyJWKError):
+        except jwt.PyJWTError:
+            # Any other: a malformed token, or a key PyJWT refuses for it (InvalidKeyError: an
+            # EC key of another curve than the algorithm's).
             raise ProviderRefused("the ID token is not valid", "id_token: invalid") from None
         now = self._clock.now()
-        expires, issued = claims.get("exp"), claims.get("iat")
-        if not isinstance(expires, int | float) or expires + LEEWAY_SECONDS <= now:
+        expires, issued = _seconds(claims.get("exp")), _seconds(claims.get("iat"))
+        if expires is None or expires + LEEWAY_SECONDS <= now:
             raise ProviderRefused("the ID token has expired", "id_token: expired")
-        if not isinstance(issued, int | float) or issued - LEEWAY_SECONDS > now:
+        if issued is None or issued - LEEWAY_SECONDS > now:
             raise ProviderRefused("the ID token is issued in the future", "id_token: iat ahead")
         audience = claims.get("aud")
         if isinstance(audience, list) and len(audience) > 1 and claims.get("azp") != client_id:
@@ -355,8 +384,7 @@ def _provider_keys(http: OutboundHttp, jwks_uri: str) -> PyJWKClient:
 
         def fetch_data(self) -> Any:
             answer = http.get(self.uri, self.deadline)
-            if answer.status >= 500:
-                raise ProviderUnavailable()
+            _check_available(answer)
             if answer.status != 200:
                 raise ProviderRefused("the provider's keys cannot be read", f"jwks: HTTP {answer.status}")
             return _json_object(answer, "key set")

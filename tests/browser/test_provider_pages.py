@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, quote_plus, urlencode, urlsplit
 import pytest
 from playwright.sync_api import BrowserContext, Page, Request, expect
 
-from tests.browser.conftest import Site, cookie_header, sign_in, signed_in_as
+from tests.browser.conftest import PASSWORD, Site, cookie_header, sign_in, signed_in_as, signed_in_user
 from tests.browser.test_account_pages import enrol_totp
 from tests.support.factors import unspent_code
 from tests.support.oidc_provider import (
@@ -241,6 +241,58 @@ def test_link_an_identity_from_the_account_page_then_remove_it(
     expect(page.get_by_text("No linked identities.")).to_be_visible()
     links = site.call("GET", f"/users/{username}/linkedIdentities", headers=site.bearer(username)).json()
     assert links["linkedIdentities"] == []
+
+
+# The API's answer to a change that needs a recent sign-in (SPEC §3, RFC 9470).
+REAUTH_CHALLENGE = {
+    "status": 401,
+    "headers": {"WWW-Authenticate": 'Bearer error="insufficient_user_authentication", max_age="600"'},
+    "content_type": "application/json",
+    "body": '{"code":16,"message":"recent sign-in required","details":[]}',
+}
+
+
+def _query(url: str) -> dict[str, str]:
+    return {name: values[0] for name, values in parse_qs(urlsplit(url).query).items()}
+
+
+def test_a_link_refused_for_an_old_sign_in_offers_to_sign_in_again(
+    page: Page, site: Site, provider: OidcProvider
+) -> None:
+    """After the API's challenge, the callback offers a sign-in that signs in again and leads
+    back to the account ("Back to sign in" passes a person still signed in straight on)."""
+    username = signed_in_user(page, site, "stale")
+    links = re.compile(r"/api/v1/users/[^/]+/linkedIdentities$")
+    # The challenge of a sign-in older than REAUTH_MAX_AGE_SECONDS, without waiting that long.
+    page.route(
+        links,
+        lambda route: (
+            route.fulfill(**REAUTH_CHALLENGE) if route.request.method == "POST" else route.continue_()
+        ),
+    )
+    # The provider answers at once, with a code for the flow's state (its login is not tested here).
+    page.route(
+        re.compile("^" + re.escape(provider.issuer) + r"/auth\?"),
+        lambda route: route.fulfill(
+            status=302,
+            headers={
+                "Location": site.page(
+                    "callback?" + urlencode({"code": "a-code", "state": _query(route.request.url)["state"]})
+                )
+            },
+        ),
+    )
+    page.get_by_role("button", name=f"Link {OIDC_TITLE}").click()
+    page.wait_for_url(re.compile(r"/account/callback$"))
+    expect(page.get_by_role("alert")).to_contain_text("sign in again before making this change")
+    expect(page.get_by_role("link", name="Back to sign in")).to_be_hidden()
+    page.get_by_role("link", name="Sign in again").click()
+    page.wait_for_url(site.page("signin?next=account"))
+    page.unroute(links)
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    signed_in_as(page, site, username)
 
 
 def test_a_first_provider_sign_in_while_registration_is_off_says_so(

@@ -6,6 +6,7 @@ linking, second factors after the provider, and every way a provider's answer ca
 from __future__ import annotations
 
 import base64
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -521,7 +522,12 @@ def test_the_identifier_is_the_claim_exactly_as_the_provider_sent_it(
     numeric = sign_in_as(api, userinfo, sub=583231)
     assert numeric.status == 200, numeric.body
     assert sign_in_as(api, userinfo, sub="583231").body["user"] == numeric.body["user"]
-    for claims in ({"sub": ""}, {}, {"sub": True}, {"sub": 1.5}):
+    # JSON's "\ud800" (JavaScript's JSON.stringify writes it for a string cut within a
+    # surrogate pair) is no text: no display name or email, and not an identifier.
+    cut = sign_in_as(api, userinfo, sub="cut", name="Cut \ud83d", email="cut\udfff@example.com")
+    assert cut.status == 200, cut.body
+    assert (cut.body["user"]["displayName"], cut.body["user"]["email"]) == ("", "")
+    for claims in ({"sub": ""}, {}, {"sub": True}, {"sub": 1.5}, {"sub": "eve\ud800"}):
         refused = sign_in_as(api, userinfo, **claims)
         assert refused.status == 400 and "no usable identifier" in refused.body["message"], claims
 
@@ -765,6 +771,10 @@ def test_repeated_bad_codes_are_throttled(
     [
         pytest.param(lambda s: s.id_token(aud="another-client"), id="another audience"),
         pytest.param(lambda s: s.id_token(exp=int(time.time()) - 3600), id="expired"),
+        # JSON's NaN and Infinity, which PyJWT parses: no comparison may let them through.
+        pytest.param(lambda s: s.id_token(exp=float("nan")), id="exp NaN"),
+        pytest.param(lambda s: s.id_token(exp=float("inf")), id="exp Infinity"),
+        pytest.param(lambda s: s.id_token(iat=float("nan")), id="iat NaN"),
         pytest.param(lambda s: s.id_token(iss="https://elsewhere.example"), id="another issuer"),
         pytest.param(lambda s: s.id_token()[:-6] + "AAAAAA", id="bad signature"),
         pytest.param(lambda s: "not.a.jwt", id="garbage"),
@@ -786,6 +796,80 @@ def test_an_id_token_that_does_not_verify_is_a_400_and_no_sign_in(
     answer = sso_sign_in(api, sso("scripted", "any-code"))
     assert answer.status == 400 and answer.body["code"] == 3, answer.body
     assert api.users.get_by_username("scripted") is None
+
+
+def _ec_token(scripted: ScriptedProvider, algorithm: str = "ES256") -> str:
+    """An ID token signed with a P-256 key under the kid of the script's RSA key."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    now = int(time.time())
+    claims = {"iss": scripted.url, "sub": "s", "aud": "scripted-client", "iat": now, "exp": now + 300}
+    token = jwt.encode(
+        claims, ec.generate_private_key(ec.SECP256R1()), algorithm="ES256", headers={"kid": "k1"}
+    )
+    if algorithm == "ES256":
+        return token
+    # The same signature under another EC algorithm's name: PyJWT refuses the curve.
+    _, payload, signature = token.split(".")
+    header = base64.urlsafe_b64encode(f'{{"alg":"{algorithm}","kid":"k1"}}'.encode()).rstrip(b"=")
+    return f"{header.decode()}.{payload}.{signature}"
+
+
+def _ec_jwks(scripted: ScriptedProvider) -> dict[str, Any]:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    public = json.loads(
+        jwt.algorithms.ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP256R1()).public_key())
+    )
+    return {"keys": [{**public, "kid": "k1", "use": "sig"}]}
+
+
+@pytest.mark.parametrize(
+    ("keys", "token", "status", "message"),
+    [
+        pytest.param(lambda s: json_reply({"keys": []}), None, 400, "no usable key", id="no keys"),
+        pytest.param(lambda s: json_reply({}), None, 400, "no usable key", id="no keys member"),
+        pytest.param(lambda s: json_reply({"keys": "k1"}), None, 400, "no usable key", id="keys not a list"),
+        pytest.param(
+            lambda s: json_reply({"keys": [{"kty": "RSA", "kid": "k1"}, {"kty": "nope"}]}),
+            None,
+            400,
+            "no usable key",
+            id="no usable key",
+        ),
+        pytest.param(
+            lambda s: json_reply(s.jwks()), _ec_token, 400, "not of its algorithm's type", id="ES256 on RSA"
+        ),
+        pytest.param(
+            lambda s: json_reply(_ec_jwks(s)),
+            lambda s: _ec_token(s, "ES384"),
+            400,
+            "the ID token is not valid",
+            id="ES384 on P-256",
+        ),
+        pytest.param(lambda s: (500, "text/plain", b"down"), None, 503, "unavailable", id="keys down"),
+        pytest.param(lambda s: STALL, None, 503, "unavailable", id="keys stalled"),
+    ],
+)
+def test_a_key_set_that_proves_nothing_is_a_400_and_one_out_of_reach_a_503(
+    api: ApiServices,
+    people: People,
+    scripted: ScriptedProvider,
+    audit: RecordingAudit,
+    keys: Any,
+    token: Any,
+    status: int,
+    message: str,
+) -> None:
+    """Never a 500: what the provider's key set or the token's key gets wrong is the provider's."""
+    api.provider_calls.protocol.http.timeouts = Timeouts(connect=0.2, read=0.2, deadline=0.4)
+    scripted.as_issuer(lambda: (token or ScriptedProvider.id_token)(scripted))
+    scripted.routes["/jwks"] = lambda _: keys(scripted)
+    assert create_provider(api, people.admin, scripted_oidc(scripted), "keys").status == 200
+    answer = sso_sign_in(api, sso("keys", "any-code"))
+    assert answer.status == status and message in answer.body["message"], answer.body
+    assert api.users.get_by_username("s") is None and api.users.get_by_username("scripted") is None
+    assert any(e[0] is AuditEvent.REFUSED and e[3] == "keys" for e in audit.events)
 
 
 @pytest.mark.parametrize(
@@ -826,6 +910,20 @@ def test_a_provider_that_is_down_or_slow_is_a_503_in_time(
         answer = sso_sign_in(api, sso(provider_id, "code"))
         assert answer.status == 503 and answer.body["code"] == 14, answer.body
         assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("busy", ["/token", "/me"])
+def test_a_provider_limiting_this_services_calls_is_a_503_never_counted_against_the_caller(
+    api: ApiServices, people: People, scripted: ScriptedProvider, busy: str
+) -> None:
+    """A 429 of the provider (RFC 6585) limits what every user of this service shares."""
+    scripted.routes["/token"] = lambda _: json_reply({"access_token": "at", "token_type": "Bearer"})
+    scripted.routes["/me"] = lambda _: json_reply({"sub": "someone"})
+    scripted.routes[busy] = lambda _: json_reply({"error": "slow_down"}, 429)
+    made = create_provider(api, people.admin, oauth2_body(scripted.url, "c", secret="s"), "busy")
+    assert made.status == 200, made.body
+    answers = [sso_sign_in(api, sso("busy", f"code-{i}")) for i in range(6)]
+    assert [(answer.status, answer.body["code"]) for answer in answers] == [(503, 14)] * 6
 
 
 def test_an_answer_over_the_size_cap_is_refused(

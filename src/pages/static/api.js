@@ -119,7 +119,9 @@ export async function busy(button, out, action) {
   }
 }
 
-function offerSignInAgain(out) {
+// A link to the sign-in page that signs in again, rather than passing on to the account
+// (signin without ?next= sends someone still signed in straight back).
+export function offerSignInAgain(out) {
   if (!out) return;
   const link = el("a", { href: pageUrl("signin?next=account").href, text: "Sign in again" });
   out.append(" ", link);

@@ -1,6 +1,6 @@
 // /account/callback: where an identity provider sends the browser back (SPEC §8).
 
-import { $, api, enc, errorText, goTo, say } from "./api.js";
+import { $, ApiError, api, enc, errorText, goTo, offerSignInAgain, say } from "./api.js";
 import { finishFlow } from "./providers.js";
 import { signInWith } from "./sign-in-steps.js";
 
@@ -22,5 +22,8 @@ try {
 } catch (error) {
   status.hidden = true;
   say(out, errorText(error));
-  $("#retry").hidden = false;
+  // A link refused for a sign-in too old (RFC 9470): "Back to sign in" would land on the
+  // account page again, the person still signed in; they must sign in anew first.
+  if (error instanceof ApiError && error.reauth) offerSignInAgain(out);
+  else $("#retry").hidden = false;
 }
