@@ -31,6 +31,7 @@ from tests.support.memos_db import (
     MemosDb,
     go_bcrypt,
     memos_access_token,
+    memos_legacy_access_token,
     memos_refresh_token,
     oauth2_config,
     upgraded,
@@ -224,13 +225,27 @@ def test_imported_users_sign_in_and_their_tokens_work(
     assert counted is not None and counted[1] == 2
     assert api.settings.get_instance().disallow_user_registration is True
     now = int(clock.now())
-    access = memos_access_token(memos.secret_key, "host", 1, now)
+    access = memos_access_token(memos.secret_key, "host", 1, now, role="ADMIN")
     assert api.authenticator.authenticate(f"Bearer {access}", None).username == "host"
     (token_id,) = memos.refresh_token_ids
     user, issued, _ = api.refresh_tokens.rotate(memos_refresh_token(memos.secret_key, 1, token_id, now))
     assert user.id == 1
     # The new token is a memos-auth family's: it has a fid and rotates as usual.
     api.refresh_tokens.rotate(issued.token)
+
+
+@pytest.mark.parametrize("ttl", [365 * 86400, None], ids=["expiring-in-a-year", "never-expiring"])
+def test_a_token_of_memos_before_v0_26_does_not_come_back_with_the_key(
+    aws: dict[str, Any], clock: FakeClock, memos: MemosDb, ttl: int | None
+) -> None:
+    # Memos up to v0.25 signed its PATs and sign-ins with the same key, as JWTs with no `type`,
+    # valid only while listed in the user's ACCESS_TOKENS setting; v0.26 refuses them. The key
+    # that comes along must not make one (revoked, or leaked and deleted) good again.
+    _import(memos)
+    now = int(clock.now())
+    legacy = memos_legacy_access_token(memos.secret_key, "host", 1, now - 30 * 86400, ttl)
+    with pytest.raises(Unauthenticated):
+        _services(aws, clock).authenticator.authenticate(f"Bearer {legacy}", None)
 
 
 def test_new_users_get_ids_above_every_memos_user_and_are_not_admins(
@@ -514,7 +529,7 @@ def test_the_secret_is_refused_when_the_stack_has_users_of_its_own(
     assert fresh.keys.signing_key() == kid_before
     with pytest.raises(Unauthenticated):
         fresh.authenticator.authenticate(
-            f"Bearer {memos_access_token(memos.secret_key, 'host', 1, int(clock.now()))}", None
+            f"Bearer {memos_access_token(memos.secret_key, 'host', 1, int(clock.now()), role='ADMIN')}", None
         )
 
 
@@ -536,7 +551,7 @@ def test_a_short_memos_key_is_imported_as_it_is(
     db.close()
     assert _import(db).rejections == []
     api = _services(aws, clock)
-    access = memos_access_token("short-secret", "host", 1, int(clock.now()))
+    access = memos_access_token("short-secret", "host", 1, int(clock.now()), role="ADMIN")
     assert api.authenticator.authenticate(f"Bearer {access}", None).user_id == 1
 
 
