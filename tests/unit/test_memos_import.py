@@ -150,6 +150,25 @@ def test_expired_tokens_are_left_out_and_counted(memos: MemosDb) -> None:
     assert family.family_id == family.current_token_id and family.imported
 
 
+@pytest.mark.parametrize("expires_at", ["2025-02-30T00:00:00Z", "tomorrow", 1735689600, ""])
+def test_a_token_whose_expiry_is_not_a_timestamp_is_not_taken_as_never_expiring(
+    tmp_path: Path, expires_at: object
+) -> None:
+    db = MemosDb(tmp_path / "expiry.db")
+    db.user(1, "ann")
+    entry = {"tokenId": "t-1", "tokenHash": "ab" * 32, "expiresAt": expires_at}
+    never = {"tokenId": "t-2", "tokenHash": "cd" * 32, "expiresAt": None}
+    db.user_setting(1, "PERSONAL_ACCESS_TOKENS", json.dumps({"tokens": [entry, never]}))
+    db.close()
+    plan = _plan(db)
+    assert [(r.row, r.reason) for r in plan.rejections] == [
+        ("personal access token t-1 of user 1", "expiresAt is not a timestamp")
+    ]
+    # Absent or null is Memos' "never" (protojson leaves an unset Timestamp out).
+    ((token,),) = [imported.pats for imported in plan.users]
+    assert (token.token_id, token.expires_at) == ("t-2", None)
+
+
 def test_a_database_from_before_v0_11_has_host_and_no_identity_tables(tmp_path: Path) -> None:
     db = MemosDb(tmp_path / "memos_0_10.db", schema=SCHEMA_0_10)
     db.user(1, "admin", role="HOST")

@@ -323,6 +323,9 @@ def _pats(
             result.rejections.append(Rejection(name, "missing or overlong tokenId"))
         elif not isinstance(token_hash, str) or not _SHA256_HEX.fullmatch(token_hash.lower()):
             result.rejections.append(Rejection(name, "tokenHash is not SHA-256 hex"))
+        elif expires_at is None and entry.get("expiresAt") is not None:
+            # Absent is Memos' "never"; an expiry that cannot be read must not become one.
+            result.rejections.append(Rejection(name, "expiresAt is not a timestamp"))
         elif expires_at is not None and expires_at <= now:
             result.expired_pats += 1
         elif token_hash.lower() in hashes:
