@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
 from collections import Counter
 from pathlib import Path
@@ -216,6 +217,45 @@ def test_not_a_memos_database_is_refused(tmp_path: Path) -> None:
     (tmp_path / "x.db").write_text("not sqlite")
     with pytest.raises(memos_sqlite.NotAMemosDatabase):
         memos_sqlite.read(tmp_path / "x.db")
+
+
+@pytest.mark.parametrize(
+    ("damage", "named"),
+    [
+        ("UPDATE user SET created_ts = 'yesterday' WHERE id = 2", "`user` row 2: `created_ts` holds text"),
+        (
+            "UPDATE user SET username = CAST(username AS BLOB) WHERE id = 3",
+            "`user` row 3: `username` holds a blob",
+        ),
+        (
+            "UPDATE user_identity SET extern_uid = CAST(extern_uid AS BLOB)",
+            "`user_identity` row 1: `extern_uid` holds a blob",
+        ),
+    ],
+    ids=["text-in-a-number", "blob-username", "blob-identity"],
+)
+def test_a_damaged_row_stops_the_run_before_anything_is_written(
+    aws: dict[str, Any],
+    memos: MemosDb,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    damage: str,
+    named: str,
+) -> None:
+    # Memos' columns are typed, but SQLite keeps what it is given: a value of the wrong type
+    # is a damaged database, refused whole with the row named (a row skipped for it could
+    # leave its id to a newcomer), and never a traceback halfway.
+    connection = sqlite3.connect(memos.path)
+    connection.execute(damage)
+    connection.commit()
+    connection.close()
+    before = _snapshot(aws)
+    ready = _stack_file(tmp_path)
+    assert import_main(["--db", str(memos.path), "--stack-file", str(ready), "--threads", "1"]) == 2
+    printed = capsys.readouterr()
+    assert printed.out == "" and named in printed.err and "damaged" in printed.err
+    assert "yesterday" not in printed.err and "carol" not in printed.err
+    assert _snapshot(aws) == before
 
 
 def test_nothing_in_a_plan_repr_carries_a_credential(memos: MemosDb) -> None:
