@@ -15,6 +15,7 @@ import pytest
 
 from auth.config import Config
 from auth.errors import Unauthenticated, Unavailable
+from auth.key_rotation import KeyRotation
 from auth.models import Role, State, User
 from auth.passwords import verify_password
 from auth.pats import is_well_formed
@@ -37,6 +38,8 @@ from tests.support.memos_db import (
     oauth2_config,
     upgraded,
 )
+from tests.unit.test_rotation import STEPS as ROTATION_STEPS
+from tests.unit.test_rotation import begin_rotation
 from tools.memos_import import mapping, memos_sqlite, writer
 from tools.memos_import.__main__ import main as import_main
 from tools.memos_import.mapping import ImportedUser, Plan
@@ -590,6 +593,26 @@ def test_the_secret_is_refused_when_the_stack_has_users_of_its_own(
         fresh.authenticator.authenticate(
             f"Bearer {memos_access_token(memos.secret_key, 'host', 1, int(clock.now()), role='ADMIN')}", None
         )
+
+
+def test_a_key_rotated_out_since_the_import_is_not_brought_back(
+    aws: dict[str, Any], clock: FakeClock, memos: MemosDb
+) -> None:
+    # A later run (say for a row fixed since) after two scheduled rotations: Memos' key is
+    # no longer among the versions that verify, but it was imported; putting it back would
+    # make it sign again and drop the key that signed the refresh tokens of the last interval.
+    _import(memos)
+    rotation = KeyRotation(aws["secretsmanager"], clock)
+    for _ in range(2):
+        token = begin_rotation()
+        for step in ROTATION_STEPS:
+            rotation.run(step, "SigningKeySecret", token)
+    before = _snapshot(aws)
+    again = _import(memos)
+    assert _snapshot(aws) == before
+    assert again.counts[("secret key", "unchanged")] == 1
+    current = aws["secretsmanager"].get_secret_value(SecretId="SigningKeySecret", VersionStage="AWSCURRENT")
+    assert json.loads(current["SecretString"])["kid"] == "v3"
 
 
 def test_a_dry_run_writes_nothing(aws: dict[str, Any], memos: MemosDb) -> None:
