@@ -173,6 +173,30 @@ def test_a_token_whose_expiry_is_not_a_timestamp_is_not_taken_as_never_expiring(
     assert (token.token_id, token.expires_at) == ("t-2", None)
 
 
+def test_tokens_and_sessions_of_memos_before_v0_26_are_counted_as_left_out(
+    aws: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Memos v0.25 kept PATs (JWTs) in ACCESS_TOKENS and sign-ins in SESSIONS; v0.26 dropped
+    # both keys without a migration, and memos-auth refuses such a JWT as v0.26 does. What is
+    # left out is said, so that the owners of a v0.25 Memos know to make new tokens.
+    db = MemosDb(tmp_path / "memos_0_25.db")
+    db.user(1, "host", role="HOST")
+    now = int(time.time())
+    jwts = [memos_legacy_access_token(db.secret_key, "host", 1, now, ttl) for ttl in (86400, None)]
+    listed = [{"accessToken": token, "description": "cli"} for token in jwts]
+    db.user_setting(1, "ACCESS_TOKENS", json.dumps({"accessTokens": listed}))
+    session = {"sessionId": "5f0c1a7e-6f1c-4b8e-9c53-0d1d3e0b8a11", "createTime": "2025-01-01T00:00:00Z"}
+    db.user_setting(1, "SESSIONS", json.dumps({"sessions": [session]}))
+    db.close()
+    ready = _stack_file(tmp_path)
+    assert import_main(["--db", str(db.path), "--stack-file", str(ready), "--threads", "1"]) == 0
+    printed = capsys.readouterr()
+    assert "access tokens of Memos before v0.26 (ACCESS_TOKENS): 2 left out" in printed.out
+    assert "sign-ins of Memos before v0.26 (SESSIONS): 1 left out" in printed.out
+    assert not any(token in printed.out + printed.err for token in jwts)
+    assert session["sessionId"] not in printed.out + printed.err
+
+
 def test_a_database_from_before_v0_11_has_host_and_no_identity_tables(tmp_path: Path) -> None:
     db = MemosDb(tmp_path / "memos_0_10.db", schema=SCHEMA_0_10)
     db.user(1, "admin", role="HOST")

@@ -96,6 +96,9 @@ class Importer:
         report = Report(rejections=list(plan.rejections))
         report.add("expired personal access tokens", "left out", plan.expired_pats)
         report.add("expired refresh tokens", "left out", plan.expired_refresh_tokens)
+        legacy = plan.legacy_access_tokens
+        report.add("access tokens of Memos before v0.26 (ACCESS_TOKENS)", "left out", legacy)
+        report.add("sign-ins of Memos before v0.26 (SESSIONS)", "left out", plan.legacy_sessions)
         self._secret(plan, dry_run, report)
         if dry_run:
             report.add("users", "would be imported", len(plan.users))
