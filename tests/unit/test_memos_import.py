@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
 from auth.config import Config
 from auth.errors import Unauthenticated, Unavailable
@@ -637,6 +638,33 @@ def test_a_key_rotated_out_since_the_import_is_not_brought_back(
     assert again.counts[("secret key", "unchanged")] == 1
     current = aws["secretsmanager"].get_secret_value(SecretId="SigningKeySecret", VersionStage="AWSCURRENT")
     assert json.loads(current["SecretString"])["kid"] == "v3"
+
+
+class _Unreachable:
+    """A DynamoDB client whose every call fails as an endpoint that does not answer."""
+
+    exceptions = None
+
+    def __getattr__(self, name: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+
+        return call
+
+
+def test_a_stack_that_cannot_be_reached_is_a_clear_error_and_exit_2(
+    aws: dict[str, Any],
+    memos: MemosDb,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(Target, "dynamodb", lambda _target: _Unreachable())
+    ready = _stack_file(tmp_path)
+    assert import_main(["--db", str(memos.path), "--stack-file", str(ready), "--threads", "1"]) == 2
+    printed = capsys.readouterr()
+    assert "memos-import: storage unavailable" in printed.err and "run the import again" in printed.err
+    assert "Traceback" not in printed.err
 
 
 def test_a_dry_run_writes_nothing(aws: dict[str, Any], memos: MemosDb) -> None:
