@@ -303,10 +303,10 @@ def _verified_claims(
         raise Unauthenticated("token issued in the future")
     if nbf is not None and (not _is_int(nbf) or nbf > now + MAX_CLOCK_SKEW_SECONDS):
         raise Unauthenticated("token not yet valid")
-    token_type_claim = claims.get("type")
-    # Memos' access tokens carry no `type`; the audience, checked above, already tells the
-    # two kinds apart, so only a `type` that is present and wrong is refused for them.
-    if token_type_claim != token_type and not (token_type == ACCESS_TYPE and token_type_claim is None):
+    # Required, as Memos (v0.26 on) requires it: a JWT of Memos up to v0.25 has no `type` and
+    # was good only while listed in Memos' database (ACCESS_TOKENS), which a signature cannot
+    # tell, so the key an import brings must not make a revoked one good again.
+    if claims.get("type") != token_type:
         raise Unauthenticated("wrong token type")
     return claims
 
@@ -327,10 +327,12 @@ def _member(members: dict[str, T], value: object) -> T | None:
 
 def parse_access_token(token: str, keys: KeyLookup, now: float) -> AccessClaims:
     claims = _verified_claims(token, keys, ACCESS_AUDIENCE, ACCESS_TYPE, now)
-    username = claims.get("name")
+    # Memos' own tokens name the user in `username` alone; memos-auth's carry both.
+    username = claims.get("name", claims.get("username"))
     role_claim, status_claim = claims.get("role"), claims.get("status")
     role, status = _member(_ROLES, role_claim), _member(_STATES, status_claim)
-    # Absent (a token Memos minted) is fine; present but unknown is not a token anyone minted.
+    # Absent is fine (the user's record is read anyway); present but unknown is not a token
+    # anyone minted.
     if not isinstance(username, str) or (role is None) != (role_claim is None):
         raise Unauthenticated("invalid token claims")
     if (status is None) != (status_claim is None):

@@ -122,16 +122,45 @@ def rfc3339(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
-def memos_access_token(secret_key: str, username: str, user_id: int, now: int, ttl: int = 900) -> str:
-    """Exactly Memos' GenerateAccessToken: header kid v1, claims name/iss/aud/sub/iat/exp."""
+def memos_access_token(
+    secret_key: str,
+    username: str,
+    user_id: int,
+    now: int,
+    ttl: int = 900,
+    role: str = "USER",
+    status: str = "NORMAL",
+) -> str:
+    """Exactly Memos' GenerateAccessTokenV2 (v0.26 on, server/auth/token.go): header kid v1,
+    claims type/role/status/username/iss/aud/sub/iat/exp."""
     claims = {
-        "name": username,
+        "type": "access",
+        "role": role,
+        "status": status,
+        "username": username,
         "iss": "memos",
         "aud": ["user.access-token"],
         "sub": str(user_id),
         "iat": now,
         "exp": now + ttl,
     }
+    return jwt.encode(claims, secret_key, algorithm="HS256", headers={"kid": "v1"})
+
+
+def memos_legacy_access_token(secret_key: str, username: str, user_id: int, now: int, ttl: int | None) -> str:
+    """A token of Memos up to v0.25 (GenerateAccessToken, still in server/auth/token.go but
+    called by nothing since v0.26): claims name/iss/aud/sub/iat and an `exp` only when given,
+    no `type`. Memos kept such a token in the user's ACCESS_TOKENS setting (a PAT, or a
+    sign-in) and accepted it only while it was listed there; v0.26 refuses it outright."""
+    claims: dict[str, Any] = {
+        "name": username,
+        "iss": "memos",
+        "aud": ["user.access-token"],
+        "sub": str(user_id),
+        "iat": now,
+    }
+    if ttl is not None:
+        claims["exp"] = now + ttl
     return jwt.encode(claims, secret_key, algorithm="HS256", headers={"kid": "v1"})
 
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
 from auth.config import Config
 from auth.errors import Unauthenticated, Unavailable
+from auth.key_rotation import KeyRotation
 from auth.models import Role, State, User
 from auth.passwords import verify_password
 from auth.pats import is_well_formed
@@ -31,10 +34,13 @@ from tests.support.memos_db import (
     MemosDb,
     go_bcrypt,
     memos_access_token,
+    memos_legacy_access_token,
     memos_refresh_token,
     oauth2_config,
     upgraded,
 )
+from tests.unit.test_rotation import STEPS as ROTATION_STEPS
+from tests.unit.test_rotation import begin_rotation
 from tools.memos_import import mapping, memos_sqlite, writer
 from tools.memos_import.__main__ import main as import_main
 from tools.memos_import.mapping import ImportedUser, Plan
@@ -149,6 +155,49 @@ def test_expired_tokens_are_left_out_and_counted(memos: MemosDb) -> None:
     assert family.family_id == family.current_token_id and family.imported
 
 
+@pytest.mark.parametrize("expires_at", ["2025-02-30T00:00:00Z", "tomorrow", 1735689600, ""])
+def test_a_token_whose_expiry_is_not_a_timestamp_is_not_taken_as_never_expiring(
+    tmp_path: Path, expires_at: object
+) -> None:
+    db = MemosDb(tmp_path / "expiry.db")
+    db.user(1, "ann")
+    entry = {"tokenId": "t-1", "tokenHash": "ab" * 32, "expiresAt": expires_at}
+    never = {"tokenId": "t-2", "tokenHash": "cd" * 32, "expiresAt": None}
+    db.user_setting(1, "PERSONAL_ACCESS_TOKENS", json.dumps({"tokens": [entry, never]}))
+    db.close()
+    plan = _plan(db)
+    assert [(r.row, r.reason) for r in plan.rejections] == [
+        ("personal access token t-1 of user 1", "expiresAt is not a timestamp")
+    ]
+    # Absent or null is Memos' "never" (protojson leaves an unset Timestamp out).
+    ((token,),) = [imported.pats for imported in plan.users]
+    assert (token.token_id, token.expires_at) == ("t-2", None)
+
+
+def test_tokens_and_sessions_of_memos_before_v0_26_are_counted_as_left_out(
+    aws: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Memos v0.25 kept PATs (JWTs) in ACCESS_TOKENS and sign-ins in SESSIONS; v0.26 dropped
+    # both keys without a migration, and memos-auth refuses such a JWT as v0.26 does. What is
+    # left out is said, so that the owners of a v0.25 Memos know to make new tokens.
+    db = MemosDb(tmp_path / "memos_0_25.db")
+    db.user(1, "host", role="HOST")
+    now = int(time.time())
+    jwts = [memos_legacy_access_token(db.secret_key, "host", 1, now, ttl) for ttl in (86400, None)]
+    listed = [{"accessToken": token, "description": "cli"} for token in jwts]
+    db.user_setting(1, "ACCESS_TOKENS", json.dumps({"accessTokens": listed}))
+    session = {"sessionId": "5f0c1a7e-6f1c-4b8e-9c53-0d1d3e0b8a11", "createTime": "2025-01-01T00:00:00Z"}
+    db.user_setting(1, "SESSIONS", json.dumps({"sessions": [session]}))
+    db.close()
+    ready = _stack_file(tmp_path)
+    assert import_main(["--db", str(db.path), "--stack-file", str(ready), "--threads", "1"]) == 0
+    printed = capsys.readouterr()
+    assert "access tokens of Memos before v0.26 (ACCESS_TOKENS): 2 left out" in printed.out
+    assert "sign-ins of Memos before v0.26 (SESSIONS): 1 left out" in printed.out
+    assert not any(token in printed.out + printed.err for token in jwts)
+    assert session["sessionId"] not in printed.out + printed.err
+
+
 def test_a_database_from_before_v0_11_has_host_and_no_identity_tables(tmp_path: Path) -> None:
     db = MemosDb(tmp_path / "memos_0_10.db", schema=SCHEMA_0_10)
     db.user(1, "admin", role="HOST")
@@ -198,6 +247,45 @@ def test_not_a_memos_database_is_refused(tmp_path: Path) -> None:
         memos_sqlite.read(tmp_path / "x.db")
 
 
+@pytest.mark.parametrize(
+    ("damage", "named"),
+    [
+        ("UPDATE user SET created_ts = 'yesterday' WHERE id = 2", "`user` row 2: `created_ts` holds text"),
+        (
+            "UPDATE user SET username = CAST(username AS BLOB) WHERE id = 3",
+            "`user` row 3: `username` holds a blob",
+        ),
+        (
+            "UPDATE user_identity SET extern_uid = CAST(extern_uid AS BLOB)",
+            "`user_identity` row 1: `extern_uid` holds a blob",
+        ),
+    ],
+    ids=["text-in-a-number", "blob-username", "blob-identity"],
+)
+def test_a_damaged_row_stops_the_run_before_anything_is_written(
+    aws: dict[str, Any],
+    memos: MemosDb,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    damage: str,
+    named: str,
+) -> None:
+    # Memos' columns are typed, but SQLite keeps what it is given: a value of the wrong type
+    # is a damaged database, refused whole with the row named (a row skipped for it could
+    # leave its id to a newcomer), and never a traceback halfway.
+    connection = sqlite3.connect(memos.path)
+    connection.execute(damage)
+    connection.commit()
+    connection.close()
+    before = _snapshot(aws)
+    ready = _stack_file(tmp_path)
+    assert import_main(["--db", str(memos.path), "--stack-file", str(ready), "--threads", "1"]) == 2
+    printed = capsys.readouterr()
+    assert printed.out == "" and named in printed.err and "damaged" in printed.err
+    assert "yesterday" not in printed.err and "carol" not in printed.err
+    assert _snapshot(aws) == before
+
+
 def test_nothing_in_a_plan_repr_carries_a_credential(memos: MemosDb) -> None:
     shown = repr(_plan(memos)) + repr(memos_sqlite.read(memos.path))
     assert "google" in shown  # the provider is in the plan, its secret is not:
@@ -224,13 +312,27 @@ def test_imported_users_sign_in_and_their_tokens_work(
     assert counted is not None and counted[1] == 2
     assert api.settings.get_instance().disallow_user_registration is True
     now = int(clock.now())
-    access = memos_access_token(memos.secret_key, "host", 1, now)
+    access = memos_access_token(memos.secret_key, "host", 1, now, role="ADMIN")
     assert api.authenticator.authenticate(f"Bearer {access}", None).username == "host"
     (token_id,) = memos.refresh_token_ids
     user, issued, _ = api.refresh_tokens.rotate(memos_refresh_token(memos.secret_key, 1, token_id, now))
     assert user.id == 1
     # The new token is a memos-auth family's: it has a fid and rotates as usual.
     api.refresh_tokens.rotate(issued.token)
+
+
+@pytest.mark.parametrize("ttl", [365 * 86400, None], ids=["expiring-in-a-year", "never-expiring"])
+def test_a_token_of_memos_before_v0_26_does_not_come_back_with_the_key(
+    aws: dict[str, Any], clock: FakeClock, memos: MemosDb, ttl: int | None
+) -> None:
+    # Memos up to v0.25 signed its PATs and sign-ins with the same key, as JWTs with no `type`,
+    # valid only while listed in the user's ACCESS_TOKENS setting; v0.26 refuses them. The key
+    # that comes along must not make one (revoked, or leaked and deleted) good again.
+    _import(memos)
+    now = int(clock.now())
+    legacy = memos_legacy_access_token(memos.secret_key, "host", 1, now - 30 * 86400, ttl)
+    with pytest.raises(Unauthenticated):
+        _services(aws, clock).authenticator.authenticate(f"Bearer {legacy}", None)
 
 
 def test_new_users_get_ids_above_every_memos_user_and_are_not_admins(
@@ -514,8 +616,55 @@ def test_the_secret_is_refused_when_the_stack_has_users_of_its_own(
     assert fresh.keys.signing_key() == kid_before
     with pytest.raises(Unauthenticated):
         fresh.authenticator.authenticate(
-            f"Bearer {memos_access_token(memos.secret_key, 'host', 1, int(clock.now()))}", None
+            f"Bearer {memos_access_token(memos.secret_key, 'host', 1, int(clock.now()), role='ADMIN')}", None
         )
+
+
+def test_a_key_rotated_out_since_the_import_is_not_brought_back(
+    aws: dict[str, Any], clock: FakeClock, memos: MemosDb
+) -> None:
+    # A later run (say for a row fixed since) after two scheduled rotations: Memos' key is
+    # no longer among the versions that verify, but it was imported; putting it back would
+    # make it sign again and drop the key that signed the refresh tokens of the last interval.
+    _import(memos)
+    rotation = KeyRotation(aws["secretsmanager"], clock)
+    for _ in range(2):
+        token = begin_rotation()
+        for step in ROTATION_STEPS:
+            rotation.run(step, "SigningKeySecret", token)
+    before = _snapshot(aws)
+    again = _import(memos)
+    assert _snapshot(aws) == before
+    assert again.counts[("secret key", "unchanged")] == 1
+    current = aws["secretsmanager"].get_secret_value(SecretId="SigningKeySecret", VersionStage="AWSCURRENT")
+    assert json.loads(current["SecretString"])["kid"] == "v3"
+
+
+class _Unreachable:
+    """A DynamoDB client whose every call fails as an endpoint that does not answer."""
+
+    exceptions = None
+
+    def __getattr__(self, name: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+
+        return call
+
+
+def test_a_stack_that_cannot_be_reached_is_a_clear_error_and_exit_2(
+    aws: dict[str, Any],
+    memos: MemosDb,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(Target, "dynamodb", lambda _target: _Unreachable())
+    ready = _stack_file(tmp_path)
+    assert import_main(["--db", str(memos.path), "--stack-file", str(ready), "--threads", "1"]) == 2
+    printed = capsys.readouterr()
+    assert "memos-import: storage unavailable" in printed.err and "run the import again" in printed.err
+    assert "Traceback" not in printed.err
 
 
 def test_a_dry_run_writes_nothing(aws: dict[str, Any], memos: MemosDb) -> None:
@@ -536,7 +685,7 @@ def test_a_short_memos_key_is_imported_as_it_is(
     db.close()
     assert _import(db).rejections == []
     api = _services(aws, clock)
-    access = memos_access_token("short-secret", "host", 1, int(clock.now()))
+    access = memos_access_token("short-secret", "host", 1, int(clock.now()), role="ADMIN")
     assert api.authenticator.authenticate(f"Bearer {access}", None).user_id == 1
 
 

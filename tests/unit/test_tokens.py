@@ -123,9 +123,13 @@ def test_access_token_is_refused_as_refresh_token() -> None:
 
 
 def test_an_access_token_as_memos_mints_it_parses() -> None:
-    # server/auth/token.go: kid v1, claims name/iss/aud/sub/iat/exp only (no type, role, status).
+    # server/auth/token.go GenerateAccessTokenV2 (Memos v0.26 on): kid v1, the username in
+    # `username` (no `name`), type, role and status.
     memos = {
-        "name": "alice",
+        "type": "access",
+        "role": "ADMIN",
+        "status": "NORMAL",
+        "username": "alice",
         "iss": "memos",
         "aud": ["user.access-token"],
         "sub": "7",
@@ -133,7 +137,24 @@ def test_an_access_token_as_memos_mints_it_parses() -> None:
         "exp": NOW + 900,
     }
     claims = parse_access_token(forge(memos), lookup, NOW + 10)
-    assert (claims.user_id, claims.username, claims.role, claims.status) == (7, "alice", None, None)
+    assert (claims.user_id, claims.username) == (7, "alice")
+    assert (claims.role, claims.status) == (Role.ADMIN, State.NORMAL)
+
+
+def test_an_access_token_of_memos_before_v0_26_is_refused() -> None:
+    # GenerateAccessToken (Memos up to v0.25: PATs and sign-ins): no `type`. Memos took one only
+    # while it was listed in the user's ACCESS_TOKENS setting, and v0.26's ParseAccessTokenV2
+    # refuses it; signed with the key an import brings, it must not verify by signature alone.
+    legacy = {
+        "name": "alice",
+        "iss": "memos",
+        "aud": ["user.access-token"],
+        "sub": "7",
+        "iat": NOW,
+        "exp": NOW + 365 * 86400,
+    }
+    with pytest.raises(Unauthenticated):
+        parse_access_token(forge(legacy), lookup, NOW + 10)
 
 
 def test_a_refresh_token_without_a_family_id_names_its_token_id_as_family() -> None:

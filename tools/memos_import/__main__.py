@@ -4,7 +4,7 @@ Into the stack `make run` serves (it writes `.devstack/stack.json`), or a deploy
 `--stack-outputs outputs.json` (the CloudFormation stack's outputs) or `--users-table …
 --secret-id …`. Prints counts, a progress bar on a terminal, and every row not taken with
 its reason; never a hash, token or key. Exits 1 when any row was not taken, 2 when it
-could not run at all.
+could not run at all or its storage failed on the way (run it again: it takes up from there).
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from auth.errors import Unavailable
 from tools.memos_import import mapping, memos_sqlite
 from tools.memos_import.target import (
     ENVIRONMENT,
@@ -87,19 +89,30 @@ def main(argv: list[str] | None = None) -> int:
         f"read {arguments.db}: {len(database.users):,} users, {len(database.user_settings):,} user settings,"
         f" {len(database.idps):,} identity providers, {len(database.user_identities):,} linked identities"
     )
-    importer = Importer(target, threads=arguments.threads)
-    # The bar goes to stderr, and only on a terminal: a log file gets the counts alone.
-    with Progress(
-        TextColumn("users"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        disable=not sys.stderr.isatty(),
-        transient=True,
-    ) as bar:
-        task = bar.add_task("users", total=len(plan.users))
-        report = importer.run(plan, arguments.dry_run, progress=lambda done: bar.advance(task, done))
+    try:
+        importer = Importer(target, threads=arguments.threads)
+        # The bar goes to stderr, and only on a terminal: a log file gets the counts alone.
+        with Progress(
+            TextColumn("users"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            disable=not sys.stderr.isatty(),
+            transient=True,
+        ) as bar:
+            task = bar.add_task("users", total=len(plan.users))
+            report = importer.run(plan, arguments.dry_run, progress=lambda done: bar.advance(task, done))
+    except (Unavailable, BotoCoreError, ClientError) as error:
+        # A step outside the users' own (the key, the id counter, a first read) failed: every
+        # write is whole and conditional, so a second run takes up from here. The error's
+        # kind alone: no message of a request that may have carried the key.
+        kind = error.response.get("Error", {}).get("Code", "") if isinstance(error, ClientError) else ""
+        print(
+            f"memos-import: storage unavailable ({kind or type(error).__name__}); run the import again",
+            file=sys.stderr,
+        )
+        return 2
     _print_report(report, time.monotonic() - started)
     return 1 if report.rejections else 0
 

@@ -24,6 +24,8 @@ from auth.usernames import is_valid_username, username_key
 from tools.memos_import.rows import (
     BASIC,
     GENERAL,
+    LEGACY_ACCESS_TOKENS,
+    LEGACY_SESSIONS,
     PERSONAL_ACCESS_TOKENS,
     REFRESH_TOKENS,
     IdpRow,
@@ -100,6 +102,9 @@ class Plan:
     # Tokens Memos would refuse too: left out on purpose, counted, not errors.
     expired_pats: int = 0
     expired_refresh_tokens: int = 0
+    # Memos v0.25's (rows.LEGACY_*): refused by memos-auth as by Memos v0.26, so left out.
+    legacy_access_tokens: int = 0
+    legacy_sessions: int = 0
     disallow_user_registration: bool | None = None
     disallow_password_auth: bool | None = None
     # Memos' HS256 key; never printed (the dataclass repr leaves it out).
@@ -144,6 +149,10 @@ def plan(database: MemosDatabase, now: int, allow_http: bool = False) -> Plan:
             _pats(setting, owner, now, result, hashes)
         elif setting.key == REFRESH_TOKENS:
             _families(setting, owner, now, result, family_ids)
+        elif setting.key == LEGACY_ACCESS_TOKENS:
+            result.legacy_access_tokens += _count(setting, "accessTokens")
+        elif setting.key == LEGACY_SESSIONS:
+            result.legacy_sessions += _count(setting, "sessions")
     _system_settings(database.system_settings, result)
     for idp in database.idps:
         provider = _provider(idp, allow_http, result)
@@ -310,6 +319,17 @@ def _entries(setting: UserSettingRow, list_name: str, result: Plan) -> Iterator[
             )
 
 
+def _count(setting: UserSettingRow, list_name: str) -> int:
+    """How many entries a setting's protojson list has; a value that is not one counts none
+    (nothing of it is imported either way)."""
+    try:
+        value = json.loads(setting.value)
+    except ValueError:
+        return 0
+    entries = value.get(list_name) if isinstance(value, dict) else None
+    return len(entries) if isinstance(entries, list) else 0
+
+
 def _pats(
     setting: UserSettingRow, owner: ImportedUser | None, now: int, result: Plan, hashes: dict[str, str]
 ) -> None:
@@ -323,6 +343,9 @@ def _pats(
             result.rejections.append(Rejection(name, "missing or overlong tokenId"))
         elif not isinstance(token_hash, str) or not _SHA256_HEX.fullmatch(token_hash.lower()):
             result.rejections.append(Rejection(name, "tokenHash is not SHA-256 hex"))
+        elif expires_at is None and entry.get("expiresAt") is not None:
+            # Absent is Memos' "never"; an expiry that cannot be read must not become one.
+            result.rejections.append(Rejection(name, "expiresAt is not a timestamp"))
         elif expires_at is not None and expires_at <= now:
             result.expired_pats += 1
         elif token_hash.lower() in hashes:

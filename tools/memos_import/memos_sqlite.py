@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, get_type_hints
 
 from tools.memos_import.rows import (
     IdpRow,
@@ -35,7 +35,7 @@ DERIVED = {(IdpRow.TABLE, "uid"): "printf('%08x', id)"}
 
 
 class NotAMemosDatabase(Exception):
-    """The file is not SQLite, or has no `user` table."""
+    """The file is not SQLite, has no `user` table, or holds a value of the wrong type."""
 
 
 def read(path: Path) -> MemosDatabase:
@@ -58,6 +58,8 @@ def read(path: Path) -> MemosDatabase:
         )
     except sqlite3.DatabaseError as error:
         raise NotAMemosDatabase(f"{path}: {error}") from None
+    except _Damaged as error:
+        raise NotAMemosDatabase(f"{path}: {error}") from None
     finally:
         connection.close()
 
@@ -75,4 +77,29 @@ def _read(connection: sqlite3.Connection, tables: set[str], row: type[R], order:
     # Table and column names are the row classes' constants, never input. format(), not an
     # f-string: bandit warns for each piece of one on a `nosec` line except the piece it flags.
     query = "SELECT {} FROM {} ORDER BY {}".format(listed, row.TABLE, order)  # noqa: S608, UP032  # nosec B608
-    return [row(*values) for values in connection.execute(query)]
+    kinds = [(column, get_type_hints(row)[column]) for column in columns(row)]
+    return [row(*_checked(row.TABLE, kinds, values)) for values in connection.execute(query)]
+
+
+class _Damaged(Exception):
+    pass
+
+
+_TYPE_NAMES = {int: "a number", str: "text", bytes: "a blob", float: "a real", type(None): "NULL"}
+
+
+def _checked(table: str, kinds: list[tuple[str, type]], values: tuple[object, ...]) -> tuple[object, ...]:
+    """The row's values if each has its column's type in Memos' schema. SQLite keeps a value of
+    another type as it was given (text in a BIGINT column, a blob anywhere): the database is
+    damaged, refused whole before anything is written, as a row skipped for it could leave its
+    id to a newcomer. The row is named by its first column (an id or a setting's name); no
+    value of it is shown, as one may be a hash or a key."""
+    for (column, kind), value in zip(kinds, values, strict=True):
+        if type(value) is not kind:
+            first = values[0] if type(values[0]) is kinds[0][1] else "?"
+            found = _TYPE_NAMES.get(type(value), type(value).__name__)
+            raise _Damaged(
+                f"the database is damaged: `{table}` row {str(first)[:40]}: `{column}` holds {found},"
+                f" not {_TYPE_NAMES[kind]}"
+            )
+    return values

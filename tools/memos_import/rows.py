@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 # user_setting keys (Memos' storepb.UserSetting_Key) and system_setting names the importer reads.
 PERSONAL_ACCESS_TOKENS = "PERSONAL_ACCESS_TOKENS"
 REFRESH_TOKENS = "REFRESH_TOKENS"
+# Keys of Memos up to v0.25 (PATs as JWTs, and sign-ins), dropped by v0.26 without a migration:
+# only counted, as left out.
+LEGACY_ACCESS_TOKENS = "ACCESS_TOKENS"
+LEGACY_SESSIONS = "SESSIONS"
 BASIC = "BASIC"
 GENERAL = "GENERAL"
 

@@ -32,7 +32,7 @@ from auth.errors import InvalidArgument, NotFound, Unavailable
 from auth.factor_cipher import FactorCipher, Sealed
 from auth.identity_providers import MAX_PROVIDERS
 from auth.idp_models import LinkRecord
-from auth.keys import CURRENT_STAGE, IMPORTED_FLAG, PREVIOUS_STAGE, imported_secret_string
+from auth.keys import CURRENT_STAGE, IMPORTED_FLAG, imported_secret_string
 from auth.models import User
 from auth.stores.dynamo import (
     ITEM_CONDITION_FAILED,
@@ -96,6 +96,9 @@ class Importer:
         report = Report(rejections=list(plan.rejections))
         report.add("expired personal access tokens", "left out", plan.expired_pats)
         report.add("expired refresh tokens", "left out", plan.expired_refresh_tokens)
+        legacy = plan.legacy_access_tokens
+        report.add("access tokens of Memos before v0.26 (ACCESS_TOKENS)", "left out", legacy)
+        report.add("sign-ins of Memos before v0.26 (SESSIONS)", "left out", plan.legacy_sessions)
         self._secret(plan, dry_run, report)
         if dry_run:
             report.add("users", "would be imported", len(plan.users))
@@ -151,19 +154,34 @@ class Importer:
         report.add("secret key", "imported")
 
     def _holds_key(self, key: str) -> bool:
-        """Whether the secret's current or previous version is Memos' key already."""
-        for stage in (CURRENT_STAGE, PREVIOUS_STAGE):
+        """Whether any version of the secret is Memos' key, imported: one that verifies, or one
+        that rotations retired since (bringing that back would make it sign again, and retire
+        the key that signed the refresh tokens of the last interval). Secrets Manager keeps a
+        retired version until the secret has 100."""
+        listing = {"SecretId": self._target.secret_id, "IncludeDeprecated": True}
+        while True:
             try:
-                value = self._secrets.get_secret_value(SecretId=self._target.secret_id, VersionStage=stage)
+                page = self._secrets.list_secret_version_ids(**listing)
             except self._secrets.exceptions.ResourceNotFoundException:
-                continue
-            try:
-                stored = json.loads(value.get("SecretString") or "")
-            except ValueError:
-                continue
-            if isinstance(stored, dict) and stored.get(IMPORTED_FLAG) is True and stored.get("key") == key:
-                return True
-        return False
+                return False
+            for version in page.get("Versions", []):
+                if self._version_holds(version["VersionId"], key):
+                    return True
+            if not page.get("NextToken"):
+                return False
+            listing["NextToken"] = page["NextToken"]
+
+    def _version_holds(self, version_id: str, key: str) -> bool:
+        try:
+            value = self._secrets.get_secret_value(SecretId=self._target.secret_id, VersionId=version_id)
+        except self._secrets.exceptions.ResourceNotFoundException:
+            # A version with no value (a rotation that had not put its key).
+            return False
+        try:
+            stored = json.loads(value.get("SecretString") or "")
+        except ValueError:
+            return False
+        return isinstance(stored, dict) and stored.get(IMPORTED_FLAG) is True and stored.get("key") == key
 
     # -- settings ---------------------------------------------------------------------------
 
