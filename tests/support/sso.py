@@ -205,6 +205,12 @@ class ScriptedProvider:
         self.released.set()
         self._serving.close()
 
+    def answer_oauth2(self, userinfo: dict[str, Any]) -> None:
+        """Exchange any code for an access token, and answer userinfo with `userinfo` as it
+        is when asked (a test may fill it in later)."""
+        self.routes["/token"] = lambda _: json_reply({"access_token": "at", "token_type": "Bearer"})
+        self.routes["/me"] = lambda _: json_reply(userinfo)
+
     # -- an issuer of its own, for ID tokens a real provider would never send ------------------
 
     def jwks(self) -> dict[str, Any]:

@@ -431,8 +431,7 @@ def test_oauth2_provider_signs_in_through_token_and_userinfo(
 def test_each_client_authentication_method_sends_the_secret_its_way(
     api: ApiServices, people: People, scripted: ScriptedProvider, style: str
 ) -> None:
-    scripted.routes["/token"] = lambda _: json_reply({"access_token": "at", "token_type": "Bearer"})
-    scripted.routes["/me"] = lambda _: json_reply({"sub": "someone"})
+    scripted.answer_oauth2({"sub": "someone"})
     body = oauth2_body(scripted.url, "a client", style, secret="a secret:with/odd chars")
     assert create_provider(api, people.admin, body, "styles").status == 200
     assert sso_sign_in(api, sso("styles", "the-code", verifier="the-verifier")).status == 200
@@ -489,8 +488,7 @@ def test_identifier_filter_refuses_other_identifiers(
 def userinfo_provider(api: ApiServices, people: People, scripted: ScriptedProvider, **body: Any) -> Any:
     """An OAUTH2 provider on the script whose userinfo answers what the returned dict holds."""
     userinfo: dict[str, Any] = {}
-    scripted.routes["/token"] = lambda _: json_reply({"access_token": "at", "token_type": "Bearer"})
-    scripted.routes["/me"] = lambda _: json_reply(userinfo)
+    scripted.answer_oauth2(userinfo)
     made = create_provider(api, people.admin, oauth2_body(scripted.url, "c", secret="s", **body), "info")
     assert made.status == 200, made.body
     return userinfo
@@ -917,8 +915,7 @@ def test_a_provider_limiting_this_services_calls_is_a_503_never_counted_against_
     api: ApiServices, people: People, scripted: ScriptedProvider, busy: str
 ) -> None:
     """A 429 of the provider (RFC 6585) limits what every user of this service shares."""
-    scripted.routes["/token"] = lambda _: json_reply({"access_token": "at", "token_type": "Bearer"})
-    scripted.routes["/me"] = lambda _: json_reply({"sub": "someone"})
+    scripted.answer_oauth2({"sub": "someone"})
     scripted.routes[busy] = lambda _: json_reply({"error": "slow_down"}, 429)
     made = create_provider(api, people.admin, oauth2_body(scripted.url, "c", secret="s"), "busy")
     assert made.status == 200, made.body
