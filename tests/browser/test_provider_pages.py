@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, quote_plus, urlencode, urlsplit
 import pytest
 from playwright.sync_api import BrowserContext, Page, Request, expect
 
+from devstack.ports import free_port
 from tests.browser.conftest import PASSWORD, Site, cookie_header, sign_in, signed_in_as, signed_in_user
 from tests.browser.test_account_pages import enrol_totp
 from tests.support.factors import unspent_code
@@ -22,7 +23,6 @@ from tests.support.oidc_provider import (
     BASIC_CLIENT,
     POST_CLIENT,
     OidcProvider,
-    free_port,
     running_oidc_provider,
     secret_of,
 )

@@ -13,8 +13,9 @@ from typing import Any
 import jwt
 import pytest
 
+from devstack.ports import free_port
 from tests.e2e.conftest import Api
-from tests.support.oidc_provider import BASIC_CLIENT, POST_CLIENT, OidcProvider, Pkce, free_port, secret_of
+from tests.support.oidc_provider import BASIC_CLIENT, POST_CLIENT, OidcProvider, Pkce, secret_of
 from tests.support.sso import oauth2_body, oidc_body, sso
 
 pytestmark = pytest.mark.e2e

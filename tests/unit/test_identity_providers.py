@@ -23,12 +23,13 @@ from auth.outbound_http import Timeouts
 from auth.principal import AuthMethod
 from auth.provider_protocol import DISCOVERY_MAX_AGE_SECONDS
 from auth.wiring import ApiServices
+from devstack.ports import free_port
 from handlers.observability import Metric
 from tests.support.audit import RecordingAudit
 from tests.support.clock import FakeClock
 from tests.support.factors import challenge_of, code_at, enrol_totp, refused_after_the_lag, second_step
 from tests.support.metrics import counted
-from tests.support.oidc_provider import BASIC_CLIENT, OTHER_CLIENT, POST_CLIENT, OidcProvider, Pkce, free_port
+from tests.support.oidc_provider import BASIC_CLIENT, OTHER_CLIENT, POST_CLIENT, OidcProvider, Pkce
 from tests.support.people import (
     PASSWORD,
     People,

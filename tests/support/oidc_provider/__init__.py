@@ -12,7 +12,6 @@ import re
 import secrets
 import selectors
 import shutil
-import socket
 import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +21,8 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 import requests
+
+from devstack.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVER = Path(__file__).with_name("server.mjs")
@@ -34,13 +35,6 @@ READY_SECONDS = 30
 
 def secret_of(client_id: str) -> str:
     return f"{client_id}-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)
