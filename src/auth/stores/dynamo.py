@@ -234,14 +234,20 @@ def failed_conditions(reasons: Sequence[str], count: int) -> list[bool]:
     return failed
 
 
+def write_with(client: Any, items: list[dict[str, Any]], also: dict[str, Any] | None) -> list[bool] | None:
+    """Run a write transaction of `items` and, after them, `also` (another transaction item
+    a caller adds) when given: None when it was applied, else which failed their condition
+    (`failed_conditions`; `also`'s last, False when there is none)."""
+    reasons = write_transaction(client, items if also is None else [*items, also])
+    return None if reasons is None else failed_conditions(reasons, len(items) + 1)
+
+
 def delete_with(client: Any, delete: dict[str, Any], also: dict[str, Any] | None) -> bool:
-    """Run a conditional Delete (its request), in one transaction with `also` (another
-    transaction item) when given: False when its condition, or `also`'s, failed."""
+    """Run a conditional Delete (its request), in one transaction with `also` when given:
+    False when its condition, or `also`'s, failed."""
     if also is None:
         return conditional_write(client.delete_item, **delete) is not None
-    reasons = write_transaction(client, [{"Delete": delete}, also])
-    # A transaction that failed no condition is Unavailable (failed_conditions).
-    return reasons is None or not any(failed_conditions(reasons, 2))
+    return write_with(client, [{"Delete": delete}], also) is None
 
 
 # BatchGetItem's limit of keys in one request; keys it leaves unprocessed (throttling) are

@@ -209,12 +209,10 @@ class PasskeyStore:
                 }
             },
         ]
-        if also is not None:
-            items.append(also)
-        reasons = dynamo.write_transaction(self._client, items)
-        if reasons is None:
+        failed = dynamo.write_with(self._client, items, also)
+        if failed is None:
             return True
-        passkey_gone, _, also_failed = dynamo.failed_conditions(reasons, 3)
+        passkey_gone, _, also_failed = failed
         if passkey_gone or also_failed:
             return False
         raise Unavailable("storage unavailable")
@@ -265,12 +263,10 @@ class PasskeyStore:
             },
             self.ceremony_used_up(ceremony, now),
         ]
-        if also is not None:
-            items.append(also)
-        reasons = dynamo.write_transaction(self._client, items)
-        if reasons is None:
+        failed = dynamo.write_with(self._client, items, also)
+        if failed is None:
             return None
-        passkey, ceremony_failed, also_failed = dynamo.failed_conditions(reasons, 3)
+        passkey, ceremony_failed, also_failed = failed
         return UseRefused(passkey=passkey, ceremony=ceremony_failed, also=also_failed)
 
     # -- ceremonies --------------------------------------------------------------------------
