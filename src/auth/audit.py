@@ -28,8 +28,9 @@ class AuditEvent(StrEnum):
     REUSE_REFUSED = "credential.reuse_refused"
     SUSPENDED = "credential.suspended"
     RESTORED = "credential.restored"
-    # A one-time credential spent (a recovery code) or a passkey signed in with, and a wrong
-    # one presented. REUSE_REFUSED also names a passkey whose signature counter did not grow.
+    # A one-time credential spent (a TOTP code, a recovery code) or a passkey signed in with,
+    # and a wrong one presented. REUSE_REFUSED also names a passkey whose signature counter
+    # did not grow.
     USED = "credential.used"
     REFUSED = "credential.refused"
 

@@ -107,6 +107,14 @@ class Factors:
         )
         if not self._store.put_pending(record):
             raise FailedPrecondition("TOTP is already enabled; remove it first")
+        # The secret exists from here on, confirmed or not: its trail starts here.
+        self._changes.audit.record(
+            AuditEvent.CREATED,
+            CredentialKind.TOTP,
+            owner.id,
+            record.enrolment_id,
+            reason="pending confirmation",
+        )
         return TotpEnrolment(secret=secret, otpauth_uri=totp.provisioning_uri(secret, owner.username))
 
     def confirm(self, caller: Principal, owner: User, code: str) -> list[str]:
@@ -160,6 +168,8 @@ class Factors:
         removal = functools.partial(self._store.remove_totp, record)
         if not self._changes.remove(caller, owner, "second factor", removal):
             raise NotFound("TOTP is not set up")
+        # A pending enrolment is removed too (and an admin's removal of one ended the user's
+        # logins); only an enabled one had recovery codes.
+        self._changes.removed(CredentialKind.TOTP, caller, owner, record.enrolment_id)
         if record.enabled:
-            for kind in (CredentialKind.TOTP, CredentialKind.RECOVERY_CODES):
-                self._changes.removed(kind, caller, owner, record.enrolment_id)
+            self._changes.removed(CredentialKind.RECOVERY_CODES, caller, owner, record.enrolment_id)

@@ -211,10 +211,10 @@ class MfaSignIn:
             self._wrong(user, challenge, source_ip, kind, AuditEvent.REUSE_REFUSED)
         self._throttle.record_success(user.username, source_ip)
         if kind is CredentialKind.RECOVERY_CODES:
-            left = len(record.recovery_hashes) - 1
-            self._audit.record(
-                AuditEvent.USED, kind, user.id, record.enrolment_id, reason=f"signed in, {left} left"
-            )
+            reason = f"signed in, {len(record.recovery_hashes) - 1} left"
+        else:
+            reason = "signed in"
+        self._audit.record(AuditEvent.USED, kind, user.id, record.enrolment_id, reason=reason)
         return user, SignIn(
             now, (challenge.first_amr, Amr.ONE_TIME_PASSWORD.value, Amr.MULTIPLE_FACTORS.value)
         )

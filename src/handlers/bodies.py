@@ -93,6 +93,8 @@ class PasswordCredentials(_Request):
 
 
 # The WebAuthn JSON objects are the W3C's (WebAuthn Level 3); py_webauthn checks them whole.
+# Signed over a ceremony's challenge (and an assertion signs in), they stay out of reprs like
+# a code.
 _ASSERTION = (
     "An AuthenticationResponseJSON (WebAuthn Level 3: PublicKeyCredential.toJSON() of "
     "navigator.credentials.get()): id, rawId, type, response.{clientDataJSON, authenticatorData, "
@@ -119,6 +121,7 @@ class MfaCredentials(_Request):
         description="One of the recovery codes, used once.",
     )
     passkey: dict[str, Any] | None = Field(
+        repr=False,
         default=None,
         description=_ASSERTION + " Its options come from POST /auth/passkeys/options with this mfaChallenge.",
     )
@@ -127,7 +130,7 @@ class MfaCredentials(_Request):
 class PasskeyCredentials(_Request):
     """A passwordless sign-in (SPEC §7): an assertion for options of POST /auth/passkeys/options."""
 
-    credential: dict[str, Any] = Field(description=_ASSERTION)
+    credential: dict[str, Any] = Field(repr=False, description=_ASSERTION)
 
 
 class SsoCredentials(_Request):
@@ -172,9 +175,10 @@ class SignInRequest(_Request):
 
 class RegisterPasskeyRequest(_Request):
     credential: dict[str, Any] = Field(
+        repr=False,
         description="A RegistrationResponseJSON (WebAuthn Level 3: PublicKeyCredential.toJSON() of "
         "navigator.credentials.create() with the registration options): id, rawId, type, "
-        "response.{clientDataJSON, attestationObject, transports}, base64url."
+        "response.{clientDataJSON, attestationObject, transports}, base64url.",
     )
     displayName: str = Field(
         default="",

@@ -306,6 +306,50 @@ def test_an_admins_removal_of_a_totp_that_is_not_there_is_a_404_that_ends_nothin
     assert [e for e in audit.events if e[0] is AuditEvent.REVOKED] == []
 
 
+def factor_events(audit: RecordingAudit, user: User) -> list[tuple[AuditEvent, CredentialKind, str, str]]:
+    """The user's TOTP and recovery-code events: (event, kind, credential id, reason)."""
+    kinds = (CredentialKind.TOTP, CredentialKind.RECOVERY_CODES)
+    return [(e[0], e[1], e[3], e[4]) for e in audit.events if e[2] == user.id and e[1] in kinds]
+
+
+def test_every_totp_event_is_audited_from_the_enrolments_start_to_its_removal(
+    api: ApiServices, clock: FakeClock, people: People, audit: RecordingAudit
+) -> None:
+    enrolled = enrol_totp(api, people.alice)
+    next_step(clock)
+    challenge = challenge_of(password_step(api, SIGN_IN, people.alice))
+    signed_in = second_step(api, SIGN_IN, challenge, totpCode=code_at(enrolled.secret, clock.now()))
+    assert signed_in.status == 200, signed_in.body
+    assert factor_call(api, routes.REMOVE_TOTP, people.alice).status == 200
+    events = factor_events(audit, people.alice)
+    enrolment = events[0][2] if events else ""
+    assert enrolment and events == [
+        (AuditEvent.CREATED, CredentialKind.TOTP, enrolment, "pending confirmation"),
+        (AuditEvent.CREATED, CredentialKind.TOTP, enrolment, "enrolled"),
+        (AuditEvent.CREATED, CredentialKind.RECOVERY_CODES, enrolment, ""),
+        (AuditEvent.USED, CredentialKind.TOTP, enrolment, "signed in"),
+        (AuditEvent.REVOKED, CredentialKind.TOTP, enrolment, "removed by the user"),
+        (AuditEvent.REVOKED, CredentialKind.RECOVERY_CODES, enrolment, "removed by the user"),
+    ]
+
+
+@pytest.mark.parametrize("who", ["alice", "admin"])
+def test_removing_an_enrolment_never_confirmed_is_audited(
+    api: ApiServices, people: People, audit: RecordingAudit, who: str
+) -> None:
+    assert factor_call(api, routes.ENROL_TOTP, people.alice).status == 200
+    removed = factor_call(api, routes.REMOVE_TOTP, people.alice, caller=getattr(people, who))
+    assert removed.status == 200, removed.body
+    by = "the user" if who == "alice" else f"admin {people.admin.id}"
+    events = factor_events(audit, people.alice)
+    enrolment = events[0][2] if events else ""
+    # No recovery codes were ever made: none are revoked.
+    assert enrolment and events == [
+        (AuditEvent.CREATED, CredentialKind.TOTP, enrolment, "pending confirmation"),
+        (AuditEvent.REVOKED, CredentialKind.TOTP, enrolment, f"removed by {by}"),
+    ]
+
+
 def test_regenerated_recovery_codes_replace_the_old_ones(
     api: ApiServices, clock: FakeClock, people: People, audit: RecordingAudit
 ) -> None:

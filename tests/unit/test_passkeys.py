@@ -14,10 +14,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from auth import routes
 from auth.audit import AuditEvent, CredentialKind
+from auth.errors import Unavailable
 from auth.models import NO_SIGN_IN, Role, SignIn, State
 from auth.passkeys import CEREMONY_TTL_SECONDS, passkey_id_of
 from auth.principal import AuthMethod, Principal
 from auth.routes import Route
+from auth.stores.passkey_store import PasskeyStore
 from auth.user_admin import UserChanges
 from auth.wiring import ApiServices
 from handlers.observability import Metric
@@ -398,6 +400,43 @@ def test_listing_is_the_users_or_an_admins_oldest_first(
     by_admin = factor_call(api, routes.LIST_PASSKEYS, people.alice, caller=people.admin)
     assert [p["displayName"] for p in by_admin.body["passkeys"]] == ["Laptop", "Key"]
     assert factor_call(api, routes.LIST_PASSKEYS, people.alice, caller=people.bob).status == 403
+
+
+class Unprocessing:
+    """The DynamoDB client, but its next `times` BatchGetItems read nothing and leave every
+    key unprocessed, as DynamoDB does for a throttled table."""
+
+    def __init__(self, client: Any, times: int) -> None:
+        self._client = client
+        self.times = times
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def batch_get_item(self, RequestItems: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if self.times:
+            self.times -= 1
+            return {"Responses": {}, "UnprocessedKeys": RequestItems}
+        return dict(self._client.batch_get_item(RequestItems=RequestItems, **kwargs))
+
+
+def test_a_listing_whose_batch_read_is_throttled_asks_again_and_never_leaves_one_out(
+    api: ApiServices, aws: dict[str, Any], clock: FakeClock, people: People, authenticator: SoftAuthenticator
+) -> None:
+    first = register_passkey(api, people.alice, authenticator, "ES256", "Laptop")
+    clock.advance(1)
+    second = register_passkey(api, people.alice, authenticator, "RS256", "Key")
+    pauses: list[float] = []
+
+    def store(times: int) -> PasskeyStore:
+        client = Unprocessing(aws["dynamodb"], times)
+        return PasskeyStore(client, api.config.factors_table, api.users, pause=pauses.append)
+
+    listed = store(times=2).for_user(people.alice.id)
+    assert [record.passkey_id for record in listed] == [first["id"], second["id"]] and len(pauses) == 2
+    # Still unread after every attempt: unavailable, never a listing without them.
+    with pytest.raises(Unavailable):
+        store(times=99).for_user(people.alice.id)
 
 
 def remove(api: ApiServices, people: People, passkey_id: str, **kwargs: Any) -> Any:

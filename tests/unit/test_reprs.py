@@ -1,17 +1,18 @@
 """No secret reaches a log line or a traceback through a repr.
 
 Every dataclass of the domain, the handlers and the importer that holds a secret, a token,
-a password or a hash of one keeps that field out of its repr (`field(repr=False)`), and so
-does every request and response body (pydantic's `Field(repr=False)`: a body is what a
-handler holds when something raises): the rule is checked by the fields' names (camelCase
-read as snake_case), so a new record with a `…_hash` or `secret` field is held to it
-without a test of its own.
+a password, a passkey's credential or a hash of one keeps that field out of its repr
+(`field(repr=False)`), and so does every request and response body (pydantic's
+`Field(repr=False)`: a body is what a handler holds when something raises): the rule is
+checked by the fields' names (camelCase read as snake_case), so a new record with a `…_hash`
+or `secret` field is held to it without a test of its own.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 import pkgutil
 import re
 from collections.abc import Iterator
@@ -25,10 +26,14 @@ from auth.mfa_sign_in import SecondFactor
 from auth.models import Role, State, TokenOwner, User
 from auth.stores.pat_store import PatRecord
 from auth.tokens import IssuedToken, SigningKey
+from handlers import bodies
 from handlers.bodies import PasswordCredentials
 
+# A passkey's credential (a registration response, an assertion) is signed over a ceremony's
+# challenge, and an assertion signs in: held to the rule like a code.
 SECRET_NAMES = re.compile(
-    r"(^|_)(token|secret|sealed|password|hash|hashes|code|codes|challenge|verifier|nonce|otpauth)($|_)"
+    r"(^|_)(token|secret|sealed|password|hash|hashes|code|codes|challenge|verifier|nonce|otpauth"
+    r"|credential|passkey)($|_)"
 )
 # Names that match but hold no secret: ids, table names, durations, addresses, switches,
 # expiry times, a listing's cursor, and bodies that only hold other bodies (checked themselves).
@@ -52,6 +57,8 @@ def _is_secret(name: str, annotation: object) -> bool:
         bool(SECRET_NAMES.search(snake))
         and not NOT_SECRET.search(snake)
         and not re.search(r"\b(int|bool)\b", str(annotation))
+        # A body held by another (a listed passkey): its own fields are checked.
+        and not (isinstance(annotation, type) and issubclass(annotation, BaseModel))
     )
 
 
@@ -93,6 +100,11 @@ def test_the_rule_finds_the_records_that_hold_secrets() -> None:
         # The otpauth:// URI holds the TOTP secret; an MFA challenge with a code finishes a sign-in.
         "auth.factors.TotpEnrolment.otpauth_uri",
         "auth.mfa_sign_in.SecondFactor.challenge",
+        # A passkey's assertion or registration response, wherever a body holds one.
+        "auth.mfa_sign_in.SecondFactor.passkey",
+        "handlers.bodies.MfaCredentials.passkey",
+        "handlers.bodies.PasskeyCredentials.credential",
+        "handlers.bodies.RegisterPasskeyRequest.credential",
     } <= names
 
 
@@ -120,3 +132,57 @@ def test_reprs_show_what_identifies_a_record_and_never_the_secret() -> None:
         (second, "c" * 43, "SecondFactor("),
     ):
         assert secret not in repr(record) and shown in repr(record)
+
+
+# Each secret of a request as a client sends it: the markers must not reach a repr.
+_ASSERTION = {"id": "credid", "type": "public-key", "response": {"signature": "SIGNATURE-MARK"}}
+_REGISTRATION = {"id": "credid", "type": "public-key", "response": {"attestationObject": "ATTEST-MARK"}}
+_CONFIG = {"oidcConfig": {"clientId": "memos", "clientSecret": "CLIENT-SECRET-MARK"}}
+PARSED_BODIES: list[tuple[type[BaseModel], dict[str, object], str]] = [
+    (bodies.SignInRequest, {"passwordCredentials": {"username": "ada", "password": "PASSWORD-MARK"}}, "ada"),
+    (
+        bodies.SignInRequest,
+        {"mfaCredentials": {"challenge": "CHALLENGE-MARK", "totpCode": "CODE-MARK"}},
+        "mfaCredentials=",
+    ),
+    (
+        bodies.SignInRequest,
+        {"mfaCredentials": {"challenge": "c", "recoveryCode": "CODE-MARK"}},
+        "mfaCredentials=",
+    ),
+    (bodies.SignInRequest, {"mfaCredentials": {"challenge": "c", "passkey": _ASSERTION}}, "mfaCredentials="),
+    (bodies.SignInRequest, {"passkeyCredentials": {"credential": _ASSERTION}}, "passkeyCredentials="),
+    (
+        bodies.SignInRequest,
+        {
+            "ssoCredentials": {
+                "idpName": "identity-providers/google",
+                "code": "CODE-MARK",
+                "redirectUri": "https://memos.example/callback",
+                "codeVerifier": "VERIFIER-MARK",
+                "nonce": "NONCE-MARK",
+            }
+        },
+        "identity-providers/google",
+    ),
+    (bodies.RegisterPasskeyRequest, {"credential": _REGISTRATION, "displayName": "Laptop"}, "Laptop"),
+    (bodies.PasskeyOptionsRequest, {"mfaChallenge": "CHALLENGE-MARK"}, "PasskeyOptionsRequest("),
+    (bodies.ConfirmTotpRequest, {"code": "CODE-MARK"}, "ConfirmTotpRequest("),
+    (bodies.SignUpRequest, {"user": {"username": "ada", "password": "PASSWORD-MARK"}}, "ada"),
+    (bodies.UserUpdateRequest, {"password": "PASSWORD-MARK", "currentPassword": "PASSWORD-MARK"}, "role="),
+    (bodies.IdentityProviderRequest, {"type": "OIDC", "title": "Google", "config": _CONFIG}, "memos"),
+    (bodies.IdentityProviderUpdateRequest, {"config": _CONFIG}, "memos"),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "sent", "shown"),
+    PARSED_BODIES,
+    ids=[f"{b.__name__}.{next(iter(s))}" for b, s, _ in PARSED_BODIES],
+)
+def test_a_parsed_request_body_never_shows_a_credential_in_its_repr(
+    body: type[BaseModel], sent: dict[str, object], shown: str
+) -> None:
+    parsed = body.model_validate_json(json.dumps(sent))
+    assert "MARK" in json.dumps(sent)
+    assert "MARK" not in repr(parsed) and shown in repr(parsed), repr(parsed)

@@ -20,6 +20,8 @@ so two requests with one challenge or one assertion cannot both succeed.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -119,10 +121,14 @@ CEREMONY = schema.ItemCodec(
 
 
 class PasskeyStore:
-    def __init__(self, client: Any, table: str, users: UserStore) -> None:
+    def __init__(
+        self, client: Any, table: str, users: UserStore, pause: Callable[[float], None] = time.sleep
+    ) -> None:
         self._client = client
         self._table = table
         self._users = users
+        # Between the attempts of a batch read DynamoDB left unfinished (injected by tests).
+        self._pause = pause
 
     # -- passkeys ----------------------------------------------------------------------------
 
@@ -140,19 +146,11 @@ class PasskeyStore:
         ids = self.ids_of(user_id)
         if not ids:
             return []
-        with dynamo.translated_errors():
-            response = self._client.batch_get_item(
-                RequestItems={
-                    self._table: {
-                        "Keys": [prefixed_key(PASSKEY_PREFIX, i) for i in sorted(ids)],
-                        "ConsistentRead": True,
-                    }
-                }
-            )
-        if response.get("UnprocessedKeys"):
-            # A listing that leaves one out could hide a passkey from the user who must remove it.
-            raise Unavailable("storage unavailable")
-        records = [PASSKEY.from_item(item) for item in response.get("Responses", {}).get(self._table, [])]
+        keys = [prefixed_key(PASSKEY_PREFIX, i) for i in sorted(ids)]
+        # Keys left unprocessed are asked again; still unread after every attempt, Unavailable:
+        # a listing that leaves one out could hide a passkey from the user who must remove it.
+        items = dynamo.get_many(self._client, self._table, keys, consistent=True, pause=self._pause)
+        records = [PASSKEY.from_item(item) for item in items]
         return sorted(
             (r for r in records if r.user_id == user_id), key=lambda r: (r.created_at, r.passkey_id)
         )
