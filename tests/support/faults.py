@@ -5,7 +5,8 @@ the hooks sit below the paginators) and, once armed, fails the Nth: before the c
 AWS (throttled, refused, unreachable), or after AWS applied it and the answer was lost (a
 read timeout on a write: the nastiest case for partial writes).
 
-`Conflicting` wraps a DynamoDB client whose next transactions meet another one in flight.
+`Conflicting` wraps a DynamoDB client whose next transactions meet another one in flight;
+`Unprocessing`, one whose next batch reads are turned away, as a throttled table's are.
 """
 
 from __future__ import annotations
@@ -101,3 +102,21 @@ class Conflicting:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
+
+
+class Unprocessing:
+    """The DynamoDB client, but its next `times` BatchGetItems read nothing and leave every
+    key unprocessed, as DynamoDB does for a throttled table."""
+
+    def __init__(self, client: Any, times: int) -> None:
+        self._client = client
+        self.times = times
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def batch_get_item(self, RequestItems: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if self.times:
+            self.times -= 1
+            return {"Responses": {}, "UnprocessedKeys": RequestItems}
+        return dict(self._client.batch_get_item(RequestItems=RequestItems, **kwargs))

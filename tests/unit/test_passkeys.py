@@ -47,7 +47,7 @@ from tests.support.factors import (
     sign_in_call,
     sign_in_options,
 )
-from tests.support.faults import Conflicting
+from tests.support.faults import Conflicting, Unprocessing
 from tests.support.metrics import counted
 from tests.support.people import (
     People,
@@ -400,24 +400,6 @@ def test_listing_is_the_users_or_an_admins_oldest_first(
     by_admin = factor_call(api, routes.LIST_PASSKEYS, people.alice, caller=people.admin)
     assert [p["displayName"] for p in by_admin.body["passkeys"]] == ["Laptop", "Key"]
     assert factor_call(api, routes.LIST_PASSKEYS, people.alice, caller=people.bob).status == 403
-
-
-class Unprocessing:
-    """The DynamoDB client, but its next `times` BatchGetItems read nothing and leave every
-    key unprocessed, as DynamoDB does for a throttled table."""
-
-    def __init__(self, client: Any, times: int) -> None:
-        self._client = client
-        self.times = times
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    def batch_get_item(self, RequestItems: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        if self.times:
-            self.times -= 1
-            return {"Responses": {}, "UnprocessedKeys": RequestItems}
-        return dict(self._client.batch_get_item(RequestItems=RequestItems, **kwargs))
 
 
 def test_a_listing_whose_batch_read_is_throttled_asks_again_and_never_leaves_one_out(

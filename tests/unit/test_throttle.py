@@ -10,12 +10,14 @@ import pytest
 from botocore.stub import Stubber
 
 from auth.errors import InvalidArgument, ResourceExhausted, Unavailable
-from auth.throttle import ThrottlePolicy
+from auth.stores.throttle_store import ThrottleStore
+from auth.throttle import SignInThrottle, ThrottlePolicy
 from auth.wiring import ApiServices
 from handlers import api as api_function
 from handlers.api_context import services
 from tests.support.clock import FakeClock
 from tests.support.events import FakeLambdaContext, http_event
+from tests.support.faults import Unprocessing
 
 PASSWORD = "correct horse battery"
 POLICY = ThrottlePolicy()
@@ -89,6 +91,25 @@ def test_a_counter_that_cannot_be_read_fails_closed(alice: ApiServices, aws: dic
         )
         with pytest.raises(Unavailable):
             alice.accounts.sign_in("alice", PASSWORD, OWNER_IP)
+
+
+def test_a_count_read_dynamodb_turned_away_is_asked_again_and_never_a_free_pass(
+    alice: ApiServices, aws: dict[str, Any]
+) -> None:
+    fail(alice, "alice", ATTACKER, POLICY.max_failures_per_user_and_ip)
+    pauses: list[float] = []
+
+    def throttle(times: int) -> SignInThrottle:
+        client = Unprocessing(aws["dynamodb"], times)
+        return SignInThrottle(ThrottleStore(client, alice.config.settings_table, pauses.append), alice.clock)
+
+    # Read on the third attempt: the attacker's failures count.
+    with pytest.raises(ResourceExhausted):
+        throttle(times=2).check("alice", ATTACKER)
+    assert len(pauses) == 2
+    # Still unread after every attempt: unavailable, never a sign-in let through uncounted.
+    with pytest.raises(Unavailable):
+        throttle(times=99).check("alice", ATTACKER)
 
 
 def test_api_answers_429_with_retry_after(alice: ApiServices) -> None:

@@ -6,34 +6,37 @@ window through the table's TTL (and is ignored on read once its window has passe
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from auth.errors import Unavailable
-from auth.stores.dynamo import expression_values, get_n, get_s, s, translated_errors
+from auth.stores.dynamo import expression_values, get_many, get_n, get_s, s, translated_errors
 
 THROTTLE_PREFIX = "throttle#"
 
 
 class ThrottleStore:
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: Any, table: str, pause: Callable[[float], None] = time.sleep) -> None:
         self._client = client
         self._table = table
+        # Between the attempts of a batch read DynamoDB turned away (injectable for tests).
+        self._pause = pause
 
     def counts(self, keys: Iterable[str]) -> dict[str, int]:
-        """Current failure count of each key (0 when it has none); one read for all."""
+        """Current failure count of each key (0 when it has none); one read for all.
+
+        Consistent, so that a failure just counted is seen by the next sign-in; a count still
+        unread after the batch read's attempts is Unavailable, never a free pass (get_many).
+        """
         wanted = list(dict.fromkeys(keys))
-        with translated_errors():
-            response = self._client.batch_get_item(
-                RequestItems={self._table: {"Keys": [{"pk": s(THROTTLE_PREFIX + key)} for key in wanted]}}
-            )
-        if response.get("UnprocessedKeys"):
-            # Not knowing the count must not become a free pass.
-            raise Unavailable("storage unavailable")
-        found = {
-            get_s(item, "pk"): get_n(item, "failures")
-            for item in response.get("Responses", {}).get(self._table, [])
-        }
+        items = get_many(
+            self._client,
+            self._table,
+            [{"pk": s(THROTTLE_PREFIX + key)} for key in wanted],
+            consistent=True,
+            pause=self._pause,
+        )
+        found = {get_s(item, "pk"): get_n(item, "failures") for item in items}
         return {key: found.get(THROTTLE_PREFIX + key, 0) for key in wanted}
 
     def add_failure(self, key: str, expires_at: int) -> None:
