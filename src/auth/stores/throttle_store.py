@@ -25,15 +25,16 @@ class ThrottleStore:
     def counts(self, keys: Iterable[str]) -> dict[str, int]:
         """Current failure count of each key (0 when it has none); one read for all.
 
-        Consistent, so that a failure just counted is seen by the next sign-in; a count still
-        unread after the batch read's attempts is Unavailable, never a free pass (get_many).
+        A count still unread after the batch read's attempts is Unavailable, never a free pass
+        (get_many). Eventually consistent: guesses sent at once race the count however it is
+        read, and a consistent read would double the read cost of every sign-in.
         """
         wanted = list(dict.fromkeys(keys))
         items = get_many(
             self._client,
             self._table,
             [{"pk": s(THROTTLE_PREFIX + key)} for key in wanted],
-            consistent=True,
+            consistent=False,
             pause=self._pause,
         )
         found = {get_s(item, "pk"): get_n(item, "failures") for item in items}
