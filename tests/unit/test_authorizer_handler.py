@@ -102,6 +102,19 @@ def test_a_pat_or_session_cookie_holding_a_non_ascii_character_is_an_invalid_cre
     assert denials(capsys) == [DenialReason.INVALID_CREDENTIAL] * 2
 
 
+def test_a_session_cookie_sent_twice_is_counted_as_an_invalid_credential(
+    api: ApiServices, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, cookie = api.sessions.create(api.accounts.sign_up("alice", PASSWORD), ClientInfo())
+    capsys.readouterr()
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        call(authorizer_event(ME, cookies=[f"user_session={cookie}"] * 2))
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        call(authorizer_event(ME))
+    # A forged copy next to the real one is a credential presented, not none.
+    assert denials(capsys) == [DenialReason.INVALID_CREDENTIAL, DenialReason.NO_CREDENTIAL]
+
+
 def test_expired_token_is_unauthorized(api: ApiServices, clock: FakeClock) -> None:
     token = access_token(api, "alice")
     clock.advance(api.config.access_token_ttl)
