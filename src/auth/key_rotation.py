@@ -63,8 +63,12 @@ class KeyRotation:
         self._client = client
         self._clock = clock
 
-    def run(self, step: str, secret_id: str, token: str) -> None:
-        """Run one step for the version `token`, after checking it is the pending one."""
+    def run(self, step: str, secret_id: str, token: str) -> bool:
+        """Run one step for the version `token`, after checking it is the pending one.
+
+        True only when this call moved AWSCURRENT (finishSecret's work, done once): a retry
+        of a step that found its work done answers False, so a rotation is counted once.
+        """
         try:
             chosen = Step(step)
         except ValueError as exc:
@@ -77,15 +81,15 @@ class KeyRotation:
             raise RotationError("the version to rotate to does not exist")
         if CURRENT_STAGE in stages:
             # A retry after finishSecret succeeded: the rotation is complete.
-            return
+            return False
         if PENDING_STAGE not in stages:
             raise RotationError("the version to rotate to is not pending")
-        {
-            Step.CREATE: self.create_secret,
-            Step.SET: self.set_secret,
-            Step.TEST: self.test_secret,
-            Step.FINISH: self.finish_secret,
-        }[chosen](secret_id, token)
+        if chosen is Step.FINISH:
+            return self.finish_secret(secret_id, token)
+        {Step.CREATE: self.create_secret, Step.SET: self.set_secret, Step.TEST: self.test_secret}[chosen](
+            secret_id, token
+        )
+        return False
 
     def create_secret(self, secret_id: str, token: str) -> None:
         if self._pending(secret_id, token) is not None:
@@ -119,7 +123,8 @@ class KeyRotation:
         if claims.token_id != _PROBE_TOKEN_ID:
             raise RotationError("the pending key does not round-trip a token")
 
-    def finish_secret(self, secret_id: str, token: str) -> None:
+    def finish_secret(self, secret_id: str, token: str) -> bool:
+        """Move AWSCURRENT to the pending version; False when it was there already."""
         pending = self._pending(secret_id, token)
         if pending is None:
             raise RotationError("no pending key to finish")
@@ -139,11 +144,12 @@ class KeyRotation:
             None,
         )
         if current_version == token:
-            return
+            return False
         arguments = {"SecretId": secret_id, "VersionStage": CURRENT_STAGE, "MoveToVersionId": token}
         if current_version is not None:
             arguments["RemoveFromVersionId"] = current_version
         self._client.update_secret_version_stage(**arguments)
+        return True
 
     def _current(self, secret_id: str) -> SigningKey | None:
         current = self._key(SecretId=secret_id, VersionStage=CURRENT_STAGE)

@@ -24,9 +24,11 @@ from auth.keys import (
 from auth.models import Role, State, User
 from auth.tokens import IssuedToken, mint_access_token, parse_access_token, read_key_id
 from handlers import rotation as rotation_handler
+from handlers.observability import Metric
 from tests.conftest import REGION
 from tests.support.clock import FakeClock
 from tests.support.events import FakeLambdaContext
+from tests.support.metrics import counted
 
 SECRET = "SigningKeySecret"
 STEPS = (Step.CREATE, Step.SET, Step.TEST, Step.FINISH)
@@ -238,3 +240,20 @@ def test_handler_runs_the_steps_secrets_manager_sends(aws: dict[str, Any], keyed
     finally:
         rotation_handler.rotation.replace()
     assert stored(aws, VersionStage=CURRENT_STAGE)["kid"] == "v2"
+
+
+def test_a_rotation_is_counted_once_though_finish_secret_is_retried(
+    aws: dict[str, Any], keyed: KeyRotation, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Secrets Manager retries a step whose answer it did not get, finishSecret included,
+    # after AWSCURRENT moved: KeyRotated must count rotations, not finishSecret calls.
+    rotation_handler.rotation.replace(keyed)
+    try:
+        token = begin_rotation()
+        capsys.readouterr()
+        for step in (*STEPS, Step.FINISH, Step.FINISH):
+            event = {"Step": step.value, "SecretId": SECRET, "ClientRequestToken": token}
+            rotation_handler.handler(event, FakeLambdaContext())
+    finally:
+        rotation_handler.rotation.replace()
+    assert counted(capsys, Metric.KEY_ROTATED) == 1
