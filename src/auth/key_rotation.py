@@ -29,6 +29,7 @@ from auth.keys import (
     CURRENT_STAGE,
     FINISH_WITHIN_SECONDS,
     FIRST_KID,
+    PREVIOUS_STAGE,
     StoredKey,
     new_secret_string,
     next_kid,
@@ -96,6 +97,12 @@ class KeyRotation:
             return
         current = self._current(secret_id)
         kid = next_kid(current.kid) if current is not None else FIRST_KID
+        # A kid set by hand (not vN, or lower than before) can make the next one AWSPREVIOUS's:
+        # a container that cached that old key would take it for the new one and refuse the
+        # new key's tokens, never re-reading for a kid it knows. Go on to one above both.
+        taken = {key.kid for key in (current, self._previous(secret_id)) if key is not None}
+        while kid in taken:
+            kid = next_kid(kid)
         # The token doubles as idempotency key: a concurrent retry cannot store a second key.
         self._client.put_secret_value(
             SecretId=secret_id,
@@ -115,6 +122,10 @@ class KeyRotation:
         current = self._current(secret_id)
         if current is not None and (pending.kid == current.kid or pending.secret == current.secret):
             raise RotationError("the pending key must differ from the current key and kid")
+        previous = self._previous(secret_id)
+        if previous is not None and pending.kid == previous.kid:
+            # Containers that cached the previous key would verify the new one's tokens with it.
+            raise RotationError("the pending key's kid must differ from the previous key's")
         now = int(self._clock.now())
         probe = mint_refresh_token(
             _PROBE_USER_ID, _PROBE_TOKEN_ID, _PROBE_TOKEN_ID, pending, now, _PROBE_TTL_SECONDS
@@ -154,6 +165,10 @@ class KeyRotation:
     def _current(self, secret_id: str) -> SigningKey | None:
         current = self._key(SecretId=secret_id, VersionStage=CURRENT_STAGE)
         return current.key if current is not None else None
+
+    def _previous(self, secret_id: str) -> SigningKey | None:
+        previous = self._key(SecretId=secret_id, VersionStage=PREVIOUS_STAGE)
+        return previous.key if previous is not None else None
 
     def _pending(self, secret_id: str, token: str) -> StoredKey | None:
         return self._key(SecretId=secret_id, VersionId=token, VersionStage=PENDING_STAGE)
