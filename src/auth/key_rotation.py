@@ -29,6 +29,7 @@ from auth.keys import (
     CURRENT_STAGE,
     FINISH_WITHIN_SECONDS,
     FIRST_KID,
+    PREVIOUS_STAGE,
     StoredKey,
     new_secret_string,
     next_kid,
@@ -63,8 +64,12 @@ class KeyRotation:
         self._client = client
         self._clock = clock
 
-    def run(self, step: str, secret_id: str, token: str) -> None:
-        """Run one step for the version `token`, after checking it is the pending one."""
+    def run(self, step: str, secret_id: str, token: str) -> bool:
+        """Run one step for the version `token`, after checking it is the pending one.
+
+        True only when this call moved AWSCURRENT (finishSecret's work, done once): a retry
+        of a step that found its work done answers False, so a rotation is counted once.
+        """
         try:
             chosen = Step(step)
         except ValueError as exc:
@@ -77,21 +82,27 @@ class KeyRotation:
             raise RotationError("the version to rotate to does not exist")
         if CURRENT_STAGE in stages:
             # A retry after finishSecret succeeded: the rotation is complete.
-            return
+            return False
         if PENDING_STAGE not in stages:
             raise RotationError("the version to rotate to is not pending")
-        {
-            Step.CREATE: self.create_secret,
-            Step.SET: self.set_secret,
-            Step.TEST: self.test_secret,
-            Step.FINISH: self.finish_secret,
-        }[chosen](secret_id, token)
+        if chosen is Step.FINISH:
+            return self.finish_secret(secret_id, token)
+        {Step.CREATE: self.create_secret, Step.SET: self.set_secret, Step.TEST: self.test_secret}[chosen](
+            secret_id, token
+        )
+        return False
 
     def create_secret(self, secret_id: str, token: str) -> None:
         if self._pending(secret_id, token) is not None:
             return
         current = self._current(secret_id)
         kid = next_kid(current.kid) if current is not None else FIRST_KID
+        # A kid set by hand (not vN, or lower than before) can make the next one AWSPREVIOUS's:
+        # a container that cached that old key would take it for the new one and refuse the
+        # new key's tokens, never re-reading for a kid it knows. Go on to one above both.
+        taken = {key.kid for key in (current, self._previous(secret_id)) if key is not None}
+        while kid in taken:
+            kid = next_kid(kid)
         # The token doubles as idempotency key: a concurrent retry cannot store a second key.
         self._client.put_secret_value(
             SecretId=secret_id,
@@ -111,6 +122,10 @@ class KeyRotation:
         current = self._current(secret_id)
         if current is not None and (pending.kid == current.kid or pending.secret == current.secret):
             raise RotationError("the pending key must differ from the current key and kid")
+        previous = self._previous(secret_id)
+        if previous is not None and pending.kid == previous.kid:
+            # Containers that cached the previous key would verify the new one's tokens with it.
+            raise RotationError("the pending key's kid must differ from the previous key's")
         now = int(self._clock.now())
         probe = mint_refresh_token(
             _PROBE_USER_ID, _PROBE_TOKEN_ID, _PROBE_TOKEN_ID, pending, now, _PROBE_TTL_SECONDS
@@ -119,7 +134,8 @@ class KeyRotation:
         if claims.token_id != _PROBE_TOKEN_ID:
             raise RotationError("the pending key does not round-trip a token")
 
-    def finish_secret(self, secret_id: str, token: str) -> None:
+    def finish_secret(self, secret_id: str, token: str) -> bool:
+        """Move AWSCURRENT to the pending version; False when it was there already."""
         pending = self._pending(secret_id, token)
         if pending is None:
             raise RotationError("no pending key to finish")
@@ -139,15 +155,20 @@ class KeyRotation:
             None,
         )
         if current_version == token:
-            return
+            return False
         arguments = {"SecretId": secret_id, "VersionStage": CURRENT_STAGE, "MoveToVersionId": token}
         if current_version is not None:
             arguments["RemoveFromVersionId"] = current_version
         self._client.update_secret_version_stage(**arguments)
+        return True
 
     def _current(self, secret_id: str) -> SigningKey | None:
         current = self._key(SecretId=secret_id, VersionStage=CURRENT_STAGE)
         return current.key if current is not None else None
+
+    def _previous(self, secret_id: str) -> SigningKey | None:
+        previous = self._key(SecretId=secret_id, VersionStage=PREVIOUS_STAGE)
+        return previous.key if previous is not None else None
 
     def _pending(self, secret_id: str, token: str) -> StoredKey | None:
         return self._key(SecretId=secret_id, VersionId=token, VersionStage=PENDING_STAGE)

@@ -240,9 +240,12 @@ def _checked_payload(payload_segment: str, audience: str) -> dict[str, Any]:
 def read_key_id(token: str) -> str:
     """The header's kid, after checking the header is one we could have minted.
 
-    Cheap (no signature work), so malformed tokens are refused before any key lookup.
+    Cheap (no signature work), so malformed tokens are refused before any key lookup. A JWT
+    is ASCII by definition (base64url and dots): any other character is refused here, before
+    the signature check encodes the token (a lone surrogate cannot be encoded, and must be
+    an invalid token, not a failure). isascii is O(1) on a str.
     """
-    if not token or len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
+    if not token or len(token) > MAX_TOKEN_CHARS or token.count(".") != 2 or not token.isascii():
         raise Unauthenticated("malformed token")
     segment = token.split(".", 1)[0]
     kid = _checked_headers.get(segment)

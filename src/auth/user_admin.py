@@ -41,6 +41,50 @@ class UserChanges:
     state: State | None = None
 
 
+# PATCH's updateMask, as Memos' UpdateUser reads it: the User fields a path may name, each
+# with the UserChanges field it sets. Memos names them as its proto does (display_name; gRPC-
+# gateway passes a query's paths on as they are), this API's JSON in camelCase: both are read.
+_MASK_PATHS = {
+    "display_name": "display_name",
+    "displayName": "display_name",
+    "email": "email",
+    "password": "password",
+    "role": "role",
+    "state": "state",
+}
+# Memos' fields memos-auth holds nothing of: named, they change nothing, as in a body (a Memos
+# client's profile dialog names them with display_name, which must not fail for their sake).
+_MASK_PATHS_NOT_HELD = frozenset({"avatar_url", "avatarUrl", "description"})
+# A masked field absent from the body: Memos clears a text field (its empty value); a password,
+# role or state has no empty value to set.
+_CLEARED_WHEN_ABSENT = {"display_name": "", "email": ""}
+
+
+def masked(changes: UserChanges, update_mask: str) -> UserChanges:
+    """`changes` with only the fields `update_mask` names (comma-separated paths); the others
+    given are ignored, as Memos ignores them. No mask: every field given, as before masks."""
+    if not update_mask.strip():
+        return changes
+    named: set[str] = set()
+    for path in (part.strip() for part in update_mask.split(",")):
+        if path in _MASK_PATHS:
+            named.add(_MASK_PATHS[path])
+        elif path not in _MASK_PATHS_NOT_HELD:
+            # Memos' own message; a path of Memos' User this API cannot change (username) too.
+            raise InvalidArgument(f"invalid update path: {path}")
+    fields: dict[str, Any] = {}
+    for name in ("display_name", "email", "password", "role", "state"):
+        value = getattr(changes, name) if name in named else None
+        if name in named and value is None:
+            if name not in _CLEARED_WHEN_ABSENT:
+                raise InvalidArgument(f"the update mask names {name} but the body has none")
+            value = _CLEARED_WHEN_ABSENT[name]
+        fields[name] = value
+    # The current password goes with a new one only.
+    fields["current_password"] = changes.current_password if "password" in named else None
+    return UserChanges(**fields)
+
+
 class UserAdmin:
     def __init__(
         self,

@@ -65,8 +65,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     route = authorizer_event.route_key(event)
     authorization = authorizer_event.header(event, authorizer_event.AUTHORIZATION)
     session: str | None = None
+    # A cookie sent twice is refused before `session` is set; it was presented all the same.
+    cookie_sent_twice = False
     try:
-        session = cookie_value(authorizer_event.cookies(event), SESSION_COOKIE)
+        try:
+            session = cookie_value(authorizer_event.cookies(event), SESSION_COOKIE)
+        except Unauthenticated:
+            cookie_sent_twice = True
+            raise
         if not authorization and session is not None and not _same_origin_enough(event):
             # SPEC §10: a cookie rides along on another site's request; refused before the
             # session is even read, so such a request touches nothing.
@@ -75,7 +81,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             return authorizer_event.deny()
         principal = services().authenticator.authenticate(authorization, session)
     except Unauthenticated as refused:
-        presented = authorization is not None or session is not None
+        presented = authorization is not None or session is not None or cookie_sent_twice
         count_denial(DenialReason.INVALID_CREDENTIAL if presented else DenialReason.NO_CREDENTIAL)
         refusals.refused(refused.message, route)
         # The exact message API Gateway turns into a 401.

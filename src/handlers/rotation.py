@@ -9,7 +9,7 @@ from handlers import init_pause
 from typing import Any
 
 from auth.clock import SystemClock
-from auth.key_rotation import KeyRotation, Step
+from auth.key_rotation import KeyRotation
 from handlers.lazy import Lazy
 from handlers.observability import Metric, count, logger, metrics
 
@@ -29,8 +29,9 @@ def handler(event: dict[str, Any], context: Any) -> None:
     step, secret_id, token = event["Step"], event["SecretId"], event["ClientRequestToken"]
     # Names the secret and the version, never a value.
     logger.info("rotation step", step=step, secret_id=secret_id, version_id=token)
-    rotation().run(step, secret_id, token)
-    if step == Step.FINISH:
+    # Counted only when this call moved AWSCURRENT: Secrets Manager may retry finishSecret
+    # after it succeeded, and that retry is no second rotation.
+    if rotation().run(step, secret_id, token):
         count(Metric.KEY_ROTATED)
 
 

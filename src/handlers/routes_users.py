@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from auth import page_tokens, routes
 from auth.models import Role, State
 from auth.principal import Principal
-from auth.user_admin import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, UserChanges
+from auth.user_admin import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, UserChanges, masked
 from handlers.api_context import optional_principal, principal, services
 from handlers.bodies import Empty, SignUpRequest, UserJson, UserList, UserUpdateRequest
 from handlers.cookies import REFRESH_COOKIE, cookie_value
@@ -18,6 +18,8 @@ from handlers.http_json import JsonResponse, json_response
 from handlers.openapi_document import OPTIONALLY_SIGNED_IN, route
 
 router = APIGatewayHttpRouter()
+# Every path of Memos' User, comma-separated, is under 100 characters.
+_MASK_CHARS = 256
 
 
 def _sees_email(caller: Principal | None, user_id: int) -> bool:
@@ -76,10 +78,33 @@ def _current_credential(caller: Principal) -> str:
     return (token and services().refresh_tokens.family_of(token, caller.user_id)) or ""
 
 
+_MASK_DESCRIPTION = (
+    "The fields to change, comma-separated, as Memos' UpdateUser takes them: display_name "
+    "(or displayName), email, password, role, state; avatar_url and description are accepted "
+    "and change nothing (memos-auth holds neither). Only these change: other fields of the "
+    "body are ignored, and a named text field the body lacks is cleared. Without it, every "
+    "field the body holds changes."
+)
+
+
 @route(router, routes.UPDATE_USER, UserJson, 401, 403, 404, recent_sign_in=True)
-def update_user(username: str, body: Annotated[UserUpdateRequest, Body()]) -> JsonResponse:
+def update_user(
+    username: str,
+    body: Annotated[UserUpdateRequest, Body()],
+    update_mask: Annotated[
+        str, Query(alias="updateMask", max_length=_MASK_CHARS, description=_MASK_DESCRIPTION)
+    ] = "",
+    update_mask_by_proto_name: Annotated[
+        str,
+        Query(
+            alias="update_mask",
+            max_length=_MASK_CHARS,
+            description="updateMask by its proto name, which gRPC-gateway (Memos) reads too.",
+        ),
+    ] = "",
+) -> JsonResponse:
     caller = principal(router.current_event)
-    changes = UserChanges(
+    given = UserChanges(
         password=body.password,
         current_password=body.currentPassword,
         display_name=body.displayName,
@@ -87,6 +112,7 @@ def update_user(username: str, body: Annotated[UserUpdateRequest, Body()]) -> Js
         role=Role(body.role) if body.role else None,
         state=State(body.state) if body.state else None,
     )
+    changes = masked(given, ",".join(mask for mask in (update_mask, update_mask_by_proto_name) if mask))
     source_ip = router.current_event.request_context.http.source_ip
     user = services().user_admin.update(caller, username, changes, _current_credential(caller), source_ip)
     return json_response(UserJson.of(user, include_email=True))

@@ -10,12 +10,14 @@ import pytest
 from botocore.stub import Stubber
 
 from auth.config import Config
-from auth.models import SignIn, State
+from auth.models import ClientInfo, SignIn, State
 from auth.stores.user_store import user_to_item
 from auth.wiring import ApiServices, AuthorizerServices
 from handlers import authorizer
+from handlers.observability import DenialReason, Metric
 from tests.support.clock import START, FakeClock
 from tests.support.events import FakeLambdaContext, authorizer_event
+from tests.support.metrics import emitted_metrics
 
 PASSWORD = "correct horse battery"
 ME = "GET /api/v1/auth/me"
@@ -60,6 +62,57 @@ def test_valid_access_token_is_allowed_with_flat_string_context(api: ApiServices
 def test_missing_or_garbage_credentials_are_unauthorized(api: ApiServices, authorization: str | None) -> None:
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         call(authorizer_event(ME, authorization))
+
+
+def denials(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """The reasons of the denials the authorizer counted since stdout was last read."""
+    metrics = emitted_metrics(capsys.readouterr().out.splitlines())
+    return [document["reason"] for name, document in metrics if name == Metric.AUTHORIZER_DENIED]
+
+
+# A lone surrogate (a JSON event may carry one: "\ud800") cannot even be encoded as UTF-8.
+NOT_ASCII = ["\ud800", "\u00e9"]
+
+
+@pytest.mark.parametrize("character", NOT_ASCII, ids=["lone surrogate", "e acute"])
+@pytest.mark.parametrize("segment", [0, 1, 2], ids=["header", "payload", "signature"])
+def test_a_token_holding_a_non_ascii_character_is_an_invalid_credential_not_a_failure(
+    api: ApiServices, capsys: pytest.CaptureFixture[str], character: str, segment: int
+) -> None:
+    parts = access_token(api, "alice").split(".")
+    parts[segment] = parts[segment][:5] + character + parts[segment][5:]
+    capsys.readouterr()
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        call(authorizer_event(ME, "Bearer " + ".".join(parts)))
+    assert denials(capsys) == [DenialReason.INVALID_CREDENTIAL]
+
+
+@pytest.mark.parametrize("character", NOT_ASCII, ids=["lone surrogate", "e acute"])
+def test_a_pat_or_session_cookie_holding_a_non_ascii_character_is_an_invalid_credential(
+    api: ApiServices, capsys: pytest.CaptureFixture[str], character: str
+) -> None:
+    alice = api.accounts.sign_up("alice", PASSWORD)
+    _, pat = api.pats.create(alice, "ci", 0)
+    _, cookie = api.sessions.create(alice, ClientInfo())
+    capsys.readouterr()
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        call(authorizer_event(ME, f"Bearer {pat[:-1]}{character}"))
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        call(authorizer_event(ME, cookies=[f"user_session={cookie[:-1]}{character}"]))
+    assert denials(capsys) == [DenialReason.INVALID_CREDENTIAL] * 2
+
+
+def test_a_session_cookie_sent_twice_is_counted_as_an_invalid_credential(
+    api: ApiServices, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, cookie = api.sessions.create(api.accounts.sign_up("alice", PASSWORD), ClientInfo())
+    capsys.readouterr()
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        call(authorizer_event(ME, cookies=[f"user_session={cookie}"] * 2))
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        call(authorizer_event(ME))
+    # A forged copy next to the real one is a credential presented, not none.
+    assert denials(capsys) == [DenialReason.INVALID_CREDENTIAL, DenialReason.NO_CREDENTIAL]
 
 
 def test_expired_token_is_unauthorized(api: ApiServices, clock: FakeClock) -> None:

@@ -3,6 +3,7 @@ stack's tables idempotently (the same through DynamoDB Local: tests/e2e/test_imp
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -19,7 +20,7 @@ from auth.errors import Unauthenticated, Unavailable
 from auth.key_rotation import KeyRotation
 from auth.models import Role, State, User
 from auth.passwords import verify_password
-from auth.pats import is_well_formed
+from auth.pats import MAX_DESCRIPTION_CHARS, is_well_formed
 from auth.principal import AuthMethod, Principal
 from auth.stores.dynamo import get_many
 from auth.stores.pat_store import PatRecord
@@ -35,6 +36,7 @@ from tests.support.memos_db import (
     go_bcrypt,
     memos_access_token,
     memos_legacy_access_token,
+    memos_pat,
     memos_refresh_token,
     oauth2_config,
     upgraded,
@@ -601,6 +603,34 @@ def test_a_token_hash_twice_in_the_database_is_taken_once(tmp_path: Path) -> Non
     by_id = {imported.user.id: imported for imported in plan.users}
     assert len(by_id[1].pats) == len(by_id[1].families) == 1
     assert by_id[2].pats == [] and by_id[2].families == []
+
+
+def test_a_token_description_longer_than_the_api_takes_is_cut_and_the_token_imported(
+    aws: dict[str, Any], clock: FakeClock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Memos caps no description; one past DynamoDB's 400 KB item limit made every run answer
+    # "storage unavailable". Cut to the API's limit, the token (an integration) keeps working.
+    db = MemosDb(tmp_path / "long.db")
+    db.user(1, "ann")
+    tokens = {"t-huge": memos_pat(), "t-long": memos_pat(), "t-short": memos_pat()}
+    longest = MAX_DESCRIPTION_CHARS
+    descriptions = {"t-huge": "h" * 500_000, "t-long": "\u00e9" * (longest + 1), "t-short": "c" * longest}
+    entries = [
+        {"tokenId": token_id, "tokenHash": hashlib.sha256(token.encode()).hexdigest(), "description": text}
+        for (token_id, token), text in zip(tokens.items(), descriptions.values(), strict=True)
+    ]
+    db.user_setting(1, "PERSONAL_ACCESS_TOKENS", json.dumps({"tokens": entries}))
+    db.close()
+    ready = _stack_file(tmp_path)
+    assert import_main(["--db", str(db.path), "--stack-file", str(ready), "--threads", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert f"personal access token descriptions: 2 cut to {MAX_DESCRIPTION_CHARS} characters" in printed
+    assert "h" * 100 not in printed and "\u00e9" not in printed
+    services = _services(aws, clock)
+    for token_id, token in tokens.items():
+        record = services.pats.find(token)
+        assert record.token_id == token_id
+        assert record.description == descriptions[token_id][:MAX_DESCRIPTION_CHARS]
 
 
 def test_the_secret_is_refused_when_the_stack_has_users_of_its_own(

@@ -170,3 +170,12 @@ def test_the_routes_that_need_a_recent_sign_in_document_the_challenge() -> None:
         "POST /api/v1/users/{username}/passkeys",
         "DELETE /api/v1/users/{username}/passkeys/{id}",
     }
+
+
+def test_the_user_change_documents_its_update_mask() -> None:
+    # Memos' UpdateUser takes it as a query parameter, by its JSON name or its proto name.
+    parameters = OPERATIONS["PATCH /api/v1/users/{username}"]["parameters"]
+    masks = {parameter["name"]: parameter for parameter in parameters if parameter["in"] == "query"}
+    assert set(masks) == {"updateMask", "update_mask"}
+    assert not any(mask["required"] for mask in masks.values())
+    assert "display_name" in masks["updateMask"]["description"]

@@ -24,9 +24,11 @@ from auth.keys import (
 from auth.models import Role, State, User
 from auth.tokens import IssuedToken, mint_access_token, parse_access_token, read_key_id
 from handlers import rotation as rotation_handler
+from handlers.observability import Metric
 from tests.conftest import REGION
 from tests.support.clock import FakeClock
 from tests.support.events import FakeLambdaContext
+from tests.support.metrics import counted
 
 SECRET = "SigningKeySecret"
 STEPS = (Step.CREATE, Step.SET, Step.TEST, Step.FINISH)
@@ -202,6 +204,42 @@ def test_test_step_refuses_a_pending_key_that_repeats_the_current_kid(
         keyed.run(Step.TEST, SECRET, token)
 
 
+def current_by_hand(aws: dict[str, Any], kid: str) -> None:
+    """An operator puts a key of their own as AWSCURRENT; the one it replaces is AWSPREVIOUS."""
+    aws["secretsmanager"].put_secret_value(
+        SecretId=SECRET, SecretString=json.dumps({"kid": kid, "key": "h" * 40}), VersionStages=[CURRENT_STAGE]
+    )
+
+
+# Each would be followed by v1, the kid of the key it replaced (AWSPREVIOUS).
+@pytest.mark.parametrize("hand_set_kid", ["mine", "v0"])
+def test_a_rotation_after_a_kid_set_by_hand_never_reuses_the_previous_keys_kid(
+    aws: dict[str, Any], clock: FakeClock, keyed: KeyRotation, hand_set_kid: str
+) -> None:
+    current_by_hand(aws, hand_set_kid)
+    assert stored(aws, VersionStage=PREVIOUS_STAGE)["kid"] == "v1"
+    warm = ring(aws, clock)
+    warm.signing_key()  # a container that holds the hand-set key and the old v1
+    token = begin_rotation()
+    for step in STEPS:
+        keyed.run(step, SECRET, token)
+    assert stored(aws, VersionStage=CURRENT_STAGE)["kid"] not in {hand_set_kid, "v1"}
+    clock.advance(ACTIVATION_DELAY_SECONDS)
+    first = mint(aws, clock)
+    # With the old v1's kid, the warm container would check the new key's token against the
+    # old key, and never re-read the secret for a kid it knows.
+    assert parse_access_token(first.token, warm.verification_key, clock.now()).user_id == ALICE.id
+
+
+def test_test_step_refuses_a_pending_key_that_repeats_the_previous_kid(
+    aws: dict[str, Any], keyed: KeyRotation
+) -> None:
+    current_by_hand(aws, "mine")
+    token = pending_by_hand(aws, "v1")
+    with pytest.raises(RotationError, match="previous"):
+        keyed.run(Step.TEST, SECRET, token)
+
+
 def test_test_step_refuses_a_missing_pending_key(keyed: KeyRotation) -> None:
     with pytest.raises(RotationError):
         keyed.run(Step.TEST, SECRET, begin_rotation())
@@ -238,3 +276,20 @@ def test_handler_runs_the_steps_secrets_manager_sends(aws: dict[str, Any], keyed
     finally:
         rotation_handler.rotation.replace()
     assert stored(aws, VersionStage=CURRENT_STAGE)["kid"] == "v2"
+
+
+def test_a_rotation_is_counted_once_though_finish_secret_is_retried(
+    aws: dict[str, Any], keyed: KeyRotation, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Secrets Manager retries a step whose answer it did not get, finishSecret included,
+    # after AWSCURRENT moved: KeyRotated must count rotations, not finishSecret calls.
+    rotation_handler.rotation.replace(keyed)
+    try:
+        token = begin_rotation()
+        capsys.readouterr()
+        for step in (*STEPS, Step.FINISH, Step.FINISH):
+            event = {"Step": step.value, "SecretId": SECRET, "ClientRequestToken": token}
+            rotation_handler.handler(event, FakeLambdaContext())
+    finally:
+        rotation_handler.rotation.replace()
+    assert counted(capsys, Metric.KEY_ROTATED) == 1

@@ -55,6 +55,7 @@ def call(
     body: Any = None,
     headers: dict[str, str] | None = None,
     cookies: list[str] | None = None,
+    query: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, Any]]:
     response = api_function.handler(
         http_event(
@@ -65,6 +66,7 @@ def call(
             authorizer=caller,
             headers=headers,
             cookies=cookies,
+            query=query,
             path_parameters={"username": path.rsplit("/", 1)[-1]} if "{username}" in route else None,
         ),
         FakeLambdaContext(),
@@ -140,6 +142,104 @@ def test_a_user_sending_back_their_whole_user_with_its_role_and_state_changes_on
         "PATCH", "/api/v1/users/alice", USER, caller=as_user(api, "alice"), body={**user, "displayName": "Al"}
     )
     assert status == 200 and (body["displayName"], body["role"], body["state"]) == ("Al", "USER", "NORMAL")
+
+
+def test_an_update_mask_changes_only_the_fields_it_names(api: ApiServices) -> None:
+    # A Memos client sends back the whole User it read, maybe stale, and names what changed.
+    _, stale = call("GET", "/api/v1/users/alice", USER, caller=as_user(api, "alice"))
+    call(
+        "PATCH", "/api/v1/users/alice", USER, caller=as_user(api, "alice"), body={"email": "new@example.org"}
+    )
+    body = {**stale, "displayName": "Al", "password": NEW_PASSWORD, "currentPassword": PASSWORD}
+    status, answer = call(
+        "PATCH",
+        "/api/v1/users/alice",
+        USER,
+        caller=as_user(api, "alice"),
+        body=body,
+        query={"updateMask": "display_name"},
+    )
+    assert status == 200 and (answer["displayName"], answer["email"]) == ("Al", "new@example.org")
+    alice = api.users.get_by_username("alice")
+    assert (alice.display_name, alice.email) == ("Al", "new@example.org")
+    assert api.accounts.sign_in("alice", PASSWORD, IP).id == alice.id, "the password did not change"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"updateMask": "displayName,email"},
+        {"updateMask": "display_name, email"},
+        {"update_mask": "display_name,email"},
+        {"updateMask": "display_name", "update_mask": "email"},
+        # Memos' fields memos-auth holds nothing of change nothing, and fail nothing.
+        {"updateMask": "display_name,email,avatar_url,description"},
+    ],
+)
+def test_an_update_mask_is_read_by_either_name_with_paths_in_either_case(
+    api: ApiServices, query: dict[str, str]
+) -> None:
+    body = {"displayName": "Al", "email": "al@example.org", "role": "ADMIN", "avatarUrl": "x"}
+    status, answer = call(
+        "PATCH", "/api/v1/users/alice", USER, caller=as_user(api, "admin"), body=body, query=query
+    )
+    assert status == 200 and (answer["displayName"], answer["email"], answer["role"]) == (
+        "Al",
+        "al@example.org",
+        "USER",
+    )
+
+
+def test_a_masked_text_field_the_body_lacks_is_cleared_as_memos_clears_it(api: ApiServices) -> None:
+    status, answer = call(
+        "PATCH",
+        "/api/v1/users/alice",
+        USER,
+        caller=as_user(api, "alice"),
+        body={},
+        query={"updateMask": "email"},
+    )
+    assert status == 200 and answer["email"] == "" and api.users.get_by_username("alice").email == ""
+
+
+def test_a_masked_password_with_its_current_one_changes_it(api: ApiServices) -> None:
+    body = {"password": NEW_PASSWORD, "currentPassword": PASSWORD, "displayName": "ignored"}
+    status, answer = call(
+        "PATCH",
+        "/api/v1/users/alice",
+        USER,
+        caller=as_user(api, "alice"),
+        body=body,
+        query={"updateMask": "password"},
+    )
+    assert status == 200 and answer["displayName"] == ""
+    assert api.accounts.sign_in("alice", NEW_PASSWORD, IP).username == "alice"
+
+
+@pytest.mark.parametrize(
+    ("mask", "named"),
+    [
+        ("username", "invalid update path: username"),
+        ("display_name,nickname", "invalid update path: nickname"),
+        ("display_name,", "invalid update path: "),
+        ("password", "the update mask names password but the body has none"),
+        ("role", "the update mask names role but the body has none"),
+    ],
+)
+def test_an_update_mask_naming_what_cannot_change_is_400_and_changes_nothing(
+    api: ApiServices, mask: str, named: str
+) -> None:
+    before = api.users.get_by_username("alice")
+    status, answer = call(
+        "PATCH",
+        "/api/v1/users/alice",
+        USER,
+        caller=as_user(api, "admin"),
+        body={"displayName": "Al"},
+        query={"updateMask": mask},
+    )
+    assert (status, answer["code"], answer["message"]) == (400, 3, named)
+    assert api.users.get_by_username("alice") == before
 
 
 def test_admin_cannot_demote_themselves(api: ApiServices) -> None:

@@ -17,6 +17,7 @@ from auth.errors import InvalidArgument
 from auth.identity_providers import MAX_PROVIDERS, ProviderInput, provider_id_of, validate
 from auth.idp_models import FieldMapping, ProviderConfig, ProviderType
 from auth.models import ClientInfo, Role, State, User
+from auth.pats import MAX_DESCRIPTION_CHARS
 from auth.sessions import MAX_USER_ID
 from auth.stores.pat_store import MAX_TOKENS_PER_USER, PatRecord
 from auth.stores.refresh_family_store import RefreshFamily
@@ -102,6 +103,8 @@ class Plan:
     # Tokens Memos would refuse too: left out on purpose, counted, not errors.
     expired_pats: int = 0
     expired_refresh_tokens: int = 0
+    # Token descriptions longer than the API takes (Memos caps none), cut to its limit.
+    cut_descriptions: int = 0
     # Memos v0.25's (rows.LEGACY_*): refused by memos-auth as by Memos v0.26, so left out.
     legacy_access_tokens: int = 0
     legacy_sessions: int = 0
@@ -355,12 +358,18 @@ def _pats(
         else:
             assert isinstance(token_id, str)
             hashes[token_hash.lower()] = name
+            # Cut rather than refused: refusing would end an integration over its label, and
+            # one past DynamoDB's item size would fail its user's write on every run.
+            description = str(entry.get("description") or "")
+            if len(description) > MAX_DESCRIPTION_CHARS:
+                description = description[:MAX_DESCRIPTION_CHARS]
+                result.cut_descriptions += 1
             owner.pats.append(
                 PatRecord(
                     token_hash=token_hash.lower(),
                     token_id=token_id,
                     user_id=owner.user.id,
-                    description=str(entry.get("description") or ""),
+                    description=description,
                     created_at=_time(entry.get("createdAt")) or owner.user.create_time,
                     expires_at=expires_at,
                     last_used_at=_time(entry.get("lastUsedAt")),

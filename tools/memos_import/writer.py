@@ -34,6 +34,7 @@ from auth.identity_providers import MAX_PROVIDERS
 from auth.idp_models import LinkRecord
 from auth.keys import CURRENT_STAGE, IMPORTED_FLAG, imported_secret_string
 from auth.models import User
+from auth.pats import MAX_DESCRIPTION_CHARS
 from auth.stores.dynamo import (
     ITEM_CONDITION_FAILED,
     NO_FAILURE,
@@ -96,6 +97,8 @@ class Importer:
         report = Report(rejections=list(plan.rejections))
         report.add("expired personal access tokens", "left out", plan.expired_pats)
         report.add("expired refresh tokens", "left out", plan.expired_refresh_tokens)
+        cut = f"cut to {MAX_DESCRIPTION_CHARS} characters"
+        report.add("personal access token descriptions", cut, plan.cut_descriptions)
         legacy = plan.legacy_access_tokens
         report.add("access tokens of Memos before v0.26 (ACCESS_TOKENS)", "left out", legacy)
         report.add("sign-ins of Memos before v0.26 (SESSIONS)", "left out", plan.legacy_sessions)
