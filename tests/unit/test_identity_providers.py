@@ -775,6 +775,14 @@ def test_repeated_bad_codes_are_throttled(
         pytest.param(lambda s: s.id_token(exp=float("inf")), id="exp Infinity"),
         pytest.param(lambda s: s.id_token(iat=float("nan")), id="iat NaN"),
         pytest.param(lambda s: s.id_token(iss="https://elsewhere.example"), id="another issuer"),
+        # OIDC Core §3.1.3.7 item 5: an azp present is the client's, one audience or several.
+        pytest.param(lambda s: s.id_token(azp="another-client"), id="another azp"),
+        pytest.param(
+            lambda s: s.id_token(aud=["scripted-client", "other"], azp="other"), id="azp of another aud"
+        ),
+        pytest.param(lambda s: s.id_token(aud=["scripted-client", "other"]), id="several auds and no azp"),
+        # RFC 7517 §4.4: the key declares RS256 (ScriptedProvider.jwks); PS256 is not it.
+        pytest.param(lambda s: s.id_token(algorithm="PS256"), id="PS256 on an RS256 key"),
         pytest.param(lambda s: s.id_token()[:-6] + "AAAAAA", id="bad signature"),
         pytest.param(lambda s: "not.a.jwt", id="garbage"),
         pytest.param(
@@ -795,6 +803,21 @@ def test_an_id_token_that_does_not_verify_is_a_400_and_no_sign_in(
     answer = sso_sign_in(api, sso("scripted", "any-code"))
     assert answer.status == 400 and answer.body["code"] == 3, answer.body
     assert api.users.get_by_username("scripted") is None
+
+
+def test_an_azp_that_is_the_client_and_an_algorithm_a_key_does_not_rule_out_sign_in(
+    api: ApiServices, people: People, scripted: ScriptedProvider
+) -> None:
+    """The two checks above refuse only what they must: an azp present and the client's
+    passes, and a key that declares no `alg` verifies any algorithm of its type."""
+    tokens = iter([scripted.id_token(azp="scripted-client"), scripted.id_token(algorithm="PS256")])
+    scripted.as_issuer(lambda: next(tokens))
+    undeclared = [{k: v for k, v in key.items() if k != "alg"} for key in scripted.jwks()["keys"]]
+    scripted.routes["/jwks"] = lambda _: json_reply({"keys": undeclared})
+    assert create_provider(api, people.admin, scripted_oidc(scripted), "scripted").status == 200
+    for code in ("code-1", "code-2"):
+        answer = sso_sign_in(api, sso("scripted", code))
+        assert answer.status == 200 and answer.body["user"]["username"] == "scripted", answer.body
 
 
 def _ec_token(scripted: ScriptedProvider, algorithm: str = "ES256") -> str:
