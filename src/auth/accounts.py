@@ -90,7 +90,16 @@ class Accounts:
 
     def check_current_password(self, user: User, password: str | None, source_ip: str) -> None:
         """A user changing their own password proves they know the current one; a wrong one
-        counts as a failed sign-in, throttled like one."""
+        counts as a failed sign-in, throttled like one. A user who has none (made by a first
+        sign-in with an identity provider) has nothing to prove, and sets one with the recent
+        sign-in alone that the change needs anyway (auth.user_admin); what they send is
+        ignored."""
+        if not user.password_hash:
+            # The user was read eventually consistently: a password set a moment ago is asked for.
+            fresh = self._users.get(user.id, consistent=True)
+            if fresh is None or not fresh.password_hash:
+                return
+            user = fresh
         if not password:
             raise InvalidArgument("currentPassword is required to change your own password")
         self._throttle.check(user.username, source_ip)
