@@ -133,5 +133,13 @@ class Accounts:
         provider or a passkey alone, which `disallowPasswordAuth` does not concern."""
         if not user.is_active:
             raise PermissionDenied("user has been archived")
-        if with_password and not user.is_admin and self._settings.get_instance().disallow_password_auth:
+        if with_password and self._refuses_password_sign_in(user):
             raise PermissionDenied("password signin is not allowed")
+
+    def password_signs_in(self, user: User) -> bool:
+        """Whether the user can sign in with a password now: they have one, and
+        `disallowPasswordAuth` does not refuse it (it refuses a USER's, never an ADMIN's)."""
+        return bool(user.password_hash) and not self._refuses_password_sign_in(user)
+
+    def _refuses_password_sign_in(self, user: User) -> bool:
+        return not user.is_admin and self._settings.get_instance().disallow_password_auth
