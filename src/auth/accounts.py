@@ -90,7 +90,16 @@ class Accounts:
 
     def check_current_password(self, user: User, password: str | None, source_ip: str) -> None:
         """A user changing their own password proves they know the current one; a wrong one
-        counts as a failed sign-in, throttled like one."""
+        counts as a failed sign-in, throttled like one. A user who has none (made by a first
+        sign-in with an identity provider) has nothing to prove, and sets one with the recent
+        sign-in alone that the change needs anyway (auth.user_admin); what they send is
+        ignored."""
+        if not user.password_hash:
+            # The user was read eventually consistently: a password set a moment ago is asked for.
+            fresh = self._users.get(user.id, consistent=True)
+            if fresh is None or not fresh.password_hash:
+                return
+            user = fresh
         if not password:
             raise InvalidArgument("currentPassword is required to change your own password")
         self._throttle.check(user.username, source_ip)
@@ -124,5 +133,13 @@ class Accounts:
         provider or a passkey alone, which `disallowPasswordAuth` does not concern."""
         if not user.is_active:
             raise PermissionDenied("user has been archived")
-        if with_password and not user.is_admin and self._settings.get_instance().disallow_password_auth:
+        if with_password and self._refuses_password_sign_in(user):
             raise PermissionDenied("password signin is not allowed")
+
+    def password_signs_in(self, user: User) -> bool:
+        """Whether the user can sign in with a password now: they have one, and
+        `disallowPasswordAuth` does not refuse it (it refuses a USER's, never an ADMIN's)."""
+        return bool(user.password_hash) and not self._refuses_password_sign_in(user)
+
+    def _refuses_password_sign_in(self, user: User) -> bool:
+        return not user.is_admin and self._settings.get_instance().disallow_password_auth

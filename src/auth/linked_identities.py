@@ -5,8 +5,19 @@ a recent sign-in (RFC 9470; never a PAT), brings `ssoCredentials` from the provi
 the verified identity is linked to them, if no other account has it. Unlinking is the
 user's own or an admin's, under the rules of every factor's removal (auth.factor_changes):
 the caller's recent sign-in, never a PAT, and an admin's ends every login of the user. A
-user without a password cannot lose their last identity, whoever asks: it is their only
-way in.
+user who cannot sign in with a password (they have none, or `disallowPasswordAuth` refuses
+a USER's) cannot lose their last identity, whoever asks: it is their only way in.
+
+A passkey does not count as a way in here, though it signs in alone: its removal (by the
+user or an admin, auth.passkeys) asks nothing about other ways in, so counting it would
+only move the lockout one step (unlink, then remove the passkey). Such a user sets a
+password first (auth.accounts), or keeps an identity.
+
+The index a user's links are listed from (`byUser`) is eventually consistent, and two
+unlinkings may race: so the unlinking of a user without a password deletes the link in one
+transaction with a check that another link of theirs is still there (IdpStore.delete_link
+`keeping`). Of two racing for the last two links, one fails; a link listed but gone
+already is never the one kept.
 
 When a user is deleted their links go with them (auth.revocation); when a provider is
 deleted, its links (auth.identity_providers).
@@ -16,7 +27,10 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
+from auth.accounts import Accounts
 from auth.audit import AuditEvent, CredentialKind, by_whom
 from auth.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from auth.factor_changes import FactorChanges
@@ -25,7 +39,7 @@ from auth.models import User
 from auth.principal import Principal
 from auth.provider_protocol import SsoCredentials
 from auth.sso_sign_in import SsoSignIn
-from auth.stores.idp_store import IdpStore
+from auth.stores.idp_store import IdpStore, KeptLinkGone
 from auth.stores.user_store import UserStore
 
 MAX_LINKS_PER_USER = 20
@@ -38,11 +52,13 @@ class LinkedIdentities:
         store: IdpStore,
         users: UserStore,
         changes: FactorChanges,
+        accounts: Accounts,
     ) -> None:
         self._sso = sso
         self._store = store
         self._users = users
         self._changes = changes
+        self._accounts = accounts
 
     def list(self, owner: User) -> list[LinkRecord]:
         return sorted(self._store.links_of_user(owner.id), key=lambda link: (link.create_time, link.link_id))
@@ -86,10 +102,15 @@ class LinkedIdentities:
         link = next((link for link in links if link.link_id == link_id), None)
         if link is None:
             raise NotFound("linked identity not found")
-        if not owner.password_hash and len(links) == 1:
-            whose = "your" if caller.user_id == owner.id else "the user's"
-            raise FailedPrecondition(f"this identity is {whose} only way to sign in; it cannot be unlinked")
-        removal = functools.partial(self._store.delete_link, link)
+        # A password they may sign in with is a way in no unlinking takes; a passkey is not
+        # counted (see above).
+        if self._accounts.password_signs_in(owner):
+            removal = functools.partial(self._store.delete_link, link)
+        else:
+            others = [other for other in links if other.link_id != link_id]
+            if not others:
+                raise self._only_way_in(caller, owner)
+            removal = functools.partial(self._unlink_keeping_another, caller, owner, link, others)
         if not self._changes.remove(caller, owner, "linked identity", removal):
             raise NotFound("linked identity not found")
         self._audit(
@@ -97,6 +118,28 @@ class LinkedIdentities:
             link,
             f"unlinked {provider_name(link.provider_id)} {by_whom(caller, owner.id)}",
         )
+
+    def _unlink_keeping_another(
+        self,
+        caller: Principal,
+        owner: User,
+        link: LinkRecord,
+        others: Sequence[LinkRecord],
+        also: dict[str, Any] | None,
+    ) -> bool:
+        """Delete `link` while one of `others` is still there: the first one still there, as
+        the listing may name links gone meanwhile."""
+        for other in others:
+            try:
+                return self._store.delete_link(link, also, keeping=other)
+            except KeptLinkGone:
+                continue
+        raise self._only_way_in(caller, owner)
+
+    @staticmethod
+    def _only_way_in(caller: Principal, owner: User) -> FailedPrecondition:
+        whose = "your" if caller.user_id == owner.id else "the user's"
+        return FailedPrecondition(f"this identity is {whose} only way to sign in; it cannot be unlinked")
 
     def _audit(self, event: AuditEvent, link: LinkRecord, reason: str) -> None:
         self._changes.audit.record(

@@ -10,8 +10,9 @@ to the claims of the identity it was issued for.
   endpoint it names a URL auth.outbound_http may call); the code is exchanged the same
   way, and the ID token is verified (OIDC Core §3.1.3.7) with PyJWT: the signature against
   the provider's JWKS through `PyJWKClient` (keys cached, fetched again for an unknown
-  `kid`), an asymmetric algorithm only and a key of its type, `iss`, `aud` (the client id;
-  `azp` when there are several), `exp` on the injectable clock, and the `nonce` when the
+  `kid`), an asymmetric algorithm only, a key of its type and of its `alg` when the key
+  declares one, `iss`, `aud` (the client id), `azp` (the client id, when present or when
+  there are several audiences), `exp` on the injectable clock, and the `nonce` when the
   client sent one. Claims the token lacks are read from the userinfo endpoint, whose `sub`
   must be the token's (OIDC Core §5.3.2).
 
@@ -315,6 +316,12 @@ class ProviderProtocol:
                 raise ProviderRefused(
                     "the ID token's key is not of its algorithm's type", "id_token: key type"
                 )
+            # RFC 7517 §4.4: a key that declares its algorithm is used with that one only (an
+            # RS256 key never verifies a PS256 token). PyJWK's algorithm_name cannot say
+            # whether `alg` was declared or guessed from `kty`, so the JWK itself is read.
+            declared = key._jwk_data.get("alg")
+            if declared is not None and declared != algorithm:
+                raise ProviderRefused("the ID token's algorithm is not its key's", "id_token: key alg")
             claims: dict[str, Any] = jwt.decode(
                 id_token,
                 key.key,
@@ -359,7 +366,10 @@ class ProviderProtocol:
         if issued is None or issued - LEEWAY_SECONDS > now:
             raise ProviderRefused("the ID token is issued in the future", "id_token: iat ahead")
         audience = claims.get("aud")
-        if isinstance(audience, list) and len(audience) > 1 and claims.get("azp") != client_id:
+        several = isinstance(audience, list) and len(audience) > 1
+        # OIDC Core §3.1.3.7 items 4 and 5: several audiences need an azp, and an azp present
+        # (with one audience too) names the party the token was issued to: this client.
+        if (several or "azp" in claims) and claims.get("azp") != client_id:
             raise ProviderRefused("the ID token is for another client", "id_token: azp")
         if nonce:
             sent = claims.get("nonce")

@@ -33,7 +33,7 @@ MAX_PAGE_SIZE = 1000
 @dataclass(frozen=True)
 class UserChanges:
     password: str | None = field(default=None, repr=False)
-    # Required with a new password of one's own (SPEC §3).
+    # Required with a new password of one's own, unless the user has none yet (SPEC §3).
     current_password: str | None = field(default=None, repr=False)
     display_name: str | None = None
     email: str | None = None

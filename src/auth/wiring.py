@@ -386,4 +386,6 @@ class ApiServices:
     def linked_identities(self) -> LinkedIdentities:
         from auth.linked_identities import LinkedIdentities
 
-        return LinkedIdentities(self.sso_sign_in, self.idp_store, self.users, self.factor_changes)
+        return LinkedIdentities(
+            self.sso_sign_in, self.idp_store, self.users, self.factor_changes, self.accounts
+        )

@@ -339,7 +339,10 @@ class UserUpdateRequest(_Request):
         repr=False,
         default=None,
         max_length=_PASSWORD,
-        description="Required with a new password of one's own; a wrong one is a 403 and a failed sign-in.",
+        description=(
+            "Required with a new password of one's own, unless the user has none yet (made by an identity "
+            "provider); a wrong one is a 403 and a failed sign-in."
+        ),
     )
     displayName: str | None = Field(default=None, max_length=_SHORT, json_schema_extra=_DISPLAY_NAME_RULES)
     email: str | None = Field(default=None, max_length=_SHORT, json_schema_extra=_EMAIL_RULES)

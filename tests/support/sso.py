@@ -217,10 +217,12 @@ class ScriptedProvider:
         public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
         return {"keys": [{**public, "kid": "k1", "use": "sig", "alg": "RS256"}]}
 
-    def id_token(self, **claims: Any) -> str:
+    def id_token(self, algorithm: str = "RS256", **claims: Any) -> str:
+        """An ID token for the client `scripted-client`, signed with the script's RSA key under
+        `algorithm` (an RSA one: PS256 too, which the key's declared RS256 does not allow)."""
         now = int(time.time())
         payload = {"iss": self.url, "sub": "scripted", "aud": "scripted-client", "iat": now, "exp": now + 300}
-        return jwt.encode(payload | claims, self.key, algorithm="RS256", headers={"kid": "k1"})
+        return jwt.encode(payload | claims, self.key, algorithm=algorithm, headers={"kid": "k1"})
 
     def as_issuer(self, id_token: Callable[[], str], issuer: str = "") -> None:
         """Discovery, keys and a token endpoint that answers `id_token()`; the document names

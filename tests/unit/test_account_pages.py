@@ -297,6 +297,16 @@ def test_every_form_posts_and_cannot_be_submitted_before_its_script_runs(route: 
         assert f'autocomplete="{hint}"' in page and 'autocomplete="username' in page
 
 
+def test_the_current_password_may_be_left_empty_for_a_user_who_has_none() -> None:
+    # A user made by a first sign-in with an identity provider has no password to give (the
+    # page cannot tell: no User says whether one is set); the API asks it of whoever has one.
+    page = served("")
+    (current,) = re.findall(r'<input id="current-password"[^>]*>', page)
+    (new,) = re.findall(r'<input id="new-password"[^>]*>', page)
+    assert not re.search(r"\srequired[\s>]", current) and re.search(r"\srequired[\s>]", new)
+    assert "never set a password" in page
+
+
 # -- its package ------------------------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -270,6 +270,19 @@ def _linked(api: ApiServices) -> Scene:
     return scene
 
 
+def _linked_twice_without_a_password(api: ApiServices) -> Scene:
+    """The scene's user without a password (as a first sign-in with a provider makes them)
+    and with a second identity linked: unlinking the first is checked against the second."""
+    scene = _linked(api)
+    passwordless = replace(scene.user, password_hash="")
+    api.users.update(scene.user, passwordless)
+    scene.user = passwordless
+    second = sso.sso(scene.extra["provider"], f"ext-{next(_names)}")
+    answer = sso.link_call(api, passwordless, second, SignIn.with_password(api.clock.now()))
+    assert answer.status == 200, answer.body
+    return scene
+
+
 def _sso(route: Route) -> Callable[[Any, Scene], Any]:
     def act(services: Any, scene: Scene) -> Any:
         return sso.sso_sign_in(services, sso.sso(scene.extra["provider"], scene.extra["identity"]), route)
@@ -510,6 +523,11 @@ PATHS = [
     Path("identity link", _with_provider, _link_call_of),
     Path("identity unlink", _linked, _unlink_by(lambda scene: scene.user)),
     Path("an admin's identity unlink", _linked, _unlink_by(lambda scene: scene.extra["root"])),
+    Path(
+        "identity unlink keeping another link",
+        _linked_twice_without_a_password,
+        _unlink_by(lambda scene: scene.user),
+    ),
     Path("passkey registration options", _with_passkey, _own_factor_call(routes.PASSKEY_REGISTRATION)),
     Path(
         "passkey registration",

@@ -775,6 +775,14 @@ def test_repeated_bad_codes_are_throttled(
         pytest.param(lambda s: s.id_token(exp=float("inf")), id="exp Infinity"),
         pytest.param(lambda s: s.id_token(iat=float("nan")), id="iat NaN"),
         pytest.param(lambda s: s.id_token(iss="https://elsewhere.example"), id="another issuer"),
+        # OIDC Core §3.1.3.7 item 5: an azp present is the client's, one audience or several.
+        pytest.param(lambda s: s.id_token(azp="another-client"), id="another azp"),
+        pytest.param(
+            lambda s: s.id_token(aud=["scripted-client", "other"], azp="other"), id="azp of another aud"
+        ),
+        pytest.param(lambda s: s.id_token(aud=["scripted-client", "other"]), id="several auds and no azp"),
+        # RFC 7517 §4.4: the key declares RS256 (ScriptedProvider.jwks); PS256 is not it.
+        pytest.param(lambda s: s.id_token(algorithm="PS256"), id="PS256 on an RS256 key"),
         pytest.param(lambda s: s.id_token()[:-6] + "AAAAAA", id="bad signature"),
         pytest.param(lambda s: "not.a.jwt", id="garbage"),
         pytest.param(
@@ -795,6 +803,21 @@ def test_an_id_token_that_does_not_verify_is_a_400_and_no_sign_in(
     answer = sso_sign_in(api, sso("scripted", "any-code"))
     assert answer.status == 400 and answer.body["code"] == 3, answer.body
     assert api.users.get_by_username("scripted") is None
+
+
+def test_an_azp_that_is_the_client_and_an_algorithm_a_key_does_not_rule_out_sign_in(
+    api: ApiServices, people: People, scripted: ScriptedProvider
+) -> None:
+    """The two checks above refuse only what they must: an azp present and the client's
+    passes, and a key that declares no `alg` verifies any algorithm of its type."""
+    tokens = iter([scripted.id_token(azp="scripted-client"), scripted.id_token(algorithm="PS256")])
+    scripted.as_issuer(lambda: next(tokens))
+    undeclared = [{k: v for k, v in key.items() if k != "alg"} for key in scripted.jwks()["keys"]]
+    scripted.routes["/jwks"] = lambda _: json_reply({"keys": undeclared})
+    assert create_provider(api, people.admin, scripted_oidc(scripted), "scripted").status == 200
+    for code in ("code-1", "code-2"):
+        answer = sso_sign_in(api, sso("scripted", code))
+        assert answer.status == 200 and answer.body["user"]["username"] == "scripted", answer.body
 
 
 def _ec_token(scripted: ScriptedProvider, algorithm: str = "ES256") -> str:
@@ -979,6 +1002,54 @@ def test_an_sso_only_user_cannot_unlink_their_only_way_in_nor_sign_in_with_a_pas
     assert api.linked_identities.list(user) == [link] and len(api.logins.list_for_user(user.id)) == 1
     password = sign_in_password(api, sub)
     assert password.status == 400 and password.body["message"] == "unmatched username and password"
+
+
+def test_a_user_refused_password_sign_in_cannot_unlink_their_only_way_in(
+    api: ApiServices, people: People, oidc_provider: OidcProvider
+) -> None:
+    """alice has a password, but `disallowPasswordAuth` refuses it (SPEC §3): her identity is
+    her only way in, as it would be without one."""
+    linked(api, people, oidc_provider, people.alice)
+    (link,) = api.linked_identities.list(people.alice)
+    api.settings.update_instance(disallow_password_auth=True)
+    assert sign_in_password(api, "alice").status == 403
+    for caller in (people.alice, people.admin):
+        refused = unlink(api, people.alice, link.link_id, signed_in_now(api, caller))
+        assert (refused.status, refused.body["code"]) == (400, 9), refused.body
+    assert api.linked_identities.list(people.alice) == [link]
+    # An admin's password is never refused, so the admin's last identity may go.
+    linked(api, people, oidc_provider, people.admin)
+    (admins,) = api.linked_identities.list(people.admin)
+    assert unlink(api, people.admin, admins.link_id, signed_in_now(api, people.admin)).status == 200
+    api.settings.update_instance(disallow_password_auth=False)
+    assert unlink(api, people.alice, link.link_id, signed_in_now(api, people.alice)).status == 200
+
+
+def test_unlinkings_racing_for_a_users_last_links_leave_them_one(
+    api: ApiServices, people: People, oidc_provider: OidcProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each unlinking below lists the links as the eventually consistent byUser index may,
+    before any of them was removed (as two that race both do): the user still keeps one."""
+    provider_id = oidc(api, people, oidc_provider)
+    sub = account(oidc_provider)
+    assert sso_sign_in(api, sso(provider_id, oidc_provider.code(sub))).status == 200
+    user = api.users.get_by_username(sub)
+    assert user is not None
+    subs = {provider_id: sub} | dict(linked(api, people, oidc_provider, user) for _ in range(2))
+    listed = api.linked_identities.list(user)
+    monkeypatch.setattr(api.idp_store, "links_of_user", lambda _: list(listed))
+    first, second, third = listed
+    # An admin's unlinking (its transaction holds the user's cut-off too), then the user's,
+    # whose listing names one link gone already.
+    assert unlink(api, user, first.link_id, signed_in_now(api, people.admin)).status == 200
+    assert unlink(api, user, second.link_id, signed_in_now(api, user)).status == 200
+    for caller in (user, people.admin):
+        refused = unlink(api, user, third.link_id, signed_in_now(api, caller))
+        assert (refused.status, refused.body["code"]) == (400, 9), refused.body
+    monkeypatch.undo()
+    assert api.linked_identities.list(user) == [third]
+    again = sso_sign_in(api, sso(third.provider_id, oidc_provider.code(subs[third.provider_id])))
+    assert again.status == 200 and again.body["user"]["username"] == sub
 
 
 def test_an_admins_unlinking_needs_the_admins_recent_sign_in_never_a_pat_and_ends_every_login(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from auth import routes
-from auth.models import NO_SIGN_IN, SignIn, User
+from auth.models import NO_SIGN_IN, Amr, Role, SignIn, State, User
 from auth.principal import AuthMethod
 from auth.wiring import ApiServices, AuthorizerServices
 from tests.support.clock import FakeClock
@@ -107,6 +107,30 @@ def test_own_password_change_needs_the_current_password(
         {"code": 7, "message": "current password is incorrect", "details": []},
     )
     assert api.accounts.sign_in("alice", PASSWORD, "203.0.113.7").id == people.alice.id
+
+
+def test_a_user_without_a_password_sets_one_with_a_recent_sign_in_and_no_current_password(
+    api: ApiServices, clock: FakeClock, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first sign-in with an identity provider makes a user with no password (auth.sso_sign_in):
+    there is no current one to give, and the recent sign-in still guards the change."""
+    now = int(clock.now())
+    user = User(api.users.next_user_id(), "fed-only", Role.USER, State.NORMAL, "", "", "", now, now)
+    api.users.create(user, claim_owner=False)
+    federated = SignIn(now, (Amr.FEDERATED.value,))
+    old = SignIn(now - MAX_AGE - 1, (Amr.FEDERATED.value,))
+    assert_too_old(change_password(api, user, user, old, AuthMethod.SESSION))
+    assert change_password(api, user, user, NO_SIGN_IN, AuthMethod.PAT).status == 403
+    answer = change_password(api, user, user, federated, AuthMethod.SESSION)
+    assert answer.status == 200, answer.body
+    assert api.accounts.sign_in("fed-only", NEW_PASSWORD, "203.0.113.7").id == user.id
+    # Once it has one, the user proves it like anyone else, even where a read is still stale.
+    monkeypatch.setattr(api.users, "get_by_username", lambda *_, **__: user)
+    again = change_password(api, user, user, federated, AuthMethod.SESSION)
+    assert (again.status, again.body["message"]) == (
+        400,
+        "currentPassword is required to change your own password",
+    )
 
 
 def test_wrong_current_passwords_are_throttled_like_failed_sign_ins(

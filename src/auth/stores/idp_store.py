@@ -35,6 +35,10 @@ class StoredProvider:
     sealed_secret: Sealed = field(repr=False)
 
 
+class KeptLinkGone(Exception):
+    """The other link that an unlinking was to leave the user is gone: nothing was removed."""
+
+
 class Created(Enum):
     """How a first sign-in's transaction ended."""
 
@@ -116,6 +120,15 @@ link_to_item = LINK.to_item
 
 def _link_key(provider_id: str, extern_uid: str) -> dict[str, Any]:
     return {"pk": dynamo.s(provider_id), "externUid": dynamo.s(extern_uid)}
+
+
+def _this_link(link: LinkRecord) -> dict[str, Any]:
+    """Key and condition of a write that holds only on this very link (same user and id)."""
+    return {
+        "Key": _link_key(link.provider_id, link.extern_uid),
+        "ConditionExpression": "userId = :user AND linkId = :link",
+        "ExpressionAttributeValues": dynamo.expression_values({":user": link.user_id, ":link": link.link_id}),
+    }
 
 
 class IdpStore:
@@ -224,19 +237,28 @@ class IdpStore:
             return Created.USERNAME_TAKEN
         raise Unavailable("storage unavailable")
 
-    def delete_link(self, link: LinkRecord, also: dict[str, Any] | None = None) -> bool:
+    def delete_link(
+        self, link: LinkRecord, also: dict[str, Any] | None = None, keeping: LinkRecord | None = None
+    ) -> bool:
         """Remove this very link (same user and id), with `also` (another transaction item)
         in the same transaction when given; False when it is gone or was replaced, or
-        `also`'s condition failed."""
-        delete: dict[str, Any] = {
-            "TableName": self._links,
-            "Key": _link_key(link.provider_id, link.extern_uid),
-            "ConditionExpression": "userId = :user AND linkId = :link",
-            "ExpressionAttributeValues": dynamo.expression_values(
-                {":user": link.user_id, ":link": link.link_id}
-            ),
-        }
-        return dynamo.delete_with(self._client, delete, also)
+        `also`'s condition failed.
+
+        `keeping`: another link that must still be there, checked in the same transaction,
+        so that of two unlinkings racing for a user's last two links one fails
+        (auth.linked_identities); KeptLinkGone when it is not there."""
+        delete: dict[str, Any] = {"TableName": self._links, **_this_link(link)}
+        if keeping is None:
+            return dynamo.delete_with(self._client, delete, also)
+        kept = {"ConditionCheck": {"TableName": self._links, **_this_link(keeping)}}
+        failed = dynamo.write_with(self._client, [{"Delete": delete}, kept], also)
+        if failed is None:
+            return True
+        link_gone, _, also_failed = failed
+        if link_gone or also_failed:
+            return False
+        # write_with answered: a condition failed, so it was the kept link's.
+        raise KeptLinkGone()
 
     def _links_of_provider(self, provider_id: str) -> Iterator[LinkRecord]:
         paginator = self._client.get_paginator("query")
