@@ -53,7 +53,10 @@ CLIENT_TIMEOUT_SECONDS = max(FUNCTION_TIMEOUT.values()) + 10.0
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
     # Revocation lag 0: the authorizer reads the user on every request, so it must meet the hang.
-    with LocalStack(env_overrides=STACK_SETTINGS) as running:
+    # Its functions reach DynamoDB Local through devstack.dynamodb_tap, which can freeze it
+    # exactly while a given request is in flight (the lost refresh below); paused from
+    # outside, DynamoDB Local hangs every call the tap forwards, as it would hang them direct.
+    with LocalStack(env_overrides=STACK_SETTINGS, dynamodb_tap=True) as running:
         assert running.dynamodb_backend == backends.DYNAMODB_LOCAL
         yield running
 
@@ -175,17 +178,6 @@ def test_a_hanging_dynamodb_is_a_fast_503_and_a_fast_refusal_then_a_full_recover
 # -- a refresh whose answer was lost (SPEC §3, retry-safe refresh) ----------------------------
 
 
-@pytest.fixture(scope="module")
-def tapped_stack() -> Iterator[LocalStack]:
-    # Its functions reach DynamoDB Local through devstack.dynamodb_tap, which can freeze it
-    # exactly while the refresh's update is in flight. Freezing it from outside, as the test
-    # above does, catches the refresh's first call instead (its consistent read of the
-    # user): the function gives up and never sends the update, so nothing rotates.
-    with LocalStack(env_overrides=STACK_SETTINGS, dynamodb_tap=True) as running:
-        assert running.dynamodb_backend == backends.DYNAMODB_LOCAL
-        yield running
-
-
 def refresh_and_drop_the_answer(stack: LocalStack, api: Api, cookie: str) -> None:
     """Send a refresh and hang up before reading a byte of the answer: a dropped connection.
     The gateway still runs the function to the end, as API Gateway would."""
@@ -201,7 +193,10 @@ def refresh_and_drop_the_answer(stack: LocalStack, api: Api, cookie: str) -> Non
 def refresh_while_dynamodb_freezes_on_the_write(stack: LocalStack, api: Api, cookie: str) -> None:
     """The refresh's conditional update reaches DynamoDB Local, which freezes before the
     function hears back: the function answers 503, and the update is applied (or was, just
-    before the freeze) all the same. A storage answer lost for real, not a client that hung up."""
+    before the freeze) all the same. A storage answer lost for real, not a client that hung up.
+    Frozen by the tap on the write itself: frozen from outside, as the test above does, the
+    refresh would meet it on its first call (its consistent read of the user), give up and
+    never send the update, so nothing would rotate."""
     table = stack.tables["RefreshTokensTable"]
     with stack.dynamodb_paused_at("UpdateItem", table) as write:
         response, elapsed = timed(
@@ -261,28 +256,16 @@ def claims(token: str) -> dict[str, Any]:
 LoseTheAnswer = Callable[[LocalStack, Api, str], None]
 
 
-@pytest.fixture
-def stack_of_the_case(request: pytest.FixtureRequest) -> LocalStack:
-    """The module stack a case names: started in setup, not in the test's own time."""
-    running: LocalStack = request.getfixturevalue(request.param)
-    return running
-
-
 @pytest.mark.parametrize(
-    ("stack_of_the_case", "lose_the_answer"),
+    "lose_the_answer",
     [
-        pytest.param("stack", refresh_and_drop_the_answer, id="client-hung-up"),
-        pytest.param(
-            "tapped_stack", refresh_while_dynamodb_freezes_on_the_write, id="dynamodb-froze-on-the-write"
-        ),
+        pytest.param(refresh_and_drop_the_answer, id="client-hung-up"),
+        pytest.param(refresh_while_dynamodb_freezes_on_the_write, id="dynamodb-froze-on-the-write"),
     ],
-    indirect=["stack_of_the_case"],
 )
 def test_a_refresh_whose_answer_was_lost_is_answered_again_within_the_grace(
-    stack_of_the_case: LocalStack, lose_the_answer: LoseTheAnswer
+    stack: LocalStack, api: Api, lose_the_answer: LoseTheAnswer
 ) -> None:
-    stack = stack_of_the_case
-    api = Api(stack)
     username, _, _ = api.new_user()
     cookie = api.sign_in(username).cookies["memos_refresh"]
     sent = claims(cookie)
