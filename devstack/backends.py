@@ -24,8 +24,9 @@ CHOICE_VARIABLE = "DEVSTACK_DYNAMODB"
 REQUIRE_VARIABLE = "DEVSTACK_REQUIRE_DYNAMODB_LOCAL"
 # DynamoDB Local's JIT. "quick" (the default) stops at the JVM's first tier: the emulator
 # starts faster and costs less CPU, which short-lived test stacks want (the end-to-end tests
-# take ~20% longer without it). "full" is the JVM's own tiering, for a benchmark's sustained
-# load: 10,000 users imported in 37 s instead of 59.
+# take ~20% longer without it). "full" is the JVM's own tiering, for sustained load: a
+# benchmark's (10,000 users imported in 37 s instead of 59), or the one DynamoDB Local a test
+# run shares (tests/support/shared_dynamodb), which serves it from start to end.
 JIT_VARIABLE = "DEVSTACK_DYNAMODB_JIT"
 JIT_FLAGS = {"quick": ("-XX:TieredStopAtLevel=1",), "full": ()}
 # What a benchmark's stack sets (bench.memos_import, bench.user_pages).
