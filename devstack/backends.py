@@ -29,7 +29,7 @@ REQUIRE_VARIABLE = "DEVSTACK_REQUIRE_DYNAMODB_LOCAL"
 # run shares (tests/support/shared_dynamodb), which serves it from start to end.
 JIT_VARIABLE = "DEVSTACK_DYNAMODB_JIT"
 JIT_FLAGS = {"quick": ("-XX:TieredStopAtLevel=1",), "full": ()}
-# What a benchmark's stack sets (bench.memos_import, bench.user_pages).
+# What a stack under sustained load sets (bench.memos_import, bench.user_pages, the tests' shared emulator).
 SUSTAINED_LOAD = {JIT_VARIABLE: "full"}
 INSTALL_JAVA = "install Java 17 or later (Debian/Ubuntu: sudo apt-get install -y openjdk-17-jre-headless)"
 STARTUP_TIMEOUT_SECONDS = 90.0
