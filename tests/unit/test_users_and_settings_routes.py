@@ -144,6 +144,13 @@ def test_a_user_sending_back_their_whole_user_with_its_role_and_state_changes_on
     assert status == 200 and (body["displayName"], body["role"], body["state"]) == ("Al", "USER", "NORMAL")
 
 
+def patch_alice(
+    api: ApiServices, caller: str, body: Any, query: dict[str, str]
+) -> tuple[int, dict[str, Any]]:
+    """PATCH alice's user as `caller` with `query` (an update mask)."""
+    return call("PATCH", "/api/v1/users/alice", USER, caller=as_user(api, caller), body=body, query=query)
+
+
 def test_an_update_mask_changes_only_the_fields_it_names(api: ApiServices) -> None:
     # A Memos client sends back the whole User it read, maybe stale, and names what changed.
     _, stale = call("GET", "/api/v1/users/alice", USER, caller=as_user(api, "alice"))
@@ -151,14 +158,7 @@ def test_an_update_mask_changes_only_the_fields_it_names(api: ApiServices) -> No
         "PATCH", "/api/v1/users/alice", USER, caller=as_user(api, "alice"), body={"email": "new@example.org"}
     )
     body = {**stale, "displayName": "Al", "password": NEW_PASSWORD, "currentPassword": PASSWORD}
-    status, answer = call(
-        "PATCH",
-        "/api/v1/users/alice",
-        USER,
-        caller=as_user(api, "alice"),
-        body=body,
-        query={"updateMask": "display_name"},
-    )
+    status, answer = patch_alice(api, "alice", body, {"updateMask": "display_name"})
     assert status == 200 and (answer["displayName"], answer["email"]) == ("Al", "new@example.org")
     alice = api.users.get_by_username("alice")
     assert (alice.display_name, alice.email) == ("Al", "new@example.org")
@@ -180,9 +180,7 @@ def test_an_update_mask_is_read_by_either_name_with_paths_in_either_case(
     api: ApiServices, query: dict[str, str]
 ) -> None:
     body = {"displayName": "Al", "email": "al@example.org", "role": "ADMIN", "avatarUrl": "x"}
-    status, answer = call(
-        "PATCH", "/api/v1/users/alice", USER, caller=as_user(api, "admin"), body=body, query=query
-    )
+    status, answer = patch_alice(api, "admin", body, query)
     assert status == 200 and (answer["displayName"], answer["email"], answer["role"]) == (
         "Al",
         "al@example.org",
@@ -191,27 +189,13 @@ def test_an_update_mask_is_read_by_either_name_with_paths_in_either_case(
 
 
 def test_a_masked_text_field_the_body_lacks_is_cleared_as_memos_clears_it(api: ApiServices) -> None:
-    status, answer = call(
-        "PATCH",
-        "/api/v1/users/alice",
-        USER,
-        caller=as_user(api, "alice"),
-        body={},
-        query={"updateMask": "email"},
-    )
+    status, answer = patch_alice(api, "alice", {}, {"updateMask": "email"})
     assert status == 200 and answer["email"] == "" and api.users.get_by_username("alice").email == ""
 
 
 def test_a_masked_password_with_its_current_one_changes_it(api: ApiServices) -> None:
     body = {"password": NEW_PASSWORD, "currentPassword": PASSWORD, "displayName": "ignored"}
-    status, answer = call(
-        "PATCH",
-        "/api/v1/users/alice",
-        USER,
-        caller=as_user(api, "alice"),
-        body=body,
-        query={"updateMask": "password"},
-    )
+    status, answer = patch_alice(api, "alice", body, {"updateMask": "password"})
     assert status == 200 and answer["displayName"] == ""
     assert api.accounts.sign_in("alice", NEW_PASSWORD, IP).username == "alice"
 
@@ -230,14 +214,7 @@ def test_an_update_mask_naming_what_cannot_change_is_400_and_changes_nothing(
     api: ApiServices, mask: str, named: str
 ) -> None:
     before = api.users.get_by_username("alice")
-    status, answer = call(
-        "PATCH",
-        "/api/v1/users/alice",
-        USER,
-        caller=as_user(api, "admin"),
-        body={"displayName": "Al"},
-        query={"updateMask": mask},
-    )
+    status, answer = patch_alice(api, "admin", {"displayName": "Al"}, {"updateMask": mask})
     assert (status, answer["code"], answer["message"]) == (400, 3, named)
     assert api.users.get_by_username("alice") == before
 
