@@ -17,6 +17,7 @@ user this import wrote, for a provider it wrote.
 
 from __future__ import annotations
 
+import hmac
 import json
 import uuid
 from collections import Counter
@@ -184,7 +185,11 @@ class Importer:
             stored = json.loads(value.get("SecretString") or "")
         except ValueError:
             return False
-        return isinstance(stored, dict) and stored.get(IMPORTED_FLAG) is True and stored.get("key") == key
+        if not isinstance(stored, dict) or stored.get(IMPORTED_FLAG) is not True:
+            return False
+        # A key is compared in constant time, as every secret is.
+        held = stored.get("key")
+        return isinstance(held, str) and hmac.compare_digest(held.encode(), key.encode())
 
     # -- settings ---------------------------------------------------------------------------
 
