@@ -338,27 +338,8 @@ class ProviderProtocol:
             )
         except jwt.PyJWKClientConnectionError:
             raise ProviderUnavailable() from None
-        except jwt.PyJWKClientError:
-            raise ProviderRefused(
-                "the ID token is signed with an unknown key", "id_token: unknown key"
-            ) from None
-        except jwt.PyJWKSetError:
-            # No keys, `keys` not a list, or none PyJWT can use: the set proves nothing.
-            raise ProviderRefused(
-                "the provider's key set holds no usable key", "jwks: no usable key"
-            ) from None
-        except jwt.InvalidAudienceError:
-            raise ProviderRefused("the ID token is for another client", "id_token: wrong aud") from None
-        except jwt.InvalidIssuerError:
-            raise ProviderRefused("the ID token is from another issuer", "id_token: wrong iss") from None
-        except jwt.InvalidSignatureError:
-            raise ProviderRefused(
-                "the ID token's signature is not valid", "id_token: bad signature"
-            ) from None
-        except jwt.PyJWTError:
-            # Any other: a malformed token, or a key PyJWT refuses for it (InvalidKeyError: an
-            # EC key of another curve than the algorithm's).
-            raise ProviderRefused("the ID token is not valid", "id_token: invalid") from None
+        except jwt.PyJWTError as error:
+            raise _refusal(error) from None
         now = self._clock.now()
         expires, issued = _seconds(claims.get("exp")), _seconds(claims.get("iat"))
         if expires is None or expires + LEEWAY_SECONDS <= now:
@@ -382,6 +363,26 @@ class ProviderProtocol:
         if client is None:
             client = self._keys[jwks_uri] = _provider_keys(self.http, jwks_uri)
         return client
+
+
+def _refusal(error: Exception) -> ProviderRefused:
+    """What a PyJWT error says of the ID token: the row of its most specific class."""
+    import jwt
+
+    refusals: tuple[tuple[type[Exception], str, str], ...] = (
+        (jwt.PyJWKClientError, "the ID token is signed with an unknown key", "id_token: unknown key"),
+        # No keys, `keys` not a list, or none PyJWT can use: the set proves nothing.
+        (jwt.PyJWKSetError, "the provider's key set holds no usable key", "jwks: no usable key"),
+        (jwt.InvalidAudienceError, "the ID token is for another client", "id_token: wrong aud"),
+        (jwt.InvalidIssuerError, "the ID token is from another issuer", "id_token: wrong iss"),
+        (jwt.InvalidSignatureError, "the ID token's signature is not valid", "id_token: bad signature"),
+    )
+    for kind, message, reason in refusals:
+        if isinstance(error, kind):
+            return ProviderRefused(message, reason)
+    # Any other: a malformed token, or a key PyJWT refuses for it (InvalidKeyError: an EC key
+    # of another curve than the algorithm's).
+    return ProviderRefused("the ID token is not valid", "id_token: invalid")
 
 
 def _provider_keys(http: OutboundHttp, jwks_uri: str) -> PyJWKClient:

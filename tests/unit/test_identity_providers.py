@@ -765,36 +765,68 @@ def test_repeated_bad_codes_are_throttled(
     assert statuses[:5] == [400] * 5 and statuses[-1] == 429
 
 
+ANOTHER_CLIENT = "the ID token is for another client"
+
+
 @pytest.mark.parametrize(
-    "token",
+    ("token", "message"),
     [
-        pytest.param(lambda s: s.id_token(aud="another-client"), id="another audience"),
-        pytest.param(lambda s: s.id_token(exp=int(time.time()) - 3600), id="expired"),
+        pytest.param(lambda s: s.id_token(aud="another-client"), ANOTHER_CLIENT, id="another audience"),
+        pytest.param(lambda s: s.id_token(exp=int(time.time()) - 3600), "has expired", id="expired"),
         # JSON's NaN and Infinity, which PyJWT parses: no comparison may let them through.
-        pytest.param(lambda s: s.id_token(exp=float("nan")), id="exp NaN"),
-        pytest.param(lambda s: s.id_token(exp=float("inf")), id="exp Infinity"),
-        pytest.param(lambda s: s.id_token(iat=float("nan")), id="iat NaN"),
-        pytest.param(lambda s: s.id_token(iss="https://elsewhere.example"), id="another issuer"),
-        # OIDC Core §3.1.3.7 item 5: an azp present is the client's, one audience or several.
-        pytest.param(lambda s: s.id_token(azp="another-client"), id="another azp"),
+        pytest.param(lambda s: s.id_token(exp=float("nan")), "has expired", id="exp NaN"),
+        pytest.param(lambda s: s.id_token(exp=float("inf")), "has expired", id="exp Infinity"),
+        pytest.param(lambda s: s.id_token(iat=float("nan")), "issued in the future", id="iat NaN"),
         pytest.param(
-            lambda s: s.id_token(aud=["scripted-client", "other"], azp="other"), id="azp of another aud"
+            lambda s: s.id_token(iss="https://elsewhere.example"),
+            "the ID token is from another issuer",
+            id="another issuer",
         ),
-        pytest.param(lambda s: s.id_token(aud=["scripted-client", "other"]), id="several auds and no azp"),
+        # OIDC Core §3.1.3.7 item 5: an azp present is the client's, one audience or several.
+        pytest.param(lambda s: s.id_token(azp="another-client"), ANOTHER_CLIENT, id="another azp"),
+        pytest.param(
+            lambda s: s.id_token(aud=["scripted-client", "other"], azp="other"),
+            ANOTHER_CLIENT,
+            id="azp of another aud",
+        ),
+        pytest.param(
+            lambda s: s.id_token(aud=["scripted-client", "other"]),
+            ANOTHER_CLIENT,
+            id="several auds and no azp",
+        ),
         # RFC 7517 §4.4: the key declares RS256 (ScriptedProvider.jwks); PS256 is not it.
-        pytest.param(lambda s: s.id_token(algorithm="PS256"), id="PS256 on an RS256 key"),
-        pytest.param(lambda s: s.id_token()[:-6] + "AAAAAA", id="bad signature"),
-        pytest.param(lambda s: "not.a.jwt", id="garbage"),
+        pytest.param(
+            lambda s: s.id_token(algorithm="PS256"),
+            "the ID token's algorithm is not its key's",
+            id="PS256 on an RS256 key",
+        ),
+        pytest.param(
+            lambda s: s.id_token()[:-6] + "AAAAAA",
+            "the ID token's signature is not valid",
+            id="bad signature",
+        ),
+        pytest.param(
+            lambda s: jwt.encode(
+                jwt.decode(s.id_token(), options={"verify_signature": False}),
+                s.key,
+                algorithm="RS256",
+                headers={"kid": "k9"},
+            ),
+            "the ID token is signed with an unknown key",
+            id="unknown kid",
+        ),
+        pytest.param(lambda s: "not.a.jwt", "the ID token is not a JWT", id="garbage"),
         pytest.param(
             lambda s: jwt.encode(
                 {"sub": "x", "aud": "scripted-client", "iss": s.url, "exp": 2**40, "iat": 0}, "k" * 32
             ),
+            "the ID token's algorithm is not accepted",
             id="hs256",
         ),
     ],
 )
 def test_an_id_token_that_does_not_verify_is_a_400_and_no_sign_in(
-    api: ApiServices, people: People, scripted: ScriptedProvider, token: Any
+    api: ApiServices, people: People, scripted: ScriptedProvider, token: Any, message: str
 ) -> None:
     scripted.as_issuer(lambda: token(scripted))
     body = oidc_body(scripted.url, "scripted-client")
@@ -802,6 +834,7 @@ def test_an_id_token_that_does_not_verify_is_a_400_and_no_sign_in(
     assert create_provider(api, people.admin, body, "scripted").status == 200
     answer = sso_sign_in(api, sso("scripted", "any-code"))
     assert answer.status == 400 and answer.body["code"] == 3, answer.body
+    assert message in answer.body["message"]
     assert api.users.get_by_username("scripted") is None
 
 
