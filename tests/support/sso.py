@@ -28,10 +28,10 @@ from tests.support.http_servers import serving
 from tests.support.oidc_provider import REDIRECT_URI, OidcProvider, secret_of
 from tests.support.people import Answer, call_api, context_for
 
-IDPS = "/api/v1/identity-providers"
-IDP = "/api/v1/identity-providers/{id}"
-LINKS = "/api/v1/users/{username}/linkedIdentities"
-LINK = "/api/v1/users/{username}/linkedIdentities/{id}"
+IDPS = routes.LIST_IDENTITY_PROVIDERS.path
+IDP = routes.GET_IDENTITY_PROVIDER.path
+LINKS = routes.LIST_LINKED_IDENTITIES.path
+LINK = routes.UNLINK_IDENTITY.path
 MAPPING = {"identifier": "sub", "displayName": "name", "email": "email"}
 
 

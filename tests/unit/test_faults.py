@@ -364,9 +364,9 @@ def _remove_passkey(admin: bool) -> Callable[[Any, Scene], Any]:
     return act
 
 
-USER = "/api/v1/users/{username}"
-PATS = "/api/v1/users/{username}/personalAccessTokens"
-PAT = "/api/v1/users/{username}/personalAccessTokens/{tokenId}"
+USER = routes.GET_USER.path
+PATS = routes.LIST_PATS.path
+PAT = routes.DELETE_PAT.path
 
 PATHS = [
     Path(

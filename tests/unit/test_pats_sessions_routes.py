@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from auth import routes
 from auth.pats import hash_pat, is_well_formed
 from auth.principal import AuthMethod
 from auth.wiring import ApiServices, AuthorizerServices
@@ -24,12 +25,12 @@ from tests.support.people import (
 )
 from tests.unit.test_sessions import CLIENT, FIREFOX
 
-PATS = "/api/v1/users/{username}/personalAccessTokens"
-PAT = "/api/v1/users/{username}/personalAccessTokens/{tokenId}"
-LOGINS = "/api/v1/users/{username}/sessions"
-LOGIN = "/api/v1/users/{username}/sessions/{id}"
-SESSIONS = "/api/v1/auth/sessions"
-CURRENT = "/api/v1/auth/sessions/current"
+PATS = routes.LIST_PATS.path
+PAT = routes.DELETE_PAT.path
+LOGINS = routes.LIST_LOGINS.path
+LOGIN = routes.REVOKE_LOGIN.path
+SESSIONS = routes.CREATE_SESSION.path
+CURRENT = routes.CURRENT_SESSION.path
 MISSING_ID = "00000000-0000-4000-8000-000000000000"
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from auth import page_tokens
+from auth import page_tokens, routes
 from auth.config import Config
 from auth.models import Role, State, User
 from auth.wiring import ApiServices, build_api_services
@@ -24,7 +24,7 @@ from tests.support.people import context_for
 
 # More than two default pages, and not a multiple of the sizes below, so a last page is short.
 USERS = 123
-ROUTE = "/api/v1/users"
+ROUTE = routes.LIST_USERS.path
 
 
 def _user(user_id: int) -> User:

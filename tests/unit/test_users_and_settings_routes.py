@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from auth import routes
 from auth.audit import AuditEvent, CredentialKind
 from auth.errors import Code, InvalidArgument, SignInOutdated, Unauthenticated
 from auth.models import Role, SignIn, State, User
@@ -74,7 +75,7 @@ def call(
     return response["statusCode"], json.loads(response["body"])
 
 
-USER = "/api/v1/users/{username}"
+USER = routes.GET_USER.path
 
 
 def token_of_admin(api: ApiServices) -> str:
@@ -428,7 +429,7 @@ def test_admin_deletes_a_user_but_not_themselves(api: ApiServices) -> None:
     assert call("DELETE", "/api/v1/users/admin", USER, caller=as_user(api, "admin"))[0] == 400
 
 
-SETTINGS = "/api/v1/instance/settings"
+SETTINGS = routes.GET_SETTINGS.path
 
 
 def test_settings_are_public_to_read_and_admin_only_to_change(api: ApiServices) -> None:
