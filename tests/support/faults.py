@@ -14,9 +14,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
+
+if TYPE_CHECKING:
+    from auth.wiring import ApiServices
+
+T = TypeVar("T")
 
 ENDPOINT = "https://aws.invalid"
 WRITE_OPERATIONS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "PutSecretValue"})
@@ -102,6 +107,22 @@ class Conflicting:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
+
+
+@dataclass(frozen=True)
+class Conflicted:
+    """Services on the tables, clock and audit trail of `api` (its people too) whose next
+    transaction, when a test says so, meets another transaction in flight."""
+
+    api: ApiServices
+    client: Conflicting
+
+    def once(self, call: Callable[[ApiServices], T]) -> T:
+        """What `call` answers when its first transaction meets a conflict."""
+        self.client.left = 1
+        answer = call(self.api)
+        assert self.client.left == 0, "the call wrote no transaction"
+        return answer
 
 
 class Unprocessing:

@@ -11,7 +11,7 @@ from auth.config import Config
 from auth.wiring import ApiServices, build_api_services
 from tests.support.audit import RecordingAudit
 from tests.support.clock import FakeClock
-from tests.support.faults import Conflicting
+from tests.support.faults import Conflicted, Conflicting
 from tests.support.people import People, sign_up_people
 
 
@@ -32,16 +32,6 @@ def people(api: ApiServices) -> People:
 
 
 @pytest.fixture
-def conflicting(aws: dict[str, Any]) -> Conflicting:
-    """The DynamoDB client of `conflicted_api`: its next `left` transactions (none until a
-    test says) meet another transaction in flight."""
-    return Conflicting(aws["dynamodb"], 0)
-
-
-@pytest.fixture
-def conflicted_api(
-    aws: dict[str, Any], clock: FakeClock, config: Config, audit: RecordingAudit, conflicting: Conflicting
-) -> ApiServices:
-    """Services on the tables, clock and audit trail of `api` (its people too), through
-    `conflicting`."""
-    return build_api_services(config, clock, conflicting, aws["secretsmanager"], audit)
+def conflicted(aws: dict[str, Any], clock: FakeClock, config: Config, audit: RecordingAudit) -> Conflicted:
+    client = Conflicting(aws["dynamodb"], 0)
+    return Conflicted(build_api_services(config, clock, client, aws["secretsmanager"], audit), client)

@@ -34,7 +34,7 @@ from tests.support.factors import (
     second_step,
     sign_in_call,
 )
-from tests.support.faults import Conflicting
+from tests.support.faults import Conflicted
 from tests.support.metrics import counted
 from tests.support.people import PASSWORD, People, call_api, context_for, cookie_pair
 from tests.unit.test_sessions import CLIENT
@@ -589,8 +589,7 @@ def throttle_items(api: ApiServices, aws: dict[str, Any]) -> list[dict[str, Any]
 @pytest.mark.parametrize("method", ["totpCode", "recoveryCode"])
 def test_a_code_whose_spending_meets_a_concurrent_transaction_is_a_503_that_counts_nothing(
     api: ApiServices,
-    conflicted_api: ApiServices,
-    conflicting: Conflicting,
+    conflicted: Conflicted,
     aws: dict[str, Any],
     clock: FakeClock,
     people: People,
@@ -600,11 +599,10 @@ def test_a_code_whose_spending_meets_a_concurrent_transaction_is_a_503_that_coun
     enrolled, challenge = challenged(api, clock, people.alice)
     code = code_at(enrolled.secret, clock.now()) if method == "totpCode" else enrolled.recovery_codes[0]
     before = (challenges(aws), throttle_items(api, aws), len(audit.events))
-    conflicting.left = 1
     # Another write on the challenge (a concurrent wrong guess) is in flight: nothing was
     # refused, so it is not a wrong code, and the client may retry.
-    answer = second_step(conflicted_api, SIGN_IN, challenge, **{method: code})
-    assert (answer.status, answer.body) == (503, UNAVAILABLE) and conflicting.left == 0
+    answer = conflicted.once(lambda services: second_step(services, SIGN_IN, challenge, **{method: code}))
+    assert (answer.status, answer.body) == (503, UNAVAILABLE)
     assert (challenges(aws), throttle_items(api, aws), len(audit.events)) == before
     retried = second_step(api, SIGN_IN, challenge, **{method: code})
     assert retried.status == 200, retried.body

@@ -47,7 +47,7 @@ from tests.support.factors import (
     sign_in_call,
     sign_in_options,
 )
-from tests.support.faults import Conflicting, Unprocessing
+from tests.support.faults import Conflicted, Unprocessing
 from tests.support.metrics import counted
 from tests.support.people import (
     People,
@@ -303,16 +303,14 @@ def test_a_registration_challenge_is_used_once_and_lives_five_minutes(
 
 def test_a_registration_that_meets_a_concurrent_transaction_is_a_503_that_stores_nothing(
     api: ApiServices,
-    conflicted_api: ApiServices,
-    conflicting: Conflicting,
+    conflicted: Conflicted,
     trail: Trail,
     people: People,
     authenticator: SoftAuthenticator,
 ) -> None:
     credential = authenticator.register(registration_options(api, people))
-    conflicting.left = 1
-    answer = register_with(conflicted_api, people, credential)
-    assert (answer.status, answer.body) == (503, UNAVAILABLE) and conflicting.left == 0
+    answer = conflicted.once(lambda services: register_with(services, people, credential))
+    assert (answer.status, answer.body) == (503, UNAVAILABLE)
     assert trail.items("passkey#") == [] and trail.events() == []
     # The ceremony was not used up: the same answer registers on a retry.
     assert register_with(api, people, credential).status == 200
@@ -782,8 +780,7 @@ def test_a_wrong_passkey_in_the_second_step_is_a_wrong_code(
 @pytest.mark.parametrize("step", ["passwordless", "second step"])
 def test_an_assertion_whose_use_meets_a_concurrent_transaction_is_a_503_that_counts_nothing(
     api: ApiServices,
-    conflicted_api: ApiServices,
-    conflicting: Conflicting,
+    conflicted: Conflicted,
     aws: dict[str, Any],
     trail: Trail,
     people: People,
@@ -803,10 +800,9 @@ def test_an_assertion_whose_use_meets_a_concurrent_transaction_is_a_503_that_cou
             return second_step(services, SIGN_IN, challenge, passkey=assertion)
 
     before = (trail.items(""), throttle_items(api, aws), len(trail.audit.events))
-    conflicting.left = 1
     # Nothing was refused (no condition failed): not a replay, and the client may retry.
-    answer = send(conflicted_api)
-    assert (answer.status, answer.body) == (503, UNAVAILABLE) and conflicting.left == 0
+    answer = conflicted.once(send)
+    assert (answer.status, answer.body) == (503, UNAVAILABLE)
     assert (trail.items(""), throttle_items(api, aws), len(trail.audit.events)) == before
     retried = send(api)
     assert retried.status == 200, retried.body
