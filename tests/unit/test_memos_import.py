@@ -9,6 +9,8 @@ import os
 import sqlite3
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +106,31 @@ def _services(aws: dict[str, Any], clock: FakeClock) -> ApiServices:
     )
 
 
+@dataclass(frozen=True)
+class Printed:
+    exit_code: int
+    out: str
+    err: str
+
+
+# The importer's command line, as `make import-memos` runs it.
+Cli = Callable[..., Printed]
+
+
+@pytest.fixture
+def cli(aws: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
+    """Runs `memos-import --db DB` against a running stack's ready file whose endpoints are
+    moto's (the tables and secrets of `aws`): its exit code and what it printed."""
+
+    def run(db: Path, demo: bool = False, threads: int | None = 1) -> Printed:
+        argv = ["--db", str(db), "--stack-file", str(_stack_file(tmp_path, demo))]
+        exit_code = import_main(argv + ([] if threads is None else ["--threads", str(threads)]))
+        printed = capsys.readouterr()
+        return Printed(exit_code, printed.out, printed.err)
+
+    return run
+
+
 def _snapshot(aws: dict[str, Any]) -> dict[str, list[Any]]:
     tables = (
         "UsersTable",
@@ -176,9 +203,7 @@ def test_a_token_whose_expiry_is_not_a_timestamp_is_not_taken_as_never_expiring(
     assert (token.token_id, token.expires_at) == ("t-2", None)
 
 
-def test_tokens_and_sessions_of_memos_before_v0_26_are_counted_as_left_out(
-    aws: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_tokens_and_sessions_of_memos_before_v0_26_are_counted_as_left_out(tmp_path: Path, cli: Cli) -> None:
     # Memos v0.25 kept PATs (JWTs) in ACCESS_TOKENS and sign-ins in SESSIONS; v0.26 dropped
     # both keys without a migration, and memos-auth refuses such a JWT as v0.26 does. What is
     # left out is said, so that the owners of a v0.25 Memos know to make new tokens.
@@ -191,9 +216,8 @@ def test_tokens_and_sessions_of_memos_before_v0_26_are_counted_as_left_out(
     session = {"sessionId": "5f0c1a7e-6f1c-4b8e-9c53-0d1d3e0b8a11", "createTime": "2025-01-01T00:00:00Z"}
     db.user_setting(1, "SESSIONS", json.dumps({"sessions": [session]}))
     db.close()
-    ready = _stack_file(tmp_path)
-    assert import_main(["--db", str(db.path), "--stack-file", str(ready), "--threads", "1"]) == 0
-    printed = capsys.readouterr()
+    printed = cli(db.path)
+    assert printed.exit_code == 0
     assert "access tokens of Memos before v0.26 (ACCESS_TOKENS): 2 left out" in printed.out
     assert "sign-ins of Memos before v0.26 (SESSIONS): 1 left out" in printed.out
     assert not any(token in printed.out + printed.err for token in jwts)
@@ -229,13 +253,12 @@ def test_a_database_from_before_idp_uid_reads_the_uid_memos_upgrade_gives(tmp_pa
 
 
 def test_a_database_from_before_idp_uid_is_imported_with_its_providers(
-    aws: dict[str, Any], clock: FakeClock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    aws: dict[str, Any], clock: FakeClock, tmp_path: Path, cli: Cli
 ) -> None:
     db = _memos_0_26(tmp_path / "memos_0_26.db")
-    ready = _stack_file(tmp_path)
-    assert import_main(["--db", str(db.path), "--stack-file", str(ready), "--threads", "1"]) == 0
-    printed = capsys.readouterr().out
-    assert "users: 1 imported" in printed and "identity providers: 2 imported" in printed
+    printed = cli(db.path)
+    assert printed.exit_code == 0
+    assert "users: 1 imported" in printed.out and "identity providers: 2 imported" in printed.out
     api = _services(aws, clock)
     providers = {provider.name: provider.title for provider in api.identity_providers.list()}
     assert providers == {"identity-providers/00000007": "Google", "identity-providers/0000012c": "GitLab"}
@@ -265,12 +288,7 @@ def test_not_a_memos_database_is_refused(tmp_path: Path) -> None:
     ids=["text-in-a-number", "blob-username", "blob-identity"],
 )
 def test_a_damaged_row_stops_the_run_before_anything_is_written(
-    aws: dict[str, Any],
-    memos: MemosDb,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    damage: str,
-    named: str,
+    aws: dict[str, Any], memos: MemosDb, damage: str, named: str, cli: Cli
 ) -> None:
     # Memos' columns are typed, but SQLite keeps what it is given: a value of the wrong type
     # is a damaged database, refused whole with the row named (a row skipped for it could
@@ -280,9 +298,8 @@ def test_a_damaged_row_stops_the_run_before_anything_is_written(
     connection.commit()
     connection.close()
     before = _snapshot(aws)
-    ready = _stack_file(tmp_path)
-    assert import_main(["--db", str(memos.path), "--stack-file", str(ready), "--threads", "1"]) == 2
-    printed = capsys.readouterr()
+    printed = cli(memos.path)
+    assert printed.exit_code == 2
     assert printed.out == "" and named in printed.err and "damaged" in printed.err
     assert "yesterday" not in printed.err and "carol" not in printed.err
     assert _snapshot(aws) == before
@@ -361,23 +378,17 @@ def test_new_users_get_ids_above_every_memos_user_and_are_not_admins(
     ids=["the-highest-row-rejected", "every-row-rejected", "out-of-range"],
 )
 def test_the_id_of_a_row_not_taken_is_never_given_to_a_new_user(
-    aws: dict[str, Any],
-    clock: FakeClock,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    rows: list[tuple[int, str]],
-    next_id: int,
+    aws: dict[str, Any], clock: FakeClock, tmp_path: Path, rows: list[tuple[int, str]], next_id: int, cli: Cli
 ) -> None:
     db = MemosDb(tmp_path / "memos_prod.db")
     for user_id, username in rows:
         db.user(user_id, username, role="ADMIN" if username == "admin" else "USER")
     db.close()
-    ready = _stack_file(tmp_path)
-    assert import_main(["--db", str(db.path), "--stack-file", str(ready), "--threads", "1"]) == 1
-    printed = capsys.readouterr().out
+    printed = cli(db.path)
+    assert printed.exit_code == 1
     rejected = [user_id for user_id, username in rows if username != "admin"]
-    assert all(f"not imported: user {user_id}: " in printed for user_id in rejected)
-    assert "secret key: 1 imported" in printed
+    assert all(f"not imported: user {user_id}: " in printed.out for user_id in rejected)
+    assert "secret key: 1 imported" in printed.out
     api = _services(aws, clock)
     assert api.accounts.sign_up("mallory", PASSWORD).id == next_id
     # Memos' key came along, so a token Memos issued to the skipped user is well signed: only
@@ -606,7 +617,7 @@ def test_a_token_hash_twice_in_the_database_is_taken_once(tmp_path: Path) -> Non
 
 
 def test_a_token_description_longer_than_the_api_takes_is_cut_and_the_token_imported(
-    aws: dict[str, Any], clock: FakeClock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    aws: dict[str, Any], clock: FakeClock, tmp_path: Path, cli: Cli
 ) -> None:
     # Memos caps no description; one past DynamoDB's 400 KB item limit made every run answer
     # "storage unavailable". Cut to the API's limit, the token (an integration) keeps working.
@@ -621,11 +632,10 @@ def test_a_token_description_longer_than_the_api_takes_is_cut_and_the_token_impo
     ]
     db.user_setting(1, "PERSONAL_ACCESS_TOKENS", json.dumps({"tokens": entries}))
     db.close()
-    ready = _stack_file(tmp_path)
-    assert import_main(["--db", str(db.path), "--stack-file", str(ready), "--threads", "1"]) == 0
-    printed = capsys.readouterr().out
-    assert f"personal access token descriptions: 2 cut to {MAX_DESCRIPTION_CHARS} characters" in printed
-    assert "h" * 100 not in printed and "\u00e9" not in printed
+    printed = cli(db.path)
+    assert printed.exit_code == 0
+    assert f"personal access token descriptions: 2 cut to {MAX_DESCRIPTION_CHARS} characters" in printed.out
+    assert "h" * 100 not in printed.out and "\u00e9" not in printed.out
     services = _services(aws, clock)
     for token_id, token in tokens.items():
         record = services.pats.find(token)
@@ -683,16 +693,11 @@ class _Unreachable:
 
 
 def test_a_stack_that_cannot_be_reached_is_a_clear_error_and_exit_2(
-    aws: dict[str, Any],
-    memos: MemosDb,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    memos: MemosDb, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
     monkeypatch.setattr(Target, "dynamodb", lambda _target: _Unreachable())
-    ready = _stack_file(tmp_path)
-    assert import_main(["--db", str(memos.path), "--stack-file", str(ready), "--threads", "1"]) == 2
-    printed = capsys.readouterr()
+    printed = cli(memos.path)
+    assert printed.exit_code == 2
     assert "memos-import: storage unavailable" in printed.err and "run the import again" in printed.err
     assert "Traceback" not in printed.err
 
@@ -738,19 +743,18 @@ def _stack_file(folder: Path, demo: bool = False) -> Path:
 
 
 def test_in_demo_mode_the_key_is_left_alone_saying_so(
-    aws: dict[str, Any], clock: FakeClock, memos: MemosDb, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    aws: dict[str, Any], clock: FakeClock, memos: MemosDb, cli: Cli
 ) -> None:
     # What `make run MEMOS_DEMO=true` writes to .devstack/stack.json (endpoints: moto here).
-    ready = _stack_file(tmp_path, demo=True)
     before = _snapshot(aws)["secret"]
-    assert import_main(["--db", str(memos.path), "--stack-file", str(ready), "--threads", "1"]) == 1
-    printed = capsys.readouterr().out
-    assert "note: demo mode: the stack signs with the demo key; Memos' key is not imported" in printed
-    assert "secret key" not in printed and "system_setting BASIC" not in printed
-    assert memos.secret_key not in printed
+    printed = cli(memos.path, demo=True)
+    assert printed.exit_code == 1
+    assert "note: demo mode: the stack signs with the demo key; Memos' key is not imported" in printed.out
+    assert "secret key" not in printed.out and "system_setting BASIC" not in printed.out
+    assert memos.secret_key not in printed.out
     assert _snapshot(aws)["secret"] == before
     # The rest is imported as ever (exit 1: the rows the fixture cannot give).
-    assert "users: 3 imported" in printed
+    assert "users: 3 imported" in printed.out
     assert _services(aws, clock).accounts.sign_in("host", PASSWORD, "203.0.113.1").id == 1
 
 
@@ -809,10 +813,10 @@ def test_providers_keep_memos_uid_as_their_id_and_links_their_user(
 
 
 def test_the_client_secret_is_sealed_as_the_api_seals_it_and_never_printed(
-    aws: dict[str, Any], clock: FakeClock, memos: MemosDb, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    aws: dict[str, Any], clock: FakeClock, memos: MemosDb, cli: Cli
 ) -> None:
-    assert import_main(["--db", str(memos.path), "--stack-file", str(_stack_file(tmp_path))]) == 1
-    printed = capsys.readouterr()
+    printed = cli(memos.path, threads=None)
+    assert printed.exit_code == 1
     assert "identity providers: 1 imported" in printed.out and "linked identities: 1 imported" in printed.out
     assert CLIENT_SECRET not in printed.out + printed.err
     table = repr(aws["dynamodb"].scan(TableName="IdentityProvidersTable")["Items"])
