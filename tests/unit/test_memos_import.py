@@ -9,7 +9,6 @@ import os
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,22 +112,25 @@ class Printed:
     err: str
 
 
-# The importer's command line, as `make import-memos` runs it.
-Cli = Callable[..., Printed]
+class Cli:
+    """The importer's command line, as `make import-memos` runs it, against a running stack's
+    ready file whose endpoints are moto's: its exit code and what it printed."""
+
+    def __init__(self, folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        self._folder = folder
+        self._capsys = capsys
+
+    def __call__(self, db: Path, demo: bool = False, threads: int | None = 1) -> Printed:
+        argv = ["--db", str(db), "--stack-file", str(_stack_file(self._folder, demo))]
+        exit_code = import_main(argv + ([] if threads is None else ["--threads", str(threads)]))
+        printed = self._capsys.readouterr()
+        return Printed(exit_code, printed.out, printed.err)
 
 
 @pytest.fixture
 def cli(aws: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
-    """Runs `memos-import --db DB` against a running stack's ready file whose endpoints are
-    moto's (the tables and secrets of `aws`): its exit code and what it printed."""
-
-    def run(db: Path, demo: bool = False, threads: int | None = 1) -> Printed:
-        argv = ["--db", str(db), "--stack-file", str(_stack_file(tmp_path, demo))]
-        exit_code = import_main(argv + ([] if threads is None else ["--threads", str(threads)]))
-        printed = capsys.readouterr()
-        return Printed(exit_code, printed.out, printed.err)
-
-    return run
+    """The command line on the tables and secrets of `aws`."""
+    return Cli(tmp_path, capsys)
 
 
 def _snapshot(aws: dict[str, Any]) -> dict[str, list[Any]]:
