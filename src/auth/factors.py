@@ -105,8 +105,17 @@ class Factors:
             sealed=self._cipher.seal(secret, owner.id),
             created_at=self._changes.now(),
         )
-        if not self._store.put_pending(record):
+        put = self._store.put_pending(record)
+        if not put.stored:
             raise FailedPrecondition("TOTP is already enabled; remove it first")
+        if put.replaced is not None:
+            self._changes.audit.record(
+                AuditEvent.REVOKED,
+                CredentialKind.TOTP,
+                owner.id,
+                put.replaced,
+                reason="replaced by a new enrolment",
+            )
         # The secret exists from here on, confirmed or not: its trail starts here.
         self._changes.audit.record(
             AuditEvent.CREATED,

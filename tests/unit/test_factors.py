@@ -124,7 +124,9 @@ def test_the_secret_is_not_readable_from_the_table(
     assert not any(code.replace("-", "") in repr(item) for code in enrolled.recovery_codes)
 
 
-def test_a_new_enrolment_replaces_a_pending_one(api: ApiServices, clock: FakeClock, people: People) -> None:
+def test_a_new_enrolment_replaces_a_pending_one_and_the_trail_says_so(
+    api: ApiServices, clock: FakeClock, people: People, audit: RecordingAudit
+) -> None:
     first = factor_call(api, routes.ENROL_TOTP, people.alice).body["secret"]
     second = factor_call(api, routes.ENROL_TOTP, people.alice).body["secret"]
     assert first != second
@@ -132,6 +134,15 @@ def test_a_new_enrolment_replaces_a_pending_one(api: ApiServices, clock: FakeClo
     assert (stale.status, stale.body) == (400, WRONG_CODE)
     fresh = factor_call(api, routes.CONFIRM_TOTP, people.alice, body={"code": code_at(second, clock.now())})
     assert fresh.status == 200
+    events = factor_events(audit, people.alice)[:4]
+    replaced, replacing = (events[0][2], events[2][2]) if len(events) == 4 else ("", "")
+    assert replaced and replacing and replaced != replacing
+    assert events == [
+        (AuditEvent.CREATED, CredentialKind.TOTP, replaced, "pending confirmation"),
+        (AuditEvent.REVOKED, CredentialKind.TOTP, replaced, "replaced by a new enrolment"),
+        (AuditEvent.CREATED, CredentialKind.TOTP, replacing, "pending confirmation"),
+        (AuditEvent.REFUSED, CredentialKind.TOTP, "", "wrong code at confirm"),
+    ]
 
 
 @pytest.mark.parametrize("code", ["000000", "12345", "abcdef", "1" * 10_000])

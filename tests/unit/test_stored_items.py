@@ -16,7 +16,7 @@ import pytest
 from auth import idp_models
 from auth.factor_cipher import Sealed
 from auth.models import ClientInfo, Device, Role, SignIn, State, TokenOwner, User
-from auth.stores.factor_store import ChallengeRecord, FactorStore, TotpRecord
+from auth.stores.factor_store import ChallengeRecord, FactorStore, PendingPut, TotpRecord
 from auth.stores.idp_store import IdpStore, StoredProvider, link_to_item, provider_to_item
 from auth.stores.passkey_store import CeremonyKind, CeremonyRecord, PasskeyRecord, PasskeyStore
 from auth.stores.pat_store import PatRecord, PatStore, pat_to_item
@@ -288,7 +288,8 @@ def test_a_session_reads_back_as_written_and_as_used_once_touched() -> None:
 
 def test_a_pending_totp_item_holds_the_sealed_secret_and_no_codes() -> None:
     client = Recorder()
-    FactorStore(client, "Factors").put_pending(TotpRecord(7, "enrol", False, SEALED, 100))
+    put = FactorStore(client, "Factors").put_pending(TotpRecord(7, "enrol", False, SEALED, 100))
+    assert put == PendingPut(stored=True, replaced=None)
     assert client.only_put() == {
         "pk": {"S": "totp#7"},
         "userId": {"N": "7"},

@@ -39,6 +39,15 @@ class TotpRecord:
 
 
 @dataclass(frozen=True)
+class PendingPut:
+    """What storing a pending enrolment did."""
+
+    stored: bool
+    # The pending enrolment it took the place of, whose secret is gone with it.
+    replaced: str | None = None
+
+
+@dataclass(frozen=True)
 class ChallengeRecord:
     challenge_hash: str = field(repr=False)
     user_id: int
@@ -103,18 +112,21 @@ class FactorStore:
     def get_totp(self, user_id: int) -> TotpRecord | None:
         return TOTP.get(self._client, self._table, prefixed_key(TOTP_PREFIX, user_id), consistent=True)
 
-    def put_pending(self, record: TotpRecord) -> bool:
-        """Store a pending enrolment over any pending one; False when one is enabled."""
-        return (
-            dynamo.conditional_write(
-                self._client.put_item,
-                TableName=self._table,
-                Item={**prefixed_key(TOTP_PREFIX, record.user_id), **TOTP.to_item(record)},
-                ConditionExpression="attribute_not_exists(pk) OR enabled = :no",
-                ExpressionAttributeValues=dynamo.expression_values({":no": False}),
-            )
-            is not None
+    def put_pending(self, record: TotpRecord) -> PendingPut:
+        """Store a pending enrolment over any pending one; not stored when one is enabled."""
+        written = dynamo.conditional_write(
+            self._client.put_item,
+            TableName=self._table,
+            Item={**prefixed_key(TOTP_PREFIX, record.user_id), **TOTP.to_item(record)},
+            ConditionExpression="attribute_not_exists(pk) OR enabled = :no",
+            ExpressionAttributeValues=dynamo.expression_values({":no": False}),
+            # The same write says which pending secret it replaced: no read can race it.
+            ReturnValues="ALL_OLD",
         )
+        if written is None:
+            return PendingPut(stored=False)
+        old = written.get("Attributes")
+        return PendingPut(stored=True, replaced=TOTP.from_item(old).enrolment_id if old else None)
 
     def enable(self, record: TotpRecord, step: int, recovery_hashes: list[str], now: int) -> bool:
         """Enable the pending enrolment `record` names, its first code's step spent; False
