@@ -17,7 +17,9 @@ The index a user's links are listed from (`byUser`) is eventually consistent, an
 unlinkings may race: so the unlinking of a user without a password deletes the link in one
 transaction with a check that another link of theirs is still there (IdpStore.delete_link
 `keeping`). Of two racing for the last two links, one fails; a link listed but gone
-already is never the one kept.
+already is never the one kept. An admin's unlinking that loses such a race has ended the
+user's logins all the same: as with any step of an admin's removal that fails, it errs on
+the side of signing the user out (auth.factor_changes).
 
 When a user is deleted their links go with them (auth.revocation); when a provider is
 deleted, its links (auth.identity_providers).
@@ -109,7 +111,7 @@ class LinkedIdentities:
         else:
             others = [other for other in links if other.link_id != link_id]
             if not others:
-                raise self._only_way_in(caller, owner)
+                raise self._only_way_in(caller, owner, link)
             removal = functools.partial(self._unlink_keeping_another, caller, owner, link, others)
         if not self._changes.remove(caller, owner, "linked identity", removal):
             raise NotFound("linked identity not found")
@@ -134,10 +136,12 @@ class LinkedIdentities:
                 return self._store.delete_link(link, also, keeping=other)
             except KeptLinkGone:
                 continue
-        raise self._only_way_in(caller, owner)
+        raise self._only_way_in(caller, owner, link)
 
-    @staticmethod
-    def _only_way_in(caller: Principal, owner: User) -> FailedPrecondition:
+    def _only_way_in(self, caller: Principal, owner: User, link: LinkRecord) -> FailedPrecondition:
+        """The refusal to unlink a user's last way in, audited: an attempt to lock someone out
+        (or an admin's mistake) leaves its trace."""
+        self._audit(AuditEvent.REFUSED, link, f"unlink of the only way in {by_whom(caller, owner.id)}")
         whose = "your" if caller.user_id == owner.id else "the user's"
         return FailedPrecondition(f"this identity is {whose} only way to sign in; it cannot be unlinked")
 

@@ -1018,7 +1018,7 @@ def signed_in_now(api: ApiServices, user: User) -> dict[str, str]:
 
 
 def test_an_sso_only_user_cannot_unlink_their_only_way_in_nor_sign_in_with_a_password(
-    api: ApiServices, people: People, oidc_provider: OidcProvider
+    api: ApiServices, people: People, oidc_provider: OidcProvider, audit: RecordingAudit
 ) -> None:
     provider_id = oidc(api, people, oidc_provider)
     sub = account(oidc_provider)
@@ -1035,6 +1035,15 @@ def test_an_sso_only_user_cannot_unlink_their_only_way_in_nor_sign_in_with_a_pas
     assert api.linked_identities.list(user) == [link] and len(api.logins.list_for_user(user.id)) == 1
     password = sign_in_password(api, sub)
     assert password.status == 400 and password.body["message"] == "unmatched username and password"
+    refusals = [
+        (e[2], e[3], e[4])
+        for e in audit.events
+        if e[0] is AuditEvent.REFUSED and e[1] is CredentialKind.LINKED_IDENTITY
+    ]
+    assert refusals == [
+        (user.id, link.link_id, "unlink of the only way in by the user"),
+        (user.id, link.link_id, f"unlink of the only way in by admin {people.admin.id}"),
+    ]
 
 
 def test_a_user_refused_password_sign_in_cannot_unlink_their_only_way_in(
@@ -1059,7 +1068,11 @@ def test_a_user_refused_password_sign_in_cannot_unlink_their_only_way_in(
 
 
 def test_unlinkings_racing_for_a_users_last_links_leave_them_one(
-    api: ApiServices, people: People, oidc_provider: OidcProvider, monkeypatch: pytest.MonkeyPatch
+    api: ApiServices,
+    people: People,
+    oidc_provider: OidcProvider,
+    monkeypatch: pytest.MonkeyPatch,
+    audit: RecordingAudit,
 ) -> None:
     """Each unlinking below lists the links as the eventually consistent byUser index may,
     before any of them was removed (as two that race both do): the user still keeps one."""
@@ -1079,6 +1092,9 @@ def test_unlinkings_racing_for_a_users_last_links_leave_them_one(
     for caller in (user, people.admin):
         refused = unlink(api, user, third.link_id, signed_in_now(api, caller))
         assert (refused.status, refused.body["code"]) == (400, 9), refused.body
+    # Refused only once the links it listed were found gone: audited all the same.
+    refused_links = [e[3] for e in audit.events if e[0] is AuditEvent.REFUSED]
+    assert refused_links == [third.link_id, third.link_id]
     monkeypatch.undo()
     assert api.linked_identities.list(user) == [third]
     again = sso_sign_in(api, sso(third.provider_id, oidc_provider.code(subs[third.provider_id])))
