@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
+from auth.accounts import MAX_DISPLAY_NAME_CHARS, MAX_EMAIL_CHARS
 from auth.config import Config
 from auth.errors import Unauthenticated, Unavailable
 from auth.key_rotation import KeyRotation
@@ -175,6 +176,25 @@ def test_rows_it_cannot_take_are_named_with_a_reason(memos: MemosDb) -> None:
     assert "clashes with user 2" in reasons["user 5"]
     assert reasons["user_setting PERSONAL_ACCESS_TOKENS of user 3"] == "value is not Memos' JSON"
     assert len(reasons) == 3
+
+
+def test_a_user_whose_nickname_or_email_the_api_refuses_is_named_with_the_apis_reason(
+    tmp_path: Path,
+) -> None:
+    db = MemosDb(tmp_path / "profiles.db")
+    db.user(1, "ann", nickname="n" * MAX_DISPLAY_NAME_CHARS, email="ann@example.com")
+    db.user(2, "ben", nickname="n" * (MAX_DISPLAY_NAME_CHARS + 1))
+    db.user(3, "cat", email="cat at example.com")
+    db.user(4, "dan", email=f"{'d' * MAX_EMAIL_CHARS}@example.com")
+    db.close()
+    plan = _plan(db)
+    assert [imported.user.username for imported in plan.users] == ["ann"]
+    refuses = "nickname or email memos-auth refuses"
+    assert {rejection.row: rejection.reason for rejection in plan.rejections} == {
+        "user 2": f"{refuses}: displayName must be at most {MAX_DISPLAY_NAME_CHARS} characters",
+        "user 3": f"{refuses}: email is not a valid address",
+        "user 4": f"{refuses}: email must be at most {MAX_EMAIL_CHARS} characters",
+    }
 
 
 def test_expired_tokens_are_left_out_and_counted(memos: MemosDb) -> None:

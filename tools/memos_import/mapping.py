@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from auth.accounts import validate_profile
 from auth.errors import InvalidArgument
 from auth.identity_providers import MAX_PROVIDERS, ProviderInput, provider_id_of, validate
 from auth.idp_models import FieldMapping, ProviderConfig, ProviderType
@@ -279,6 +280,8 @@ def _user(row: UserRow, rejections: list[Rejection]) -> User | None:
         problem = f"unknown row_status {row.row_status[:20]!r}"
     elif not _BCRYPT.fullmatch(row.password_hash or ""):
         problem = "password hash is not bcrypt"
+    else:
+        problem = _profile_problem(row)
     if problem is not None:
         rejections.append(Rejection(name, problem))
         return None
@@ -293,6 +296,16 @@ def _user(row: UserRow, rejections: list[Rejection]) -> User | None:
         create_time=int(row.created_ts),
         update_time=int(row.updated_ts),
     )
+
+
+def _profile_problem(row: UserRow) -> str | None:
+    """What the API's rules for a profile (validate_profile) say of the nickname and email:
+    an account the API could not have made, and whose profile it would refuse to keep."""
+    try:
+        validate_profile(row.nickname or "", row.email or "")
+    except InvalidArgument as refused:
+        return f"nickname or email memos-auth refuses: {refused.message}"
+    return None
 
 
 def _in_range(user_id: int) -> bool:
