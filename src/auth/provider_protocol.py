@@ -9,12 +9,12 @@ to the claims of the identity it was issued for.
   container; its `issuer` must be the configured one, character for character, and every
   endpoint it names a URL auth.outbound_http may call); the code is exchanged the same
   way, and the ID token is verified (OIDC Core §3.1.3.7) with PyJWT: the signature against
-  the provider's JWKS through `PyJWKClient` (keys cached, fetched again for an unknown
-  `kid`), an asymmetric algorithm only, a key of its type and of its `alg` when the key
-  declares one, `iss`, `aud` (the client id), `azp` (the client id, when present or when
-  there are several audiences), `exp` on the injectable clock, and the `nonce` when the
-  client sent one. Claims the token lacks are read from the userinfo endpoint, whose `sub`
-  must be the token's (OIDC Core §5.3.2).
+  the provider's JWKS (parsed by PyJWT's `PyJWKSet`; cached on the injectable clock and
+  read again for an unknown `kid`, see `_signing_key`), an asymmetric algorithm only, a
+  key of its type and of its `alg` when the key declares one, `iss`, `aud` (the client
+  id), `azp` (the client id, when present or when there are several audiences), `exp` on
+  the injectable clock, and the `nonce` when the client sent one. Claims the token lacks
+  are read from the userinfo endpoint, whose `sub` must be the token's (OIDC Core §5.3.2).
 
 Every failure of the provider's answers is ProviderRefused (400, a reason for the audit
 trail, never the code or a token); a provider that cannot be reached or is slow is
@@ -39,11 +39,15 @@ from auth.idp_models import AuthStyle, IdentityProvider, ProviderType
 from auth.outbound_http import Deadline, HttpAnswer, OutboundHttp, ProviderUnavailable, check_url
 
 if TYPE_CHECKING:
-    from jwt import PyJWKClient
+    from jwt import PyJWK, PyJWKSet
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 DISCOVERY_MAX_AGE_SECONDS = 3600
 JWKS_MAX_AGE_SECONDS = 300
+# A token naming a kid the cached set lacks has the set read again (the provider rotated its
+# keys), but no sooner than this after the last read: made-up kids cost the provider one read
+# per cooldown, not one per sign-in.
+JWKS_REFRESH_COOLDOWN_SECONDS = 30
 # Clock skew allowed between the provider and this service on `exp` and `iat`.
 LEEWAY_SECONDS = 60
 # The algorithms an ID token may be signed with: the provider's public keys only (an HS256
@@ -102,6 +106,14 @@ class Discovery:
     authorization_endpoint: str = ""
 
 
+@dataclass(frozen=True)
+class _KeySet:
+    """A provider's JWKS as read at `fetched_at`."""
+
+    keys: PyJWKSet
+    fetched_at: float
+
+
 def discovery_url(issuer: str) -> str:
     """Where the issuer's discovery document is: OpenID Connect Discovery §4.1 removes a
     terminating "/" of the issuer before appending the well-known path."""
@@ -146,7 +158,7 @@ class ProviderProtocol:
         self.http = http
         self._clock = clock
         self._discovered: dict[str, Discovery] = {}
-        self._keys: dict[str, PyJWKClient] = {}
+        self._key_sets: dict[str, _KeySet] = {}
 
     def claims(
         self, provider: IdentityProvider, client_secret: str, credentials: SsoCredentials
@@ -300,28 +312,18 @@ class ProviderProtocol:
         algorithm = header.get("alg")
         if algorithm not in ASYMMETRIC_ALGORITHMS:
             raise ProviderRefused("the ID token's algorithm is not accepted", f"id_token: alg {algorithm}")
-        keys = self._key_client(discovery.jwks_uri)
-        keys.deadline = deadline  # type: ignore[attr-defined]  # _ProviderKeys, below
         kid = header.get("kid")
+        key = self._signing_key(discovery.jwks_uri, kid if isinstance(kid, str) else None, deadline)
+        if key.key_type != ASYMMETRIC_ALGORITHMS[algorithm]:
+            # PyJWT would fail on the mismatch with a TypeError: the provider's fault.
+            raise ProviderRefused("the ID token's key is not of its algorithm's type", "id_token: key type")
+        # RFC 7517 §4.4: a key that declares its algorithm is used with that one only (an RS256
+        # key never verifies a PS256 token). PyJWK's algorithm_name cannot say whether `alg`
+        # was declared or guessed from `kty`, so the JWK itself is read.
+        declared = key._jwk_data.get("alg")
+        if declared is not None and declared != algorithm:
+            raise ProviderRefused("the ID token's algorithm is not its key's", "id_token: key alg")
         try:
-            if isinstance(kid, str):
-                key = keys.get_signing_key(kid)
-            else:
-                signing = keys.get_signing_keys()
-                if len(signing) != 1:
-                    raise ProviderRefused("the ID token names no key", "id_token: no kid")
-                key = signing[0]
-            if key.key_type != ASYMMETRIC_ALGORITHMS[algorithm]:
-                # PyJWT would fail on the mismatch with a TypeError: the provider's fault.
-                raise ProviderRefused(
-                    "the ID token's key is not of its algorithm's type", "id_token: key type"
-                )
-            # RFC 7517 §4.4: a key that declares its algorithm is used with that one only (an
-            # RS256 key never verifies a PS256 token). PyJWK's algorithm_name cannot say
-            # whether `alg` was declared or guessed from `kty`, so the JWK itself is read.
-            declared = key._jwk_data.get("alg")
-            if declared is not None and declared != algorithm:
-                raise ProviderRefused("the ID token's algorithm is not its key's", "id_token: key alg")
             claims: dict[str, Any] = jwt.decode(
                 id_token,
                 key.key,
@@ -336,8 +338,6 @@ class ProviderProtocol:
                     "verify_nbf": False,
                 },
             )
-        except jwt.PyJWKClientConnectionError:
-            raise ProviderUnavailable() from None
         except jwt.PyJWTError as error:
             raise _refusal(error) from None
         now = self._clock.now()
@@ -358,11 +358,48 @@ class ProviderProtocol:
                 raise ProviderRefused("the ID token's nonce is not the one sent", "id_token: nonce")
         return claims
 
-    def _key_client(self, jwks_uri: str) -> PyJWKClient:
-        client = self._keys.get(jwks_uri)
-        if client is None:
-            client = self._keys[jwks_uri] = _provider_keys(self.http, jwks_uri)
-        return client
+    def _signing_key(self, jwks_uri: str, kid: str | None, deadline: Deadline) -> PyJWK:
+        """The signing key of the provider's set that the token names: by its `kid`, or the
+        set's only signing key when it names none (OIDC Core §10.1). The set is cached for
+        JWKS_MAX_AGE_SECONDS, and read again for a kid it lacks once the last read is
+        JWKS_REFRESH_COOLDOWN_SECONDS old."""
+        now = self._clock.now()
+        cached = self._key_sets.get(jwks_uri)
+        if cached is None or now - cached.fetched_at >= JWKS_MAX_AGE_SECONDS:
+            cached = self._read_keys(jwks_uri, deadline, now)
+        key = _named_key(cached.keys, kid)
+        if key is None and kid is not None and now - cached.fetched_at >= JWKS_REFRESH_COOLDOWN_SECONDS:
+            key = _named_key(self._read_keys(jwks_uri, deadline, now).keys, kid)
+        if key is None and kid is None:
+            raise ProviderRefused("the ID token names no key", "id_token: no kid")
+        if key is None:
+            raise ProviderRefused("the ID token is signed with an unknown key", "id_token: unknown key")
+        return key
+
+    def _read_keys(self, jwks_uri: str, deadline: Deadline, now: float) -> _KeySet:
+        from jwt import PyJWKSet, PyJWKSetError
+
+        answer = self.http.get(jwks_uri, deadline)
+        _check_available(answer)
+        if answer.status != 200:
+            raise ProviderRefused("the provider's keys cannot be read", f"jwks: HTTP {answer.status}")
+        document = _json_object(answer, "key set")
+        try:
+            keys = PyJWKSet.from_dict(document)
+        except PyJWKSetError:
+            # No keys, `keys` not a list, or none PyJWT can use: the set proves nothing.
+            raise ProviderRefused(
+                "the provider's key set holds no usable key", "jwks: no usable key"
+            ) from None
+        found = self._key_sets[jwks_uri] = _KeySet(keys, now)
+        return found
+
+
+def _named_key(keys: PyJWKSet, kid: str | None) -> PyJWK | None:
+    signing = [key for key in keys.keys if key.public_key_use in ("sig", None)]
+    if kid is None:
+        return signing[0] if len(signing) == 1 else None
+    return next((key for key in signing if key.key_id == kid), None)
 
 
 def _refusal(error: Exception) -> ProviderRefused:
@@ -370,9 +407,6 @@ def _refusal(error: Exception) -> ProviderRefused:
     import jwt
 
     refusals: tuple[tuple[type[Exception], str, str], ...] = (
-        (jwt.PyJWKClientError, "the ID token is signed with an unknown key", "id_token: unknown key"),
-        # No keys, `keys` not a list, or none PyJWT can use: the set proves nothing.
-        (jwt.PyJWKSetError, "the provider's key set holds no usable key", "jwks: no usable key"),
         (jwt.InvalidAudienceError, "the ID token is for another client", "id_token: wrong aud"),
         (jwt.InvalidIssuerError, "the ID token is from another issuer", "id_token: wrong iss"),
         (jwt.InvalidSignatureError, "the ID token's signature is not valid", "id_token: bad signature"),
@@ -383,21 +417,3 @@ def _refusal(error: Exception) -> ProviderRefused:
     # Any other: a malformed token, or a key PyJWT refuses for it (InvalidKeyError: an EC key
     # of another curve than the algorithm's).
     return ProviderRefused("the ID token is not valid", "id_token: invalid")
-
-
-def _provider_keys(http: OutboundHttp, jwks_uri: str) -> PyJWKClient:
-    """PyJWKClient reading the JWKS through auth.outbound_http (its limits, its deadline),
-    keeping PyJWT's caching: the set for JWKS_MAX_AGE_SECONDS, read again for an unknown kid."""
-    from jwt import PyJWKClient
-
-    class _ProviderKeys(PyJWKClient):
-        deadline: Deadline
-
-        def fetch_data(self) -> Any:
-            answer = http.get(self.uri, self.deadline)
-            _check_available(answer)
-            if answer.status != 200:
-                raise ProviderRefused("the provider's keys cannot be read", f"jwks: HTTP {answer.status}")
-            return _json_object(answer, "key set")
-
-    return _ProviderKeys(jwks_uri, cache_jwk_set=True, lifespan=JWKS_MAX_AGE_SECONDS)

@@ -21,7 +21,11 @@ from auth.config import Config
 from auth.models import SignIn, User
 from auth.outbound_http import Timeouts
 from auth.principal import AuthMethod
-from auth.provider_protocol import DISCOVERY_MAX_AGE_SECONDS
+from auth.provider_protocol import (
+    DISCOVERY_MAX_AGE_SECONDS,
+    JWKS_MAX_AGE_SECONDS,
+    JWKS_REFRESH_COOLDOWN_SECONDS,
+)
 from auth.wiring import ApiServices
 from devstack.ports import free_port
 from handlers.observability import Metric
@@ -851,6 +855,63 @@ def test_an_azp_that_is_the_client_and_an_algorithm_a_key_does_not_rule_out_sign
     for code in ("code-1", "code-2"):
         answer = sso_sign_in(api, sso("scripted", code))
         assert answer.status == 200 and answer.body["user"]["username"] == "scripted", answer.body
+
+
+def _rsa_jwk(key: Any, kid: str) -> dict[str, Any]:
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    return {**public, "kid": kid, "use": "sig", "alg": "RS256"}
+
+
+def test_the_key_set_is_read_again_for_a_new_kid_after_the_cooldown_and_once_it_is_old(
+    api: ApiServices, people: People, scripted: ScriptedProvider, clock: FakeClock
+) -> None:
+    """A provider's key rotation on the injectable clock: a token under a kid the cached set
+    lacks reads the set again, no sooner than the cooldown after the last read (made-up kids
+    cost the provider one read each cooldown); and a set older than its age limit is read
+    again, so a key the provider dropped stops verifying."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    rotated = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    keys = [_rsa_jwk(scripted.key, "k1")]
+    signer = {"k1": scripted.key, "k2": rotated, "k9": rotated}
+    kid = "k1"
+
+    def token() -> str:
+        now = int(clock.now())
+        claims = {"iss": scripted.url, "sub": "s", "aud": "scripted-client", "iat": now, "exp": now + 300}
+        return jwt.encode(claims, signer[kid], algorithm="RS256", headers={"kid": kid})
+
+    scripted.as_issuer(token)
+    scripted.routes["/jwks"] = lambda _: json_reply({"keys": keys})
+    assert create_provider(api, people.admin, scripted_oidc(scripted), "keys").status == 200
+    addresses = iter(f"203.0.113.{i}" for i in range(1, 100))
+
+    def signed_in(expected: int) -> int:
+        """Sign in (each from its own address: refusals are not throttled) and check the
+        answer; how many times the key set has been read so far."""
+        answer = sso_sign_in(api, sso("keys", "code"), source_ip=next(addresses))
+        assert answer.status == expected, answer.body
+        if expected == 400:
+            assert answer.body["message"] == "the ID token is signed with an unknown key"
+        return sum(1 for path, _ in scripted.received if path == "/jwks")
+
+    assert signed_in(200) == 1
+    keys.append(_rsa_jwk(rotated, "k2"))
+    kid = "k2"
+    clock.advance(JWKS_REFRESH_COOLDOWN_SECONDS - 1)
+    assert signed_in(400) == 1
+    clock.advance(1)
+    assert signed_in(200) == 2
+    kid = "k9"
+    assert [signed_in(400) for _ in range(3)] == [2, 2, 2]
+    clock.advance(JWKS_REFRESH_COOLDOWN_SECONDS)
+    assert [signed_in(400) for _ in range(3)] == [3, 3, 3]
+    # The provider drops k1: the cached set still verifies it until it is too old.
+    del keys[0]
+    kid = "k1"
+    assert signed_in(200) == 3
+    clock.advance(JWKS_MAX_AGE_SECONDS)
+    assert signed_in(400) == 4
 
 
 def _ec_token(scripted: ScriptedProvider, algorithm: str = "ES256") -> str:
