@@ -109,21 +109,9 @@ class Factors:
         if not put.stored:
             raise FailedPrecondition("TOTP is already enabled; remove it first")
         if put.replaced is not None:
-            self._changes.audit.record(
-                AuditEvent.REVOKED,
-                CredentialKind.TOTP,
-                owner.id,
-                put.replaced,
-                reason="replaced by a new enrolment",
-            )
+            self._audit_totp(AuditEvent.REVOKED, owner, put.replaced, "replaced by a new enrolment")
         # The secret exists from here on, confirmed or not: its trail starts here.
-        self._changes.audit.record(
-            AuditEvent.CREATED,
-            CredentialKind.TOTP,
-            owner.id,
-            record.enrolment_id,
-            reason="pending confirmation",
-        )
+        self._audit_totp(AuditEvent.CREATED, owner, record.enrolment_id, "pending confirmation")
         return TotpEnrolment(secret=secret, otpauth_uri=totp.provisioning_uri(secret, owner.username))
 
     def confirm(self, caller: Principal, owner: User, code: str) -> list[str]:
@@ -138,9 +126,7 @@ class Factors:
             raise InvalidArgument(f"code must be {totp.DIGITS} digits")
         step = totp.matching_step(self.secret_of(record), code, self._changes.clock.now())
         if step is None:
-            self._changes.audit.record(
-                AuditEvent.REFUSED, CredentialKind.TOTP, owner.id, "", reason="wrong code at confirm"
-            )
+            self._audit_totp(AuditEvent.REFUSED, owner, "", "wrong code at confirm")
             raise InvalidArgument(WRONG_CODE)
         codes = recovery_codes.generate()
         if not self._store.enable(
@@ -148,9 +134,7 @@ class Factors:
         ):
             # Replaced, enabled or removed since it was read: this code confirms nothing.
             raise FailedPrecondition("the TOTP enrolment changed meanwhile; start again")
-        self._changes.audit.record(
-            AuditEvent.CREATED, CredentialKind.TOTP, owner.id, record.enrolment_id, reason="enrolled"
-        )
+        self._audit_totp(AuditEvent.CREATED, owner, record.enrolment_id, "enrolled")
         self._changes.audit.record(
             AuditEvent.CREATED, CredentialKind.RECOVERY_CODES, owner.id, record.enrolment_id
         )
@@ -182,3 +166,6 @@ class Factors:
         self._changes.removed(CredentialKind.TOTP, caller, owner, record.enrolment_id)
         if record.enabled:
             self._changes.removed(CredentialKind.RECOVERY_CODES, caller, owner, record.enrolment_id)
+
+    def _audit_totp(self, event: AuditEvent, owner: User, enrolment_id: str, reason: str) -> None:
+        self._changes.audit.record(event, CredentialKind.TOTP, owner.id, enrolment_id, reason=reason)
