@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from auth import routes
 from auth.models import SignIn, User
@@ -154,6 +154,12 @@ class _ProviderServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+def rsa_jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:
+    """The public JWK of `key`, a signing key under `kid` that declares RS256."""
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    return {**public, "kid": kid, "use": "sig", "alg": "RS256"}
+
+
 @dataclass
 class ScriptedProvider:
     """A local HTTP server whose every path answers what `routes` says (404 otherwise)."""
@@ -214,15 +220,29 @@ class ScriptedProvider:
     # -- an issuer of its own, for ID tokens a real provider would never send ------------------
 
     def jwks(self) -> dict[str, Any]:
-        public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
-        return {"keys": [{**public, "kid": "k1", "use": "sig", "alg": "RS256"}]}
+        return {"keys": [rsa_jwk(self.key, "k1")]}
 
-    def id_token(self, algorithm: str = "RS256", **claims: Any) -> str:
-        """An ID token for the client `scripted-client`, signed with the script's RSA key under
-        `algorithm` (an RSA one: PS256 too, which the key's declared RS256 does not allow)."""
-        now = int(time.time())
-        payload = {"iss": self.url, "sub": "scripted", "aud": "scripted-client", "iat": now, "exp": now + 300}
-        return jwt.encode(payload | claims, self.key, algorithm=algorithm, headers={"kid": "k1"})
+    def id_token(
+        self,
+        algorithm: str = "RS256",
+        key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None = None,
+        kid: str = "k1",
+        now: float | None = None,
+        **claims: Any,
+    ) -> str:
+        """An ID token for the client `scripted-client`, issued `now` (the real time when not
+        given) and signed under `kid` with `key` (the script's RSA key when not given) and
+        `algorithm` (for that key an RSA one: PS256 too, which its declared RS256 does not
+        allow)."""
+        issued = int(time.time() if now is None else now)
+        payload = {
+            "iss": self.url,
+            "sub": "scripted",
+            "aud": "scripted-client",
+            "iat": issued,
+            "exp": issued + 300,
+        }
+        return jwt.encode(payload | claims, key or self.key, algorithm=algorithm, headers={"kid": kid})
 
     def as_issuer(self, id_token: Callable[[], str], issuer: str = "") -> None:
         """Discovery, keys and a token endpoint that answers `id_token()`; the document names

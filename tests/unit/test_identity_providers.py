@@ -54,6 +54,7 @@ from tests.support.sso import (
     link_call,
     oauth2_body,
     oidc_body,
+    rsa_jwk,
     sso,
     sso_sign_in,
 )
@@ -857,11 +858,6 @@ def test_an_azp_that_is_the_client_and_an_algorithm_a_key_does_not_rule_out_sign
         assert answer.status == 200 and answer.body["user"]["username"] == "scripted", answer.body
 
 
-def _rsa_jwk(key: Any, kid: str) -> dict[str, Any]:
-    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-    return {**public, "kid": kid, "use": "sig", "alg": "RS256"}
-
-
 def test_the_key_set_is_read_again_for_a_new_kid_after_the_cooldown_and_once_it_is_old(
     api: ApiServices, people: People, scripted: ScriptedProvider, clock: FakeClock
 ) -> None:
@@ -872,14 +868,12 @@ def test_the_key_set_is_read_again_for_a_new_kid_after_the_cooldown_and_once_it_
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     rotated = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    keys = [_rsa_jwk(scripted.key, "k1")]
+    keys = [rsa_jwk(scripted.key, "k1")]
     signer = {"k1": scripted.key, "k2": rotated, "k9": rotated}
     kid = "k1"
 
     def token() -> str:
-        now = int(clock.now())
-        claims = {"iss": scripted.url, "sub": "s", "aud": "scripted-client", "iat": now, "exp": now + 300}
-        return jwt.encode(claims, signer[kid], algorithm="RS256", headers={"kid": kid})
+        return scripted.id_token(key=signer[kid], kid=kid, now=clock.now())
 
     scripted.as_issuer(token)
     scripted.routes["/jwks"] = lambda _: json_reply({"keys": keys})
@@ -896,7 +890,7 @@ def test_the_key_set_is_read_again_for_a_new_kid_after_the_cooldown_and_once_it_
         return sum(1 for path, _ in scripted.received if path == "/jwks")
 
     assert signed_in(200) == 1
-    keys.append(_rsa_jwk(rotated, "k2"))
+    keys.append(rsa_jwk(rotated, "k2"))
     kid = "k2"
     clock.advance(JWKS_REFRESH_COOLDOWN_SECONDS - 1)
     assert signed_in(400) == 1
@@ -918,11 +912,7 @@ def _ec_token(scripted: ScriptedProvider, algorithm: str = "ES256") -> str:
     """An ID token signed with a P-256 key under the kid of the script's RSA key."""
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    now = int(time.time())
-    claims = {"iss": scripted.url, "sub": "s", "aud": "scripted-client", "iat": now, "exp": now + 300}
-    token = jwt.encode(
-        claims, ec.generate_private_key(ec.SECP256R1()), algorithm="ES256", headers={"kid": "k1"}
-    )
+    token = scripted.id_token("ES256", key=ec.generate_private_key(ec.SECP256R1()), sub="s")
     if algorithm == "ES256":
         return token
     # The same signature under another EC algorithm's name: PyJWT refuses the curve.
