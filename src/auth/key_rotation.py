@@ -17,6 +17,7 @@ fails. Every step is therefore idempotent: a retry finds its work done and does 
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
@@ -120,7 +121,9 @@ class KeyRotation:
             raise RotationError("no pending key to test")
         pending = stored.key
         current = self._current(secret_id)
-        if current is not None and (pending.kid == current.kid or pending.secret == current.secret):
+        if current is not None and (
+            pending.kid == current.kid or hmac.compare_digest(pending.secret, current.secret)
+        ):
             raise RotationError("the pending key must differ from the current key and kid")
         previous = self._previous(secret_id)
         if previous is not None and pending.kid == previous.kid:

@@ -35,12 +35,13 @@ EXPECTED_ACTIONS: dict[str, dict[str, set[str]]] = {
         # User and username items, written and deleted together; Scan lists users (admin);
         # ConditionCheckItem: a PAT is stored only while its user exists, a sign-in's session
         # or refresh family only while its user is as the sign-in verified them.
-        "UsersTable": READ_WRITE | {"dynamodb:Scan", "dynamodb:ConditionCheckItem"},
+        # BatchGetItem: a session cookie on a public route is read with its user.
+        "UsersTable": READ_WRITE | {"dynamodb:Scan", "dynamodb:ConditionCheckItem", "dynamodb:BatchGetItem"},
         # Instance settings, the user-id counter, the first-user marker, throttle counters.
         "SettingsTable": READ_WRITE | {"dynamodb:BatchGetItem"},
         "RefreshTokensTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
-        "SessionsTable": READ_WRITE,
-        "PersonalAccessTokensTable": READ_WRITE,
+        "SessionsTable": READ_WRITE | {"dynamodb:BatchGetItem"},
+        "PersonalAccessTokensTable": READ_WRITE | {"dynamodb:BatchGetItem"},
         # A user's logins and tokens, listed through each table's byUser index.
         "RefreshTokensTable/byUser": {"dynamodb:Query"},
         "SessionsTable/byUser": {"dynamodb:Query"},
@@ -59,10 +60,12 @@ EXPECTED_ACTIONS: dict[str, dict[str, set[str]]] = {
             "dynamodb:DeleteItem",
             "dynamodb:Scan",
         },
+        # ConditionCheckItem: an unlink that keeps another link checks it in its transaction.
         "LinkedIdentitiesTable": {
             "dynamodb:GetItem",
             "dynamodb:PutItem",
             "dynamodb:DeleteItem",
+            "dynamodb:ConditionCheckItem",
             "dynamodb:Query",
         },
         "LinkedIdentitiesTable/byUser": {"dynamodb:Query"},
