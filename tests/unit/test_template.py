@@ -41,7 +41,7 @@ EXPECTED_ACTIONS: dict[str, dict[str, set[str]]] = {
         "SettingsTable": READ_WRITE | {"dynamodb:BatchGetItem"},
         "RefreshTokensTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
         "SessionsTable": READ_WRITE | {"dynamodb:BatchGetItem"},
-        "PersonalAccessTokensTable": READ_WRITE | {"dynamodb:BatchGetItem"},
+        "PersonalAccessTokensTable": READ_WRITE,
         # A user's logins and tokens, listed through each table's byUser index.
         "RefreshTokensTable/byUser": {"dynamodb:Query"},
         "SessionsTable/byUser": {"dynamodb:Query"},
