@@ -1,6 +1,8 @@
 """Revoking a user's credentials at once: every login of theirs (on a password change, an
-admin's removal of a factor), everything when the user is deleted. Each kind is revoked
-through its own service, which audits it."""
+admin's removal of a factor), everything when the user is deleted. Sign-ins and personal
+access tokens are revoked through their own services, which audit them; a deleted user's
+second factors and linked identities are removed from their stores here, and audited here,
+one event for each removed (the factor services build on this module, not it on them)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from auth.audit import AuditEvent, AuditSink, CredentialKind
 from auth.clock import Clock
 from auth.models import User
 from auth.pats import PersonalAccessTokens
@@ -29,6 +32,7 @@ class CredentialRevocation:
         pats: PersonalAccessTokens,
         users: UserStore,
         clock: Clock,
+        audit: AuditSink,
         factors: FactorStore | None = None,
         links: IdpStore | None = None,
         passkeys: PasskeyStore | None = None,
@@ -41,6 +45,7 @@ class CredentialRevocation:
         self._factors = factors
         self._links = links
         self._passkeys = passkeys
+        self._audit = audit
 
     def revoke_sign_ins(self, user_id: int, keep: str = "", reason: str = "credentials revoked") -> None:
         """Revoke every sign-in (refresh family, session) of `user_id` but the one named `keep`.
@@ -83,13 +88,23 @@ class CredentialRevocation:
 
     def remove_all(self, user_id: int) -> None:
         """Every credential of a user being deleted, personal access tokens, second factors
-        and linked identities included."""
-        self.revoke_sign_ins(user_id, reason="user deleted")
+        and linked identities included, each audited as it goes."""
+        reason = "user deleted"
+        self.revoke_sign_ins(user_id, reason=reason)
         self._pats.delete_all(user_id)
         if self._factors is not None:
-            self._factors.delete_totp(user_id)
+            totp = self._factors.delete_totp(user_id)
+            if totp is not None:
+                self._revoked(CredentialKind.TOTP, user_id, totp.enrolment_id, reason)
+                if totp.enabled:
+                    self._revoked(CredentialKind.RECOVERY_CODES, user_id, totp.enrolment_id, reason)
         if self._links is not None:
             # Gone before the user: no identity can sign in as a user being deleted.
-            self._links.delete_links_of_user(user_id)
+            for link in self._links.delete_links_of_user(user_id):
+                self._revoked(CredentialKind.LINKED_IDENTITY, user_id, link.link_id, reason)
         if self._passkeys is not None:
-            self._passkeys.delete_all(user_id)
+            for passkey in self._passkeys.delete_all(user_id):
+                self._revoked(CredentialKind.PASSKEY, user_id, passkey.passkey_id, reason)
+
+    def _revoked(self, kind: CredentialKind, user_id: int, credential_id: str, reason: str) -> None:
+        self._audit.record(AuditEvent.REVOKED, kind, user_id, credential_id, reason=reason)

@@ -104,7 +104,15 @@ class SsoSignIn:
             return None
         user = self._users.get(link.user_id, consistent=True) if link.provider_uid == provider.uid else None
         if user is None:
-            self._store.delete_link(link)
+            if self._store.delete_link(link):
+                gone = "user" if link.provider_uid == provider.uid else "provider"
+                self._audit.record(
+                    AuditEvent.REVOKED,
+                    CredentialKind.LINKED_IDENTITY,
+                    link.user_id,
+                    link.link_id,
+                    reason=f"dead link removed: its {gone} is gone",
+                )
             return None
         return link, user
 

@@ -258,6 +258,7 @@ class ApiServices:
             self.pats,
             self.users,
             self.clock,
+            self.audit,
             self.factor_store,
             self.idp_store,
             self.passkey_store,

@@ -381,12 +381,20 @@ def test_regenerated_recovery_codes_replace_the_old_ones(
 
 
 def test_deleting_the_user_deletes_their_factor(
-    api: ApiServices, aws: dict[str, Any], clock: FakeClock, people: People
+    api: ApiServices, aws: dict[str, Any], clock: FakeClock, people: People, audit: RecordingAudit
 ) -> None:
     enrol_totp(api, people.alice)
+    record = api.factor_store.get_totp(people.alice.id)
+    assert record is not None and record.enabled
     path = routes.DELETE_USER.path.format(username="alice")
     assert call_api(api, "DELETE", path, routes.DELETE_USER.path, context_for(people.alice)).status == 200
     assert [i for i in factors_items(aws) if i["pk"]["S"].startswith("totp#")] == []
+    factor_kinds = (CredentialKind.TOTP, CredentialKind.RECOVERY_CODES)
+    revoked = [e[1:] for e in audit.events if e[0] is AuditEvent.REVOKED and e[1] in factor_kinds]
+    assert revoked == [
+        (CredentialKind.TOTP, people.alice.id, record.enrolment_id, "user deleted"),
+        (CredentialKind.RECOVERY_CODES, people.alice.id, record.enrolment_id, "user deleted"),
+    ]
 
 
 # -- signing in with a factor -------------------------------------------------------------------

@@ -6,6 +6,7 @@ linking, second factors after the provider, and every way a provider's answer ca
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -1050,14 +1051,38 @@ def test_deleting_a_provider_removes_its_links_and_sign_ins(
 
 
 def test_deleting_a_user_removes_their_links(
-    api: ApiServices, people: People, oidc_provider: OidcProvider
+    api: ApiServices, people: People, oidc_provider: OidcProvider, audit: RecordingAudit
 ) -> None:
     provider_id, sub = linked(api, people, oidc_provider, people.bob)
+    [link] = api.idp_store.links_of_user(people.bob.id)
     deleted = as_admin(api, "DELETE", "/api/v1/users/bob", "/api/v1/users/{username}", people.admin)
     assert deleted.status == 200, deleted.body
     assert api.idp_store.links_of_user(people.bob.id) == []
+    kind = CredentialKind.LINKED_IDENTITY
+    assert (AuditEvent.REVOKED, kind, people.bob.id, link.link_id, "user deleted") in audit.events
     again = sso_sign_in(api, sso(provider_id, oidc_provider.code(sub)))
     assert again.status == 200 and again.body["user"]["username"] == sub
+
+
+def test_a_link_whose_user_is_gone_is_removed_audited_and_the_identity_is_new_again(
+    api: ApiServices, people: People, oidc_provider: OidcProvider, audit: RecordingAudit
+) -> None:
+    provider_id, sub = linked(api, people, oidc_provider, people.bob)
+    [link] = api.idp_store.links_of_user(people.bob.id)
+    # As a link made while its user was being deleted is left: pointing at no user.
+    dead = dataclasses.replace(link, user_id=people.bob.id + 1000)
+    assert api.idp_store.delete_link(link) and api.idp_store.put_link(dead)
+    again = sso_sign_in(api, sso(provider_id, oidc_provider.code(sub)))
+    assert again.status == 200 and again.body["user"]["username"] == sub
+    revoked = (
+        AuditEvent.REVOKED,
+        CredentialKind.LINKED_IDENTITY,
+        dead.user_id,
+        dead.link_id,
+        "dead link removed: its user is gone",
+    )
+    assert revoked in audit.events
+    assert api.idp_store.links_of_user(dead.user_id) == []
 
 
 def unlink(api: ApiServices, owner: User, link_id: str, caller: dict[str, str]) -> Any:

@@ -499,13 +499,14 @@ def test_someone_elses_passkey_id_is_not_found(
 def test_deleting_the_user_deletes_their_passkeys(
     api: ApiServices, trail: Trail, people: People, authenticator: SoftAuthenticator
 ) -> None:
-    register_passkey(api, people.alice, authenticator, "ES256")
-    register_passkey(api, people.alice, authenticator, "RS256")
+    alices = [register_passkey(api, people.alice, authenticator, a)["id"] for a in ("ES256", "RS256")]
     register_passkey(api, people.bob, SoftAuthenticator())
     path = routes.DELETE_USER.path.format(username="alice")
     assert call_api(api, "DELETE", path, routes.DELETE_USER.path, context_for(people.alice)).status == 200
     left = trail.items("passkey")
     assert {item["userId"]["N"] for item in left} == {str(people.bob.id)}
+    revoked = [(id_, reason) for event, id_, reason in trail.events() if event is AuditEvent.REVOKED]
+    assert sorted(revoked) == sorted((id_, "user deleted") for id_ in alices)
     answer = passkey_sign_in(api, SIGN_IN, authenticator.assert_(sign_in_options(api)))
     assert (answer.status, answer.body) == (400, NOT_ACCEPTED)
 
