@@ -18,6 +18,7 @@ what its answers mean is the caller's business (auth.provider_protocol).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ DEADLINE_SECONDS = 3.0
 OUTBOUND_BUDGET_SECONDS = DEADLINE_SECONDS + READ_SECONDS
 _CHUNK = 64 * 1024
 USER_AGENT = "memos-auth"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class ProviderUnavailable(Unavailable):
@@ -129,6 +131,10 @@ class OutboundHttp:
             # Never reached by the provider's URLs: checked when saved, and a discovery
             # document's when it is read (auth.provider_protocol). The last guard still.
             raise ProviderUnavailable(f"identity provider URL {problem}")
+        if any(_CONTROL.search(value) for value in headers.values()):
+            # Never reached either (auth.provider_protocol checks the access token it sends);
+            # urllib3 would raise with the header, the token in it, in its message.
+            raise ProviderUnavailable("a header for the identity provider is not valid")
         left = deadline.left()
         timeout = urllib3.Timeout(
             connect=min(self.timeouts.connect, left), read=min(self.timeouts.read, left)

@@ -68,6 +68,9 @@ ASYMMETRIC_ALGORITHMS = {
 # An OAuth error code (RFC 6749 §5.2) is safe to repeat; anything else of the answer is not.
 _ERROR_CODE = re.compile(r"[a-z_]{1,64}")
 INVALID_GRANT = "invalid_grant"
+# RFC 6749 §A.12: an access token is visible ASCII and spaces. Anything else (a CR or LF
+# above all) could not be sent in the userinfo call's Authorization header.
+_ACCESS_TOKEN = re.compile(r"[\x20-\x7e]+")
 TOO_MANY_REQUESTS = 429
 
 
@@ -120,11 +123,17 @@ def discovery_url(issuer: str) -> str:
     return issuer.rstrip("/") + DISCOVERY_PATH
 
 
-def _json_object(answer: HttpAnswer, what: str) -> dict[str, Any]:
+def _json(body: bytes) -> Any:
+    """The JSON value of a provider's answer; None when it is not JSON, or nested deeper than
+    the parser recurses (a hostile provider's answer, never a crash)."""
     try:
-        value = json.loads(answer.body)
-    except ValueError:
-        value = None
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _json_object(answer: HttpAnswer, what: str) -> dict[str, Any]:
+    value = _json(answer.body)
     if not isinstance(value, dict):
         raise ProviderRefused(f"the identity provider's {what} is not a JSON object", f"{what}: not JSON")
     return value
@@ -223,18 +232,20 @@ class ProviderProtocol:
         if answer.status != 200:
             error = ""
             if 400 <= answer.status < 500:
-                try:
-                    value = json.loads(answer.body)
-                    error = str(value.get("error", "")) if isinstance(value, dict) else ""
-                except ValueError:
-                    error = ""
+                value = _json(answer.body)
+                error = str(value.get("error", "")) if isinstance(value, dict) else ""
             error = error if _ERROR_CODE.fullmatch(error) else f"HTTP {answer.status}"
             if error == INVALID_GRANT:
                 raise ProviderRefused("the authorization code is invalid, expired or used already", error)
             raise ProviderRefused(f"the identity provider refused the code ({error})", error)
         tokens = _json_object(answer, "token answer")
-        if not isinstance(tokens.get("access_token"), str) or not tokens["access_token"]:
+        access_token = tokens.get("access_token")
+        if not isinstance(access_token, str) or not access_token:
             raise ProviderRefused("the identity provider sent no access token", "no access_token")
+        if _ACCESS_TOKEN.fullmatch(access_token) is None:
+            raise ProviderRefused(
+                "the identity provider sent an access token that is not valid", "access_token: bad characters"
+            )
         return tokens
 
     def _user_info(self, url: str, tokens: dict[str, Any], deadline: Deadline) -> dict[str, Any]:

@@ -389,6 +389,21 @@ def test_off_the_local_stage_a_discovery_document_naming_plain_http_is_refused(
     assert asked == [f"{issuer}/.well-known/openid-configuration"]
 
 
+def test_a_header_that_cannot_be_sent_is_refused_before_any_call(
+    scripted: ScriptedProvider,
+) -> None:
+    """The last guard behind the access token's check: urllib3 would raise with the header,
+    the token in it, in its message."""
+    from auth.outbound_http import OutboundHttp, ProviderUnavailable
+
+    http = OutboundHttp(allow_http=True)
+    asked = len(scripted.received)
+    with pytest.raises(ProviderUnavailable) as refused:
+        http.get(f"{scripted.url}/me", http.deadline(), {"Authorization": f"Bearer {SECRET_TOKEN}\n"})
+    assert SECRET_TOKEN not in str(refused.value) and refused.value.__cause__ is None
+    assert len(scripted.received) == asked
+
+
 # -- signing in -------------------------------------------------------------------------------------
 
 
@@ -979,6 +994,10 @@ def test_a_key_set_that_proves_nothing_is_a_400_and_one_out_of_reach_a_503(
     assert any(e[0] is AuditEvent.REFUSED and e[3] == "keys" for e in audit.events)
 
 
+# What a provider's access token may be, to see it never reach an answer or a log line.
+SECRET_TOKEN = "provider-access-token-c0ffee"
+
+
 @pytest.mark.parametrize(
     "reply",
     [
@@ -987,10 +1006,17 @@ def test_a_key_set_that_proves_nothing_is_a_400_and_one_out_of_reach_a_503(
         pytest.param(json_reply({"token_type": "Bearer"}), id="no access token"),
         pytest.param((302, "text/plain", b""), id="a redirect"),
         pytest.param(json_reply({"error": "invalid_grant"}, 400), id="invalid_grant"),
+        pytest.param(json_reply({"access_token": f"{SECRET_TOKEN}\r\nX-Injected: 1"}), id="CRLF token"),
+        pytest.param((200, "application/json", b"[" * 100_000), id="nested too deep"),
+        pytest.param((400, "application/json", b'{"error": ' + b"[" * 100_000), id="error nested too deep"),
     ],
 )
 def test_garbage_from_the_token_endpoint_is_a_400(
-    api: ApiServices, people: People, scripted: ScriptedProvider, reply: Any
+    api: ApiServices,
+    people: People,
+    scripted: ScriptedProvider,
+    reply: Any,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     scripted.routes["/token"] = lambda _: reply
     scripted.routes["/me"] = lambda _: json_reply({"sub": "x"})
@@ -998,6 +1024,25 @@ def test_garbage_from_the_token_endpoint_is_a_400(
         create_provider(api, people.admin, oauth2_body(scripted.url, "c", secret="s"), "garbage").status
         == 200
     )
+    answer = sso_sign_in(api, sso("garbage", "code"))
+    assert answer.status == 400, answer.body
+    assert SECRET_TOKEN not in answer.body["message"] + capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pytest.param((200, "application/json", b"[" * 100_000), id="nested too deep"),
+        pytest.param((200, "application/json", b"{}"), id="no sub"),
+    ],
+)
+def test_garbage_from_the_userinfo_endpoint_is_a_400(
+    api: ApiServices, people: People, scripted: ScriptedProvider, reply: Any
+) -> None:
+    scripted.routes["/token"] = lambda _: json_reply({"access_token": SECRET_TOKEN})
+    scripted.routes["/me"] = lambda _: reply
+    made = create_provider(api, people.admin, oauth2_body(scripted.url, "c", secret="s"), "garbage")
+    assert made.status == 200, made.body
     answer = sso_sign_in(api, sso("garbage", "code"))
     assert answer.status == 400, answer.body
 
