@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from auth.audit import CredentialKind
+from auth.audit import CredentialKind, by_whom
 from auth.errors import NotFound
 from auth.models import ClientInfo, Device
+from auth.principal import Principal
 from auth.refresh_tokens import RefreshTokens
 from auth.sessions import Sessions
 from auth.user_agents import parse_user_agent
@@ -59,9 +60,10 @@ class Logins:
         ]
         return sorted(logins, key=lambda login: (-login.last_accessed_at, login.id))
 
-    def revoke(self, user_id: int, login_id: str) -> None:
-        """End one login of the user, whichever kind; NotFound when it is not theirs."""
-        reason = "revoked by user"
+    def revoke(self, caller: Principal, user_id: int, login_id: str) -> None:
+        """End one login of the user, whichever kind, at their own request or an admin's;
+        NotFound when it is not theirs."""
+        reason = f"revoked {by_whom(caller, user_id)}"
         if not (
             self._sessions.revoke(login_id, user_id, reason)
             or self._refresh_tokens.revoke_family(login_id, user_id, reason)

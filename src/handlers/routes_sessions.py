@@ -111,7 +111,7 @@ def revoke_login(username: str, id: str) -> JsonResponse:
     app = services()
     login_id = credential_id_param(id, "id")
     caller, owner = caller_and_owner(router.current_event, username, routes.REVOKE_LOGIN)
-    app.logins.revoke(owner.id, login_id)
+    app.logins.revoke(caller, owner.id, login_id)
     cookies = []
     if caller.auth_method is AuthMethod.SESSION and caller.credential_id == login_id:
         # The caller ended the session they came with: the browser should drop it too.

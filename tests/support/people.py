@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from auth.models import NO_SIGN_IN, Role, SignIn, User
+from auth.models import NO_SIGN_IN, SignIn, User
 from auth.principal import AuthMethod, Principal
 from auth.user_admin import UserChanges
 from auth.wiring import ApiServices, AuthorizerServices
@@ -47,11 +47,24 @@ def then_an_admin_changes_alices_password(
 
     def stepped_then_changed(*args: Any, **kwargs: Any) -> Any:
         result = step(*args, **kwargs)
-        admin = Principal(people.admin.id, "root", Role.ADMIN, AuthMethod.SESSION, "", SIGNED_IN_AT_START)
+        admin = principal_of(people.admin, AuthMethod.SESSION)
         api.user_admin.update(admin, "alice", UserChanges(password="an entirely new passphrase"))
         return result
 
     return stepped_then_changed
+
+
+def principal_of(
+    user: User,
+    method: AuthMethod = AuthMethod.ACCESS_TOKEN,
+    credential_id: str = "",
+    sign_in: SignIn | None = None,
+) -> Principal:
+    """`user` as a caller: a PAT carries no sign-in, anything else one made as the fake clock
+    started (unless `sign_in` says otherwise)."""
+    if sign_in is None:
+        sign_in = NO_SIGN_IN if method is AuthMethod.PAT else SIGNED_IN_AT_START
+    return Principal(user.id, user.username, user.role, method, credential_id, sign_in)
 
 
 def context_for(
@@ -60,13 +73,10 @@ def context_for(
     credential_id: str = "",
     sign_in: SignIn | None = None,
 ) -> dict[str, str]:
-    """The authorizer's context for `user`: a PAT carries no sign-in, anything else one made
-    as the fake clock started (unless `sign_in` says otherwise)."""
+    """The authorizer's context for `user` as principal_of makes them a caller."""
     from handlers.authorizer import authorizer_context
 
-    if sign_in is None:
-        sign_in = NO_SIGN_IN if method is AuthMethod.PAT else SIGNED_IN_AT_START
-    return authorizer_context(Principal(user.id, user.username, user.role, method, credential_id, sign_in))
+    return authorizer_context(principal_of(user, method, credential_id, sign_in))
 
 
 @dataclass(frozen=True)

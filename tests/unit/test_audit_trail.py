@@ -122,6 +122,24 @@ def test_every_credential_event_of_a_flow_is_audited(
     }
 
 
+def test_a_revoked_login_is_audited_with_who_revoked_it(
+    api: ApiServices, audit: RecordingAudit, people: People
+) -> None:
+    alice, admin = people.alice, people.admin
+    for caller, reason in ((alice, "revoked by the user"), (admin, f"revoked by admin {admin.id}")):
+        session, _ = api.sessions.create(alice, CLIENT)
+        family = _family_of(api, api.refresh_tokens.issue(alice, CLIENT).token)
+        trail = Trail(audit)
+        for login_id in (session.session_id, family):
+            path = _path(routes.REVOKE_LOGIN, username="alice", id=login_id)
+            answer = call_api(api, "DELETE", path, routes.REVOKE_LOGIN.path, context_for(caller))
+            assert answer.status == 200, answer.body
+        assert trail.since() == [
+            (AuditEvent.REVOKED, CredentialKind.SESSION, alice.id, session.session_id, reason),
+            (AuditEvent.REVOKED, CredentialKind.REFRESH_TOKEN, alice.id, family, reason),
+        ]
+
+
 def _as_stored(api: ApiServices, user: User) -> User:
     stored = api.users.get(user.id, consistent=True)
     assert stored is not None

@@ -18,7 +18,7 @@ from auth.user_agents import parse_user_agent
 from auth.wiring import ApiServices
 from tests.support.audit import RecordingAudit
 from tests.support.clock import START, FakeClock
-from tests.support.people import PASSWORD
+from tests.support.people import PASSWORD, principal_of
 from tests.unit.test_pats import Failing, NoCalls
 
 TABLE = "SessionsTable"
@@ -286,11 +286,11 @@ def test_revoking_a_refresh_login_revokes_its_family(api: ApiServices, aws: dict
     alice = api.accounts.sign_up("alice", PASSWORD)
     issued = api.refresh_tokens.issue(alice, CLIENT)
     (login,) = api.logins.list_for_user(alice.id)
-    api.logins.revoke(alice.id, login.id)
+    api.logins.revoke(principal_of(alice), alice.id, login.id)
     with pytest.raises(Unauthenticated):
         api.refresh_tokens.rotate(issued.token)
     with pytest.raises(NotFound):  # already revoked
-        api.logins.revoke(alice.id, login.id)
+        api.logins.revoke(principal_of(alice), alice.id, login.id)
 
 
 def test_a_login_of_another_user_is_not_found(api: ApiServices) -> None:
@@ -300,7 +300,7 @@ def test_a_login_of_another_user_is_not_found(api: ApiServices) -> None:
     api.refresh_tokens.issue(alice, CLIENT)
     for login in api.logins.list_for_user(alice.id):
         with pytest.raises(NotFound):
-            api.logins.revoke(bob.id, login.id)
+            api.logins.revoke(principal_of(bob), bob.id, login.id)
     assert len(api.logins.list_for_user(alice.id)) == 2 and session
 
 
