@@ -73,6 +73,7 @@ class FactorChanges:
 
         def with_the_cut_off(cut_off: int) -> User:
             nonlocal removed
+            # The cut-off alone: what the user resource shows (updateTime too) is unchanged.
             ended = replace(owner, tokens_not_before=cut_off)
             removed = removal(self._users.update_item(owner, ended))
             return ended if removed else owner

@@ -7,7 +7,6 @@ one event for each removed (the factor services build on this module, not it on 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from auth.audit import AuditEvent, AuditSink, CredentialKind
@@ -16,7 +15,6 @@ from auth.models import User
 from auth.pats import PersonalAccessTokens
 from auth.refresh_tokens import RefreshTokens
 from auth.sessions import Sessions
-from auth.stores.user_store import UserStore
 
 if TYPE_CHECKING:
     from auth.stores.factor_store import FactorStore
@@ -30,17 +28,15 @@ class CredentialRevocation:
         refresh_tokens: RefreshTokens,
         sessions: Sessions,
         pats: PersonalAccessTokens,
-        users: UserStore,
         clock: Clock,
         audit: AuditSink,
-        factors: FactorStore | None = None,
-        links: IdpStore | None = None,
-        passkeys: PasskeyStore | None = None,
+        factors: FactorStore,
+        links: IdpStore,
+        passkeys: PasskeyStore,
     ) -> None:
         self._refresh_tokens = refresh_tokens
         self._sessions = sessions
         self._pats = pats
-        self._users = users
         self._clock = clock
         self._factors = factors
         self._links = links
@@ -59,14 +55,15 @@ class CredentialRevocation:
         self,
         user: User,
         keep: str = "",
-        reason: str = "credentials revoked",
-        write: Callable[[int], User] | None = None,
+        *,
+        reason: str,
+        write: Callable[[int], User],
     ) -> User:
         """End every login of `user` but the sign-in named `keep`: their sign-ins, and every
         access token issued before now (the cut-off `tokens_not_before`, which the
         authenticator reads within the revocation lag). `write(cut_off)` stores the cut-off
-        with the change that ends the logins (a new password) and answers the user as
-        stored; without it, the cut-off is stored alone. The user as now stored.
+        with the change that ends the logins (a new password, a factor's removal) and
+        answers the user as stored.
 
         The sign-ins go first: should the write fail, the worst left is fewer sign-ins, never
         the change alongside the logins (perhaps an intruder's) it was made to end; and a
@@ -78,11 +75,7 @@ class CredentialRevocation:
         """
         self.revoke_sign_ins(user.id, keep, reason)
         cut_off = int(self._clock.now())
-        if write is None:
-            ended = replace(user, tokens_not_before=cut_off)
-            self._users.update(user, ended)
-        else:
-            ended = write(cut_off)
+        ended = write(cut_off)
         self.revoke_sign_ins(user.id, keep, reason)
         return ended
 
@@ -92,19 +85,16 @@ class CredentialRevocation:
         reason = "user deleted"
         self.revoke_sign_ins(user_id, reason=reason)
         self._pats.delete_all(user_id)
-        if self._factors is not None:
-            totp = self._factors.delete_totp(user_id)
-            if totp is not None:
-                self._revoked(CredentialKind.TOTP, user_id, totp.enrolment_id, reason)
-                if totp.enabled:
-                    self._revoked(CredentialKind.RECOVERY_CODES, user_id, totp.enrolment_id, reason)
-        if self._links is not None:
-            # Gone before the user: no identity can sign in as a user being deleted.
-            for link in self._links.delete_links_of_user(user_id):
-                self._revoked(CredentialKind.LINKED_IDENTITY, user_id, link.link_id, reason)
-        if self._passkeys is not None:
-            for passkey in self._passkeys.delete_all(user_id):
-                self._revoked(CredentialKind.PASSKEY, user_id, passkey.passkey_id, reason)
+        totp = self._factors.delete_totp(user_id)
+        if totp is not None:
+            self._revoked(CredentialKind.TOTP, user_id, totp.enrolment_id, reason)
+            if totp.enabled:
+                self._revoked(CredentialKind.RECOVERY_CODES, user_id, totp.enrolment_id, reason)
+        # Gone before the user: no identity can sign in as a user being deleted.
+        for link in self._links.delete_links_of_user(user_id):
+            self._revoked(CredentialKind.LINKED_IDENTITY, user_id, link.link_id, reason)
+        for passkey in self._passkeys.delete_all(user_id):
+            self._revoked(CredentialKind.PASSKEY, user_id, passkey.passkey_id, reason)
 
     def _revoked(self, kind: CredentialKind, user_id: int, credential_id: str, reason: str) -> None:
         self._audit.record(AuditEvent.REVOKED, kind, user_id, credential_id, reason=reason)

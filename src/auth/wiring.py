@@ -256,7 +256,6 @@ class ApiServices:
             self.refresh_tokens,
             self.sessions,
             self.pats,
-            self.users,
             self.clock,
             self.audit,
             self.factor_store,

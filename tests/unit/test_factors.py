@@ -36,7 +36,7 @@ from tests.support.factors import (
 )
 from tests.support.faults import Conflicted
 from tests.support.metrics import counted
-from tests.support.people import PASSWORD, People, call_api, context_for, cookie_pair
+from tests.support.people import PASSWORD, People, call_api, context_for, cookie_pair, principal_of
 from tests.unit.test_sessions import CLIENT
 
 MAX_AGE = 600
@@ -301,6 +301,32 @@ def test_a_sign_in_with_the_totp_an_admin_is_removing_does_not_survive_it(
     assert factor_call(api, routes.REMOVE_TOTP, people.alice, caller=people.admin).status == 200
     assert intruder and intruder[0].status == 200, "the intruder's sign-in was not interleaved"
     assert api.logins.list_for_user(people.alice.id) == []
+
+
+def test_an_admins_removal_keeps_a_profile_change_made_while_it_ran(
+    api: ApiServices, clock: FakeClock, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The removal read alice before she changed her display name: it writes its cut-off,
+    # never her record as it read it (the old name, the old updateTime).
+    enrol_totp(api, people.alice)
+    removal = api.factor_store.remove_totp
+    changed: list[User] = []
+
+    def alice_changes_her_name_first(*args: Any) -> bool:
+        if not changed:
+            clock.advance(5)
+            own = principal_of(people.alice)
+            changed.append(api.user_admin.update(own, "alice", UserChanges(display_name="Alice B")))
+        return removal(*args)
+
+    monkeypatch.setattr(api.factor_store, "remove_totp", alice_changes_her_name_first)
+    clock.advance(1)
+    assert factor_call(api, routes.REMOVE_TOTP, people.alice, caller=people.admin).status == 200
+    stored = api.users.get(people.alice.id, consistent=True)
+    assert changed and stored is not None
+    assert (stored.display_name, stored.update_time) == ("Alice B", changed[0].update_time)
+    assert stored.update_time > people.alice.update_time
+    assert stored.tokens_not_before > people.alice.tokens_not_before
 
 
 def test_an_admins_removal_of_a_totp_that_is_not_there_is_a_404_that_ends_nothing(

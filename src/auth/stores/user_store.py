@@ -235,7 +235,13 @@ class UserStore:
 
     def _update_request(self, before: User, after: User) -> dict[str, Any]:
         old, new = user_to_item(before), user_to_item(after)
-        written = {name: new[name] for name in _CHANGEABLE if name == "updateTime" or new[name] != old[name]}
+        # What differs only: `before` may be older than the item (a change stored meanwhile),
+        # and an attribute written back as it was read would undo that change.
+        written = {name: new[name] for name in _CHANGEABLE if new[name] != old[name]}
+        if not written:
+            # Nothing to change; an update still needs an attribute to set, and still checks
+            # that the user exists.
+            written = {"updateTime": new["updateTime"]}
         return {
             "TableName": self._table,
             "Key": _user_key(after.id),
