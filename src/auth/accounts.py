@@ -105,6 +105,7 @@ class Accounts:
         self._throttle.check(user.username, source_ip)
         if not verify_password(password, user.password_hash):
             self._throttle.record_failure(user.username, source_ip)
+            self._refused(user, "wrong current password")
             raise PermissionDenied("current password is incorrect")
 
     def sign_in(self, username: str, password: str, source_ip: str, forgive: bool = True) -> User:
@@ -119,11 +120,19 @@ class Accounts:
             spend_verify_time(password, self._bcrypt_cost)
         if user is None or not verify_password(password, user.password_hash):
             self._throttle.record_failure(username, source_ip)
+            if user is not None:
+                # An unknown username names no account, so nothing of anyone's is refused:
+                # the throttle counts it, and its metric shows a guessing run.
+                self._refused(user, "wrong password" if user.password_hash else "no password set")
             raise InvalidArgument(UNMATCHED_CREDENTIALS)
         if forgive:
             self._throttle.record_success(username, source_ip)
         # Checked after the password, so only the account holder learns it is archived.
-        self.check_may_sign_in(user)
+        try:
+            self.check_may_sign_in(user)
+        except PermissionDenied as refused:
+            self._refused(user, refused.message)
+            raise
         return user
 
     def check_may_sign_in(self, user: User, with_password: bool = True) -> None:
@@ -135,6 +144,9 @@ class Accounts:
             raise PermissionDenied("user has been archived")
         if with_password and self._refuses_password_sign_in(user):
             raise PermissionDenied("password signin is not allowed")
+
+    def _refused(self, user: User, reason: str) -> None:
+        self._audit.record(AuditEvent.REFUSED, CredentialKind.PASSWORD, user.id, "", reason=reason)
 
     def password_signs_in(self, user: User) -> bool:
         """Whether the user can sign in with a password now: they have one, and

@@ -5,7 +5,7 @@ restored.
 The domain reports them through an AuditSink it is given; the handlers' sink writes them
 as structured log lines. Each credential kind's events come from its one service
 (auth.pats, auth.sessions, auth.refresh_tokens; passwords and accounts from
-auth.user_admin, an account's sign-up from auth.accounts; second factors from
+auth.user_admin, an account's sign-up and a refused password from auth.accounts; second factors from
 auth.factors, auth.passkeys and auth.mfa_sign_in; identity providers and links from
 auth.identity_providers, auth.federated_identity, auth.linked_identities and
 auth.sso_sign_in; a deleted user's factors and links from auth.revocation), never from a
@@ -30,8 +30,8 @@ class AuditEvent(StrEnum):
     SUSPENDED = "credential.suspended"
     RESTORED = "credential.restored"
     # A one-time credential spent (a TOTP code, a recovery code) or a passkey signed in with,
-    # and a wrong one presented. REUSE_REFUSED also names a passkey whose signature counter
-    # did not grow.
+    # and a wrong one presented (a wrong password too, or a right one that may not sign in).
+    # REUSE_REFUSED also names a passkey whose signature counter did not grow.
     USED = "credential.used"
     REFUSED = "credential.refused"
 

@@ -140,6 +140,31 @@ def test_a_revoked_login_is_audited_with_who_revoked_it(
         ]
 
 
+def test_every_refused_password_of_an_account_is_audited_and_an_unknown_username_is_not(
+    api: ApiServices, audit: RecordingAudit, people: People
+) -> None:
+    alice, admin = people.alice, people.admin
+
+    def sign_in(username: str, password: str) -> int:
+        body = {"passwordCredentials": {"username": username, "password": password}}
+        return call_api(api, "POST", routes.SIGN_IN.path, routes.SIGN_IN.path, body=body).status
+
+    assert sign_in("alice", "not her password") == 400
+    assert sign_in("nobody", PASSWORD) == 400
+    wrong_current = {"password": NEW_PASSWORD, "currentPassword": "not her password"}
+    context = context_for(alice, AuthMethod.SESSION, "s")
+    path = _path(routes.UPDATE_USER, username="alice")
+    assert call_api(api, "PATCH", path, routes.UPDATE_USER.path, context, body=wrong_current).status == 403
+    _patch(api, admin, alice, {"state": "ARCHIVED"})
+    assert sign_in("alice", PASSWORD) == 403
+    refused = [event for event in audit.events if event[0] is AuditEvent.REFUSED]
+    assert refused == [
+        (AuditEvent.REFUSED, CredentialKind.PASSWORD, alice.id, "", "wrong password"),
+        (AuditEvent.REFUSED, CredentialKind.PASSWORD, alice.id, "", "wrong current password"),
+        (AuditEvent.REFUSED, CredentialKind.PASSWORD, alice.id, "", "user has been archived"),
+    ]
+
+
 def _as_stored(api: ApiServices, user: User) -> User:
     stored = api.users.get(user.id, consistent=True)
     assert stored is not None

@@ -1165,6 +1165,7 @@ def test_an_sso_only_user_cannot_unlink_their_only_way_in_nor_sign_in_with_a_pas
         (user.id, link.link_id, "unlink of the only way in by the user"),
         (user.id, link.link_id, f"unlink of the only way in by admin {people.admin.id}"),
     ]
+    assert (AuditEvent.REFUSED, CredentialKind.PASSWORD, user.id, "", "no password set") in audit.events
 
 
 def test_a_user_refused_password_sign_in_cannot_unlink_their_only_way_in(

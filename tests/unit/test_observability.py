@@ -245,6 +245,7 @@ def test_every_credential_event_is_audited(
     audited = [line["audit_event"] for line in json_lines(lines) if "audit_event" in line]
     assert audited == [
         AuditEvent.CREATED,  # sign-up
+        AuditEvent.REFUSED,  # a wrong password
         AuditEvent.CREATED,  # first sign-in
         AuditEvent.FIRST_USED,  # refresh (the second is no first use)
         AuditEvent.REUSE_REFUSED,  # the first token again, two rotations old
