@@ -1,4 +1,4 @@
-"""`python -m devstack.sample_events`: write `events/` (one event per handler and case).
+"""`PYTHONPATH=src python -m devstack.sample_events`: write `events/` (one event per handler and case).
 
 Events are built by the same code the local stack uses for real requests, so they have
 the exact payload-2.0 shapes API Gateway sends. Tokens are signed with Memos' demo key
@@ -61,6 +61,9 @@ class Sample:
     event: dict[str, Any]
     expect_status: int | None = None  # API answers
     expect_authorized: bool | None = None  # authorizer answers; None with neither = raises
+    # Key rotation: what the step raises (None: it returns), once Secrets Manager has labelled
+    # the event's version AWSPENDING, as it does before it calls the function.
+    expect_error: str | None = None
     notes: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -209,6 +212,8 @@ def samples() -> list[Sample]:
             "api-list-sessions", 200, "GET /api/v1/users/{username}/sessions", context=_context(ADMIN)
         ),
         *_factor_samples(),
+        *_pages_samples(),
+        *_rotation_samples(),
     ]
 
 
@@ -277,6 +282,50 @@ def _factor_samples() -> list[Sample]:
             "POST /api/v1/auth/signin",
             {"passkeyCredentials": {"credential": {"id": "not an AuthenticationResponseJSON"}}},
         ),
+    ]
+
+
+def _pages_sample(name: str, status: int, path: str, proxy: str | None = None, notes: str = "") -> Sample:
+    """The account pages' event for `path` (SPEC §10): `GET /account` itself, or a page or
+    file of `GET /account/{proxy+}`. No authorizer: the pages are the same for everyone."""
+    route = "GET /account" if proxy is None else "GET /account/{proxy+}"
+    parameters = {} if proxy is None else {"proxy": proxy}
+    event = integration_event(_request("GET", path, []), route, STAGE, parameters, None)
+    return Sample(name, "PagesFunction", event, expect_status=status, notes=notes)
+
+
+def _pages_samples() -> list[Sample]:
+    return [
+        _pages_sample("pages-account-redirect", 302, "/account", notes="to account/, keeping a base path"),
+        _pages_sample("pages-sign-in", 200, "/account/signin", "signin"),
+        _pages_sample("pages-unknown", 404, "/account/nope", "nope"),
+        _pages_sample(
+            "pages-traversal", 404, "/account/../README.md", "../README.md", notes="no path leaves src/pages"
+        ),
+    ]
+
+
+# The version Secrets Manager rotates to in the rotation samples.
+ROTATION_TOKEN = "00000000-0000-4000-8000-00000000d001"
+# The secret's name on the local stack (its logical id); a deployment's event names its ARN.
+SECRET_ID = "SigningKeySecret"
+
+
+def _rotation_samples() -> list[Sample]:
+    """SPEC §2: the four steps Secrets Manager sends the rotation function, and a step it
+    never sends. On `make invoke` no rotation is pending (nor enabled), so each step is
+    refused; on a deployment, Secrets Manager sends them itself."""
+
+    def step(name: str, value: str, error: str | None = None, notes: str = "") -> Sample:
+        event = {"Step": value, "SecretId": SECRET_ID, "ClientRequestToken": ROTATION_TOKEN}
+        return Sample(name, "KeyRotationFunction", event, expect_error=error, notes=notes)
+
+    return [
+        step("rotation-create-secret", "createSecret", notes="stores the next key as AWSPENDING"),
+        step("rotation-set-secret", "setSecret"),
+        step("rotation-test-secret", "testSecret"),
+        step("rotation-finish-secret", "finishSecret", notes="moves AWSCURRENT to the new key"),
+        step("rotation-unknown-step", "rotateEverything", error="unknown rotation step"),
     ]
 
 

@@ -35,11 +35,12 @@ STEPS = (Step.CREATE, Step.SET, Step.TEST, Step.FINISH)
 ALICE = User(1, "alice", Role.USER, State.NORMAL, "", "", "", 0, 0)
 
 
-def begin_rotation(secret_id: str = SECRET) -> str:
+def begin_rotation(secret_id: str = SECRET, token: str = "") -> str:
     """What Secrets Manager itself does before calling createSecret: label a new, empty
-    version AWSPENDING. (moto can only run a rotation through a Lambda in Docker.)"""
+    version (`token`, a new one when not given) AWSPENDING. (moto can only run a rotation
+    through a Lambda in Docker.)"""
     secret = secretsmanager_backends[DEFAULT_ACCOUNT_ID][REGION].secrets[secret_id]
-    token = str(uuid.uuid4())
+    token = token or str(uuid.uuid4())
     secret.rotation_requested = secret.rotation_enabled = True
     secret.versions[token] = {"createdate": 0, "version_id": token, "version_stages": [PENDING_STAGE]}
     return token
