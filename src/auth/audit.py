@@ -5,9 +5,9 @@ restored.
 The domain reports them through an AuditSink it is given; the handlers' sink writes them
 as structured log lines. Each credential kind's events come from its one service
 (auth.pats, auth.sessions, auth.refresh_tokens; passwords and accounts from
-auth.user_admin, an account's sign-up and a refused password from auth.accounts; second factors from
-auth.factors, auth.passkeys and auth.mfa_sign_in; identity providers and links from
-auth.identity_providers, auth.federated_identity, auth.linked_identities and
+auth.user_admin, an account's sign-up and a refused password from auth.accounts; second
+factors from auth.factors, auth.passkeys and auth.mfa_sign_in; identity providers and
+links from auth.identity_providers, auth.federated_identity, auth.linked_identities and
 auth.sso_sign_in; a deleted user's factors and links from auth.revocation), never from a
 store. An event names the credential by its id, never by its secret (nor, for a code, by
 its hash). `by_whom` words who made a change, the same way for every kind.
