@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 # Far above any legitimate body (a sign-up is < 1 kB), far below API Gateway's 10 MB.
 MAX_BODY_BYTES = 64 * 1024
 
+NOT_JSON = "request body must be JSON (Content-Type: application/json)"
+
 # Each handler module (its `router`) and the routes it registers, imported on the first
 # request for one of them (handlers.lazy_routes; tests/unit/test_lazy_routes.py checks it).
 ROUTE_MODULES: dict[str, tuple[routes.Route, ...]] = {
@@ -121,6 +123,12 @@ def on_invalid_request(error: RequestValidationError) -> Response[dict[str, Any]
     return error_response(InvalidArgument("invalid request: " + "; ".join(problems)))
 
 
+def on_not_json(error: Exception) -> Response[dict[str, Any]]:
+    from handlers.http_json import error_response
+
+    return error_response(InvalidArgument(NOT_JSON))
+
+
 def on_unexpected(error: Exception) -> Response[dict[str, Any]]:
     from handlers.http_json import error_response
 
@@ -135,7 +143,10 @@ def on_not_found(error: Exception) -> Response[dict[str, Any]]:
 
 
 def _build_resolver() -> LazyRouteResolver:
-    from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+    from aws_lambda_powertools.event_handler.openapi.exceptions import (
+        RequestUnsupportedContentType,
+        RequestValidationError,
+    )
 
     from handlers.lazy_routes import LazyRouteResolver
 
@@ -145,6 +156,9 @@ def _build_resolver() -> LazyRouteResolver:
     resolver = LazyRouteResolver(ROUTE_MODULES, enable_validation=True)
     resolver.exception_handler(AuthError)(on_auth_error)
     resolver.exception_handler(RequestValidationError)(on_invalid_request)
+    # A route that takes a body, called with none and a Content-Type other than JSON (with
+    # a body, _refusal answers first).
+    resolver.exception_handler(RequestUnsupportedContentType)(on_not_json)
     resolver.exception_handler(Exception)(on_unexpected)
     resolver.not_found(on_not_found)
     return resolver
@@ -173,9 +187,9 @@ def _refusal(event: dict[str, Any]) -> AuthError | None:
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode("utf-8"))
     if size > MAX_BODY_BYTES:
         return InvalidArgument("request body too large")
-    content_type = (event.get("headers") or {}).get("content-type", "").strip().lower()
+    content_type = _content_type(event)
     if body and content_type and not content_type.startswith("application/json"):
-        return InvalidArgument("request body must be JSON (Content-Type: application/json)")
+        return InvalidArgument(NOT_JSON)
     if body and not isinstance(_parsed(body, bool(event.get("isBase64Encoded"))), dict):
         # Every body this API takes is an object. Checked here because Powertools would take
         # the first element of an array for an object, and fails with a 500 on a body that
@@ -205,6 +219,25 @@ def _cross_site_with_cookies(event: dict[str, Any]) -> bool:
     return not cross_origin_allowed(str(method), headers, services().config.allowed_origins)
 
 
+def _content_type(event: dict[str, Any]) -> str:
+    """The request's media type, lowercased (RFC 9110 §8.3.1: it is case-insensitive); ""
+    when it has none."""
+    for name, value in (event.get("headers") or {}).items():
+        if name.lower() == "content-type":
+            return str(value).strip().lower()
+    return ""
+
+
+def _with_json_spelled_lowercase(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with a JSON Content-Type spelled as Powertools compares it (to the letter):
+    `Application/JSON` is JSON too."""
+    content_type = _content_type(event)
+    if not content_type.startswith("application/json"):
+        return event
+    headers = {name: value for name, value in event["headers"].items() if name.lower() != "content-type"}
+    return {**event, "headers": {**headers, "content-type": content_type}}
+
+
 def _parsed(body: str, is_base64: bool) -> Any:
     """The body's JSON value; None when it is not UTF-8 JSON."""
     try:
@@ -229,7 +262,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "isBase64Encoded": False,
         }
     else:
-        response = resolver().resolve(event, context)
+        response = resolver().resolve(_with_json_spelled_lowercase(event), context)
     response.setdefault("headers", {}).update(SECURITY_HEADERS)
     return response
 

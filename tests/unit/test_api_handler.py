@@ -201,6 +201,35 @@ def test_a_form_encoded_body_is_refused_with_a_clear_message(aws: dict[str, Any]
     assert users_in_table(aws) == 0
 
 
+@pytest.mark.parametrize("content_type", ["APPLICATION/JSON", "Application/json; charset=UTF-8"])
+@pytest.mark.parametrize("header_name", ["content-type", "Content-Type"])
+def test_a_json_media_type_is_json_in_any_case(header_name: str, content_type: str) -> None:
+    event = http_event("POST", "/api/v1/users", body={"user": {"username": "alice", "password": PASSWORD}})
+    event["headers"] = {header_name: content_type}
+    status, body, _ = call(event)
+    assert (status, body["name"]) == (200, "users/alice")
+
+
+@pytest.mark.parametrize("header_name", ["content-type", "Content-Type"])
+@pytest.mark.parametrize("body", [None, ""])
+def test_a_route_that_takes_a_body_called_with_none_and_another_media_type_is_a_400(
+    aws: dict[str, Any], header_name: str, body: str | None
+) -> None:
+    event = http_event("POST", "/api/v1/users", body=body)
+    event["headers"] = {header_name: "text/plain"}
+    status, answer, _ = call(event)
+    assert (status, answer["code"]) == (400, 3) and "JSON" in answer["message"]
+    assert users_in_table(aws) == 0
+
+
+def test_a_capitalised_content_type_header_that_is_not_json_is_refused(aws: dict[str, Any]) -> None:
+    event = http_event("POST", "/api/v1/users", body='{"user": {"username": "alice"}}')
+    event["headers"] = {"Content-Type": "text/plain"}
+    status, answer, _ = call(event)
+    assert (status, answer["code"]) == (400, 3) and "JSON" in answer["message"]
+    assert users_in_table(aws) == 0
+
+
 def test_duplicate_username_is_409() -> None:
     sign_up("alice")
     status, body = sign_up("alice")
