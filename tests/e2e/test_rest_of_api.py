@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator
 from typing import Any
@@ -179,6 +180,18 @@ def test_repeated_failed_sign_ins_are_throttled(api: Api) -> None:
     throttled = api.sign_in(username)
     assert throttled.status_code == 429 and int(throttled.headers["Retry-After"]) > 0
     assert throttled.json()["code"] == 8
+
+
+def test_the_json_media_type_is_read_in_any_case_and_another_is_a_400_even_without_a_body(api: Api) -> None:
+    username = f"mediatype{secrets.token_hex(4)}"
+    body = json.dumps({"user": {"username": username, "password": PASSWORD}})
+    media_type = {"Content-Type": "Application/JSON; charset=UTF-8"}
+    created = api.call("POST", "/users", data=body, headers=media_type)
+    assert (created.status_code, created.json()["name"]) == (200, f"users/{username}")
+    for data in (body, None):
+        refused = api.call("POST", "/users", data=data, headers={"Content-Type": "text/plain"})
+        assert (refused.status_code, refused.json()["code"]) == (400, 3), refused.text
+    assert api.call("GET", f"/users/{username}").status_code == 200
 
 
 @pytest.mark.parametrize(
