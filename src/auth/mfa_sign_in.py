@@ -34,6 +34,7 @@ are written in one transaction, so one assertion signs in once.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 from collections.abc import Mapping
@@ -197,8 +198,9 @@ class MfaSignIn:
         else:
             assert proof.recovery_code is not None
             code_hash = recovery_codes.hash_code(proof.recovery_code)
-            # A set lookup of the hash: nothing secret is compared in Python.
-            if code_hash not in record.recovery_hashes:
+            # Each stored hash compared in constant time, all of them (at most ten): a set
+            # lookup would end in `==` on the one whose Python hash matches.
+            if not any([hmac.compare_digest(code_hash, stored) for stored in record.recovery_hashes]):
                 self._wrong(user, challenge, source_ip, CredentialKind.RECOVERY_CODES, AuditEvent.REFUSED)
             refused = self._store.spend_recovery_code(record, code_hash, challenge, now, MAX_WRONG_CODES)
             kind = CredentialKind.RECOVERY_CODES
@@ -233,7 +235,7 @@ class MfaSignIn:
         if (
             ceremony is None
             or ceremony.user_id != user.id
-            or ceremony.mfa_challenge_hash != challenge.challenge_hash
+            or not hmac.compare_digest(ceremony.mfa_challenge_hash, challenge.challenge_hash)
         ):
             raise InvalidArgument(INVALID_CEREMONY)
         passkey = self._passkeys.passkey_for(presented)

@@ -329,6 +329,8 @@ def get_pair(
     found = response.get("Responses", {})
 
     def pick(table_key: TableKey) -> Item | None:
+        # `==` on a key that may be a secret's hash is no oracle: DynamoDB returned only
+        # items whose keys are the ones asked for, so each is compared with a value we sent.
         table, key = table_key
         return next(
             (item for item in found.get(table, []) if all(item.get(k) == v for k, v in key.items())), None
