@@ -153,6 +153,14 @@ class SsoSignIn:
             if outcome is Created.LINK_TAKEN:
                 return None
             if outcome is Created.DONE:
+                # An account is born here as at a sign-up (auth.accounts), its link with it.
+                self._audit.record(
+                    AuditEvent.CREATED,
+                    CredentialKind.ACCOUNT,
+                    user.id,
+                    "",
+                    reason=f"first sign-in with {provider.name}, as {user.role.value}",
+                )
                 self._audit.record(
                     AuditEvent.CREATED,
                     CredentialKind.LINKED_IDENTITY,

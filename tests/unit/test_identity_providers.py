@@ -434,6 +434,36 @@ def test_first_oidc_sign_in_creates_the_user_then_signs_them_in(
     assert stored is not None and stored.password_hash == ""
 
 
+def test_an_account_a_first_sign_in_creates_is_audited_as_a_sign_up_is_then_its_link(
+    api: ApiServices, people: People, oidc_provider: OidcProvider, audit: RecordingAudit
+) -> None:
+    provider_id = oidc(api, people, oidc_provider)
+    sub = account(oidc_provider)
+    before = len(audit.events)
+    first = sso_sign_in(api, sso(provider_id, oidc_provider.code(sub)))
+    assert first.status == 200, first.body
+    user = api.users.get_by_username(sub)
+    assert user is not None
+    (link,) = api.idp_store.links_of_user(user.id)
+    accounts_and_links = (CredentialKind.ACCOUNT, CredentialKind.LINKED_IDENTITY)
+    made = [e for e in audit.events[before:] if e[0] is AuditEvent.CREATED and e[1] in accounts_and_links]
+    provider = f"identity-providers/{provider_id}"
+    assert made == [
+        (AuditEvent.CREATED, CredentialKind.ACCOUNT, user.id, "", f"first sign-in with {provider}, as USER"),
+        (
+            AuditEvent.CREATED,
+            CredentialKind.LINKED_IDENTITY,
+            user.id,
+            link.link_id,
+            f"first sign-in with {provider}, user created",
+        ),
+    ]
+    before = len(audit.events)
+    assert sso_sign_in(api, sso(provider_id, oidc_provider.code(sub))).status == 200
+    again = [e for e in audit.events[before:] if e[0] is AuditEvent.CREATED and e[1] in accounts_and_links]
+    assert again == [], "a second sign-in creates no account and no link"
+
+
 @pytest.mark.parametrize("client", [POST_CLIENT, BASIC_CLIENT])
 def test_oauth2_provider_signs_in_through_token_and_userinfo(
     api: ApiServices, people: People, oidc_provider: OidcProvider, client: str
