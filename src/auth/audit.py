@@ -8,9 +8,10 @@ as structured log lines. Each credential kind's events come from its one service
 auth.user_admin, an account's sign-up and a refused password from auth.accounts; second
 factors from auth.factors, auth.passkeys and auth.mfa_sign_in; identity providers and
 links from auth.identity_providers, auth.federated_identity, auth.linked_identities and
-auth.sso_sign_in; a deleted user's factors and links from auth.revocation), never from a
-store. An event names the credential by its id, never by its secret (nor, for a code, by
-its hash). `by_whom` words who made a change, the same way for every kind.
+auth.sso_sign_in; a deleted user's factors and links from auth.revocation; the signing
+key's rotation from auth.key_rotation), never from a store. An event names the credential
+by its id, never by its secret (nor, for a code, by its hash). `by_whom` words who made a
+change, the same way for every kind.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ class CredentialKind(StrEnum):
     # refused sign-in with one).
     IDENTITY_PROVIDER = "identity_provider"
     LINKED_IDENTITY = "linked_identity"
+    # The key that signs every JWT (auth.key_rotation), the service's own: its events name
+    # no user (0) and the key by its kid.
+    SIGNING_KEY = "signing_key"
 
 
 class AuditSink(Protocol):

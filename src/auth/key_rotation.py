@@ -13,6 +13,9 @@ fails. Every step is therefore idempotent: a retry finds its work done and does 
   which keeps every container able to verify its tokens only if the rotation finishes
   soon after: a pending key older than FINISH_WITHIN_SECONDS is refused, and the next
   rotation makes a fresh one.
+
+The key is the service's credential, no user's: its audit events (user 0, the key named
+by its kid) are the pending key created, and made current.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from auth.audit import AuditEvent, AuditSink, CredentialKind
 from auth.clock import Clock
 from auth.errors import Internal
 from auth.keys import (
@@ -39,6 +43,8 @@ from auth.keys import (
 from auth.tokens import SigningKey, mint_refresh_token, parse_refresh_token
 
 PENDING_STAGE = "AWSPENDING"
+# The user id of the audit events of a key that is no user's.
+NO_USER = 0
 # testSecret mints a throwaway token for this made-up subject; it is never stored or sent.
 _PROBE_USER_ID = 1
 _PROBE_TOKEN_ID = "key-rotation-probe"
@@ -61,9 +67,10 @@ def _stages(metadata: Mapping[str, Any], version_id: str) -> list[str]:
 
 
 class KeyRotation:
-    def __init__(self, client: Any, clock: Clock) -> None:
+    def __init__(self, client: Any, clock: Clock, audit: AuditSink) -> None:
         self._client = client
         self._clock = clock
+        self._audit = audit
 
     def run(self, step: str, secret_id: str, token: str) -> bool:
         """Run one step for the version `token`, after checking it is the pending one.
@@ -111,6 +118,7 @@ class KeyRotation:
             SecretString=new_secret_string(kid, self._clock.now()),
             VersionStages=[PENDING_STAGE],
         )
+        self._audit.record(AuditEvent.CREATED, CredentialKind.SIGNING_KEY, NO_USER, kid, reason="pending")
 
     def set_secret(self, secret_id: str, token: str) -> None:
         return None
@@ -159,10 +167,15 @@ class KeyRotation:
         )
         if current_version == token:
             return False
+        replaced = self._current(secret_id)
         arguments = {"SecretId": secret_id, "VersionStage": CURRENT_STAGE, "MoveToVersionId": token}
         if current_version is not None:
             arguments["RemoveFromVersionId"] = current_version
         self._client.update_secret_version_stage(**arguments)
+        reason = "made current" + (f", {replaced.kid} kept as the previous" if replaced is not None else "")
+        self._audit.record(
+            AuditEvent.CHANGED, CredentialKind.SIGNING_KEY, NO_USER, pending.key.kid, reason=reason
+        )
         return True
 
     def _current(self, secret_id: str) -> SigningKey | None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from auth.clock import SystemClock
 from auth.key_rotation import KeyRotation
+from handlers.audit_log import LoggerAudit
 from handlers.lazy import Lazy
 from handlers.observability import Metric, count, logger, metrics
 
@@ -17,7 +18,7 @@ from handlers.observability import Metric, count, logger, metrics
 def _build() -> KeyRotation:
     from auth import aws
 
-    return KeyRotation(aws.secretsmanager_client(), SystemClock())
+    return KeyRotation(aws.secretsmanager_client(), SystemClock(), LoggerAudit(logger))
 
 
 rotation: Lazy[KeyRotation] = Lazy(_build)

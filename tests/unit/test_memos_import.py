@@ -689,7 +689,7 @@ def test_a_key_rotated_out_since_the_import_is_not_brought_back(
     # no longer among the versions that verify, but it was imported; putting it back would
     # make it sign again and drop the key that signed the refresh tokens of the last interval.
     _import(memos)
-    rotation = KeyRotation(aws["secretsmanager"], clock)
+    rotation = KeyRotation(aws["secretsmanager"], clock, RecordingAudit())
     for _ in range(2):
         token = begin_rotation()
         for step in ROTATION_STEPS:

@@ -10,6 +10,7 @@ import pytest
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.secretsmanager.models import secretsmanager_backends
 
+from auth.audit import AuditEvent, CredentialKind
 from auth.errors import Unauthenticated
 from auth.key_rotation import PENDING_STAGE, KeyRotation, RotationError, Step
 from auth.keys import (
@@ -26,6 +27,7 @@ from auth.tokens import IssuedToken, mint_access_token, parse_access_token, read
 from handlers import rotation as rotation_handler
 from handlers.observability import Metric
 from tests.conftest import REGION
+from tests.support.audit import RecordingAudit
 from tests.support.clock import FakeClock
 from tests.support.events import FakeLambdaContext
 from tests.support.metrics import counted
@@ -76,9 +78,9 @@ def stored(aws: dict[str, Any], **version: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def keyed(aws: dict[str, Any], clock: FakeClock) -> KeyRotation:
+def keyed(aws: dict[str, Any], clock: FakeClock, audit: RecordingAudit) -> KeyRotation:
     ring(aws, clock).signing_key()  # first run stores v1, as a deployed stack starts
-    return KeyRotation(aws["secretsmanager"], clock)
+    return KeyRotation(aws["secretsmanager"], clock, audit)
 
 
 def test_tokens_from_before_during_and_after_a_rotation_all_verify(
@@ -181,6 +183,34 @@ def test_every_step_retried_is_a_no_op(aws: dict[str, Any], keyed: KeyRotation) 
         keyed.run(step, SECRET, token)
     assert aws["secretsmanager"].describe_secret(SecretId=SECRET)["VersionIdsToStages"] == versions
     assert stored(aws, VersionStage=CURRENT_STAGE) == pending
+
+
+def test_a_rotation_is_audited_once_each_for_the_key_it_made_and_the_key_it_made_current(
+    keyed: KeyRotation, audit: RecordingAudit
+) -> None:
+    for _ in range(2):
+        token = begin_rotation()
+        for step in (*STEPS, *STEPS):  # every step retried: audited once all the same
+            keyed.run(step, SECRET, token)
+    key = CredentialKind.SIGNING_KEY
+    assert audit.events == [
+        (AuditEvent.CREATED, key, 0, "v2", "pending"),
+        (AuditEvent.CHANGED, key, 0, "v2", "made current, v1 kept as the previous"),
+        (AuditEvent.CREATED, key, 0, "v3", "pending"),
+        (AuditEvent.CHANGED, key, 0, "v3", "made current, v2 kept as the previous"),
+    ]
+
+
+def test_a_refused_step_audits_nothing(
+    aws: dict[str, Any], clock: FakeClock, keyed: KeyRotation, audit: RecordingAudit
+) -> None:
+    token = begin_rotation()
+    for step in (Step.CREATE, Step.SET, Step.TEST):
+        keyed.run(step, SECRET, token)
+    clock.advance(FINISH_WITHIN_SECONDS + 1)
+    with pytest.raises(RotationError):
+        keyed.run(Step.FINISH, SECRET, token)
+    assert [event for event, *_ in audit.events] == [AuditEvent.CREATED]
 
 
 def test_a_second_rotation_retires_the_first_key(

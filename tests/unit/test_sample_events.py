@@ -19,6 +19,7 @@ from handlers import account_pages, authorizer
 from handlers import api as api_function
 from handlers import rotation as rotation_handler
 from handlers.api_context import services
+from tests.support.audit import RecordingAudit
 from tests.support.clock import FakeClock
 from tests.support.events import FakeLambdaContext
 from tests.unit.test_rotation import SECRET, begin_rotation
@@ -57,7 +58,7 @@ def rotating(aws: dict[str, Any], clock: FakeClock) -> Iterator[None]:
     samples' version Secrets Manager has begun."""
     KeyRing(SecretsManagerKeySource(aws["secretsmanager"], SECRET), clock).signing_key()
     begin_rotation(SECRET, ROTATION_TOKEN)
-    rotation_handler.rotation.replace(KeyRotation(aws["secretsmanager"], clock))
+    rotation_handler.rotation.replace(KeyRotation(aws["secretsmanager"], clock, RecordingAudit()))
     yield
     rotation_handler.rotation.replace()
 
