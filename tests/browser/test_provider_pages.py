@@ -140,6 +140,7 @@ def test_a_callback_that_is_not_the_flows_shows_why_and_the_way_back(
     page.goto(site.page("callback?" + query.format(state=quote_plus(state), spoof=quote_plus(SPOOF))))
     expect(page.get_by_role("alert")).to_contain_text(message)
     expect(page.get_by_role("alert")).not_to_contain_text("call +1 555")
+    expect(page).to_have_url(re.compile(r"/account/callback$"))
     back = page.get_by_role("link", name="Back to sign in")
     expect(back).to_be_visible()
     assert site.call("GET", "/auth/sessions/current", cookies=cookie_header(context)).status_code == 401
@@ -152,6 +153,8 @@ def test_a_callback_no_flow_started_and_a_cancel_at_the_provider(
 ) -> None:
     page.goto(site.page("callback?code=a-code&state=a-state"))
     expect(page.get_by_role("alert")).to_contain_text("not started from this browser tab")
+    # A code that answers no flow of this tab leaves the address bar too.
+    expect(page).to_have_url(re.compile(r"/account/callback$"))
     expect(page.get_by_role("link", name="Back to sign in")).to_be_visible()
     # Anyone's link, in a tab that started no sign-in: their words are not shown.
     spoofed = {"error": "access_denied", "error_description": SPOOF, "state": "a-state"}

@@ -7,10 +7,13 @@ import { signInWith } from "./sign-in-steps.js";
 const out = $("#error");
 const status = $("#status");
 
+// The code is single-use: keep it out of the address bar and the history, whether or not
+// it answers this tab's flow (read first, then gone).
+const answer = window.location.search;
+window.history.replaceState(null, "", window.location.pathname);
+
 try {
-  const flow = finishFlow(window.location.search);
-  // The code is single-use: keep it out of the address bar and the history.
-  window.history.replaceState(null, "", window.location.pathname);
+  const flow = finishFlow(answer);
   if (flow.purpose === "link") {
     const me = (await api("GET", "auth/sessions/current")).user;
     await api("POST", `users/${enc(me.username)}/linkedIdentities`, flow.ssoCredentials);
