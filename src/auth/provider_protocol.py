@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import base64
 import hmac
-import json
 import math
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from auth import untrusted_json
 from auth.clock import Clock
 from auth.errors import InvalidArgument
 from auth.idp_models import AuthStyle, IdentityProvider, ProviderType
@@ -124,11 +124,13 @@ def discovery_url(issuer: str) -> str:
 
 
 def _json(body: bytes) -> Any:
-    """The JSON value of a provider's answer; None when it is not JSON, or nested deeper than
+    """The JSON value of a provider's answer; None when it is not JSON, or nests deeper than
     the parser recurses (a hostile provider's answer, never a crash)."""
     try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
+        # A string cut within a surrogate pair (JavaScript's JSON.stringify writes one) is
+        # no reason to refuse the whole answer: each claim kept is checked to be text.
+        return untrusted_json.parsed(body, lone_surrogates=True)
+    except ValueError:
         return None
 
 

@@ -19,13 +19,12 @@ from handlers import init_pause
 
 # isort: split
 import base64
-import json
 import os
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging import correlation_paths
 
-from auth import routes
+from auth import routes, untrusted_json
 from auth.cross_origin import cross_origin_allowed
 from auth.errors import (
     AuthError,
@@ -242,8 +241,8 @@ def _parsed(body: str, is_base64: bool) -> Any:
     """The body's JSON value; None when it is not UTF-8 JSON."""
     try:
         text = base64.b64decode(body, validate=True).decode("utf-8") if is_base64 else body
-        return json.loads(text)
-    except (ValueError, RecursionError):  # also binascii.Error and UnicodeDecodeError
+        return untrusted_json.parsed(text)
+    except ValueError:  # also binascii.Error and UnicodeDecodeError
         return None
 
 

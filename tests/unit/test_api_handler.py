@@ -183,6 +183,14 @@ def test_a_body_that_is_not_utf8_is_a_400(aws: dict[str, Any]) -> None:
     assert users_in_table(aws) == 0
 
 
+def test_a_body_whose_json_is_no_unicode_text_is_a_400_before_any_route(aws: dict[str, Any]) -> None:
+    # `\ud800` is valid JSON; the string it decodes to is no text any store takes.
+    body = json.dumps({"user": {"username": "alice", "password": PASSWORD, "displayName": "A\ud800"}})
+    status, answer, _ = call(http_event("POST", "/api/v1/users", body=body))
+    assert (status, answer["message"]) == (400, "request body must be a JSON object in UTF-8")
+    assert users_in_table(aws) == 0
+
+
 def test_one_megabyte_body_is_refused(aws: dict[str, Any]) -> None:
     status, body, _ = call(http_event("POST", "/api/v1/users", body="x" * 1_000_000))
     assert (status, body["code"]) == (400, 3)

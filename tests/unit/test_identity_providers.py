@@ -1075,6 +1075,7 @@ def test_garbage_from_the_userinfo_endpoint_is_a_400(
     assert made.status == 200, made.body
     answer = sso_sign_in(api, sso("garbage", "code"))
     assert answer.status == 400, answer.body
+    assert answer.body["message"].startswith("the identity provider"), answer.body
 
 
 def test_a_provider_that_is_down_or_slow_is_a_503_in_time(
