@@ -48,6 +48,7 @@ from tests.unit.test_rotation import begin_rotation
 from tools.memos_import import mapping, memos_sqlite, writer
 from tools.memos_import.__main__ import main as import_main
 from tools.memos_import.mapping import ImportedUser, Plan
+from tools.memos_import.rows import IdpRow, MemosDatabase, UserIdentityRow, UserRow, UserSettingRow
 from tools.memos_import.target import LOGICAL_IDS, OUTPUT_KEYS, Target
 from tools.memos_import.writer import IMPORTED_UID_PREFIX, Importer, Report
 
@@ -223,6 +224,89 @@ def test_a_token_whose_expiry_is_not_a_timestamp_is_not_taken_as_never_expiring(
     # Absent or null is Memos' "never" (protojson leaves an unset Timestamp out).
     ((token,),) = [imported.pats for imported in plan.users]
     assert (token.token_id, token.expires_at) == ("t-2", None)
+
+
+HASH = go_bcrypt(PASSWORD)
+
+
+def _row(user_id: int, username: str) -> UserRow:
+    return UserRow(user_id, 0, 0, "NORMAL", username, "USER", "", "", HASH)
+
+
+def _reasons(database: MemosDatabase) -> dict[str, str]:
+    return {r.row: r.reason for r in mapping.plan(database, int(time.time())).rejections}
+
+
+def test_a_timestamp_past_the_calendars_ends_is_not_a_timestamp() -> None:
+    # Valid RFC 3339, but the offset carries it past year 9999 (or before year 1).
+    tokens = [
+        {"tokenId": "late", "tokenHash": "ab" * 32, "expiresAt": "9999-12-31T23:59:59-23:59"},
+        {"tokenId": "early", "tokenHash": "cd" * 32, "createdAt": "0001-01-01T00:00:00+01:00"},
+    ]
+    setting = UserSettingRow(1, "PERSONAL_ACCESS_TOKENS", json.dumps({"tokens": tokens}))
+    database = MemosDatabase(users=[_row(1, "ann")], user_settings=[setting])
+    plan = mapping.plan(database, int(time.time()))
+    assert [(r.row, r.reason) for r in plan.rejections] == [
+        ("personal access token late of user 1", "expiresAt is not a timestamp")
+    ]
+    # An unreadable creation time is the user's, as an absent one is.
+    ((early,),) = [imported.pats for imported in plan.users]
+    assert (early.token_id, early.created_at) == ("early", 0)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[" * 100_000 + "]" * 100_000, '{"tokens": [{"tokenId": "\\ud800", "tokenHash": "' + "ab" * 32 + '"}]}'],
+    ids=["nested too deep", "lone surrogate"],
+)
+def test_json_too_deep_or_not_unicode_is_not_memos_json(text: str) -> None:
+    config = json.dumps({"oauth2Config": oauth2_config(client_secret="x")}).replace('"x"', '"\\udfff"')
+    database = MemosDatabase(
+        users=[_row(1, "ann")],
+        user_settings=[UserSettingRow(1, "PERSONAL_ACCESS_TOKENS", text)],
+        system_settings={"BASIC": text},
+        idps=[
+            IdpRow(1, "corp", "Corp", "OAUTH2", "", text),
+            IdpRow(2, "other", "Other", "OAUTH2", "", config),
+        ],
+    )
+    assert _reasons(database) == {
+        "user_setting PERSONAL_ACCESS_TOKENS of user 1": "value is not Memos' JSON",
+        "system_setting BASIC": "value is not Memos' JSON",
+        "idp 1 (corp)": "config is not Memos' JSON (an object with oauth2Config)",
+        "idp 2 (other)": "config is not Memos' JSON (an object with oauth2Config)",
+    }
+
+
+def test_rows_a_table_without_memos_keys_holds_twice_are_taken_once() -> None:
+    # Memos' user.id is its primary key and user_identity is UNIQUE(provider, extern_uid);
+    # a database whose tables lost those constraints is read the same way, first row first.
+    config = json.dumps({"oauth2Config": oauth2_config()})
+    database = MemosDatabase(
+        users=[_row(2, "ann"), _row(2, "bob"), _row(3, "cid")],
+        idps=[IdpRow(1, "corp", "Corp", "OAUTH2", "", config)],
+        user_identities=[UserIdentityRow(2, "corp", "sub-1"), UserIdentityRow(3, "corp", "sub-1")],
+    )
+    plan = mapping.plan(database, int(time.time()))
+    assert sorted(imported.user.username for imported in plan.users) == ["ann", "cid"]
+    assert [(link.extern_uid, link.user_id) for link in plan.links] == [("sub-1", 2)]
+    assert {r.row: r.reason for r in plan.rejections} == {
+        "user 2": "id taken by another user row",
+        "user_identity corp/sub-1 of user 3": "identity linked by another user_identity row",
+    }
+
+
+def test_the_report_escapes_what_a_terminal_would_act_on(tmp_path: Path, cli: Cli) -> None:
+    db = MemosDb(tmp_path / "escapes.db")
+    db.user(1, "ann")
+    evil = {"tokenId": "t\x1b]0;owned\x07", "tokenHash": "zz"}
+    db.user_setting(1, "PERSONAL_ACCESS_TOKENS", json.dumps({"tokens": [evil]}))
+    printed = cli(db.close())
+    assert "\x1b" not in printed.out and "\x07" not in printed.out
+    assert (
+        "not imported: personal access token t\\x1b]0;owned\\x07 of user 1: tokenHash is not SHA-256 hex"
+        in printed.out
+    )
 
 
 def test_tokens_and_sessions_of_memos_before_v0_26_are_counted_as_left_out(tmp_path: Path, cli: Cli) -> None:

@@ -64,6 +64,12 @@ def _target_layers(arguments: argparse.Namespace) -> list[dict[str, Any]]:
     return layers
 
 
+def _printable(text: str) -> str:
+    """`text` with what a terminal would act on, or cannot print, escaped: a row's name holds
+    the database's words (a token id), which may carry escape sequences or lone surrogates."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
 def _print_report(report: Report, seconds: float) -> None:
     for (kind, outcome), count in sorted(report.counts.items()):
         if count:
@@ -71,7 +77,7 @@ def _print_report(report: Report, seconds: float) -> None:
     for note in report.notes:
         print(f"note: {note}")
     for rejection in report.rejections:
-        print(f"not imported: {rejection.row}: {rejection.reason}")
+        print(f"not imported: {_printable(rejection.row)}: {_printable(rejection.reason)}")
     print(f"{len(report.rejections)} rows not imported; took {seconds:.1f} s")
 
 

@@ -6,13 +6,13 @@ anything is written. A row that cannot be taken becomes a Rejection naming it an
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from auth import untrusted_json
 from auth.accounts import validate_profile
 from auth.errors import InvalidArgument
 from auth.identity_providers import MAX_PROVIDERS, ProviderInput, provider_id_of, validate
@@ -141,6 +141,10 @@ def plan(database: MemosDatabase, now: int, allow_http: bool = False) -> Plan:
                 Rejection(f"user {row.id}", f"username clashes with user {taken[key]}'s (case-insensitive)")
             )
             continue
+        if user.id in by_id:
+            # Only a table without Memos' primary key holds two rows of one id.
+            result.rejections.append(Rejection(f"user {row.id}", "id taken by another user row"))
+            continue
         taken[key] = user.id
         by_id[user.id] = ImportedUser(user)
     # A token's hash and a refresh token's id key their items: the first row to claim one
@@ -163,10 +167,17 @@ def plan(database: MemosDatabase, now: int, allow_http: bool = False) -> Plan:
         if provider is not None:
             result.providers.append(provider)
     providers = {provider.provider_id for provider in result.providers}
+    linked: set[tuple[str, str]] = set()
     for identity in database.user_identities:
         link = _link(identity, by_id, providers, result.rejections)
-        if link is not None:
-            result.links.append(link)
+        if link is None:
+            continue
+        # One identity, one user (Memos' UNIQUE(provider, extern_uid)): the first row has it.
+        if (link.provider_id, link.extern_uid) in linked:
+            result.rejections.append(Rejection(link.row, "identity linked by another user_identity row"))
+            continue
+        linked.add((link.provider_id, link.extern_uid))
+        result.links.append(link)
     result.users = list(by_id.values())
     return result
 
@@ -234,7 +245,7 @@ def _provider(row: IdpRow, allow_http: bool, result: Plan) -> ImportedProvider |
 
 def _oauth2_config(text: str) -> dict[str, Any] | None:
     try:
-        value = json.loads(text)
+        value = untrusted_json.parsed(text)
     except ValueError:
         return None
     config = value.get("oauth2Config", value.get("oauth2_config")) if isinstance(value, dict) else None
@@ -317,7 +328,7 @@ def _entries(setting: UserSettingRow, list_name: str, result: Plan) -> Iterator[
     """The entries of a user setting's protojson list, each with its index; a corrupt value is
     one rejection for the whole row."""
     try:
-        value = json.loads(setting.value)
+        value = untrusted_json.parsed(setting.value)
         entries = value.get(list_name, []) if isinstance(value, dict) else None
     except ValueError:
         entries = None
@@ -339,7 +350,7 @@ def _count(setting: UserSettingRow, list_name: str) -> int:
     """How many entries a setting's protojson list has; a value that is not one counts none
     (nothing of it is imported either way)."""
     try:
-        value = json.loads(setting.value)
+        value = untrusted_json.parsed(setting.value)
     except ValueError:
         return 0
     entries = value.get(list_name) if isinstance(value, dict) else None
@@ -451,7 +462,7 @@ def _setting_object(settings: dict[str, str], name: str, result: Plan) -> dict[s
     if name not in settings:
         return None
     try:
-        value = json.loads(settings[name])
+        value = untrusted_json.parsed(settings[name])
     except ValueError:
         value = None
     if not isinstance(value, dict):
@@ -480,6 +491,7 @@ def _time(value: object) -> int | None:
     zone = "+00:00" if match.group(3).upper() == "Z" else match.group(3)
     try:
         moment = datetime.fromisoformat(match.group(1) + zone)
-    except ValueError:
+        # Years 1 and 9999 with an offset that carries them past datetime's range.
+        return int(moment.astimezone(UTC).timestamp())
+    except (ValueError, OverflowError):
         return None
-    return int(moment.astimezone(UTC).timestamp())
