@@ -42,6 +42,7 @@ PAT_RANDOM_PART = "SampleDemoPersonalToken001"
 PAT = PAT_PREFIX + PAT_RANDOM_PART + checksum(PAT_RANDOM_PART)
 PAT_ID = "00000000-0000-4000-8000-00000000b001"
 SESSION_ID = "00000000-0000-4000-8000-00000000c001"
+UNKNOWN_LOGIN_ID = "00000000-0000-4000-8000-00000000e404"
 
 ADMIN = User(
     1, "demo", Role.ADMIN, State.NORMAL, "", "Demo Admin", "demo@example.com", 1_700_000_000, 1_700_000_000
@@ -116,11 +117,13 @@ def _api_sample(
     headers: list[tuple[str, str]] | None = None,
     context: dict[str, str] | None = None,
     notes: str = "",
+    given: dict[str, str] | None = None,
 ) -> Sample:
-    """The API function's event for `route`, at its path with PATH_PARAMETERS filled in, and
-    the status it must answer."""
+    """The API function's event for `route`, at its path with PATH_PARAMETERS (or those
+    `given`) filled in, and the status it must answer."""
     method, template = route.split(" ", 1)
-    parameters = {name: PATH_PARAMETERS[name] for name in _PARAMETER.findall(template)}
+    values = {**PATH_PARAMETERS, **(given or {})}
+    parameters = {name: values[name] for name in _PARAMETER.findall(template)}
     path = template.format_map(parameters)
     event = integration_event(_request(method, path, headers or [], body), route, STAGE, parameters, context)
     return Sample(name, "ApiFunction", event, expect_status=expect_status, notes=notes)
@@ -211,9 +214,68 @@ def samples() -> list[Sample]:
         _api_sample(
             "api-list-sessions", 200, "GET /api/v1/users/{username}/sessions", context=_context(ADMIN)
         ),
+        *_account_samples(),
         *_factor_samples(),
         *_pages_samples(),
         *_rotation_samples(),
+    ]
+
+
+def _account_samples() -> list[Sample]:
+    """SPEC §3's users, settings, PATs and logins, and §8's identity providers: readings,
+    and the refusals a route makes itself (the authorizer already let the caller in)."""
+    admin, member = _context(ADMIN), _context(MEMBER)
+    return [
+        _api_sample("api-get-user", 200, "GET /api/v1/users/{username}", notes="public: no email shown"),
+        _api_sample("api-list-users", 200, "GET /api/v1/users", context=admin),
+        _api_sample(
+            "api-update-user",
+            200,
+            "PATCH /api/v1/users/{username}",
+            {"displayName": "Demo Administrator"},
+            context=admin,
+        ),
+        _api_sample(
+            "api-update-other-user-as-user",
+            403,
+            "PATCH /api/v1/users/{username}",
+            {"displayName": "Not Mine"},
+            context=member,
+        ),
+        _api_sample(
+            "api-delete-own-admin-account",
+            400,
+            "DELETE /api/v1/users/{username}",
+            context=admin,
+            notes="the instance keeps the admin who could undo it",
+        ),
+        _api_sample("api-get-settings", 200, "GET /api/v1/instance/settings", notes="public"),
+        _api_sample(
+            "api-update-settings-as-user",
+            403,
+            "PATCH /api/v1/instance/settings",
+            {"disallowUserRegistration": True},
+            context=member,
+        ),
+        _api_sample("api-list-pats", 200, "GET /api/v1/users/{username}/personalAccessTokens", context=admin),
+        _api_sample(
+            "api-current-session-of-an-access-token",
+            200,
+            "GET /api/v1/auth/sessions/current",
+            context=admin,
+            notes="a caller without a session cookie: its user, no lastAccessedAt",
+        ),
+        _api_sample(
+            "api-revoke-unknown-login",
+            404,
+            "DELETE /api/v1/users/{username}/sessions/{id}",
+            context=admin,
+            given={"id": UNKNOWN_LOGIN_ID},
+        ),
+        _api_sample("api-list-identity-providers", 200, "GET /api/v1/identity-providers", notes="public"),
+        _api_sample(
+            "api-list-linked-identities", 200, "GET /api/v1/users/{username}/linkedIdentities", context=admin
+        ),
     ]
 
 
