@@ -43,10 +43,11 @@ MAX_CREDENTIAL_ID_BYTES = 1023
 
 def _malformed() -> tuple[type[Exception], ...]:
     """What untrusted JSON can make the library raise: its own errors and a few of Python's
-    (LookupError: a COSE key that is a CBOR array, not a map, is indexed like one)."""
+    (LookupError: a COSE key that is a CBOR array, not a map, is indexed like one;
+    RecursionError: a clientDataJSON nested deeper than json.loads recurses)."""
     from webauthn.helpers.exceptions import WebAuthnException
 
-    return (WebAuthnException, ValueError, TypeError, LookupError, AttributeError)
+    return (WebAuthnException, ValueError, TypeError, LookupError, AttributeError, RecursionError)
 
 
 def _algorithms() -> list[Any]:

@@ -4,6 +4,7 @@ py_webauthn verifies for real (tests/support/authenticator.py)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -63,6 +64,8 @@ SIGN_IN, SESSIONS = routes.SIGN_IN, routes.CREATE_SESSION
 ALGORITHMS: list[Algorithm] = ["ES256", "RS256"]
 NOT_ACCEPTED = {"code": 3, "message": "the passkey was not accepted", "details": []}
 INVALID_CEREMONY = "the passkey challenge is invalid or has expired; ask for new options"
+# A clientDataJSON nested deeper than json.loads recurses (2 kB: far under the body limit).
+TOO_DEEP = base64.urlsafe_b64encode(b"[" * 1000 + b"]" * 1000).rstrip(b"=").decode()
 INVALID_CHALLENGE = "the second-factor challenge is invalid or has expired; sign in again"
 # Public keys for COSE keys an authenticator should never send (and one it may: Ed25519).
 P256 = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
@@ -357,8 +360,14 @@ def test_registration_needs_a_recent_sign_in_and_never_a_pat_and_is_ones_own(
         {},
         {"id": "x"},
         {"id": "AA", "rawId": "AA", "type": "public-key", "response": {"clientDataJSON": "!!"}},
+        {
+            "id": "AA",
+            "rawId": "AA",
+            "type": "public-key",
+            "response": {"clientDataJSON": TOO_DEEP, "attestationObject": "AA"},
+        },
     ],
-    ids=["empty", "no-response", "bad-base64"],
+    ids=["empty", "no-response", "bad-base64", "client-data-too-deep"],
 )
 def test_a_malformed_registration_is_a_400(api: ApiServices, people: People, credential: Any) -> None:
     registration_options(api, people)
@@ -638,8 +647,19 @@ def test_an_unknown_passkey_or_a_wrong_user_handle_is_refused(
 
 @pytest.mark.parametrize(
     "credential",
-    [{}, {"id": 1}, {"id": "AA", "rawId": "AA", "type": "public-key", "response": {}}, "x" * 10_000],
-    ids=["empty", "bad-id", "no-fields", "a-string"],
+    [
+        {},
+        {"id": 1},
+        {"id": "AA", "rawId": "AA", "type": "public-key", "response": {}},
+        "x" * 10_000,
+        {
+            "id": "AA",
+            "rawId": "AA",
+            "type": "public-key",
+            "response": {"clientDataJSON": TOO_DEEP, "authenticatorData": "AA", "signature": "AA"},
+        },
+    ],
+    ids=["empty", "bad-id", "no-fields", "a-string", "client-data-too-deep"],
 )
 def test_a_malformed_assertion_is_a_400_that_changes_nothing(
     api: ApiServices, aws: dict[str, Any], people: People, credential: Any
