@@ -206,6 +206,7 @@ def verify_registration(rp: RelyingParty, credential: Mapping[str, Any], challen
 
     try:
         parsed = parse_registration_credential_json(dict(credential))
+        _same_origin_only(parsed.response.client_data_json)
         verified = verify_registration_response(
             credential=parsed,
             expected_challenge=challenge,
@@ -230,6 +231,17 @@ def verify_registration(rp: RelyingParty, credential: Mapping[str, Any], challen
         backed_up=verified.credential_backed_up,
         transports=transports,
     )
+
+
+def _same_origin_only(client_data_json: bytes) -> None:
+    """Refuse a ceremony run in a frame of another origin (WebAuthn Level 3 §7.1 and §7.2,
+    `crossOrigin`: a relying party verifies it expects one). The account pages may not be
+    framed at all (`frame-ancestors 'none'`), so no genuine ceremony ever is; py_webauthn
+    does not check it."""
+    from webauthn.helpers import parse_client_data_json
+
+    if parse_client_data_json(client_data_json).cross_origin:
+        raise PasskeyRefused("the ceremony ran in a cross-origin frame (crossOrigin: true)")
 
 
 def _check_usable_key(cose_key: bytes) -> None:
@@ -264,6 +276,9 @@ def verify_assertion(
     malformed = _malformed()
 
     def verify(current_count: int) -> Asserted:
+        from webauthn.helpers import parse_authentication_credential_json
+
+        _same_origin_only(parse_authentication_credential_json(dict(credential)).response.client_data_json)
         verified = verify_authentication_response(
             credential=dict(credential),
             expected_challenge=challenge,

@@ -112,10 +112,17 @@ def _new_key(algorithm: Algorithm) -> ec.EllipticCurvePrivateKey | rsa.RSAPrivat
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def _client_data(kind: str, challenge: str, origin: str) -> bytes:
-    return json.dumps(
-        {"type": kind, "challenge": challenge, "origin": origin, "crossOrigin": False}, separators=(",", ":")
-    ).encode()
+def _client_data(kind: str, challenge: str, origin: str, cross_origin: bool) -> bytes:
+    collected: dict[str, Any] = {
+        "type": kind,
+        "challenge": challenge,
+        "origin": origin,
+        "crossOrigin": cross_origin,
+    }
+    if cross_origin:
+        # WebAuthn Level 3: a frame's ceremony names the top-level origin it is inside.
+        collected["topOrigin"] = "https://framing.example"
+    return json.dumps(collected, separators=(",", ":")).encode()
 
 
 def _public_key_credential(
@@ -157,6 +164,7 @@ class SoftAuthenticator:
         kind: str = "webauthn.create",
         credential_id: bytes | None = None,
         cose_key: bytes | None = None,
+        cross_origin: bool = False,
     ) -> dict[str, Any]:
         """navigator.credentials.create(): a new credential for the options' user and RP,
         as a RegistrationResponseJSON (attestation `none`); `cose_key` replaces the public
@@ -179,7 +187,9 @@ class SoftAuthenticator:
         )
         auth_data = hashlib.sha256(rp.encode()).digest() + bytes([flags]) + struct.pack(">I", 0) + attested
         attestation = cbor({"fmt": "none", "attStmt": {}, "authData": auth_data})
-        client_data = _client_data(kind, challenge or options["challenge"], origin or self.origin)
+        client_data = _client_data(
+            kind, challenge or options["challenge"], origin or self.origin, cross_origin
+        )
         return _public_key_credential(
             credential,
             client_data,
@@ -199,6 +209,7 @@ class SoftAuthenticator:
         bad_signature: bool = False,
         user_handle: bytes | None = None,
         kind: str = "webauthn.get",
+        cross_origin: bool = False,
     ) -> dict[str, Any]:
         """navigator.credentials.get(): an AuthenticationResponseJSON from `credential`, or
         from the newest of this RP's credentials the options allow."""
@@ -217,7 +228,7 @@ class SoftAuthenticator:
         rp = rp_id or options["rpId"]
         flags = (UP if up else 0) | (UV if uv else 0)
         auth_data = hashlib.sha256(rp.encode()).digest() + bytes([flags]) + struct.pack(">I", sign_count)
-        client_data = _client_data(kind, options["challenge"], origin or self.origin)
+        client_data = _client_data(kind, options["challenge"], origin or self.origin, cross_origin)
         signature = credential.sign(auth_data + hashlib.sha256(client_data).digest())
         if bad_signature:
             signature = signature[:-1] + bytes([signature[-1] ^ 0x01])

@@ -216,6 +216,7 @@ def test_the_same_credential_cannot_be_registered_twice(
     ("change", "reason"),
     [
         ({"origin": "https://evil.example"}, "origin"),
+        ({"cross_origin": True}, "cross-origin frame"),
         ({"rp_id": "evil.example"}, "RP ID"),
         ({"uv": False}, "verification"),
         ({"up": False}, "presence"),
@@ -236,6 +237,7 @@ def test_the_same_credential_cannot_be_registered_twice(
     ],
     ids=[
         "origin",
+        "cross-origin",
         "rp-id",
         "no-uv",
         "no-up",
@@ -527,13 +529,14 @@ def test_deleting_the_user_deletes_their_passkeys(
     ("change", "reason"),
     [
         ({"origin": "http://localhost:3001"}, "origin"),
+        ({"cross_origin": True}, "cross-origin frame"),
         ({"rp_id": "example.com"}, "RP ID"),
         ({"uv": False}, "verif"),
         ({"up": False}, "present"),
         ({"bad_signature": True}, "signature"),
         ({"kind": "webauthn.create"}, "type"),
     ],
-    ids=["origin", "rp-id", "no-uv", "no-up", "signature", "wrong-type"],
+    ids=["origin", "cross-origin", "rp-id", "no-uv", "no-up", "signature", "wrong-type"],
 )
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_an_assertion_that_does_not_verify_is_a_failed_sign_in(
