@@ -36,6 +36,10 @@ ALGORITHMS = (ES256, EDDSA, RS256)
 # The FIDO Alliance's authenticator requirements and NIST SP 800-131A/800-57 put RSA at 2048
 # bits at least: a shorter modulus can be factored, and its passkey forged.
 MIN_RSA_BITS = 2048
+# And at most: an authenticator's RSA key is 2048 bits (4096 at the most), and verifying
+# with a far longer modulus, or an exponent past 32 bits, costs each sign-in CPU for nothing.
+MAX_RSA_BITS = 8192
+MAX_RSA_EXPONENT = 2**32 - 1
 # WebAuthn Level 3 §7.1 ("Registering a New Credential"): a longer credential id fails the
 # ceremony (py_webauthn does not check it).
 MAX_CREDENTIAL_ID_BYTES = 1023
@@ -248,7 +252,8 @@ def _check_usable_key(cose_key: bytes) -> None:
     """Refuse (PasskeyRefused) a COSE key that no assertion could verify with: one
     `cryptography` will not load (a point off its curve, an RSA exponent below 3), one
     whose type is not what its `alg` signs with (an EC2 key stating RS256, a P-384 key
-    stating ES256), or an RSA key too short to trust. The assertion loads it the same way."""
+    stating ES256), or an RSA key too short to trust or too long to be worth verifying. The
+    assertion loads it the same way."""
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
     from webauthn.helpers import decode_credential_public_key, decoded_public_key_to_cryptography
 
@@ -262,6 +267,10 @@ def _check_usable_key(cose_key: bytes) -> None:
     if alg == RS256 and isinstance(key, rsa.RSAPublicKey):
         if key.key_size < MIN_RSA_BITS:
             raise PasskeyRefused(f"an RSA key of {key.key_size} bits is shorter than {MIN_RSA_BITS}")
+        if key.key_size > MAX_RSA_BITS:
+            raise PasskeyRefused(f"an RSA key of {key.key_size} bits is longer than {MAX_RSA_BITS}")
+        if key.public_numbers().e > MAX_RSA_EXPONENT:
+            raise PasskeyRefused("an RSA exponent longer than 32 bits")
         return
     kind = key.curve.name if isinstance(key, ec.EllipticCurvePublicKey) else type(key).__name__
     raise PasskeyRefused(f"COSE algorithm {alg} does not sign with a {kind.removesuffix('PublicKey')} key")
