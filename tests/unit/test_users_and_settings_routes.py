@@ -95,6 +95,29 @@ def test_get_user_shows_email_to_self_and_admin(api: ApiServices) -> None:
     assert body["email"] == "alice@example.com"
 
 
+@pytest.mark.parametrize(
+    ("headers", "cookies"),
+    [
+        ({"authorization": "Bearer junk"}, None),
+        (None, [f"user_session=2-{'0' * 8}-0000-4000-8000-{'0' * 12}"]),
+    ],
+    ids=["bad-token", "dead-session"],
+)
+def test_a_public_route_called_with_a_credential_that_does_not_verify_is_a_401(
+    headers: dict[str, str] | None, cookies: list[str] | None
+) -> None:
+    """Not served as anonymous: the client learns at once that its credential is dead."""
+    assert call("GET", "/api/v1/users/alice", USER)[0] == 200
+    status, body = call("GET", "/api/v1/users/alice", USER, headers=headers, cookies=cookies)
+    assert (status, body["code"]) == (401, Code.UNAUTHENTICATED)
+    sign_up = {"user": {"username": "carol", "password": "a long password"}}
+    assert (
+        call("POST", "/api/v1/users", "/api/v1/users", body=sign_up, headers=headers, cookies=cookies)[0]
+        == 401
+    )
+    assert call("GET", "/api/v1/users/carol", USER)[0] == 404
+
+
 @pytest.mark.parametrize(("path", "status"), [("/api/v1/users/nobody", 404), ("/api/v1/users/-bad-", 400)])
 def test_get_user_unknown_or_malformed(path: str, status: int) -> None:
     assert call("GET", path, USER)[0] == status
