@@ -11,6 +11,14 @@ src/requirements.txt) with:
   sign-in makes (discovery, token, keys, userinfo), so a slow provider is a 503 (code 14)
   within `OUTBOUND_BUDGET_SECONDS`, well inside the API function's timeout together with
   the DynamoDB budget of auth.aws (tests/devstack/test_call_budgets.py holds them to it).
+  A read timeout bounds each wait for a piece only, so a provider trickling its answer a
+  byte at a time would outlast any of them: when the deadline passes, a watchdog shuts
+  the call's socket, whatever it is waiting for;
+- public addresses only, except on the local stage: every address a provider's host
+  resolves to is checked when the connection is made, and the connection goes to the
+  address checked (no second lookup a changed DNS answer could redirect), so no
+  provider URL, nor any a discovery document names, reaches 127.0.0.1, the instance
+  metadata's 169.254.169.254 or a private network.
 
 A provider that cannot be reached, hangs or answers too much is ProviderUnavailable (503);
 what its answers mean is the caller's business (auth.provider_protocol).
@@ -18,14 +26,22 @@ what its answers mean is the caller's business (auth.provider_protocol).
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import re
+import socket
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.util.connection import create_connection
 
 from auth.errors import Unavailable
 
@@ -80,9 +96,28 @@ class Deadline:
         return left
 
 
+def is_public(address: str) -> bool:
+    """Whether an IP address is on the public Internet: not loopback, private, link-local
+    (the instance metadata), shared, reserved or multicast, nor one of those written as
+    IPv4-mapped IPv6."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def public_address(host: str, port: int) -> str:
+    """The first public address `host` resolves to; ProviderUnavailable when it has none."""
+    for *_, sockaddr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        if is_public(str(sockaddr[0])):
+            return str(sockaddr[0])
+    raise ProviderUnavailable("identity provider address is not public")
+
+
 def check_url(url: str, allow_http: bool) -> str | None:
     """Why `url` may not be called (None when it may): an absolute https URL with a host,
-    http too where `allow_http` (the local stage), no credentials in it."""
+    http too where `allow_http` (the local stage), no credentials in it, and, off the local
+    stage, no address literal that is not public (a name is checked when it is called)."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a port that is not a number
@@ -95,7 +130,75 @@ def check_url(url: str, allow_http: bool) -> str | None:
         return "must name a host"
     if parts.username is not None or parts.password is not None:
         return "must not hold credentials"
+    if not allow_http and _is_address(parts.hostname) and not is_public(parts.hostname):
+        return "must name a public address"
     return None
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+class _Watch:
+    """One call's connection, for the watchdog that ends it at the deadline."""
+
+    def __init__(self) -> None:
+        self.connection: HTTPConnection | None = None
+        self.expired = False
+
+    def cut(self) -> None:
+        self.expired = True
+        sock = getattr(self.connection, "sock", None)
+        if sock is not None:
+            # The plain socket's shutdown, under TLS too: the blocked read sees the end of
+            # the stream, and the TLS object is left to the reading thread.
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+# The watch of the call this thread is making (the pool below hands it the connection).
+_calls = threading.local()
+
+
+class _WatchedPool(HTTPConnectionPool):
+    def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
+        watch = getattr(_calls, "watch", None)
+        if watch is not None:
+            watch.connection = conn
+        return super()._make_request(conn, *args, **kwargs)
+
+
+class _PublicOnly(HTTPConnection):
+    """A connection to the public address its host resolves to, checked then connected to."""
+
+    def _new_conn(self) -> socket.socket:
+        address = public_address(self._dns_host, self.port)
+        return create_connection(
+            (address, self.port),
+            self.timeout,
+            source_address=self.source_address,
+            socket_options=self.socket_options,
+        )
+
+
+class _PublicOnlyTls(_PublicOnly, HTTPSConnection):
+    pass
+
+
+class _WatchedTlsPool(_WatchedPool, HTTPSConnectionPool):
+    pass
+
+
+class _PublicOnlyPool(_WatchedPool):
+    ConnectionCls = _PublicOnly
+
+
+class _PublicOnlyTlsPool(_WatchedTlsPool):
+    ConnectionCls = _PublicOnlyTls
 
 
 class OutboundHttp:
@@ -104,6 +207,12 @@ class OutboundHttp:
         self.timeouts = timeouts or Timeouts()
         # One pool per container: a warm container reuses its TLS connections.
         self._pool = urllib3.PoolManager(retries=False, headers={"User-Agent": USER_AGENT})
+        # The local stage's test providers listen on 127.0.0.1: any address there.
+        self._pool.pool_classes_by_scheme = (
+            {"http": _WatchedPool, "https": _WatchedTlsPool}
+            if allow_http
+            else {"http": _PublicOnlyPool, "https": _PublicOnlyTlsPool}
+        )
 
     def deadline(self) -> Deadline:
         return Deadline(self.timeouts.deadline)
@@ -139,42 +248,60 @@ class OutboundHttp:
         timeout = urllib3.Timeout(
             connect=min(self.timeouts.connect, left), read=min(self.timeouts.read, left)
         )
+        watch = _calls.watch = _Watch()
+        watchdog = threading.Timer(left, watch.cut)
+        watchdog.daemon = True
+        watchdog.start()
         try:
-            response = self._pool.request(
-                method,
-                url,
-                body=body,
-                headers={"Accept": "application/json", **headers},
-                timeout=timeout,
-                redirect=False,
-                preload_content=False,
-            )
-            finished = False
-            try:
-                declared = response.headers.get("Content-Length")
-                if declared is not None and declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
+            return self._answer(method, url, deadline, headers, body, timeout)
+        except (Urllib3Error, OSError) as exc:
+            if watch.expired:
+                raise ProviderUnavailable("identity provider too slow") from exc
+            raise ProviderUnavailable() from exc
+        finally:
+            watchdog.cancel()
+            _calls.watch = None
+
+    def _answer(
+        self,
+        method: str,
+        url: str,
+        deadline: Deadline,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout: urllib3.Timeout,
+    ) -> HttpAnswer:
+        response = self._pool.request(
+            method,
+            url,
+            body=body,
+            headers={"Accept": "application/json", **headers},
+            timeout=timeout,
+            redirect=False,
+            preload_content=False,
+        )
+        finished = False
+        try:
+            declared = response.headers.get("Content-Length")
+            if declared is not None and declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
+                raise ProviderUnavailable("identity provider answered too much")
+            pieces: list[bytes] = []
+            size = 0
+            while True:
+                deadline.left()
+                piece = response.read1(_CHUNK)
+                if not piece:
+                    break
+                size += len(piece)
+                if size > MAX_RESPONSE_BYTES:
                     raise ProviderUnavailable("identity provider answered too much")
-                pieces: list[bytes] = []
-                size = 0
-                while True:
-                    deadline.left()
-                    piece = response.read1(_CHUNK)
-                    if not piece:
-                        break
-                    size += len(piece)
-                    if size > MAX_RESPONSE_BYTES:
-                        raise ProviderUnavailable("identity provider answered too much")
-                    pieces.append(piece)
-                finished = True
-            finally:
-                # A connection left in the middle of an answer cannot be reused.
-                if finished:
-                    response.release_conn()
-                else:
-                    response.close()
-        except Urllib3Error as exc:
-            raise ProviderUnavailable() from exc
-        except OSError as exc:
-            raise ProviderUnavailable() from exc
+                pieces.append(piece)
+            finished = True
+        finally:
+            # A connection left in the middle of an answer cannot be reused.
+            if finished:
+                response.release_conn()
+            else:
+                response.close()
         content_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
         return HttpAnswer(response.status, content_type, b"".join(pieces))

@@ -1,0 +1,127 @@
+"""auth.outbound_http: which addresses a provider call may reach, and a deadline that holds
+however an answer trickles in."""
+
+from __future__ import annotations
+
+import socket
+import socketserver
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from auth.outbound_http import OutboundHttp, ProviderUnavailable, Timeouts, check_url, is_public
+from tests.support.http_servers import serving
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "::1",
+        "169.254.169.254",  # the instance metadata
+        "10.0.0.1",
+        "172.16.0.1",
+        "192.168.1.1",
+        "100.64.0.1",
+        "0.0.0.0",  # noqa: S104 - an address checked, not bound to
+        "fc00::1",
+        "fe80::1%eth0",
+        "::ffff:127.0.0.1",
+        "::ffff:169.254.169.254",
+        "224.0.0.1",
+    ],
+)
+def test_an_address_that_is_not_on_the_public_internet_is_not_public(address: str) -> None:
+    assert not is_public(address)
+
+
+@pytest.mark.parametrize("address", ["93.184.215.14", "2606:4700::6810:84e5", "::ffff:93.184.215.14"])
+def test_a_public_address_is_public(address: str) -> None:
+    assert is_public(address)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/token",
+        "https://[::1]/token",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://[::ffff:a9fe:a9fe]/",
+        "https://10.0.0.1:8443/token",
+    ],
+)
+def test_a_url_naming_an_address_that_is_not_public_is_refused_off_the_local_stage(url: str) -> None:
+    assert check_url(url, allow_http=False) == "must name a public address"
+    # The local stage's test providers listen on 127.0.0.1.
+    assert check_url(url, allow_http=True) is None
+    assert check_url("https://93.184.215.14/token", allow_http=False) is None
+
+
+class _Counting(socketserver.TCPServer):
+    """A server that counts the connections it is given and answers none."""
+
+    def __init__(self) -> None:
+        self.accepted = 0
+        super().__init__(("127.0.0.1", 0), socketserver.BaseRequestHandler)
+
+    def process_request(self, request: socket.socket | tuple[bytes, socket.socket], address: object) -> None:
+        self.accepted += 1
+        self.shutdown_request(request)
+
+
+@pytest.mark.parametrize("host", ["localhost", "2130706433", "0x7f.1"])
+def test_a_name_that_resolves_to_no_public_address_is_never_connected_to(host: str) -> None:
+    # Names the URL check lets through (no address literal), resolved when called: the
+    # last two are 127.0.0.1 spelt as the C resolver still reads it.
+    with serving(_Counting()) as server:
+        port = server.server_address[1]
+        http = OutboundHttp(allow_http=False)
+        with pytest.raises(ProviderUnavailable) as refused:
+            http.get(f"https://{host}:{port}/token", http.deadline())
+        assert refused.value.message == "identity provider address is not public"
+        assert server.accepted == 0
+
+
+class _Trickling(socketserver.BaseRequestHandler):
+    """Answers a header line every 50 ms for 5 s, then a whole answer: no read waits a
+    tenth of a second, yet the answer takes five."""
+
+    def handle(self) -> None:
+        self.request.recv(65536)
+        self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+        assert isinstance(self.server, _TricklingServer)
+        stop = self.server.stop
+        for line in range(100):
+            if stop.wait(0.05):
+                return
+            try:
+                self.request.sendall(b"X-Line-%d: x\r\n" % line)
+            except OSError:
+                return
+        self.request.sendall(b"Content-Length: 2\r\n\r\n{}")
+
+
+class _TricklingServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        # Set when the test ends: a handler still trickling stops.
+        self.stop = threading.Event()
+        super().__init__(("127.0.0.1", 0), _Trickling)
+
+
+@pytest.fixture
+def trickling() -> Iterator[str]:
+    with serving(_TricklingServer()) as server:
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}"
+        finally:
+            server.stop.set()
+
+
+def test_an_answer_trickling_in_is_cut_off_at_the_deadline(trickling: str) -> None:
+    http = OutboundHttp(allow_http=True, timeouts=Timeouts(connect=0.5, read=0.5, deadline=0.3))
+    with pytest.raises(ProviderUnavailable) as refused:
+        http.get(f"{trickling}/token", http.deadline())
+    assert refused.value.message == "identity provider too slow"
