@@ -106,12 +106,32 @@ def is_public(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def public_address(host: str, port: int) -> str:
-    """The first public address `host` resolves to; ProviderUnavailable when it has none."""
-    for *_, sockaddr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
-        if is_public(str(sockaddr[0])):
-            return str(sockaddr[0])
-    raise ProviderUnavailable("identity provider address is not public")
+def resolved_addresses(host: str, port: int, within: float | None, public_only: bool) -> list[str]:
+    """The addresses `host` resolves to (only the public ones where `public_only`), looked
+    up within `within` seconds: the C resolver has no timeout of its own, so it runs in a
+    thread left behind when it is late. ProviderUnavailable when there is none to call."""
+    found: list[list[str]] = []
+    failed: list[OSError] = []
+
+    def look_up() -> None:
+        try:
+            found.append(
+                [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+            )
+        except OSError as exc:
+            failed.append(exc)
+
+    resolver = threading.Thread(target=look_up, daemon=True)
+    resolver.start()
+    resolver.join(within)
+    if failed:
+        raise failed[0]
+    if not found:
+        raise ProviderUnavailable("identity provider too slow")
+    addresses = [address for address in found[0] if not public_only or is_public(address)]
+    if not addresses:
+        raise ProviderUnavailable("identity provider address is not public")
+    return addresses
 
 
 def check_url(url: str, allow_http: bool) -> str | None:
@@ -172,20 +192,40 @@ class _WatchedPool(HTTPConnectionPool):
         return super()._make_request(conn, *args, **kwargs)
 
 
-class _PublicOnly(HTTPConnection):
-    """A connection to the public address its host resolves to, checked then connected to."""
+class _Resolved(HTTPConnection):
+    """A connection to an address its host resolves to, each one checked and then connected
+    to (no second lookup a changed DNS answer could redirect), tried in turn as the resolver
+    ordered them (an IPv6 address first where the network has no IPv6 route)."""
+
+    public_only = True
 
     def _new_conn(self) -> socket.socket:
-        address = public_address(self._dns_host, self.port)
-        return create_connection(
-            (address, self.port),
-            self.timeout,
-            source_address=self.source_address,
-            socket_options=self.socket_options,
-        )
+        within = self.timeout if isinstance(self.timeout, (int, float)) else None
+        error: OSError | None = None
+        for address in resolved_addresses(self._dns_host, self.port, within, self.public_only):
+            try:
+                return create_connection(
+                    (address, self.port),
+                    self.timeout,
+                    source_address=self.source_address,
+                    socket_options=self.socket_options,
+                )
+            except OSError as exc:
+                error = exc
+        assert error is not None
+        raise error
 
 
-class _PublicOnlyTls(_PublicOnly, HTTPSConnection):
+class _ResolvedTls(_Resolved, HTTPSConnection):
+    pass
+
+
+class _AnyAddress(_Resolved):
+    # The local stage's test providers listen on 127.0.0.1.
+    public_only = False
+
+
+class _AnyAddressTls(_AnyAddress, HTTPSConnection):
     pass
 
 
@@ -193,12 +233,12 @@ class _WatchedTlsPool(_WatchedPool, HTTPSConnectionPool):
     pass
 
 
-class _PublicOnlyPool(_WatchedPool):
-    ConnectionCls = _PublicOnly
-
-
-class _PublicOnlyTlsPool(_WatchedTlsPool):
-    ConnectionCls = _PublicOnlyTls
+def _pools(public_only: bool) -> dict[str, type[HTTPConnectionPool]]:
+    plain, tls = (_Resolved, _ResolvedTls) if public_only else (_AnyAddress, _AnyAddressTls)
+    return {
+        "http": type("PlainPool", (_WatchedPool,), {"ConnectionCls": plain}),
+        "https": type("TlsPool", (_WatchedTlsPool,), {"ConnectionCls": tls}),
+    }
 
 
 class OutboundHttp:
@@ -207,12 +247,7 @@ class OutboundHttp:
         self.timeouts = timeouts or Timeouts()
         # One pool per container: a warm container reuses its TLS connections.
         self._pool = urllib3.PoolManager(retries=False, headers={"User-Agent": USER_AGENT})
-        # The local stage's test providers listen on 127.0.0.1: any address there.
-        self._pool.pool_classes_by_scheme = (
-            {"http": _WatchedPool, "https": _WatchedTlsPool}
-            if allow_http
-            else {"http": _PublicOnlyPool, "https": _PublicOnlyTlsPool}
-        )
+        self._pool.pool_classes_by_scheme = _pools(public_only=not allow_http)
 
     def deadline(self) -> Deadline:
         return Deadline(self.timeouts.deadline)

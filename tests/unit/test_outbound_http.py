@@ -6,7 +6,8 @@ from __future__ import annotations
 import socket
 import socketserver
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -125,3 +126,73 @@ def test_an_answer_trickling_in_is_cut_off_at_the_deadline(trickling: str) -> No
     with pytest.raises(ProviderUnavailable) as refused:
         http.get(f"{trickling}/token", http.deadline())
     assert refused.value.message == "identity provider too slow"
+
+
+class _Answering(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        self.request.recv(65536)
+        self.request.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+        )
+
+
+@pytest.fixture
+def answering() -> Iterator[int]:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Answering)
+    server.daemon_threads = True
+    with serving(server):
+        yield server.server_address[1]
+
+
+def _resolving_to(*addresses: str) -> Callable[..., list[Any]]:
+    def getaddrinfo(host: str, port: int, *_: Any, **__: Any) -> list[Any]:
+        return [
+            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
+            for a in addresses
+        ]
+
+    return getaddrinfo
+
+
+def test_each_resolved_address_is_tried_in_turn(monkeypatch: pytest.MonkeyPatch, answering: int) -> None:
+    # A network without an IPv6 route: the first address fails, the next answers.
+    monkeypatch.setattr(socket, "getaddrinfo", _resolving_to("::1", "127.0.0.1"))
+    http = OutboundHttp(allow_http=True)
+    assert http.get(f"http://provider.test:{answering}/", http.deadline()).status == 200
+
+
+def test_a_name_resolving_to_a_private_and_a_public_address_is_called_only_at_the_public_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from auth.outbound_http import resolved_addresses
+
+    monkeypatch.setattr(socket, "getaddrinfo", _resolving_to("10.0.0.7", "93.184.215.14", "::1"))
+    assert resolved_addresses("provider.test", 443, 1.0, public_only=True) == ["93.184.215.14"]
+    assert resolved_addresses("provider.test", 443, 1.0, public_only=False) == [
+        "10.0.0.7",
+        "93.184.215.14",
+        "::1",
+    ]
+
+
+def test_a_name_that_takes_too_long_to_resolve_is_a_503_in_time(
+    monkeypatch: pytest.MonkeyPatch, answering: int
+) -> None:
+    # The C resolver has no timeout of its own; this one answers (127.0.0.1) after 5 s.
+    released, resolved = threading.Event(), threading.Event()
+    answer = _resolving_to("127.0.0.1")
+
+    def slow(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        released.wait(5)
+        resolved.set()
+        return answer(host, port)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    http = OutboundHttp(allow_http=True, timeouts=Timeouts(connect=0.3, read=0.3, deadline=0.3))
+    try:
+        with pytest.raises(ProviderUnavailable) as refused:
+            http.get(f"http://provider.test:{answering}/", http.deadline())
+        assert refused.value.message == "identity provider too slow"
+        assert not resolved.is_set(), "answered while the name was still being looked up"
+    finally:
+        released.set()
