@@ -224,58 +224,45 @@ def samples() -> list[Sample]:
 def _account_samples() -> list[Sample]:
     """SPEC §3's users, settings, PATs and logins, and §8's identity providers: readings,
     and the refusals a route makes itself (the authorizer already let the caller in)."""
-    admin, member = _context(ADMIN), _context(MEMBER)
-    return [
-        _api_sample("api-get-user", 200, "GET /api/v1/users/{username}", notes="public: no email shown"),
-        _api_sample("api-list-users", 200, "GET /api/v1/users", context=admin),
-        _api_sample(
-            "api-update-user",
-            200,
-            "PATCH /api/v1/users/{username}",
-            {"displayName": "Demo Administrator"},
-            context=admin,
-        ),
-        _api_sample(
-            "api-update-other-user-as-user",
-            403,
-            "PATCH /api/v1/users/{username}",
-            {"displayName": "Not Mine"},
-            context=member,
-        ),
-        _api_sample(
-            "api-delete-own-admin-account",
-            400,
-            "DELETE /api/v1/users/{username}",
-            context=admin,
-            notes="the instance keeps the admin who could undo it",
-        ),
-        _api_sample("api-get-settings", 200, "GET /api/v1/instance/settings", notes="public"),
-        _api_sample(
+    users, user = "GET /api/v1/users", "/api/v1/users/{username}"
+    settings = "/api/v1/instance/settings"
+    # name, status, route, body, caller (None: no credential), notes
+    table: list[tuple[str, int, str, Any, User | None, str]] = [
+        ("api-get-user", 200, f"GET {user}", None, None, "public: no email shown"),
+        ("api-list-users", 200, users, None, ADMIN, ""),
+        ("api-update-user", 200, f"PATCH {user}", {"displayName": "Demo Administrator"}, ADMIN, ""),
+        ("api-update-other-user-as-user", 403, f"PATCH {user}", {"displayName": "Not Mine"}, MEMBER, ""),
+        ("api-delete-own-admin-account", 400, f"DELETE {user}", None, ADMIN, "the instance keeps its admin"),
+        ("api-get-settings", 200, f"GET {settings}", None, None, "public"),
+        (
             "api-update-settings-as-user",
             403,
-            "PATCH /api/v1/instance/settings",
+            f"PATCH {settings}",
             {"disallowUserRegistration": True},
-            context=member,
+            MEMBER,
+            "",
         ),
-        _api_sample("api-list-pats", 200, "GET /api/v1/users/{username}/personalAccessTokens", context=admin),
-        _api_sample(
+        ("api-list-pats", 200, f"GET {user}/personalAccessTokens", None, ADMIN, ""),
+        (
             "api-current-session-of-an-access-token",
             200,
             "GET /api/v1/auth/sessions/current",
-            context=admin,
-            notes="a caller without a session cookie: its user, no lastAccessedAt",
+            None,
+            ADMIN,
+            "a caller without a session cookie: its user, no lastAccessedAt",
         ),
-        _api_sample(
-            "api-revoke-unknown-login",
-            404,
-            "DELETE /api/v1/users/{username}/sessions/{id}",
-            context=admin,
-            given={"id": UNKNOWN_LOGIN_ID},
-        ),
-        _api_sample("api-list-identity-providers", 200, "GET /api/v1/identity-providers", notes="public"),
-        _api_sample(
-            "api-list-linked-identities", 200, "GET /api/v1/users/{username}/linkedIdentities", context=admin
-        ),
+        ("api-list-identity-providers", 200, "GET /api/v1/identity-providers", None, None, "public"),
+        ("api-list-linked-identities", 200, f"GET {user}/linkedIdentities", None, ADMIN, ""),
+    ]
+    samples = [
+        _api_sample(name, status, route, body, context=_context(caller) if caller else None, notes=notes)
+        for name, status, route, body, caller, notes in table
+    ]
+    unknown_login = {"id": UNKNOWN_LOGIN_ID}
+    route = f"DELETE {user}/sessions/{{id}}"
+    return [
+        *samples,
+        _api_sample("api-revoke-unknown-login", 404, route, context=_context(ADMIN), given=unknown_login),
     ]
 
 
