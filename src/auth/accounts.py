@@ -102,38 +102,41 @@ class Accounts:
             user = fresh
         if not password:
             raise InvalidArgument("currentPassword is required to change your own password")
-        self._throttle.check(user.username, source_ip)
-        if not verify_password(password, user.password_hash):
-            self._throttle.record_failure(user.username, source_ip)
-            self._refused(user, "wrong current password")
-            raise PermissionDenied("current password is incorrect")
+        with self._throttle.attempt(user.username, source_ip):
+            if not verify_password(password, user.password_hash):
+                self._throttle.record_failure(user.username, source_ip)
+                self._refused(user, "wrong current password")
+                raise PermissionDenied("current password is incorrect")
+            self._throttle.release(user.username, source_ip)
 
     def sign_in(self, username: str, password: str, source_ip: str, forgive: bool = True) -> User:
         """The user whose password this is. `forgive`: a correct password clears this
         address's earlier failures; a first step that a second factor must still finish
         leaves them (auth.mfa_sign_in), so wrong codes add up with wrong passwords."""
-        self._throttle.check(username, source_ip)
-        user = self._users.get_by_username(username) if is_valid_username(username) else None
-        if user is None or not user.password_hash:
-            # No user, or one who signs in with an identity provider only: as slow as a
-            # wrong password, so neither can be told apart from one.
-            spend_verify_time(password, self._bcrypt_cost)
-        if user is None or not verify_password(password, user.password_hash):
-            self._throttle.record_failure(username, source_ip)
-            if user is not None:
-                # An unknown username names no account, so nothing of anyone's is refused:
-                # the throttle counts it, and its metric shows a guessing run.
-                self._refused(user, "wrong password" if user.password_hash else "no password set")
-            raise InvalidArgument(UNMATCHED_CREDENTIALS)
-        if forgive:
-            self._throttle.record_success(username, source_ip)
-        # Checked after the password, so only the account holder learns it is archived.
-        try:
-            self.check_may_sign_in(user)
-        except PermissionDenied as refused:
-            self._refused(user, refused.message)
-            raise
-        return user
+        with self._throttle.attempt(username, source_ip):
+            user = self._users.get_by_username(username) if is_valid_username(username) else None
+            if user is None or not user.password_hash:
+                # No user, or one who signs in with an identity provider only: as slow as a
+                # wrong password, so neither can be told apart from one.
+                spend_verify_time(password, self._bcrypt_cost)
+            if user is None or not verify_password(password, user.password_hash):
+                self._throttle.record_failure(username, source_ip)
+                if user is not None:
+                    # An unknown username names no account, so nothing of anyone's is refused:
+                    # the throttle counts it, and its metric shows a guessing run.
+                    self._refused(user, "wrong password" if user.password_hash else "no password set")
+                raise InvalidArgument(UNMATCHED_CREDENTIALS)
+            if forgive:
+                self._throttle.record_success(username, source_ip)
+            else:
+                self._throttle.release(username, source_ip)
+            # Checked after the password, so only the account holder learns it is archived.
+            try:
+                self.check_may_sign_in(user)
+            except PermissionDenied as refused:
+                self._refused(user, refused.message)
+                raise
+            return user
 
     def check_may_sign_in(self, user: User, with_password: bool = True) -> None:
         """What a correct password does not override: an archived user, and password sign-in

@@ -173,53 +173,53 @@ class MfaSignIn:
             # step verified is not theirs any more). A change after this read is caught where
             # the session or refresh family is stored (UserStore.unchanged_since).
             raise InvalidArgument(INVALID_CHALLENGE)
-        self._throttle.check(user.username, source_ip)
-        self._accounts.check_may_sign_in(user, with_password=challenge.first_amr == Amr.PASSWORD.value)
-        if presented is not None:
-            assert proof.passkey is not None
-            self._with_passkey_second(user, challenge, proof.passkey, presented, source_ip)
-            self._throttle.record_success(user.username, source_ip)
-            return user, SignIn(
-                now, (challenge.first_amr, Amr.HARDWARE_KEY.value, Amr.MULTIPLE_FACTORS.value)
-            )
-        record = self._factors.enabled_totp(user.id)
-        if record is None:
-            # Removed since the first step: that step's answer no longer holds.
-            raise InvalidArgument(INVALID_CHALLENGE)
-        if proof.totp_code is not None:
-            step = totp.matching_step(self._factors.secret_of(record), proof.totp_code, now)
-            if step is None:
-                self._wrong(user, challenge, source_ip, CredentialKind.TOTP, AuditEvent.REFUSED)
-            if record.last_step is not None and step <= record.last_step:
-                # A code already accepted once (or an older one): never again.
-                self._wrong(user, challenge, source_ip, CredentialKind.TOTP, AuditEvent.REUSE_REFUSED)
-            refused = self._store.spend_step(record, step, challenge, now, MAX_WRONG_CODES)
-            kind = CredentialKind.TOTP
-        else:
-            assert proof.recovery_code is not None
-            code_hash = recovery_codes.hash_code(proof.recovery_code)
-            # Each stored hash compared in constant time, all of them (at most ten): a set
-            # lookup would end in `==` on the one whose Python hash matches.
-            if not any([hmac.compare_digest(code_hash, stored) for stored in record.recovery_hashes]):
-                self._wrong(user, challenge, source_ip, CredentialKind.RECOVERY_CODES, AuditEvent.REFUSED)
-            refused = self._store.spend_recovery_code(record, code_hash, challenge, now, MAX_WRONG_CODES)
-            kind = CredentialKind.RECOVERY_CODES
-        if refused is not None:
-            if refused.challenge:
-                # Used up, worn out or expired by a request that got in first.
+        with self._throttle.attempt(user.username, source_ip):
+            self._accounts.check_may_sign_in(user, with_password=challenge.first_amr == Amr.PASSWORD.value)
+            if presented is not None:
+                assert proof.passkey is not None
+                self._with_passkey_second(user, challenge, proof.passkey, presented, source_ip)
+                self._throttle.record_success(user.username, source_ip)
+                return user, SignIn(
+                    now, (challenge.first_amr, Amr.HARDWARE_KEY.value, Amr.MULTIPLE_FACTORS.value)
+                )
+            record = self._factors.enabled_totp(user.id)
+            if record is None:
+                # Removed since the first step: that step's answer no longer holds.
                 raise InvalidArgument(INVALID_CHALLENGE)
-            # Another request spent the same step or code an instant earlier, or the factor
-            # was removed (and perhaps enrolled anew) since the code was checked against it.
-            self._wrong(user, challenge, source_ip, kind, AuditEvent.REUSE_REFUSED)
-        self._throttle.record_success(user.username, source_ip)
-        if kind is CredentialKind.RECOVERY_CODES:
-            reason = f"signed in, {len(record.recovery_hashes) - 1} left"
-        else:
-            reason = "signed in"
-        self._audit.record(AuditEvent.USED, kind, user.id, record.enrolment_id, reason=reason)
-        return user, SignIn(
-            now, (challenge.first_amr, Amr.ONE_TIME_PASSWORD.value, Amr.MULTIPLE_FACTORS.value)
-        )
+            if proof.totp_code is not None:
+                step = totp.matching_step(self._factors.secret_of(record), proof.totp_code, now)
+                if step is None:
+                    self._wrong(user, challenge, source_ip, CredentialKind.TOTP, AuditEvent.REFUSED)
+                if record.last_step is not None and step <= record.last_step:
+                    # A code already accepted once (or an older one): never again.
+                    self._wrong(user, challenge, source_ip, CredentialKind.TOTP, AuditEvent.REUSE_REFUSED)
+                refused = self._store.spend_step(record, step, challenge, now, MAX_WRONG_CODES)
+                kind = CredentialKind.TOTP
+            else:
+                assert proof.recovery_code is not None
+                code_hash = recovery_codes.hash_code(proof.recovery_code)
+                # Each stored hash compared in constant time, all of them (at most ten): a set
+                # lookup would end in `==` on the one whose Python hash matches.
+                if not any([hmac.compare_digest(code_hash, stored) for stored in record.recovery_hashes]):
+                    self._wrong(user, challenge, source_ip, CredentialKind.RECOVERY_CODES, AuditEvent.REFUSED)
+                refused = self._store.spend_recovery_code(record, code_hash, challenge, now, MAX_WRONG_CODES)
+                kind = CredentialKind.RECOVERY_CODES
+            if refused is not None:
+                if refused.challenge:
+                    # Used up, worn out or expired by a request that got in first.
+                    raise InvalidArgument(INVALID_CHALLENGE)
+                # Another request spent the same step or code an instant earlier, or the factor
+                # was removed (and perhaps enrolled anew) since the code was checked against it.
+                self._wrong(user, challenge, source_ip, kind, AuditEvent.REUSE_REFUSED)
+            self._throttle.record_success(user.username, source_ip)
+            if kind is CredentialKind.RECOVERY_CODES:
+                reason = f"signed in, {len(record.recovery_hashes) - 1} left"
+            else:
+                reason = "signed in"
+            self._audit.record(AuditEvent.USED, kind, user.id, record.enrolment_id, reason=reason)
+            return user, SignIn(
+                now, (challenge.first_amr, Amr.ONE_TIME_PASSWORD.value, Amr.MULTIPLE_FACTORS.value)
+            )
 
     def _with_passkey_second(
         self,
@@ -307,34 +307,34 @@ class MfaSignIn:
             self._passkeys.spend_ceremony(ceremony)
             self._throttle.record_address_failure(source_ip)
             raise InvalidArgument(WRONG_PASSKEY)
-        self._throttle.check(user.username, source_ip)
-        asserted = self._verified(user, passkey, credential, presented, ceremony, None, source_ip)
-        try:
-            # After the passkey verified, so only its holder learns the account is archived.
-            self._accounts.check_may_sign_in(user, with_password=False)
-        except PermissionDenied:
-            self._passkeys.spend_ceremony(ceremony)
-            raise
-        if self._passkeys.use(passkey, asserted, ceremony) is not None:
-            # Another request got in first with this challenge or counter: a replay.
-            self._throttle.record_failure(user.username, source_ip)
+        with self._throttle.attempt(user.username, source_ip):
+            asserted = self._verified(user, passkey, credential, presented, ceremony, None, source_ip)
+            try:
+                # After the passkey verified, so only its holder learns the account is archived.
+                self._accounts.check_may_sign_in(user, with_password=False)
+            except PermissionDenied:
+                self._passkeys.spend_ceremony(ceremony)
+                raise
+            if self._passkeys.use(passkey, asserted, ceremony) is not None:
+                # Another request got in first with this challenge or counter: a replay.
+                self._throttle.record_failure(user.username, source_ip)
+                self._audit.record(
+                    AuditEvent.REUSE_REFUSED,
+                    CredentialKind.PASSKEY,
+                    user.id,
+                    passkey.passkey_id,
+                    reason="challenge or counter already used",
+                )
+                raise InvalidArgument(INVALID_CEREMONY)
+            self._throttle.record_success(user.username, source_ip)
             self._audit.record(
-                AuditEvent.REUSE_REFUSED,
+                AuditEvent.USED,
                 CredentialKind.PASSKEY,
                 user.id,
                 passkey.passkey_id,
-                reason="challenge or counter already used",
+                reason="signed in, passwordless",
             )
-            raise InvalidArgument(INVALID_CEREMONY)
-        self._throttle.record_success(user.username, source_ip)
-        self._audit.record(
-            AuditEvent.USED,
-            CredentialKind.PASSKEY,
-            user.id,
-            passkey.passkey_id,
-            reason="signed in, passwordless",
-        )
-        return user, SignIn(int(self._clock.now()), (Amr.HARDWARE_KEY.value, Amr.MULTIPLE_FACTORS.value))
+            return user, SignIn(int(self._clock.now()), (Amr.HARDWARE_KEY.value, Amr.MULTIPLE_FACTORS.value))
 
     def passkey_options(self, mfa_challenge: str) -> dict[str, Any]:
         """Options for a passkey second step, tied to the MFA challenge (of either route)."""

@@ -6,14 +6,23 @@ Three counters per fixed window, shared by every container through DynamoDB:
 - per username, across all IPs: a distributed attack on one account. This one only
   throttles addresses that have themselves failed for that username in the window, so an
   attacker cannot lock the real user out of a correct sign-in from elsewhere.
+
+An attempt is counted against (username, IP) before it is checked, by one conditional
+write that refuses past the limit, and then settled: a failure adds to the other two
+counters, a sign-in that forgives clears it, anything else gives it back. Counted after
+the check instead, attempts sent at the same instant would all read one count and all be
+checked.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 from auth.clock import Clock
-from auth.errors import ResourceExhausted
+from auth.errors import ResourceExhausted, Unavailable
 from auth.stores.throttle_store import ThrottleStore
 from auth.usernames import username_key
 
@@ -34,6 +43,9 @@ class SignInThrottle:
         self._store = store
         self._clock = clock
         self._policy = policy or ThrottlePolicy()
+        # Whether this thread's attempt was settled (failed, forgiven or given back), so that
+        # a 503 after it does not give it back twice.
+        self._attempt = threading.local()
 
     def _window(self) -> tuple[int, int]:
         """The current window's number and the seconds left in it."""
@@ -45,8 +57,17 @@ class SignInThrottle:
         name = username_key(username)
         return (f"pair#{window}#{ip}#{name}", f"ip#{window}#{ip}", f"user#{window}#{name}")
 
+    def _expires_at(self, window: int) -> int:
+        # Kept one extra window so TTL deletion never races the window's end.
+        return (window + 2) * self._policy.window_seconds
+
     def check(self, username: str, ip: str) -> None:
-        """Raise ResourceExhausted (429) when this attempt must wait; read-only."""
+        """Raise ResourceExhausted (429) when this attempt must wait; otherwise count it for
+        (username, IP) before it is checked. Counted first, in one conditional write: attempts
+        sent at the same instant would otherwise all read one count and all be checked (a
+        burst of TOTP codes, each on a challenge of its own). The attempt then ends as
+        record_failure (the other counters), record_success (forgiven) or release (given back:
+        neither a failure nor a sign-in that forgives, e.g. a first step a code must finish)."""
         window, remaining = self._window()
         pair, by_ip, by_user = self._keys(username, ip, window)
         counts = self._store.counts((pair, by_ip, by_user))
@@ -55,15 +76,38 @@ class SignInThrottle:
             counts[pair] >= policy.max_failures_per_user_and_ip
             or counts[by_ip] >= policy.max_failures_per_ip
             or (counts[by_user] >= policy.max_failures_per_user and counts[pair] > 0)
+            or not self._store.reserve(pair, policy.max_failures_per_user_and_ip, self._expires_at(window))
         ):
             raise ResourceExhausted("too many failed sign-ins, try again later", retry_after=remaining)
 
+    @contextmanager
+    def attempt(self, username: str, ip: str) -> Iterator[None]:
+        """`check`, then the block that checks the attempt; one that fails for want of
+        storage (a 503) gives it back, so an outage counts against no one."""
+        self.check(username, ip)
+        self._attempt.settled = False
+        try:
+            yield
+        except Unavailable:
+            if not self._attempt.settled:
+                # Storage may still be down: then the attempt stays counted, the safe side.
+                with suppress(Unavailable):
+                    self.release(username, ip)
+            raise
+
     def record_failure(self, username: str, ip: str) -> None:
+        """An attempt `check` let through failed: (username, IP) counted it already."""
+        self._attempt.settled = True
         window, _ = self._window()
-        # Kept one extra window so TTL deletion never races the window's end.
-        expires_at = (window + 2) * self._policy.window_seconds
-        for key in self._keys(username, ip, window):
-            self._store.add_failure(key, expires_at)
+        _, by_ip, by_user = self._keys(username, ip, window)
+        for key in (by_ip, by_user):
+            self._store.add_failure(key, self._expires_at(window))
+
+    def release(self, username: str, ip: str) -> None:
+        """An attempt `check` let through neither failed nor forgives: given back."""
+        self._attempt.settled = True
+        window, _ = self._window()
+        self._store.release(self._keys(username, ip, window)[0])
 
     def check_address(self, ip: str) -> None:
         """The per-address limit alone, for a sign-in that names no user yet (a passkey's
@@ -76,10 +120,10 @@ class SignInThrottle:
     def record_address_failure(self, ip: str) -> None:
         """A failure that names no user (an unknown passkey): the address's count alone."""
         window, _ = self._window()
-        expires_at = (window + 2) * self._policy.window_seconds
-        self._store.add_failure(self._keys("", ip, window)[1], expires_at)
+        self._store.add_failure(self._keys("", ip, window)[1], self._expires_at(window))
 
     def record_success(self, username: str, ip: str) -> None:
         """A correct password from this address forgives its earlier typos."""
+        self._attempt.settled = True
         window, _ = self._window()
         self._store.clear(self._keys(username, ip, window)[0])

@@ -130,3 +130,43 @@ def test_api_answers_429_with_retry_after(alice: ApiServices) -> None:
     assert response["statusCode"] == 429
     assert json.loads(response["body"])["code"] == 8
     assert 0 < int(response["headers"]["Retry-After"]) <= POLICY.window_seconds
+
+
+def test_attempts_are_counted_before_they_are_checked(alice: ApiServices) -> None:
+    """Attempts sent at the same instant: every check happens before any password is known
+    to be wrong. Each is counted as it is let through, so no more than the limit are."""
+    throttle = alice.throttle
+    for _ in range(POLICY.max_failures_per_user_and_ip):
+        throttle.check("alice", ATTACKER)
+    with pytest.raises(ResourceExhausted):
+        throttle.check("alice", ATTACKER)
+    # Another address is not held back by them.
+    throttle.check("alice", OWNER_IP)
+
+
+def test_an_attempt_given_back_or_forgiven_counts_nothing(alice: ApiServices, aws: dict[str, Any]) -> None:
+    # A first step a second factor must finish gives its attempt back; a sign-in forgives.
+    for _ in range(3 * POLICY.max_failures_per_user_and_ip):
+        alice.accounts.sign_in("alice", PASSWORD, OWNER_IP, forgive=False)
+        alice.accounts.sign_in("alice", PASSWORD, OWNER_IP)
+    scanned = aws["dynamodb"].scan(TableName=alice.config.settings_table)["Items"]
+    assert [item for item in scanned if item["pk"]["S"].startswith("throttle#")] == []
+
+
+def test_an_attempt_that_meets_a_storage_failure_is_given_back(
+    alice: ApiServices, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fail(alice, "alice", ATTACKER, POLICY.max_failures_per_user_and_ip - 1)
+
+    def unavailable(username: str) -> None:
+        raise Unavailable("storage unavailable")
+
+    # Counted, then reading the user fails: a 503 that counts against no one.
+    with monkeypatch.context() as patched:
+        patched.setattr(alice.users, "get_by_username", unavailable)
+        with pytest.raises(Unavailable):
+            alice.accounts.sign_in("alice", PASSWORD, ATTACKER)
+    # So the last attempt the limit allows is still there, and only it.
+    fail(alice, "alice", ATTACKER, 1)
+    with pytest.raises(ResourceExhausted):
+        alice.accounts.sign_in("alice", PASSWORD, ATTACKER)

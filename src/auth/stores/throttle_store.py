@@ -10,7 +10,15 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from auth.stores.dynamo import expression_values, get_many, get_n, get_s, s, translated_errors
+from auth.stores.dynamo import (
+    conditional_write,
+    expression_values,
+    get_many,
+    get_n,
+    get_s,
+    s,
+    translated_errors,
+)
 
 THROTTLE_PREFIX = "throttle#"
 
@@ -48,6 +56,41 @@ class ThrottleStore:
                 UpdateExpression="ADD failures :one SET expiresAt = :exp",
                 ExpressionAttributeValues=expression_values({":one": 1, ":exp": expires_at}),
             )
+
+    def reserve(self, key: str, limit: int, expires_at: int) -> bool:
+        """Count an attempt on `key` before it is checked, unless `limit` are counted already
+        (False): one conditional ADD, so of attempts sent at once at most `limit` pass."""
+        done = conditional_write(
+            self._client.update_item,
+            TableName=self._table,
+            Key={"pk": s(THROTTLE_PREFIX + key)},
+            UpdateExpression="ADD failures :one SET expiresAt = :exp",
+            ConditionExpression="attribute_not_exists(failures) OR failures < :limit",
+            ExpressionAttributeValues=expression_values({":one": 1, ":exp": expires_at, ":limit": limit}),
+        )
+        return done is not None
+
+    def release(self, key: str) -> None:
+        """Give back an attempt `reserve` counted: the counter gone when it was the only one
+        (as if never asked), else one less (never below 0)."""
+        key_item = {"pk": s(THROTTLE_PREFIX + key)}
+        only = conditional_write(
+            self._client.delete_item,
+            TableName=self._table,
+            Key=key_item,
+            ConditionExpression="failures = :one",
+            ExpressionAttributeValues=expression_values({":one": 1}),
+        )
+        if only is not None:
+            return
+        conditional_write(
+            self._client.update_item,
+            TableName=self._table,
+            Key={"pk": s(THROTTLE_PREFIX + key)},
+            UpdateExpression="ADD failures :minus_one",
+            ConditionExpression="failures > :zero",
+            ExpressionAttributeValues=expression_values({":minus_one": -1, ":zero": 0}),
+        )
 
     def clear(self, key: str) -> None:
         with translated_errors():
