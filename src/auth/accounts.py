@@ -107,7 +107,6 @@ class Accounts:
                 self._throttle.record_failure(user.username, source_ip)
                 self._refused(user, "wrong current password")
                 raise PermissionDenied("current password is incorrect")
-            self._throttle.release(user.username, source_ip)
 
     def sign_in(self, username: str, password: str, source_ip: str, forgive: bool = True) -> User:
         """The user whose password this is. `forgive`: a correct password clears this
@@ -128,8 +127,6 @@ class Accounts:
                 raise InvalidArgument(UNMATCHED_CREDENTIALS)
             if forgive:
                 self._throttle.record_success(username, source_ip)
-            else:
-                self._throttle.release(username, source_ip)
             # Checked after the password, so only the account holder learns it is archived.
             try:
                 self.check_may_sign_in(user)

@@ -122,22 +122,14 @@ class FederatedIdentities:
         check_credentials(credentials)
         provider_id = provider_id_of(credentials.idp_name)
         throttle_key = THROTTLE_PREFIX + provider_id
-        self._throttle.check(throttle_key, source_ip)
-        try:
-            verified = self._verified(provider_id, credentials, user_id)
-        except ProviderRefused:
-            # A bad code: the attempt `check` counted stays a failure.
-            self._throttle.record_failure(throttle_key, source_ip)
-            raise
-        except Exception:
-            # Not the caller's code at fault (an unknown provider, one down or slow, a
-            # filter that refuses): the attempt is given back, as on a success.
-            self._throttle.release(throttle_key, source_ip)
-            raise
-        self._throttle.release(throttle_key, source_ip)
-        return verified
+        # Only a bad code counts: an unknown provider, one down or slow, or a filter that
+        # refuses gives the attempt back, as a success does.
+        with self._throttle.attempt(throttle_key, source_ip):
+            return self._verified(provider_id, credentials, throttle_key, source_ip, user_id)
 
-    def _verified(self, provider_id: str, credentials: SsoCredentials, user_id: int) -> Verified:
+    def _verified(
+        self, provider_id: str, credentials: SsoCredentials, throttle_key: str, source_ip: str, user_id: int
+    ) -> Verified:
         try:
             stored = self._providers.stored(provider_id)
         except NotFound:
@@ -148,6 +140,7 @@ class FederatedIdentities:
             claims = self.protocol.claims(provider, self._providers.client_secret(stored), credentials)
             identity = map_identity(claims, provider.config.field_mapping)
         except ProviderRefused as refused:
+            self._throttle.record_failure(throttle_key, source_ip)
             self.refused(provider_id, user_id, refused.reason)
             raise
         except ProviderUnavailable:

@@ -43,8 +43,8 @@ class SignInThrottle:
         self._store = store
         self._clock = clock
         self._policy = policy or ThrottlePolicy()
-        # Whether this thread's attempt was settled (failed, forgiven or given back), so that
-        # a 503 after it does not give it back twice.
+        # Whether this thread's attempt was settled (failed or forgiven), so that the end of
+        # its block gives back only an attempt nothing else settled.
         self._attempt = threading.local()
 
     def _window(self) -> tuple[int, int]:
@@ -65,9 +65,7 @@ class SignInThrottle:
         """Raise ResourceExhausted (429) when this attempt must wait; otherwise count it for
         (username, IP) before it is checked. Counted first, in one conditional write: attempts
         sent at the same instant would otherwise all read one count and all be checked (a
-        burst of TOTP codes, each on a challenge of its own). The attempt then ends as
-        record_failure (the other counters), record_success (forgiven) or release (given back:
-        neither a failure nor a sign-in that forgives, e.g. a first step a code must finish)."""
+        burst of TOTP codes, each on a challenge of its own). `attempt` settles it."""
         window, remaining = self._window()
         pair, by_ip, by_user = self._keys(username, ip, window)
         counts = self._store.counts((pair, by_ip, by_user))
@@ -82,18 +80,23 @@ class SignInThrottle:
 
     @contextmanager
     def attempt(self, username: str, ip: str) -> Iterator[None]:
-        """`check`, then the block that checks the attempt; one that fails for want of
-        storage (a 503) gives it back, so an outage counts against no one."""
+        """`check`, then the block that checks the attempt. The block settles it (a failure,
+        or a sign-in that forgives); one that ends without settling it, however it ends (a
+        first step a code must finish, a provider's answer, a 503), gives it back."""
         self.check(username, ip)
         self._attempt.settled = False
         try:
             yield
-        except Unavailable:
+        except BaseException:
             if not self._attempt.settled:
-                # Storage may still be down: then the attempt stays counted, the safe side.
+                # Storage may be down: then the attempt stays counted, the safe side, and
+                # the error the block raised is the answer.
                 with suppress(Unavailable):
-                    self.release(username, ip)
+                    self._release(username, ip)
             raise
+        if not self._attempt.settled:
+            # Failing, it is this request's 503, as any write of it would be.
+            self._release(username, ip)
 
     def record_failure(self, username: str, ip: str) -> None:
         """An attempt `check` let through failed: (username, IP) counted it already."""
@@ -103,8 +106,7 @@ class SignInThrottle:
         for key in (by_ip, by_user):
             self._store.add_failure(key, self._expires_at(window))
 
-    def release(self, username: str, ip: str) -> None:
-        """An attempt `check` let through neither failed nor forgives: given back."""
+    def _release(self, username: str, ip: str) -> None:
         self._attempt.settled = True
         window, _ = self._window()
         self._store.release(self._keys(username, ip, window)[0])

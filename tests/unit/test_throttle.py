@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from auth.errors import InvalidArgument, ResourceExhausted, Unavailable
+from auth.errors import InvalidArgument, PermissionDenied, ResourceExhausted, Unavailable
 from auth.stores.throttle_store import ThrottleStore
 from auth.throttle import SignInThrottle, ThrottlePolicy
 from auth.wiring import ApiServices
@@ -170,3 +170,17 @@ def test_an_attempt_that_meets_a_storage_failure_is_given_back(
     fail(alice, "alice", ATTACKER, 1)
     with pytest.raises(ResourceExhausted):
         alice.accounts.sign_in("alice", PASSWORD, ATTACKER)
+
+
+def test_an_attempt_its_block_leaves_unsettled_is_given_back_however_the_block_ends(
+    alice: ApiServices,
+) -> None:
+    # An archived user's second step, an unknown provider, a spent challenge: refused,
+    # but not a wrong password or code, so not a failure.
+    throttle = alice.throttle
+    for _ in range(2 * POLICY.max_failures_per_user_and_ip):
+        with pytest.raises(PermissionDenied), throttle.attempt("alice", ATTACKER):
+            raise PermissionDenied("user has been archived")
+        with throttle.attempt("alice", ATTACKER):
+            pass
+    throttle.check("alice", ATTACKER)

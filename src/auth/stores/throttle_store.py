@@ -86,7 +86,7 @@ class ThrottleStore:
         conditional_write(
             self._client.update_item,
             TableName=self._table,
-            Key={"pk": s(THROTTLE_PREFIX + key)},
+            Key=key_item,
             UpdateExpression="ADD failures :minus_one",
             ConditionExpression="failures > :zero",
             ExpressionAttributeValues=expression_values({":minus_one": -1, ":zero": 0}),
