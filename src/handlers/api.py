@@ -176,7 +176,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _refusal(event: dict[str, Any]) -> AuthError | None:
+def _refusal(event: dict[str, Any], content_type: str) -> AuthError | None:
     """Requests refused before routing: from another site with our cookies, or with a body
     that is too large, not JSON, or not a JSON object."""
     if _cross_site_with_cookies(event):
@@ -186,7 +186,6 @@ def _refusal(event: dict[str, Any]) -> AuthError | None:
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode("utf-8"))
     if size > MAX_BODY_BYTES:
         return InvalidArgument("request body too large")
-    content_type = _content_type(event)
     if body and content_type and not content_type.startswith("application/json"):
         return InvalidArgument(NOT_JSON)
     if body and not isinstance(_parsed(body, bool(event.get("isBase64Encoded"))), dict):
@@ -227,10 +226,9 @@ def _content_type(event: dict[str, Any]) -> str:
     return ""
 
 
-def _with_json_spelled_lowercase(event: dict[str, Any]) -> dict[str, Any]:
-    """The event with a JSON Content-Type spelled as Powertools compares it (to the letter):
-    `Application/JSON` is JSON too."""
-    content_type = _content_type(event)
+def _with_json_spelled_lowercase(event: dict[str, Any], content_type: str) -> dict[str, Any]:
+    """The event with a JSON Content-Type (`content_type`, lowercased) spelled as Powertools
+    compares it (to the letter): `Application/JSON` is JSON too."""
     if not content_type.startswith("application/json"):
         return event
     headers = {name: value for name, value in event["headers"].items() if name.lower() != "content-type"}
@@ -252,7 +250,8 @@ def _parsed(body: str, is_base64: bool) -> Any:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from handlers.http_json import SECURITY_HEADERS, error_body
 
-    refusal = _refusal(event)
+    content_type = _content_type(event)
+    refusal = _refusal(event, content_type)
     if refusal is not None:
         response: dict[str, Any] = {
             "statusCode": refusal.http_status,
@@ -261,7 +260,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "isBase64Encoded": False,
         }
     else:
-        response = resolver().resolve(_with_json_spelled_lowercase(event), context)
+        response = resolver().resolve(_with_json_spelled_lowercase(event, content_type), context)
     response.setdefault("headers", {}).update(SECURITY_HEADERS)
     return response
 
