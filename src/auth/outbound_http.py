@@ -96,11 +96,21 @@ class Deadline:
         return left
 
 
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address `text` is written as (an IPv6 zone dropped); None for a name."""
+    try:
+        return ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return None
+
+
 def is_public(address: str) -> bool:
     """Whether an IP address is on the public Internet: not loopback, private, link-local
     (the instance metadata), shared, reserved or multicast, nor one of those written as
     IPv4-mapped IPv6."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    ip = _ip(address)
+    if ip is None:
+        raise ValueError(f"not an IP address: {address!r}")
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     return ip.is_global and not ip.is_multicast
@@ -150,17 +160,9 @@ def check_url(url: str, allow_http: bool) -> str | None:
         return "must name a host"
     if parts.username is not None or parts.password is not None:
         return "must not hold credentials"
-    if not allow_http and _is_address(parts.hostname) and not is_public(parts.hostname):
+    if not allow_http and _ip(parts.hostname) is not None and not is_public(parts.hostname):
         return "must name a public address"
     return None
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return False
-    return True
 
 
 class _Watch:
@@ -233,12 +235,16 @@ class _WatchedTlsPool(_WatchedPool, HTTPSConnectionPool):
     pass
 
 
-def _pools(public_only: bool) -> dict[str, type[HTTPConnectionPool]]:
-    plain, tls = (_Resolved, _ResolvedTls) if public_only else (_AnyAddress, _AnyAddressTls)
+def _pools(plain: type[HTTPConnection], tls: type[HTTPSConnection]) -> dict[str, type[HTTPConnectionPool]]:
     return {
         "http": type("PlainPool", (_WatchedPool,), {"ConnectionCls": plain}),
         "https": type("TlsPool", (_WatchedTlsPool,), {"ConnectionCls": tls}),
     }
+
+
+# urllib3's pool classes by scheme: off the local stage (public addresses only), and on it.
+_PUBLIC_POOLS = _pools(_Resolved, _ResolvedTls)
+_LOCAL_POOLS = _pools(_AnyAddress, _AnyAddressTls)
 
 
 class OutboundHttp:
@@ -247,7 +253,7 @@ class OutboundHttp:
         self.timeouts = timeouts or Timeouts()
         # One pool per container: a warm container reuses its TLS connections.
         self._pool = urllib3.PoolManager(retries=False, headers={"User-Agent": USER_AGENT})
-        self._pool.pool_classes_by_scheme = _pools(public_only=not allow_http)
+        self._pool.pool_classes_by_scheme = _LOCAL_POOLS if allow_http else _PUBLIC_POOLS
 
     def deadline(self) -> Deadline:
         return Deadline(self.timeouts.deadline)
