@@ -23,6 +23,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.9
 VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 # checkov pins an old boto3, so it lives in a virtualenv of its own.
@@ -47,10 +49,14 @@ NEED_NPM := npm (Node 18.2 or later) installs DynamoDB Local: on Debian/Ubuntu, 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
 
-# Reinstalled only when a requirements file changes.
+# Reinstalled only when a requirements file changes. pip brings uv, and uv installs the pinned
+# requirements: on a fresh clone about 15 s where pip alone took 75 (uv resolves and unpacks
+# in parallel, and leaves the compiling of bytecode to the first import). The venv keeps its
+# pip for pip-audit, which asks it what is installed.
 $(VENV_STAMP): requirements-dev.txt src/requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(UV) pip install --quiet --python $(PY) -r requirements-dev.txt
 	@touch $@
 
 .venv: $(VENV_STAMP)
@@ -111,9 +117,9 @@ lint: $(VENV_STAMP) checkov
 	$(VENV)/bin/mypy
 	$(VENV)/bin/cfn-lint template.yaml
 
-$(CHECKOV_VENV)/bin/checkov:
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+$(CHECKOV_VENV)/bin/checkov: | $(VENV_STAMP)
+	$(PYTHON) -m venv --without-pip $(CHECKOV_VENV)
+	$(UV) pip install --quiet --python $(CHECKOV_VENV)/bin/python checkov==$(CHECKOV_VERSION)
 
 # Skipped checks and why: .checkov.yaml and docs/operations.md.
 checkov: $(CHECKOV_VENV)/bin/checkov
