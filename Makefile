@@ -33,7 +33,10 @@ CHECKOV_VERSION := 3.3.30
 # --no-loadscope-reorder: xdist would hand out the files with the most tests first, which
 # leaves the one-test files that run longest (the load smoke, the fuzz, the restarts) for the
 # end; in collection order (tests/conftest.py puts those first) make test took 6:32, not 6:56.
-PYTEST_ARGS ?= -q -n 2 --dist loadfile --no-loadscope-reorder
+# Three workers on two cores: a third of the run waits on stacks, browsers and pauses, so a
+# third worker fills the idle core (tests 4:38 where two took 5:29, and 6:16 with a busy loop
+# holding one of the two cores the whole run).
+PYTEST_ARGS ?= -q -n 3 --dist loadfile --no-loadscope-reorder
 # What `make run` keeps between runs: DynamoDB Local's database and the secrets' values.
 DATA_DIR := .devstack
 
@@ -133,8 +136,8 @@ audit: $(VENV_STAMP)
 	$(PY) tools/audit_dependencies.py
 
 # The static checks run beside the tests, not before them, at the lowest priority: the tests
-# leave about a fifth of two cores idle (stacks starting, pages loading, waits), which is
-# more than the checks need, and at an equal priority mypy would take its core from them.
+# leave some of two cores idle (stacks starting, pages loading, waits), which is more than
+# the checks need, and at an equal priority mypy would take its core from them.
 # Their output is kept until the tests are done, so that it does not break pytest's lines;
 # the run fails if either fails. setsid gives the checks a process group of their own, so
 # that an interrupted run stops them too.

@@ -117,10 +117,10 @@ def authorizer_services(aws: dict[str, Any], clock: FakeClock, config: Config) -
     return build_authorizer_services(config, clock, aws["dynamodb"], aws["secretsmanager"])
 
 
-# `make test` hands whole files to two xdist workers in collection order (`--dist loadfile
+# `make test` hands whole files to three xdist workers in collection order (`--dist loadfile
 # --no-loadscope-reorder`; xdist's own order is by number of tests): the files that start a
 # local stack or a browser, the longest, go first, so that the last ones left are short unit
-# modules and neither worker waits long for the other at the end.
+# modules and no worker waits long for the others at the end.
 _LONGEST_FIRST = ("e2e", "browser", "devstack")
 
 
