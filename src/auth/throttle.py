@@ -7,11 +7,14 @@ Three counters per fixed window, shared by every container through DynamoDB:
   throttles addresses that have themselves failed for that username in the window, so an
   attacker cannot lock the real user out of a correct sign-in from elsewhere.
 
-An attempt is counted against (username, IP) before it is checked, by one conditional
-write that refuses past the limit, and then settled: a failure adds to the other two
-counters, a sign-in that forgives clears it, anything else gives it back. Counted after
-the check instead, attempts sent at the same instant would all read one count and all be
-checked.
+An attempt is counted against (username, IP) and against the IP before it is checked, each
+by one conditional write that refuses past its limit, and then settled: a failure stays
+counted (and adds to the username's counter), a sign-in that forgives clears the pair's
+counter and gives back the IP's, anything else gives both back. Counted after the check
+instead, attempts sent at the same instant would all read one count and all be checked:
+many passwords for one account, or one address's guesses spread over many usernames.
+The username's counter is added to after the check, as its limit holds only addresses
+that failed already (a burst from many fresh addresses is held by the pair limit each).
 """
 
 from __future__ import annotations
@@ -43,8 +46,9 @@ class SignInThrottle:
         self._store = store
         self._clock = clock
         self._policy = policy or ThrottlePolicy()
-        # Whether this thread's attempt was settled (failed or forgiven), so that the end of
-        # its block gives back only an attempt nothing else settled.
+        # This thread's open attempt: the counters `check` added it to, until it is settled
+        # (failed, forgiven or given back), so that the end of its block gives back only an
+        # attempt nothing else settled, and only once, whatever window the clock is in by then.
         self._attempt = threading.local()
 
     def _window(self) -> tuple[int, int]:
@@ -61,55 +65,70 @@ class SignInThrottle:
         # Kept one extra window so TTL deletion never races the window's end.
         return (window + 2) * self._policy.window_seconds
 
-    def check(self, username: str, ip: str) -> None:
+    def check(self, username: str, ip: str) -> tuple[str, str]:
         """Raise ResourceExhausted (429) when this attempt must wait; otherwise count it for
-        (username, IP) before it is checked. Counted first, in one conditional write: attempts
-        sent at the same instant would otherwise all read one count and all be checked (a
-        burst of TOTP codes, each on a challenge of its own). `attempt` settles it."""
+        (username, IP) and for the IP before it is checked, each in one conditional write,
+        and return the two counters' keys: attempts sent at the same instant would otherwise
+        all read one count and all be checked (a burst of TOTP codes, each on a challenge of
+        its own, or of passwords for as many usernames). `attempt` settles it."""
         window, remaining = self._window()
         pair, by_ip, by_user = self._keys(username, ip, window)
         counts = self._store.counts((pair, by_ip, by_user))
         policy = self._policy
+        expires_at = self._expires_at(window)
         if (
             counts[pair] >= policy.max_failures_per_user_and_ip
             or counts[by_ip] >= policy.max_failures_per_ip
             or (counts[by_user] >= policy.max_failures_per_user and counts[pair] > 0)
-            or not self._store.reserve(pair, policy.max_failures_per_user_and_ip, self._expires_at(window))
+            or not self._store.reserve(pair, policy.max_failures_per_user_and_ip, expires_at)
         ):
             raise ResourceExhausted("too many failed sign-ins, try again later", retry_after=remaining)
+        try:
+            counted = self._store.reserve(by_ip, policy.max_failures_per_ip, expires_at)
+        except BaseException:
+            # Storage may be down: then the pair's count stays, the safe side.
+            with suppress(Unavailable):
+                self._store.release(pair)
+            raise
+        if not counted:
+            self._store.release(pair)
+            raise ResourceExhausted("too many failed sign-ins, try again later", retry_after=remaining)
+        return pair, by_ip
 
     @contextmanager
     def attempt(self, username: str, ip: str) -> Iterator[None]:
         """`check`, then the block that checks the attempt. The block settles it (a failure,
         or a sign-in that forgives); one that ends without settling it, however it ends (a
         first step a code must finish, a provider's answer, a 503), gives it back."""
-        self.check(username, ip)
-        self._attempt.settled = False
+        self._attempt.counted = self.check(username, ip)
         try:
             yield
         except BaseException:
-            if not self._attempt.settled:
-                # Storage may be down: then the attempt stays counted, the safe side, and
-                # the error the block raised is the answer.
-                with suppress(Unavailable):
-                    self._release(username, ip)
+            # Storage may be down: then the attempt stays counted, the safe side, and the
+            # error the block raised is the answer.
+            with suppress(Unavailable):
+                self._give_back()
             raise
-        if not self._attempt.settled:
-            # Failing, it is this request's 503, as any write of it would be.
-            self._release(username, ip)
+        # Failing, it is this request's 503, as any write of it would be.
+        self._give_back()
+
+    def _settle(self) -> tuple[str, str] | None:
+        """The counters of this thread's attempt if it is still open; it is settled now."""
+        counted: tuple[str, str] | None = getattr(self._attempt, "counted", None)
+        self._attempt.counted = None
+        return counted
+
+    def _give_back(self) -> None:
+        counted = self._settle()
+        if counted is not None:
+            for key in counted:
+                self._store.release(key)
 
     def record_failure(self, username: str, ip: str) -> None:
-        """An attempt `check` let through failed: (username, IP) counted it already."""
-        self._attempt.settled = True
+        """An attempt `check` let through failed: (username, IP) and the IP counted it already."""
+        self._settle()
         window, _ = self._window()
-        _, by_ip, by_user = self._keys(username, ip, window)
-        for key in (by_ip, by_user):
-            self._store.add_failure(key, self._expires_at(window))
-
-    def _release(self, username: str, ip: str) -> None:
-        self._attempt.settled = True
-        window, _ = self._window()
-        self._store.release(self._keys(username, ip, window)[0])
+        self._store.add_failure(self._keys(username, ip, window)[2], self._expires_at(window))
 
     def check_address(self, ip: str) -> None:
         """The per-address limit alone, for a sign-in that names no user yet (a passkey's
@@ -125,7 +144,13 @@ class SignInThrottle:
         self._store.add_failure(self._keys("", ip, window)[1], self._expires_at(window))
 
     def record_success(self, username: str, ip: str) -> None:
-        """A correct password from this address forgives its earlier typos."""
-        self._attempt.settled = True
-        window, _ = self._window()
-        self._store.clear(self._keys(username, ip, window)[0])
+        """A correct password from this address forgives its earlier typos. The IP's count of
+        an attempt still open is given back (a first step's already was, when its block
+        ended); the address's failures for other usernames stay."""
+        counted = self._settle()
+        if counted is None:
+            self._store.clear(self._keys(username, ip, self._window()[0])[0])
+            return
+        pair, by_ip = counted
+        self._store.clear(pair)
+        self._store.release(by_ip)

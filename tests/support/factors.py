@@ -67,12 +67,14 @@ def unspent_code(secret: str) -> str:
     return code_at(secret, time.time(), 1)
 
 
-def enrol_totp(api: ApiServices, user: User) -> Enrolled:
-    """TOTP enabled for `user` with a code of the current step (which is then spent)."""
-    started = factor_call(api, routes.ENROL_TOTP, user)
+def enrol_totp(api: ApiServices, user: User, sign_in: SignIn | None = None) -> Enrolled:
+    """TOTP enabled for `user` with a code of the current step (which is then spent), by a
+    caller signed in at `sign_in` (factor_call's default when None)."""
+    started = factor_call(api, routes.ENROL_TOTP, user, sign_in=sign_in)
     assert started.status == 200, started.body
     secret = started.body["secret"]
-    confirmed = factor_call(api, routes.CONFIRM_TOTP, user, body={"code": code_at(secret, api.clock.now())})
+    code = {"code": code_at(secret, api.clock.now())}
+    confirmed = factor_call(api, routes.CONFIRM_TOTP, user, sign_in=sign_in, body=code)
     assert confirmed.status == 200, confirmed.body
     return Enrolled(secret, confirmed.body["recoveryCodes"])
 

@@ -164,7 +164,7 @@ def _own_factor_call(route: Route) -> Callable[[Any, Scene], Any]:
     routes, without a body."""
 
     def act(services: Any, scene: Scene) -> Any:
-        return factors.factor_call(services, route, scene.user)
+        return _factor_call(services, route, scene.user)
 
     return act
 
@@ -172,7 +172,7 @@ def _own_factor_call(route: Route) -> Callable[[Any, Scene], Any]:
 def _totp_pending(api: ApiServices) -> Scene:
     """A signed-in user with a pending TOTP enrolment: its secret in `extra`."""
     scene = _signed_in(api)
-    started = factors.factor_call(api, routes.ENROL_TOTP, scene.user)
+    started = _factor_call(api, routes.ENROL_TOTP, scene.user)
     scene.extra["secret"] = started.body["secret"]
     return scene
 
@@ -180,7 +180,7 @@ def _totp_pending(api: ApiServices) -> Scene:
 def _totp_enabled(api: ApiServices) -> Scene:
     """A user with TOTP enabled, a step later (a code not spent yet)."""
     scene = _signed_in(api)
-    enrolled = factors.enrol_totp(api, scene.user)
+    enrolled = factors.enrol_totp(api, scene.user, SIGNED_IN_NOW(api))
     scene.extra |= {"secret": enrolled.secret, "recovery": enrolled.recovery_codes}
     scene.extra["root"] = api.users.get_by_username("root")
     api.clock.advance(30)  # type: ignore[attr-defined]  # the rig's FakeClock
@@ -319,6 +319,12 @@ def SIGNED_IN_NOW(services: Any) -> SignIn:
     return SignIn.with_password(services.clock.now())
 
 
+def _factor_call(services: Any, route: Route, user: User, **given: Any) -> Any:
+    """factors.factor_call by a caller signed in just now, unless told otherwise: a path's
+    runs move the clock on (a fresh TOTP step each), past any sign-in made at the start."""
+    return factors.factor_call(services, route, user, **{"sign_in": SIGNED_IN_NOW(services), **given})
+
+
 def _with_passkey(api: ApiServices) -> Scene:
     """A signed-in user with a passkey: its authenticator and id in `extra`."""
     scene = _signed_in(api)
@@ -334,7 +340,7 @@ def _with_passkey(api: ApiServices) -> Scene:
 def _registering(api: ApiServices) -> Scene:
     """A signed-in user with a passkey, holding the answer to new registration options."""
     scene = _with_passkey(api)
-    options = factors.factor_call(api, routes.PASSKEY_REGISTRATION, scene.user).body["options"]
+    options = _factor_call(api, routes.PASSKEY_REGISTRATION, scene.user).body["options"]
     scene.extra["credential"] = SoftAuthenticator().register(options)
     return scene
 
@@ -465,7 +471,7 @@ PATHS = [
     Path(
         "TOTP confirm",
         _totp_pending,
-        lambda s, sc: factors.factor_call(
+        lambda s, sc: _factor_call(
             s, routes.CONFIRM_TOTP, sc.user, body={"code": factors.code_at(sc.extra["secret"], s.clock.now())}
         ),
     ),
@@ -474,7 +480,7 @@ PATHS = [
     Path(
         "an admin's TOTP removal",
         _totp_enabled,
-        lambda s, sc: factors.factor_call(s, routes.REMOVE_TOTP, sc.user, caller=sc.extra["root"]),
+        lambda s, sc: _factor_call(s, routes.REMOVE_TOTP, sc.user, caller=sc.extra["root"]),
     ),
     Path("sign-in first step with TOTP", _totp_enabled, lambda s, sc: _first_step(s, sc, routes.SIGN_IN)),
     Path("sign-in second step with TOTP", _challenged(routes.SIGN_IN), _second_step(routes.SIGN_IN)),
@@ -532,7 +538,7 @@ PATHS = [
     Path(
         "passkey registration",
         _registering,
-        lambda s, sc: factors.factor_call(
+        lambda s, sc: _factor_call(
             s, routes.REGISTER_PASSKEY, sc.user, body={"credential": sc.extra["credential"]}
         ),
     ),

@@ -144,6 +144,63 @@ def test_attempts_are_counted_before_they_are_checked(alice: ApiServices) -> Non
     throttle.check("alice", OWNER_IP)
 
 
+def throttle_counts(api: ApiServices, aws: dict[str, Any]) -> dict[str, int]:
+    """Every throttle counter in the table, by its kind and names (the window left out)."""
+    scanned = aws["dynamodb"].scan(TableName=api.config.settings_table)["Items"]
+    counts = {}
+    for item in scanned:
+        key = item["pk"]["S"]
+        if key.startswith("throttle#"):
+            kind, _window, *names = key.removeprefix("throttle#").split("#")
+            counts["#".join([kind, *names])] = int(item["failures"]["N"])
+    return counts
+
+
+def test_a_burst_over_many_usernames_from_one_address_is_held_to_the_address_limit(
+    alice: ApiServices, aws: dict[str, Any]
+) -> None:
+    """Guesses for as many usernames sent at the same instant: each check comes before any
+    of them is known to fail, so the address's count is taken as each is let through."""
+    throttle = alice.throttle
+    for i in range(POLICY.max_failures_per_ip):
+        throttle.check(f"victim{i}", ATTACKER)
+    with pytest.raises(ResourceExhausted):
+        throttle.check("alice", ATTACKER)
+    # The refused attempt took nothing: no count for (alice, the attacker), and the address's
+    # count is the limit, not one past it.
+    counts = throttle_counts(alice, aws)
+    assert f"pair#{ATTACKER}#alice" not in counts
+    assert counts[f"ip#{ATTACKER}"] == POLICY.max_failures_per_ip
+    # Another address is not held back by them.
+    assert alice.accounts.sign_in("alice", PASSWORD, OWNER_IP).username == "alice"
+
+
+def test_sign_ins_from_one_address_never_add_up_to_its_limit(alice: ApiServices, aws: dict[str, Any]) -> None:
+    # A shared NAT: more correct sign-ins than the address limit, with a typo among them.
+    for _ in range(POLICY.max_failures_per_ip + 5):
+        assert alice.accounts.sign_in("alice", PASSWORD, OWNER_IP).username == "alice"
+    fail(alice, "alice", OWNER_IP, 1)
+    assert throttle_counts(alice, aws) == {
+        f"pair#{OWNER_IP}#alice": 1,
+        f"ip#{OWNER_IP}": 1,
+        "user#alice": 1,
+    }
+
+
+def test_an_address_count_that_cannot_be_taken_gives_the_pairs_back(
+    alice: ApiServices, aws: dict[str, Any]
+) -> None:
+    throttle = alice.throttle
+    with Stubber(aws["dynamodb"]) as stub:
+        stub.add_response("batch_get_item", {"Responses": {alice.config.settings_table: []}})
+        stub.add_response("update_item", {})
+        stub.add_client_error("update_item", "ProvisionedThroughputExceededException", http_status_code=400)
+        stub.add_response("delete_item", {})
+        with pytest.raises(Unavailable):
+            throttle.check("alice", ATTACKER)
+        stub.assert_no_pending_responses()
+
+
 def test_an_attempt_given_back_or_forgiven_counts_nothing(alice: ApiServices, aws: dict[str, Any]) -> None:
     # A first step a second factor must finish gives its attempt back; a sign-in forgives.
     for _ in range(3 * POLICY.max_failures_per_user_and_ip):
