@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from auth import untrusted_json
 from auth.errors import Internal, InvalidArgument
 from auth.wiring import ApiServices
 from handlers import api as api_function
@@ -79,6 +80,11 @@ def test_second_sign_up_is_a_user() -> None:
     assert sign_up("bob")[1]["role"] == "USER"
 
 
+# Depths from past MAX_DEPTH to where json.loads itself gives up, through the band where
+# only a second parse from deeper in the stack would.
+UNDER_THE_RECURSION_LIMITS = (untrusted_json.MAX_DEPTH, 500, *range(940, 1000, 5))
+
+
 @pytest.mark.parametrize(
     "raw_body",
     [
@@ -97,6 +103,9 @@ def test_second_sign_up_is_a_user() -> None:
         json.dumps([{"user": {"username": "alice", "password": PASSWORD}}]),
         # Deeper than the interpreter's recursion limit, well within the size limit.
         "[" * 30_000 + "]" * 30_000,
+        # An object nested just under it: parsed once near the stack's bottom, it would
+        # overflow when Powertools parses it again from deeper (a 500 at ~980 levels).
+        *('{"user": ' + "[" * depth + "]" * depth + "}" for depth in UNDER_THE_RECURSION_LIMITS),
     ],
 )
 def test_bad_sign_up_is_a_400_in_spec_shape_and_changes_nothing(aws: dict[str, Any], raw_body: str) -> None:
