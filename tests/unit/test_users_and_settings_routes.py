@@ -95,7 +95,7 @@ def test_get_user_shows_email_to_self_and_admin(api: ApiServices) -> None:
     assert body["email"] == "alice@example.com"
 
 
-@pytest.mark.parametrize(
+DEAD_CREDENTIALS = pytest.mark.parametrize(
     ("headers", "cookies"),
     [
         ({"authorization": "Bearer junk"}, None),
@@ -103,6 +103,9 @@ def test_get_user_shows_email_to_self_and_admin(api: ApiServices) -> None:
     ],
     ids=["bad-token", "dead-session"],
 )
+
+
+@DEAD_CREDENTIALS
 def test_a_public_route_called_with_a_credential_that_does_not_verify_is_a_401(
     headers: dict[str, str] | None, cookies: list[str] | None
 ) -> None:
@@ -116,6 +119,20 @@ def test_a_public_route_called_with_a_credential_that_does_not_verify_is_a_401(
         == 401
     )
     assert call("GET", "/api/v1/users/carol", USER)[0] == 404
+
+
+@DEAD_CREDENTIALS
+@pytest.mark.parametrize(
+    "route", [routes.GET_SETTINGS, routes.LIST_IDENTITY_PROVIDERS], ids=["settings", "providers"]
+)
+def test_the_routes_that_answer_everyone_alike_ignore_a_dead_credential(
+    route: Route, headers: dict[str, str] | None, cookies: list[str] | None
+) -> None:
+    """The sign-in page reads them with whatever cookie the browser still holds: one whose
+    session ended must not hide the providers from the person signing in again."""
+    anonymous = call(route.method, route.path, route.path)
+    assert anonymous[0] == 200
+    assert call(route.method, route.path, route.path, headers=headers, cookies=cookies) == anonymous
 
 
 @pytest.mark.parametrize(("path", "status"), [("/api/v1/users/nobody", 404), ("/api/v1/users/-bad-", 400)])
