@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit
 from auth.clock import Clock
+from auth.credential_ids import UUID4
 from auth.errors import SignInOutdated, Unauthenticated
 from auth.models import NO_SIGN_IN, ClientInfo, SignIn, User
 from auth.stores.dynamo import Item, TableKey
@@ -25,9 +26,7 @@ from auth.usage import WRITE_INTERVAL_SECONDS, note_use
 
 # Canonical decimal of a positive int32 (no sign, no leading zero), then a canonical
 # lowercase UUIDv4. Anything else is not a value this service set.
-_COOKIE_VALUE = re.compile(
-    r"([1-9][0-9]{0,9})-([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})"
-)
+_COOKIE_VALUE = re.compile(rf"([1-9][0-9]{{0,9}})-({UUID4})")
 MAX_USER_ID = 2**31 - 1
 
 

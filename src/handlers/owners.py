@@ -3,9 +3,9 @@ for them, and the credential ids."""
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
+from auth.credential_ids import is_credential_id
 from auth.errors import InvalidArgument, PermissionDenied
 from auth.models import User
 from auth.principal import Principal
@@ -15,12 +15,8 @@ from handlers.api_context import principal, services
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-# Every credential id we mint (token, session, refresh family) is a canonical UUIDv4.
-_UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
-
-
 def credential_id_param(value: str, name: str) -> str:
-    if _UUID4.fullmatch(value) is None:
+    if not is_credential_id(value):
         raise InvalidArgument(f"{name} must be a lowercase UUID")
     return value
 

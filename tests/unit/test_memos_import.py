@@ -8,6 +8,7 @@ import json
 import os
 import sqlite3
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,23 +208,33 @@ def test_expired_tokens_are_left_out_and_counted(memos: MemosDb) -> None:
     assert family.family_id == family.current_token_id and family.imported
 
 
+def token_ids(*names: str) -> dict[str, str]:
+    """A token id as Memos makes them (a lowercase UUIDv4) for each name, the same each run."""
+    return {
+        name: str(uuid.UUID(bytes=hashlib.sha256(name.encode()).digest()[:16], version=4)) for name in names
+    }
+
+
+ID = token_ids("t-1", "t-2", "r-1", "late", "early", "t-huge", "t-long", "t-short")
+
+
 @pytest.mark.parametrize("expires_at", ["2025-02-30T00:00:00Z", "tomorrow", 1735689600, ""])
 def test_a_token_whose_expiry_is_not_a_timestamp_is_not_taken_as_never_expiring(
     tmp_path: Path, expires_at: object
 ) -> None:
     db = MemosDb(tmp_path / "expiry.db")
     db.user(1, "ann")
-    entry = {"tokenId": "t-1", "tokenHash": "ab" * 32, "expiresAt": expires_at}
-    never = {"tokenId": "t-2", "tokenHash": "cd" * 32, "expiresAt": None}
+    entry = {"tokenId": ID["t-1"], "tokenHash": "ab" * 32, "expiresAt": expires_at}
+    never = {"tokenId": ID["t-2"], "tokenHash": "cd" * 32, "expiresAt": None}
     db.user_setting(1, "PERSONAL_ACCESS_TOKENS", json.dumps({"tokens": [entry, never]}))
     db.close()
     plan = _plan(db)
     assert [(r.row, r.reason) for r in plan.rejections] == [
-        ("personal access token t-1 of user 1", "expiresAt is not a timestamp")
+        (f"personal access token {ID['t-1']} of user 1", "expiresAt is not a timestamp")
     ]
     # Absent or null is Memos' "never" (protojson leaves an unset Timestamp out).
     ((token,),) = [imported.pats for imported in plan.users]
-    assert (token.token_id, token.expires_at) == ("t-2", None)
+    assert (token.token_id, token.expires_at) == (ID["t-2"], None)
 
 
 HASH = go_bcrypt(PASSWORD)
@@ -240,18 +251,18 @@ def _reasons(database: MemosDatabase) -> dict[str, str]:
 def test_a_timestamp_past_the_calendars_ends_is_not_a_timestamp() -> None:
     # Valid RFC 3339, but the offset carries it past year 9999 (or before year 1).
     tokens = [
-        {"tokenId": "late", "tokenHash": "ab" * 32, "expiresAt": "9999-12-31T23:59:59-23:59"},
-        {"tokenId": "early", "tokenHash": "cd" * 32, "createdAt": "0001-01-01T00:00:00+01:00"},
+        {"tokenId": ID["late"], "tokenHash": "ab" * 32, "expiresAt": "9999-12-31T23:59:59-23:59"},
+        {"tokenId": ID["early"], "tokenHash": "cd" * 32, "createdAt": "0001-01-01T00:00:00+01:00"},
     ]
     setting = UserSettingRow(1, "PERSONAL_ACCESS_TOKENS", json.dumps({"tokens": tokens}))
     database = MemosDatabase(users=[_row(1, "ann")], user_settings=[setting])
     plan = mapping.plan(database, int(time.time()))
     assert [(r.row, r.reason) for r in plan.rejections] == [
-        ("personal access token late of user 1", "expiresAt is not a timestamp")
+        (f"personal access token {ID['late']} of user 1", "expiresAt is not a timestamp")
     ]
     # An unreadable creation time is the user's, as an absent one is.
     ((early,),) = [imported.pats for imported in plan.users]
-    assert (early.token_id, early.created_at) == ("early", 0)
+    assert (early.token_id, early.created_at) == (ID["early"], 0)
 
 
 @pytest.mark.parametrize(
@@ -304,7 +315,7 @@ def test_the_report_escapes_what_a_terminal_would_act_on(tmp_path: Path, cli: Cl
     printed = cli(db.close())
     assert "\x1b" not in printed.out and "\x07" not in printed.out
     assert (
-        "not imported: personal access token t\\x1b]0;owned\\x07 of user 1: tokenHash is not SHA-256 hex"
+        f"not imported: personal access token t\\x1b]0;owned\\x07 of user 1: {mapping.NOT_A_TOKEN_ID}"
         in printed.out
     )
 
@@ -704,22 +715,48 @@ def test_a_token_hash_twice_in_the_database_is_taken_once(tmp_path: Path) -> Non
     db = MemosDb(tmp_path / "twice.db")
     db.user(1, "ann", password_hash=go_bcrypt(PASSWORD))
     db.user(2, "ben", password_hash=go_bcrypt(PASSWORD))
-    entry = {"tokenId": "t-1", "tokenHash": "ab" * 32, "createdAt": "2024-01-01T00:00:00Z"}
+    entry = {"tokenId": ID["t-1"], "tokenHash": "ab" * 32, "createdAt": "2024-01-01T00:00:00Z"}
     db.user_setting(1, "PERSONAL_ACCESS_TOKENS", json.dumps({"tokens": [entry]}))
-    db.user_setting(2, "PERSONAL_ACCESS_TOKENS", json.dumps({"tokens": [{**entry, "tokenId": "t-2"}]}))
-    family = {"tokenId": "r-1", "expiresAt": "2999-01-01T00:00:00Z"}
+    db.user_setting(2, "PERSONAL_ACCESS_TOKENS", json.dumps({"tokens": [{**entry, "tokenId": ID["t-2"]}]}))
+    family = {"tokenId": ID["r-1"], "expiresAt": "2999-01-01T00:00:00Z"}
     db.user_setting(1, "REFRESH_TOKENS", json.dumps({"refreshTokens": [family]}))
     db.user_setting(2, "REFRESH_TOKENS", json.dumps({"refreshTokens": [family]}))
     db.close()
     plan = _plan(db)
     reasons = {rejection.row: rejection.reason for rejection in plan.rejections}
     assert reasons == {
-        "personal access token t-2 of user 2": "same tokenHash as personal access token t-1 of user 1",
-        "refresh token r-1 of user 2": "same tokenId as refresh token r-1 of user 1",
+        f"personal access token {ID['t-2']} of user 2": (
+            f"same tokenHash as personal access token {ID['t-1']} of user 1"
+        ),
+        f"refresh token {ID['r-1']} of user 2": f"same tokenId as refresh token {ID['r-1']} of user 1",
     }
     by_id = {imported.user.id: imported for imported in plan.users}
     assert len(by_id[1].pats) == len(by_id[1].families) == 1
     assert by_id[2].pats == [] and by_id[2].families == []
+
+
+@pytest.mark.parametrize(
+    "token_id",
+    ["t-1", ID["t-1"].upper(), ID["t-1"].replace("-", ""), "a" * 36, str(uuid.UUID(int=1, version=1))],
+    ids=["not a uuid", "upper case", "no hyphens", "uuid-sized", "version 1"],
+)
+def test_a_token_id_no_route_could_name_is_reported_not_imported(tmp_path: Path, token_id: str) -> None:
+    # The routes that revoke a token or a sign-in take a lowercase UUID, as Memos makes its ids:
+    # a token of any other id could be listed but never revoked by its owner.
+    db = MemosDb(tmp_path / "ids.db")
+    db.user(1, "ann", password_hash=go_bcrypt(PASSWORD))
+    pat = {"tokenId": token_id, "tokenHash": "ab" * 32}
+    family = {"tokenId": token_id, "expiresAt": "2999-01-01T00:00:00Z"}
+    db.user_setting(1, "PERSONAL_ACCESS_TOKENS", json.dumps({"tokens": [pat]}))
+    db.user_setting(1, "REFRESH_TOKENS", json.dumps({"refreshTokens": [family]}))
+    db.close()
+    plan = _plan(db)
+    assert {rejection.row: rejection.reason for rejection in plan.rejections} == {
+        f"personal access token {token_id} of user 1": mapping.NOT_A_TOKEN_ID,
+        f"refresh token {token_id} of user 1": mapping.NOT_A_TOKEN_ID,
+    }
+    ((imported,),) = [plan.users]
+    assert imported.pats == [] and imported.families == []
 
 
 def test_a_token_description_longer_than_the_api_takes_is_cut_and_the_token_imported(
@@ -729,9 +766,9 @@ def test_a_token_description_longer_than_the_api_takes_is_cut_and_the_token_impo
     # "storage unavailable". Cut to the API's limit, the token (an integration) keeps working.
     db = MemosDb(tmp_path / "long.db")
     db.user(1, "ann")
-    tokens = {"t-huge": memos_pat(), "t-long": memos_pat(), "t-short": memos_pat()}
+    tokens = {ID["t-huge"]: memos_pat(), ID["t-long"]: memos_pat(), ID["t-short"]: memos_pat()}
     longest = MAX_DESCRIPTION_CHARS
-    descriptions = {"t-huge": "h" * 500_000, "t-long": "\u00e9" * (longest + 1), "t-short": "c" * longest}
+    descriptions = dict(zip(tokens, ["h" * 500_000, "\u00e9" * (longest + 1), "c" * longest], strict=True))
     entries = [
         {"tokenId": token_id, "tokenHash": hashlib.sha256(token.encode()).hexdigest(), "description": text}
         for (token_id, token), text in zip(tokens.items(), descriptions.values(), strict=True)

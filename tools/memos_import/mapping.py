@@ -14,6 +14,7 @@ from typing import Any
 
 from auth import untrusted_json
 from auth.accounts import validate_profile
+from auth.credential_ids import is_credential_id
 from auth.errors import InvalidArgument
 from auth.identity_providers import MAX_PROVIDERS, ProviderInput, provider_id_of, validate
 from auth.idp_models import FieldMapping, ProviderConfig, ProviderType
@@ -45,7 +46,9 @@ _BCRYPT = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 # protojson Timestamps: RFC 3339, with up to nine fraction digits and Z or an offset.
 _RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)", re.IGNORECASE)
-MAX_TOKEN_ID_CHARS = 64
+# Memos makes every token id with a UUIDv4; one of another shape could not be revoked by any
+# route (auth.credential_ids), so it is reported rather than stored.
+NOT_A_TOKEN_ID = "tokenId is not a lowercase UUID, as Memos makes them"
 # Memos' only kind of identity provider (its IdentityProvider_Type besides UNSPECIFIED).
 MEMOS_IDP_TYPES = {"OAUTH2": ProviderType.OAUTH2}
 MAX_EXTERN_UID_CHARS = 256
@@ -366,8 +369,8 @@ def _pats(
         expires_at = _time(entry.get("expiresAt"))
         if owner is None:
             result.rejections.append(Rejection(name, "its user is not imported"))
-        elif not _good_token_id(token_id):
-            result.rejections.append(Rejection(name, "missing or overlong tokenId"))
+        elif not is_credential_id(token_id):
+            result.rejections.append(Rejection(name, NOT_A_TOKEN_ID))
         elif not isinstance(token_hash, str) or not _SHA256_HEX.fullmatch(token_hash.lower()):
             result.rejections.append(Rejection(name, "tokenHash is not SHA-256 hex"))
         elif expires_at is None and entry.get("expiresAt") is not None:
@@ -412,8 +415,8 @@ def _families(
         expires_at = _time(entry.get("expiresAt"))
         if owner is None:
             result.rejections.append(Rejection(name, "its user is not imported"))
-        elif not _good_token_id(token_id):
-            result.rejections.append(Rejection(name, "missing or overlong tokenId"))
+        elif not is_credential_id(token_id):
+            result.rejections.append(Rejection(name, NOT_A_TOKEN_ID))
         elif expires_at is None or expires_at <= now:
             result.expired_refresh_tokens += 1
         elif token_id in family_ids:
@@ -477,8 +480,6 @@ def _flag(value: dict[str, Any], camel: str) -> bool:
     return value.get(camel, value.get(snake)) is True
 
 
-def _good_token_id(token_id: object) -> bool:
-    return isinstance(token_id, str) and 0 < len(token_id) <= MAX_TOKEN_ID_CHARS
 
 
 def _time(value: object) -> int | None:
