@@ -126,8 +126,10 @@ def test_sign_in_asks_for_the_authentication_code_next(page: Page, site: Site) -
     code_field = page.get_by_label("Authentication code")
     expect(code_field).to_be_visible()
     expect(page.get_by_label("Recovery code")).to_be_visible()
-    # The first step is gone: its inputs are not there to be filled again.
+    # The first step is gone: its inputs are not there to be filled again, and the password
+    # is not kept in the page while the code is asked.
     expect(page.get_by_label("Password", exact=True)).to_be_hidden()
+    expect(page.locator("#password")).to_have_value("")
     code_field.fill("000000" if unspent_code(secret) != "000000" else "111111")
     page.get_by_role("button", name="Verify").click()
     expect(page.get_by_role("alert")).to_contain_text("code")

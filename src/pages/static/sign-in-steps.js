@@ -24,6 +24,10 @@ function showSecondStep(metadata, out, next) {
   const methods = String(metadata.methods || "").split(",");
   const challenge = metadata.mfaChallenge;
   for (const first of document.querySelectorAll("[data-first-step]")) first.hidden = true;
+  // The password has done its part: it does not stay in the page while the code is asked
+  // (the callback page has none).
+  const password = document.querySelector("#password");
+  if (password) password.value = "";
   const form = $("#mfa-form");
   form.hidden = false;
   $("#totp-field").hidden = !methods.includes("totp");
