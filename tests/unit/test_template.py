@@ -24,10 +24,11 @@ AUTHORIZER = "MemosAuthorizer"
 READ_WRITE = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 EXPECTED_ACTIONS: dict[str, dict[str, set[str]]] = {
     "AuthorizerFunction": {
-        # Reads by key: a credential and its user, alone or together in one BatchGetItem.
+        # Reads by key: a credential and its user, alone or (a session) together in one
+        # BatchGetItem; a PAT carries its owner's role and state, so it is read alone.
         "UsersTable": {"dynamodb:GetItem", "dynamodb:BatchGetItem"},
         # ... and the once-a-minute lastUsedAt / lastAccessedAt write.
-        "PersonalAccessTokensTable": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"},
+        "PersonalAccessTokensTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
         "SessionsTable": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"},
         "SigningKeySecret": {"secretsmanager:GetSecretValue"},
     },
