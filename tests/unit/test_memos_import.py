@@ -855,6 +855,26 @@ def test_a_dry_run_writes_nothing(aws: dict[str, Any], memos: MemosDb) -> None:
     assert report.counts[("linked identities", "would be imported")] == 1
 
 
+def test_a_dry_run_tells_the_users_the_run_would_refuse(
+    aws: dict[str, Any], clock: FakeClock, memos: MemosDb
+) -> None:
+    # The stack's first user took id 1, Memos' host's: the run refuses the host, and so must
+    # the dry run, not count it among those it would import.
+    _services(aws, clock).accounts.sign_up("zed", PASSWORD)
+    before = _snapshot(aws)
+    dry = _import(memos, dry_run=True)
+    assert _snapshot(aws) == before
+    (clash,) = [rejection for rejection in dry.rejections if rejection.row == "user 1"]
+    assert "has a user of its own with this id" in clash.reason
+    assert dry.counts[("users", "would be imported")] == 2
+    # The host's two tokens and refresh token would not come either.
+    assert dry.counts[("personal access tokens", "would be imported")] == 0
+    assert dry.counts[("refresh tokens", "would be imported")] == 0
+    run = _import(memos)
+    assert sorted(map(repr, run.rejections)) == sorted(map(repr, dry.rejections))
+    assert run.counts[("users", "imported")] == 2
+
+
 def test_a_short_memos_key_is_imported_as_it_is(
     aws: dict[str, Any], clock: FakeClock, tmp_path: Path
 ) -> None:

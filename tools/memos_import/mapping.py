@@ -49,6 +49,7 @@ _RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d
 # Memos makes every token id with a UUIDv4; one of another shape could not be revoked by any
 # route (auth.credential_ids), so it is reported rather than stored.
 NOT_A_TOKEN_ID = "tokenId is not a lowercase UUID, as Memos makes them"
+USER_NOT_IMPORTED = "its user is not imported"
 # Memos' only kind of identity provider (its IdentityProvider_Type besides UNSPECIFIED).
 MEMOS_IDP_TYPES = {"OAUTH2": ProviderType.OAUTH2}
 MAX_EXTERN_UID_CHARS = 256
@@ -270,7 +271,7 @@ def _link(
     link = ImportedLink(row.provider or "", extern_uid, row.user_id, owner.user.username if owner else "")
     problem = None
     if owner is None:
-        problem = "its user is not imported"
+        problem = USER_NOT_IMPORTED
     elif link.provider_id not in providers:
         problem = "its identity provider is not imported"
     elif not extern_uid or len(extern_uid) > MAX_EXTERN_UID_CHARS:
@@ -368,7 +369,7 @@ def _pats(
         token_id, token_hash = entry.get("tokenId"), entry.get("tokenHash")
         expires_at = _time(entry.get("expiresAt"))
         if owner is None:
-            result.rejections.append(Rejection(name, "its user is not imported"))
+            result.rejections.append(Rejection(name, USER_NOT_IMPORTED))
         elif not is_credential_id(token_id):
             result.rejections.append(Rejection(name, NOT_A_TOKEN_ID))
         elif not isinstance(token_hash, str) or not _SHA256_HEX.fullmatch(token_hash.lower()):
@@ -414,7 +415,7 @@ def _families(
         name = f"refresh token {str(token_id or index)[:64]} of user {setting.user_id}"
         expires_at = _time(entry.get("expiresAt"))
         if owner is None:
-            result.rejections.append(Rejection(name, "its user is not imported"))
+            result.rejections.append(Rejection(name, USER_NOT_IMPORTED))
         elif not is_credential_id(token_id):
             result.rejections.append(Rejection(name, NOT_A_TOKEN_ID))
         elif expires_at is None or expires_at <= now:
@@ -478,8 +479,6 @@ def _flag(value: dict[str, Any], camel: str) -> bool:
     snake = re.sub(r"[A-Z]", lambda match: "_" + match.group(0).lower(), camel)
     # protojson leaves out a false bool: absent is off.
     return value.get(camel, value.get(snake)) is True
-
-
 
 
 def _time(value: object) -> int | None:

@@ -50,7 +50,14 @@ from auth.stores.settings_store import InstanceSettings, SettingsStore
 from auth.stores.user_store import UserStore
 from auth.usernames import username_key
 from auth.wiring import build_factor_keys, build_idp_secret_cipher
-from tools.memos_import.mapping import ImportedLink, ImportedProvider, ImportedUser, Plan, Rejection
+from tools.memos_import.mapping import (
+    USER_NOT_IMPORTED,
+    ImportedLink,
+    ImportedProvider,
+    ImportedUser,
+    Plan,
+    Rejection,
+)
 from tools.memos_import.target import Target
 
 # DynamoDB's limit of items in one transaction; a user and its username record take two.
@@ -105,11 +112,12 @@ class Importer:
         report.add("sign-ins of Memos before v0.26 (SESSIONS)", "left out", plan.legacy_sessions)
         self._secret(plan, dry_run, report)
         if dry_run:
-            report.add("users", "would be imported", len(plan.users))
-            report.add("personal access tokens", "would be imported", sum(len(u.pats) for u in plan.users))
-            report.add("refresh tokens", "would be imported", sum(len(u.families) for u in plan.users))
+            refused = self._users_a_run_would_import(plan.users, report)
             report.add("identity providers", "would be imported", len(plan.providers))
-            report.add("linked identities", "would be imported", len(plan.links))
+            links = [link for link in plan.links if link.user_id not in refused]
+            unlinked = [link for link in plan.links if link.user_id in refused]
+            report.rejections += [Rejection(link.row, USER_NOT_IMPORTED) for link in unlinked]
+            report.add("linked identities", "would be imported", len(links))
             report.notes.append("dry run: nothing was written")
             return report
         # Before any user: a sign-up meanwhile gets an id above every Memos user's, a rejected
@@ -315,20 +323,36 @@ class Importer:
         rest_pats, rest_families = imported.pats[len(pats) :], imported.families[len(families) :]
         self._credentials(rest_pats, rest_families, Known(), report)
 
+    def _users_a_run_would_import(self, users: list[ImportedUser], report: Report) -> set[int]:
+        """A dry run's users, read only, and the ids of those the run would refuse: one whose id
+        memos-auth holds for a user of its own is refused as the run would refuse it (and its
+        links with it), one an earlier run imported is unchanged (the credentials it may still
+        lack, and a username one of memos-auth's own users took under another id, show only
+        when written)."""
+        present = self._users.imported_or_own([imported.user.id for imported in users])
+        coming = []
+        refused: set[int] = set()
+        for imported in users:
+            if imported.user.id not in present:
+                coming.append(imported)
+            elif (clash := _clash(imported, present[imported.user.id])) is not None:
+                report.rejections.append(clash)
+                refused.add(imported.user.id)
+            else:
+                report.add("users", "unchanged")
+        report.add("users", "would be imported", len(coming))
+        report.add("personal access tokens", "would be imported", sum(len(u.pats) for u in coming))
+        report.add("refresh tokens", "would be imported", sum(len(u.families) for u in coming))
+        return refused
+
     def _present_user(
         self, imported: ImportedUser, existing: User | None, known: Known, report: Report
     ) -> None:
         """A user whose id is taken: an earlier import's gets the credentials it lacks; memos-auth's
         own (or another user under this id) is a clash."""
-        user = imported.user
-        if existing is None or username_key(existing.username) != username_key(user.username):
-            report.rejections.append(
-                Rejection(
-                    f"user {user.id}",
-                    "memos-auth has a user of its own with this id or username: not overwritten "
-                    f"(nor its {len(imported.pats)} tokens and {len(imported.families)} refresh tokens)",
-                )
-            )
+        clash = _clash(imported, existing)
+        if clash is not None:
+            report.rejections.append(clash)
             return
         report.add("users", "unchanged")
         self._credentials(imported.pats, imported.families, known, report)
@@ -474,7 +498,7 @@ class Importer:
         for link in links:
             user = users.get(link.user_id)
             if user is None or username_key(user.username) != username_key(link.username):
-                report.rejections.append(Rejection(link.row, "its user is not imported"))
+                report.rejections.append(Rejection(link.row, USER_NOT_IMPORTED))
             elif (link.provider_id, link.extern_uid) in known:
                 self._judge_link(link, known[(link.provider_id, link.extern_uid)], uids, report)
             else:
@@ -551,3 +575,16 @@ def _groups(users: list[ImportedUser]) -> Iterator[list[ImportedUser]]:
         size += items
     if group:
         yield group
+
+
+def _clash(imported: ImportedUser, existing: User | None) -> Rejection | None:
+    """The refusal of a user whose id is taken by memos-auth's own user (`existing` None) or by
+    another user than this one; None when an earlier import wrote this very user."""
+    user = imported.user
+    if existing is not None and username_key(existing.username) == username_key(user.username):
+        return None
+    return Rejection(
+        f"user {user.id}",
+        "memos-auth has a user of its own with this id or username: not overwritten "
+        f"(nor its {len(imported.pats)} tokens and {len(imported.families)} refresh tokens)",
+    )
