@@ -82,7 +82,7 @@ class SignInThrottle:
             or (counts[by_user] >= policy.max_failures_per_user and counts[pair] > 0)
             or not self._store.reserve(pair, policy.max_failures_per_user_and_ip, expires_at)
         ):
-            raise ResourceExhausted("too many failed sign-ins, try again later", retry_after=remaining)
+            raise _too_many(remaining)
         try:
             counted = self._store.reserve(by_ip, policy.max_failures_per_ip, expires_at)
         except BaseException:
@@ -92,7 +92,7 @@ class SignInThrottle:
             raise
         if not counted:
             self._store.release(pair)
-            raise ResourceExhausted("too many failed sign-ins, try again later", retry_after=remaining)
+            raise _too_many(remaining)
         return pair, by_ip
 
     @contextmanager
@@ -136,7 +136,7 @@ class SignInThrottle:
         window, remaining = self._window()
         by_ip = self._keys("", ip, window)[1]
         if self._store.counts((by_ip,))[by_ip] >= self._policy.max_failures_per_ip:
-            raise ResourceExhausted("too many failed sign-ins, try again later", retry_after=remaining)
+            raise _too_many(remaining)
 
     def record_address_failure(self, ip: str) -> None:
         """A failure that names no user (an unknown passkey): the address's count alone."""
@@ -154,3 +154,8 @@ class SignInThrottle:
         pair, by_ip = counted
         self._store.clear(pair)
         self._store.release(by_ip)
+
+
+def _too_many(remaining: int) -> ResourceExhausted:
+    """The 429 of any limit reached, with the seconds left in its window."""
+    return ResourceExhausted("too many failed sign-ins, try again later", retry_after=remaining)

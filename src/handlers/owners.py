@@ -15,6 +15,7 @@ from handlers.api_context import principal, services
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
+
 def credential_id_param(value: str, name: str) -> str:
     if not is_credential_id(value):
         raise InvalidArgument(f"{name} must be a lowercase UUID")

@@ -10,7 +10,7 @@ import pytest
 from botocore.stub import Stubber
 
 from auth.errors import InvalidArgument, PermissionDenied, ResourceExhausted, Unavailable
-from auth.stores.throttle_store import ThrottleStore
+from auth.stores.throttle_store import THROTTLE_PREFIX, ThrottleStore
 from auth.throttle import SignInThrottle, ThrottlePolicy
 from auth.wiring import ApiServices
 from handlers import api as api_function
@@ -150,8 +150,8 @@ def throttle_counts(api: ApiServices, aws: dict[str, Any]) -> dict[str, int]:
     counts = {}
     for item in scanned:
         key = item["pk"]["S"]
-        if key.startswith("throttle#"):
-            kind, _window, *names = key.removeprefix("throttle#").split("#")
+        if key.startswith(THROTTLE_PREFIX):
+            kind, _window, *names = key.removeprefix(THROTTLE_PREFIX).split("#")
             counts["#".join([kind, *names])] = int(item["failures"]["N"])
     return counts
 
@@ -206,8 +206,7 @@ def test_an_attempt_given_back_or_forgiven_counts_nothing(alice: ApiServices, aw
     for _ in range(3 * POLICY.max_failures_per_user_and_ip):
         alice.accounts.sign_in("alice", PASSWORD, OWNER_IP, forgive=False)
         alice.accounts.sign_in("alice", PASSWORD, OWNER_IP)
-    scanned = aws["dynamodb"].scan(TableName=alice.config.settings_table)["Items"]
-    assert [item for item in scanned if item["pk"]["S"].startswith("throttle#")] == []
+    assert throttle_counts(alice, aws) == {}
 
 
 def test_an_attempt_that_meets_a_storage_failure_is_given_back(
