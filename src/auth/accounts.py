@@ -128,22 +128,30 @@ class Accounts:
             if forgive:
                 self._throttle.record_success(username, source_ip)
             # Checked after the password, so only the account holder learns it is archived.
-            try:
-                self.check_may_sign_in(user)
-            except PermissionDenied as refused:
-                self._refused(user, refused.message)
-                raise
+            self.check_may_sign_in(user)
             return user
 
-    def check_may_sign_in(self, user: User, with_password: bool = True) -> None:
-        """What a correct password does not override: an archived user, and password sign-in
-        turned off for users. Checked again by a second step (auth.mfa_sign_in), in case it
-        changed in between; `with_password` False for a first step made with an identity
-        provider or a passkey alone, which `disallowPasswordAuth` does not concern."""
+    def check_may_sign_in(
+        self,
+        user: User,
+        with_password: bool = True,
+        kind: CredentialKind = CredentialKind.PASSWORD,
+        credential_id: str = "",
+    ) -> None:
+        """What a correct credential does not override: an archived user, and password
+        sign-in turned off for users; a refusal is audited against the credential that was
+        presented (`kind`, `credential_id`). Checked again by a second step
+        (auth.mfa_sign_in), in case it changed in between; `with_password` False for a first
+        step made with an identity provider or a passkey alone, which `disallowPasswordAuth`
+        does not concern."""
         if not user.is_active:
-            raise PermissionDenied("user has been archived")
-        if with_password and self._refuses_password_sign_in(user):
-            raise PermissionDenied("password signin is not allowed")
+            reason = "user has been archived"
+        elif with_password and self._refuses_password_sign_in(user):
+            reason = "password signin is not allowed"
+        else:
+            return
+        self._audit.record(AuditEvent.REFUSED, kind, user.id, credential_id, reason=reason)
+        raise PermissionDenied(reason)
 
     def _refused(self, user: User, reason: str) -> None:
         self._audit.record(AuditEvent.REFUSED, CredentialKind.PASSWORD, user.id, "", reason=reason)

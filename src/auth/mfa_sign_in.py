@@ -94,6 +94,12 @@ class SecondFactor:
     # An AuthenticationResponseJSON: a signed credential, kept out of reprs like the codes.
     passkey: Mapping[str, Any] | None = field(default=None, repr=False)
 
+    @property
+    def kind(self) -> CredentialKind:
+        if self.passkey is not None:
+            return CredentialKind.PASSKEY
+        return CredentialKind.TOTP if self.totp_code is not None else CredentialKind.RECOVERY_CODES
+
 
 def _hash(challenge: str) -> str:
     return hashlib.sha256(challenge.encode("ascii")).hexdigest()
@@ -174,7 +180,9 @@ class MfaSignIn:
             # the session or refresh family is stored (UserStore.unchanged_since).
             raise InvalidArgument(INVALID_CHALLENGE)
         with self._throttle.attempt(user.username, source_ip):
-            self._accounts.check_may_sign_in(user, with_password=challenge.first_amr == Amr.PASSWORD.value)
+            self._accounts.check_may_sign_in(
+                user, with_password=challenge.first_amr == Amr.PASSWORD.value, kind=proof.kind
+            )
             if presented is not None:
                 assert proof.passkey is not None
                 self._with_passkey_second(user, challenge, proof.passkey, presented, source_ip)
@@ -194,7 +202,6 @@ class MfaSignIn:
                     # A code already accepted once (or an older one): never again.
                     self._wrong(user, challenge, source_ip, CredentialKind.TOTP, AuditEvent.REUSE_REFUSED)
                 refused = self._store.spend_step(record, step, challenge, now, MAX_WRONG_CODES)
-                kind = CredentialKind.TOTP
             else:
                 assert proof.recovery_code is not None
                 code_hash = recovery_codes.hash_code(proof.recovery_code)
@@ -203,20 +210,19 @@ class MfaSignIn:
                 if not any([hmac.compare_digest(code_hash, stored) for stored in record.recovery_hashes]):
                     self._wrong(user, challenge, source_ip, CredentialKind.RECOVERY_CODES, AuditEvent.REFUSED)
                 refused = self._store.spend_recovery_code(record, code_hash, challenge, now, MAX_WRONG_CODES)
-                kind = CredentialKind.RECOVERY_CODES
             if refused is not None:
                 if refused.challenge:
                     # Used up, worn out or expired by a request that got in first.
                     raise InvalidArgument(INVALID_CHALLENGE)
                 # Another request spent the same step or code an instant earlier, or the factor
                 # was removed (and perhaps enrolled anew) since the code was checked against it.
-                self._wrong(user, challenge, source_ip, kind, AuditEvent.REUSE_REFUSED)
+                self._wrong(user, challenge, source_ip, proof.kind, AuditEvent.REUSE_REFUSED)
             self._throttle.record_success(user.username, source_ip)
-            if kind is CredentialKind.RECOVERY_CODES:
+            if proof.kind is CredentialKind.RECOVERY_CODES:
                 reason = f"signed in, {len(record.recovery_hashes) - 1} left"
             else:
                 reason = "signed in"
-            self._audit.record(AuditEvent.USED, kind, user.id, record.enrolment_id, reason=reason)
+            self._audit.record(AuditEvent.USED, proof.kind, user.id, record.enrolment_id, reason=reason)
             return user, SignIn(
                 now, (challenge.first_amr, Amr.ONE_TIME_PASSWORD.value, Amr.MULTIPLE_FACTORS.value)
             )
@@ -311,7 +317,9 @@ class MfaSignIn:
             asserted = self._verified(user, passkey, credential, presented, ceremony, None, source_ip)
             try:
                 # After the passkey verified, so only its holder learns the account is archived.
-                self._accounts.check_may_sign_in(user, with_password=False)
+                self._accounts.check_may_sign_in(
+                    user, with_password=False, kind=CredentialKind.PASSKEY, credential_id=passkey.passkey_id
+                )
             except PermissionDenied:
                 self._passkeys.spend_ceremony(ceremony)
                 raise

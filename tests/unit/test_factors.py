@@ -818,10 +818,15 @@ def test_a_second_step_racing_a_password_change_stores_no_credential(
     assert (AuditEvent.REFUSED, kind, people.alice.id, "", reason) in audit.events[seen:]
 
 
-def test_a_user_archived_between_the_steps_is_refused(
-    api: ApiServices, clock: FakeClock, people: People
+@pytest.mark.parametrize("method", ["totpCode", "recoveryCode"])
+def test_a_user_archived_between_the_steps_is_refused_and_the_refusal_is_audited(
+    api: ApiServices, clock: FakeClock, people: People, audit: RecordingAudit, method: str
 ) -> None:
     enrolled, challenge = challenged(api, clock, people.alice)
     archive(api, people, people.alice)
-    answer = second_step(api, SIGN_IN, challenge, totpCode=code_at(enrolled.secret, clock.now()))
+    seen = len(audit.events)
+    code = code_at(enrolled.secret, clock.now()) if method == "totpCode" else enrolled.recovery_codes[0]
+    answer = second_step(api, SIGN_IN, challenge, **{method: code})
     assert (answer.status, answer.cookies) == (403, [])
+    kind = CredentialKind.TOTP if method == "totpCode" else CredentialKind.RECOVERY_CODES
+    assert audit.events[seen:] == [(AuditEvent.REFUSED, kind, people.alice.id, "", "user has been archived")]

@@ -689,14 +689,14 @@ def test_exactly_one_kind_of_credentials(
     assert (answer.status, answer.body["code"]) == (400, 3)
 
 
-@pytest.mark.usefixtures("passkey")
-def test_an_archived_user_cannot_sign_in_with_a_passkey(
-    api: ApiServices, people: People, authenticator: SoftAuthenticator
+def test_an_archived_user_cannot_sign_in_with_a_passkey_and_the_refusal_is_audited(
+    api: ApiServices, people: People, authenticator: SoftAuthenticator, passkey: dict[str, Any], trail: Trail
 ) -> None:
     admin = Principal(people.admin.id, "root", Role.ADMIN, AuthMethod.ACCESS_TOKEN)
     api.user_admin.update(admin, "alice", UserChanges(state=State.ARCHIVED))
     answer = passkey_sign_in(api, SIGN_IN, authenticator.assert_(sign_in_options(api)))
     assert (answer.status, answer.body["message"]) == (403, "user has been archived")
+    assert trail.events()[-1] == (AuditEvent.REFUSED, passkey["id"], "user has been archived")
 
 
 @pytest.mark.usefixtures("passkey")
