@@ -90,10 +90,19 @@ class SsoSignIn:
     def sign_in(self, credentials: SsoCredentials, source_ip: str, route: Route) -> tuple[User, SignIn]:
         """The user and their sign-in, or MfaRequired when they have a second factor."""
         verified = self.identities.verify(credentials, source_ip)
-        user = self._user_for(verified)
+        link, user = self._linked_user(verified)
         if not user.is_active:
             self.identities.refused(verified.provider.id, user.id, "user archived")
             raise PermissionDenied("user has been archived")
+        # The link is the credential here: its use tells a provider's sign-in apart from a
+        # password's in the trail (the session or refresh token it makes is audited as any).
+        self._audit.record(
+            AuditEvent.USED,
+            CredentialKind.LINKED_IDENTITY,
+            user.id,
+            link.link_id,
+            reason=f"verified by {verified.provider.name}",
+        )
         return self._mfa.after_first_step(user, Amr.FEDERATED, source_ip, route)
 
     def live_link(self, verified: Verified) -> tuple[LinkRecord, User] | None:
@@ -116,18 +125,15 @@ class SsoSignIn:
             return None
         return link, user
 
-    def _user_for(self, verified: Verified) -> User:
+    def _linked_user(self, verified: Verified) -> tuple[LinkRecord, User]:
         for _ in range(ATTEMPTS):
-            found = self.live_link(verified)
+            found = self.live_link(verified) or self._first_sign_in(verified)
             if found is not None:
-                return found[1]
-            created = self._first_sign_in(verified)
-            if created is not None:
-                return created
+                return found
         raise Unavailable("the identity kept changing; try again")
 
-    def _first_sign_in(self, verified: Verified) -> User | None:
-        """A new user linked to the identity; None when a racing first sign-in linked it."""
+    def _first_sign_in(self, verified: Verified) -> tuple[LinkRecord, User] | None:
+        """A new user and its link to the identity; None when a racing first sign-in linked it."""
         provider, identity = verified.provider, verified.identity
         if self._settings.get_instance().disallow_user_registration:
             self.identities.refused(provider.id, 0, "registration closed")
@@ -168,5 +174,5 @@ class SsoSignIn:
                     link.link_id,
                     reason=f"first sign-in with {provider.name}, user created",
                 )
-                return user
+                return link, user
         raise Unavailable("no free username was found; try again")

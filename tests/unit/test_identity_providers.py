@@ -434,7 +434,7 @@ def test_first_oidc_sign_in_creates_the_user_then_signs_them_in(
     assert stored is not None and stored.password_hash == ""
 
 
-def test_an_account_a_first_sign_in_creates_is_audited_as_a_sign_up_is_then_its_link(
+def test_an_account_a_first_sign_in_creates_is_audited_as_a_sign_up_is_then_its_link_and_each_use(
     api: ApiServices, people: People, oidc_provider: OidcProvider, audit: RecordingAudit
 ) -> None:
     provider_id = oidc(api, people, oidc_provider)
@@ -458,10 +458,13 @@ def test_an_account_a_first_sign_in_creates_is_audited_as_a_sign_up_is_then_its_
             f"first sign-in with {provider}, user created",
         ),
     ]
+    used = (AuditEvent.USED, CredentialKind.LINKED_IDENTITY, user.id, link.link_id, f"verified by {provider}")
+    assert used in audit.events[before:]
     before = len(audit.events)
     assert sso_sign_in(api, sso(provider_id, oidc_provider.code(sub))).status == 200
     again = [e for e in audit.events[before:] if e[0] is AuditEvent.CREATED and e[1] in accounts_and_links]
     assert again == [], "a second sign-in creates no account and no link"
+    assert [e for e in audit.events[before:] if e[1] is CredentialKind.LINKED_IDENTITY] == [used]
 
 
 @pytest.mark.parametrize("client", [POST_CLIENT, BASIC_CLIENT])
