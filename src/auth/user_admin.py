@@ -200,6 +200,16 @@ class UserAdmin:
             self._audit.record(
                 event, CredentialKind.ACCOUNT, after.id, "", reason=f"{after.state.value} {by}"
             )
+        if before.role is not after.role:
+            # What every credential of the account may do changed with it: an admin's rights
+            # given or taken belong in the trail as much as a password change.
+            self._audit.record(
+                AuditEvent.CHANGED,
+                CredentialKind.ACCOUNT,
+                after.id,
+                "",
+                reason=f"role {before.role.value} -> {after.role.value} {by}",
+            )
 
     def _write(self, user: User, fields: dict[str, Any]) -> User:
         """Store `fields` over the user; only they are written, so a concurrent change of

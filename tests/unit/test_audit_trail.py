@@ -85,6 +85,14 @@ def test_every_credential_event_of_a_flow_is_audited(
     _patch(api, admin, bob, {"state": "NORMAL"})
     assert trail.events_since() == {(AuditEvent.RESTORED, CredentialKind.ACCOUNT, bob.id, "")}
 
+    # An admin makes bob an admin, then takes it back: each change of his rights is audited.
+    _patch(api, admin, bob, {"role": "ADMIN"})
+    _patch(api, admin, bob, {"role": "USER"})
+    assert trail.since() == [
+        (AuditEvent.CHANGED, CredentialKind.ACCOUNT, bob.id, "", f"role USER -> ADMIN by admin {admin.id}"),
+        (AuditEvent.CHANGED, CredentialKind.ACCOUNT, bob.id, "", f"role ADMIN -> USER by admin {admin.id}"),
+    ]
+
     # Sign-ins from here on verify alice and bob as their new passwords left them: one made
     # from the records read before would no longer be stored.
     alice, bob = _as_stored(api, alice), _as_stored(api, bob)
