@@ -42,6 +42,7 @@ from tests.support.memos_db import (
     memos_pat,
     memos_refresh_token,
     oauth2_config,
+    rfc3339,
     upgraded,
 )
 from tests.unit.test_rotation import STEPS as ROTATION_STEPS
@@ -123,8 +124,11 @@ class Cli:
         self._folder = folder
         self._capsys = capsys
 
-    def __call__(self, db: Path, demo: bool = False, threads: int | None = 1) -> Printed:
+    def __call__(
+        self, db: Path, demo: bool = False, threads: int | None = 1, dry_run: bool = False
+    ) -> Printed:
         argv = ["--db", str(db), "--stack-file", str(_stack_file(self._folder, demo))]
+        argv += ["--dry-run"] if dry_run else []
         exit_code = import_main(argv + ([] if threads is None else ["--threads", str(threads)]))
         printed = self._capsys.readouterr()
         return Printed(exit_code, printed.out, printed.err)
@@ -310,14 +314,36 @@ def test_rows_a_table_without_memos_keys_holds_twice_are_taken_once() -> None:
 def test_the_report_escapes_what_a_terminal_would_act_on(tmp_path: Path, cli: Cli) -> None:
     db = MemosDb(tmp_path / "escapes.db")
     db.user(1, "ann")
-    evil = {"tokenId": "t\x1b]0;owned\x07", "tokenHash": "zz"}
-    db.user_setting(1, "PERSONAL_ACCESS_TOKENS", json.dumps({"tokens": [evil]}))
+    # A linked identity's external id is the provider's text, printed in its row's name.
+    db.user_identity(1, "gone", "t\x1b]0;owned\x07")
     printed = cli(db.close())
     assert "\x1b" not in printed.out and "\x07" not in printed.out
     assert (
-        f"not imported: personal access token t\\x1b]0;owned\\x07 of user 1: {mapping.NOT_A_TOKEN_ID}"
-        in printed.out
+        "not imported: user_identity gone/t\\x1b]0;owned\\x07 of user 1: "
+        "its identity provider is not imported" in printed.out
     )
+
+
+def test_a_token_whose_id_is_no_id_is_named_by_its_place_never_by_what_the_row_holds(
+    tmp_path: Path, cli: Cli
+) -> None:
+    # A row may hold anything where the id belongs, the token itself too: never printed.
+    db = MemosDb(tmp_path / "token-as-id.db")
+    db.user(1, "ann")
+    token = memos_pat()
+    good = {"tokenId": str(uuid.uuid4()), "tokenHash": hashlib.sha256(b"another").hexdigest()}
+    bad = {"tokenId": token, "tokenHash": hashlib.sha256(token.encode()).hexdigest()}
+    db.user_setting(1, "PERSONAL_ACCESS_TOKENS", json.dumps({"tokens": [good, bad]}))
+    later = rfc3339(time.time() + 86400)
+    db.user_setting(
+        1, "REFRESH_TOKENS", json.dumps({"refreshTokens": [{"tokenId": token, "expiresAt": later}]})
+    )
+    path = db.close()
+    for dry_run in (True, False):
+        printed = cli(path, dry_run=dry_run)
+        assert token not in printed.out + printed.err
+        assert f"personal access token #1 of user 1: {mapping.NOT_A_TOKEN_ID}" in printed.out
+        assert f"refresh token #0 of user 1: {mapping.NOT_A_TOKEN_ID}" in printed.out
 
 
 def test_tokens_and_sessions_of_memos_before_v0_26_are_counted_as_left_out(tmp_path: Path, cli: Cli) -> None:
@@ -752,8 +778,8 @@ def test_a_token_id_no_route_could_name_is_reported_not_imported(tmp_path: Path,
     db.close()
     plan = _plan(db)
     assert {rejection.row: rejection.reason for rejection in plan.rejections} == {
-        f"personal access token {token_id} of user 1": mapping.NOT_A_TOKEN_ID,
-        f"refresh token {token_id} of user 1": mapping.NOT_A_TOKEN_ID,
+        "personal access token #0 of user 1": mapping.NOT_A_TOKEN_ID,
+        "refresh token #0 of user 1": mapping.NOT_A_TOKEN_ID,
     }
     ((imported,),) = [plan.users]
     assert imported.pats == [] and imported.families == []

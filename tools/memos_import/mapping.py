@@ -361,12 +361,19 @@ def _count(setting: UserSettingRow, list_name: str) -> int:
     return len(entries) if isinstance(entries, list) else 0
 
 
+def _token_name(what: str, token_id: object, index: int, setting: UserSettingRow) -> str:
+    """How a report names a token: by its id only when that is one, since a row can hold
+    anything there, the token itself too; else by its place in the list."""
+    named = token_id if is_credential_id(token_id) else f"#{index}"
+    return f"{what} {named} of user {setting.user_id}"
+
+
 def _pats(
     setting: UserSettingRow, owner: ImportedUser | None, now: int, result: Plan, hashes: dict[str, str]
 ) -> None:
     for index, entry in _entries(setting, "tokens", result):
-        name = f"personal access token {str(entry.get('tokenId', index))[:64]} of user {setting.user_id}"
         token_id, token_hash = entry.get("tokenId"), entry.get("tokenHash")
+        name = _token_name("personal access token", token_id, index, setting)
         expires_at = _time(entry.get("expiresAt"))
         if owner is None:
             result.rejections.append(Rejection(name, USER_NOT_IMPORTED))
@@ -412,7 +419,7 @@ def _families(
 ) -> None:
     for index, entry in _entries(setting, "refreshTokens", result):
         token_id = entry.get("tokenId")
-        name = f"refresh token {str(token_id or index)[:64]} of user {setting.user_id}"
+        name = _token_name("refresh token", token_id, index, setting)
         expires_at = _time(entry.get("expiresAt"))
         if owner is None:
             result.rejections.append(Rejection(name, USER_NOT_IMPORTED))
