@@ -22,6 +22,9 @@ COMMON_PASSWORDS_LIST = "passwords"
 
 
 def validate_password(password: str) -> None:
+    if "\0" in password:
+        # bcrypt reads up to the first NUL: "\0" * 8 would be the empty password.
+        raise InvalidArgument("password must not contain a NUL character")
     if len(password) < MIN_PASSWORD_CHARS:
         raise InvalidArgument(f"password must be at least {MIN_PASSWORD_CHARS} characters")
     if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
@@ -60,7 +63,8 @@ def hash_password(password: str, cost: int) -> str:
 def verify_password(password: str, password_hash: str) -> bool:
     """Constant-time check (bcrypt compares in constant time); never raises on bad input."""
     encoded = password.encode("utf-8")
-    if len(encoded) > MAX_PASSWORD_BYTES:
+    # Past a NUL bcrypt reads nothing, so "secret\0anything" would pass for "secret".
+    if len(encoded) > MAX_PASSWORD_BYTES or b"\0" in encoded:
         return False
     try:
         return bcrypt.checkpw(encoded, password_hash.encode("ascii"))

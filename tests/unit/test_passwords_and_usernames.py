@@ -29,7 +29,9 @@ def test_invalid_usernames(name: str) -> None:
     assert not is_valid_username(name)
 
 
-@pytest.mark.parametrize("password", ["short", "1234567", "é" * 37, "x" * 73])
+@pytest.mark.parametrize(
+    "password", ["short", "1234567", "é" * 37, "x" * 73, "\0" * 8, "password\0password", "abcdefgh\0"]
+)
 def test_invalid_passwords(password: str) -> None:
     with pytest.raises(InvalidArgument):
         validate_password(password)
@@ -90,6 +92,13 @@ def test_verify_never_truncates_long_passwords() -> None:
     hashed = bcrypt.hashpw(b"x" * 72, bcrypt.gensalt(4)).decode()
     assert verify_password("x" * 72, hashed)
     assert not verify_password("x" * 73, hashed)
+
+
+def test_verify_never_stops_at_a_nul() -> None:
+    # bcrypt itself reads up to the first NUL: the hash of "" would take "\0" * 8 too.
+    assert not verify_password("\0" * 8, bcrypt.hashpw(b"", bcrypt.gensalt(4)).decode())
+    hashed = hash_password("correct horse", cost=4)
+    assert not verify_password("correct horse\0battery", hashed)
 
 
 def test_verify_against_garbage_hash_is_false() -> None:
