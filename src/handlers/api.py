@@ -186,7 +186,7 @@ def _refusal(event: dict[str, Any], content_type: str) -> AuthError | None:
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode("utf-8"))
     if size > MAX_BODY_BYTES:
         return InvalidArgument("request body too large")
-    if body and content_type and not content_type.startswith("application/json"):
+    if body and content_type and not _is_json(content_type):
         return InvalidArgument(NOT_JSON)
     if body and not isinstance(_parsed(body, bool(event.get("isBase64Encoded"))), dict):
         # Every body this API takes is an object. Checked here because Powertools would take
@@ -226,10 +226,16 @@ def _content_type(event: dict[str, Any]) -> str:
     return ""
 
 
+def _is_json(content_type: str) -> bool:
+    """`application/json`, with or without parameters (a charset): the media type itself,
+    not one that merely begins the same (`application/jsonx`)."""
+    return content_type.split(";", 1)[0].strip() == "application/json"
+
+
 def _with_json_spelled_lowercase(event: dict[str, Any], content_type: str) -> dict[str, Any]:
     """The event with a JSON Content-Type (`content_type`, lowercased) spelled as Powertools
     compares it (to the letter): `Application/JSON` is JSON too."""
-    if not content_type.startswith("application/json"):
+    if not _is_json(content_type):
         return event
     headers = {name: value for name, value in event["headers"].items() if name.lower() != "content-type"}
     return {**event, "headers": {**headers, "content-type": content_type}}

@@ -239,9 +239,12 @@ def test_a_route_that_takes_a_body_called_with_none_and_another_media_type_is_a_
     assert users_in_table(aws) == 0
 
 
-def test_a_capitalised_content_type_header_that_is_not_json_is_refused(aws: dict[str, Any]) -> None:
+@pytest.mark.parametrize("media_type", ["text/plain", "application/jsonx", "application/json-patch+json"])
+def test_a_capitalised_content_type_header_that_is_not_json_is_refused(
+    aws: dict[str, Any], media_type: str
+) -> None:
     event = http_event("POST", "/api/v1/users", body='{"user": {"username": "alice"}}')
-    event["headers"] = {"Content-Type": "text/plain"}
+    event["headers"] = {"Content-Type": media_type}
     status, answer, _ = call(event)
     assert (status, answer["code"]) == (400, 3) and "JSON" in answer["message"]
     assert users_in_table(aws) == 0
