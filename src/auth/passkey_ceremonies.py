@@ -250,12 +250,15 @@ def _same_origin_only(client_data_json: bytes) -> None:
 
 def _check_usable_key(cose_key: bytes) -> None:
     """Refuse (PasskeyRefused) a COSE key that no assertion could verify with: one
-    `cryptography` will not load (a point off its curve, an RSA exponent below 3), one
-    whose type is not what its `alg` signs with (an EC2 key stating RS256, a P-384 key
-    stating ES256), or an RSA key too short to trust or too long to be worth verifying. The
-    assertion loads it the same way."""
+    `cryptography` will not load (a point off its curve, an RSA exponent below 3), an
+    Ed25519 key it loads unchecked that is no point of the curve or one of small order
+    (auth.ed25519_points, RFC 8032 §5.1.3), one whose type is not what its `alg` signs
+    with (an EC2 key stating RS256, a P-384 key stating ES256), or an RSA key too short to
+    trust or too long to be worth verifying. The assertion loads it the same way."""
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
     from webauthn.helpers import decode_credential_public_key, decoded_public_key_to_cryptography
+
+    from auth import ed25519_points
 
     decoded = decode_credential_public_key(cose_key)
     key = decoded_public_key_to_cryptography(decoded)
@@ -263,6 +266,10 @@ def _check_usable_key(cose_key: bytes) -> None:
     if alg == ES256 and isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
         return
     if alg == EDDSA and isinstance(key, ed25519.Ed25519PublicKey):
+        # cryptography loads any 32 bytes as an Ed25519 key: the point is checked here.
+        refusal = ed25519_points.refusal(key.public_bytes_raw())
+        if refusal is not None:
+            raise PasskeyRefused(refusal)
         return
     if alg == RS256 and isinstance(key, rsa.RSAPublicKey):
         if key.key_size < MIN_RSA_BITS:

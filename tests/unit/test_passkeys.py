@@ -13,7 +13,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from auth import routes
+from auth import ed25519_points, routes
 from auth.audit import AuditEvent, CredentialKind
 from auth.errors import Unavailable
 from auth.models import NO_SIGN_IN, Role, SignIn, State
@@ -28,6 +28,7 @@ from tests.support.audit import RecordingAudit
 from tests.support.authenticator import (
     Algorithm,
     SoftAuthenticator,
+    b64url,
     cbor,
     cose_ec2,
     cose_okp,
@@ -70,7 +71,13 @@ INVALID_CHALLENGE = "the second-factor challenge is invalid or has expired; sign
 # Public keys for COSE keys an authenticator should never send (and one it may: Ed25519).
 P256 = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
 P384 = ec.generate_private_key(ec.SECP384R1()).public_key().public_numbers()
-ED25519 = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes_raw()
+ED25519_KEY = ed25519.Ed25519PrivateKey.generate()
+ED25519 = ED25519_KEY.public_key().public_bytes_raw()
+
+
+def ed25519_y(y: int) -> bytes:
+    """The 32 bytes of an Ed25519 public key stating `y` (RFC 8032 §5.1.2), x's sign bit 0."""
+    return y.to_bytes(32, "little")
 
 
 def odd_modulus(bits: int) -> int:
@@ -234,6 +241,13 @@ def test_the_same_credential_cannot_be_registered_twice(
         ({"cose_key": cose_rsa(odd_modulus(2048), 65537, alg=-37)}, "unsupported credential public key alg"),
         ({"cose_key": cose_okp(ED25519, alg=-7)}, "OKP public key with alg -7"),
         ({"cose_key": cose_okp(ED25519, crv=4)}, "OKP public key with alg -8 and crv 4"),
+        # Ed25519 keys cryptography loads unchecked (RFC 8032 §5.1.3): y = 2 has no x on the
+        # curve; y = p + 3 is y = 3 (a point of the curve) stated non-canonically; y = 0 and
+        # y = p - 1 are points of order 4 and 2.
+        ({"cose_key": cose_okp(ed25519_y(2))}, "does not decode to a point on the curve"),
+        ({"cose_key": cose_okp(ed25519_y(ed25519_points.P + 3))}, "does not decode to a point"),
+        ({"cose_key": cose_okp(ed25519_y(0))}, "Ed25519 key that is a point of small order"),
+        ({"cose_key": cose_okp(ed25519_y(ed25519_points.P - 1))}, "point of small order"),
         # WebAuthn Level 3 §7.1: a credential id over 1,023 bytes fails the ceremony.
         ({"credential_id": bytes(1024)}, "credential id of 1024 bytes"),
     ],
@@ -255,6 +269,10 @@ def test_the_same_credential_cannot_be_registered_twice(
         "rsa-as-ps256",
         "okp-as-es256",
         "x25519",
+        "ed25519-off-curve",
+        "ed25519-y-not-below-p",
+        "ed25519-order-4",
+        "ed25519-order-2",
         "credential-id-too-long",
     ],
 )
@@ -285,7 +303,7 @@ def test_a_credential_id_of_1023_bytes_is_registered_and_signs_in(
     assert passkey_sign_in(api, SIGN_IN, authenticator.assert_(sign_in_options(api))).status == 200
 
 
-def test_an_ed25519_key_is_registered(
+def test_an_ed25519_key_is_registered_and_signs_in(
     api: ApiServices, people: People, authenticator: SoftAuthenticator
 ) -> None:
     # EdDSA is offered (registration options), so a genuine Ed25519 key is accepted.
@@ -294,6 +312,89 @@ def test_an_ed25519_key_is_registered(
     created = register_with(api, people, authenticator.register(options, cose_key=cose_okp(ED25519)))
     assert created.status == 200, created.body
     assert len(passkeys_of(api, people)) == 1
+    # The soft authenticator signs with ES256 or RS256: its assertion is signed again here
+    # with the Ed25519 key registered (over authenticatorData || SHA-256(clientDataJSON)).
+    assertion = authenticator.assert_(sign_in_options(api))
+    response = assertion["response"]
+    client_data_hash = hashlib.sha256(unb64url(response["clientDataJSON"])).digest()
+    signed = unb64url(response["authenticatorData"]) + client_data_hash
+    response["signature"] = b64url(ED25519_KEY.sign(signed))
+    signed_in = passkey_sign_in(api, SIGN_IN, assertion)
+    assert signed_in.status == 200, signed_in.body
+
+
+# RFC 8032 §7.1's test vectors: (SECRET KEY, PUBLIC KEY) of TEST 1, 2, 3, 1024 and SHA(abc).
+RFC_8032_KEYS = [
+    (
+        "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+        "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+    ),
+    (
+        "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+        "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
+    ),
+    (
+        "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",
+        "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025",
+    ),
+    (
+        "f5e5767cf153319517630f226876b86c8160cc583bc013744c6bf255f5cc0ee5",
+        "278117fc144c72340f67d0f2316e8386ceffbf2b2428c9c51fef7c597f1d426e",
+    ),
+    (
+        "833fe62409237b9d62ec77587520911e9a759cec1d19755b7da901b96dca3d42",
+        "ec172b93ad5e563bf4932c70e1245034c35467ef2efd4d64ebf819683467e2bf",
+    ),
+]
+# RFC 8032 §5.1's base point B: y = 4/5, x its even square root.
+BASE_X = 15112221349535400772501151409588531511454012693041857206046113283949847762202
+BASE_Y = 46316835694926478169428394003475163141307993866256225615783033603165251855960
+
+
+@pytest.mark.parametrize(("secret", "public"), RFC_8032_KEYS, ids=["1", "2", "3", "1024", "sha-abc"])
+def test_rfc_8032s_public_keys_are_usable_ed25519_points(secret: str, public: str) -> None:
+    derived = ed25519.Ed25519PrivateKey.from_private_bytes(bytes.fromhex(secret)).public_key()
+    assert derived.public_bytes_raw().hex() == public
+    point = ed25519_points.decode(bytes.fromhex(public))
+    assert point is not None and not ed25519_points.has_small_order(point)
+    assert ed25519_points.refusal(bytes.fromhex(public)) is None
+
+
+def test_ed25519_points_decode_the_base_point_and_refuse_what_rfc_8032_does() -> None:
+    p = ed25519_points.P
+    assert ed25519_points.decode(ed25519_y(BASE_Y)) == (BASE_X, BASE_Y)
+    # The sign bit picks the odd root: -B.
+    assert ed25519_points.decode(ed25519_y(BASE_Y | 1 << 255)) == (p - BASE_X, BASE_Y)
+    assert not ed25519_points.has_small_order((BASE_X, BASE_Y))
+    assert ed25519_points.add((BASE_X, BASE_Y), (p - BASE_X, BASE_Y)) == ed25519_points.IDENTITY
+    refused = [
+        ed25519_y(2),  # no x: (y² - 1) / (d·y² + 1) is not a square
+        ed25519_y(p),  # y ≥ p: 0, stated non-canonically
+        ed25519_y(p + 3),  # so is 3, a point of the curve
+        ed25519_y(1 | 1 << 255),  # x = 0 with the sign bit set
+        ED25519[:31],  # not 32 bytes
+    ]
+    assert [ed25519_points.decode(encoded) for encoded in refused] == [None] * len(refused)
+    assert ed25519_points.decode(ed25519_y(3)) is not None
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        ed25519_y(1),  # the identity (0, 1)
+        ed25519_y(ed25519_points.P - 1),  # (0, -1), of order 2
+        ed25519_y(0),  # (±√-1, 0), of order 4
+        ed25519_y(0 | 1 << 255),
+        # Two of the points of order 8.
+        bytes.fromhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"),
+        bytes.fromhex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),
+    ],
+    ids=["identity", "order-2", "order-4", "order-4-negated", "order-8", "order-8-other"],
+)
+def test_ed25519_points_of_small_order_are_refused(encoded: bytes) -> None:
+    point = ed25519_points.decode(encoded)
+    assert point is not None and ed25519_points.has_small_order(point)
+    assert ed25519_points.refusal(encoded) == "an Ed25519 key that is a point of small order"
 
 
 def test_a_registration_challenge_is_used_once_and_lives_five_minutes(
