@@ -110,7 +110,7 @@ run: deps
 # Into the stack `make run` serves; against a deployed stack, see README "Moving from Memos".
 import-memos: $(VENV_STAMP)
 	@if [ -z "$(DB)" ]; then echo "usage: make import-memos DB=path/to/memos_prod.db [DRY_RUN=1]"; exit 2; fi
-	PYTHONPATH=src:. $(PY) -m tools.memos_import --db "$(DB)" --stack-file $(DATA_DIR)/stack.json$(if $(filter 1 yes true,$(DRY_RUN)), --dry-run)
+	PYTHONPATH=src:. $(PY) -m tools.memos_import --db "$(DB)" --stack-file $(DATA_DIR)/stack.json --audit-log $(DATA_DIR)/memos-import-audit.jsonl$(if $(filter 1 yes true,$(DRY_RUN)), --dry-run)
 
 invoke: deps
 	@if [ -z "$(FN)" ] || [ -z "$(EVENT)" ]; then \

@@ -63,6 +63,20 @@ class AuditSink(Protocol):
     ) -> None: ...
 
 
+def audit_fields(
+    event: AuditEvent, kind: CredentialKind, user_id: int, credential_id: str, reason: str
+) -> dict[str, str | int]:
+    """An event as every sink writes it (a log line's fields): the credential by its id only
+    (a family, session or token id), never by the secret itself or its hash."""
+    return {
+        "audit_event": event.value,
+        "credential_kind": kind.value,
+        "user_id": user_id,
+        "credential_id": credential_id,
+        "reason": reason,
+    }
+
+
 class NullAudit:
     def record(
         self, event: AuditEvent, kind: CredentialKind, user_id: int, credential_id: str, reason: str = ""

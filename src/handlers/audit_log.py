@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Logger
 
-from auth.audit import AuditEvent, CredentialKind
+from auth.audit import AuditEvent, CredentialKind, audit_fields
 
 
 class LoggerAudit:
@@ -17,13 +17,4 @@ class LoggerAudit:
     def record(
         self, event: AuditEvent, kind: CredentialKind, user_id: int, credential_id: str, reason: str = ""
     ) -> None:
-        # The credential is named by its id only (a family, session or token id): never
-        # by the secret itself or its hash.
-        self._logger.info(
-            "audit",
-            audit_event=event.value,
-            credential_kind=kind.value,
-            user_id=user_id,
-            credential_id=credential_id,
-            reason=reason,
-        )
+        self._logger.info("audit", extra=audit_fields(event, kind, user_id, credential_id, reason))

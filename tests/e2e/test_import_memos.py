@@ -71,6 +71,8 @@ def _run(stack: LocalStack, db: Path, *flags: str) -> subprocess.CompletedProces
             str(db),
             "--stack-file",
             str(stack.ready_file),
+            "--audit-log",
+            str(db.with_suffix(".audit.jsonl")),
             *flags,
         ],
         cwd=REPO_ROOT,

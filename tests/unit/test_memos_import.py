@@ -18,6 +18,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from auth.accounts import MAX_DISPLAY_NAME_CHARS, MAX_EMAIL_CHARS
+from auth.audit import AuditEvent, CredentialKind
 from auth.config import Config
 from auth.errors import Unauthenticated, Unavailable
 from auth.key_rotation import KeyRotation
@@ -125,10 +126,17 @@ class Cli:
         self._capsys = capsys
 
     def __call__(
-        self, db: Path, demo: bool = False, threads: int | None = 1, dry_run: bool = False
+        self,
+        db: Path,
+        demo: bool = False,
+        threads: int | None = 1,
+        dry_run: bool = False,
+        audit_log: Path | None = None,
     ) -> Printed:
         argv = ["--db", str(db), "--stack-file", str(_stack_file(self._folder, demo))]
         argv += ["--dry-run"] if dry_run else []
+        # Never the default, in the folder the tests run in.
+        argv += ["--audit-log", str(audit_log or self._folder / "memos-import-audit.jsonl")]
         exit_code = import_main(argv + ([] if threads is None else ["--threads", str(threads)]))
         printed = self._capsys.readouterr()
         return Printed(exit_code, printed.out, printed.err)
@@ -481,6 +489,62 @@ def test_imported_users_sign_in_and_their_tokens_work(
     assert user.id == 1
     # The new token is a memos-auth family's: it has a fid and rotates as usual.
     api.refresh_tokens.rotate(issued.token)
+
+
+def test_every_credential_an_import_writes_is_audited_once(
+    aws: dict[str, Any], clock: FakeClock, memos: MemosDb
+) -> None:
+    plan, audit = _plan(memos), RecordingAudit()
+    report = Importer(TARGET, threads=1, audit=audit).run(plan)
+    (link,) = _services(aws, clock).idp_store.links_of_user(1)
+    imported = writer.IMPORTED
+    by_id = {user.user.id: user for user in plan.users}
+    assert sorted(audit.events) == sorted(
+        [
+            (AuditEvent.CREATED, CredentialKind.ACCOUNT, 1, "", f"{imported}, as ADMIN"),
+            (AuditEvent.CREATED, CredentialKind.ACCOUNT, 2, "", f"{imported}, as USER"),
+            (AuditEvent.CREATED, CredentialKind.ACCOUNT, 3, "", f"{imported}, as USER"),
+            *((AuditEvent.CREATED, CredentialKind.PAT, 1, pat.token_id, imported) for pat in by_id[1].pats),
+            *(
+                (AuditEvent.CREATED, CredentialKind.REFRESH_TOKEN, 1, family.family_id, imported)
+                for family in by_id[1].families
+            ),
+            (AuditEvent.CREATED, CredentialKind.SIGNING_KEY, 0, "v1", imported),
+            (AuditEvent.CREATED, CredentialKind.IDENTITY_PROVIDER, 0, "google", imported),
+            (AuditEvent.CREATED, CredentialKind.LINKED_IDENTITY, 1, link.link_id, imported),
+        ]
+    )
+    written = [n for (_, outcome), n in report.counts.items() if outcome == "imported"]
+    assert report.counts[("instance settings", "imported")] == 1, "no credential: not audited"
+    assert len(audit.events) == sum(written) - 1
+    # What a second run finds already there was audited when it was written.
+    Importer(TARGET, threads=1, audit=audit).run(_plan(memos))
+    assert len(audit.events) == 9
+
+
+def test_the_command_appends_the_audit_trail_to_its_file_and_a_dry_run_none(
+    tmp_path: Path, cli: Cli, memos: MemosDb
+) -> None:
+    trail = tmp_path / "audit.jsonl"
+    printed = cli(memos.path, dry_run=True, audit_log=trail)
+    assert not trail.exists()
+    printed = cli(memos.path, audit_log=trail)
+    lines = [json.loads(line) for line in trail.read_text().splitlines()]
+    assert f"note: {len(lines)} credentials written, each audited in {trail}" in printed.out
+    assert len(lines) == 9 and {line["message"] for line in lines} == {"audit"}
+    assert Counter(line["credential_kind"] for line in lines) == {
+        "account": 3,
+        "pat": 2,
+        "refresh_token": 1,
+        "signing_key": 1,
+        "identity_provider": 1,
+        "linked_identity": 1,
+    }
+    written = trail.read_text()
+    assert memos.secret_key not in written and CLIENT_SECRET not in written and "$2a$" not in written
+    assert not any(token in written or token[10:] in written for token in memos.pats)
+    cli(memos.path, audit_log=trail)
+    assert len(trail.read_text().splitlines()) == 9, "a second run appends nothing: it wrote nothing"
 
 
 @pytest.mark.parametrize("ttl", [365 * 86400, None], ids=["expiring-in-a-year", "never-expiring"])

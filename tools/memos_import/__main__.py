@@ -3,7 +3,8 @@
 Into the stack `make run` serves (it writes `.devstack/stack.json`), or a deployed one:
 `--stack-outputs outputs.json` (the CloudFormation stack's outputs) or `--users-table …
 --secret-id …`. Prints counts, a progress bar on a terminal, and every row not taken with
-its reason; never a hash, token or key. Exits 1 when any row was not taken, 2 when it
+its reason; never a hash, token or key. Each credential it writes is audited, one JSON
+line each appended to `--audit-log` (memos-import-audit.jsonl). Exits 1 when any row was not taken, 2 when it
 could not run at all or its storage failed on the way (run it again: it takes up from there).
 """
 
@@ -22,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from auth.errors import Unavailable
 from tools.memos_import import mapping, memos_sqlite
+from tools.memos_import.audit_file import AuditFile
 from tools.memos_import.target import (
     ENVIRONMENT,
     TargetError,
@@ -33,6 +35,7 @@ from tools.memos_import.target import (
 from tools.memos_import.writer import DEFAULT_THREADS, Importer, Report
 
 LOCAL_STACK_FILE = Path(".devstack/stack.json")
+AUDIT_LOG = Path("memos-import-audit.jsonl")
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -46,6 +49,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     for name, variable in ENVIRONMENT.items():
         parser.add_argument("--" + name.replace("_", "-"), help=f"(default: ${variable})")
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS)
+    parser.add_argument(
+        "--audit-log",
+        type=Path,
+        default=AUDIT_LOG,
+        help=f"where each credential written is audited, one JSON line each, appended (default: {AUDIT_LOG})",
+    )
     return parser.parse_args(argv)
 
 
@@ -96,7 +105,16 @@ def main(argv: list[str] | None = None) -> int:
         f" {len(database.idps):,} identity providers, {len(database.user_identities):,} linked identities"
     )
     try:
-        importer = Importer(target, threads=arguments.threads)
+        # A dry run writes nothing, so it audits nothing either.
+        audit = None if arguments.dry_run else AuditFile(arguments.audit_log)
+    except OSError as error:
+        print(
+            f"memos-import: cannot append to the audit log {arguments.audit_log}: {error.strerror}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        importer = Importer(target, threads=arguments.threads, audit=audit)
         # The bar goes to stderr, and only on a terminal: a log file gets the counts alone.
         with Progress(
             TextColumn("users"),
@@ -119,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    finally:
+        if audit is not None:
+            audit.close()
+    if audit is not None:
+        report.notes.append(f"{audit.recorded:,} credentials written, each audited in {audit.path}")
     _print_report(report, time.monotonic() - started)
     return 1 if report.rejections else 0
 

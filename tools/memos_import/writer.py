@@ -27,13 +27,14 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit
 from auth.clock import Clock, SystemClock
 from auth.config import Config
 from auth.errors import InvalidArgument, NotFound, Unavailable
 from auth.factor_cipher import FactorCipher, Sealed
 from auth.identity_providers import MAX_PROVIDERS
 from auth.idp_models import LinkRecord
-from auth.keys import CURRENT_STAGE, IMPORTED_FLAG, imported_secret_string
+from auth.keys import CURRENT_STAGE, FIRST_KID, IMPORTED_FLAG, imported_secret_string
 from auth.models import User
 from auth.pats import MAX_DESCRIPTION_CHARS
 from auth.stores.dynamo import (
@@ -68,6 +69,16 @@ SECRET_ROW = "system_setting BASIC"
 # An imported provider's internal uid: how a later run tells it from one memos-auth created.
 IMPORTED_UID_PREFIX = "memos-import-"
 UNAVAILABLE = "storage unavailable: run the import again"
+# Each credential the import writes is audited as made, as the service audits its own.
+IMPORTED = "imported from Memos"
+_AUDITED_AS = {
+    "users": CredentialKind.ACCOUNT,
+    "personal access tokens": CredentialKind.PAT,
+    "refresh tokens": CredentialKind.REFRESH_TOKEN,
+    "secret key": CredentialKind.SIGNING_KEY,
+    "identity providers": CredentialKind.IDENTITY_PROVIDER,
+    "linked identities": CredentialKind.LINKED_IDENTITY,
+}
 
 
 @dataclass
@@ -82,9 +93,17 @@ class Report:
 
 
 class Importer:
-    def __init__(self, target: Target, threads: int = DEFAULT_THREADS, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        target: Target,
+        threads: int = DEFAULT_THREADS,
+        clock: Clock | None = None,
+        audit: AuditSink | None = None,
+    ) -> None:
         self._target = target
         self._clock = clock or SystemClock()
+        # Thread-safe: the pool's threads record through it.
+        self._audit = audit or NullAudit()
         self._dynamodb = target.dynamodb()
         self._secrets = target.secretsmanager()
         self._users = UserStore(self._dynamodb, target.users_table, target.settings_table)
@@ -134,6 +153,17 @@ class Importer:
         self._links([link for link in plan.links if link.provider_id in uids], uids, report)
         return report
 
+    def _imported(
+        self, report: Report, what: str, user_id: int, credential_id: str, reason: str = IMPORTED
+    ) -> None:
+        """Count a credential written and audit it, as its service audits one it makes (an
+        identity provider and the signing key belong to no user: 0)."""
+        report.add(what, "imported")
+        self._audit.record(AuditEvent.CREATED, _AUDITED_AS[what], user_id, credential_id, reason=reason)
+
+    def _imported_user(self, user: User, report: Report) -> None:
+        self._imported(report, "users", user.id, "", reason=f"{IMPORTED}, as {user.role.value}")
+
     # -- the signing key ------------------------------------------------------------------
 
     def _secret(self, plan: Plan, dry_run: bool, report: Report) -> None:
@@ -163,7 +193,7 @@ class Importer:
             SecretString=imported_secret_string(plan.secret_key),
             VersionStages=[CURRENT_STAGE],
         )
-        report.add("secret key", "imported")
+        self._imported(report, "secret key", 0, FIRST_KID)
 
     def _holds_key(self, key: str) -> bool:
         """Whether any version of the secret is Memos' key, imported: one that verifies, or one
@@ -311,15 +341,17 @@ class Importer:
             # A credential of the user is in the way, not the user: the user alone, then each.
             if self._transact(self._users.imported_items(user, 0)) is not None:
                 raise Unavailable("storage unavailable")
-            report.add("users", "imported")
+            self._imported_user(user, report)
             self._credentials(imported.pats, imported.families, Known(), report)
 
     def _written(self, imported: ImportedUser, report: Report) -> None:
         """Count a user written by its transaction, then write what did not fit in it."""
         pats, families = _fitting(imported)
-        report.add("users", "imported")
-        report.add("personal access tokens", "imported", len(pats))
-        report.add("refresh tokens", "imported", len(families))
+        self._imported_user(imported.user, report)
+        for pat in pats:
+            self._imported(report, "personal access tokens", pat.user_id, pat.token_id)
+        for family in families:
+            self._imported(report, "refresh tokens", family.user_id, family.family_id)
         rest_pats, rest_families = imported.pats[len(pats) :], imported.families[len(families) :]
         self._credentials(rest_pats, rest_families, Known(), report)
 
@@ -378,7 +410,7 @@ class Importer:
         if existing is None:
             try:
                 if self._pats.add_imported(pat):
-                    report.add("personal access tokens", "imported")
+                    self._imported(report, "personal access tokens", pat.user_id, pat.token_id)
                     return
             except (NotFound, InvalidArgument) as error:
                 report.rejections.append(Rejection(name, error.message))
@@ -397,7 +429,7 @@ class Importer:
         """One refresh family of a user already here; `existing`: as read before, if it was."""
         if existing is None:
             if conditional_write(self._dynamodb.put_item, **self._families.put_new(family)) is not None:
-                report.add("refresh tokens", "imported")
+                self._imported(report, "refresh tokens", family.user_id, family.family_id)
                 return
             existing = self._families.get(family.family_id)
         # Kept as it is, rotated or revoked since: never put back to Memos' token.
@@ -458,7 +490,7 @@ class Importer:
             stored = self._new_provider(imported)
             if self._idps.put_provider(stored):
                 present[imported.provider_id] = stored
-                report.add("identity providers", "imported")
+                self._imported(report, "identity providers", 0, imported.provider_id)
                 return stored.provider.uid
             # Created meanwhile (an admin, or another run): judged as any present one.
             existing = self._idps.get_provider(imported.provider_id)
@@ -527,7 +559,7 @@ class Importer:
             create_time=int(self._clock.now()),
         )
         if self._idps.put_link(record):
-            report.add("linked identities", "imported")
+            self._imported(report, "linked identities", record.user_id, record.link_id)
             return
         existing = self._idps.get_link(link.provider_id, link.extern_uid)
         if existing is None:
