@@ -884,13 +884,37 @@ def test_the_secret_is_refused_when_the_stack_has_users_of_its_own(
     kid_before = api.keys.signing_key()
     report = _import(memos)
     reasons = {rejection.row: rejection.reason for rejection in report.rejections}
-    assert "users of its own" in reasons["system_setting BASIC"]
+    assert "already has users" in reasons["system_setting BASIC"]
     fresh = _services(aws, clock)
     assert fresh.keys.signing_key() == kid_before
     with pytest.raises(Unauthenticated):
         fresh.authenticator.authenticate(
             f"Bearer {memos_access_token(memos.secret_key, 'host', 1, int(clock.now()), role='ADMIN')}", None
         )
+
+
+@pytest.mark.parametrize("users_of_the_second", ["clashing", "none"])
+def test_another_memos_databases_key_never_replaces_the_imported_one(
+    aws: dict[str, Any], clock: FakeClock, memos: MemosDb, tmp_path: Path, users_of_the_second: str
+) -> None:
+    # Both Memos keys are kid v1: the second would make its users' tokens pass as the users of
+    # the first with the same ids (its user 1 as the first's admin), and end every token made.
+    _import(memos)
+    other = MemosDb(tmp_path / "other.db")
+    if users_of_the_second == "clashing":
+        other.user(1, "bravo", role="HOST")
+    other.close()
+    report = _import(other)
+    reasons = {rejection.row: rejection.reason for rejection in report.rejections}
+    assert "key of a Memos database imported before" in reasons["system_setting BASIC"]
+    assert ("secret key", "imported") not in report.counts
+    fresh = _services(aws, clock)
+    now = int(clock.now())
+    theirs = memos_access_token(other.secret_key, "host", 1, now, role="ADMIN")
+    with pytest.raises(Unauthenticated):
+        fresh.authenticator.authenticate(f"Bearer {theirs}", None)
+    ours = memos_access_token(memos.secret_key, "host", 1, now, role="ADMIN")
+    assert fresh.authenticator.authenticate(f"Bearer {ours}", None).username == "host"
 
 
 def test_a_key_rotated_out_since_the_import_is_not_brought_back(

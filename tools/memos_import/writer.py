@@ -173,17 +173,23 @@ class Importer:
         if self._target.demo:
             report.notes.append("demo mode: the stack signs with the demo key; Memos' key is not imported")
             return
-        if self._holds_key(plan.secret_key):
+        held = self._imported_keys()
+        if any(hmac.compare_digest(key.encode(), plan.secret_key.encode()) for key in held):
             report.add("secret key", "unchanged")
             return
-        if self._users.has_own_users():
-            report.rejections.append(
-                Rejection(
-                    SECRET_ROW,
-                    "the stack already has users of its own: Memos' key would replace the one their "
-                    "tokens are signed with, so it is not imported (Memos' tokens will not verify)",
-                )
+        refusal = None
+        if held:
+            refusal = (
+                "the stack holds the key of a Memos database imported before: this one's would let "
+                "its users' tokens pass as the users of that one with the same ids, so it is not imported"
             )
+        elif self._users.has_users():
+            refusal = (
+                "the stack already has users: Memos' key would replace the one their tokens are "
+                "signed with, so it is not imported (Memos' tokens will not verify)"
+            )
+        if refusal is not None:
+            report.rejections.append(Rejection(SECRET_ROW, refusal))
             return
         if dry_run:
             report.add("secret key", "would be imported")
@@ -195,39 +201,37 @@ class Importer:
         )
         self._imported(report, "secret key", 0, FIRST_KID)
 
-    def _holds_key(self, key: str) -> bool:
-        """Whether any version of the secret is Memos' key, imported: one that verifies, or one
+    def _imported_keys(self) -> list[str]:
+        """The Memos keys any version of the secret holds, imported: one that verifies, or one
         that rotations retired since (bringing that back would make it sign again, and retire
         the key that signed the refresh tokens of the last interval). Secrets Manager keeps a
         retired version until the secret has 100."""
         listing = {"SecretId": self._target.secret_id, "IncludeDeprecated": True}
+        keys: list[str] = []
         while True:
             try:
                 page = self._secrets.list_secret_version_ids(**listing)
             except self._secrets.exceptions.ResourceNotFoundException:
-                return False
-            for version in page.get("Versions", []):
-                if self._version_holds(version["VersionId"], key):
-                    return True
+                return keys
+            keys += [key for v in page.get("Versions", []) if (key := self._imported_key(v["VersionId"]))]
             if not page.get("NextToken"):
-                return False
+                return keys
             listing["NextToken"] = page["NextToken"]
 
-    def _version_holds(self, version_id: str, key: str) -> bool:
+    def _imported_key(self, version_id: str) -> str | None:
         try:
             value = self._secrets.get_secret_value(SecretId=self._target.secret_id, VersionId=version_id)
         except self._secrets.exceptions.ResourceNotFoundException:
             # A version with no value (a rotation that had not put its key).
-            return False
+            return None
         try:
             stored = json.loads(value.get("SecretString") or "")
         except ValueError:
-            return False
+            return None
         if not isinstance(stored, dict) or stored.get(IMPORTED_FLAG) is not True:
-            return False
-        # A key is compared in constant time, as every secret is.
+            return None
         held = stored.get("key")
-        return isinstance(held, str) and hmac.compare_digest(held.encode(), key.encode())
+        return held if isinstance(held, str) else None
 
     # -- settings ---------------------------------------------------------------------------
 

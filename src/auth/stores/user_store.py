@@ -154,13 +154,13 @@ class UserStore:
             for item in dynamo.get_many(self._client, self._table, keys, consistent=True)
         }
 
-    def has_own_users(self) -> bool:
-        """Whether any user was created by memos-auth itself (not by an import). A Scan."""
+    def has_users(self) -> bool:
+        """Whether the table holds any user, made here or imported. A Scan."""
         paginator = self._client.get_paginator("scan")
         with dynamo.translated_errors():
             for page in paginator.paginate(
                 TableName=self._table,
-                FilterExpression=f"begins_with(pk, :prefix) AND attribute_not_exists({IMPORTED})",
+                FilterExpression="begins_with(pk, :prefix)",
                 ExpressionAttributeValues=dynamo.expression_values({":prefix": USER_PREFIX}),
                 ProjectionExpression="pk",
             ):
