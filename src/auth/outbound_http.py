@@ -13,7 +13,9 @@ src/requirements.txt) with:
   the DynamoDB budget of auth.aws (tests/devstack/test_call_budgets.py holds them to it).
   A read timeout bounds each wait for a piece only, so a provider trickling its answer a
   byte at a time would outlast any of them: when the deadline passes, a watchdog shuts
-  the call's socket, whatever it is waiting for;
+  the call's socket, whatever it is waiting for. A connection being made has no socket to
+  shut yet, so each address a host resolves to gets only what is left of the deadline,
+  and none is tried once it has passed;
 - public addresses only, except on the local stage: every address a provider's host
   resolves to is checked when the connection is made, and the connection goes to the
   address checked (no second lookup a changed DNS answer could redirect), so no
@@ -57,6 +59,12 @@ OUTBOUND_BUDGET_SECONDS = DEADLINE_SECONDS + READ_SECONDS
 _CHUNK = 64 * 1024
 USER_AGENT = "memos-auth"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Anywhere in a URL: urllib3 refuses some of these only when called (a 503 for what is the
+# URL's fault), and would send others to the provider as they are.
+_NOT_IN_URL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+# A host name's label (RFC 1123 §2.1), lowercase as urlsplit gives it.
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_MAX_NAME_CHARS = 253
 
 
 class ProviderUnavailable(Unavailable):
@@ -94,6 +102,14 @@ class Deadline:
         if left <= 0:
             raise ProviderUnavailable("identity provider too slow")
         return left
+
+    def passed(self) -> bool:
+        return self._ends - self._monotonic() <= 0
+
+    def within(self, seconds: float | None) -> float:
+        """A wait of `seconds` (None: unbounded) cut to the time left."""
+        left = self.left()
+        return left if seconds is None else min(seconds, left)
 
 
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -144,13 +160,27 @@ def resolved_addresses(host: str, port: int, within: float | None, public_only: 
     return addresses
 
 
+def _is_host(host: str, bracketed: bool) -> bool:
+    """Whether a URL's host (lowercase, brackets off) is an IPv6 literal, where it was
+    bracketed, else a host name: dot-separated labels of ASCII letters, digits and inner
+    hyphens (an IPv4 literal is one too), a final dot allowed."""
+    if bracketed:
+        return "%" not in host and isinstance(_ip(host), ipaddress.IPv6Address)
+    name = host.removesuffix(".")
+    return len(name) <= _MAX_NAME_CHARS and all(_LABEL.fullmatch(label) for label in name.split("."))
+
+
 def check_url(url: str, allow_http: bool) -> str | None:
-    """Why `url` may not be called (None when it may): an absolute https URL with a host,
-    http too where `allow_http` (the local stage), no credentials in it, and, off the local
-    stage, no address literal that is not public (a name is checked when it is called)."""
+    """Why `url` may not be called (None when it may): an absolute https URL, http too where
+    `allow_http` (the local stage), with no whitespace or control character, a host that is
+    a host name or an IP literal, a port that can be connected to, no credentials in it,
+    and, off the local stage, no address literal that is not public (a name is checked when
+    it is called). So whatever passes, urllib3 can parse, and a URL's fault is never a 503."""
+    if _NOT_IN_URL.search(url):
+        return "is not a valid URL"
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+        port = parts.port  # raises ValueError on a port that is not a number below 65536
     except ValueError:
         return "is not a valid URL"
     allowed = ("https", "http") if allow_http else ("https",)
@@ -160,15 +190,26 @@ def check_url(url: str, allow_http: bool) -> str | None:
         return "must name a host"
     if parts.username is not None or parts.password is not None:
         return "must not hold credentials"
+    if not parts.hostname.isascii():
+        # urllib3 encodes such a name only with the `idna` package, which the functions do
+        # not carry; Python's own codec is IDNA 2003, which maps some names to another one.
+        return "must name its host in ASCII (an internationalised name in its xn-- form)"
+    if not _is_host(parts.hostname, parts.netloc.rpartition("@")[2].startswith("[")):
+        return "is not a valid URL"
+    if port == 0:
+        # Nothing can be connected to there: every call would be a 503.
+        return "is not a valid URL"
     if not allow_http and _ip(parts.hostname) is not None and not is_public(parts.hostname):
         return "must name a public address"
     return None
 
 
 class _Watch:
-    """One call's connection, for the watchdog that ends it at the deadline."""
+    """One call's connection, for the watchdog that ends it at the deadline, and the
+    deadline, for the connection's waits."""
 
-    def __init__(self) -> None:
+    def __init__(self, deadline: Deadline) -> None:
+        self.deadline = deadline
         self.connection: HTTPConnection | None = None
         self.expired = False
 
@@ -201,14 +242,21 @@ class _Resolved(HTTPConnection):
 
     public_only = True
 
+    def _connect_wait(self) -> float | None:
+        """The connect timeout, cut to what the call's deadline has left (ProviderUnavailable
+        once it has passed): the watchdog has no socket to shut while one is being made, and
+        every address of a name whose SYNs are dropped would otherwise wait it in full."""
+        timeout = self.timeout if isinstance(self.timeout, (int, float)) else None
+        watch: _Watch | None = getattr(_calls, "watch", None)
+        return timeout if watch is None else watch.deadline.within(timeout)
+
     def _new_conn(self) -> socket.socket:
-        within = self.timeout if isinstance(self.timeout, (int, float)) else None
         error: OSError | None = None
-        for address in resolved_addresses(self._dns_host, self.port, within, self.public_only):
+        for address in resolved_addresses(self._dns_host, self.port, self._connect_wait(), self.public_only):
             try:
                 return create_connection(
                     (address, self.port),
-                    self.timeout,
+                    self._connect_wait(),
                     source_address=self.source_address,
                     socket_options=self.socket_options,
                 )
@@ -289,14 +337,15 @@ class OutboundHttp:
         timeout = urllib3.Timeout(
             connect=min(self.timeouts.connect, left), read=min(self.timeouts.read, left)
         )
-        watch = _calls.watch = _Watch()
+        watch = _calls.watch = _Watch(deadline)
         watchdog = threading.Timer(left, watch.cut)
         watchdog.daemon = True
         watchdog.start()
         try:
             return self._answer(method, url, deadline, headers, body, timeout)
         except (Urllib3Error, OSError) as exc:
-            if watch.expired:
+            # A wait cut to the deadline may end just before the watchdog fires.
+            if watch.expired or deadline.passed():
                 raise ProviderUnavailable("identity provider too slow") from exc
             raise ProviderUnavailable() from exc
         finally:

@@ -149,6 +149,43 @@ def test_bad_providers_are_refused_with_a_clear_400(
     assert call_api(api, "GET", IDPS, IDPS).body == {"identityProviders": []}
 
 
+def _oauth2_naming(**urls: str) -> dict[str, Any]:
+    body = oauth2_body("http://127.0.0.1:1", "c", secret="s")
+    body["config"]["oauth2Config"] |= urls
+    return body
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        pytest.param(oidc_body("http://a b", POST_CLIENT), "issuer is not a valid URL", id="OIDC issuer"),
+        pytest.param(_oauth2_naming(tokenUrl="http://a b/"), "tokenUrl is not a valid URL", id="tokenUrl"),
+        pytest.param(_oauth2_naming(authUrl="http://%zz/auth"), "authUrl is not a valid URL", id="authUrl"),
+        pytest.param(
+            _oauth2_naming(userInfoUrl="http://\u0000/me"), "userInfoUrl is not a valid URL", id="userInfoUrl"
+        ),
+    ],
+)
+def test_a_provider_url_whose_host_cannot_be_called_is_a_400_and_nothing_is_stored(
+    api: ApiServices, people: People, body: dict[str, Any], message: str
+) -> None:
+    # Not a 503: urllib3 refusing the URL at every call is no outage a retry gets past.
+    made = create_provider(api, people.admin, body, "unparsable")
+    assert made.status == 400 and made.body["message"] == message, made.body
+    assert call_api(api, "GET", IDPS, IDPS).body == {"identityProviders": []}
+
+
+def test_a_change_to_a_url_whose_host_cannot_be_called_is_a_400_and_changes_nothing(
+    api: ApiServices, people: People
+) -> None:
+    assert create_provider(api, people.admin, _oauth2_naming(), "kept").status == 200
+    before = call_api(api, "GET", IDP.format(id="kept"), IDP).body
+    moved = _oauth2_naming(tokenUrl="http://a b/")["config"]
+    refused = as_admin(api, "PATCH", IDP.format(id="kept"), IDP, people.admin, body={"config": moved})
+    assert refused.status == 400 and refused.body["message"] == "tokenUrl is not a valid URL", refused.body
+    assert call_api(api, "GET", IDP.format(id="kept"), IDP).body == before
+
+
 def test_oidc_needs_openid_and_a_secret_and_urls_must_be_https_outside_local(
     aws: dict[str, Any], clock: FakeClock, audit: RecordingAudit, oidc_provider: OidcProvider
 ) -> None:

@@ -3,16 +3,29 @@ however an answer trickles in."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 import socketserver
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+from urllib3.util import parse_url
+from urllib3.util.connection import create_connection
 
-from auth.outbound_http import OutboundHttp, ProviderUnavailable, Timeouts, check_url, is_public
+from auth import outbound_http
+from auth.outbound_http import (
+    Deadline,
+    OutboundHttp,
+    ProviderUnavailable,
+    Timeouts,
+    check_url,
+    is_public,
+)
+from tests.support.clock import FakeClock
 from tests.support.http_servers import serving
 
 
@@ -60,6 +73,62 @@ def test_a_url_naming_an_address_that_is_not_public_is_refused_off_the_local_sta
     # The local stage's test providers listen on 127.0.0.1.
     assert check_url(url, allow_http=True) is None
     assert check_url("https://93.184.215.14/token", allow_http=False) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://a b",
+        "http://a b/",
+        "http://%zz",
+        "http://\u0000/",
+        "https://exa\tmple.com/",
+        "https://example.com\u00a0/",
+        "https://example.com/ ",
+        "https://example.com/token\r\nX-Injected: 1",
+        "https://example.com/\u0085",
+        "https://ex%41mple.com/",
+        "https://ex_ample.com/",
+        "https://-example.com/",
+        "https://example-.com/",
+        "https://a..example/",
+        "https://" + "a" * 64 + ".example/",
+        "https://" + ".".join(["a" * 63] * 4) + "/",
+        "https://[v1.x]/",
+        "https://[fe80::1%25eth0]/",
+        "https://example.com:0/",
+        "https://example.com:65536/",
+        "https://example.com:https/",
+    ],
+)
+def test_a_url_urllib3_could_not_call_is_not_a_valid_url(url: str) -> None:
+    # urllib3 would refuse most only when called, a 503 for what is the URL's fault.
+    assert check_url(url, allow_http=True) == "is not a valid URL"
+    assert check_url(url, allow_http=False) in ("is not a valid URL", "must be an https URL")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com",
+        "https://Login.Example.com./path?q=a%20b#top",
+        "https://xn--bcher-kva.example:8443/token",
+        "https://example.com:/token",
+        "https://93.184.215.14/token",
+        "https://[2606:4700::6810:84e5]:443/token",
+        "https://" + ".".join(["a" * 63] * 3 + ["a" * 61]) + "/",
+    ],
+)
+def test_a_url_that_passes_is_one_urllib3_parses_to_the_same_host(url: str) -> None:
+    assert check_url(url, allow_http=False) is None
+    assert (parse_url(url).host or "").strip("[]") == urlsplit(url).hostname
+
+
+def test_an_internationalised_host_name_is_asked_for_in_its_xn_form() -> None:
+    assert check_url("https://bücher.example/", allow_http=False) == (
+        "must name its host in ASCII (an internationalised name in its xn-- form)"
+    )
+    assert check_url("https://xn--bcher-kva.example/", allow_http=False) is None
 
 
 class _Counting(socketserver.TCPServer):
@@ -148,7 +217,13 @@ def answering() -> Iterator[int]:
 
 
 def _resolving_to(*addresses: str) -> Callable[..., list[Any]]:
-    def getaddrinfo(host: str, port: int, *_: Any, **__: Any) -> list[Any]:
+    """A resolver answering `addresses` for provider.test; the address urllib3 then looks up
+    again to connect to is resolved as ever, to itself."""
+    resolver = socket.getaddrinfo
+
+    def getaddrinfo(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        if host != "provider.test":
+            return resolver(host, port, *args, **kwargs)
         return [
             (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
             for a in addresses
@@ -199,3 +274,81 @@ def test_a_name_that_takes_too_long_to_resolve_is_a_503_in_time(
         assert not resolved.is_set(), "answered while the name was still being looked up"
     finally:
         released.set()
+
+
+def test_a_wait_is_cut_to_what_the_deadline_has_left_and_refused_once_it_has_passed() -> None:
+    clock = FakeClock()
+    deadline = Deadline(1.0, monotonic=clock.now)
+    assert deadline.within(0.4) == 0.4
+    clock.advance(0.8)
+    assert deadline.within(0.4) == pytest.approx(0.2)
+    assert deadline.within(None) == pytest.approx(0.2)
+    assert not deadline.passed()
+    clock.advance(0.2)
+    assert deadline.passed()
+    with pytest.raises(ProviderUnavailable) as refused:
+        deadline.within(0.4)
+    assert refused.value.message == "identity provider too slow"
+
+
+def test_each_address_is_given_only_what_the_deadline_has_left_and_none_once_it_has_passed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Twelve addresses whose SYNs are dropped: each connect waits its whole timeout.
+    clock = FakeClock()
+    waits: list[float] = []
+
+    def unanswered(address: tuple[str, int], timeout: float, *_: Any, **__: Any) -> socket.socket:
+        waits.append(timeout)
+        clock.advance(timeout)
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(socket, "getaddrinfo", _resolving_to(*["127.0.0.1"] * 12))
+    monkeypatch.setattr(outbound_http, "create_connection", unanswered)
+    http = OutboundHttp(allow_http=True, timeouts=Timeouts(connect=0.2, read=0.2, deadline=0.5))
+    with pytest.raises(ProviderUnavailable) as refused:
+        http.get("http://provider.test/", Deadline(0.5, monotonic=clock.now))
+    assert refused.value.message == "identity provider too slow"
+    assert waits == pytest.approx([0.2, 0.2, 0.1])
+
+
+@pytest.fixture
+def dropping_syns() -> Iterator[int]:
+    """A port on 127.0.0.1 whose listener never accepts and whose queue is full: the kernel
+    drops the SYNs of any other connection to it, as a firewall does."""
+    with contextlib.ExitStack() as held:
+        listener = held.enter_context(socket.socket())
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port: int = listener.getsockname()[1]
+        for _ in range(8):
+            client = held.enter_context(socket.socket())
+            client.settimeout(0.2)
+            try:
+                client.connect(("127.0.0.1", port))
+            except TimeoutError:
+                break
+        else:
+            pytest.fail("the listener's queue never filled")
+        yield port
+
+
+def test_a_name_whose_many_addresses_drop_syns_is_given_up_at_the_deadline(
+    monkeypatch: pytest.MonkeyPatch, dropping_syns: int
+) -> None:
+    attempts: list[float] = []
+
+    def counted(address: tuple[str, int], timeout: float, *args: Any, **kwargs: Any) -> socket.socket:
+        attempts.append(timeout)
+        return create_connection(address, timeout, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", _resolving_to(*["127.0.0.1"] * 12))
+    monkeypatch.setattr(outbound_http, "create_connection", counted)
+    http = OutboundHttp(allow_http=True, timeouts=Timeouts(connect=0.2, read=0.2, deadline=0.5))
+    with pytest.raises(ProviderUnavailable) as refused:
+        http.get(f"http://provider.test:{dropping_syns}/", http.deadline())
+    assert refused.value.message == "identity provider too slow"
+    # Each wait is at most the connect timeout and all of them fit in the deadline: two
+    # whole ones and what is left; all twelve before, 2.4 s for a 0.5 s deadline.
+    assert 1 <= len(attempts) <= 3
+    assert all(0 < wait <= 0.2 for wait in attempts)
