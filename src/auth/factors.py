@@ -143,10 +143,13 @@ class Factors:
     def regenerate_recovery_codes(self, caller: Principal, owner: User) -> list[str]:
         self._changes.require_recent_sign_in(caller)
         codes = recovery_codes.generate()
-        if not self._store.replace_recovery_codes(owner.id, [recovery_codes.hash_code(c) for c in codes]):
+        enrolment_id = self._store.replace_recovery_codes(
+            owner.id, [recovery_codes.hash_code(c) for c in codes]
+        )
+        if enrolment_id is None:
             raise FailedPrecondition("TOTP is not enabled")
         self._changes.audit.record(
-            AuditEvent.CHANGED, CredentialKind.RECOVERY_CODES, owner.id, "", reason="regenerated"
+            AuditEvent.CHANGED, CredentialKind.RECOVERY_CODES, owner.id, enrolment_id, reason="regenerated"
         )
         return codes
 

@@ -196,7 +196,14 @@ class PersonalAccessTokens:
         for record in self._store.list_for_user(user_id):
             if record.token_id == token_id:
                 if self._store.delete(record.token_hash, token_id, user_id):
-                    self._audit.record(AuditEvent.REVOKED, CredentialKind.PAT, user_id, token_id)
+                    # Only its owner deletes a token (the routes refuse anyone else).
+                    self._audit.record(
+                        AuditEvent.REVOKED,
+                        CredentialKind.PAT,
+                        user_id,
+                        token_id,
+                        reason="revoked by the user",
+                    )
                     return
                 break
         raise NotFound("personal access token not found")

@@ -1,5 +1,5 @@
-"""The Logger and Metrics every function shares, and the names of its metrics (the Tracer
-is in handlers.tracing, the authorizer's denial lines in handlers.denials).
+"""The Logger and Metrics every function shares, and the names of its metrics (the
+authorizer's denial lines are in handlers.denials).
 
 Alarms in template.yaml name these metrics; tests/unit/test_template.py keeps the two in step.
 """

@@ -395,7 +395,16 @@ def test_regenerated_recovery_codes_replace_the_old_ones(
     old = enrol_totp(api, people.alice).recovery_codes
     new = factor_call(api, routes.REGENERATE_RECOVERY_CODES, people.alice).body["recoveryCodes"]
     assert len(new) == 10 and not set(new) & set(old)
-    assert (AuditEvent.CHANGED, CredentialKind.RECOVERY_CODES) in [(e[0], e[1]) for e in audit.events]
+    record = api.factors.enabled_totp(people.alice.id)
+    assert record is not None
+    changed = (
+        AuditEvent.CHANGED,
+        CredentialKind.RECOVERY_CODES,
+        people.alice.id,
+        record.enrolment_id,
+        "regenerated",
+    )
+    assert changed in audit.events
     refused = second_step(
         api, SIGN_IN, challenge_of(password_step(api, SIGN_IN, people.alice)), recoveryCode=old[0]
     )

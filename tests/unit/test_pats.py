@@ -252,7 +252,7 @@ def test_delete_by_owner_stops_the_token(aws: dict[str, Any], clock: FakeClock) 
     pats.delete(7, record.token_id)
     with pytest.raises(Unauthenticated):
         pats.find(token)
-    assert (AuditEvent.REVOKED, CredentialKind.PAT, 7, record.token_id, "") in audit.events
+    assert (AuditEvent.REVOKED, CredentialKind.PAT, 7, record.token_id, "revoked by the user") in audit.events
 
 
 def test_delete_of_another_users_token_is_not_found_and_keeps_it(

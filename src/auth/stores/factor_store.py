@@ -153,21 +153,22 @@ class FactorStore:
             is not None
         )
 
-    def replace_recovery_codes(self, user_id: int, recovery_hashes: list[str]) -> bool:
-        """The old codes stop working as the new ones are stored; False when TOTP is not enabled."""
-        return (
-            dynamo.conditional_write(
-                self._client.update_item,
-                TableName=self._table,
-                Key=prefixed_key(TOTP_PREFIX, user_id),
-                UpdateExpression="SET recoveryCodes = :codes",
-                ConditionExpression="enabled = :yes",
-                ExpressionAttributeValues=dynamo.expression_values(
-                    {":codes": {"SS": recovery_hashes}, ":yes": True}
-                ),
-            )
-            is not None
+    def replace_recovery_codes(self, user_id: int, recovery_hashes: list[str]) -> str | None:
+        """The old codes stop working as the new ones are stored: the enrolment's id, None when
+        TOTP is not enabled."""
+        written = dynamo.conditional_write(
+            self._client.update_item,
+            TableName=self._table,
+            Key=prefixed_key(TOTP_PREFIX, user_id),
+            UpdateExpression="SET recoveryCodes = :codes",
+            ConditionExpression="enabled = :yes",
+            ExpressionAttributeValues=dynamo.expression_values(
+                {":codes": {"SS": recovery_hashes}, ":yes": True}
+            ),
+            # The same write names the enrolment whose codes it replaced: no read can race it.
+            ReturnValues="ALL_OLD",
         )
+        return None if written is None else TOTP.from_item(written.get("Attributes", {})).enrolment_id
 
     def remove_totp(self, record: TotpRecord, also: dict[str, Any] | None = None) -> bool:
         """Remove the enrolment `record` names, as it was read (so the audit trail names what
