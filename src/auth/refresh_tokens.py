@@ -118,6 +118,16 @@ class RefreshTokens:
                 )
                 self._revoke(claims.family_id, claims.user_id, now, "reuse detected")
                 raise RefreshReuseDetected(claims.family_id, claims.user_id) from refused
+            if family is not None and family.revoked and family.user_id == claims.user_id:
+                # A genuine token of an ended sign-in (signed out, a password changed, a reuse
+                # caught): whoever still holds it is worth a line in the trail.
+                self._audit.record(
+                    AuditEvent.REFUSED,
+                    CredentialKind.REFRESH_TOKEN,
+                    claims.user_id,
+                    claims.family_id,
+                    reason="its sign-in was revoked",
+                )
             raise Unauthenticated("refresh token revoked or expired") from refused
         if not before.used:
             self._audit.record(AuditEvent.FIRST_USED, CredentialKind.REFRESH_TOKEN, user.id, claims.family_id)

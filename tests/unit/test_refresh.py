@@ -110,7 +110,7 @@ def test_audit_records_created_first_use_reuse_and_revocation(
     ], "the second rotation is not a first use"
 
 
-def test_sign_out_is_audited_as_a_revocation(
+def test_sign_out_is_audited_as_a_revocation_and_a_later_use_as_refused(
     signed_in: tuple[ApiServices, str], audit: RecordingAudit
 ) -> None:
     api, token = signed_in
@@ -118,6 +118,12 @@ def test_sign_out_is_audited_as_a_revocation(
     assert user is not None
     api.refresh_tokens.revoke(token, user.id)
     assert audit.events[-1][0] is AuditEvent.REVOKED and audit.events[-1][4] == "signed out"
+    family = audit.events[-1][3]
+    # Whoever still holds the token after that is refused, and the trail says so.
+    with pytest.raises(Unauthenticated):
+        api.refresh_tokens.rotate(token)
+    refused = (AuditEvent.REFUSED, CredentialKind.REFRESH_TOKEN, user.id, family, "its sign-in was revoked")
+    assert audit.events[-1] == refused
 
 
 def test_audit_never_names_the_token(signed_in: tuple[ApiServices, str], audit: RecordingAudit) -> None:
