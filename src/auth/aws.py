@@ -4,8 +4,10 @@ A paused or browned-out DynamoDB accepts the connection and never answers, so th
 timeout is what ends a call. Each budget is (attempts x (connect + read)) plus the retry's
 back-off, and must stay well inside the function's timeout (template.yaml, 10 s):
 
-- the API answers 503 (code 14) within `API_CALL_BUDGET_SECONDS` of a call hanging, and a
-  request meets at most one hanging call (the first failure ends it);
+- the API answers 503 (code 14) within `API_CALL_BUDGET_SECONDS` of a call hanging (the
+  first failure ends the request); and a dependency slow on every call without hanging on
+  any is bounded by the request's deadline (auth.deadline): no attempt starts that could
+  end after `API_REQUEST_BUDGET_SECONDS` from the request's start, a 503 instead;
 - the authorizer fails closed in about a second: one attempt, so that under a DynamoDB
   brownout it does not hold a Lambda instance (and the account's concurrency) for the full
   timeout on every request of the whole API.
@@ -25,6 +27,9 @@ sys.modules.setdefault("urllib3.contrib.pyopenssl", None)  # type: ignore[arg-ty
 
 import boto3  # noqa: E402  # after the line above, on purpose
 from botocore.config import Config as BotoConfig  # noqa: E402
+from botocore.exceptions import BotoCoreError  # noqa: E402
+
+from auth import deadline  # noqa: E402
 
 # Two attempts (one retry of a throttle or a dropped connection), 1.5 s each to answer.
 # Legacy retry mode, because standard mode also waits as long as a throttled answer's
@@ -42,14 +47,44 @@ AUTHORIZER_CALLS = BotoConfig(
 # legacy retry mode waits at most 1 s before its first retry (50 ms for DynamoDB).
 API_CALL_BUDGET_SECONDS = 2 * (1 + 1.5) + 1
 AUTHORIZER_CALL_BUDGET_SECONDS = 0.5 + 0.75
+# From the API handler's start, the moment by which every AWS attempt of the request has
+# ended (and every identity-provider call: auth.outbound_http), well inside its 10 s.
+API_REQUEST_BUDGET_SECONDS = 7.0
+
+
+class RequestOutOfTime(BotoCoreError):
+    """An attempt the request has no time left for, refused before it is sent: the stores
+    translate it, as any botocore failure, into a 503."""
+
+    fmt = "the request has no time left for another AWS call"
+
+
+def _attempt_seconds(config: BotoConfig) -> float:
+    """The longest one attempt may take: its connect and read timeouts."""
+    return float(getattr(config, "connect_timeout", 60)) + float(getattr(config, "read_timeout", 60))
+
+
+def _bounded(client: Any, config: BotoConfig) -> Any:
+    """`client`, made to start no attempt (a retry is one) that could end after the current
+    request's deadline; outside a request it is unchanged."""
+    attempt = _attempt_seconds(config)
+
+    def refuse_late_attempt(**_: Any) -> None:
+        request = deadline.current()
+        if request is not None and request.remaining() < attempt:
+            raise RequestOutOfTime()
+
+    # First: before anything (moto, in tests) answers the request instead of sending it.
+    client.meta.events.register_first("before-send", refuse_late_attempt)
+    return client
 
 
 def dynamodb_client(config: BotoConfig = API_CALLS) -> Any:
-    return boto3.client("dynamodb", config=config)
+    return _bounded(boto3.client("dynamodb", config=config), config)
 
 
 def secretsmanager_client(config: BotoConfig = API_CALLS) -> Any:
-    return boto3.client("secretsmanager", config=config)
+    return _bounded(boto3.client("secretsmanager", config=config), config)
 
 
 class LazyClient:

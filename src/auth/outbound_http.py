@@ -45,6 +45,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.util.connection import create_connection
 
+from auth import deadline as deadlines
+from auth.deadline import Deadline
 from auth.errors import Unavailable
 
 MAX_RESPONSE_BYTES = 1024 * 1024
@@ -71,6 +73,11 @@ class ProviderUnavailable(Unavailable):
     default_message = "identity provider unavailable"
 
 
+def provider_deadline(seconds: float, monotonic: Callable[[], float] = time.monotonic) -> Deadline:
+    """A deadline for provider calls: once passed, the provider is too slow (a 503)."""
+    return Deadline(seconds, monotonic, too_slow=lambda: ProviderUnavailable("identity provider too slow"))
+
+
 @dataclass(frozen=True)
 class HttpAnswer:
     """A provider's whole answer, whatever its status: the media type alone (lowercase, no
@@ -88,28 +95,6 @@ class Timeouts:
     connect: float = CONNECT_SECONDS
     read: float = READ_SECONDS
     deadline: float = DEADLINE_SECONDS
-
-
-class Deadline:
-    """The time left for one sign-in's provider calls."""
-
-    def __init__(self, seconds: float, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._monotonic = monotonic
-        self._ends = monotonic() + seconds
-
-    def left(self) -> float:
-        left = self._ends - self._monotonic()
-        if left <= 0:
-            raise ProviderUnavailable("identity provider too slow")
-        return left
-
-    def passed(self) -> bool:
-        return self._ends - self._monotonic() <= 0
-
-    def within(self, seconds: float | None) -> float:
-        """A wait of `seconds` (None: unbounded) cut to the time left."""
-        left = self.left()
-        return left if seconds is None else min(seconds, left)
 
 
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -304,7 +289,13 @@ class OutboundHttp:
         self._pool.pool_classes_by_scheme = _LOCAL_POOLS if allow_http else _PUBLIC_POOLS
 
     def deadline(self) -> Deadline:
-        return Deadline(self.timeouts.deadline)
+        """One sign-in's provider calls together: DEADLINE_SECONDS, or what the request has
+        left less the read a call may start just before that, if that is less."""
+        seconds = self.timeouts.deadline
+        request = deadlines.current()
+        if request is not None:
+            seconds = min(seconds, request.remaining() - self.timeouts.read)
+        return provider_deadline(seconds)
 
     def get(self, url: str, deadline: Deadline, headers: Mapping[str, str] | None = None) -> HttpAnswer:
         return self._call("GET", url, deadline, headers or {}, None)

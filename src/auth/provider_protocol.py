@@ -34,9 +34,10 @@ from urllib.parse import quote
 
 from auth import untrusted_json
 from auth.clock import Clock
+from auth.deadline import Deadline
 from auth.errors import InvalidArgument
 from auth.idp_models import AuthStyle, IdentityProvider, ProviderType
-from auth.outbound_http import Deadline, HttpAnswer, OutboundHttp, ProviderUnavailable, check_url
+from auth.outbound_http import HttpAnswer, OutboundHttp, ProviderUnavailable, check_url
 
 if TYPE_CHECKING:
     from jwt import PyJWK, PyJWKSet

@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.logging import correlation_paths
 
 from auth import routes, untrusted_json
+from auth.aws import API_REQUEST_BUDGET_SECONDS
 from auth.cross_origin import cross_origin_allowed
+from auth.deadline import Deadline, request_deadline
 from auth.errors import (
     AuthError,
     Code,
@@ -254,6 +256,11 @@ def _parsed(body: str, is_base64: bool) -> Any:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    with request_deadline(Deadline(API_REQUEST_BUDGET_SECONDS)):
+        return _answer(event, context)
+
+
+def _answer(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from handlers.http_json import SECURITY_HEADERS, error_body
 
     content_type = _content_type(event)

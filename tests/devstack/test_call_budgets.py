@@ -294,3 +294,16 @@ def test_a_slow_identity_provider_is_a_503_well_inside_the_api_timeout() -> None
     budget = outbound_http.OUTBOUND_BUDGET_SECONDS
     assert budget <= 0.5 * timeout
     assert budget + aws.API_CALL_BUDGET_SECONDS <= timeout
+
+
+def test_the_request_deadline_leaves_the_api_time_to_answer_and_room_for_a_sign_in() -> None:
+    """No AWS attempt or provider call outlives API_REQUEST_BUDGET_SECONDS (auth.deadline):
+    what follows the last of them (serialising the answer) fits in what is left of the
+    timeout, and a sign-in with an identity provider has time for the provider's whole
+    budget and one AWS attempt after it."""
+    from auth import outbound_http
+
+    timeout = timeout_of("ApiFunction")
+    assert timeout - 2 >= aws.API_REQUEST_BUDGET_SECONDS
+    one_attempt = option(aws.API_CALLS, "connect_timeout") + option(aws.API_CALLS, "read_timeout")
+    assert outbound_http.OUTBOUND_BUDGET_SECONDS + one_attempt <= aws.API_REQUEST_BUDGET_SECONDS

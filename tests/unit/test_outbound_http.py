@@ -17,13 +17,14 @@ from urllib3.util import parse_url
 from urllib3.util.connection import create_connection
 
 from auth import outbound_http
+from auth.deadline import Deadline, request_deadline
 from auth.outbound_http import (
-    Deadline,
     OutboundHttp,
     ProviderUnavailable,
     Timeouts,
     check_url,
     is_public,
+    provider_deadline,
 )
 from tests.support.clock import FakeClock
 from tests.support.http_servers import serving
@@ -278,7 +279,7 @@ def test_a_name_that_takes_too_long_to_resolve_is_a_503_in_time(
 
 def test_a_wait_is_cut_to_what_the_deadline_has_left_and_refused_once_it_has_passed() -> None:
     clock = FakeClock()
-    deadline = Deadline(1.0, monotonic=clock.now)
+    deadline = provider_deadline(1.0, monotonic=clock.now)
     assert deadline.within(0.4) == 0.4
     clock.advance(0.8)
     assert deadline.within(0.4) == pytest.approx(0.2)
@@ -307,7 +308,7 @@ def test_each_address_is_given_only_what_the_deadline_has_left_and_none_once_it_
     monkeypatch.setattr(outbound_http, "create_connection", unanswered)
     http = OutboundHttp(allow_http=True, timeouts=Timeouts(connect=0.2, read=0.2, deadline=0.5))
     with pytest.raises(ProviderUnavailable) as refused:
-        http.get("http://provider.test/", Deadline(0.5, monotonic=clock.now))
+        http.get("http://provider.test/", provider_deadline(0.5, monotonic=clock.now))
     assert refused.value.message == "identity provider too slow"
     assert waits == pytest.approx([0.2, 0.2, 0.1])
 
@@ -352,3 +353,14 @@ def test_a_name_whose_many_addresses_drop_syns_is_given_up_at_the_deadline(
     # whole ones and what is left; all twelve before, 2.4 s for a 0.5 s deadline.
     assert 1 <= len(attempts) <= 3
     assert all(0 < wait <= 0.2 for wait in attempts)
+
+
+def test_a_requests_deadline_cuts_the_provider_calls_deadline_to_what_it_has_left() -> None:
+    clock = FakeClock()
+    http = OutboundHttp(allow_http=True, timeouts=Timeouts(connect=0.2, read=0.5, deadline=3.0))
+    assert http.deadline().remaining() == pytest.approx(3.0, abs=0.1)
+    with request_deadline(Deadline(10.0, monotonic=clock.now)):
+        assert http.deadline().remaining() == pytest.approx(3.0, abs=0.1)
+        clock.advance(8.0)
+        # Two seconds left: the calls end a read before the request's deadline.
+        assert http.deadline().remaining() == pytest.approx(1.5, abs=0.1)
