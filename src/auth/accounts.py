@@ -10,6 +10,7 @@ from auth.errors import UNMATCHED_CREDENTIALS, InvalidArgument, PermissionDenied
 from auth.models import Role, State, User
 from auth.passwords import hash_password, spend_verify_time, validate_password, verify_password
 from auth.principal import Principal
+from auth.shown_text import check_shown_text
 from auth.stores.settings_store import SettingsStore
 from auth.stores.user_store import OwnerTaken, UserStore
 from auth.throttle import SignInThrottle
@@ -20,6 +21,8 @@ MAX_EMAIL_CHARS = 256
 
 
 def validate_profile(display_name: str, email: str) -> None:
+    check_shown_text("displayName", display_name)
+    check_shown_text("email", email)
     if len(display_name) > MAX_DISPLAY_NAME_CHARS:
         raise InvalidArgument(f"displayName must be at most {MAX_DISPLAY_NAME_CHARS} characters")
     if len(email) > MAX_EMAIL_CHARS:

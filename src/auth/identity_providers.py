@@ -44,6 +44,7 @@ from auth.idp_models import (
 )
 from auth.outbound_http import check_url
 from auth.principal import Principal
+from auth.shown_text import check_shown_text
 from auth.stores.idp_store import IdpStore, StoredProvider
 
 # Memos' resource ids: letters, digits and '-', 1-32, starting and ending alphanumeric.
@@ -123,6 +124,7 @@ def validate(provider: ProviderInput, allow_http: bool) -> ProviderInput:
     """The provider as it will be stored (defaults filled in); 400 naming the first fault."""
     if not provider.title.strip() or len(provider.title) > MAX_TITLE_CHARS:
         raise InvalidArgument(f"title must be 1-{MAX_TITLE_CHARS} characters")
+    check_shown_text("title", provider.title)
     if len(provider.identifier_filter) > MAX_FILTER_CHARS:
         raise InvalidArgument(f"identifierFilter must be at most {MAX_FILTER_CHARS} characters")
     try:

@@ -31,6 +31,7 @@ from auth.factor_changes import FactorChanges
 from auth.models import User
 from auth.passkey_ceremonies import Asserted, PasskeyRefused, Presented, RelyingParty
 from auth.principal import Principal
+from auth.shown_text import check_shown_text
 from auth.stores.passkey_store import CeremonyKind, CeremonyRecord, PasskeyRecord, PasskeyStore, UseRefused
 
 CEREMONY_TTL_SECONDS = 5 * 60
@@ -104,6 +105,7 @@ class Passkeys:
         name = display_name.strip() or DEFAULT_DISPLAY_NAME
         if len(name) > MAX_DISPLAY_NAME_CHARS:
             raise InvalidArgument(f"displayName must be at most {MAX_DISPLAY_NAME_CHARS} characters")
+        check_shown_text("displayName", name)
         presented = ceremonies.read_registration(credential)
         ceremony = self.ceremony_for(presented, CeremonyKind.REGISTRATION)
         if ceremony is None or ceremony.user_id != owner.id:

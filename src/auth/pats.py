@@ -32,6 +32,7 @@ from auth.models import User
 if TYPE_CHECKING:
     from auth.principal import Principal
     from auth.recent_sign_in import RecentSignIn
+from auth.shown_text import check_shown_text
 from auth.stores.pat_store import PatRecord, PatStore
 from auth.usage import WRITE_INTERVAL_SECONDS, note_use
 
@@ -162,6 +163,7 @@ class PersonalAccessTokens:
         """A new token and its record; the token itself is never retrievable again."""
         if len(description) > MAX_DESCRIPTION_CHARS:
             raise InvalidArgument(f"description must be at most {MAX_DESCRIPTION_CHARS} characters")
+        check_shown_text("description", description)
         if not 0 <= expires_in_days <= MAX_EXPIRES_IN_DAYS:
             raise InvalidArgument(f"expiresInDays must be between 0 (never) and {MAX_EXPIRES_IN_DAYS}")
         now = int(self._clock.now())

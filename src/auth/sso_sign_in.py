@@ -33,6 +33,7 @@ from auth.mfa_sign_in import MfaSignIn
 from auth.models import Amr, Role, SignIn, State, User
 from auth.provider_protocol import SsoCredentials
 from auth.routes import Route
+from auth.shown_text import without_controls
 from auth.stores.idp_store import Created, IdpStore
 from auth.stores.settings_store import SettingsStore
 from auth.stores.user_store import UserStore
@@ -150,7 +151,8 @@ class SsoSignIn:
                 # No password: such a user signs in with the provider (a password sign-in
                 # is refused like a wrong password).
                 password_hash="",
-                display_name=identity.display_name[:MAX_DISPLAY_NAME_CHARS],
+                # The provider's word, kept as far as this service would take it from a person.
+                display_name=without_controls(identity.display_name)[:MAX_DISPLAY_NAME_CHARS],
                 email=_email_or_empty(identity.email),
                 create_time=now,
                 update_time=now,

@@ -1324,3 +1324,15 @@ def sign_in_password(api: ApiServices, username: str) -> Any:
     return sign_in_call(
         api, routes.SIGN_IN, {"passwordCredentials": {"username": username, "password": PASSWORD}}
     )
+
+
+def test_a_providers_display_name_is_kept_without_its_control_characters(
+    api: ApiServices, people: People, oidc_provider: OidcProvider
+) -> None:
+    # The provider's word is not refused (the person could not change it), only cleaned.
+    provider_id = oidc(api, people, oidc_provider)
+    sub = account(oidc_provider, name="Ann\x1b[2J Lee\n")
+    answer = sso_sign_in(api, sso(provider_id, oidc_provider.code(sub)))
+    assert answer.status == 200, answer.body
+    user = api.users.get_by_username(sub)
+    assert user is not None and user.display_name == "Ann[2J Lee"
