@@ -254,6 +254,26 @@ def test_a_second_run_changes_nothing(stack: LocalStack, imported: dict[str, Any
     assert _count(stack) == before
 
 
+def test_a_pat_revoked_since_the_import_stays_revoked_when_run_again(
+    stack: LocalStack, api: Api, imported: dict[str, Any]
+) -> None:
+    # The ledger: a marker per user, token, refresh token, provider and link imported.
+    ledger = [item for item in api.scan("SettingsTable") if item["pk"]["S"].startswith("imported#")]
+    assert len(ledger) == 10 + 10 + 10 + 1 + 1
+    access = api.sign_in("memo4", PASSWORD).json()["accessToken"]
+    bearer = {"Authorization": f"Bearer {access}"}
+    (listed,) = api.call("GET", "/users/memo4/personalAccessTokens", headers=bearer).json()[
+        "personalAccessTokens"
+    ]
+    assert api.call("DELETE", f"/{listed['name']}", headers=bearer).status_code == 200
+    again = _run(stack, imported["db"].path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "personal access tokens: 1 deleted in memos-auth since imported: left out" in again.stdout
+    (token,) = [token for token, user_id in imported["db"].pats.items() if user_id == 4]
+    me = api.call("GET", "/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 401, me.text
+
+
 def test_the_secret_is_refused_into_a_stack_with_users_of_its_own(
     stack: LocalStack, imported: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -269,7 +289,9 @@ def test_the_secret_is_refused_into_a_stack_with_users_of_its_own(
     other = _memos(tmp_path / "other.db", range(50, 52), secret_key="another-memos-instance-key")
     run = _run(stack, other.path)
     assert run.returncode == 1
-    assert "system_setting BASIC: the stack already has users of its own" in run.stdout
+    # The stack holds the first database's key too, and that refusal comes first (the unit
+    # tests have the one for users of its own alone).
+    assert "not imported: system_setting BASIC: the stack holds the key of a Memos database" in run.stdout
     assert "another-memos-instance-key" not in run.stdout
 
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,9 +50,9 @@ from tests.support.memos_db import (
 )
 from tests.unit.test_rotation import STEPS as ROTATION_STEPS
 from tests.unit.test_rotation import begin_rotation
-from tools.memos_import import mapping, memos_sqlite, writer
+from tools.memos_import import ledger, mapping, memos_sqlite, writer
 from tools.memos_import.__main__ import main as import_main
-from tools.memos_import.mapping import ImportedUser, Plan
+from tools.memos_import.mapping import ImportedUser, Plan, Rejection
 from tools.memos_import.rows import IdpRow, MemosDatabase, UserIdentityRow, UserRow, UserSettingRow
 from tools.memos_import.target import LOGICAL_IDS, OUTPUT_KEYS, Target
 from tools.memos_import.writer import IMPORTED_UID_PREFIX, Importer, Report
@@ -628,13 +630,22 @@ WRITES = ("transact_write_items", "put_item", "update_item", "batch_write_item",
 
 class _Client:
     """The importer's DynamoDB client, counting calls; with `die_at`, the run is killed at
-    that write, before DynamoDB had it or (`applied`) after, before its answer came back."""
+    that write, before DynamoDB had it or (`applied`) after, before its answer came back; with
+    `outage_at`, DynamoDB stops answering at that write, and every call from then on fails."""
 
-    def __init__(self, client: Any, die_at: int | None = None, applied: bool = False) -> None:
+    def __init__(
+        self, client: Any, die_at: int | None = None, applied: bool = False, outage_at: int | None = None
+    ) -> None:
         self._client = client
         self._die_at = die_at
         self._applied = applied
+        self._outage_at = outage_at
+        self.down = False
         self.calls: Counter[str] = Counter()
+
+    @property
+    def writes(self) -> int:
+        return sum(self.calls[write] for write in WRITES)
 
     def __getattr__(self, name: str) -> Any:
         operation = getattr(self._client, name)
@@ -643,7 +654,10 @@ class _Client:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             self.calls[name] += 1
-            killed = name in WRITES and sum(self.calls[write] for write in WRITES) == self._die_at
+            if self.down or (name in WRITES and self.writes == self._outage_at):
+                self.down = True
+                raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+            killed = name in WRITES and self.writes == self._die_at
             if killed and not self._applied:
                 raise KeyboardInterrupt
             answer = operation(*args, **kwargs)
@@ -678,9 +692,14 @@ def crowd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> MemosDb:
 
 
 CROWD_TOKENS = 6 * 2 + 12
+# Its ledger: a marker per user, token and refresh token.
+CROWD_MARKERS = 7 + CROWD_TOKENS + 6
+# One batch of markers after each transaction of 2 users, and one after the hoarder's writes.
+CROWD_MARKER_WRITES = 3 + 1
 # A clean import of the crowd: the id counter, the owner marker, 3 transactions of 2 users,
-# the hoarder's with 8 tokens, and one per token of the 4 left (the database has no GENERAL).
-CROWD_WRITES = 2 + 3 + 1 + 4
+# the hoarder's with 8 tokens, and one per token of the 4 left (the database has no GENERAL),
+# and the markers.
+CROWD_WRITES = 2 + 3 + 1 + 4 + CROWD_MARKER_WRITES
 
 
 def _assert_whole(aws: dict[str, Any], clock: FakeClock, db: MemosDb) -> None:
@@ -692,6 +711,13 @@ def _assert_whole(aws: dict[str, Any], clock: FakeClock, db: MemosDb) -> None:
     assert all(api.pats.find(token).user_id == uid for token, uid in db.pats.items())
     families = aws["dynamodb"].scan(TableName="RefreshTokensTable", Select="COUNT")["Count"]
     assert families == len(db.refresh_token_ids) == 6
+    assert len(_ledger(aws)) == CROWD_MARKERS
+
+
+def _ledger(aws: dict[str, Any]) -> set[str]:
+    """The import ledger's markers in the Settings table."""
+    items = aws["dynamodb"].scan(TableName="SettingsTable")["Items"]
+    return {item["pk"]["S"] for item in items if item["pk"]["S"].startswith(ledger.PREFIX)}
 
 
 def test_users_are_grouped_to_fill_transactions() -> None:
@@ -717,7 +743,8 @@ def test_users_are_written_many_to_a_transaction(
     assert report.rejections == []
     assert report.counts[("users", "imported")] == 7
     assert report.counts[("personal access tokens", "imported")] == CROWD_TOKENS
-    assert client.calls["transact_write_items"] == CROWD_WRITES - 2
+    assert client.calls["transact_write_items"] == CROWD_WRITES - 2 - CROWD_MARKER_WRITES
+    assert client.calls["batch_write_item"] == CROWD_MARKER_WRITES
     _assert_whole(aws, clock, crowd)
 
 
@@ -733,10 +760,10 @@ def test_a_second_run_reads_and_writes_no_user_again(
     assert again.counts[("users", "unchanged")] == 7
     assert again.counts[("personal access tokens", "unchanged")] == CROWD_TOKENS
     assert again.counts[("refresh tokens", "unchanged")] == 6
-    # Found by batch reads (users, then their tokens and families): no write of a user or a
-    # credential, no read of one item at a time.
-    assert client.calls["transact_write_items"] == client.calls["get_item"] == 0
-    assert client.calls["batch_get_item"] == 3
+    # Found by batch reads (the ledger, the id counter and owner, users, then their tokens and
+    # families): no write at all, no read of one item at a time.
+    assert client.writes == client.calls["get_item"] == 0
+    assert client.calls["batch_get_item"] == 5
 
 
 @pytest.mark.parametrize("applied", [False, True], ids=["before-applied", "after-applied"])
@@ -1266,3 +1293,357 @@ def test_the_importer_finds_every_table_and_secret_among_the_stacks_outputs() ->
     for field_name, output in OUTPUT_KEYS.items():
         # Each output names the resource the same field names on the local stack.
         assert outputs[output]["Value"] == {"Ref": environment[field_name]}, output
+
+
+# -- the ledger: what memos-auth deleted since an import stays deleted -----------------------
+
+
+def _gone_and_added(tmp_path: Path) -> tuple[MemosDb, Path]:
+    """A Memos database (host with 2 tokens, a sign-in and a Google identity; bob with a token,
+    a sign-in and an identity; carol), and the same database later, with dave and a token of
+    his, and a third token of host's: (the first, the path of the later one)."""
+    db = MemosDb(tmp_path / "memos_prod.db")
+    db.user(1, "host", role="HOST")
+    db.user(2, "bob")
+    db.user(3, "carol")
+    host_tokens = db.pats_of(1, 2)
+    db.pats_of(2, 1)
+    db.refresh_tokens_of(1, 1)
+    db.refresh_tokens_of(2, 1)
+    db.idp(7, "google", oauth2_config(client_secret=CLIENT_SECRET))
+    db.user_identity(1, "google", "host@example.com")
+    db.user_identity(2, "google", "bob@example.com")
+    db.close()
+    later = tmp_path / "memos_later.db"
+    shutil.copy(db.path, later)
+    connection = sqlite3.connect(later)
+    with connection:
+        connection.execute(
+            "INSERT INTO user (id, username, role, password_hash) VALUES (4, 'dave', 'USER', ?)", (HASH,)
+        )
+        (value,) = connection.execute(
+            "SELECT value FROM user_setting WHERE user_id = 1 AND key = 'PERSONAL_ACCESS_TOKENS'"
+        ).fetchone()
+        tokens = json.loads(value)["tokens"]
+        connection.execute(
+            "UPDATE user_setting SET value = ? WHERE user_id = 1 AND key = 'PERSONAL_ACCESS_TOKENS'",
+            (json.dumps({"tokens": [*tokens, _entry(ADDED_HOST_TOKEN)]}),),
+        )
+        connection.execute(
+            "INSERT INTO user_setting (user_id, key, value) VALUES (4, 'PERSONAL_ACCESS_TOKENS', ?)",
+            (json.dumps({"tokens": [_entry(DAVES_TOKEN)]}),),
+        )
+    connection.close()
+    assert len(host_tokens) == 2
+    return db, later
+
+
+ADDED_HOST_TOKEN = memos_pat()
+DAVES_TOKEN = memos_pat()
+
+
+def _entry(token: str) -> dict[str, str]:
+    """A PAT entry of Memos' PERSONAL_ACCESS_TOKENS setting, never expiring."""
+    return {"tokenId": str(uuid.uuid4()), "tokenHash": hashlib.sha256(token.encode()).hexdigest()}
+
+
+def _counts(report: Report) -> dict[tuple[str, str], int]:
+    return {key: count for key, count in report.counts.items() if count}
+
+
+def test_what_memos_auth_deleted_since_stays_deleted_and_what_memos_added_comes(
+    aws: dict[str, Any], clock: FakeClock, tmp_path: Path, cli: Cli
+) -> None:
+    db, later = _gone_and_added(tmp_path)
+    assert cli(db.path).exit_code == 0
+    api = _services(aws, clock)
+    # An admin revokes host's first token (it leaked), deletes bob, and host unlinks Google.
+    (leaked, kept) = [token for token, user_id in db.pats.items() if user_id == 1]
+    api.pats.delete(1, api.pats.find(leaked).token_id)
+    bobs_token = next(token for token, user_id in db.pats.items() if user_id == 2)
+    api.user_admin.delete(ADMIN, "bob")
+    link = api.idp_store.get_link("google", "host@example.com")
+    assert link is not None and api.idp_store.delete_link(link)
+    printed = cli(later)
+    # Left out is no rejection: the run did all it should.
+    assert printed.exit_code == 0, printed.out
+    deleted = writer.DELETED
+    for line in (
+        f"users: 1 {deleted}",
+        f"personal access tokens: 1 {deleted}",
+        f"linked identities: 1 {deleted}",
+        f"personal access tokens: 1 {writer.OF_DELETED_USERS}",
+        f"refresh tokens: 1 {writer.OF_DELETED_USERS}",
+        f"linked identities: 1 {writer.OF_DELETED_USERS}",
+        # Dave and host's new token came.
+        "users: 1 imported",
+        "personal access tokens: 2 imported",
+        "users: 2 unchanged",
+    ):
+        assert line in printed.out, line
+    fresh = _services(aws, clock)
+    for gone in (leaked, bobs_token):
+        with pytest.raises(Unauthenticated):
+            fresh.pats.find(gone)
+    assert fresh.users.get(2) is None and fresh.accounts.sign_up("mallory", PASSWORD, caller=ADMIN).id == 5
+    assert fresh.idp_store.links_of_user(1) == []
+    assert fresh.pats.find(kept).user_id == 1
+    assert fresh.pats.find(ADDED_HOST_TOKEN).user_id == 1 and fresh.pats.find(DAVES_TOKEN).user_id == 4
+    before = _snapshot(aws)
+    assert cli(later).exit_code == 0
+    assert _snapshot(aws) == before
+
+
+def test_a_deleted_identity_provider_stays_deleted_with_its_links(
+    aws: dict[str, Any], clock: FakeClock, memos: MemosDb
+) -> None:
+    _import(memos)
+    api = _services(aws, clock)
+    api.identity_providers.delete(ADMIN, "google")
+    again = _import(memos)
+    assert again.counts[("identity providers", writer.DELETED)] == 1
+    assert again.counts[("linked identities", writer.OF_DELETED_PROVIDERS)] == 1
+    assert ("identity providers", "imported") not in again.counts
+    assert sorted(map(repr, again.rejections)) == sorted(map(repr, _plan(memos).rejections))
+    # Not back, and Memos' client secret with it.
+    assert aws["dynamodb"].scan(TableName="IdentityProvidersTable")["Items"] == []
+    assert api.idp_store.links_of_user(1) == []
+
+
+def test_a_marker_lost_after_its_item_is_written_by_the_next_run(
+    aws: dict[str, Any], clock: FakeClock, memos: MemosDb
+) -> None:
+    # A run stopped between items and their markers, or a stack imported before the ledger:
+    # the items are there, their markers are not.
+    first = _import(memos)
+    whole = _snapshot(aws)
+    markers = _ledger(aws)
+    # Users 1-3, host's 2 tokens and refresh token, the provider and the link.
+    assert len(markers) == 3 + 2 + 1 + 1 + 1
+    assert not any(token_hash in marker for marker in markers for token_hash in _hashes(memos))
+    assert f"{len(markers)} import ledger markers written" in " ".join(first.notes)
+    for marker in markers:
+        aws["dynamodb"].delete_item(TableName="SettingsTable", Key={"pk": {"S": marker}})
+    again = _import(memos)
+    assert _snapshot(aws) == whole
+    assert (
+        again.counts[("users", "unchanged")] == 3
+        and again.counts[("personal access tokens", "unchanged")] == 2
+    )
+    assert not any(outcome == "imported" for _, outcome in again.counts)
+    # Marked again, the ledger keeps a token revoked since from coming back.
+    api = _services(aws, clock)
+    token = next(token for token, user_id in memos.pats.items() if user_id == 1)
+    api.pats.delete(1, api.pats.find(token).token_id)
+    third = _import(memos)
+    assert third.counts[("personal access tokens", writer.DELETED)] == 1
+    with pytest.raises(Unauthenticated):
+        _services(aws, clock).pats.find(token)
+
+
+def _hashes(db: MemosDb) -> list[str]:
+    return [hashlib.sha256(token.encode()).hexdigest() for token in db.pats]
+
+
+def test_an_unchanged_second_run_makes_no_write_at_all(
+    aws: dict[str, Any], memos: MemosDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Users, tokens, a refresh token, GENERAL, the key, a provider and a link: all there.
+    plan = _plan(memos)
+    _import_through(_Client(aws["dynamodb"]), plan, monkeypatch)
+    before = _snapshot(aws)
+    client = _Client(aws["dynamodb"])
+    audit = RecordingAudit()
+    monkeypatch.setattr(Target, "dynamodb", lambda _target: client)
+    again = Importer(TARGET, threads=1, audit=audit).run(plan)
+    # Not even a conditional write that fails: nothing is asked to change.
+    assert client.writes == 0, client.calls
+    assert _snapshot(aws) == before and audit.events == []
+    assert not any(outcome == "imported" for _, outcome in again.counts)
+
+
+# -- the dry run: the same decisions as the run -------------------------------------------------
+
+
+def _provider_of_its_own(api: ApiServices) -> None:
+    from auth.identity_providers import ProviderInput
+    from auth.idp_models import FieldMapping, ProviderConfig, ProviderType
+
+    config = ProviderConfig(
+        client_id="ours",
+        scopes=("openid",),
+        field_mapping=FieldMapping(identifier="sub"),
+        auth_url="https://ours.example/auth",
+        token_url="https://ours.example/token",
+        user_info_url="https://ours.example/me",
+    )
+    given = ProviderInput(ProviderType.OAUTH2, "Our Google", "", config, "our-own-secret")
+    api.identity_providers.create(ADMIN, given, "google")
+
+
+def _deleted_since(memos: MemosDb, api: ApiServices) -> None:
+    _import(memos)
+    token = next(token for token, user_id in memos.pats.items() if user_id == 1)
+    api.pats.delete(1, api.pats.find(token).token_id)
+    api.user_admin.delete(ADMIN, "carol")
+    link = api.idp_store.get_link("google", "host@example.com")
+    assert link is not None and api.idp_store.delete_link(link)
+
+
+def _provider_deleted_since(memos: MemosDb, api: ApiServices) -> None:
+    _import(memos)
+    api.identity_providers.delete(ADMIN, "google")
+
+
+# Each makes the stack's state before a dry run and the run (what it returns is not used).
+STACK_STATES: dict[str, Callable[[MemosDb, ApiServices], object]] = {
+    "fresh": lambda memos, api: None,
+    "imported": lambda memos, api: _import(memos),
+    "deleted-since": _deleted_since,
+    "provider-deleted-since": _provider_deleted_since,
+    "settings-of-its-own": lambda memos, api: api.settings.update_instance(disallow_password_auth=True),
+    "provider-of-its-own": lambda memos, api: _provider_of_its_own(api),
+    # Bob's sign-up: id 1 (host's) and bob's name (user 2's, id 2 free).
+    "users-of-its-own": lambda memos, api: api.accounts.sign_up("Bob", PASSWORD),
+}
+
+
+@pytest.mark.parametrize("state", STACK_STATES)
+def test_the_dry_run_reports_what_the_run_then_does(
+    aws: dict[str, Any], clock: FakeClock, memos: MemosDb, state: str
+) -> None:
+    STACK_STATES[state](memos, _services(aws, clock))
+    before = _snapshot(aws)
+    dry = _import(memos, dry_run=True)
+    assert _snapshot(aws) == before
+    run = _import(memos)
+    as_run = {
+        (kind, "imported" if outcome == "would be imported" else outcome): n
+        for (kind, outcome), n in _counts(dry).items()
+    }
+    assert as_run == _counts(run)
+    assert sorted(map(repr, dry.rejections)) == sorted(map(repr, run.rejections))
+    assert not dry.storage_failed and not run.storage_failed
+
+
+def test_a_dry_run_of_a_first_import_shows_the_instance_settings_and_a_stack_of_its_own_kept(
+    aws: dict[str, Any], clock: FakeClock, memos: MemosDb
+) -> None:
+    assert _import(memos, dry_run=True).counts[("instance settings", "would be imported")] == 1
+    _services(aws, clock).settings.update_instance(disallow_user_registration=False)
+    dry = _import(memos, dry_run=True)
+    assert (
+        Rejection("system_setting GENERAL", "the stack has instance settings of its own: kept")
+        in dry.rejections
+    )
+
+
+def test_a_dry_run_counts_as_unchanged_the_credentials_of_users_already_here(
+    aws: dict[str, Any], memos: MemosDb
+) -> None:
+    _import(memos)
+    dry = _import(memos, dry_run=True)
+    assert dry.counts[("personal access tokens", "unchanged")] == 2
+    assert dry.counts[("refresh tokens", "unchanged")] == 1
+    assert dry.counts[("identity providers", "unchanged")] == 1
+    assert dry.counts[("linked identities", "unchanged")] == 1
+    assert not any(outcome == "would be imported" for _, outcome in _counts(dry))
+
+
+# -- storage failing on the way ---------------------------------------------------------------
+
+
+def test_storage_failing_on_the_way_stops_the_run_and_exits_2(
+    aws: dict[str, Any], clock: FakeClock, crowd: MemosDb, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
+    # DynamoDB stops answering at the first transaction (after the id counter and the owner).
+    client = _Client(aws["dynamodb"], outage_at=3)
+    monkeypatch.setattr(Target, "dynamodb", lambda _target: client)
+    printed = cli(crowd.path)
+    assert printed.exit_code == 2
+    assert "storage unavailable on the way; run the import again" in printed.err
+    # The group's transaction, then its first user alone; no other user is tried.
+    assert client.calls["transact_write_items"] == 2
+    assert printed.out.count("storage unavailable") == 1
+    assert "not imported: user 1: storage unavailable: run the import again" in printed.out
+    assert f"users: 6 {writer.NOT_REACHED}" in printed.out
+    assert f"personal access tokens: {CROWD_TOKENS} {writer.NOT_REACHED}" in printed.out
+    # Run again: it takes up from there.
+    monkeypatch.setattr(Target, "dynamodb", lambda _target: _Client(aws["dynamodb"]))
+    assert cli(crowd.path).exit_code == 0
+    _assert_whole(aws, clock, crowd)
+
+
+def test_counts_add_up_when_the_writes_after_a_large_users_transaction_fail(
+    aws: dict[str, Any], crowd: MemosDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Writes 3-8: the 3 transactions of 2 users, each with its markers; 9: the hoarder's with
+    # 8 of its tokens; 10: its 9th token. DynamoDB stops answering at the 10th token.
+    report = _import_through(_Client(aws["dynamodb"], outage_at=11), _plan(crowd), monkeypatch)
+    assert report.storage_failed
+    assert report.counts[("users", "imported")] == 7 and ("users", writer.NOT_REACHED) not in report.counts
+    hoarders = [rejection.row for rejection in report.rejections if rejection.row.endswith("of user 7")]
+    assert len(hoarders) == 1 and hoarders[0].startswith("personal access token ")
+    assert report.rejections == [Rejection(hoarders[0], writer.UNAVAILABLE)]
+    pats = {outcome: n for (kind, outcome), n in _counts(report).items() if kind == "personal access tokens"}
+    assert pats == {"imported": 12 + 9, writer.NOT_REACHED: 2}
+    assert sum(pats.values()) + len(hoarders) == CROWD_TOKENS
+
+
+# -- notes and clashes ----------------------------------------------------------------------------
+
+
+def test_an_import_that_leaves_the_stack_without_an_admin_says_so(
+    aws: dict[str, Any], tmp_path: Path
+) -> None:
+    db = MemosDb(tmp_path / "no-admin.db")
+    db.user(1, "ann")
+    db.user(2, "HOST_NAME_REFUSED", role="HOST")  # the admin's row is not taken
+    db.close()
+    warning = "no ADMIN user is imported and the stack has none"
+    assert any(warning in note for note in _import(db, dry_run=True).notes)
+    assert any(warning in note for note in _import(db).notes)
+
+
+def test_an_import_with_an_admin_says_nothing_of_admins(aws: dict[str, Any], memos: MemosDb) -> None:
+    assert not any("ADMIN" in note for note in _import(memos).notes)
+
+
+def test_an_id_another_import_gave_another_username_is_named_so(aws: dict[str, Any], tmp_path: Path) -> None:
+    first = MemosDb(tmp_path / "first.db")
+    first.user(1, "ann", role="HOST")
+    first.close()
+    _import(first)
+    second = MemosDb(tmp_path / "second.db")
+    second.user(1, "ben", role="HOST")
+    second.close()
+    reasons = {rejection.row: rejection.reason for rejection in _import(second).rejections}
+    assert reasons["user 1"].startswith(f"{writer.ID_OF_ANOTHER_IMPORT}: not overwritten")
+
+
+class _UnprocessedWrites:
+    """A DynamoDB client whose BatchWriteItem leaves every item unprocessed `times` times."""
+
+    def __init__(self, times: int) -> None:
+        self.times = times
+        self.requests: list[int] = []
+
+    def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        ((_, request),) = RequestItems.items()
+        self.requests.append(len(request))
+        if self.times:
+            self.times -= 1
+            return {"UnprocessedItems": RequestItems}
+        return {}
+
+
+def test_ledger_markers_are_sent_again_while_unprocessed_and_never_taken_as_written() -> None:
+    pauses: list[float] = []
+    client = _UnprocessedWrites(times=2)
+    book = ledger.Ledger(client, "SettingsTable", {"imported#user#1"}, pause=pauses.append)
+    keys = [f"imported#user#{i}" for i in range(1, 31)]
+    # The one read at the start is not written again; 25 markers a request.
+    assert book.write(keys) == 29
+    assert client.requests == [25, 25, 25, 4] and len(pauses) == 2
+    with pytest.raises(Unavailable):
+        ledger.Ledger(_UnprocessedWrites(times=99), "SettingsTable", set(), pause=pauses.append).write(keys)

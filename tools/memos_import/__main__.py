@@ -143,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     if audit is not None:
         report.notes.append(f"{audit.recorded:,} credentials written, each audited in {audit.path}")
     _print_report(report, time.monotonic() - started)
+    if report.storage_failed:
+        # The counts say what was not reached; the rows named are the ones storage failed on.
+        print("memos-import: storage unavailable on the way; run the import again", file=sys.stderr)
+        return 2
     return 1 if report.rejections else 0
 
 

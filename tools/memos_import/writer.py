@@ -13,17 +13,32 @@ id is free, its client secret sealed by the API's own cipher (auth.wiring); one 
 starts with IMPORTED_UID_PREFIX is an earlier import's (an admin may have edited it since:
 kept as it is), any other a provider of memos-auth's own: a clash. A link is put only to a
 user this import wrote, for a provider it wrote.
+
+What an import wrote is in its ledger (tools.memos_import.ledger), read at the start of each
+run: a thing that is absent but marked was deleted in memos-auth since (a revoked PAT, a
+deleted user, provider or link) and is left out, counted, never written again; a user left
+out so leaves out its credentials and links with it. A thing found present is marked if it
+was not (stacks imported before the ledger get theirs), a thing written is marked after it.
+
+A dry run takes the same path with every write left out: it reads what the run reads, and
+what the run's conditional writes would find in the way (the usernames and credentials of
+new users), and counts "would be imported" where the run counts "imported".
+
+Once storage fails (Unavailable after the stores' own retries) the run stops: work not begun
+is counted as not reached, the report says storage failed, and a second run takes up from
+there.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -35,8 +50,9 @@ from auth.factor_cipher import FactorCipher, Sealed
 from auth.identity_providers import MAX_PROVIDERS
 from auth.idp_models import LinkRecord
 from auth.keys import CURRENT_STAGE, FIRST_KID, IMPORTED_FLAG, imported_secret_string
-from auth.models import User
+from auth.models import Role, User
 from auth.pats import MAX_DESCRIPTION_CHARS
+from auth.stores import dynamo
 from auth.stores.dynamo import (
     ITEM_CONDITION_FAILED,
     NO_FAILURE,
@@ -47,10 +63,21 @@ from auth.stores.dynamo import (
 from auth.stores.idp_store import IdpStore, StoredProvider
 from auth.stores.pat_store import PatRecord, PatStore
 from auth.stores.refresh_family_store import RefreshFamily, RefreshFamilyStore
-from auth.stores.settings_store import InstanceSettings, SettingsStore
-from auth.stores.user_store import UserStore
+from auth.stores.settings_store import INSTANCE_SETTINGS, SETTINGS, InstanceSettings, SettingsStore
+from auth.stores.user_store import OWNER_MARKER, USER_ID_COUNTER, USER_PREFIX, USERNAME_PREFIX, UserStore
 from auth.usernames import username_key
 from auth.wiring import build_factor_keys, build_idp_secret_cipher
+from tools.memos_import.ledger import (
+    MAX_BATCH_WRITE_ITEMS,
+    PREFIX,
+    Ledger,
+    family_key,
+    link_key,
+    pat_key,
+    plan_keys,
+    provider_key,
+    user_key,
+)
 from tools.memos_import.mapping import (
     USER_NOT_IMPORTED,
     ImportedLink,
@@ -68,17 +95,34 @@ CONFLICT_ATTEMPTS = 5
 SECRET_ROW = "system_setting BASIC"
 # An imported provider's internal uid: how a later run tells it from one memos-auth created.
 IMPORTED_UID_PREFIX = "memos-import-"
+# What a dry run takes a provider it would put to have: no link judged against it matches.
+DRY_RUN_UID = IMPORTED_UID_PREFIX + "(dry run)"
 UNAVAILABLE = "storage unavailable: run the import again"
 # Each credential the import writes is audited as made, as the service audits its own.
 IMPORTED = "imported from Memos"
+USERS = "users"
+PATS = "personal access tokens"
+FAMILIES = "refresh tokens"
+PROVIDERS = "identity providers"
+LINKS = "linked identities"
 _AUDITED_AS = {
-    "users": CredentialKind.ACCOUNT,
-    "personal access tokens": CredentialKind.PAT,
-    "refresh tokens": CredentialKind.REFRESH_TOKEN,
+    USERS: CredentialKind.ACCOUNT,
+    PATS: CredentialKind.PAT,
+    FAMILIES: CredentialKind.REFRESH_TOKEN,
     "secret key": CredentialKind.SIGNING_KEY,
-    "identity providers": CredentialKind.IDENTITY_PROVIDER,
-    "linked identities": CredentialKind.LINKED_IDENTITY,
+    PROVIDERS: CredentialKind.IDENTITY_PROVIDER,
+    LINKS: CredentialKind.LINKED_IDENTITY,
 }
+# The outcomes a report counts, besides "imported" and "unchanged".
+WOULD_BE_IMPORTED = "would be imported"
+DELETED = "deleted in memos-auth since imported: left out"
+OF_DELETED_USERS = "of users deleted in memos-auth since imported: left out"
+OF_DELETED_PROVIDERS = "of identity providers deleted in memos-auth since imported: left out"
+NOT_REACHED = "not reached (storage failed): run the import again"
+# Why a user whose id or username is taken is not written.
+ID_OF_ITS_OWN = "memos-auth has a user of its own with this id"
+ID_OF_ANOTHER_IMPORT = "an imported user with another username holds this id"
+USERNAME_TAKEN = "memos-auth has a user with this username (in any case)"
 
 
 @dataclass
@@ -87,12 +131,48 @@ class Report:
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
     rejections: list[Rejection] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Storage failed on the way: the run stopped, and what it did not reach is counted so.
+    storage_failed: bool = False
 
     def add(self, kind: str, outcome: str, count: int = 1) -> None:
         self.counts[(kind, outcome)] += count
 
 
+@dataclass
+class _Part(Report):
+    """A report of a run or of one job of its pool, with what the run needs besides."""
+
+    # This import's users that are in the stack now (a dry run's: that would be).
+    here: set[int] = field(default_factory=set)
+    # Markers of items written or found, to write once the job is done with them.
+    marks: list[str] = field(default_factory=list)
+    # Markers written (a dry run's: that would be).
+    marked: int = 0
+
+    def merge(self, other: _Part) -> None:
+        self.counts.update(other.counts)
+        self.rejections.extend(other.rejections)
+        self.notes.extend(other.notes)
+        self.storage_failed |= other.storage_failed
+        self.here |= other.here
+        self.marks.extend(other.marks)
+        self.marked += other.marked
+
+
+@dataclass(frozen=True)
+class _Linkable:
+    """What the links' turn needs of the users' and the providers'."""
+
+    # The uid of every provider that is this import's, by id.
+    uids: dict[str, str]
+    here: set[int]
+    deleted_users: set[int]
+    deleted_providers: set[str]
+
+
 class Importer:
+    """Runs one plan at a time: a run's ledger, dry flag and breaker are the importer's."""
+
     def __init__(
         self,
         target: Target,
@@ -113,6 +193,10 @@ class Importer:
         self._idps = IdpStore(self._dynamodb, target.identity_providers_table, target.linked_identities_table)
         self._cipher: FactorCipher | None = None
         self._threads = threads
+        self._dry = False
+        self._ledger = Ledger(self._dynamodb, target.settings_table, set())
+        # Set once storage fails: the pool's threads begin nothing more.
+        self._breaker = threading.Event()
 
     def run(
         self,
@@ -120,8 +204,29 @@ class Importer:
         dry_run: bool = False,
         progress: Callable[[int], None] | None = None,
     ) -> Report:
-        """Import `plan`; `progress(n)` after every n users."""
-        report = Report(rejections=list(plan.rejections))
+        """Import `plan` (`dry_run`: decide all the same, write nothing); `progress(n)` after
+        every n users."""
+        self._dry = dry_run
+        self._breaker = threading.Event()
+        report = _Part(rejections=list(plan.rejections))
+        self._left_out_by_the_plan(plan, report)
+        # Before any write: a run that cannot read its ledger must not write what it may
+        # have written before.
+        self._ledger = Ledger.read(
+            self._dynamodb, self._target.settings_table, plan_keys(plan), self._threads
+        )
+        self._secret(plan, report)
+        if not dry_run:
+            self._reserve_ids(plan)
+        self._instance_settings(plan, report)
+        here, deleted_users = self._all_users(plan.users, report, progress)
+        uids, deleted_providers = self._providers(plan.providers, plan.links, report)
+        self._links(plan.links, _Linkable(uids, here, deleted_users, deleted_providers), report)
+        self._admin_note(plan, here, report)
+        self._closing_notes(report)
+        return report
+
+    def _left_out_by_the_plan(self, plan: Plan, report: Report) -> None:
         report.add("expired personal access tokens", "left out", plan.expired_pats)
         report.add("expired refresh tokens", "left out", plan.expired_refresh_tokens)
         cut = f"cut to {MAX_DESCRIPTION_CHARS} characters"
@@ -129,44 +234,80 @@ class Importer:
         legacy = plan.legacy_access_tokens
         report.add("access tokens of Memos before v0.26 (ACCESS_TOKENS)", "left out", legacy)
         report.add("sign-ins of Memos before v0.26 (SESSIONS)", "left out", plan.legacy_sessions)
-        self._secret(plan, dry_run, report)
-        if dry_run:
-            refused = self._users_a_run_would_import(plan.users, report)
-            report.add("identity providers", "would be imported", len(plan.providers))
-            links = [link for link in plan.links if link.user_id not in refused]
-            unlinked = [link for link in plan.links if link.user_id in refused]
-            report.rejections += [Rejection(link.row, USER_NOT_IMPORTED) for link in unlinked]
-            report.add("linked identities", "would be imported", len(links))
+
+    def _closing_notes(self, report: _Part) -> None:
+        where = f"{self._target.settings_table}, under {PREFIX}"
+        if report.marked and self._dry:
+            report.notes.append(f"{report.marked:,} import ledger markers would be written ({where})")
+        elif report.marked:
+            report.notes.append(
+                f"{report.marked:,} import ledger markers written ({where}): what the import wrote, "
+                "so that what is deleted here later stays deleted"
+            )
+        if report.storage_failed:
+            report.notes.append(
+                "storage failed on the way: the import stopped; what it wrote is whole, and "
+                "running it again takes up from there"
+            )
+        if self._dry:
             report.notes.append("dry run: nothing was written")
-            return report
-        # Before any user: a sign-up meanwhile gets an id above every Memos user's, a rejected
-        # row's too (even when every row is: a token Memos issued to it must not name the
-        # newcomer), and is not made the instance's ADMIN.
-        if plan.max_user_id:
-            self._users.raise_user_id_counter(plan.max_user_id)
-        if plan.users:
-            owner = plan.owner_id or min(imported.user.id for imported in plan.users)
-            self._users.claim_owner(owner)
-        self._instance_settings(plan, report)
-        self._all_users(plan.users, report, progress)
-        uids = self._providers(plan.providers, plan.links, report)
-        self._links([link for link in plan.links if link.provider_id in uids], uids, report)
-        return report
+
+    @property
+    def _written(self) -> str:
+        """The outcome of a write: made, or in a dry run, that would be."""
+        return WOULD_BE_IMPORTED if self._dry else "imported"
 
     def _imported(
-        self, report: Report, what: str, user_id: int, credential_id: str, reason: str = IMPORTED
+        self,
+        report: _Part,
+        what: str,
+        user_id: int,
+        credential_id: str,
+        marker: str | None,
+        reason: str = IMPORTED,
     ) -> None:
-        """Count a credential written and audit it, as its service audits one it makes (an
-        identity provider and the signing key belong to no user: 0)."""
-        report.add(what, "imported")
-        self._audit.record(AuditEvent.CREATED, _AUDITED_AS[what], user_id, credential_id, reason=reason)
+        """Count a credential written, mark it and audit it, as its service audits one it makes
+        (an identity provider and the signing key belong to no user: 0)."""
+        report.add(what, self._written)
+        if marker is not None:
+            self._mark(report, marker)
+        if not self._dry:
+            self._audit.record(AuditEvent.CREATED, _AUDITED_AS[what], user_id, credential_id, reason=reason)
 
-    def _imported_user(self, user: User, report: Report) -> None:
-        self._imported(report, "users", user.id, "", reason=f"{IMPORTED}, as {user.role.value}")
+    def _imported_user(self, user: User, report: _Part) -> None:
+        report.here.add(user.id)
+        self._imported(
+            report, USERS, user.id, "", user_key(user.id), reason=f"{IMPORTED}, as {user.role.value}"
+        )
+
+    # -- the ledger and the breaker -------------------------------------------------------------
+
+    def _mark(self, report: _Part, marker: str) -> None:
+        if marker not in self._ledger:
+            report.marks.append(marker)
+
+    def _flush(self, report: _Part) -> None:
+        """Write the markers of what `report`'s job wrote or found: after the items, so that a
+        run stopped in between leaves items unmarked (the next run marks them), never marks
+        without their items."""
+        marks, report.marks = report.marks, []
+        if self._dry:
+            report.marked += len(set(marks))
+            return
+        try:
+            report.marked += self._ledger.write(marks)
+        except Unavailable:
+            self._stop(report)
+
+    def _stop(self, report: Report) -> None:
+        """Storage failed: nothing more is begun (against a store that hangs, every further
+        try would wait its own timeouts out)."""
+        self._breaker.set()
+        report.storage_failed = True
 
     # -- the signing key ------------------------------------------------------------------
 
-    def _secret(self, plan: Plan, dry_run: bool, report: Report) -> None:
+    def _secret(self, plan: Plan, report: _Part) -> None:
         if plan.secret_key is None:
             report.notes.append("the database holds no secret key: tokens Memos signed will not verify")
             return
@@ -191,15 +332,15 @@ class Importer:
         if refusal is not None:
             report.rejections.append(Rejection(SECRET_ROW, refusal))
             return
-        if dry_run:
-            report.add("secret key", "would be imported")
+        if self._dry:
+            report.add("secret key", WOULD_BE_IMPORTED)
             return
         self._secrets.put_secret_value(
             SecretId=self._target.secret_id,
             SecretString=imported_secret_string(plan.secret_key),
             VersionStages=[CURRENT_STAGE],
         )
-        self._imported(report, "secret key", 0, FIRST_KID)
+        self._imported(report, "secret key", 0, FIRST_KID, marker=None)
 
     def _imported_keys(self) -> list[str]:
         """The Memos keys any version of the secret holds, imported: one that verifies, or one
@@ -233,50 +374,103 @@ class Importer:
         held = stored.get("key")
         return held if isinstance(held, str) else None
 
-    # -- settings ---------------------------------------------------------------------------
+    # -- the id counter, the owner and the settings ---------------------------------------------
+
+    def _reserve_ids(self, plan: Plan) -> None:
+        """Before any user: a sign-up meanwhile gets an id above every Memos user's, a rejected
+        row's too (even when every row is: a token Memos issued to it must not name the
+        newcomer), and is not made the instance's ADMIN. Read first, so that a second run
+        writes nothing."""
+        keys = [{"pk": dynamo.s(USER_ID_COUNTER)}, {"pk": dynamo.s(OWNER_MARKER)}]
+        found = {
+            dynamo.get_s(item, "pk"): item
+            for item in dynamo.get_many(self._dynamodb, self._target.settings_table, keys, consistent=True)
+        }
+        if plan.max_user_id and dynamo.get_n(found.get(USER_ID_COUNTER, {}), "value") < plan.max_user_id:
+            self._users.raise_user_id_counter(plan.max_user_id)
+        if plan.users and OWNER_MARKER not in found:
+            self._users.claim_owner(plan.owner_id or min(imported.user.id for imported in plan.users))
 
     def _instance_settings(self, plan: Plan, report: Report) -> None:
         if plan.disallow_user_registration is None or plan.disallow_password_auth is None:
             return
         wanted = InstanceSettings(plan.disallow_user_registration, plan.disallow_password_auth)
-        if self._settings.put_instance_if_absent(wanted):
-            report.add("instance settings", "imported")
-        elif self._settings.get_instance() == wanted:
+        stored = self._stored_instance_settings()
+        if stored is None:
+            if self._dry or self._settings.put_instance_if_absent(wanted):
+                report.add("instance settings", self._written)
+                return
+            # Stored meanwhile (an admin): judged as any stored ones.
+            stored = self._settings.get_instance()
+        if stored == wanted:
             report.add("instance settings", "unchanged")
         else:
             report.rejections.append(
                 Rejection("system_setting GENERAL", "the stack has instance settings of its own: kept")
             )
 
+    def _stored_instance_settings(self) -> InstanceSettings | None:
+        """The stack's instance settings, None when it has none stored (SettingsStore reads
+        those as its defaults)."""
+        key = {"pk": dynamo.s(INSTANCE_SETTINGS)}
+        item = dynamo.get_one(self._dynamodb, self._target.settings_table, key, consistent=True)
+        return SETTINGS.from_item(item) if item else None
+
     # -- users ------------------------------------------------------------------------------
 
     def _all_users(
         self,
         users: list[ImportedUser],
-        report: Report,
+        report: _Part,
         progress: Callable[[int], None] | None,
-    ) -> None:
+    ) -> tuple[set[int], set[int]]:
+        """Every user judged, written or left out; the ids of this import's users here now, and
+        of those deleted in memos-auth since imported."""
         # Read first (one batch read per 100 users): a second run finds what is already there
         # without a failed write per user, and knows which credentials its users still lack.
         present = self._users.imported_or_own([imported.user.id for imported in users])
-        again = [imported for imported in users if imported.user.id in present]
-        known = self._credentials_of(again)
-        jobs: list[tuple[list[ImportedUser], Callable[[Report], None]]] = [
+        again: list[ImportedUser] = []
+        fresh: list[ImportedUser] = []
+        deleted: list[ImportedUser] = []
+        for imported in users:
+            if imported.user.id in present:
+                again.append(imported)
+            elif user_key(imported.user.id) in self._ledger:
+                deleted.append(imported)
+            else:
+                fresh.append(self._unmarked(imported, report))
+        self._left_out_with_their_users(deleted, report)
+        jobs: list[tuple[list[ImportedUser], Callable[[_Part], None]]]
+        if self._dry:
+            # What the transactions would find in the way of the new users, read instead.
+            known = self._credentials_of(again + fresh)
+            usernames = self._usernames_of(fresh)
+            jobs = [
+                ([imported], partial(self._would_import, imported, known, usernames)) for imported in fresh
+            ]
+        else:
+            known = self._credentials_of(again)
+            jobs = [(group, partial(self._group, group)) for group in _groups(fresh)]
+        jobs = [
             ([imported], partial(self._present_user, imported, present[imported.user.id], known))
             for imported in again
-        ]
-        fresh = [imported for imported in users if imported.user.id not in present]
-        jobs += [(group, partial(self._group, group)) for group in _groups(fresh)]
+        ] + jobs
+        self._run_jobs(jobs, report, progress)
+        return report.here, {imported.user.id for imported in deleted}
 
-        def one(members: list[ImportedUser], job: Callable[[Report], None]) -> Report:
-            part = Report()
-            try:
-                job(part)
-            except Unavailable:
-                part.rejections.extend(
-                    Rejection(f"user {imported.user.id}", "storage unavailable: run the import again")
-                    for imported in members
-                )
+    def _run_jobs(
+        self,
+        jobs: list[tuple[list[ImportedUser], Callable[[_Part], None]]],
+        report: _Part,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        def one(members: list[ImportedUser], job: Callable[[_Part], None]) -> _Part:
+            part = _Part()
+            if self._breaker.is_set():
+                _not_reached(members, part)
+                return part
+            job(part)
+            self._flush(part)
             return part
 
         executor = ThreadPoolExecutor(max_workers=self._threads)
@@ -286,23 +480,43 @@ class Importer:
             while pending:
                 done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
                 for future in done:
-                    part = future.result()
-                    report.counts.update(part.counts)
-                    report.rejections.extend(part.rejections)
+                    report.merge(future.result())
                 if progress is not None and done:
                     progress(sum(futures[future] for future in done))
         finally:
             # An interrupted run stops queued users at once; the next run picks them up.
             executor.shutdown(wait=True, cancel_futures=True)
 
+    def _unmarked(self, imported: ImportedUser, report: Report) -> ImportedUser:
+        """A new user without the credentials the ledger says were imported before and are gone
+        (their user's marker was lost, say, to a run stopped between markers)."""
+        pats = [pat for pat in imported.pats if pat_key(pat) not in self._ledger]
+        families = [family for family in imported.families if family_key(family) not in self._ledger]
+        report.add(PATS, DELETED, len(imported.pats) - len(pats))
+        report.add(FAMILIES, DELETED, len(imported.families) - len(families))
+        return replace(imported, pats=pats, families=families)
+
+    def _left_out_with_their_users(self, deleted: list[ImportedUser], report: Report) -> None:
+        report.add(USERS, DELETED, len(deleted))
+        report.add(PATS, OF_DELETED_USERS, sum(len(imported.pats) for imported in deleted))
+        report.add(FAMILIES, OF_DELETED_USERS, sum(len(imported.families) for imported in deleted))
+
     def _credentials_of(self, users: list[ImportedUser]) -> Known:
-        """The tokens and refresh families of users already here, as stored (batch reads)."""
+        """The tokens and refresh families of these users that are here, as stored (batch reads)."""
         return Known(
             self._pats.get_many([pat.token_hash for imported in users for pat in imported.pats]),
             self._families.get_many([family.family_id for imported in users for family in imported.families]),
         )
 
-    def _group(self, group: list[ImportedUser], report: Report) -> None:
+    def _usernames_of(self, users: list[ImportedUser]) -> set[str]:
+        """Which of these users' names (username_key) a user here holds, in batch reads."""
+        keys = [
+            dynamo.prefixed_key(USERNAME_PREFIX, username_key(imported.user.username)) for imported in users
+        ]
+        items = dynamo.get_many(self._dynamodb, self._target.users_table, keys, consistent=True)
+        return {dynamo.get_s(item, "pk").removeprefix(USERNAME_PREFIX) for item in items}
+
+    def _group(self, group: list[ImportedUser], report: _Part) -> None:
         """New users, each whole with its credentials, in one transaction; when it cannot be
         applied (a clash, a credential in the way, a race), each user on its own."""
         if len(group) > 1:
@@ -312,15 +526,20 @@ class Importer:
                 codes = [NO_FAILURE]
             if codes is None:
                 for imported in group:
-                    self._written(imported, report)
+                    self._written_with_its_user(imported, report)
                 return
-        for imported in group:
+        for index, imported in enumerate(group):
+            if self._breaker.is_set():
+                _not_reached(group[index:], report)
+                return
             try:
                 self._user(imported, report)
             except Unavailable:
-                report.rejections.append(
-                    Rejection(f"user {imported.user.id}", "storage unavailable: run the import again")
-                )
+                # Nothing of it was counted: its credentials are as far as it got.
+                report.rejections.append(Rejection(f"user {imported.user.id}", UNAVAILABLE))
+                report.add(PATS, NOT_REACHED, len(imported.pats))
+                report.add(FAMILIES, NOT_REACHED, len(imported.families))
+                self._stop(report)
 
     def _user_items(self, imported: ImportedUser) -> list[dict[str, Any]]:
         """A user's transaction items: its user and username items, its tokens (counted on the
@@ -333,14 +552,18 @@ class Importer:
             *({"Put": self._families.put_new(family)} for family in families),
         ]
 
-    def _user(self, imported: ImportedUser, report: Report) -> None:
+    def _user(self, imported: ImportedUser, report: _Part) -> None:
+        """One new user on its own; Unavailable only when nothing of it was counted."""
         user = imported.user
         codes = self._transact(self._user_items(imported))
         if codes is None:
-            self._written(imported, report)
-        elif ITEM_CONDITION_FAILED in codes[:2]:
+            self._written_with_its_user(imported, report)
+        elif codes[:1] == [ITEM_CONDITION_FAILED]:
+            # The id was taken meanwhile: by another run of this import, or not.
             existing = self._users.get_imported(user.id)
             self._present_user(imported, existing, self._credentials_of([imported]), report)
+        elif codes[1:2] == [ITEM_CONDITION_FAILED]:
+            report.rejections.append(_clash(imported, USERNAME_TAKEN))
         else:
             # A credential of the user is in the way, not the user: the user alone, then each.
             if self._transact(self._users.imported_items(user, 0)) is not None:
@@ -348,58 +571,69 @@ class Importer:
             self._imported_user(user, report)
             self._credentials(imported.pats, imported.families, Known(), report)
 
-    def _written(self, imported: ImportedUser, report: Report) -> None:
+    def _written_with_its_user(self, imported: ImportedUser, report: _Part) -> None:
         """Count a user written by its transaction, then write what did not fit in it."""
         pats, families = _fitting(imported)
         self._imported_user(imported.user, report)
         for pat in pats:
-            self._imported(report, "personal access tokens", pat.user_id, pat.token_id)
+            self._imported(report, PATS, pat.user_id, pat.token_id, pat_key(pat))
         for family in families:
-            self._imported(report, "refresh tokens", family.user_id, family.family_id)
+            self._imported(report, FAMILIES, family.user_id, family.family_id, family_key(family))
         rest_pats, rest_families = imported.pats[len(pats) :], imported.families[len(families) :]
         self._credentials(rest_pats, rest_families, Known(), report)
 
-    def _users_a_run_would_import(self, users: list[ImportedUser], report: Report) -> set[int]:
-        """A dry run's users, read only, and the ids of those the run would refuse: one whose id
-        memos-auth holds for a user of its own is refused as the run would refuse it (and its
-        links with it), one an earlier run imported is unchanged (the credentials it may still
-        lack, and a username one of memos-auth's own users took under another id, show only
-        when written)."""
-        present = self._users.imported_or_own([imported.user.id for imported in users])
-        coming = []
-        refused: set[int] = set()
-        for imported in users:
-            if imported.user.id not in present:
-                coming.append(imported)
-            elif (clash := _clash(imported, present[imported.user.id])) is not None:
-                report.rejections.append(clash)
-                refused.add(imported.user.id)
-            else:
-                report.add("users", "unchanged")
-        report.add("users", "would be imported", len(coming))
-        report.add("personal access tokens", "would be imported", sum(len(u.pats) for u in coming))
-        report.add("refresh tokens", "would be imported", sum(len(u.families) for u in coming))
-        return refused
+    def _would_import(self, imported: ImportedUser, known: Known, usernames: set[str], report: _Part) -> None:
+        """A dry run's new user, judged as its transaction would find the stack: refused for
+        its username; else with its credentials, as the run judges them when a transaction
+        fails on one (absent: would be imported)."""
+        if username_key(imported.user.username) in usernames:
+            report.rejections.append(_clash(imported, USERNAME_TAKEN))
+            return
+        self._imported_user(imported.user, report)
+        self._credentials(imported.pats, imported.families, known, report)
 
     def _present_user(
-        self, imported: ImportedUser, existing: User | None, known: Known, report: Report
+        self, imported: ImportedUser, existing: User | None, known: Known, report: _Part
     ) -> None:
         """A user whose id is taken: an earlier import's gets the credentials it lacks; memos-auth's
         own (or another user under this id) is a clash."""
-        clash = _clash(imported, existing)
-        if clash is not None:
-            report.rejections.append(clash)
+        user = imported.user
+        if existing is None or username_key(existing.username) != username_key(user.username):
+            report.rejections.append(
+                _clash(imported, ID_OF_ITS_OWN if existing is None else ID_OF_ANOTHER_IMPORT)
+            )
             return
-        report.add("users", "unchanged")
+        report.add(USERS, "unchanged")
+        report.here.add(user.id)
+        self._mark(report, user_key(user.id))
         self._credentials(imported.pats, imported.families, known, report)
 
     def _credentials(
-        self, pats: list[PatRecord], families: list[RefreshFamily], known: Known, report: Report
+        self, pats: list[PatRecord], families: list[RefreshFamily], known: Known, report: _Part
     ) -> None:
-        for pat in pats:
-            self._pat(pat, known.pats.get(pat.token_hash), report)
-        for family in families:
-            self._family(family, known.families.get(family.family_id), report)
+        """Each credential of a user here, until storage fails: that one is named, the rest
+        counted as not reached (its user is counted already)."""
+        steps: list[tuple[str, str, Callable[[_Part], None]]] = [
+            (PATS, _pat_name(pat), partial(self._pat, pat, known.pats.get(pat.token_hash))) for pat in pats
+        ]
+        steps += [
+            (
+                FAMILIES,
+                _family_name(family),
+                partial(self._family, family, known.families.get(family.family_id)),
+            )
+            for family in families
+        ]
+        for index, (_kind, name, step) in enumerate(steps):
+            if self._breaker.is_set():
+                for left, _, _ in steps[index:]:
+                    report.add(left, NOT_REACHED)
+                return
+            try:
+                step(report)
+            except Unavailable:
+                report.rejections.append(Rejection(name, UNAVAILABLE))
+                self._stop(report)
 
     def _transact(self, items: list[dict[str, Any]]) -> list[str] | None:
         for _ in range(CONFLICT_ATTEMPTS):
@@ -408,16 +642,19 @@ class Importer:
                 return codes
         raise Unavailable("storage unavailable")
 
-    def _pat(self, pat: PatRecord, existing: PatRecord | None, report: Report) -> None:
-        """One token of a user already here; `existing`: the token as read before, if it was."""
-        name = f"personal access token {pat.token_id} of user {pat.user_id}"
+    def _pat(self, pat: PatRecord, existing: PatRecord | None, report: _Part) -> None:
+        """One token of a user here; `existing`: the token as read before, if it was."""
         if existing is None:
+            if pat_key(pat) in self._ledger:
+                report.add(PATS, DELETED)
+                return
             try:
-                if self._pats.add_imported(pat):
-                    self._imported(report, "personal access tokens", pat.user_id, pat.token_id)
-                    return
+                written = self._dry or self._pats.add_imported(pat)
             except (NotFound, InvalidArgument) as error:
-                report.rejections.append(Rejection(name, error.message))
+                report.rejections.append(Rejection(_pat_name(pat), error.message))
+                return
+            if written:
+                self._imported(report, PATS, pat.user_id, pat.token_id, pat_key(pat))
                 return
             existing = self._pats.get(pat.token_hash, consistent=True)
         if (
@@ -425,24 +662,61 @@ class Importer:
             and existing.imported
             and (existing.token_id, existing.user_id) == (pat.token_id, pat.user_id)
         ):
-            report.add("personal access tokens", "unchanged")
+            report.add(PATS, "unchanged")
+            self._mark(report, pat_key(pat))
         else:
-            report.rejections.append(Rejection(name, "another token with the same hash exists"))
+            report.rejections.append(Rejection(_pat_name(pat), "another token with the same hash exists"))
 
-    def _family(self, family: RefreshFamily, existing: RefreshFamily | None, report: Report) -> None:
-        """One refresh family of a user already here; `existing`: as read before, if it was."""
+    def _family(self, family: RefreshFamily, existing: RefreshFamily | None, report: _Part) -> None:
+        """One refresh family of a user here; `existing`: as read before, if it was."""
         if existing is None:
-            if conditional_write(self._dynamodb.put_item, **self._families.put_new(family)) is not None:
-                self._imported(report, "refresh tokens", family.user_id, family.family_id)
+            if family_key(family) in self._ledger:
+                report.add(FAMILIES, DELETED)
+                return
+            if (
+                self._dry
+                or conditional_write(self._dynamodb.put_item, **self._families.put_new(family)) is not None
+            ):
+                self._imported(report, FAMILIES, family.user_id, family.family_id, family_key(family))
                 return
             existing = self._families.get(family.family_id)
         # Kept as it is, rotated or revoked since: never put back to Memos' token.
         if existing is not None and existing.imported and existing.user_id == family.user_id:
-            report.add("refresh tokens", "unchanged")
+            report.add(FAMILIES, "unchanged")
+            self._mark(report, family_key(family))
         else:
-            report.rejections.append(
-                Rejection(f"refresh token {family.family_id} of user {family.user_id}", "its id is taken")
+            report.rejections.append(Rejection(_family_name(family), "its id is taken"))
+
+    def _admin_note(self, plan: Plan, here: set[int], report: Report) -> None:
+        """Warn of a stack left with no admin: the import claimed its owner, so sign-up makes
+        no ADMIN either."""
+        if not plan.users or report.storage_failed:
+            return
+        if any(imported.user.is_admin and imported.user.id in here for imported in plan.users):
+            return
+        if not self._stack_has_admin():
+            report.notes.append(
+                "no ADMIN user is imported and the stack has none: no one can change roles, "
+                "settings or identity providers, and sign-up makes no ADMIN now that users are here"
             )
+
+    def _stack_has_admin(self) -> bool:
+        """Whether any user here is an ADMIN. A Scan, made only when no imported user is one."""
+        paginator = self._dynamodb.get_paginator("scan")
+        with dynamo.translated_errors():
+            for page in paginator.paginate(
+                TableName=self._target.users_table,
+                FilterExpression="begins_with(pk, :prefix) AND #role = :admin",
+                ExpressionAttributeNames={"#role": "role"},
+                ExpressionAttributeValues=dynamo.expression_values(
+                    {":prefix": USER_PREFIX, ":admin": Role.ADMIN.value}
+                ),
+                ProjectionExpression="pk",
+                ConsistentRead=True,
+            ):
+                if page.get("Items"):
+                    return True
+        return False
 
     # -- identity providers and links ---------------------------------------------------------
 
@@ -456,53 +730,71 @@ class Importer:
         return self._cipher.seal(secret, provider_id)
 
     def _providers(
-        self, providers: list[ImportedProvider], links: list[ImportedLink], report: Report
-    ) -> dict[str, str]:
-        """Each provider put or found; the uid of every provider that is this import's, by id."""
-        if not providers:
-            return {}
-        try:
-            present = {stored.provider.id: stored for stored in self._idps.list_providers()}
-        except Unavailable:
-            report.rejections.extend(Rejection(p.row, UNAVAILABLE) for p in providers)
-            return {}
+        self, providers: list[ImportedProvider], links: list[ImportedLink], report: _Part
+    ) -> tuple[dict[str, str], set[str]]:
+        """Each provider put, found or left out; the uid of every provider that is this
+        import's, by id, and the ids of those deleted in memos-auth since imported."""
         uids: dict[str, str] = {}
-        for imported in providers:
+        deleted: set[str] = set()
+        if not providers:
+            return uids, deleted
+        try:
+            present = {} if self._breaker.is_set() else self._present_providers()
+        except Unavailable:
+            present = {}
+            self._stop(report)
+        for index, imported in enumerate(providers):
+            if self._breaker.is_set():
+                report.add(PROVIDERS, NOT_REACHED, len(providers) - index)
+                break
+            if imported.provider_id not in present and provider_key(imported.provider_id) in self._ledger:
+                report.add(PROVIDERS, DELETED)
+                deleted.add(imported.provider_id)
+                continue
             try:
                 uid = self._provider(imported, present, links, report)
             except Unavailable:
                 report.rejections.append(Rejection(imported.row, UNAVAILABLE))
+                self._stop(report)
                 continue
             if uid is not None:
                 uids[imported.provider_id] = uid
-        return uids
+        self._flush(report)
+        return uids, deleted
+
+    def _present_providers(self) -> dict[str, str]:
+        """The stack's providers: the uid of each, by id."""
+        return {stored.provider.id: stored.provider.uid for stored in self._idps.list_providers()}
 
     def _provider(
         self,
         imported: ImportedProvider,
-        present: dict[str, StoredProvider],
+        present: dict[str, str],
         links: list[ImportedLink],
-        report: Report,
+        report: _Part,
     ) -> str | None:
-        existing = present.get(imported.provider_id)
-        if existing is None:
+        uid = present.get(imported.provider_id)
+        if uid is None:
             if len(present) >= MAX_PROVIDERS:
                 report.rejections.append(
                     Rejection(imported.row, f"the stack has {MAX_PROVIDERS} identity providers")
                 )
                 return None
-            stored = self._new_provider(imported)
-            if self._idps.put_provider(stored):
-                present[imported.provider_id] = stored
-                self._imported(report, "identity providers", 0, imported.provider_id)
-                return stored.provider.uid
+            new_uid = DRY_RUN_UID if self._dry else self._put_provider(imported)
+            if new_uid is not None:
+                present[imported.provider_id] = new_uid
+                marker = provider_key(imported.provider_id)
+                self._imported(report, PROVIDERS, 0, imported.provider_id, marker)
+                return new_uid
             # Created meanwhile (an admin, or another run): judged as any present one.
             existing = self._idps.get_provider(imported.provider_id)
             if existing is None:
                 raise Unavailable("storage unavailable")
-        if existing.provider.uid.startswith(IMPORTED_UID_PREFIX):
-            report.add("identity providers", "unchanged")
-            return existing.provider.uid
+            uid = existing.provider.uid
+        if uid.startswith(IMPORTED_UID_PREFIX):
+            report.add(PROVIDERS, "unchanged")
+            self._mark(report, provider_key(imported.provider_id))
+            return uid
         theirs = sum(1 for link in links if link.provider_id == imported.provider_id)
         report.rejections.append(
             Rejection(
@@ -513,47 +805,80 @@ class Importer:
         )
         return None
 
-    def _new_provider(self, imported: ImportedProvider) -> StoredProvider:
+    def _put_provider(self, imported: ImportedProvider) -> str | None:
+        """The new provider's uid, None when its id was taken meanwhile."""
         given = imported.given
         uid = IMPORTED_UID_PREFIX + str(uuid.uuid4())
         provider = given.created(imported.provider_id, uid, int(self._clock.now()))
-        return StoredProvider(provider, self._seal(given.client_secret, provider.id))
+        stored = StoredProvider(provider, self._seal(given.client_secret, provider.id))
+        return uid if self._idps.put_provider(stored) else None
 
-    def _links(self, links: list[ImportedLink], uids: dict[str, str], report: Report) -> None:
-        """Links to users this import wrote (the same id and username), read first in batches
-        so a second run writes nothing; the new ones put by the pool of threads."""
+    def _links(self, links: list[ImportedLink], linkable: _Linkable, report: _Part) -> None:
+        """Links to users this import wrote (the same id and username), for providers it wrote;
+        read first in batches so a second run writes nothing; the new ones put by the pool."""
         if not links:
             return
+        if self._breaker.is_set():
+            report.add(LINKS, NOT_REACHED, len(links))
+            return
+        linked = self._linkable(links, linkable, report)
         try:
-            users = self._users.imported_or_own(sorted({link.user_id for link in links}))
-            known = self._idps.get_links([(link.provider_id, link.extern_uid) for link in links])
+            known = self._idps.get_links([(link.provider_id, link.extern_uid) for link in linked])
         except Unavailable:
-            report.rejections.extend(Rejection(link.row, UNAVAILABLE) for link in links)
+            report.add(LINKS, NOT_REACHED, len(linked))
+            self._stop(report)
             return
         fresh: list[ImportedLink] = []
-        for link in links:
-            user = users.get(link.user_id)
-            if user is None or username_key(user.username) != username_key(link.username):
-                report.rejections.append(Rejection(link.row, USER_NOT_IMPORTED))
-            elif (link.provider_id, link.extern_uid) in known:
-                self._judge_link(link, known[(link.provider_id, link.extern_uid)], uids, report)
+        for link in linked:
+            existing = known.get((link.provider_id, link.extern_uid))
+            if existing is not None:
+                self._judge_link(link, existing, linkable.uids, report)
+            elif link_key(link) in self._ledger:
+                report.add(LINKS, DELETED)
             else:
                 fresh.append(link)
+        self._flush(report)
 
-        def one(link: ImportedLink) -> Report:
-            part = Report()
-            try:
-                self._put_link(link, uids, part)
-            except Unavailable:
-                part.rejections.append(Rejection(link.row, UNAVAILABLE))
+        def one(chunk: Sequence[ImportedLink]) -> _Part:
+            part = _Part()
+            for index, link in enumerate(chunk):
+                if self._breaker.is_set():
+                    part.add(LINKS, NOT_REACHED, len(chunk) - index)
+                    break
+                try:
+                    self._put_link(link, linkable.uids, part)
+                except Unavailable:
+                    part.rejections.append(Rejection(link.row, UNAVAILABLE))
+                    self._stop(part)
+            self._flush(part)
             return part
 
+        chunks = [
+            fresh[start : start + MAX_BATCH_WRITE_ITEMS]
+            for start in range(0, len(fresh), MAX_BATCH_WRITE_ITEMS)
+        ]
         with ThreadPoolExecutor(max_workers=self._threads) as executor:
-            for part in executor.map(one, fresh):
-                report.counts.update(part.counts)
-                report.rejections.extend(part.rejections)
+            for part in executor.map(one, chunks):
+                report.merge(part)
 
-    def _put_link(self, link: ImportedLink, uids: dict[str, str], report: Report) -> None:
+    def _linkable(self, links: list[ImportedLink], linkable: _Linkable, report: Report) -> list[ImportedLink]:
+        """The links whose user and provider are this import's; the others counted or refused
+        (those of a provider memos-auth has of its own: in the provider's refusal)."""
+        kept: list[ImportedLink] = []
+        for link in links:
+            if link.user_id in linkable.deleted_users:
+                report.add(LINKS, OF_DELETED_USERS)
+            elif link.provider_id in linkable.deleted_providers:
+                report.add(LINKS, OF_DELETED_PROVIDERS)
+            elif link.provider_id not in linkable.uids:
+                continue
+            elif link.user_id not in linkable.here:
+                report.rejections.append(Rejection(link.row, USER_NOT_IMPORTED))
+            else:
+                kept.append(link)
+        return kept
+
+    def _put_link(self, link: ImportedLink, uids: dict[str, str], report: _Part) -> None:
         record = LinkRecord(
             provider_id=link.provider_id,
             provider_uid=uids[link.provider_id],
@@ -562,8 +887,8 @@ class Importer:
             link_id=str(uuid.uuid4()),
             create_time=int(self._clock.now()),
         )
-        if self._idps.put_link(record):
-            self._imported(report, "linked identities", record.user_id, record.link_id)
+        if self._dry or self._idps.put_link(record):
+            self._imported(report, LINKS, record.user_id, record.link_id, link_key(link))
             return
         existing = self._idps.get_link(link.provider_id, link.extern_uid)
         if existing is None:
@@ -571,10 +896,11 @@ class Importer:
         self._judge_link(link, existing, uids, report)
 
     def _judge_link(
-        self, link: ImportedLink, existing: LinkRecord, uids: dict[str, str], report: Report
+        self, link: ImportedLink, existing: LinkRecord, uids: dict[str, str], report: _Part
     ) -> None:
         if existing.user_id == link.user_id and existing.provider_uid == uids[link.provider_id]:
-            report.add("linked identities", "unchanged")
+            report.add(LINKS, "unchanged")
+            self._mark(report, link_key(link))
         else:
             report.rejections.append(
                 Rejection(link.row, "memos-auth has linked this identity already (to another user): kept")
@@ -587,6 +913,20 @@ class Known:
 
     pats: dict[str, PatRecord] = field(default_factory=dict)
     families: dict[str, RefreshFamily] = field(default_factory=dict)
+
+
+def _pat_name(pat: PatRecord) -> str:
+    return f"personal access token {pat.token_id} of user {pat.user_id}"
+
+
+def _family_name(family: RefreshFamily) -> str:
+    return f"refresh token {family.family_id} of user {family.user_id}"
+
+
+def _not_reached(users: list[ImportedUser], report: Report) -> None:
+    report.add(USERS, NOT_REACHED, len(users))
+    report.add(PATS, NOT_REACHED, sum(len(imported.pats) for imported in users))
+    report.add(FAMILIES, NOT_REACHED, sum(len(imported.families) for imported in users))
 
 
 def _fitting(imported: ImportedUser) -> tuple[list[PatRecord], list[RefreshFamily]]:
@@ -613,14 +953,10 @@ def _groups(users: list[ImportedUser]) -> Iterator[list[ImportedUser]]:
         yield group
 
 
-def _clash(imported: ImportedUser, existing: User | None) -> Rejection | None:
-    """The refusal of a user whose id is taken by memos-auth's own user (`existing` None) or by
-    another user than this one; None when an earlier import wrote this very user."""
-    user = imported.user
-    if existing is not None and username_key(existing.username) == username_key(user.username):
-        return None
+def _clash(imported: ImportedUser, why: str) -> Rejection:
+    """The refusal of a user whose id or username is taken (`why`), with its credentials."""
     return Rejection(
-        f"user {user.id}",
-        "memos-auth has a user of its own with this id or username: not overwritten "
+        f"user {imported.user.id}",
+        f"{why}: not overwritten "
         f"(nor its {len(imported.pats)} tokens and {len(imported.families)} refresh tokens)",
     )
