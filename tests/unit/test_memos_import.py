@@ -1063,19 +1063,29 @@ def test_in_demo_mode_the_key_is_left_alone_saying_so(
 
 
 class _Unprocessing:
-    """A DynamoDB client whose BatchGetItem leaves every key unprocessed `times` times."""
+    """A DynamoDB client whose BatchGetItem and BatchWriteItem leave everything unprocessed
+    `times` times; `requests` holds how many keys or items each request carried."""
 
     def __init__(self, times: int) -> None:
         self.times = times
         self.requests: list[int] = []
 
-    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
-        ((table, request),) = RequestItems.items()
-        self.requests.append(len(request["Keys"]))
+    def _unprocessed(self, count: int) -> bool:
+        self.requests.append(count)
         if self.times:
             self.times -= 1
+            return True
+        return False
+
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        ((table, request),) = RequestItems.items()
+        if self._unprocessed(len(request["Keys"])):
             return {"Responses": {table: []}, "UnprocessedKeys": RequestItems}
         return {"Responses": {table: list(request["Keys"])}}
+
+    def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        ((_, request),) = RequestItems.items()
+        return {"UnprocessedItems": RequestItems} if self._unprocessed(len(request)) else {}
 
 
 def test_batch_reads_ask_again_for_unprocessed_keys_and_never_guess() -> None:
@@ -1621,29 +1631,13 @@ def test_an_id_another_import_gave_another_username_is_named_so(aws: dict[str, A
     assert reasons["user 1"].startswith(f"{writer.ID_OF_ANOTHER_IMPORT}: not overwritten")
 
 
-class _UnprocessedWrites:
-    """A DynamoDB client whose BatchWriteItem leaves every item unprocessed `times` times."""
-
-    def __init__(self, times: int) -> None:
-        self.times = times
-        self.requests: list[int] = []
-
-    def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
-        ((_, request),) = RequestItems.items()
-        self.requests.append(len(request))
-        if self.times:
-            self.times -= 1
-            return {"UnprocessedItems": RequestItems}
-        return {}
-
-
 def test_ledger_markers_are_sent_again_while_unprocessed_and_never_taken_as_written() -> None:
     pauses: list[float] = []
-    client = _UnprocessedWrites(times=2)
+    client = _Unprocessing(times=2)
     book = ledger.Ledger(client, "SettingsTable", {"imported#user#1"}, pause=pauses.append)
     keys = [f"imported#user#{i}" for i in range(1, 31)]
     # The one read at the start is not written again; 25 markers a request.
     assert book.write(keys) == 29
     assert client.requests == [25, 25, 25, 4] and len(pauses) == 2
     with pytest.raises(Unavailable):
-        ledger.Ledger(_UnprocessedWrites(times=99), "SettingsTable", set(), pause=pauses.append).write(keys)
+        ledger.Ledger(_Unprocessing(times=99), "SettingsTable", set(), pause=pauses.append).write(keys)
