@@ -47,8 +47,11 @@ AUTHORIZER_CALLS = BotoConfig(
 # legacy retry mode waits at most 1 s before its first retry (50 ms for DynamoDB).
 API_CALL_BUDGET_SECONDS = 2 * (1 + 1.5) + 1
 AUTHORIZER_CALL_BUDGET_SECONDS = 0.5 + 0.75
-# From the API handler's start, the moment by which every AWS attempt of the request has
-# ended (and every identity-provider call: auth.outbound_http), well inside its 10 s.
+# From the API handler's start, the moment after which no AWS attempt of the request starts
+# unless it may still end (on a pooled connection) before it, nor any identity-provider call
+# (auth.outbound_http). An attempt started just before it ends by 7 - 1.5 + 2.5 = 8 s even
+# with a new connection: the function's last 2 s are for a throttle's give-back
+# (auth.deadline.compensating) and the answer.
 API_REQUEST_BUDGET_SECONDS = 7.0
 
 
@@ -60,13 +63,14 @@ class RequestOutOfTime(BotoCoreError):
 
 
 def _attempt_seconds(config: BotoConfig) -> float:
-    """The longest one attempt may take: its connect and read timeouts."""
-    return float(getattr(config, "connect_timeout", 60)) + float(getattr(config, "read_timeout", 60))
+    """The longest one attempt takes on a pooled connection, as a request's calls after its
+    first are made: its read timeout (a new connection adds the connect timeout)."""
+    return float(getattr(config, "read_timeout", 60))
 
 
 def _bounded(client: Any, config: BotoConfig) -> Any:
     """`client`, made to start no attempt (a retry is one) that could end after the current
-    request's deadline; outside a request it is unchanged."""
+    request's deadline, on a pooled connection; outside a request it is unchanged."""
     attempt = _attempt_seconds(config)
 
     def refuse_late_attempt(**_: Any) -> None:

@@ -52,6 +52,7 @@ class Deadline:
 
 
 _current: ContextVar[Deadline | None] = ContextVar("request_deadline", default=None)
+_compensating: ContextVar[bool] = ContextVar("compensating", default=False)
 
 
 @contextmanager
@@ -65,5 +66,20 @@ def request_deadline(deadline: Deadline) -> Iterator[Deadline]:
 
 
 def current() -> Deadline | None:
-    """The deadline of the request being served; None outside one (the importer, a test)."""
-    return _current.get()
+    """The deadline of the request being served; None outside one (the importer, a test), and
+    inside `compensating`."""
+    return None if _compensating.get() else _current.get()
+
+
+@contextmanager
+def compensating() -> Iterator[None]:
+    """Run the block unbounded by the request's deadline: a write that undoes what the request
+    did (a sign-in attempt given back to the throttle) must not be refused because the request
+    ran out of time, or the 503 would leave it done (a correct password counted as a failure).
+    It runs as it did before deadlines existed; the budgets leave it the function's last
+    seconds (auth.aws)."""
+    token = _compensating.set(True)
+    try:
+        yield
+    finally:
+        _compensating.reset(token)

@@ -58,6 +58,9 @@ DEADLINE_SECONDS = 3.0
 # Worst case of one sign-in's provider calls: a read that starts just before the deadline
 # waits its full read timeout.
 OUTBOUND_BUDGET_SECONDS = DEADLINE_SECONDS + READ_SECONDS
+# What a sign-in still does after its provider answered (a few storage calls), kept from the
+# provider's share of a request running out of time (auth.deadline).
+AFTER_PROVIDER_SECONDS = 2.5
 _CHUNK = 64 * 1024
 USER_AGENT = "memos-auth"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -289,12 +292,13 @@ class OutboundHttp:
         self._pool.pool_classes_by_scheme = _LOCAL_POOLS if allow_http else _PUBLIC_POOLS
 
     def deadline(self) -> Deadline:
-        """One sign-in's provider calls together: DEADLINE_SECONDS, or what the request has
-        left less the read a call may start just before that, if that is less."""
+        """One sign-in's provider calls together: DEADLINE_SECONDS, or, if that is less, what
+        the request has left less the read a call may start just before it and the time the
+        sign-in needs after its provider's answers (a spent code cannot be tried again)."""
         seconds = self.timeouts.deadline
         request = deadlines.current()
         if request is not None:
-            seconds = min(seconds, request.remaining() - self.timeouts.read)
+            seconds = min(seconds, request.remaining() - self.timeouts.read - AFTER_PROVIDER_SECONDS)
         return provider_deadline(seconds)
 
     def get(self, url: str, deadline: Deadline, headers: Mapping[str, str] | None = None) -> HttpAnswer:

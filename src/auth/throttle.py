@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
+from auth import deadline as deadlines
 from auth.clock import Clock
 from auth.errors import ResourceExhausted, Unavailable
 from auth.stores.throttle_store import ThrottleStore
@@ -88,10 +89,10 @@ class SignInThrottle:
         except BaseException:
             # Storage may be down: then the pair's count stays, the safe side.
             with suppress(Unavailable):
-                self._store.release(pair)
+                self._release(pair)
             raise
         if not counted:
-            self._store.release(pair)
+            self._release(pair)
             raise _too_many(remaining)
         return pair, by_ip
 
@@ -121,7 +122,13 @@ class SignInThrottle:
     def _give_back(self) -> None:
         counted = self._settle()
         if counted is not None:
-            for key in counted:
+            self._release(*counted)
+
+    def _release(self, *keys: str) -> None:
+        """Give back what `check` reserved: an undoing, which the request's deadline does not
+        refuse (auth.deadline.compensating)."""
+        with deadlines.compensating():
+            for key in keys:
                 self._store.release(key)
 
     def record_failure(self, username: str, ip: str) -> None:
