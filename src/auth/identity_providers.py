@@ -124,7 +124,6 @@ def validate(provider: ProviderInput, allow_http: bool) -> ProviderInput:
     """The provider as it will be stored (defaults filled in); 400 naming the first fault."""
     if not provider.title.strip() or len(provider.title) > MAX_TITLE_CHARS:
         raise InvalidArgument(f"title must be 1-{MAX_TITLE_CHARS} characters")
-    check_shown_text("title", provider.title)
     if len(provider.identifier_filter) > MAX_FILTER_CHARS:
         raise InvalidArgument(f"identifierFilter must be at most {MAX_FILTER_CHARS} characters")
     try:
@@ -233,6 +232,7 @@ class IdentityProviders:
     def create(self, caller: Principal, given: ProviderInput, provider_id: str = "") -> IdentityProvider:
         _admin_only(caller)
         provider_id = provider_id_of(provider_id) if provider_id else secrets.token_hex(8)
+        check_shown_text("title", given.title)
         checked = validate(given, self._allow_http)
         if not checked.client_secret:
             raise InvalidArgument("clientSecret is required")
@@ -259,6 +259,9 @@ class IdentityProviders:
         kind = changes.type or before.type
         if changes.type is not None and changes.type is not before.type and changes.config is None:
             raise InvalidArgument("a new type needs its config")
+        if changes.title not in (None, before.title):
+            # A title stored before the rule, sent back unchanged, is no new text to refuse.
+            check_shown_text("title", changes.title)
         given = validate(
             ProviderInput(
                 type=kind,

@@ -23,7 +23,8 @@ COMMON_PASSWORDS_LIST = "passwords"
 
 def validate_password(password: str) -> None:
     if "\0" in password:
-        # bcrypt reads up to the first NUL: "\0" * 8 would be the empty password.
+        # bcrypt joins the repeated key with NULs, so NULs blur passwords together: "\0" * 8
+        # matches the empty password, "secret\0secret" matches "secret".
         raise InvalidArgument("password must not contain a NUL character")
     if len(password) < MIN_PASSWORD_CHARS:
         raise InvalidArgument(f"password must be at least {MIN_PASSWORD_CHARS} characters")
@@ -63,7 +64,8 @@ def hash_password(password: str, cost: int) -> str:
 def verify_password(password: str, password_hash: str) -> bool:
     """Constant-time check (bcrypt compares in constant time); never raises on bad input."""
     encoded = password.encode("utf-8")
-    # Past a NUL bcrypt reads nothing, so "secret\0anything" would pass for "secret".
+    # One stored before the rule, or Memos' (Go's bcrypt reads NULs as bytes): no such
+    # password is ever one we hashed, and bcrypt blurs it with others ("x\0x" passes for "x").
     if len(encoded) > MAX_PASSWORD_BYTES or b"\0" in encoded:
         return False
     try:

@@ -163,9 +163,11 @@ class UserAdmin:
             if caller.user_id == user.id:
                 # An admin demoting or archiving themselves could leave nobody to undo it.
                 raise InvalidArgument("an admin cannot change their own role or state")
+        # Only what changes: a profile stored before a rule (a Memos client sends back the
+        # whole User it read) must not keep an admin from archiving its user.
         validate_profile(
-            changes.display_name if changes.display_name is not None else user.display_name,
-            changes.email if changes.email is not None else user.email,
+            changes.display_name if changes.display_name not in (None, user.display_name) else "",
+            changes.email if changes.email not in (None, user.email) else "",
         )
         now = int(self._clock.now())
         fields: dict[str, Any] = {"update_time": now}

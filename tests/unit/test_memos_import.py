@@ -1641,3 +1641,21 @@ def test_ledger_markers_are_sent_again_while_unprocessed_and_never_taken_as_writ
     assert client.requests == [25, 25, 25, 4] and len(pauses) == 2
     with pytest.raises(Unavailable):
         ledger.Ledger(_Unprocessing(times=99), "SettingsTable", set(), pause=pauses.append).write(keys)
+
+
+def test_control_characters_in_what_memos_shows_are_dropped_and_counted_not_refused(
+    tmp_path: Path, cli: Cli, aws: dict[str, Any], clock: FakeClock
+) -> None:
+    db = MemosDb(tmp_path / "controls.db")
+    db.user(1, "ann", role="HOST", nickname="Ann\tSmith\x1b[2J")
+    token = memos_pat()
+    pat = {"tokenId": str(uuid.uuid4()), "tokenHash": hashlib.sha256(token.encode()).hexdigest()}
+    pats = [{**pat, "description": "ci\nfake line"}]
+    db.user_setting(1, "PERSONAL_ACCESS_TOKENS", json.dumps({"tokens": pats}))
+    printed = cli(db.close())
+    assert "nicknames, token descriptions and provider names: 2 control characters dropped" in printed.out
+    api = _services(aws, clock)
+    user = api.users.get(1, consistent=True)
+    assert user is not None and user.display_name == "Ann Smith[2J"
+    (record,) = api.pats.list_for_user(1)
+    assert record.description == "ci fake line"

@@ -94,11 +94,15 @@ def test_verify_never_truncates_long_passwords() -> None:
     assert not verify_password("x" * 73, hashed)
 
 
-def test_verify_never_stops_at_a_nul() -> None:
-    # bcrypt itself reads up to the first NUL: the hash of "" would take "\0" * 8 too.
-    assert not verify_password("\0" * 8, bcrypt.hashpw(b"", bcrypt.gensalt(4)).decode())
+def test_verify_never_matches_a_password_holding_a_nul() -> None:
+    # bcrypt itself blurs them: the hash of "" takes "\0" * 8, the hash of a password takes
+    # the password twice joined by a NUL.
+    empty = bcrypt.hashpw(b"", bcrypt.gensalt(4))
+    assert bcrypt.checkpw(b"\0" * 8, empty), "bcrypt as this guard assumes it"
+    assert not verify_password("\0" * 8, empty.decode())
     hashed = hash_password("correct horse", cost=4)
-    assert not verify_password("correct horse\0battery", hashed)
+    assert bcrypt.checkpw(b"correct horse\0correct horse", hashed.encode())
+    assert not verify_password("correct horse\0correct horse", hashed)
 
 
 def test_verify_against_garbage_hash_is_false() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from auth.idp_models import FieldMapping, ProviderConfig, ProviderType
 from auth.models import ClientInfo, Role, State, User
 from auth.pats import MAX_DESCRIPTION_CHARS
 from auth.sessions import MAX_USER_ID
+from auth.shown_text import without_controls
 from auth.stores.pat_store import MAX_TOKENS_PER_USER, PatRecord
 from auth.stores.refresh_family_store import RefreshFamily
 from auth.usernames import is_valid_username, username_key
@@ -110,6 +111,8 @@ class Plan:
     expired_refresh_tokens: int = 0
     # Token descriptions longer than the API takes (Memos caps none), cut to its limit.
     cut_descriptions: int = 0
+    # Nicknames, token descriptions and provider names whose control characters were dropped.
+    cleaned_texts: int = 0
     # Memos v0.25's (rows.LEGACY_*): refused by memos-auth as by Memos v0.26, so left out.
     legacy_access_tokens: int = 0
     legacy_sessions: int = 0
@@ -136,7 +139,7 @@ def plan(database: MemosDatabase, now: int, allow_http: bool = False) -> Plan:
     taken: dict[str, int] = {}
     result.max_user_id = max((row.id for row in database.users if _in_range(row.id)), default=0)
     for row in database.users:
-        user = _user(row, result.rejections)
+        user = _user(replace(row, nickname=_cleaned(row.nickname or "", result)), result.rejections)
         if user is None:
             continue
         key = username_key(user.username)
@@ -218,7 +221,7 @@ def _provider(row: IdpRow, allow_http: bool, result: Plan) -> ImportedProvider |
         given = validate(
             ProviderInput(
                 type=kind,
-                title=row.name or "",
+                title=_cleaned(row.name or "", result),
                 identifier_filter=row.identifier_filter or "",
                 config=ProviderConfig(
                     client_id=_text(oauth2, "clientId"),
@@ -313,6 +316,16 @@ def _user(row: UserRow, rejections: list[Rejection]) -> User | None:
     )
 
 
+def _cleaned(text: str, result: Plan) -> str:
+    """Text Memos shows, without the control characters the API refuses (auth.shown_text):
+    dropped and counted rather than refused, since a tab in a nickname should not leave its
+    account behind."""
+    cleaned = without_controls(text)
+    if cleaned != text:
+        result.cleaned_texts += 1
+    return cleaned
+
+
 def _profile_problem(row: UserRow) -> str | None:
     """What the API's rules for a profile (validate_profile) say of the nickname and email:
     an account the API could not have made, and whose profile it would refuse to keep."""
@@ -395,7 +408,7 @@ def _pats(
             hashes[token_hash.lower()] = name
             # Cut rather than refused: refusing would end an integration over its label, and
             # one past DynamoDB's item size would fail its user's write on every run.
-            description = str(entry.get("description") or "")
+            description = _cleaned(str(entry.get("description") or ""), result)
             if len(description) > MAX_DESCRIPTION_CHARS:
                 description = description[:MAX_DESCRIPTION_CHARS]
                 result.cut_descriptions += 1

@@ -231,6 +231,8 @@ class Importer:
         report.add("expired refresh tokens", "left out", plan.expired_refresh_tokens)
         cut = f"cut to {MAX_DESCRIPTION_CHARS} characters"
         report.add("personal access token descriptions", cut, plan.cut_descriptions)
+        texts = "nicknames, token descriptions and provider names"
+        report.add(texts, "control characters dropped", plan.cleaned_texts)
         legacy = plan.legacy_access_tokens
         report.add("access tokens of Memos before v0.26 (ACCESS_TOKENS)", "left out", legacy)
         report.add("sign-ins of Memos before v0.26 (SESSIONS)", "left out", plan.legacy_sessions)
