@@ -29,7 +29,7 @@ from auth.passwords import verify_password
 from auth.pats import MAX_DESCRIPTION_CHARS, is_well_formed
 from auth.principal import AuthMethod, Principal
 from auth.stores.dynamo import get_many
-from auth.stores.pat_store import PatRecord
+from auth.stores.pat_store import MAX_TOKENS_PER_USER, PatRecord
 from auth.wiring import ApiServices, build_api_services
 from tests.support.audit import RecordingAudit
 from tests.support.clock import FakeClock
@@ -1505,6 +1505,25 @@ def _provider_deleted_since(memos: MemosDb, api: ApiServices) -> None:
     api.identity_providers.delete(ADMIN, "google")
 
 
+def _tokens_full_since(memos: MemosDb, api: ApiServices) -> None:
+    # host's own tokens fill the store's quota; Memos has one more for host since.
+    _import(memos)
+    host = api.users.get(1, consistent=True)
+    assert host is not None
+    for n in range(MAX_TOKENS_PER_USER - 2):
+        api.pats.create(host, f"own {n}", 0)
+    connection = sqlite3.connect(memos.path)
+    with connection:
+        query = "SELECT value FROM user_setting WHERE user_id = 1 AND key = 'PERSONAL_ACCESS_TOKENS'"
+        (value,) = connection.execute(query).fetchone()
+        tokens = json.loads(value)
+        more = {"tokenId": str(uuid.uuid4()), "tokenHash": hashlib.sha256(b"one more").hexdigest()}
+        tokens["tokens"].append(more)
+        update = "UPDATE user_setting SET value = ? WHERE user_id = 1 AND key = 'PERSONAL_ACCESS_TOKENS'"
+        connection.execute(update, (json.dumps(tokens),))
+    connection.close()
+
+
 # Each makes the stack's state before a dry run and the run (what it returns is not used).
 STACK_STATES: dict[str, Callable[[MemosDb, ApiServices], object]] = {
     "fresh": lambda memos, api: None,
@@ -1515,6 +1534,7 @@ STACK_STATES: dict[str, Callable[[MemosDb, ApiServices], object]] = {
     "provider-of-its-own": lambda memos, api: _provider_of_its_own(api),
     # Bob's sign-up: id 1 (host's) and bob's name (user 2's, id 2 free).
     "users-of-its-own": lambda memos, api: api.accounts.sign_up("Bob", PASSWORD),
+    "tokens-full-since": _tokens_full_since,
 }
 
 
@@ -1641,6 +1661,27 @@ def test_ledger_markers_are_sent_again_while_unprocessed_and_never_taken_as_writ
     assert client.requests == [25, 25, 25, 4] and len(pauses) == 2
     with pytest.raises(Unavailable):
         ledger.Ledger(_Unprocessing(times=99), "SettingsTable", set(), pause=pauses.append).write(keys)
+
+
+def test_ledger_markers_of_users_go_before_those_of_their_credentials() -> None:
+    # A run stopped between two batches leaves no credential marked whose user is not: a
+    # user marked is one the import wrote, left deleted if memos-auth deleted it since.
+    client = _Unprocessing(times=0)
+    sent: list[list[str]] = []
+    real = client.batch_write_item
+
+    def recording(RequestItems: dict[str, Any]) -> dict[str, Any]:
+        ((_, request),) = RequestItems.items()
+        sent.append([put["PutRequest"]["Item"]["pk"]["S"] for put in request])
+        return real(RequestItems=RequestItems)
+
+    client.batch_write_item = recording  # type: ignore[method-assign]  # recording the double's own
+    pats = [f"imported#pat#{i}/{uuid.uuid4()}" for i in range(1, 30)]
+    users = [f"imported#user#{i}" for i in range(1, 30)]
+    ledger.Ledger(client, "SettingsTable", set()).write(pats + users)
+    order = [key for batch in sent for key in batch]
+    assert order[: len(users)] == sorted(users) and sorted(order[len(users) :]) == sorted(pats)
+    assert len(sent) == 3
 
 
 def test_control_characters_in_what_memos_shows_are_dropped_and_counted_not_refused(

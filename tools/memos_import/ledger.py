@@ -31,8 +31,11 @@ BATCH_WRITE_ATTEMPTS = 6
 FIRST_BATCH_WRITE_PAUSE_SECONDS = 0.05
 
 
+USER_MARKS = f"{PREFIX}user#"
+
+
 def user_key(user_id: int) -> str:
-    return f"{PREFIX}user#{user_id}"
+    return f"{USER_MARKS}{user_id}"
 
 
 def pat_key(pat: PatRecord) -> str:
@@ -97,7 +100,9 @@ class Ledger:
     def write(self, keys: Iterable[str]) -> int:
         """Put the markers of `keys` not marked at the run's start; how many were put.
         Unavailable when DynamoDB still leaves some unprocessed after its attempts."""
-        new = sorted({key for key in keys if key not in self._marked})
+        # Users' first: a user marked is one this import wrote, so a run stopped before the
+        # rest leaves a deleted user left deleted (its credentials' markers come after).
+        new = sorted({key for key in keys if key not in self._marked}, key=_users_first)
         for start in range(0, len(new), MAX_BATCH_WRITE_ITEMS):
             self._put(new[start : start + MAX_BATCH_WRITE_ITEMS])
         return len(new)
@@ -112,6 +117,10 @@ class Ledger:
                 return
             dynamo.back_off(attempt, FIRST_BATCH_WRITE_PAUSE_SECONDS, self._pause)
         raise Unavailable("storage unavailable")
+
+
+def _users_first(key: str) -> tuple[bool, str]:
+    return (not key.startswith(USER_MARKS), key)
 
 
 def _key(key: str) -> dict[str, Any]:

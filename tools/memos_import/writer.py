@@ -61,7 +61,7 @@ from auth.stores.dynamo import (
     write_transaction,
 )
 from auth.stores.idp_store import IdpStore, StoredProvider
-from auth.stores.pat_store import PatRecord, PatStore
+from auth.stores.pat_store import MAX_TOKENS_PER_USER, TOO_MANY_TOKENS, PatRecord, PatStore
 from auth.stores.refresh_family_store import RefreshFamily, RefreshFamilyStore
 from auth.stores.settings_store import INSTANCE_SETTINGS, SETTINGS, InstanceSettings, SettingsStore
 from auth.stores.user_store import OWNER_MARKER, USER_ID_COUNTER, USER_PREFIX, USERNAME_PREFIX, UserStore
@@ -194,6 +194,9 @@ class Importer:
         self._cipher: FactorCipher | None = None
         self._threads = threads
         self._dry = False
+        # A dry run's token count of each user here it would add tokens to (_fits).
+        self._would_count: dict[int, int] = {}
+        self._would_lock = threading.Lock()
         self._ledger = Ledger(self._dynamodb, target.settings_table, set())
         # Set once storage fails: the pool's threads begin nothing more.
         self._breaker = threading.Event()
@@ -207,6 +210,7 @@ class Importer:
         """Import `plan` (`dry_run`: decide all the same, write nothing); `progress(n)` after
         every n users."""
         self._dry = dry_run
+        self._would_count = {}
         self._breaker = threading.Event()
         report = _Part(rejections=list(plan.rejections))
         self._left_out_by_the_plan(plan, report)
@@ -592,6 +596,9 @@ class Importer:
             report.rejections.append(_clash(imported, USERNAME_TAKEN))
             return
         self._imported_user(imported.user, report)
+        with self._would_lock:
+            # A user the run would write: it would have no token before the ones it brings.
+            self._would_count[imported.user.id] = 0
         self._credentials(imported.pats, imported.families, known, report)
 
     def _present_user(
@@ -651,7 +658,7 @@ class Importer:
                 report.add(PATS, DELETED)
                 return
             try:
-                written = self._dry or self._pats.add_imported(pat)
+                written = self._fits(pat) if self._dry else self._pats.add_imported(pat)
             except (NotFound, InvalidArgument) as error:
                 report.rejections.append(Rejection(_pat_name(pat), error.message))
                 return
@@ -668,6 +675,21 @@ class Importer:
             self._mark(report, pat_key(pat))
         else:
             report.rejections.append(Rejection(_pat_name(pat), "another token with the same hash exists"))
+
+    def _fits(self, pat: PatRecord) -> bool:
+        """A dry run's add_imported: the token fits while its user has fewer than the store
+        allows, counting those the run would add before it (NotFound, InvalidArgument as the
+        store raises them)."""
+        with self._would_lock:
+            if pat.user_id not in self._would_count:
+                counted = self._users.get_counted(pat.user_id)
+                if counted is None:
+                    raise NotFound("user not found")
+                self._would_count[pat.user_id] = counted[1]
+            if self._would_count[pat.user_id] >= MAX_TOKENS_PER_USER:
+                raise InvalidArgument(TOO_MANY_TOKENS)
+            self._would_count[pat.user_id] += 1
+        return True
 
     def _family(self, family: RefreshFamily, existing: RefreshFamily | None, report: _Part) -> None:
         """One refresh family of a user here; `existing`: as read before, if it was."""

@@ -27,6 +27,7 @@ MAX_TOKENS_PER_USER = 99
 # a jittered pause that doubles each time (at most 3.15 s in all).
 ATTEMPTS = 6
 FIRST_PAUSE_SECONDS = 0.05
+TOO_MANY_TOKENS = f"a user has at most {MAX_TOKENS_PER_USER} personal access tokens"
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ class PatStore:
             raise NotFound("user not found")
         user, tokens = counted
         if tokens >= MAX_TOKENS_PER_USER:
-            raise InvalidArgument(f"a user has at most {MAX_TOKENS_PER_USER} personal access tokens")
+            raise InvalidArgument(TOO_MANY_TOKENS)
         return user.as_owner
 
     def update_owner(self, before: User, after: User) -> None:
