@@ -1434,8 +1434,12 @@ def test_a_marker_lost_after_its_item_is_written_by_the_next_run(
     assert f"{len(markers)} import ledger markers written" in " ".join(first.notes)
     for marker in markers:
         aws["dynamodb"].delete_item(TableName="SettingsTable", Key={"pk": {"S": marker}})
-    again = _import(memos)
+    audit = RecordingAudit()
+    again = Importer(TARGET, threads=1, audit=audit).run(_plan(memos))
     assert _snapshot(aws) == whole
+    # Their audit lines may have been lost with them: each is audited once the run marks it.
+    assert len(audit.events) == len(markers)
+    assert {event[4].split(", ")[-1] for event in audit.events} == {"by an earlier run"}
     assert (
         again.counts[("users", "unchanged")] == 3
         and again.counts[("personal access tokens", "unchanged")] == 2
@@ -1700,3 +1704,28 @@ def test_control_characters_in_what_memos_shows_are_dropped_and_counted_not_refu
     assert user is not None and user.display_name == "Ann Smith[2J"
     (record,) = api.pats.list_for_user(1)
     assert record.description == "ci fake line"
+
+
+def test_an_audit_log_that_cannot_be_written_stops_the_run_and_the_next_audits_what_it_wrote(
+    tmp_path: Path, cli: Cli, memos: MemosDb
+) -> None:
+    full = Path("/dev/full")
+    if not full.exists():
+        pytest.skip("no /dev/full to refuse the writes")
+    printed = cli(memos.path, audit_log=full)
+    assert printed.exit_code == 2
+    assert f"memos-import: the audit log {full} could not be written" in printed.err
+    assert "Traceback" not in printed.err
+    trail = tmp_path / "audit.jsonl"
+    again = cli(memos.path, audit_log=trail)
+    assert again.exit_code == 1, again.err  # the fixture's rows memos-auth refuses
+    lines = [json.loads(line) for line in trail.read_text().splitlines()]
+    # Every credential, each once: what the first run wrote, and what it never reached.
+    assert Counter(line["credential_kind"] for line in lines) == {
+        "account": 3,
+        "pat": 2,
+        "refresh_token": 1,
+        "signing_key": 1,
+        "identity_provider": 1,
+        "linked_identity": 1,
+    }

@@ -90,6 +90,18 @@ def _print_report(report: Report, seconds: float) -> None:
     print(f"{len(report.rejections)} rows not imported; took {seconds:.1f} s")
 
 
+def _audit_failed(audit: AuditFile | None) -> bool:
+    """Whether the audit log could not be written, said if so."""
+    if audit is None or audit.failure is None:
+        return False
+    print(
+        f"memos-import: the audit log {audit.path} could not be written ({audit.failure}); "
+        "run the import again once it can: it audits what this run wrote",
+        file=sys.stderr,
+    )
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = _arguments(argv)
     started = time.monotonic()
@@ -128,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
             task = bar.add_task("users", total=len(plan.users))
             report = importer.run(plan, arguments.dry_run, progress=lambda done: bar.advance(task, done))
     except (Unavailable, BotoCoreError, ClientError) as error:
+        if _audit_failed(audit):
+            return 2
         # A step outside the users' own (the key, the id counter, a first read) failed: every
         # write is whole and conditional, so a second run takes up from here. The error's
         # kind alone: no message of a request that may have carried the key.
@@ -143,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     if audit is not None:
         report.notes.append(f"{audit.recorded:,} credentials written, each audited in {audit.path}")
     _print_report(report, time.monotonic() - started)
+    if _audit_failed(audit):
+        return 2
     if report.storage_failed:
         # The counts say what was not reached; the rows named are the ones storage failed on.
         print("memos-import: storage unavailable on the way; run the import again", file=sys.stderr)

@@ -15,14 +15,24 @@ from types import TracebackType
 from typing import Self
 
 from auth.audit import AuditEvent, CredentialKind, audit_fields
+from auth.errors import Unavailable
 
 SERVICE = "memos-import"
+
+
+class AuditLogFailed(Unavailable):
+    """The audit file cannot be written: the run stops as when storage fails, and what it
+    wrote unaudited is audited by the next (tools.memos_import.writer: found unmarked)."""
+
+    default_message = "the audit log cannot be written"
 
 
 class AuditFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.recorded = 0
+        # Why the file could not be written, once it could not.
+        self.failure: str | None = None
         # The importer's threads record at once: one whole line each.
         self._lock = threading.Lock()
         self._file = path.open("a", encoding="utf-8")
@@ -37,12 +47,20 @@ class AuditFile:
             **audit_fields(event, kind, user_id, credential_id, reason),
         }
         with self._lock:
-            self._file.write(json.dumps(line) + "\n")
-            self._file.flush()
+            try:
+                self._file.write(json.dumps(line) + "\n")
+                self._file.flush()
+            except OSError as error:
+                self.failure = error.strerror or type(error).__name__
+                raise AuditLogFailed() from error
             self.recorded += 1
 
     def close(self) -> None:
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError as error:
+            # What could not be flushed has been reported by `record` already.
+            self.failure = self.failure or error.strerror or type(error).__name__
 
     def __enter__(self) -> Self:
         return self

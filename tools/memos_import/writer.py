@@ -109,7 +109,6 @@ _AUDITED_AS = {
     USERS: CredentialKind.ACCOUNT,
     PATS: CredentialKind.PAT,
     FAMILIES: CredentialKind.REFRESH_TOKEN,
-    "secret key": CredentialKind.SIGNING_KEY,
     PROVIDERS: CredentialKind.IDENTITY_PROVIDER,
     LINKS: CredentialKind.LINKED_IDENTITY,
 }
@@ -280,6 +279,26 @@ class Importer:
         if not self._dry:
             self._audit.record(AuditEvent.CREATED, _AUDITED_AS[what], user_id, credential_id, reason=reason)
 
+    def _unchanged(
+        self,
+        report: _Part,
+        what: str,
+        user_id: int,
+        credential_id: str,
+        marker: str,
+        reason: str = IMPORTED,
+    ) -> None:
+        """Count a credential an earlier run wrote. One it left unmarked (it stopped between
+        the write and the marker, or ran before the ledger) may have gone unaudited too: it
+        is marked and audited now (at worst a second line, never none)."""
+        report.add(what, "unchanged")
+        if marker in self._ledger:
+            return
+        self._mark(report, marker)
+        if not self._dry:
+            reason = f"{reason}, by an earlier run"
+            self._audit.record(AuditEvent.CREATED, _AUDITED_AS[what], user_id, credential_id, reason=reason)
+
     def _imported_user(self, user: User, report: _Part) -> None:
         report.here.add(user.id)
         self._imported(
@@ -341,12 +360,15 @@ class Importer:
         if self._dry:
             report.add("secret key", WOULD_BE_IMPORTED)
             return
+        # Audited before it is put: the key has no ledger marker, so a key put unaudited (the
+        # log failing) would stay so; a put that fails after leaves a line the next run repeats.
+        self._audit.record(AuditEvent.CREATED, CredentialKind.SIGNING_KEY, 0, FIRST_KID, reason=IMPORTED)
         self._secrets.put_secret_value(
             SecretId=self._target.secret_id,
             SecretString=imported_secret_string(plan.secret_key),
             VersionStages=[CURRENT_STAGE],
         )
-        self._imported(report, "secret key", 0, FIRST_KID, marker=None)
+        report.add("secret key", "imported")
 
     def _imported_keys(self) -> list[str]:
         """The Memos keys any version of the secret holds, imported: one that verifies, or one
@@ -612,9 +634,8 @@ class Importer:
                 _clash(imported, ID_OF_ITS_OWN if existing is None else ID_OF_ANOTHER_IMPORT)
             )
             return
-        report.add(USERS, "unchanged")
         report.here.add(user.id)
-        self._mark(report, user_key(user.id))
+        self._unchanged(report, USERS, user.id, "", user_key(user.id), f"{IMPORTED}, as {user.role.value}")
         self._credentials(imported.pats, imported.families, known, report)
 
     def _credentials(
@@ -671,8 +692,7 @@ class Importer:
             and existing.imported
             and (existing.token_id, existing.user_id) == (pat.token_id, pat.user_id)
         ):
-            report.add(PATS, "unchanged")
-            self._mark(report, pat_key(pat))
+            self._unchanged(report, PATS, pat.user_id, pat.token_id, pat_key(pat))
         else:
             report.rejections.append(Rejection(_pat_name(pat), "another token with the same hash exists"))
 
@@ -706,8 +726,7 @@ class Importer:
             existing = self._families.get(family.family_id)
         # Kept as it is, rotated or revoked since: never put back to Memos' token.
         if existing is not None and existing.imported and existing.user_id == family.user_id:
-            report.add(FAMILIES, "unchanged")
-            self._mark(report, family_key(family))
+            self._unchanged(report, FAMILIES, family.user_id, family.family_id, family_key(family))
         else:
             report.rejections.append(Rejection(_family_name(family), "its id is taken"))
 
@@ -816,8 +835,7 @@ class Importer:
                 raise Unavailable("storage unavailable")
             uid = existing.provider.uid
         if uid.startswith(IMPORTED_UID_PREFIX):
-            report.add(PROVIDERS, "unchanged")
-            self._mark(report, provider_key(imported.provider_id))
+            self._unchanged(report, PROVIDERS, 0, imported.provider_id, provider_key(imported.provider_id))
             return uid
         theirs = sum(1 for link in links if link.provider_id == imported.provider_id)
         report.rejections.append(
@@ -923,8 +941,7 @@ class Importer:
         self, link: ImportedLink, existing: LinkRecord, uids: dict[str, str], report: _Part
     ) -> None:
         if existing.user_id == link.user_id and existing.provider_uid == uids[link.provider_id]:
-            report.add(LINKS, "unchanged")
-            self._mark(report, link_key(link))
+            self._unchanged(report, LINKS, existing.user_id, existing.link_id, link_key(link))
         else:
             report.rejections.append(
                 Rejection(link.row, "memos-auth has linked this identity already (to another user): kept")
