@@ -668,9 +668,28 @@ class _Client:
         return call
 
 
-def _import_through(client: _Client, plan: Plan, monkeypatch: pytest.MonkeyPatch, **kwargs: Any) -> Report:
+def _import_through(
+    client: _Client,
+    plan: Plan,
+    monkeypatch: pytest.MonkeyPatch,
+    audit: RecordingAudit | None = None,
+    **kwargs: Any,
+) -> Report:
     monkeypatch.setattr(Target, "dynamodb", lambda _target: client)
-    return Importer(TARGET, threads=1).run(plan, **kwargs)
+    return Importer(TARGET, threads=1, audit=audit).run(plan, **kwargs)
+
+
+def _second_run(
+    aws: dict[str, Any], plan: Plan, monkeypatch: pytest.MonkeyPatch, audit: RecordingAudit | None = None
+) -> tuple[_Client, Report]:
+    """`plan` imported, then again through a counting client: that client and the second
+    run's report, the tables checked unchanged by it."""
+    _import_through(_Client(aws["dynamodb"]), plan, monkeypatch)
+    before = _snapshot(aws)
+    client = _Client(aws["dynamodb"])
+    again = _import_through(client, plan, monkeypatch, audit)
+    assert _snapshot(aws) == before
+    return client, again
 
 
 @pytest.fixture
@@ -751,12 +770,8 @@ def test_users_are_written_many_to_a_transaction(
 def test_a_second_run_reads_and_writes_no_user_again(
     aws: dict[str, Any], crowd: MemosDb, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    plan = _plan(crowd)
-    _import_through(_Client(aws["dynamodb"]), plan, monkeypatch)
-    before = _snapshot(aws)
-    client = _Client(aws["dynamodb"])
-    again = _import_through(client, plan, monkeypatch)
-    assert _snapshot(aws) == before and again.rejections == []
+    client, again = _second_run(aws, _plan(crowd), monkeypatch)
+    assert again.rejections == []
     assert again.counts[("users", "unchanged")] == 7
     assert again.counts[("personal access tokens", "unchanged")] == CROWD_TOKENS
     assert again.counts[("refresh tokens", "unchanged")] == 6
@@ -1463,16 +1478,11 @@ def test_an_unchanged_second_run_makes_no_write_at_all(
     aws: dict[str, Any], memos: MemosDb, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Users, tokens, a refresh token, GENERAL, the key, a provider and a link: all there.
-    plan = _plan(memos)
-    _import_through(_Client(aws["dynamodb"]), plan, monkeypatch)
-    before = _snapshot(aws)
-    client = _Client(aws["dynamodb"])
     audit = RecordingAudit()
-    monkeypatch.setattr(Target, "dynamodb", lambda _target: client)
-    again = Importer(TARGET, threads=1, audit=audit).run(plan)
+    client, again = _second_run(aws, _plan(memos), monkeypatch, audit)
     # Not even a conditional write that fails: nothing is asked to change.
     assert client.writes == 0, client.calls
-    assert _snapshot(aws) == before and audit.events == []
+    assert audit.events == []
     assert not any(outcome == "imported" for _, outcome in again.counts)
 
 
