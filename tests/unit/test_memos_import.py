@@ -524,6 +524,17 @@ def test_every_credential_an_import_writes_is_audited_once(
     assert len(audit.events) == 9
 
 
+# The `memos` fixture's credentials memos-auth takes, by the kind its audit names them.
+MEMOS_CREDENTIALS = {
+    "account": 3,
+    "pat": 2,
+    "refresh_token": 1,
+    "signing_key": 1,
+    "identity_provider": 1,
+    "linked_identity": 1,
+}
+
+
 def test_the_command_appends_the_audit_trail_to_its_file_and_a_dry_run_none(
     tmp_path: Path, cli: Cli, memos: MemosDb
 ) -> None:
@@ -534,14 +545,7 @@ def test_the_command_appends_the_audit_trail_to_its_file_and_a_dry_run_none(
     lines = [json.loads(line) for line in trail.read_text().splitlines()]
     assert f"note: {len(lines)} credentials written, each audited in {trail}" in printed.out
     assert len(lines) == 9 and {line["message"] for line in lines} == {"audit"}
-    assert Counter(line["credential_kind"] for line in lines) == {
-        "account": 3,
-        "pat": 2,
-        "refresh_token": 1,
-        "signing_key": 1,
-        "identity_provider": 1,
-        "linked_identity": 1,
-    }
+    assert Counter(line["credential_kind"] for line in lines) == MEMOS_CREDENTIALS
     written = trail.read_text()
     assert memos.secret_key not in written and CLIENT_SECRET not in written and "$2a$" not in written
     assert not any(token in written or token[10:] in written for token in memos.pats)
@@ -1731,11 +1735,4 @@ def test_an_audit_log_that_cannot_be_written_stops_the_run_and_the_next_audits_w
     assert again.exit_code == 1, again.err  # the fixture's rows memos-auth refuses
     lines = [json.loads(line) for line in trail.read_text().splitlines()]
     # Every credential, each once: what the first run wrote, and what it never reached.
-    assert Counter(line["credential_kind"] for line in lines) == {
-        "account": 3,
-        "pat": 2,
-        "refresh_token": 1,
-        "signing_key": 1,
-        "identity_provider": 1,
-        "linked_identity": 1,
-    }
+    assert Counter(line["credential_kind"] for line in lines) == MEMOS_CREDENTIALS
