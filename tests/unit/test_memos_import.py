@@ -23,6 +23,7 @@ from auth.accounts import MAX_DISPLAY_NAME_CHARS, MAX_EMAIL_CHARS
 from auth.audit import AuditEvent, CredentialKind
 from auth.config import Config
 from auth.errors import Unauthenticated, Unavailable
+from auth.idp_models import IdentityProvider
 from auth.key_rotation import KeyRotation
 from auth.models import Role, State, User
 from auth.passwords import verify_password
@@ -1179,28 +1180,8 @@ def test_a_run_stopped_after_the_providers_links_under_the_same_provider(
 def test_a_provider_memos_auth_created_is_never_overwritten_nor_linked(
     aws: dict[str, Any], clock: FakeClock, memos: MemosDb
 ) -> None:
-    from auth.identity_providers import ProviderInput
-    from auth.idp_models import FieldMapping, ProviderConfig, ProviderType
-
     api = _services(aws, clock)
-    ours = api.identity_providers.create(
-        ADMIN,
-        ProviderInput(
-            type=ProviderType.OAUTH2,
-            title="Our Google",
-            identifier_filter="",
-            config=ProviderConfig(
-                client_id="ours",
-                scopes=("openid",),
-                field_mapping=FieldMapping(identifier="sub"),
-                auth_url="https://ours.example/auth",
-                token_url="https://ours.example/token",
-                user_info_url="https://ours.example/me",
-            ),
-            client_secret="our-own-secret",
-        ),
-        "google",
-    )
+    ours = _provider_of_its_own(api)
     report = _import(memos)
     reasons = {rejection.row: rejection.reason for rejection in report.rejections}
     assert (
@@ -1493,7 +1474,8 @@ def test_an_unchanged_second_run_makes_no_write_at_all(
 # -- the dry run: the same decisions as the run -------------------------------------------------
 
 
-def _provider_of_its_own(api: ApiServices) -> None:
+def _provider_of_its_own(api: ApiServices) -> IdentityProvider:
+    """A provider memos-auth's own admin made, under the id of the `memos` fixture's idp."""
     from auth.identity_providers import ProviderInput
     from auth.idp_models import FieldMapping, ProviderConfig, ProviderType
 
@@ -1506,7 +1488,7 @@ def _provider_of_its_own(api: ApiServices) -> None:
         user_info_url="https://ours.example/me",
     )
     given = ProviderInput(ProviderType.OAUTH2, "Our Google", "", config, "our-own-secret")
-    api.identity_providers.create(ADMIN, given, "google")
+    return api.identity_providers.create(ADMIN, given, "google")
 
 
 def _deleted_since(memos: MemosDb, api: ApiServices) -> None:
