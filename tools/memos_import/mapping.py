@@ -374,25 +374,44 @@ def _count(setting: UserSettingRow, list_name: str) -> int:
     return len(entries) if isinstance(entries, list) else 0
 
 
-def _token_name(what: str, token_id: object, index: int, setting: UserSettingRow) -> str:
-    """How a report names a token: by its id only when that is one, since a row can hold
-    anything there, the token itself too; else by its place in the list."""
-    named = token_id if is_credential_id(token_id) else f"#{index}"
-    return f"{what} {named} of user {setting.user_id}"
+@dataclass(frozen=True)
+class _TokenEntry:
+    """An entry of a user's token list that names a user imported and a token id a route
+    could name: the rest is each kind's to judge."""
+
+    entry: dict[str, Any]
+    # How the report names it: by its id, never by what a row could hold there instead.
+    name: str
+    token_id: str
+    owner: ImportedUser
+    expires_at: int | None
+
+
+def _token_entries(
+    setting: UserSettingRow, list_name: str, what: str, owner: ImportedUser | None, result: Plan
+) -> Iterator[_TokenEntry]:
+    """The entries of a token list worth judging; the others rejected, with their reasons."""
+    for index, entry in _entries(setting, list_name, result):
+        token_id = entry.get("tokenId")
+        # By its id only when that is one, since a row can hold anything there, the token
+        # itself too; else by its place in the list.
+        named = token_id if is_credential_id(token_id) else f"#{index}"
+        name = f"{what} {named} of user {setting.user_id}"
+        if owner is None:
+            result.rejections.append(Rejection(name, USER_NOT_IMPORTED))
+        elif not isinstance(token_id, str) or not is_credential_id(token_id):
+            result.rejections.append(Rejection(name, NOT_A_TOKEN_ID))
+        else:
+            yield _TokenEntry(entry, name, token_id, owner, _time(entry.get("expiresAt")))
 
 
 def _pats(
     setting: UserSettingRow, owner: ImportedUser | None, now: int, result: Plan, hashes: dict[str, str]
 ) -> None:
-    for index, entry in _entries(setting, "tokens", result):
-        token_id, token_hash = entry.get("tokenId"), entry.get("tokenHash")
-        name = _token_name("personal access token", token_id, index, setting)
-        expires_at = _time(entry.get("expiresAt"))
-        if owner is None:
-            result.rejections.append(Rejection(name, USER_NOT_IMPORTED))
-        elif not is_credential_id(token_id):
-            result.rejections.append(Rejection(name, NOT_A_TOKEN_ID))
-        elif not isinstance(token_hash, str) or not _SHA256_HEX.fullmatch(token_hash.lower()):
+    for token in _token_entries(setting, "tokens", "personal access token", owner, result):
+        entry, name, expires_at, holder = token.entry, token.name, token.expires_at, token.owner
+        token_hash = entry.get("tokenHash")
+        if not isinstance(token_hash, str) or not _SHA256_HEX.fullmatch(token_hash.lower()):
             result.rejections.append(Rejection(name, "tokenHash is not SHA-256 hex"))
         elif expires_at is None and entry.get("expiresAt") is not None:
             # Absent is Memos' "never"; an expiry that cannot be read must not become one.
@@ -401,10 +420,9 @@ def _pats(
             result.expired_pats += 1
         elif token_hash.lower() in hashes:
             result.rejections.append(Rejection(name, f"same tokenHash as {hashes[token_hash.lower()]}"))
-        elif len(owner.pats) >= MAX_TOKENS_PER_USER:
+        elif len(holder.pats) >= MAX_TOKENS_PER_USER:
             result.rejections.append(Rejection(name, f"a user has at most {MAX_TOKENS_PER_USER} tokens"))
         else:
-            assert isinstance(token_id, str)
             hashes[token_hash.lower()] = name
             # Cut rather than refused: refusing would end an integration over its label, and
             # one past DynamoDB's item size would fail its user's write on every run.
@@ -412,16 +430,16 @@ def _pats(
             if len(description) > MAX_DESCRIPTION_CHARS:
                 description = description[:MAX_DESCRIPTION_CHARS]
                 result.cut_descriptions += 1
-            owner.pats.append(
+            holder.pats.append(
                 PatRecord(
                     token_hash=token_hash.lower(),
-                    token_id=token_id,
-                    user_id=owner.user.id,
+                    token_id=token.token_id,
+                    user_id=holder.user.id,
                     description=description,
-                    created_at=_time(entry.get("createdAt")) or owner.user.create_time,
+                    created_at=_time(entry.get("createdAt")) or holder.user.create_time,
                     expires_at=expires_at,
                     last_used_at=_time(entry.get("lastUsedAt")),
-                    owner=owner.user.as_owner,
+                    owner=holder.user.as_owner,
                     imported=True,
                 )
             )
@@ -430,29 +448,22 @@ def _pats(
 def _families(
     setting: UserSettingRow, owner: ImportedUser | None, now: int, result: Plan, family_ids: dict[str, str]
 ) -> None:
-    for index, entry in _entries(setting, "refreshTokens", result):
-        token_id = entry.get("tokenId")
-        name = _token_name("refresh token", token_id, index, setting)
-        expires_at = _time(entry.get("expiresAt"))
-        if owner is None:
-            result.rejections.append(Rejection(name, USER_NOT_IMPORTED))
-        elif not is_credential_id(token_id):
-            result.rejections.append(Rejection(name, NOT_A_TOKEN_ID))
-        elif expires_at is None or expires_at <= now:
+    for token in _token_entries(setting, "refreshTokens", "refresh token", owner, result):
+        token_id, name, expires_at = token.token_id, token.name, token.expires_at
+        if expires_at is None or expires_at <= now:
             result.expired_refresh_tokens += 1
         elif token_id in family_ids:
             result.rejections.append(Rejection(name, f"same tokenId as {family_ids[token_id]}"))
         else:
-            assert isinstance(token_id, str)
             family_ids[token_id] = name
-            client = entry.get("clientInfo")
+            client = token.entry.get("clientInfo")
             client = client if isinstance(client, dict) else {}
-            created_at = _time(entry.get("createdAt")) or now
-            owner.families.append(
+            created_at = _time(token.entry.get("createdAt")) or now
+            token.owner.families.append(
                 RefreshFamily(
                     # Memos' refresh JWT names no family: its token id names the family.
                     family_id=token_id,
-                    user_id=owner.user.id,
+                    user_id=token.owner.user.id,
                     current_token_id=token_id,
                     created_at=created_at,
                     last_used_at=created_at,
