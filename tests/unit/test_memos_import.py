@@ -1718,3 +1718,14 @@ def test_an_audit_log_that_cannot_be_written_stops_the_run_and_the_next_audits_w
     lines = [json.loads(line) for line in trail.read_text().splitlines()]
     # Every credential, each once: what the first run wrote, and what it never reached.
     assert Counter(line["credential_kind"] for line in lines) == MEMOS_CREDENTIALS
+
+
+def test_a_provider_refused_for_the_stacks_limit_says_its_links_are_not_imported(
+    aws: dict[str, Any], memos: MemosDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The stack full already (the limit made 0 here, so that no provider need fill it).
+    monkeypatch.setattr(writer, "MAX_PROVIDERS", 0)
+    report = _import(memos)
+    reasons = {rejection.row: rejection.reason for rejection in report.rejections}
+    assert reasons["idp 7 (google)"] == "the stack has 0 identity providers (nor are its 1 links imported)"
+    assert report.counts[("linked identities", "imported")] == 0

@@ -817,10 +817,12 @@ class Importer:
         report: _Part,
     ) -> str | None:
         uid = present.get(imported.provider_id)
+        theirs = sum(1 for link in links if link.provider_id == imported.provider_id)
         if uid is None:
             if len(present) >= MAX_PROVIDERS:
+                full = f"the stack has {MAX_PROVIDERS} identity providers"
                 report.rejections.append(
-                    Rejection(imported.row, f"the stack has {MAX_PROVIDERS} identity providers")
+                    Rejection(imported.row, f"{full} (nor are its {theirs} links imported)")
                 )
                 return None
             new_uid = DRY_RUN_UID if self._dry else self._put_provider(imported)
@@ -837,7 +839,6 @@ class Importer:
         if uid.startswith(IMPORTED_UID_PREFIX):
             self._unchanged(report, PROVIDERS, 0, imported.provider_id, provider_key(imported.provider_id))
             return uid
-        theirs = sum(1 for link in links if link.provider_id == imported.provider_id)
         report.rejections.append(
             Rejection(
                 imported.row,
