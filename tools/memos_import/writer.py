@@ -143,7 +143,8 @@ class _Part(Report):
 
     # This import's users that are in the stack now (a dry run's: that would be).
     here: set[int] = field(default_factory=set)
-    # Markers of items written or found, to write once the job is done with them.
+    # Markers of items written or found, to write once the job is done with them (every part
+    # is flushed before it is merged).
     marks: list[str] = field(default_factory=list)
     # Markers written (a dry run's: that would be).
     marked: int = 0
@@ -154,7 +155,6 @@ class _Part(Report):
         self.notes.extend(other.notes)
         self.storage_failed |= other.storage_failed
         self.here |= other.here
-        self.marks.extend(other.marks)
         self.marked += other.marked
 
 
@@ -268,14 +268,13 @@ class Importer:
         what: str,
         user_id: int,
         credential_id: str,
-        marker: str | None,
+        marker: str,
         reason: str = IMPORTED,
     ) -> None:
         """Count a credential written, mark it and audit it, as its service audits one it makes
-        (an identity provider and the signing key belong to no user: 0)."""
+        (an identity provider belongs to no user: 0)."""
         report.add(what, self._written)
-        if marker is not None:
-            self._mark(report, marker)
+        self._mark(report, marker)
         if not self._dry:
             self._audit.record(AuditEvent.CREATED, _AUDITED_AS[what], user_id, credential_id, reason=reason)
 
