@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit
 from auth.clock import Clock, SystemClock
@@ -118,6 +118,7 @@ DELETED = "deleted in memos-auth since imported: left out"
 OF_DELETED_USERS = "of users deleted in memos-auth since imported: left out"
 OF_DELETED_PROVIDERS = "of identity providers deleted in memos-auth since imported: left out"
 NOT_REACHED = "not reached (storage failed): run the import again"
+_T = TypeVar("_T")
 # Why a user whose id or username is taken is not written.
 ID_OF_ITS_OWN = "memos-auth has a user of its own with this id"
 ID_OF_ANOTHER_IMPORT = "an imported user with another username holds this id"
@@ -262,47 +263,62 @@ class Importer:
         """The outcome of a write: made, or in a dry run, that would be."""
         return WOULD_BE_IMPORTED if self._dry else "imported"
 
-    def _imported(
-        self,
-        report: _Part,
-        what: str,
-        user_id: int,
-        credential_id: str,
-        marker: str,
-        reason: str = IMPORTED,
-    ) -> None:
-        """Count a credential written, mark it and audit it, as its service audits one it makes
-        (an identity provider belongs to no user: 0)."""
-        report.add(what, self._written)
-        self._mark(report, marker)
+    def _imported(self, report: _Part, written: _Written) -> None:
+        """Count a credential written, mark it and audit it, as its service audits one it makes."""
+        report.add(written.what, self._written)
+        self._mark(report, written.marker)
         if not self._dry:
-            self._audit.record(AuditEvent.CREATED, _AUDITED_AS[what], user_id, credential_id, reason=reason)
+            self._audit_created(written, written.reason)
 
-    def _unchanged(
-        self,
-        report: _Part,
-        what: str,
-        user_id: int,
-        credential_id: str,
-        marker: str,
-        reason: str = IMPORTED,
-    ) -> None:
+    def _unchanged(self, report: _Part, written: _Written) -> None:
         """Count a credential an earlier run wrote. One it left unmarked (it stopped between
         the write and the marker, or ran before the ledger) may have gone unaudited too: it
         is marked and audited now (at worst a second line, never none)."""
-        report.add(what, "unchanged")
-        if marker in self._ledger:
+        report.add(written.what, "unchanged")
+        if written.marker in self._ledger:
             return
-        self._mark(report, marker)
+        self._mark(report, written.marker)
         if not self._dry:
-            reason = f"{reason}, by an earlier run"
-            self._audit.record(AuditEvent.CREATED, _AUDITED_AS[what], user_id, credential_id, reason=reason)
+            self._audit_created(written, f"{written.reason}, by an earlier run")
+
+    def _audit_created(self, written: _Written, reason: str) -> None:
+        kind = _AUDITED_AS[written.what]
+        self._audit.record(AuditEvent.CREATED, kind, written.user_id, written.credential_id, reason=reason)
 
     def _imported_user(self, user: User, report: _Part) -> None:
         report.here.add(user.id)
-        self._imported(
-            report, USERS, user.id, "", user_key(user.id), reason=f"{IMPORTED}, as {user.role.value}"
-        )
+        self._imported(report, _user_written(user))
+
+    def _put_or_judge(
+        self,
+        report: _Part,
+        written: _Written,
+        existing: _T | None,
+        put: Callable[[], bool],
+        read: Callable[[], _T | None],
+        is_ours: Callable[[_T], bool],
+        clash: str,
+    ) -> None:
+        """One credential of a user here (`existing`: as read before, if it was): put where it is
+        absent and was never deleted since imported; else judged, as found or as in the way of
+        the put: an earlier import's (`is_ours`) is unchanged, anything else a clash."""
+        if existing is None:
+            if written.marker in self._ledger:
+                report.add(written.what, DELETED)
+                return
+            try:
+                put_now = put()
+            except (NotFound, InvalidArgument) as error:
+                report.rejections.append(Rejection(written.name, error.message))
+                return
+            if put_now:
+                self._imported(report, written)
+                return
+            existing = read()
+        if existing is not None and is_ours(existing):
+            self._unchanged(report, written)
+        else:
+            report.rejections.append(Rejection(written.name, clash))
 
     # -- the ledger and the breaker -------------------------------------------------------------
 
@@ -602,10 +618,8 @@ class Importer:
         """Count a user written by its transaction, then write what did not fit in it."""
         pats, families = _fitting(imported)
         self._imported_user(imported.user, report)
-        for pat in pats:
-            self._imported(report, PATS, pat.user_id, pat.token_id, pat_key(pat))
-        for family in families:
-            self._imported(report, FAMILIES, family.user_id, family.family_id, family_key(family))
+        for written in [*map(_pat_written, pats), *map(_family_written, families)]:
+            self._imported(report, written)
         rest_pats, rest_families = imported.pats[len(pats) :], imported.families[len(families) :]
         self._credentials(rest_pats, rest_families, Known(), report)
 
@@ -634,7 +648,7 @@ class Importer:
             )
             return
         report.here.add(user.id)
-        self._unchanged(report, USERS, user.id, "", user_key(user.id), f"{IMPORTED}, as {user.role.value}")
+        self._unchanged(report, _user_written(user))
         self._credentials(imported.pats, imported.families, known, report)
 
     def _credentials(
@@ -672,28 +686,17 @@ class Importer:
         raise Unavailable("storage unavailable")
 
     def _pat(self, pat: PatRecord, existing: PatRecord | None, report: _Part) -> None:
-        """One token of a user here; `existing`: the token as read before, if it was."""
-        if existing is None:
-            if pat_key(pat) in self._ledger:
-                report.add(PATS, DELETED)
-                return
-            try:
-                written = self._fits(pat) if self._dry else self._pats.add_imported(pat)
-            except (NotFound, InvalidArgument) as error:
-                report.rejections.append(Rejection(_pat_name(pat), error.message))
-                return
-            if written:
-                self._imported(report, PATS, pat.user_id, pat.token_id, pat_key(pat))
-                return
-            existing = self._pats.get(pat.token_hash, consistent=True)
-        if (
-            existing is not None
-            and existing.imported
-            and (existing.token_id, existing.user_id) == (pat.token_id, pat.user_id)
-        ):
-            self._unchanged(report, PATS, pat.user_id, pat.token_id, pat_key(pat))
-        else:
-            report.rejections.append(Rejection(_pat_name(pat), "another token with the same hash exists"))
+        self._put_or_judge(
+            report,
+            _pat_written(pat),
+            existing,
+            put=lambda: self._fits(pat) if self._dry else self._pats.add_imported(pat),
+            read=lambda: self._pats.get(pat.token_hash, consistent=True),
+            is_ours=lambda found: (
+                found.imported and (found.token_id, found.user_id) == (pat.token_id, pat.user_id)
+            ),
+            clash="another token with the same hash exists",
+        )
 
     def _fits(self, pat: PatRecord) -> bool:
         """A dry run's add_imported: the token fits while its user has fewer than the store
@@ -711,23 +714,19 @@ class Importer:
         return True
 
     def _family(self, family: RefreshFamily, existing: RefreshFamily | None, report: _Part) -> None:
-        """One refresh family of a user here; `existing`: as read before, if it was."""
-        if existing is None:
-            if family_key(family) in self._ledger:
-                report.add(FAMILIES, DELETED)
-                return
-            if (
+        # Kept as it is, rotated or revoked since: never put back to Memos' token.
+        self._put_or_judge(
+            report,
+            _family_written(family),
+            existing,
+            put=lambda: (
                 self._dry
                 or conditional_write(self._dynamodb.put_item, **self._families.put_new(family)) is not None
-            ):
-                self._imported(report, FAMILIES, family.user_id, family.family_id, family_key(family))
-                return
-            existing = self._families.get(family.family_id)
-        # Kept as it is, rotated or revoked since: never put back to Memos' token.
-        if existing is not None and existing.imported and existing.user_id == family.user_id:
-            self._unchanged(report, FAMILIES, family.user_id, family.family_id, family_key(family))
-        else:
-            report.rejections.append(Rejection(_family_name(family), "its id is taken"))
+            ),
+            read=lambda: self._families.get(family.family_id),
+            is_ours=lambda found: found.imported and found.user_id == family.user_id,
+            clash="its id is taken",
+        )
 
     def _admin_note(self, plan: Plan, here: set[int], report: Report) -> None:
         """Warn of a stack left with no admin: the import claimed its owner, so sign-up makes
@@ -827,8 +826,7 @@ class Importer:
             new_uid = DRY_RUN_UID if self._dry else self._put_provider(imported)
             if new_uid is not None:
                 present[imported.provider_id] = new_uid
-                marker = provider_key(imported.provider_id)
-                self._imported(report, PROVIDERS, 0, imported.provider_id, marker)
+                self._imported(report, _provider_written(imported))
                 return new_uid
             # Created meanwhile (an admin, or another run): judged as any present one.
             existing = self._idps.get_provider(imported.provider_id)
@@ -836,7 +834,7 @@ class Importer:
                 raise Unavailable("storage unavailable")
             uid = existing.provider.uid
         if uid.startswith(IMPORTED_UID_PREFIX):
-            self._unchanged(report, PROVIDERS, 0, imported.provider_id, provider_key(imported.provider_id))
+            self._unchanged(report, _provider_written(imported))
             return uid
         report.rejections.append(
             Rejection(
@@ -930,7 +928,7 @@ class Importer:
             create_time=int(self._clock.now()),
         )
         if self._dry or self._idps.put_link(record):
-            self._imported(report, LINKS, record.user_id, record.link_id, link_key(link))
+            self._imported(report, _link_written(link, record))
             return
         existing = self._idps.get_link(link.provider_id, link.extern_uid)
         if existing is None:
@@ -941,7 +939,7 @@ class Importer:
         self, link: ImportedLink, existing: LinkRecord, uids: dict[str, str], report: _Part
     ) -> None:
         if existing.user_id == link.user_id and existing.provider_uid == uids[link.provider_id]:
-            self._unchanged(report, LINKS, existing.user_id, existing.link_id, link_key(link))
+            self._unchanged(report, _link_written(link, existing))
         else:
             report.rejections.append(
                 Rejection(link.row, "memos-auth has linked this identity already (to another user): kept")
@@ -962,6 +960,40 @@ def _pat_name(pat: PatRecord) -> str:
 
 def _family_name(family: RefreshFamily) -> str:
     return f"refresh token {family.family_id} of user {family.user_id}"
+
+
+@dataclass(frozen=True)
+class _Written:
+    """A credential as the report counts it, the ledger marks it and the audit names it (an
+    identity provider belongs to no user: 0)."""
+
+    what: str
+    user_id: int
+    credential_id: str
+    marker: str
+    # How a refusal names it.
+    name: str = ""
+    reason: str = IMPORTED
+
+
+def _user_written(user: User) -> _Written:
+    return _Written(USERS, user.id, "", user_key(user.id), reason=f"{IMPORTED}, as {user.role.value}")
+
+
+def _pat_written(pat: PatRecord) -> _Written:
+    return _Written(PATS, pat.user_id, pat.token_id, pat_key(pat), _pat_name(pat))
+
+
+def _family_written(family: RefreshFamily) -> _Written:
+    return _Written(FAMILIES, family.user_id, family.family_id, family_key(family), _family_name(family))
+
+
+def _provider_written(imported: ImportedProvider) -> _Written:
+    return _Written(PROVIDERS, 0, imported.provider_id, provider_key(imported.provider_id), imported.row)
+
+
+def _link_written(link: ImportedLink, record: LinkRecord) -> _Written:
+    return _Written(LINKS, record.user_id, record.link_id, link_key(link), link.row)
 
 
 def _not_reached(users: list[ImportedUser], report: Report) -> None:
