@@ -8,6 +8,7 @@ the authorizer's cold start lean.
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -30,6 +31,8 @@ NO_FAILURE = "None"
 TRANSACTION_CANCELED = "TransactionCanceledException"
 # A cancellation reason: another transaction held one of the items at that instant.
 TRANSACTION_CONFLICT = "TransactionConflict"
+# A value placeholder in an expression (`:now`).
+_PLACEHOLDER = re.compile(r":\w+")
 
 
 def s(value: str) -> dict[str, str]:
@@ -65,11 +68,17 @@ def attribute_value(value: object) -> dict[str, Any]:
     raise TypeError(f"no DynamoDB form for a {type(value).__name__}")
 
 
-def expression_values(values: Mapping[str, object]) -> dict[str, dict[str, Any]]:
+def expression_values(values: Mapping[str, object], *expressions: str) -> dict[str, dict[str, Any]]:
     """ExpressionAttributeValues of plain values (`{":now": now, ":no": False}`).
 
-    DynamoDB refuses a value its expressions do not use (moto does not): give exactly theirs.
+    DynamoDB refuses a value its expressions do not use, and moto does not: given the
+    expressions, a value they do not use (or one they use and lack) is a ValueError here, so
+    the unit tests catch what only DynamoDB would.
     """
+    if expressions:
+        used = {match for expression in expressions for match in _PLACEHOLDER.findall(expression)}
+        if used != set(values):
+            raise ValueError(f"expression values {sorted(values)} are not those used: {sorted(used)}")
     return {name: attribute_value(value) for name, value in values.items()}
 
 
@@ -135,6 +144,33 @@ def conditional_write(operation: Callable[..., dict[str, Any]], **request: Any) 
             if error_code(exc) == CONDITION_FAILED:
                 return None
             raise
+
+
+def update_if(
+    operation: Callable[..., dict[str, Any]],
+    table: str,
+    key: dict[str, Any],
+    update: str,
+    condition: str,
+    values: Mapping[str, object],
+    *,
+    names: Mapping[str, str] | None = None,
+    returning: str | None = None,
+) -> dict[str, Any] | None:
+    """One conditional UpdateItem by `operation` (a client's update_item): its response, or
+    None when `condition` failed; `values` are exactly those the two expressions use."""
+    request: dict[str, Any] = {
+        "TableName": table,
+        "Key": key,
+        "UpdateExpression": update,
+        "ConditionExpression": condition,
+        "ExpressionAttributeValues": expression_values(values, update, condition),
+    }
+    if names:
+        request["ExpressionAttributeNames"] = dict(names)
+    if returning:
+        request["ReturnValues"] = returning
+    return conditional_write(operation, **request)
 
 
 def prefixed_key(prefix: str, value: object) -> dict[str, Any]:

@@ -131,42 +131,36 @@ class FactorStore:
     def enable(self, record: TotpRecord, step: int, recovery_hashes: list[str], now: int) -> bool:
         """Enable the pending enrolment `record` names, its first code's step spent; False
         when it was replaced, enabled or removed meanwhile."""
-        return (
-            dynamo.conditional_write(
-                self._client.update_item,
-                TableName=self._table,
-                Key=prefixed_key(TOTP_PREFIX, record.user_id),
-                UpdateExpression="SET enabled = :yes, enabledAt = :now, totpLastStep = :step, "
-                "recoveryCodes = :codes",
-                ConditionExpression="enrolmentId = :enrolment AND enabled = :no",
-                ExpressionAttributeValues=dynamo.expression_values(
-                    {
-                        ":yes": True,
-                        ":no": False,
-                        ":now": now,
-                        ":step": step,
-                        ":codes": {"SS": recovery_hashes},
-                        ":enrolment": record.enrolment_id,
-                    }
-                ),
-            )
-            is not None
+        values = {
+            ":yes": True,
+            ":no": False,
+            ":now": now,
+            ":step": step,
+            ":codes": {"SS": recovery_hashes},
+            ":enrolment": record.enrolment_id,
+        }
+        enabled = dynamo.update_if(
+            self._client.update_item,
+            self._table,
+            prefixed_key(TOTP_PREFIX, record.user_id),
+            "SET enabled = :yes, enabledAt = :now, totpLastStep = :step, recoveryCodes = :codes",
+            "enrolmentId = :enrolment AND enabled = :no",
+            values,
         )
+        return enabled is not None
 
     def replace_recovery_codes(self, user_id: int, recovery_hashes: list[str]) -> str | None:
         """The old codes stop working as the new ones are stored: the enrolment's id, None when
         TOTP is not enabled."""
-        written = dynamo.conditional_write(
+        written = dynamo.update_if(
             self._client.update_item,
-            TableName=self._table,
-            Key=prefixed_key(TOTP_PREFIX, user_id),
-            UpdateExpression="SET recoveryCodes = :codes",
-            ConditionExpression="enabled = :yes",
-            ExpressionAttributeValues=dynamo.expression_values(
-                {":codes": {"SS": recovery_hashes}, ":yes": True}
-            ),
+            self._table,
+            prefixed_key(TOTP_PREFIX, user_id),
+            "SET recoveryCodes = :codes",
+            "enabled = :yes",
+            {":codes": {"SS": recovery_hashes}, ":yes": True},
             # The same write names the enrolment whose codes it replaced: no read can race it.
-            ReturnValues="ALL_OLD",
+            returning="ALL_OLD",
         )
         return None if written is None else TOTP.from_item(written.get("Attributes", {})).enrolment_id
 
@@ -205,14 +199,14 @@ class FactorStore:
 
     def add_challenge_failure(self, challenge_hash: str) -> int | None:
         """Count a wrong code against the challenge: the new count, None when it is gone."""
-        response = dynamo.conditional_write(
+        response = dynamo.update_if(
             self._client.update_item,
-            TableName=self._table,
-            Key=prefixed_key(CHALLENGE_PREFIX, challenge_hash),
-            UpdateExpression="ADD failures :one",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues=dynamo.expression_values({":one": 1}),
-            ReturnValues="UPDATED_NEW",
+            self._table,
+            prefixed_key(CHALLENGE_PREFIX, challenge_hash),
+            "ADD failures :one",
+            "attribute_exists(pk)",
+            {":one": 1},
+            returning="UPDATED_NEW",
         )
         return None if response is None else dynamo.get_n(response.get("Attributes", {}), "failures")
 

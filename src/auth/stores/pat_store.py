@@ -214,16 +214,14 @@ class PatStore:
         None when nothing was written (another request did it, or the token is gone);
         otherwise whether this was the token's first use.
         """
-        response = dynamo.conditional_write(
+        response = dynamo.update_if(
             self._bookkeeping.update_item,
-            TableName=self._table,
-            Key=_key(token_hash),
-            UpdateExpression="SET lastUsedAt = :now",
-            ConditionExpression=(
-                "attribute_exists(tokenHash) AND (attribute_not_exists(lastUsedAt) OR lastUsedAt <= :cutoff)"
-            ),
-            ExpressionAttributeValues=dynamo.expression_values({":now": now, ":cutoff": now - min_interval}),
-            ReturnValues="ALL_OLD",
+            self._table,
+            _key(token_hash),
+            "SET lastUsedAt = :now",
+            "attribute_exists(tokenHash) AND (attribute_not_exists(lastUsedAt) OR lastUsedAt <= :cutoff)",
+            {":now": now, ":cutoff": now - min_interval},
+            returning="ALL_OLD",
         )
         if response is None:
             return None

@@ -84,6 +84,9 @@ FAMILY = schema.ItemCodec(
 )
 
 
+_REVOKE = "SET revoked = :true, revokedAt = :now"
+
+
 def _key(family_id: str) -> dict[str, Any]:
     return {"familyId": dynamo.s(family_id)}
 
@@ -179,25 +182,23 @@ class RefreshFamilyStore:
     def revoke(self, family_id: str, now: int) -> None:
         """Mark the family revoked; kept until its TTL so reuse is still recognised."""
         # A family that is already gone (its TTL passed) has nothing left to revoke.
-        dynamo.conditional_write(
+        dynamo.update_if(
             self._client.update_item,
-            TableName=self._table,
-            Key=_key(family_id),
-            UpdateExpression="SET revoked = :true, revokedAt = :now",
-            ConditionExpression="attribute_exists(familyId)",
-            ExpressionAttributeValues=dynamo.expression_values({":true": True, ":now": now}),
+            self._table,
+            _key(family_id),
+            _REVOKE,
+            "attribute_exists(familyId)",
+            {":true": True, ":now": now},
         )
 
     def revoke_for_user(self, family_id: str, user_id: int, now: int) -> bool:
         """Revoke a live family only if `user_id` owns it; False when there is none."""
-        revoked = dynamo.conditional_write(
+        revoked = dynamo.update_if(
             self._client.update_item,
-            TableName=self._table,
-            Key=_key(family_id),
-            UpdateExpression="SET revoked = :true, revokedAt = :now",
-            ConditionExpression="userId = :uid AND revoked = :false AND expiresAt > :now",
-            ExpressionAttributeValues=dynamo.expression_values(
-                {":true": True, ":false": False, ":now": now, ":uid": user_id}
-            ),
+            self._table,
+            _key(family_id),
+            _REVOKE,
+            "userId = :uid AND revoked = :false AND expiresAt > :now",
+            {":true": True, ":false": False, ":now": now, ":uid": user_id},
         )
         return revoked is not None

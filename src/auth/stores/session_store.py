@@ -98,21 +98,15 @@ class SessionStore:
         Never extends a session that is gone or already expired. None when nothing was
         written; otherwise whether this was the session's first use.
         """
-        response = dynamo.conditional_write(
+        response = dynamo.update_if(
             self._bookkeeping.update_item,
-            TableName=self._table,
-            Key=self._key(secret_hash),
-            UpdateExpression=(
-                "SET lastAccessedAt = :now, expiresAt = :exp, firstUsedAt = if_not_exists(firstUsedAt, :now)"
-            ),
-            ConditionExpression=(
-                "attribute_exists(secretHash) AND expiresAt > :now "
-                "AND (lastAccessedAt <= :cutoff OR attribute_not_exists(firstUsedAt))"
-            ),
-            ExpressionAttributeValues=dynamo.expression_values(
-                {":now": now, ":exp": expires_at, ":cutoff": now - min_interval}
-            ),
-            ReturnValues="ALL_OLD",
+            self._table,
+            self._key(secret_hash),
+            "SET lastAccessedAt = :now, expiresAt = :exp, firstUsedAt = if_not_exists(firstUsedAt, :now)",
+            "attribute_exists(secretHash) AND expiresAt > :now "
+            "AND (lastAccessedAt <= :cutoff OR attribute_not_exists(firstUsedAt))",
+            {":now": now, ":exp": expires_at, ":cutoff": now - min_interval},
+            returning="ALL_OLD",
         )
         if response is None:
             return None

@@ -18,6 +18,7 @@ from auth.stores.dynamo import (
     get_s,
     s,
     translated_errors,
+    update_if,
 )
 
 THROTTLE_PREFIX = "throttle#"
@@ -60,13 +61,13 @@ class ThrottleStore:
     def reserve(self, key: str, limit: int, expires_at: int) -> bool:
         """Count an attempt on `key` before it is checked, unless `limit` are counted already
         (False): one conditional ADD, so of attempts sent at once at most `limit` pass."""
-        done = conditional_write(
+        done = update_if(
             self._client.update_item,
-            TableName=self._table,
-            Key={"pk": s(THROTTLE_PREFIX + key)},
-            UpdateExpression="ADD failures :one SET expiresAt = :exp",
-            ConditionExpression="attribute_not_exists(failures) OR failures < :limit",
-            ExpressionAttributeValues=expression_values({":one": 1, ":exp": expires_at, ":limit": limit}),
+            self._table,
+            {"pk": s(THROTTLE_PREFIX + key)},
+            "ADD failures :one SET expiresAt = :exp",
+            "attribute_not_exists(failures) OR failures < :limit",
+            {":one": 1, ":exp": expires_at, ":limit": limit},
         )
         return done is not None
 
@@ -83,13 +84,13 @@ class ThrottleStore:
         )
         if only is not None:
             return
-        conditional_write(
+        update_if(
             self._client.update_item,
-            TableName=self._table,
-            Key=key_item,
-            UpdateExpression="ADD failures :minus_one",
-            ConditionExpression="failures > :zero",
-            ExpressionAttributeValues=expression_values({":minus_one": -1, ":zero": 0}),
+            self._table,
+            key_item,
+            "ADD failures :minus_one",
+            "failures > :zero",
+            {":minus_one": -1, ":zero": 0},
         )
 
     def clear(self, key: str) -> None:

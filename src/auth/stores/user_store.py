@@ -118,14 +118,14 @@ class UserStore:
 
     def raise_user_id_counter(self, at_least: int) -> None:
         """Move the id counter up to `at_least` (never down), so new ids follow imported ones."""
-        dynamo.conditional_write(
+        dynamo.update_if(
             self._client.update_item,
-            TableName=self._settings_table,
-            Key={"pk": dynamo.s(USER_ID_COUNTER)},
-            UpdateExpression="SET #v = :at_least",
-            ConditionExpression="attribute_not_exists(#v) OR #v < :at_least",
-            ExpressionAttributeNames={"#v": "value"},
-            ExpressionAttributeValues=dynamo.expression_values({":at_least": at_least}),
+            self._settings_table,
+            {"pk": dynamo.s(USER_ID_COUNTER)},
+            "SET #v = :at_least",
+            "attribute_not_exists(#v) OR #v < :at_least",
+            {":at_least": at_least},
+            names={"#v": "value"},
         )
 
     def claim_owner(self, user_id: int) -> bool:
