@@ -181,9 +181,12 @@ def __getattr__(name: str) -> Any:
 def _refusal(event: dict[str, Any], content_type: str) -> AuthError | None:
     """Requests refused before routing: from another site with our cookies, or with a body
     that is too large, not JSON, or not a JSON object."""
-    if _cross_site_with_cookies(event):
-        return PermissionDenied("cross-site request refused")
     body = event.get("body") or ""
+    # A body without a Content-Type is read as JSON, and is one a page of any site can send
+    # with no CORS preflight: from a browser on another site it is refused like a cookie's
+    # (else a cookie-less sign-in there could sign the browser in as someone else).
+    if (_carries_cookies(event) or (body and not content_type)) and _cross_site(event):
+        return PermissionDenied("cross-site request refused")
     # Base64 inflates by 4/3; compare the decoded size.
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode("utf-8"))
     if size > MAX_BODY_BYTES:
@@ -198,22 +201,24 @@ def _refusal(event: dict[str, Any], content_type: str) -> AuthError | None:
     return None
 
 
-def _cross_site_with_cookies(event: dict[str, Any]) -> bool:
-    """SPEC §10: a state change that one of our cookies would authenticate (the refresh
-    token on refresh and sign-out, a session on the session routes), sent from another
-    site. The authorizer already refuses session-cookie callers of the routes behind it;
-    this covers the public cookie routes and the refresh cookie, which it never reads."""
+def _carries_cookies(event: dict[str, Any]) -> bool:
+    """SPEC §10: whether one of our cookies would authenticate the request (the refresh
+    token on refresh and sign-out, a session on the session routes). The authorizer already
+    refuses session-cookie callers of the routes behind it from other sites; the API covers
+    the public cookie routes and the refresh cookie, which the authorizer never reads."""
     cookies = event.get("cookies")
     try:
-        carried = (
+        return (
             cookie_value(cookies, REFRESH_COOKIE) is not None
             or cookie_value(cookies, SESSION_COOKIE) is not None
         )
     except AuthError:
         # A cookie sent twice: the route refuses it; it is still a cookie-carrying request.
-        carried = True
-    if not carried:
-        return False
+        return True
+
+
+def _cross_site(event: dict[str, Any]) -> bool:
+    """A state change a browser sent from a site that is neither ours nor a listed origin."""
     method = ((event.get("requestContext") or {}).get("http") or {}).get("method", "")
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
     return not cross_origin_allowed(str(method), headers, services().config.allowed_origins)

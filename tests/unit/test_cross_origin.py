@@ -223,3 +223,22 @@ def test_the_api_trusts_the_allowed_origins(api: ApiServices, people: People) ->
     trusting = api.with_config(replace(api.config, allowed_origins=(SIBLING,)))
     assert refresh(trusting, cookie, {"sec-fetch-site": "cross-site", "origin": SIBLING}).status == 403
     assert refresh(trusting, cookie, {"sec-fetch-site": "same-site", "origin": SIBLING}).status == 200
+
+
+@pytest.mark.parametrize("route", ["/api/v1/auth/sessions", "/api/v1/auth/signin"])
+def test_a_cookie_less_sign_in_from_another_site_without_a_content_type_is_refused(
+    api: ApiServices, people: People, route: str
+) -> None:
+    # A page of any site can send such a body with no CORS preflight (a typeless Blob): were it
+    # taken, it would sign the visitor's browser in as the sender's account (login CSRF).
+    body = {"passwordCredentials": {"username": "bob", "password": PASSWORD}}
+    typeless = {"host": HOST, "content-type": ""}
+    for sent_by in ({"sec-fetch-site": "cross-site"}, {"origin": "https://evil.example"}):
+        answer = call_api(api, "POST", route, route, body=body, headers={**typeless, **sent_by})
+        assert answer.status == 403 and answer.body["message"] == "cross-site request refused"
+        assert answer.cookies == []
+    # JSON said as such needs a preflight, which CORS answers: the rule of the route decides.
+    json_from_afar = {"host": HOST, "sec-fetch-site": "cross-site"}
+    assert call_api(api, "POST", route, route, body=body, headers=json_from_afar).status == 200
+    # Not a browser (no Sec-Fetch-Site, no Origin): a typeless body is still read as JSON.
+    assert call_api(api, "POST", route, route, body=body, headers=typeless).status == 200

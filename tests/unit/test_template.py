@@ -277,6 +277,8 @@ def test_cors_allows_credentials_for_the_listed_origins_only(source: dict[str, A
     assert cors["AllowCredentials"] is True
     assert cors["AllowOrigins"] == {"Ref": "AllowedOrigins"}
     assert "Default" not in source["Parameters"]["AllowedOrigins"], "an operator names the origins"
+    # What a listed app must read of an answer (SPEC §3): a 429's delay, a reauth 401's max_age.
+    assert set(cors["ExposeHeaders"]) == {"retry-after", "www-authenticate"}
     assertion = source["Rules"]["NoWildcardOriginWithCredentials"]["Assertions"][0]["Assert"]
     assert assertion == {"Fn::Not": [{"Fn::Contains": [{"Ref": "AllowedOrigins"}, "*"]}]}
 
