@@ -88,6 +88,8 @@ from tools.memos_import.mapping import (
 )
 from tools.memos_import.target import Target
 
+_T = TypeVar("_T")
+
 # DynamoDB's limit of items in one transaction; a user and its username record take two.
 MAX_TRANSACTION_ITEMS = 100
 DEFAULT_THREADS = 16
@@ -118,7 +120,6 @@ DELETED = "deleted in memos-auth since imported: left out"
 OF_DELETED_USERS = "of users deleted in memos-auth since imported: left out"
 OF_DELETED_PROVIDERS = "of identity providers deleted in memos-auth since imported: left out"
 NOT_REACHED = "not reached (storage failed): run the import again"
-_T = TypeVar("_T")
 # Why a user whose id or username is taken is not written.
 ID_OF_ITS_OWN = "memos-auth has a user of its own with this id"
 ID_OF_ANOTHER_IMPORT = "an imported user with another username holds this id"

@@ -118,8 +118,8 @@ class FactorStore:
             self._client.put_item,
             TableName=self._table,
             Item={**prefixed_key(TOTP_PREFIX, record.user_id), **TOTP.to_item(record)},
-            ConditionExpression="attribute_not_exists(pk) OR enabled = :no",
-            ExpressionAttributeValues=dynamo.expression_values({":no": False}),
+            ConditionExpression=(condition := "attribute_not_exists(pk) OR enabled = :no"),
+            ExpressionAttributeValues=dynamo.expression_values({":no": False}, condition),
             # The same write says which pending secret it replaced: no read can race it.
             ReturnValues="ALL_OLD",
         )

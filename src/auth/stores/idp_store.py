@@ -167,10 +167,12 @@ class IdpStore:
                 self._client.put_item,
                 TableName=self._providers,
                 Item=provider_to_item(stored),
-                ConditionExpression="attribute_exists(pk) AND #uid = :uid AND updateTime = :was",
+                ConditionExpression=(
+                    condition := "attribute_exists(pk) AND #uid = :uid AND updateTime = :was"
+                ),
                 ExpressionAttributeNames={"#uid": "uid"},
                 ExpressionAttributeValues=dynamo.expression_values(
-                    {":uid": stored.provider.uid, ":was": was_updated_at}
+                    {":uid": stored.provider.uid, ":was": was_updated_at}, condition
                 ),
             )
             is not None

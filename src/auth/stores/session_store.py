@@ -124,7 +124,7 @@ class SessionStore:
             TableName=self._table,
             Key=self._key(secret_hash),
             ConditionExpression=condition,
-            ExpressionAttributeValues=dynamo.expression_values(values),
+            ExpressionAttributeValues=dynamo.expression_values(values, condition),
             ReturnValues="ALL_OLD",
         )
         if deleted is None or not deleted.get("Attributes"):

@@ -79,8 +79,8 @@ class ThrottleStore:
             self._client.delete_item,
             TableName=self._table,
             Key=key_item,
-            ConditionExpression="failures = :one",
-            ExpressionAttributeValues=expression_values({":one": 1}),
+            ConditionExpression=(condition := "failures = :one"),
+            ExpressionAttributeValues=expression_values({":one": 1}, condition),
         )
         if only is not None:
             return
