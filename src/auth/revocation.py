@@ -60,7 +60,7 @@ class CredentialRevocation:
         write: Callable[[int], User],
     ) -> User:
         """End every login of `user` but the sign-in named `keep`: their sign-ins, and every
-        access token issued before now (the cut-off `tokens_not_before`, which the
+        access token minted before this change (the cut-off `tokens_not_before`, which the
         authenticator reads within the revocation lag). `write(cut_off)` stores the cut-off
         with the change that ends the logins (a new password, a factor's removal) and
         answers the user as stored.
@@ -74,7 +74,10 @@ class CredentialRevocation:
         refused. Personal access tokens stay, as in `revoke_sign_ins`.
         """
         self.revoke_sign_ins(user.id, keep, reason)
-        cut_off = int(self._clock.now())
+        # The next whole second, and past any earlier cut-off: every token minted from a read
+        # of the user before this change, in this same second too, is older than the cut-off,
+        # while one minted from the user as changed is not (auth.tokens.mint_access_token).
+        cut_off = max(int(self._clock.now()), user.tokens_not_before) + 1
         ended = write(cut_off)
         self.revoke_sign_ins(user.id, keep, reason)
         return ended

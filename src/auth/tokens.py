@@ -112,8 +112,13 @@ def mint_access_token(
     user: User, key: SigningKey, now: float, ttl: int, sign_in: SignIn = NO_SIGN_IN
 ) -> IssuedToken:
     """An access token; `sign_in` becomes `auth_time` and `amr`, left out when unknown (as
-    in the tokens Memos mints, which verify but count as an old sign-in)."""
-    issued_at = int(now)
+    in the tokens Memos mints, which verify but count as an old sign-in).
+
+    Never issued before the user's cut-off (`tokens_not_before`, which revocation sets to the
+    second after the change): a token minted from the user as changed passes at once, with an
+    `iat` up to a second ahead, well inside the verifier's clock skew; one minted from a read
+    before the change, even in the same second, is refused."""
+    issued_at = max(int(now), user.tokens_not_before)
     expires_at = issued_at + ttl
     claims: dict[str, object] = {
         "type": ACCESS_TYPE,

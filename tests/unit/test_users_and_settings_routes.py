@@ -324,6 +324,37 @@ def test_password_change_revokes_other_sign_ins_and_old_access_tokens(
     assert api.accounts.sign_in("alice", NEW_PASSWORD, IP).username == "alice"
 
 
+def test_a_change_ends_the_access_tokens_of_its_own_second_but_not_the_callers_next(
+    api: ApiServices, clock: FakeClock
+) -> None:
+    """`iat` counts whole seconds: a token minted from alice as she was, three tenths into
+    the second her password changes in, is refused all the same; the one her kept sign-in
+    refreshes to in that second passes; and a second change in that second ends that one."""
+    clock.advance(1 - clock.now() % 1 + 0.3)
+    second = int(clock.now())
+    alice = api.users.get_by_username("alice")
+    assert alice is not None
+    kept = api.refresh_tokens.issue(alice, client=api_client())
+    minted_before = api.access_tokens.issue(alice).token
+    clock.advance(0.5)
+    assert alice_changes_her_password(api, cookies=[f"memos_refresh={kept.token}"]) == 200
+    # What the refresh route does: the access token is minted from the user it read.
+    changed, _, sign_in = api.refresh_tokens.rotate(kept.token)
+    minted_after = api.access_tokens.issue(changed, sign_in).token
+    clock.advance(0.1)
+    with pytest.raises(Unauthenticated, match="token revoked"):
+        api.authenticator.authenticate(f"Bearer {minted_before}", None)
+    assert api.authenticator.authenticate(f"Bearer {minted_after}", None).username == "alice"
+    admin = as_user(api, "admin")
+    body = {"password": "yet another new password"}
+    status, _ = call("PATCH", "/api/v1/users/alice", USER, caller=admin, body=body)
+    assert status == 200
+    assert int(clock.now()) == second  # all of it in one second
+    clock.advance(api.config.revocation_lag)
+    with pytest.raises(Unauthenticated, match="token revoked"):
+        api.authenticator.authenticate(f"Bearer {minted_after}", None)
+
+
 def alice_changes_her_password(api: ApiServices, **kwargs: Any) -> int:
     """The status of alice's PATCH of her own password to NEW_PASSWORD."""
     caller = as_user(api, "alice")
