@@ -11,14 +11,19 @@ links from auth.identity_providers, auth.federated_identity, auth.linked_identit
 auth.sso_sign_in; a deleted user's factors and links from auth.revocation; the signing
 key's rotation from auth.key_rotation), never from a store. An event names the credential
 by its id, never by its secret (nor, for a code, by its hash). `by_whom` words who made a
-change, the same way for every kind.
+change, the same way for every kind. An event is recorded once its write is stored, and
+also when the write's answer was lost (`audited_if_lost`), noted so: a change that stuck is
+never missing from the trail.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from typing import Protocol
 
+from auth.errors import OutcomeUnknown
 from auth.principal import Principal
 
 
@@ -88,3 +93,19 @@ def by_whom(caller: Principal, owner_id: int | None = None) -> str:
     """Who made a change, as an event's reason says it: the owner of the credential, or an
     admin (always an admin for what no user owns, such as an identity provider)."""
     return "by the user" if caller.user_id == owner_id else f"by admin {caller.user_id}"
+
+
+# What an event's reason adds when its write's answer was lost.
+MAY_NOT_BE_STORED = "; its write's answer was lost: it may not be stored"
+
+
+@contextmanager
+def audited_if_lost(record: Callable[[str], object]) -> Iterator[None]:
+    """Around a write whose event is recorded after it: should the write's answer be lost
+    (OutcomeUnknown), `record(note)` is called with the note that says so before the failure
+    goes on, since the change may well be stored and a retry would not find it to audit."""
+    try:
+        yield
+    except OutcomeUnknown:
+        record(MAY_NOT_BE_STORED)
+        raise

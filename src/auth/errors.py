@@ -132,3 +132,10 @@ class Unavailable(AuthError):
     """A dependency (DynamoDB, Secrets Manager) failed, throttled or hung: retry later."""
 
     code = Code.UNAVAILABLE
+
+
+class OutcomeUnknown(Unavailable):
+    """A write whose answer was lost (it timed out, or the connection dropped, once sent; or
+    its condition failed only on the client's retry of it, perhaps because the first attempt
+    was applied): it may have been stored or not. The client is answered as for any
+    Unavailable; a service audits the change it may have made (auth.audit.audited_if_lost)."""

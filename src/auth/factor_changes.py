@@ -18,11 +18,11 @@ factor in between would read the new cut-off and its login would outlive the rem
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from auth.audit import AuditEvent, AuditSink, CredentialKind, by_whom
+from auth.audit import AuditEvent, AuditSink, CredentialKind, audited_if_lost, by_whom
 from auth.clock import Clock
 from auth.models import User
 from auth.principal import Principal
@@ -59,31 +59,48 @@ class FactorChanges:
     def require_recent_sign_in(self, caller: Principal) -> None:
         self._recent_sign_in.require(caller)
 
-    def remove(self, caller: Principal, owner: User, factor: str, removal: Removal) -> bool:
-        """Run the store's `removal` of a factor of `owner`'s: whether it removed it.
+    def remove(
+        self,
+        caller: Principal,
+        owner: User,
+        factor: str,
+        removal: Removal,
+        gone: Sequence[tuple[CredentialKind, str]],
+        how: str = "removed",
+    ) -> bool:
+        """Run the store's `removal` of a factor of `owner`'s: whether it removed it. Each of
+        `gone` (a credential's kind and id) is audited ("`how` by whom") as soon as the
+        removal is stored, before anything after it can fail.
 
         The user's own keeps their logins. An admin's ends every login of the owner: their
         sign-ins are swept, then the factor goes in one transaction with the new cut-off (see
         above), then the sign-ins are swept again. Should a step fail, the user is signed out
         with the factor still there and a retry finishes; never the factor gone with the
         logins (perhaps an intruder's) it was removed to end still alive."""
+
+        def audited(removed: bool, note: str = "") -> bool:
+            for kind, credential_id in gone if removed else ():
+                reason = f"{how} {by_whom(caller, owner.id)}{note}"
+                self.audit.record(AuditEvent.REVOKED, kind, owner.id, credential_id, reason=reason)
+            return removed
+
+        def removed_with(also: dict[str, Any] | None) -> bool:
+            with audited_if_lost(lambda note: audited(True, note)):
+                removed = removal(also)
+            return audited(removed)
+
         if caller.user_id == owner.id:
-            return removal(None)
+            return removed_with(None)
         removed = False
 
         def with_the_cut_off(cut_off: int) -> User:
             nonlocal removed
             # The cut-off alone: what the user resource shows (updateTime too) is unchanged.
             ended = replace(owner, tokens_not_before=cut_off)
-            removed = removal(self._users.update_item(owner, ended))
+            removed = removed_with(self._users.update_item(owner, ended))
             return ended if removed else owner
 
         self._revocation.end_every_login(
             owner, reason=f"{factor} removed by an admin", write=with_the_cut_off
         )
         return removed
-
-    def removed(self, kind: CredentialKind, caller: Principal, owner: User, credential_id: str) -> None:
-        self.audit.record(
-            AuditEvent.REVOKED, kind, owner.id, credential_id, reason=f"removed {by_whom(caller, owner.id)}"
-        )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from auth import recovery_codes, totp
-from auth.audit import AuditEvent, CredentialKind
+from auth.audit import AuditEvent, CredentialKind, audited_if_lost
 from auth.errors import FailedPrecondition, InvalidArgument, NotFound
 from auth.factor_changes import FactorChanges
 from auth.factor_cipher import FactorCipher
@@ -129,15 +129,21 @@ class Factors:
             self._audit_totp(AuditEvent.REFUSED, owner, "", "wrong code at confirm")
             raise InvalidArgument(WRONG_CODE)
         codes = recovery_codes.generate()
-        if not self._store.enable(
-            record, step, [recovery_codes.hash_code(c) for c in codes], self._changes.now()
-        ):
+
+        def enrolled(note: str = "") -> None:
+            self._audit_totp(AuditEvent.CREATED, owner, record.enrolment_id, "enrolled" + note)
+            self._changes.audit.record(
+                AuditEvent.CREATED, CredentialKind.RECOVERY_CODES, owner.id, record.enrolment_id, note
+            )
+
+        with audited_if_lost(enrolled):
+            stored = self._store.enable(
+                record, step, [recovery_codes.hash_code(c) for c in codes], self._changes.now()
+            )
+        if not stored:
             # Replaced, enabled or removed since it was read: this code confirms nothing.
             raise FailedPrecondition("the TOTP enrolment changed meanwhile; start again")
-        self._audit_totp(AuditEvent.CREATED, owner, record.enrolment_id, "enrolled")
-        self._changes.audit.record(
-            AuditEvent.CREATED, CredentialKind.RECOVERY_CODES, owner.id, record.enrolment_id
-        )
+        enrolled()
         return codes
 
     def regenerate_recovery_codes(self, caller: Principal, owner: User) -> list[str]:
@@ -162,13 +168,14 @@ class Factors:
         if record is None:
             raise NotFound("TOTP is not set up")
         removal = functools.partial(self._store.remove_totp, record)
-        if not self._changes.remove(caller, owner, "second factor", removal):
-            raise NotFound("TOTP is not set up")
-        # A pending enrolment is removed too (and an admin's removal of one ended the user's
+        # A pending enrolment is removed too (and an admin's removal of one ends the user's
         # logins); only an enabled one had recovery codes.
-        self._changes.removed(CredentialKind.TOTP, caller, owner, record.enrolment_id)
-        if record.enabled:
-            self._changes.removed(CredentialKind.RECOVERY_CODES, caller, owner, record.enrolment_id)
+        kinds = (
+            (CredentialKind.TOTP, CredentialKind.RECOVERY_CODES) if record.enabled else (CredentialKind.TOTP,)
+        )
+        gone = [(kind, record.enrolment_id) for kind in kinds]
+        if not self._changes.remove(caller, owner, "second factor", removal, gone):
+            raise NotFound("TOTP is not set up")
 
     def _audit_totp(self, event: AuditEvent, owner: User, enrolment_id: str, reason: str) -> None:
         self._changes.audit.record(event, CredentialKind.TOTP, owner.id, enrolment_id, reason=reason)

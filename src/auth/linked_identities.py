@@ -113,13 +113,10 @@ class LinkedIdentities:
             if not others:
                 raise self._only_way_in(caller, owner, link)
             removal = functools.partial(self._unlink_keeping_another, caller, owner, link, others)
-        if not self._changes.remove(caller, owner, "linked identity", removal):
+        gone = [(CredentialKind.LINKED_IDENTITY, link.link_id)]
+        how = f"unlinked {provider_name(link.provider_id)}"
+        if not self._changes.remove(caller, owner, "linked identity", removal, gone, how):
             raise NotFound("linked identity not found")
-        self._audit(
-            AuditEvent.REVOKED,
-            link,
-            f"unlinked {provider_name(link.provider_id)} {by_whom(caller, owner.id)}",
-        )
 
     def _unlink_keeping_another(
         self,

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from auth import passkey_ceremonies as ceremonies
-from auth.audit import AuditEvent, CredentialKind
+from auth.audit import AuditEvent, CredentialKind, audited_if_lost
 from auth.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from auth.factor_changes import FactorChanges
 from auth.models import User
@@ -134,7 +134,15 @@ class Passkeys:
             display_name=name,
             created_at=now,
         )
-        refused_add = self._store.add(record, ceremony, now, MAX_PASSKEYS)
+
+        def registered_now(note: str = "") -> None:
+            reason = "registered" + note
+            self._changes.audit.record(
+                AuditEvent.CREATED, CredentialKind.PASSKEY, owner.id, record.passkey_id, reason=reason
+            )
+
+        with audited_if_lost(registered_now):
+            refused_add = self._store.add(record, ceremony, now, MAX_PASSKEYS)
         if refused_add is not None:
             if refused_add.ceremony:
                 raise InvalidArgument(INVALID_CEREMONY)
@@ -145,9 +153,7 @@ class Passkeys:
             # Else the user is gone: a transaction that failed no condition is the store's
             # Unavailable.
             raise NotFound("user not found")
-        self._changes.audit.record(
-            AuditEvent.CREATED, CredentialKind.PASSKEY, owner.id, record.passkey_id, reason="registered"
-        )
+        registered_now()
         return record
 
     # -- removal ---------------------------------------------------------------------------
@@ -161,9 +167,10 @@ class Passkeys:
         record = self._store.get(passkey_id)
         if record is None or record.user_id != owner.id:
             raise NotFound("passkey not found")
-        if not self._changes.remove(caller, owner, "passkey", functools.partial(self._store.remove, record)):
+        removal = functools.partial(self._store.remove, record)
+        gone = [(CredentialKind.PASSKEY, record.passkey_id)]
+        if not self._changes.remove(caller, owner, "passkey", removal, gone):
             raise NotFound("passkey not found")
-        self._changes.removed(CredentialKind.PASSKEY, caller, owner, record.passkey_id)
 
     # -- sign-in ceremonies ------------------------------------------------------------------
 

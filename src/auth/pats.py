@@ -24,7 +24,7 @@ import uuid
 import zlib
 from typing import TYPE_CHECKING
 
-from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit
+from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit, audited_if_lost
 from auth.clock import Clock
 from auth.errors import InvalidArgument, NotFound, Unauthenticated
 from auth.models import User
@@ -197,15 +197,8 @@ class PersonalAccessTokens:
         """Delete one of the user's tokens; NotFound when they have no token with that id."""
         for record in self._store.list_for_user(user_id):
             if record.token_id == token_id:
-                if self._store.delete(record.token_hash, token_id, user_id):
-                    # Only its owner deletes a token (the routes refuse anyone else).
-                    self._audit.record(
-                        AuditEvent.REVOKED,
-                        CredentialKind.PAT,
-                        user_id,
-                        token_id,
-                        reason="revoked by the user",
-                    )
+                # Only its owner deletes a token (the routes refuse anyone else).
+                if self._deleted(record, "revoked by the user"):
                     return
                 break
         raise NotFound("personal access token not found")
@@ -213,7 +206,18 @@ class PersonalAccessTokens:
     def delete_all(self, user_id: int) -> None:
         """Every token of the user (the user is being deleted)."""
         for record in self._store.list_for_user(user_id):
-            if self._store.delete(record.token_hash, record.token_id, user_id):
-                self._audit.record(
-                    AuditEvent.REVOKED, CredentialKind.PAT, user_id, record.token_id, reason="user deleted"
-                )
+            self._deleted(record, "user deleted")
+
+    def _deleted(self, record: PatRecord, reason: str) -> bool:
+        """Delete the token, audited: whether it was there to delete."""
+
+        def revoked(note: str = "") -> None:
+            self._audit.record(
+                AuditEvent.REVOKED, CredentialKind.PAT, record.user_id, record.token_id, reason=reason + note
+            )
+
+        with audited_if_lost(revoked):
+            deleted = self._store.delete(record.token_hash, record.token_id, record.user_id)
+        if deleted:
+            revoked()
+        return deleted

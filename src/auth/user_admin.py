@@ -7,7 +7,7 @@ from typing import Any
 
 from auth import page_tokens
 from auth.accounts import Accounts, validate_profile
-from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit, by_whom
+from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit, audited_if_lost, by_whom
 from auth.clock import Clock
 from auth.errors import InvalidArgument, NotFound, PermissionDenied, Unavailable
 from auth.models import Role, State, User
@@ -174,25 +174,38 @@ class UserAdmin:
         for name in ("display_name", "email", "role", "state"):
             if getattr(changes, name) is not None:
                 fields[name] = getattr(changes, name)
-        if changes.password is None:
-            updated = self._write(user, fields)
-        else:
-            fields["password_hash"] = hash_password(changes.password, self._bcrypt_cost)
-            # The new password is stored with the cut-off, in one write: access tokens issued
-            # before it stop passing (the caller gets a new one), and a sign-in that verified
-            # the old password cannot store its session or refresh family after it.
-            keep = current_credential if caller.user_id == user.id else ""
-            updated = self._revocation.end_every_login(
-                user,
-                keep,
-                reason="password changed",
-                write=lambda cut_off: self._write(user, fields | {"tokens_not_before": cut_off}),
-            )
-        self._audit_changes(caller, user, updated, password_changed=changes.password is not None)
-        return updated
+        password_changed = changes.password is not None
 
-    def _audit_changes(self, caller: Principal, before: User, after: User, password_changed: bool) -> None:
-        by = by_whom(caller, after.id)
+        def written(also: dict[str, Any]) -> User:
+            # Audited as soon as stored (or perhaps stored, its answer lost): a step after the
+            # write that fails (the second sweep of sign-ins) must not leave a change that
+            # the trail never saw.
+            meant = replace(user, **fields, **also)
+            with audited_if_lost(
+                lambda note: self._audit_changes(caller, user, meant, password_changed, note)
+            ):
+                updated = self._write(user, fields | also)
+            self._audit_changes(caller, user, updated, password_changed)
+            return updated
+
+        if changes.password is None:
+            return written({})
+        fields["password_hash"] = hash_password(changes.password, self._bcrypt_cost)
+        # The new password is stored with the cut-off, in one write: access tokens issued
+        # before it stop passing (the caller gets a new one), and a sign-in that verified
+        # the old password cannot store its session or refresh family after it.
+        keep = current_credential if caller.user_id == user.id else ""
+        return self._revocation.end_every_login(
+            user,
+            keep,
+            reason="password changed",
+            write=lambda cut_off: written({"tokens_not_before": cut_off}),
+        )
+
+    def _audit_changes(
+        self, caller: Principal, before: User, after: User, password_changed: bool, note: str = ""
+    ) -> None:
+        by = by_whom(caller, after.id) + note
         if password_changed:
             self._audit.record(
                 AuditEvent.CHANGED, CredentialKind.PASSWORD, after.id, "", reason=f"changed {by}"
@@ -239,21 +252,27 @@ class UserAdmin:
             raise InvalidArgument("an admin cannot delete their own account")
         if caller.user_id == user.id:
             self._recent_sign_in.require(caller)
+
         # Credentials go first, the user last: if a step fails, the user is still there (signed
         # out everywhere) and a retry finishes the job. The other order would leave orphaned
         # credentials that a retry could no longer reach, the user being gone.
+        def deleted(note: str = "") -> None:
+            reason = f"deleted {by_whom(caller, user.id)}{note}"
+            self._audit.record(AuditEvent.REVOKED, CredentialKind.ACCOUNT, user.id, "", reason=reason)
+
         for _ in range(ATTEMPTS):
             self._revocation.remove_all(user.id)
             try:
-                self._users.delete(user)
+                with audited_if_lost(deleted):
+                    self._users.delete(user)
                 break
             except TokensRemain:
                 # A token was created after the sweep: sweep again.
                 continue
         else:
             raise Unavailable("the user's tokens kept changing; try again")
+        # In the trail as soon as the user is gone, before the last step can fail.
+        deleted()
         # A session or refresh token created in between is swept here; later ones are
         # never stored (their user is gone: UserStore.unchanged_since).
         self._revocation.revoke_sign_ins(user.id, reason="user deleted")
-        reason = f"deleted {by_whom(caller, user.id)}"
-        self._audit.record(AuditEvent.REVOKED, CredentialKind.ACCOUNT, user.id, "", reason=reason)

@@ -1,16 +1,20 @@
 """Every credential event is audited, through the routes a person would use: a password
 changed by its user and by an admin, an account archived and restored, a session, a
-sign-in and a PAT revoked, and a user deleted with all their credentials."""
+sign-in and a PAT revoked, and a user deleted with all their credentials; and a change
+whose write's answer was lost, since it may have been stored."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from auth import routes
-from auth.audit import AuditEvent, CredentialKind
+from auth.audit import MAY_NOT_BE_STORED, AuditEvent, CredentialKind
 from auth.models import User
 from auth.principal import AuthMethod
 from auth.tokens import parse_refresh_token
 from auth.wiring import ApiServices
 from tests.support.audit import RecordingAudit
+from tests.support.faults import Armed, FaultInjector
 from tests.support.people import PASSWORD, People, call_api, context_for
 from tests.unit.test_sessions import CLIENT
 
@@ -181,3 +185,39 @@ def _as_stored(api: ApiServices, user: User) -> User:
 
 def _family_of(api: ApiServices, refresh_token: str) -> str:
     return parse_refresh_token(refresh_token, api.keys.verification_key, api.clock.now()).family_id
+
+
+def test_a_change_whose_answer_was_lost_is_audited_as_perhaps_stored_and_a_refused_one_not(
+    api: ApiServices, audit: RecordingAudit, people: People, aws: dict[str, Any]
+) -> None:
+    alice = people.alice
+    tokens = [api.pats.create(alice, f"ci {n}", 0)[0].token_id for n in range(3)]
+    faults = FaultInjector(aws["dynamodb"])
+    try:
+
+        def delete(token_id: str, armed: Armed | None) -> int:
+            path = _path(routes.DELETE_PAT, username="alice", tokenId=token_id)
+            faults.reset(armed)
+            return call_api(api, "DELETE", path, routes.DELETE_PAT.path, context_for(alice)).status
+
+        trail = Trail(audit)
+        assert delete(tokens[0], None) == 200
+        write = faults.calls.index("TransactWriteItems")
+        assert trail.since() == [
+            (AuditEvent.REVOKED, CredentialKind.PAT, alice.id, tokens[0], "revoked by the user")
+        ]
+        assert delete(tokens[1], Armed(write, "ReadTimeoutError", after=True)) == 503
+        assert trail.since() == [
+            (
+                AuditEvent.REVOKED,
+                CredentialKind.PAT,
+                alice.id,
+                tokens[1],
+                "revoked by the user" + MAY_NOT_BE_STORED,
+            )
+        ]
+        assert delete(tokens[2], Armed(write, "ThrottlingException")) == 503
+        assert trail.since() == []
+        assert [record.token_id for record in api.pats.list_for_user(alice.id)] == [tokens[2]]
+    finally:
+        faults.close()

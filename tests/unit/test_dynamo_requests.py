@@ -61,3 +61,63 @@ def test_an_update_if_with_a_value_its_expressions_do_not_use_sends_nothing() ->
     with pytest.raises(ValueError):
         dynamo.update_if(update_item, "t", {}, "SET a = :a", "b = :b", {":a": 1})
     assert sent == []
+
+
+def _lost_once(aws: dict[str, Any], boto_session: Any) -> Any:
+    """A client configured as the API's (auth.aws.API_CALLS: its own retry of a timeout)
+    whose first DeleteItem is applied and its answer lost: botocore sends it again."""
+    from botocore.exceptions import ReadTimeoutError
+
+    from auth.aws import API_CALLS
+
+    client = boto_session.client("dynamodb", region_name="us-east-1", config=API_CALLS)
+    lost: list[str] = []
+
+    def apply_then_lose(request: Any, **_: Any) -> None:
+        if not lost:
+            lost.append("applied")
+            aws["dynamodb"].delete_item(TableName="UsersTable", Key={"pk": {"S": "probe#gone"}})
+            raise ReadTimeoutError(endpoint_url=request.url)
+
+    client.meta.events.register_first("before-send.dynamodb.DeleteItem", apply_then_lose)
+    return client
+
+
+def test_a_condition_that_fails_only_on_the_retry_of_a_lost_write_is_an_unknown_outcome(
+    aws: dict[str, Any], boto_session: Any
+) -> None:
+    """The first attempt deleted the item, its answer was lost, and botocore's retry found
+    the item gone: not "it was not there" (a 404 with nothing audited) but perhaps done."""
+    from auth.errors import OutcomeUnknown
+
+    aws["dynamodb"].put_item(TableName="UsersTable", Item={"pk": {"S": "probe#gone"}})
+    request = {
+        "TableName": "UsersTable",
+        "Key": {"pk": {"S": "probe#gone"}},
+        "ConditionExpression": "attribute_exists(pk)",
+    }
+    with pytest.raises(OutcomeUnknown):
+        dynamo.conditional_write(_lost_once(aws, boto_session).delete_item, **request)
+    # Sent once and answered, the same failed condition is a plain "not there".
+    assert dynamo.conditional_write(aws["dynamodb"].delete_item, **request) is None
+
+
+def test_a_write_whose_answer_never_came_is_an_unknown_outcome_and_a_refusal_is_not() -> None:
+    from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
+
+    from auth.errors import OutcomeUnknown, Unavailable
+
+    def failing(exc: Exception) -> Any:
+        def operation(**_: Any) -> dict[str, Any]:
+            raise exc
+
+        return operation
+
+    for sent in (ReadTimeoutError(endpoint_url="x"), ConnectionClosedError(endpoint_url="x")):
+        with pytest.raises(OutcomeUnknown):
+            dynamo.conditional_write(failing(sent))
+    throttled = ClientError({"Error": {"Code": "ThrottlingException"}}, "DeleteItem")
+    for refused in (EndpointConnectionError(endpoint_url="x"), throttled):
+        with pytest.raises(Unavailable) as raised:
+            dynamo.conditional_write(failing(refused))
+        assert not isinstance(raised.value, OutcomeUnknown)

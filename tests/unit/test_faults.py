@@ -6,11 +6,14 @@ What must hold, whichever call fails:
 - the authorizer never allows (unless only a best-effort bookkeeping write failed), and
   never answers 'Unauthorized' (that would make clients drop a good credential): it fails
   closed with an error, which API Gateway turns into a 500;
-- handlers answer 500 or 503 with the SPEC error shape;
+- handlers answer 503 (code 14) with the SPEC error shape, never a 500;
 - no partial write is left: no user without its username record (or the reverse), no
   credential of a user who is gone, no new password living alongside the old sign-ins,
   and a refresh can simply be retried, even one whose rotation was applied and its answer
-  lost (the retry grace of SPEC §3): one live family, and the retry's token is its current.
+  lost (the retry grace of SPEC §3): one live family, and the retry's token is its current;
+- a change of a credential that stuck (a password, a role or state, a factor, a link, a
+  PAT, the user) is in the audit trail, whichever call failed after it, its own answer lost
+  included (auth.audit.audited_if_lost).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
 from auth import routes
+from auth.audit import AuditEvent, CredentialKind
 from auth.config import Config
 from auth.errors import Code
 from auth.models import ClientInfo, SignIn, User
@@ -38,6 +42,7 @@ from auth.wiring import ApiServices, build_api_services, build_authorizer_servic
 from handlers import api_context, authorizer
 from handlers.bodies import IdentityProviderRequest
 from tests.support import factors, sso
+from tests.support.audit import RecordingAudit
 from tests.support.authenticator import SoftAuthenticator
 from tests.support.clock import FakeClock
 from tests.support.faults import FAULTS, WRITE_OPERATIONS, Armed, FaultInjector
@@ -67,6 +72,9 @@ class Scene:
     refresh: str = ""
 
 
+Audited = tuple[AuditEvent, CredentialKind]
+
+
 @dataclass(frozen=True)
 class Path:
     """One path of the suite: its setup, made on the rig's services without faults, and its
@@ -77,6 +85,9 @@ class Path:
     # Runs on freshly built services (a cold container: keys are read too).
     act: Callable[[Any, Scene], Any]
     authorizer: bool = False
+    # The audit event of the change the act makes, when the stores show it made (whatever
+    # failed, and whenever): a change that stuck is in the audit trail.
+    stuck: Callable[[ApiServices, Scene], Audited | None] | None = None
 
 
 def _new_user(api: ApiServices) -> User:
@@ -370,6 +381,77 @@ def _remove_passkey(admin: bool) -> Callable[[Any, Scene], Any]:
     return act
 
 
+# -- what each change leaves in the stores once it stuck, and the audit event that says so
+
+
+def _if(changed: bool, event: AuditEvent, kind: CredentialKind) -> Audited | None:
+    return (event, kind) if changed else None
+
+
+def _stored(api: ApiServices, scene: Scene) -> User | None:
+    return api.users.get(scene.user.id, consistent=True)
+
+
+def _password_stuck(api: ApiServices, scene: Scene) -> Audited | None:
+    from auth.passwords import verify_password
+
+    user = _stored(api, scene)
+    changed = user is not None and verify_password(NEW_PASSWORD, user.password_hash)
+    return _if(changed, AuditEvent.CHANGED, CredentialKind.PASSWORD)
+
+
+def _role_stuck(api: ApiServices, scene: Scene) -> Audited | None:
+    user = _stored(api, scene)
+    return _if(user is not None and user.is_admin, AuditEvent.CHANGED, CredentialKind.ACCOUNT)
+
+
+def _archive_stuck(api: ApiServices, scene: Scene) -> Audited | None:
+    user = _stored(api, scene)
+    archived = user is not None and user.state.value == "ARCHIVED"
+    return _if(archived, AuditEvent.SUSPENDED, CredentialKind.ACCOUNT)
+
+
+def _deletion_stuck(api: ApiServices, scene: Scene) -> Audited | None:
+    return _if(_stored(api, scene) is None, AuditEvent.REVOKED, CredentialKind.ACCOUNT)
+
+
+def _pat_deletion_stuck(api: ApiServices, scene: Scene) -> Audited | None:
+    left = {record.token_id for record in api.pats.list_for_user(scene.user.id)}
+    return _if(scene.pat_id not in left, AuditEvent.REVOKED, CredentialKind.PAT)
+
+
+def _totp(api: ApiServices, scene: Scene) -> Any:
+    return api.factors._store.get_totp(scene.user.id)
+
+
+def _totp_removal_stuck(api: ApiServices, scene: Scene) -> Audited | None:
+    return _if(_totp(api, scene) is None, AuditEvent.REVOKED, CredentialKind.TOTP)
+
+
+def _totp_confirm_stuck(api: ApiServices, scene: Scene) -> Audited | None:
+    record = _totp(api, scene)
+    return _if(record is not None and record.enabled, AuditEvent.CREATED, CredentialKind.TOTP)
+
+
+def _passkeys(api: ApiServices, scene: Scene) -> set[str]:
+    return set(api.passkeys._store.ids_of(scene.user.id))
+
+
+def _passkey_removal_stuck(api: ApiServices, scene: Scene) -> Audited | None:
+    gone = scene.extra["passkey"] not in _passkeys(api, scene)
+    return _if(gone, AuditEvent.REVOKED, CredentialKind.PASSKEY)
+
+
+def _passkey_registration_stuck(api: ApiServices, scene: Scene) -> Audited | None:
+    added = bool(_passkeys(api, scene) - {scene.extra["passkey"]})
+    return _if(added, AuditEvent.CREATED, CredentialKind.PASSKEY)
+
+
+def _unlink_stuck(api: ApiServices, scene: Scene) -> Audited | None:
+    left = {link.link_id for link in api.linked_identities._store.links_of_user(scene.user.id)}
+    return _if(scene.extra["link"] not in left, AuditEvent.REVOKED, CredentialKind.LINKED_IDENTITY)
+
+
 USER = routes.GET_USER.path
 PATS = routes.LIST_PATS.path
 PAT = routes.DELETE_PAT.path
@@ -451,6 +533,7 @@ PATHS = [
         "PAT delete",
         _with_pat,
         lambda s, sc: _call(s, "DELETE", PAT.format(username=sc.user.username, tokenId=sc.pat_id), PAT, sc),
+        stuck=_pat_deletion_stuck,
     ),
     Path(
         "password change",
@@ -463,10 +546,16 @@ PATHS = [
             sc,
             body={"password": NEW_PASSWORD, "currentPassword": PASSWORD},
         ),
+        stuck=_password_stuck,
     ),
-    Path("an admin's password change", _admin_changes, _admin_patch({"password": NEW_PASSWORD})),
-    Path("role change", _admin_changes, _admin_patch({"role": "ADMIN"})),
-    Path("archive", _admin_changes, _admin_patch({"state": "ARCHIVED"})),
+    Path(
+        "an admin's password change",
+        _admin_changes,
+        _admin_patch({"password": NEW_PASSWORD}),
+        stuck=_password_stuck,
+    ),
+    Path("role change", _admin_changes, _admin_patch({"role": "ADMIN"}), stuck=_role_stuck),
+    Path("archive", _admin_changes, _admin_patch({"state": "ARCHIVED"}), stuck=_archive_stuck),
     Path("TOTP enrolment", _signed_in, _own_factor_call(routes.ENROL_TOTP)),
     Path(
         "TOTP confirm",
@@ -474,13 +563,15 @@ PATHS = [
         lambda s, sc: _factor_call(
             s, routes.CONFIRM_TOTP, sc.user, body={"code": factors.code_at(sc.extra["secret"], s.clock.now())}
         ),
+        stuck=_totp_confirm_stuck,
     ),
     Path("recovery codes regenerated", _totp_enabled, _own_factor_call(routes.REGENERATE_RECOVERY_CODES)),
-    Path("TOTP removal", _totp_enabled, _own_factor_call(routes.REMOVE_TOTP)),
+    Path("TOTP removal", _totp_enabled, _own_factor_call(routes.REMOVE_TOTP), stuck=_totp_removal_stuck),
     Path(
         "an admin's TOTP removal",
         _totp_enabled,
         lambda s, sc: _factor_call(s, routes.REMOVE_TOTP, sc.user, caller=sc.extra["root"]),
+        stuck=_totp_removal_stuck,
     ),
     Path("sign-in first step with TOTP", _totp_enabled, lambda s, sc: _first_step(s, sc, routes.SIGN_IN)),
     Path("sign-in second step with TOTP", _challenged(routes.SIGN_IN), _second_step(routes.SIGN_IN)),
@@ -527,12 +618,18 @@ PATHS = [
     Path("sign-in with a linked identity", _linked, _sso(routes.SIGN_IN)),
     Path("session sign-in with a linked identity", _linked, _sso(routes.CREATE_SESSION)),
     Path("identity link", _with_provider, _link_call_of),
-    Path("identity unlink", _linked, _unlink_by(lambda scene: scene.user)),
-    Path("an admin's identity unlink", _linked, _unlink_by(lambda scene: scene.extra["root"])),
+    Path("identity unlink", _linked, _unlink_by(lambda scene: scene.user), stuck=_unlink_stuck),
+    Path(
+        "an admin's identity unlink",
+        _linked,
+        _unlink_by(lambda scene: scene.extra["root"]),
+        stuck=_unlink_stuck,
+    ),
     Path(
         "identity unlink keeping another link",
         _linked_twice_without_a_password,
         _unlink_by(lambda scene: scene.user),
+        stuck=_unlink_stuck,
     ),
     Path("passkey registration options", _with_passkey, _own_factor_call(routes.PASSKEY_REGISTRATION)),
     Path(
@@ -541,10 +638,16 @@ PATHS = [
         lambda s, sc: _factor_call(
             s, routes.REGISTER_PASSKEY, sc.user, body={"credential": sc.extra["credential"]}
         ),
+        stuck=_passkey_registration_stuck,
     ),
     Path("passkey list", _with_passkey, _own_factor_call(routes.LIST_PASSKEYS)),
-    Path("passkey removal", _with_passkey, _remove_passkey(admin=False)),
-    Path("an admin's passkey removal", _with_passkey, _remove_passkey(admin=True)),
+    Path("passkey removal", _with_passkey, _remove_passkey(admin=False), stuck=_passkey_removal_stuck),
+    Path(
+        "an admin's passkey removal",
+        _with_passkey,
+        _remove_passkey(admin=True),
+        stuck=_passkey_removal_stuck,
+    ),
     Path("passkey sign-in options", _signed_in, lambda s, sc: factors.passkey_options(s)),
     Path(
         "passwordless sign-in",
@@ -577,11 +680,13 @@ PATHS = [
         "user delete with a passkey",
         _with_passkey,
         lambda s, sc: _call(s, "DELETE", USER.format(username=sc.user.username), USER, sc),
+        stuck=_deletion_stuck,
     ),
     Path(
         "user delete",
         _signed_in,
         lambda s, sc: _call(s, "DELETE", USER.format(username=sc.user.username), USER, sc),
+        stuck=_deletion_stuck,
     ),
 ]
 
@@ -696,6 +801,16 @@ def password_changed_but_sign_ins_live(api: ApiServices, scene: Scene) -> bool:
     return bool(live_families or api.sessions.list_for_user(user.id))
 
 
+def unaudited(api: ApiServices, path: Path, scene: Scene) -> Audited | None:
+    """The audit event of the path's change, when the change stuck but the run's audit
+    trail does not have it."""
+    expected = path.stuck(api, scene) if path.stuck else None
+    recorded = {
+        (event, kind) for event, kind, user_id, *_ in scene.extra["audit"].events if user_id == scene.user.id
+    }
+    return expected if expected is not None and expected not in recorded else None
+
+
 def assert_one_live_family(api: ApiServices, scene: Scene, answer: Answer, where: str) -> None:
     """After a refresh and its retry: the sign-in's family is live, not forked, and the
     retry's token is for its current id (so that it rotates on)."""
@@ -732,10 +847,10 @@ class Rig:
     clock: FakeClock
     injector: FaultInjector
 
-    def fresh(self, path: Path) -> Any:
+    def fresh(self, path: Path, audit: RecordingAudit | None = None) -> Any:
         """A new container's services for the path's function."""
         build = build_authorizer_services if path.authorizer else build_api_services
-        return build(self.config, self.clock, self.aws["dynamodb"], self.aws["secretsmanager"])
+        return build(self.config, self.clock, self.aws["dynamodb"], self.aws["secretsmanager"], audit)
 
 
 @pytest.fixture
@@ -750,7 +865,8 @@ def rig(
 def _run(path: Path, rig: Rig, armed: Armed | None) -> tuple[Scene, Any]:
     injector = rig.injector
     scene = path.setup(rig.api)
-    services = rig.fresh(path)
+    audit = RecordingAudit()
+    services = rig.fresh(path, audit)
     injector.reset(armed)
     try:
         result: Any = path.act(services, scene)
@@ -759,7 +875,7 @@ def _run(path: Path, rig: Rig, armed: Armed | None) -> tuple[Scene, Any]:
     finally:
         calls = list(injector.calls)
         injector.reset(None)
-    scene.extra["calls"] = calls
+    scene.extra |= {"calls": calls, "audit": audit}
     return scene, result
 
 
@@ -823,6 +939,7 @@ def test_every_call_of_the_path_fails_safely(path: Path, rig: Rig) -> None:
             _check_handler(result, failed_call, where)
         assert partial_writes(rig.aws["dynamodb"], rig.config) == [], where
         assert not password_changed_but_sign_ins_live(rig.api, scene), where
+        assert unaudited(rig.api, path, scene) is None, where
         if path.name in REFRESH_PATHS:
             # Whether the rotation was applied or not (its answer lost), the client's retry
             # with the same token is answered: a throttled refresh must not sign the user

@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, ReadTimeoutError
 
-from auth.errors import Unavailable
+from auth.errors import OutcomeUnknown, Unavailable
 
 Item = Mapping[str, Mapping[str, Any]]
 
@@ -128,8 +128,17 @@ def translated_errors() -> Iterator[None]:
         yield
     except ClientError as exc:
         raise Unavailable("storage unavailable") from exc
+    except (ReadTimeoutError, ConnectionClosedError) as exc:
+        # Sent, and no answer: a write may have been applied (for a read, as any failure).
+        raise OutcomeUnknown("storage unavailable") from exc
     except BotoCoreError as exc:
         raise Unavailable("storage unavailable") from exc
+
+
+def _retried(exc: ClientError) -> bool:
+    """Whether the client sent the request more than once: a condition that failed on a
+    retry may have failed on the first attempt's own write, whose answer was lost."""
+    return int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)) > 0
 
 
 def conditional_write(operation: Callable[..., dict[str, Any]], **request: Any) -> dict[str, Any] | None:
@@ -142,6 +151,10 @@ def conditional_write(operation: Callable[..., dict[str, Any]], **request: Any) 
             return operation(**request)
         except ClientError as exc:
             if error_code(exc) == CONDITION_FAILED:
+                # A transaction needs no such care: boto3 gives it an idempotency token, so
+                # its retry answers as the first attempt did.
+                if _retried(exc):
+                    raise OutcomeUnknown("storage unavailable") from exc
                 return None
             raise
 
