@@ -135,7 +135,8 @@ class Unavailable(AuthError):
 
 
 class OutcomeUnknown(Unavailable):
-    """A write whose answer was lost (it timed out, or the connection dropped, once sent; or
-    its condition failed only on the client's retry of it, perhaps because the first attempt
-    was applied): it may have been stored or not. The client is answered as for any
-    Unavailable; a service audits the change it may have made (auth.audit.audited_if_lost)."""
+    """A call whose answer was lost (it timed out, or the connection dropped, once sent; or a
+    write's condition failed only on the client's retry of it, perhaps because the first
+    attempt was applied): a write may have been stored or not. The client is answered as for
+    any Unavailable, and for a read it is no more than that; a service audits the change a
+    write may have made (auth.audit.audited_if_lost)."""

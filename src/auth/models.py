@@ -27,7 +27,9 @@ class User:
     email: str
     create_time: int
     update_time: int
-    # Access tokens issued before this second no longer pass (password change, archive).
+    # The cut-off: the second after the last change that ended every login (a password
+    # change, an admin's removal of a factor); an access token issued before it no longer
+    # passes, and none is issued before it (auth.revocation, auth.tokens).
     tokens_not_before: int = 0
 
     @property
