@@ -6,10 +6,11 @@ one event for each removed (the factor services build on this module, not it on 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from auth.audit import AuditEvent, AuditSink, CredentialKind
+from auth.audit import AuditEvent, AuditSink, CredentialKind, audited_if_lost
 from auth.clock import Clock
 from auth.models import User
 from auth.pats import PersonalAccessTokens
@@ -84,20 +85,44 @@ class CredentialRevocation:
 
     def remove_all(self, user_id: int) -> None:
         """Every credential of a user being deleted, personal access tokens, second factors
-        and linked identities included, each audited as it goes."""
-        reason = "user deleted"
-        self.revoke_sign_ins(user_id, reason=reason)
+        and linked identities included, each audited as soon as it is removed (or its
+        removal's answer is lost: auth.audit.audited_if_lost), so that a step that fails
+        later leaves no removal out of the trail."""
+        self.revoke_sign_ins(user_id, reason="user deleted")
         self._pats.delete_all(user_id)
-        totp = self._factors.delete_totp(user_id)
+        totp = self._factors.get_totp(user_id)
         if totp is not None:
-            self._revoked(CredentialKind.TOTP, user_id, totp.enrolment_id, reason)
-            if totp.enabled:
-                self._revoked(CredentialKind.RECOVERY_CODES, user_id, totp.enrolment_id, reason)
+            # Only an enabled enrolment had recovery codes.
+            kinds = (
+                [CredentialKind.TOTP, CredentialKind.RECOVERY_CODES]
+                if totp.enabled
+                else [CredentialKind.TOTP]
+            )
+            # Whatever it is by now: a user being deleted keeps no factor.
+            self._removed(
+                kinds, user_id, totp.enrolment_id, lambda: self._factors.delete_totp(user_id) is not None
+            )
         # Gone before the user: no identity can sign in as a user being deleted.
-        for link in self._links.delete_links_of_user(user_id):
-            self._revoked(CredentialKind.LINKED_IDENTITY, user_id, link.link_id, reason)
-        for passkey in self._passkeys.delete_all(user_id):
-            self._revoked(CredentialKind.PASSKEY, user_id, passkey.passkey_id, reason)
+        for link in self._links.links_of_user(user_id):
+            remove = functools.partial(self._links.delete_link, link)
+            self._removed([CredentialKind.LINKED_IDENTITY], user_id, link.link_id, remove)
+        for passkey in self._passkeys.for_user(user_id):
+            remove = functools.partial(self._passkeys.remove, passkey)
+            self._removed([CredentialKind.PASSKEY], user_id, passkey.passkey_id, remove)
+        self._passkeys.delete_list(user_id)
 
-    def _revoked(self, kind: CredentialKind, user_id: int, credential_id: str, reason: str) -> None:
-        self._audit.record(AuditEvent.REVOKED, kind, user_id, credential_id, reason=reason)
+    def _removed(
+        self, kinds: list[CredentialKind], user_id: int, credential_id: str, remove: Callable[[], bool]
+    ) -> None:
+        """Run `remove` (whether it removed the credential), audited."""
+
+        def revoked(note: str = "") -> None:
+            for kind in kinds:
+                self._audit.record(
+                    AuditEvent.REVOKED, kind, user_id, credential_id, reason="user deleted" + note
+                )
+
+        with audited_if_lost(revoked):
+            removed = remove()
+        if removed:
+            revoked()

@@ -276,7 +276,3 @@ class IdpStore:
     def delete_links_of_provider(self, provider_id: str) -> list[LinkRecord]:
         """Every link of a deleted provider; the ones removed."""
         return [link for link in list(self._links_of_provider(provider_id)) if self.delete_link(link)]
-
-    def delete_links_of_user(self, user_id: int) -> list[LinkRecord]:
-        """Every link of a user being deleted; the ones removed."""
-        return [link for link in self.links_of_user(user_id) if self.delete_link(link)]

@@ -215,18 +215,12 @@ class PasskeyStore:
             return False
         raise Unavailable("storage unavailable")
 
-    def delete_all(self, user_id: int) -> list[PasskeyRecord]:
-        """Every passkey of a user being deleted, then their list; what was removed.
-
-        Each passkey leaves the table and the list together, so a failure part way leaves the
-        rest listed for a retry, and the list never names a passkey that is gone.
-        """
-        removed = self.for_user(user_id)
-        for record in removed:
-            self.remove(record)
+    def delete_list(self, user_id: int) -> None:
+        """The list of a user being deleted, once each of their passkeys is removed (`remove`
+        takes each from the table and the list together, so a failure part way leaves the
+        rest listed for a retry, and the list never names a passkey that is gone)."""
         with dynamo.translated_errors():
             self._client.delete_item(TableName=self._table, Key=prefixed_key(LIST_PREFIX, user_id))
-        return removed
 
     def use(
         self,
