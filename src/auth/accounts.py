@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit, by_whom
+from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit, audited_if_lost, by_whom
 from auth.clock import Clock
 from auth.errors import UNMATCHED_CREDENTIALS, InvalidArgument, PermissionDenied
 from auth.models import Role, State, User
@@ -79,16 +79,22 @@ class Accounts:
             create_time=now,
             update_time=now,
         )
+        # An account and its password are born here, the instance's first ADMIN among them.
+        made = f"created {by_whom(caller)}" if caller is not None and caller.is_admin else "signed up"
+
+        def created(user: User, note: str = "") -> None:
+            reason = f"{made} as {user.role.value}{note}"
+            self._audit.record(AuditEvent.CREATED, CredentialKind.ACCOUNT, user.id, "", reason=reason)
+
         try:
-            self._users.create(user, claim_owner=claim_owner)
+            with audited_if_lost(lambda note: created(user, note)):
+                self._users.create(user, claim_owner=claim_owner)
         except OwnerTaken:
             # Lost the race to be first: this sign-up is an ordinary user.
             user = replace(user, role=Role.USER)
-            self._users.create(user, claim_owner=False)
-        # An account and its password are born here, the instance's first ADMIN among them.
-        made = f"created {by_whom(caller)}" if caller is not None and caller.is_admin else "signed up"
-        reason = f"{made} as {user.role.value}"
-        self._audit.record(AuditEvent.CREATED, CredentialKind.ACCOUNT, user.id, "", reason=reason)
+            with audited_if_lost(lambda note: created(user, note)):
+                self._users.create(user, claim_owner=False)
+        created(user)
         return user
 
     def check_current_password(self, user: User, password: str | None, source_ip: str) -> None:

@@ -109,3 +109,13 @@ def audited_if_lost(record: Callable[[str], object]) -> Iterator[None]:
     except OutcomeUnknown:
         record(MAY_NOT_BE_STORED)
         raise
+
+
+def audited_write(write: Callable[[], bool], record: Callable[[str], object]) -> bool:
+    """Run `write` (whether it changed anything: a removal that found its credential, say)
+    and `record(note)` once it did, or once its answer was lost (`audited_if_lost`)."""
+    with audited_if_lost(record):
+        done = write()
+    if done:
+        record("")
+    return done

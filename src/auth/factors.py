@@ -149,14 +149,21 @@ class Factors:
     def regenerate_recovery_codes(self, caller: Principal, owner: User) -> list[str]:
         self._changes.require_recent_sign_in(caller)
         codes = recovery_codes.generate()
-        enrolment_id = self._store.replace_recovery_codes(
-            owner.id, [recovery_codes.hash_code(c) for c in codes]
-        )
+
+        def regenerated(enrolment_id: str, note: str = "") -> None:
+            reason = "regenerated" + note
+            self._changes.audit.record(
+                AuditEvent.CHANGED, CredentialKind.RECOVERY_CODES, owner.id, enrolment_id, reason=reason
+            )
+
+        # The enrolment is named by the write's answer: a lost one names none.
+        with audited_if_lost(lambda note: regenerated("", note)):
+            enrolment_id = self._store.replace_recovery_codes(
+                owner.id, [recovery_codes.hash_code(c) for c in codes]
+            )
         if enrolment_id is None:
             raise FailedPrecondition("TOTP is not enabled")
-        self._changes.audit.record(
-            AuditEvent.CHANGED, CredentialKind.RECOVERY_CODES, owner.id, enrolment_id, reason="regenerated"
-        )
+        regenerated(enrolment_id)
         return codes
 
     def remove(self, caller: Principal, owner: User) -> None:

@@ -25,6 +25,7 @@ provider deleted and created again under the same id never inherits the old link
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import uuid
@@ -32,13 +33,14 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from auth import identifier_filter
-from auth.audit import AuditEvent, AuditSink, CredentialKind, by_whom
+from auth.audit import AuditEvent, AuditSink, CredentialKind, audited_if_lost, audited_write, by_whom
 from auth.clock import Clock
 from auth.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied, Unavailable
 from auth.factor_cipher import FactorCipher
 from auth.idp_models import (
     NAME_PREFIX,
     IdentityProvider,
+    LinkRecord,
     ProviderConfig,
     ProviderType,
 )
@@ -241,15 +243,11 @@ class IdentityProviders:
         checked = self._discovered(checked)
         provider = checked.created(provider_id, str(uuid.uuid4()), int(self._clock.now()))
         sealed = self._cipher.seal(checked.client_secret, provider.id)
-        if not self._store.put_provider(StoredProvider(provider, sealed)):
+        with audited_if_lost(lambda note: self._audited(AuditEvent.CREATED, caller, provider.id, note)):
+            put = self._store.put_provider(StoredProvider(provider, sealed))
+        if not put:
             raise AlreadyExists(f"identity provider {provider_id} already exists")
-        self._audit.record(
-            AuditEvent.CREATED,
-            CredentialKind.IDENTITY_PROVIDER,
-            caller.user_id,
-            provider.id,
-            reason=by_whom(caller),
-        )
+        self._audited(AuditEvent.CREATED, caller, provider.id)
         return provider
 
     def update(self, caller: Principal, provider_id: str, changes: ProviderChanges) -> IdentityProvider:
@@ -290,36 +288,43 @@ class IdentityProviders:
         sealed = (
             self._cipher.seal(given.client_secret, after.id) if given.client_secret else stored.sealed_secret
         )
-        if not self._store.replace_provider(StoredProvider(after, sealed), before.update_time):
+        how = ", client secret replaced" if given.client_secret else ""
+        with audited_if_lost(lambda note: self._audited(AuditEvent.CHANGED, caller, after.id, how + note)):
+            replaced = self._store.replace_provider(StoredProvider(after, sealed), before.update_time)
+        if not replaced:
             raise Unavailable("the identity provider changed meanwhile; try again")
-        reason = by_whom(caller) + (", client secret replaced" if given.client_secret else "")
-        self._audit.record(
-            AuditEvent.CHANGED, CredentialKind.IDENTITY_PROVIDER, caller.user_id, after.id, reason=reason
-        )
+        self._audited(AuditEvent.CHANGED, caller, after.id, how)
         return after
 
     def delete(self, caller: Principal, provider_id: str) -> None:
         """The provider, then its links: a link left by a failed sweep names the old uid, so
         no sign-in can ever go through it (a provider made again has a new uid)."""
         _admin_only(caller)
-        removed = self._store.delete_provider(provider_id_of(provider_id))
+        named = provider_id_of(provider_id)
+        with audited_if_lost(lambda note: self._audited(AuditEvent.REVOKED, caller, named, note)):
+            removed = self._store.delete_provider(named)
         if removed is None:
             raise NotFound("identity provider not found")
-        self._audit.record(
-            AuditEvent.REVOKED,
-            CredentialKind.IDENTITY_PROVIDER,
-            caller.user_id,
-            removed.provider.id,
-            reason=f"deleted {by_whom(caller)}",
-        )
-        for link in self._store.delete_links_of_provider(removed.provider.id):
-            self._audit.record(
-                AuditEvent.REVOKED,
-                CredentialKind.LINKED_IDENTITY,
-                link.user_id,
-                link.link_id,
-                reason="its identity provider was deleted",
+        self._audited(AuditEvent.REVOKED, caller, removed.provider.id)
+        for link in self._store.links_of_provider(removed.provider.id):
+            audited_write(
+                functools.partial(self._store.delete_link, link), functools.partial(self._unlinked, link)
             )
+
+    def _unlinked(self, link: LinkRecord, note: str) -> None:
+        reason = "its identity provider was deleted" + note
+        self._audit.record(
+            AuditEvent.REVOKED, CredentialKind.LINKED_IDENTITY, link.user_id, link.link_id, reason=reason
+        )
+
+    def _audited(self, event: AuditEvent, caller: Principal, provider_id: str, how: str = "") -> None:
+        """An admin's change of a provider (the event's user is the admin): created, changed
+        (`how`: whether its client secret was replaced) or deleted."""
+        done = "deleted " if event is AuditEvent.REVOKED else ""
+        reason = f"{done}{by_whom(caller)}{how}"
+        self._audit.record(
+            event, CredentialKind.IDENTITY_PROVIDER, caller.user_id, provider_id, reason=reason
+        )
 
 
 def _admin_only(caller: Principal) -> None:

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from auth.accounts import Accounts
-from auth.audit import AuditEvent, CredentialKind, by_whom
+from auth.audit import AuditEvent, CredentialKind, audited_if_lost, by_whom
 from auth.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from auth.factor_changes import FactorChanges
 from auth.idp_models import LinkRecord, provider_name
@@ -88,12 +88,14 @@ class LinkedIdentities:
             str(uuid.uuid4()),
             self._changes.now(),
         )
-        linked = self._store.link_existing_user(link, self._users.key_of(owner.id))
+        reason = f"linked {provider.name}"
+        with audited_if_lost(lambda note: self._audit(AuditEvent.CREATED, link, reason + note)):
+            linked = self._store.link_existing_user(link, self._users.key_of(owner.id))
         if linked is None:
             raise NotFound("user not found")
         if not linked:
             raise AlreadyExists("this identity is linked to another account")
-        self._audit(AuditEvent.CREATED, link, f"linked {provider.name}")
+        self._audit(AuditEvent.CREATED, link, reason)
         return link
 
     def unlink(self, caller: Principal, owner: User, link_id: str) -> None:

@@ -24,7 +24,7 @@ import uuid
 import zlib
 from typing import TYPE_CHECKING
 
-from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit, audited_if_lost
+from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit, audited_write
 from auth.clock import Clock
 from auth.errors import InvalidArgument, NotFound, Unauthenticated
 from auth.models import User
@@ -211,13 +211,11 @@ class PersonalAccessTokens:
     def _deleted(self, record: PatRecord, reason: str) -> bool:
         """Delete the token, audited: whether it was there to delete."""
 
-        def revoked(note: str = "") -> None:
+        def revoked(note: str) -> None:
             self._audit.record(
                 AuditEvent.REVOKED, CredentialKind.PAT, record.user_id, record.token_id, reason=reason + note
             )
 
-        with audited_if_lost(revoked):
-            deleted = self._store.delete(record.token_hash, record.token_id, record.user_id)
-        if deleted:
-            revoked()
-        return deleted
+        return audited_write(
+            lambda: self._store.delete(record.token_hash, record.token_id, record.user_id), revoked
+        )

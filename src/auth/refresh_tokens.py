@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 
-from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit
+from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit, audited_if_lost, audited_write
 from auth.clock import Clock
 from auth.errors import SignInOutdated, Unauthenticated
 from auth.models import NO_SIGN_IN, ClientInfo, SignIn, User
@@ -181,10 +181,10 @@ class RefreshTokens:
 
     def revoke_family(self, family_id: str, user_id: int, reason: str) -> bool:
         """End one live sign-in of the user; False when they have none with that id."""
-        if not self._store.revoke_for_user(family_id, user_id, int(self._clock.now())):
-            return False
-        self._audit.record(AuditEvent.REVOKED, CredentialKind.REFRESH_TOKEN, user_id, family_id, reason)
-        return True
+        return audited_write(
+            lambda: self._store.revoke_for_user(family_id, user_id, int(self._clock.now())),
+            lambda note: self._revoked(family_id, user_id, reason + note),
+        )
 
     def revoke_all(self, user_id: int, keep: str = "", reason: str = "") -> None:
         """Every live sign-in of the user but `keep` (a password change keeps the caller's own)."""
@@ -194,5 +194,9 @@ class RefreshTokens:
 
     def _revoke(self, family_id: str, user_id: int, now: int, reason: str) -> None:
         """Revoke a family whatever its state: a reuse or a gone user must end it for good."""
-        self._store.revoke(family_id, now)
+        with audited_if_lost(lambda note: self._revoked(family_id, user_id, reason + note)):
+            self._store.revoke(family_id, now)
+        self._revoked(family_id, user_id, reason)
+
+    def _revoked(self, family_id: str, user_id: int, reason: str) -> None:
         self._audit.record(AuditEvent.REVOKED, CredentialKind.REFRESH_TOKEN, user_id, family_id, reason)

@@ -10,7 +10,7 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from auth.audit import AuditEvent, AuditSink, CredentialKind, audited_if_lost
+from auth.audit import AuditEvent, AuditSink, CredentialKind, audited_write
 from auth.clock import Clock
 from auth.models import User
 from auth.pats import PersonalAccessTokens
@@ -116,13 +116,10 @@ class CredentialRevocation:
     ) -> None:
         """Run `remove` (whether it removed the credential), audited."""
 
-        def revoked(note: str = "") -> None:
+        def revoked(note: str) -> None:
             for kind in kinds:
                 self._audit.record(
                     AuditEvent.REVOKED, kind, user_id, credential_id, reason="user deleted" + note
                 )
 
-        with audited_if_lost(revoked):
-            removed = remove()
-        if removed:
-            revoked()
+        audited_write(remove, revoked)

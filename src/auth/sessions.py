@@ -15,7 +15,7 @@ import re
 import uuid
 from collections.abc import Callable
 
-from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit
+from auth.audit import AuditEvent, AuditSink, CredentialKind, NullAudit, audited_if_lost
 from auth.clock import Clock
 from auth.credential_ids import UUID4
 from auth.errors import SignInOutdated, Unauthenticated
@@ -187,8 +187,13 @@ class Sessions:
                 self._delete(record.secret_hash, user_id, reason, record.session_id)
 
     def _delete(self, secret_hash: str, user_id: int, reason: str, session_id: str = "") -> bool:
-        deleted = self._store.delete(secret_hash, user_id, session_id)
+        def revoked(session_id: str, note: str = "") -> None:
+            self._audit.record(AuditEvent.REVOKED, CredentialKind.SESSION, user_id, session_id, reason + note)
+
+        # A cookie's session is known by its id only once deleted: a lost answer names none.
+        with audited_if_lost(lambda note: revoked(session_id, note)):
+            deleted = self._store.delete(secret_hash, user_id, session_id)
         if deleted is None:
             return False
-        self._audit.record(AuditEvent.REVOKED, CredentialKind.SESSION, user_id, deleted.session_id, reason)
+        revoked(deleted.session_id)
         return True

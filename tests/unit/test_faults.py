@@ -72,7 +72,8 @@ class Scene:
     refresh: str = ""
 
 
-Audited = tuple[AuditEvent, CredentialKind]
+# An event's kind and the user it names (None: the scene's).
+Audited = tuple[AuditEvent, CredentialKind, int | None]
 
 
 @dataclass(frozen=True)
@@ -302,6 +303,13 @@ def _sso(route: Route) -> Callable[[Any, Scene], Any]:
     return act
 
 
+def _create_provider(services: Any, scene: Scene) -> Any:
+    """An admin's new provider, its id (new each run) in `extra`."""
+    scene.extra["made"] = f"made{next(_names)}"
+    body = sso.oauth2_body(_provider_url(), "c", secret="s")
+    return sso.create_provider(services, scene.extra["root"], body, scene.extra["made"])
+
+
 def _new_identity_sign_in(services: Any, scene: Scene) -> Any:
     """A first sign-in: each run a new identity, so each run creates its user."""
     return sso.sso_sign_in(services, sso.sso(scene.extra["provider"], f"new-{next(_names)}"))
@@ -385,20 +393,30 @@ def _remove_passkey(admin: bool) -> Callable[[Any, Scene], Any]:
 # -- what each change leaves in the stores once it stuck, and the audit event that says so
 
 
-def _if(changed: bool, event: AuditEvent, kind: CredentialKind) -> list[Audited]:
-    return [(event, kind)] if changed else []
+def _if(changed: bool, event: AuditEvent, kind: CredentialKind, user_id: int | None = None) -> list[Audited]:
+    return [(event, kind, user_id)] if changed else []
 
 
 def _stored(api: ApiServices, scene: Scene) -> User | None:
     return api.users.get(scene.user.id, consistent=True)
 
 
+def _signed_out_stuck(api: ApiServices, scene: Scene) -> list[Audited]:
+    """The scene's session and refresh family, each ended."""
+    session_gone = not api.sessions.list_for_user(scene.user.id)
+    family_ended = all(family.revoked for family in api.refresh_tokens._store.for_user(scene.user.id))
+    return _if(session_gone, AuditEvent.REVOKED, CredentialKind.SESSION) + _if(
+        family_ended, AuditEvent.REVOKED, CredentialKind.REFRESH_TOKEN
+    )
+
+
 def _password_stuck(api: ApiServices, scene: Scene) -> list[Audited]:
+    """The new password, and the sign-ins it ended."""
     from auth.passwords import verify_password
 
     user = _stored(api, scene)
     changed = user is not None and verify_password(NEW_PASSWORD, user.password_hash)
-    return _if(changed, AuditEvent.CHANGED, CredentialKind.PASSWORD)
+    return _if(changed, AuditEvent.CHANGED, CredentialKind.PASSWORD) + _signed_out_stuck(api, scene)
 
 
 def _role_stuck(api: ApiServices, scene: Scene) -> list[Audited]:
@@ -415,7 +433,7 @@ def _archive_stuck(api: ApiServices, scene: Scene) -> list[Audited]:
 def _deletion_stuck(api: ApiServices, scene: Scene) -> list[Audited]:
     """The user gone, and each credential of theirs that went before them."""
     gone = _if(_stored(api, scene) is None, AuditEvent.REVOKED, CredentialKind.ACCOUNT)
-    return gone + _pat_deletion_stuck(api, scene)
+    return gone + _pat_deletion_stuck(api, scene) + _signed_out_stuck(api, scene)
 
 
 def _deletion_with_a_passkey_stuck(api: ApiServices, scene: Scene) -> list[Audited]:
@@ -437,6 +455,53 @@ def _totp(api: ApiServices, scene: Scene) -> Any:
 
 def _totp_removal_stuck(api: ApiServices, scene: Scene) -> list[Audited]:
     return _if(_totp(api, scene) is None, AuditEvent.REVOKED, CredentialKind.TOTP)
+
+
+def _admins_removal(
+    stuck: Callable[[ApiServices, Scene], list[Audited]],
+) -> Callable[[ApiServices, Scene], list[Audited]]:
+    """An admin's removal of a factor: the factor gone, and every sign-in of the user ended."""
+    return lambda api, scene: stuck(api, scene) + _signed_out_stuck(api, scene)
+
+
+def _codes_regenerated_stuck(api: ApiServices, scene: Scene) -> list[Audited]:
+    from auth import recovery_codes
+
+    record = _totp(api, scene)
+    first = {recovery_codes.hash_code(code) for code in scene.extra["recovery"]}
+    changed = record is not None and record.recovery_hashes != first
+    return _if(changed, AuditEvent.CHANGED, CredentialKind.RECOVERY_CODES)
+
+
+def _link_stuck(api: ApiServices, scene: Scene) -> list[Audited]:
+    linked = bool(api.linked_identities._store.links_of_user(scene.user.id))
+    return _if(linked, AuditEvent.CREATED, CredentialKind.LINKED_IDENTITY)
+
+
+def _sign_up_stuck(api: ApiServices, scene: Scene) -> list[Audited]:
+    user = api.users.get_by_username(scene.extra["username"])
+    return _if(user is not None, AuditEvent.CREATED, CredentialKind.ACCOUNT, user.id if user else 0)
+
+
+def _provider(api: ApiServices, provider_id: str) -> Any:
+    return api.idp_store.get_provider(provider_id)
+
+
+def _provider_created_stuck(api: ApiServices, scene: Scene) -> list[Audited]:
+    made = _provider(api, scene.extra.get("made", "")) is not None
+    return _if(made, AuditEvent.CREATED, CredentialKind.IDENTITY_PROVIDER, scene.extra["root"].id)
+
+
+def _provider_changed_stuck(api: ApiServices, scene: Scene) -> list[Audited]:
+    stored = _provider(api, scene.extra["provider"])
+    changed = stored is not None and stored.provider.title == "New"
+    return _if(changed, AuditEvent.CHANGED, CredentialKind.IDENTITY_PROVIDER, scene.extra["root"].id)
+
+
+def _provider_deleted_stuck(api: ApiServices, scene: Scene) -> list[Audited]:
+    gone = _provider(api, scene.extra["provider"]) is None
+    by_root = _if(gone, AuditEvent.REVOKED, CredentialKind.IDENTITY_PROVIDER, scene.extra["root"].id)
+    return by_root + _unlink_stuck(api, scene)
 
 
 def _totp_confirm_stuck(api: ApiServices, scene: Scene) -> list[Audited]:
@@ -496,6 +561,7 @@ PATHS = [
             "/api/v1/users",
             body={"user": {"username": sc.extra["username"], "password": PASSWORD}},
         ),
+        stuck=_sign_up_stuck,
     ),
     Path(
         "sign-in",
@@ -532,6 +598,7 @@ PATHS = [
             sc,
             cookies=[f"memos_refresh={sc.refresh}", f"user_session={sc.session}"],
         ),
+        stuck=_signed_out_stuck,
     ),
     Path(
         "PAT create",
@@ -576,13 +643,18 @@ PATHS = [
         ),
         stuck=_totp_confirm_stuck,
     ),
-    Path("recovery codes regenerated", _totp_enabled, _own_factor_call(routes.REGENERATE_RECOVERY_CODES)),
+    Path(
+        "recovery codes regenerated",
+        _totp_enabled,
+        _own_factor_call(routes.REGENERATE_RECOVERY_CODES),
+        stuck=_codes_regenerated_stuck,
+    ),
     Path("TOTP removal", _totp_enabled, _own_factor_call(routes.REMOVE_TOTP), stuck=_totp_removal_stuck),
     Path(
         "an admin's TOTP removal",
         _totp_enabled,
         lambda s, sc: _factor_call(s, routes.REMOVE_TOTP, sc.user, caller=sc.extra["root"]),
-        stuck=_totp_removal_stuck,
+        stuck=_admins_removal(_totp_removal_stuck),
     ),
     Path("sign-in first step with TOTP", _totp_enabled, lambda s, sc: _first_step(s, sc, routes.SIGN_IN)),
     Path("sign-in second step with TOTP", _challenged(routes.SIGN_IN), _second_step(routes.SIGN_IN)),
@@ -599,12 +671,8 @@ PATHS = [
     Path(
         "identity provider create",
         _with_root,
-        lambda s, sc: sso.create_provider(
-            s,
-            sc.extra["root"],
-            sso.oauth2_body(_provider_url(), "c", secret="s"),
-            f"made{next(_names)}",
-        ),
+        _create_provider,
+        stuck=_provider_created_stuck,
     ),
     Path(
         "identity provider change",
@@ -617,6 +685,7 @@ PATHS = [
             sc.extra["root"],
             body={"title": "New"},
         ),
+        stuck=_provider_changed_stuck,
     ),
     Path(
         "identity provider delete, with its links",
@@ -624,17 +693,18 @@ PATHS = [
         lambda s, sc: sso.as_admin(
             s, "DELETE", sso.IDP.format(id=sc.extra["provider"]), sso.IDP, sc.extra["root"]
         ),
+        stuck=_provider_deleted_stuck,
     ),
     Path("first sign-in with an identity provider", _with_provider, _new_identity_sign_in),
     Path("sign-in with a linked identity", _linked, _sso(routes.SIGN_IN)),
     Path("session sign-in with a linked identity", _linked, _sso(routes.CREATE_SESSION)),
-    Path("identity link", _with_provider, _link_call_of),
+    Path("identity link", _with_provider, _link_call_of, stuck=_link_stuck),
     Path("identity unlink", _linked, _unlink_by(lambda scene: scene.user), stuck=_unlink_stuck),
     Path(
         "an admin's identity unlink",
         _linked,
         _unlink_by(lambda scene: scene.extra["root"]),
-        stuck=_unlink_stuck,
+        stuck=_admins_removal(_unlink_stuck),
     ),
     Path(
         "identity unlink keeping another link",
@@ -657,7 +727,7 @@ PATHS = [
         "an admin's passkey removal",
         _with_passkey,
         _remove_passkey(admin=True),
-        stuck=_passkey_removal_stuck,
+        stuck=_admins_removal(_passkey_removal_stuck),
     ),
     Path("passkey sign-in options", _signed_in, lambda s, sc: factors.passkey_options(s)),
     Path(
@@ -830,9 +900,12 @@ def unaudited(api: ApiServices, path: Path, scene: Scene) -> list[Audited]:
     """The audit events of the path's changes that stuck but that the run's audit trail
     does not have."""
     expected = path.stuck(api, scene) if path.stuck else []
-    events = scene.extra["audit"].events
-    recorded = {(event, kind) for event, kind, user_id, *_ in events if user_id == scene.user.id}
-    return [change for change in expected if change not in recorded]
+    recorded = {(event, kind, user_id) for event, kind, user_id, *_ in scene.extra["audit"].events}
+    return [
+        (event, kind, user_id)
+        for event, kind, user_id in expected
+        if (event, kind, scene.user.id if user_id is None else user_id) not in recorded
+    ]
 
 
 def assert_one_live_family(api: ApiServices, scene: Scene, answer: Answer, where: str) -> None:

@@ -262,6 +262,10 @@ class IdpStore:
         # write_with answered: a condition failed, so it was the kept link's.
         raise KeptLinkGone()
 
+    def links_of_provider(self, provider_id: str) -> list[LinkRecord]:
+        """Every link of a provider (its links share its partition key), read consistently."""
+        return list(self._links_of_provider(provider_id))
+
     def _links_of_provider(self, provider_id: str) -> Iterator[LinkRecord]:
         paginator = self._client.get_paginator("query")
         with dynamo.translated_errors():
@@ -272,7 +276,3 @@ class IdpStore:
                 ConsistentRead=True,
             ):
                 yield from (LINK.from_item(item) for item in page.get("Items", []))
-
-    def delete_links_of_provider(self, provider_id: str) -> list[LinkRecord]:
-        """Every link of a deleted provider; the ones removed."""
-        return [link for link in list(self._links_of_provider(provider_id)) if self.delete_link(link)]
