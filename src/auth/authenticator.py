@@ -119,7 +119,7 @@ class Authenticator:
         # Asked on every request, a remembered token too: the user may be archived, or
         # their password changed, since the token was verified.
         user = self._active_user(claims.user_id)
-        if claims.issued_at < user.tokens_not_before:
+        if claims.ended_by(user.tokens_not_before):
             raise Unauthenticated("token revoked")
         return Principal(user.id, user.username, user.role, AuthMethod.ACCESS_TOKEN, sign_in=claims.sign_in)
 

@@ -61,23 +61,25 @@ class CredentialRevocation:
         write: Callable[[int], User],
     ) -> User:
         """End every login of `user` but the sign-in named `keep`: their sign-ins, and every
-        access token minted before this change (the cut-off `tokens_not_before`, which the
-        authenticator reads within the revocation lag). `write(cut_off)` stores the cut-off
+        access token minted from a read of the user before this change (the cut-off
+        `tokens_not_before`, which the authenticator reads within the revocation lag and
+        compares with each token's `cutoff` claim). `write(cut_off)` stores the cut-off
         with the change that ends the logins (a new password, a factor's removal) and
         answers the user as stored.
 
         The sign-ins go first: should the write fail, the worst left is fewer sign-ins, never
-        the change alongside the logins (perhaps an intruder's) it was made to end; and a
-        refresh racing this mints its access token before the cut-off is set, never after.
-        And once more after the write: a sign-in stores its session or refresh family only
-        while the cut-off is what it read (UserStore.unchanged_since), so one that committed
+        the change alongside the logins (perhaps an intruder's) it was made to end; and an
+        access token that a refresh racing this mints, even after the write, carries the
+        cut-off it read, which this one ends. And once more after the write: a sign-in stores
+        its session or refresh family only while the cut-off is what it read
+        (UserStore.unchanged_since), so one that committed
         between the first sweep and the write is ended by the second, and any later one is
         refused. Personal access tokens stay, as in `revoke_sign_ins`.
         """
         self.revoke_sign_ins(user.id, keep, reason)
-        # The next whole second, and past any earlier cut-off: every token minted from a read
-        # of the user before this change, in this same second too, is older than the cut-off,
-        # while one minted from the user as changed is not (auth.tokens.mint_access_token).
+        # Past every earlier cut-off, so that each change ends the tokens minted before it
+        # (their `cutoff` claim is older: auth.tokens.AccessClaims.ended_by), and past this
+        # second, so that a token without the claim (Memos') issued before the change is older too.
         cut_off = max(int(self._clock.now()), user.tokens_not_before) + 1
         ended = write(cut_off)
         self.revoke_sign_ins(user.id, keep, reason)

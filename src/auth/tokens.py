@@ -71,6 +71,16 @@ class AccessClaims:
     issued_at: int
     expires_at: int
     sign_in: SignIn = NO_SIGN_IN
+    # The user's cut-off (`tokens_not_before`) as the token was minted, its `cutoff` claim;
+    # None in a token Memos minted, which `iat` stands in for.
+    cut_off: int | None = None
+
+    def ended_by(self, cut_off: int) -> bool:
+        """Whether a change that ended every login of the user (moving their cut-off to
+        `cut_off`) came after the read of the user this token was minted from. The claim
+        says so exactly, however close in time the change and the mint were; without it,
+        a token issued before the cut-off's second is taken to predate the change."""
+        return (self.cut_off if self.cut_off is not None else self.issued_at) < cut_off
 
 
 @dataclass(frozen=True)
@@ -114,11 +124,11 @@ def mint_access_token(
     """An access token; `sign_in` becomes `auth_time` and `amr`, left out when unknown (as
     in the tokens Memos mints, which verify but count as an old sign-in).
 
-    Never issued before the user's cut-off (`tokens_not_before`, which revocation sets to the
-    second after the change): a token minted from the user as changed passes at once, with an
-    `iat` up to a second ahead, well inside the verifier's clock skew; one minted from a read
-    before the change, even in the same second, is refused."""
-    issued_at = max(int(now), user.tokens_not_before)
+    `cutoff` is the user's cut-off as `user` was read: once a change moves it (a password
+    change, an admin's removal of a factor), a token minted from a read before the change is
+    refused, whenever it was minted (AccessClaims.ended_by), and one minted from the user as
+    changed passes at once."""
+    issued_at = int(now)
     expires_at = issued_at + ttl
     claims: dict[str, object] = {
         "type": ACCESS_TYPE,
@@ -131,6 +141,7 @@ def mint_access_token(
         "aud": [ACCESS_AUDIENCE],
         "iat": issued_at,
         "exp": expires_at,
+        "cutoff": user.tokens_not_before,
     }
     if sign_in.auth_time:
         claims["auth_time"] = sign_in.auth_time
@@ -345,6 +356,9 @@ def parse_access_token(token: str, keys: KeyLookup, now: float) -> AccessClaims:
         raise Unauthenticated("invalid token claims")
     if (status is None) != (status_claim is None):
         raise Unauthenticated("invalid token claims")
+    cut_off = claims.get("cutoff")
+    if cut_off is not None and (not _is_int(cut_off) or cut_off < 0):
+        raise Unauthenticated("invalid token claims")
     return AccessClaims(
         user_id=_user_id(claims),
         username=username,
@@ -354,6 +368,7 @@ def parse_access_token(token: str, keys: KeyLookup, now: float) -> AccessClaims:
         issued_at=cast(int, claims["iat"]),
         expires_at=cast(int, claims["exp"]),
         sign_in=_sign_in(claims),
+        cut_off=cut_off,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -69,6 +70,18 @@ def test_expiry_is_read_from_the_injected_clock() -> None:
         parse_access_token(token, lookup, NOW + 900)
 
 
+def test_the_cutoff_claim_says_which_change_ends_a_token_and_iat_stands_in_without_it() -> None:
+    # Minted from a user whose cut-off is 5 s old: the next change ends it, however soon.
+    minted = mint_access_token(replace(USER, tokens_not_before=NOW - 5), KEY, NOW, 900).token
+    claims = parse_access_token(minted, lookup, NOW)
+    assert claims.cut_off == NOW - 5 and claims.issued_at == NOW
+    assert not claims.ended_by(NOW - 5) and claims.ended_by(NOW - 4)
+    # A token Memos minted has no `cutoff`: one issued before the cut-off's second is ended.
+    memos = parse_access_token(forge(access_claims(cutoff=None)), lookup, NOW)
+    assert memos.cut_off is None
+    assert not memos.ended_by(NOW) and memos.ended_by(NOW + 1)
+
+
 def _none_alg_token() -> str:
     header = base64.urlsafe_b64encode(b'{"alg":"none","kid":"v1","typ":"JWT"}').rstrip(b"=")
     body = base64.urlsafe_b64encode(json.dumps(access_claims()).encode()).rstrip(b"=")
@@ -104,6 +117,9 @@ REFUSED_ACCESS_TOKENS = {
         }
     ),
     "non-numeric subject": forge(access_claims(sub="admin")),
+    "string cutoff": forge(access_claims(cutoff=str(NOW))),
+    "negative cutoff": forge(access_claims(cutoff=-1)),
+    "boolean cutoff": forge(access_claims(cutoff=True)),
     "signature stripped": mint_access_token(USER, KEY, NOW, 900).token.rsplit(".", 1)[0] + ".",
     "trailing garbage": mint_access_token(USER, KEY, NOW, 900).token + "x",
     "not a jwt": "hello",

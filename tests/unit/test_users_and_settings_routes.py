@@ -327,8 +327,9 @@ def test_password_change_revokes_other_sign_ins_and_old_access_tokens(
 def test_a_change_ends_the_access_tokens_of_its_own_second_but_not_the_callers_next(
     api: ApiServices, clock: FakeClock
 ) -> None:
-    """`iat` counts whole seconds: a token minted from alice as she was, three tenths into
-    the second her password changes in, is refused all the same; the one her kept sign-in
+    """`iat` counts whole seconds, the cut-off a token carries does not: a token minted from
+    alice as she was, three tenths into the second her password changes in, is refused; the
+    one her kept sign-in
     refreshes to in that second passes; and a second change in that second ends that one."""
     clock.advance(1 - clock.now() % 1 + 0.3)
     second = int(clock.now())
@@ -353,6 +354,46 @@ def test_a_change_ends_the_access_tokens_of_its_own_second_but_not_the_callers_n
     clock.advance(api.config.revocation_lag)
     with pytest.raises(Unauthenticated, match="token revoked"):
         api.authenticator.authenticate(f"Bearer {minted_after}", None)
+
+
+def test_a_token_minted_after_a_change_from_the_user_read_before_it_is_refused(
+    api: ApiServices, clock: FakeClock
+) -> None:
+    """A refresh reads alice and rotates her family just before an admin changes her
+    password (both sweeps end the family), then mints its access token a moment later, in
+    the next second: minted from alice as she was, it is refused however late it was minted."""
+    clock.advance(1 - clock.now() % 1 + 0.9)
+    alice = api.users.get_by_username("alice")
+    assert alice is not None
+    stolen = api.refresh_tokens.issue(alice, client=api_client())
+    read_before, _, sign_in = api.refresh_tokens.rotate(stolen.token)
+    clock.advance(0.05)
+    status, _ = call(
+        "PATCH", "/api/v1/users/alice", USER, caller=as_user(api, "admin"), body={"password": NEW_PASSWORD}
+    )
+    assert status == 200
+    clock.advance(0.06)
+    late = api.access_tokens.issue(read_before, sign_in).token
+    clock.advance(api.config.revocation_lag)
+    with pytest.raises(Unauthenticated, match="token revoked"):
+        api.authenticator.authenticate(f"Bearer {late}", None)
+
+
+def test_changes_faster_than_one_a_second_lock_no_one_out(api: ApiServices, clock: FakeClock) -> None:
+    """Each change moves the cut-off past the last, ahead of the clock when they come ten a
+    second; the tokens minted after the last still pass, with the lifetime they were given."""
+    admin = as_user(api, "admin")
+    for n in range(80):
+        status, _ = call(
+            "PATCH", "/api/v1/users/alice", USER, caller=admin, body={"password": f"{NEW_PASSWORD} {n}"}
+        )
+        assert status == 200
+        clock.advance(0.1)
+    changed = api.users.get_by_username("alice")
+    assert changed is not None and changed.tokens_not_before > clock.now() + 60
+    issued = api.access_tokens.issue(changed)
+    assert issued.expires_at == int(clock.now()) + api.config.access_token_ttl
+    assert api.authenticator.authenticate(f"Bearer {issued.token}", None).username == "alice"
 
 
 def alice_changes_her_password(api: ApiServices, **kwargs: Any) -> int:
