@@ -99,6 +99,11 @@ class RefreshTokens:
             )
         except RotationRefused as refused:
             family = refused.family
+            if family is not None and family.current_token_id == next_token_id:
+                # This very rotation, applied, its answer lost, and refused when botocore sent
+                # it again (the new id is this request's alone): it went through. Whether it
+                # was the family's first use is lost with the answer, and not audited.
+                return user, issued, family.sign_in
             if claims.from_memos and family is not None and not family.imported:
                 # A token without a family id names only imported families: any other is unknown.
                 family = None

@@ -370,3 +370,47 @@ def test_a_token_without_a_family_id_never_rotates_a_family_memos_auth_made(
         api.refresh_tokens.rotate(token)
     assert not isinstance(refused.value, RefreshReuseDetected)
     assert [f.family_id for f in api.refresh_tokens.live_families(user.id)] == [family.family_id]
+
+
+class _SentTwice:
+    """The DynamoDB client, but its next UpdateItem is applied and its answer lost, and sent
+    again, as botocore does after a read timeout: the caller gets the second answer."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.armed = False
+
+    def update_item(self, **request: Any) -> Any:
+        if self.armed:
+            self.armed = False
+            self._client.update_item(**request)
+        return self._client.update_item(**request)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+@pytest.mark.parametrize("grace", [0, 30])
+def test_a_rotation_applied_then_refused_when_sent_again_is_the_refresh_it_was(
+    aws: dict[str, Any], clock: FakeClock, config: Config, audit: RecordingAudit, grace: int
+) -> None:
+    """The second send of the rotation fails its condition on the first send's own write:
+    not a reuse (with the grace off it would end the user's own sign-in), but the refresh."""
+    client = _SentTwice(aws["dynamodb"])
+    api = build_api_services(
+        replace(config, refresh_reuse_grace=grace), clock, client, aws["secretsmanager"], audit
+    )
+    alice = api.accounts.sign_up("alice", "correct horse battery")
+    first = api.refresh_tokens.issue(alice, ClientInfo("pytest", "198.51.100.1"))
+    client.armed = True
+    _, rotated, _ = api.refresh_tokens.rotate(first.token)
+    assert not client.armed
+    (family,) = api.refresh_tokens.live_families(alice.id)
+    assert (
+        family.current_token_id
+        == parse_refresh_token(rotated.token, api.keys.verification_key, clock.now()).token_id
+    )
+    assert [
+        event for event, *_ in audit.events if event in (AuditEvent.REUSE_REFUSED, AuditEvent.REVOKED)
+    ] == []
+    api.refresh_tokens.rotate(rotated.token)
