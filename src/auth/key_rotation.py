@@ -11,11 +11,12 @@ fails. Every step is therefore idempotent: a retry finds its work done and does 
   one AWSPREVIOUS, which the key ring keeps verifying, so no token stops working early.
   The new key signs only ACTIVATION_DELAY_SECONDS after createSecret made it (auth.keys),
   which keeps every container able to verify its tokens only if the rotation finishes
-  soon after: a pending key older than FINISH_WITHIN_SECONDS is refused, and the next
-  rotation makes a fresh one.
+  soon after: a pending key older than FINISH_WITHIN_SECONDS is refused and loses its
+  AWSPENDING label (Secrets Manager starts no rotation while one is pending), so that the
+  next rotation makes a fresh one.
 
 The key is the service's credential, no user's: its audit events (user 0, the key named
-by its kid) are the pending key created, and made current.
+by its kid) are the pending key created, made current, or abandoned.
 """
 
 from __future__ import annotations
@@ -152,6 +153,19 @@ class KeyRotation:
             raise RotationError("no pending key to finish")
         # A key made without a time (before keys carried one) signs at once: nothing to wait for.
         if pending.created_at and self._clock.now() - pending.created_at > FINISH_WITHIN_SECONDS:
+            # Secrets Manager refuses every later rotation while AWSPENDING stays on a version
+            # that is not current, and each retry of this one would find the same old key:
+            # the label comes off, so that the next rotation makes a fresh key.
+            self._client.update_secret_version_stage(
+                SecretId=secret_id, VersionStage=PENDING_STAGE, RemoveFromVersionId=token
+            )
+            self._audit.record(
+                AuditEvent.REVOKED,
+                CredentialKind.SIGNING_KEY,
+                NO_USER,
+                pending.key.kid,
+                reason="pending key abandoned: too old to finish",
+            )
             raise RotationError(
                 f"the pending key was made more than {FINISH_WITHIN_SECONDS} s ago, too long for "
                 "every container to learn it before it signs; rotate again to make a fresh one"

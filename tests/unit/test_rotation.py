@@ -137,7 +137,16 @@ def test_finishing_waits_for_no_one_and_refuses_a_pending_key_too_old_to_be_lear
     clock.advance(FINISH_WITHIN_SECONDS + 1)
     with pytest.raises(RotationError, match="rotate again"):
         keyed.run(Step.FINISH, SECRET, token)
-    assert aws["secretsmanager"].describe_secret(SecretId=SECRET)["VersionIdsToStages"] == versions
+    # Only the stale key's AWSPENDING label is gone: Secrets Manager would start no other
+    # rotation while it stayed, and its retries of this one are refused at once.
+    left = aws["secretsmanager"].describe_secret(SecretId=SECRET)["VersionIdsToStages"]
+    assert left.get(token, []) == []
+    assert {version: left[version] for version in versions if version != token} == {
+        version: stages for version, stages in versions.items() if version != token
+    }
+    for step in STEPS:
+        with pytest.raises(RotationError):
+            keyed.run(step, SECRET, token)
     assert stored(aws, VersionStage=CURRENT_STAGE)["kid"] == "v1"
 
     fresh = begin_rotation()
@@ -201,16 +210,21 @@ def test_a_rotation_is_audited_once_each_for_the_key_it_made_and_the_key_it_made
     ]
 
 
-def test_a_refused_step_audits_nothing(
+def test_a_refused_step_audits_nothing_but_a_key_it_abandons(
     aws: dict[str, Any], clock: FakeClock, keyed: KeyRotation, audit: RecordingAudit
 ) -> None:
     token = begin_rotation()
     for step in (Step.CREATE, Step.SET, Step.TEST):
         keyed.run(step, SECRET, token)
     clock.advance(FINISH_WITHIN_SECONDS + 1)
-    with pytest.raises(RotationError):
-        keyed.run(Step.FINISH, SECRET, token)
-    assert [event for event, *_ in audit.events] == [AuditEvent.CREATED]
+    for _ in range(2):  # refused, then retried by Secrets Manager
+        with pytest.raises(RotationError):
+            keyed.run(Step.FINISH, SECRET, token)
+    key = CredentialKind.SIGNING_KEY
+    assert audit.events == [
+        (AuditEvent.CREATED, key, 0, "v2", "pending"),
+        (AuditEvent.REVOKED, key, 0, "v2", "pending key abandoned: too old to finish"),
+    ]
 
 
 def test_a_second_rotation_retires_the_first_key(
