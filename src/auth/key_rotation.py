@@ -13,7 +13,9 @@ fails. Every step is therefore idempotent: a retry finds its work done and does 
   which keeps every container able to verify its tokens only if the rotation finishes
   soon after: a pending key older than FINISH_WITHIN_SECONDS is refused and loses its
   AWSPENDING label (Secrets Manager starts no rotation while one is pending), so that the
-  next rotation makes a fresh one.
+  next rotation makes a fresh one. Nor does a rotation start before the current key signs
+  (ACTIVATION_DELAY_SECONDS after the last one): it would retire the key that signs
+  meanwhile.
 
 The key is the service's credential, no user's: its audit events (user 0, the key named
 by its kid) are the pending key created, made current, or abandoned.
@@ -32,6 +34,7 @@ from auth.audit import AuditEvent, AuditSink, CredentialKind
 from auth.clock import Clock
 from auth.errors import Internal
 from auth.keys import (
+    ACTIVATION_DELAY_SECONDS,
     CURRENT_STAGE,
     FINISH_WITHIN_SECONDS,
     FIRST_KID,
@@ -104,12 +107,24 @@ class KeyRotation:
     def create_secret(self, secret_id: str, token: str) -> None:
         if self._pending(secret_id, token) is not None:
             return
-        current = self._current(secret_id)
+        stored = self._key(SecretId=secret_id, VersionStage=CURRENT_STAGE)
+        previous = self._previous(secret_id)
+        if stored is not None and previous is not None and not stored.signs_at(self._clock.now()):
+            # Too soon after the last rotation: its key does not sign yet (the previous one
+            # signs meanwhile), and this one would retire the key that signs, leaving a key
+            # only seconds old to sign, which containers that read the keys just before
+            # would refuse.
+            self._release(secret_id, token)
+            raise RotationError(
+                f"the current key was made less than {ACTIVATION_DELAY_SECONDS} s ago and does not "
+                "sign yet; rotate again later"
+            )
+        current = stored.key if stored is not None else None
         kid = next_kid(current.kid) if current is not None else FIRST_KID
         # A kid set by hand (not vN, or lower than before) can make the next one AWSPREVIOUS's:
         # a container that cached that old key would take it for the new one and refuse the
         # new key's tokens, never re-reading for a kid it knows. Go on to one above both.
-        taken = {key.kid for key in (current, self._previous(secret_id)) if key is not None}
+        taken = {key.kid for key in (current, previous) if key is not None}
         while kid in taken:
             kid = next_kid(kid)
         # The token doubles as idempotency key: a concurrent retry cannot store a second key.
@@ -153,12 +168,8 @@ class KeyRotation:
             raise RotationError("no pending key to finish")
         # A key made without a time (before keys carried one) signs at once: nothing to wait for.
         if pending.created_at and self._clock.now() - pending.created_at > FINISH_WITHIN_SECONDS:
-            # Secrets Manager refuses every later rotation while AWSPENDING stays on a version
-            # that is not current, and each retry of this one would find the same old key:
-            # the label comes off, so that the next rotation makes a fresh key.
-            self._client.update_secret_version_stage(
-                SecretId=secret_id, VersionStage=PENDING_STAGE, RemoveFromVersionId=token
-            )
+            # Each retry of this one would find the same old key: the next makes a fresh one.
+            self._release(secret_id, token)
             self._audit.record(
                 AuditEvent.REVOKED,
                 CredentialKind.SIGNING_KEY,
@@ -191,6 +202,14 @@ class KeyRotation:
             AuditEvent.CHANGED, CredentialKind.SIGNING_KEY, NO_USER, pending.key.kid, reason=reason
         )
         return True
+
+    def _release(self, secret_id: str, token: str) -> None:
+        """Take AWSPENDING off a version this rotation will not finish: Secrets Manager
+        starts no other rotation while a version that is not current holds it, and refuses
+        its own retries of this one once it is gone."""
+        self._client.update_secret_version_stage(
+            SecretId=secret_id, VersionStage=PENDING_STAGE, RemoveFromVersionId=token
+        )
 
     def _current(self, secret_id: str) -> SigningKey | None:
         current = self._key(SecretId=secret_id, VersionStage=CURRENT_STAGE)

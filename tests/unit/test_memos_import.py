@@ -25,6 +25,7 @@ from auth.config import Config
 from auth.errors import Unauthenticated, Unavailable
 from auth.idp_models import IdentityProvider
 from auth.key_rotation import KeyRotation
+from auth.keys import ACTIVATION_DELAY_SECONDS
 from auth.models import Role, State, User
 from auth.passwords import verify_password
 from auth.pats import MAX_DESCRIPTION_CHARS, is_well_formed
@@ -976,6 +977,7 @@ def test_a_key_rotated_out_since_the_import_is_not_brought_back(
         token = begin_rotation()
         for step in ROTATION_STEPS:
             rotation.run(step, "SigningKeySecret", token)
+        clock.advance(ACTIVATION_DELAY_SECONDS)
     before = _snapshot(aws)
     again = _import(memos)
     assert _snapshot(aws) == before

@@ -195,12 +195,13 @@ def test_every_step_retried_is_a_no_op(aws: dict[str, Any], keyed: KeyRotation) 
 
 
 def test_a_rotation_is_audited_once_each_for_the_key_it_made_and_the_key_it_made_current(
-    keyed: KeyRotation, audit: RecordingAudit
+    keyed: KeyRotation, audit: RecordingAudit, clock: FakeClock
 ) -> None:
     for _ in range(2):
         token = begin_rotation()
         for step in (*STEPS, *STEPS):  # every step retried: audited once all the same
             keyed.run(step, SECRET, token)
+        clock.advance(ACTIVATION_DELAY_SECONDS)
     key = CredentialKind.SIGNING_KEY
     assert audit.events == [
         (AuditEvent.CREATED, key, 0, "v2", "pending"),
@@ -227,6 +228,32 @@ def test_a_refused_step_audits_nothing_but_a_key_it_abandons(
     ]
 
 
+def test_a_rotation_before_the_last_ones_key_signs_is_refused_and_blocks_no_later_one(
+    aws: dict[str, Any], clock: FakeClock, keyed: KeyRotation
+) -> None:
+    # An operator's "rotate immediately" just after a scheduled rotation: v2 does not sign
+    # yet (v1 does), and a v3 would retire v1 and leave v2, seconds old, to sign.
+    first = begin_rotation()
+    for step in STEPS:
+        keyed.run(step, SECRET, first)
+    warm = ring(aws, clock)
+    warm.signing_key()
+    clock.advance(10)
+    second = begin_rotation()
+    with pytest.raises(RotationError, match="rotate again later"):
+        keyed.run(Step.CREATE, SECRET, second)
+    stages = aws["secretsmanager"].describe_secret(SecretId=SECRET)["VersionIdsToStages"]
+    assert stages.get(second, []) == [] and stored(aws, VersionStage=CURRENT_STAGE)["kid"] == "v2"
+    token = mint(aws, clock)
+    assert kid_of(token) == "v1"
+    assert parse_access_token(token.token, warm.verification_key, clock.now()).user_id == ALICE.id
+    clock.advance(ACTIVATION_DELAY_SECONDS)
+    later = begin_rotation()
+    for step in STEPS:
+        keyed.run(step, SECRET, later)
+    assert stored(aws, VersionStage=CURRENT_STAGE)["kid"] == "v3"
+
+
 def test_a_second_rotation_retires_the_first_key(
     aws: dict[str, Any], clock: FakeClock, keyed: KeyRotation
 ) -> None:
@@ -236,6 +263,7 @@ def test_a_second_rotation_retires_the_first_key(
         token = begin_rotation()
         for step in STEPS:
             keyed.run(step, SECRET, token)
+        clock.advance(ACTIVATION_DELAY_SECONDS)
     assert stored(aws, VersionStage=CURRENT_STAGE)["kid"] == "v3"
     with pytest.raises(Unauthenticated):
         parse_access_token(v1.token, ring(aws, clock).verification_key, clock.now())
