@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from auth.stores.factor_store import FactorStore
     from auth.stores.idp_store import IdpStore
     from auth.stores.passkey_store import PasskeyStore
+    from auth.stores.user_store import UserStore
 
 
 class CredentialRevocation:
@@ -34,6 +35,7 @@ class CredentialRevocation:
         factors: FactorStore,
         links: IdpStore,
         passkeys: PasskeyStore,
+        users: UserStore,
     ) -> None:
         self._refresh_tokens = refresh_tokens
         self._sessions = sessions
@@ -42,6 +44,7 @@ class CredentialRevocation:
         self._factors = factors
         self._links = links
         self._passkeys = passkeys
+        self._users = users
         self._audit = audit
 
     def revoke_sign_ins(self, user_id: int, keep: str = "", reason: str = "credentials revoked") -> None:
@@ -80,7 +83,11 @@ class CredentialRevocation:
         # Past every earlier cut-off, so that each change ends the tokens minted before it
         # (their `cutoff` claim is older: auth.tokens.AccessClaims.ended_by), and past this
         # second, so that a token without the claim (Memos') issued before the change is older too.
-        cut_off = max(int(self._clock.now()), user.tokens_not_before) + 1
+        # Read consistently: `user` may be an eventually consistent read, older than a change
+        # just made, and a cut-off must never move back.
+        stored = self._users.get(user.id, consistent=True)
+        latest = max(user.tokens_not_before, stored.tokens_not_before if stored is not None else 0)
+        cut_off = max(int(self._clock.now()), latest) + 1
         ended = write(cut_off)
         self.revoke_sign_ins(user.id, keep, reason)
         return ended

@@ -261,6 +261,7 @@ class ApiServices:
             self.factor_store,
             self.idp_store,
             self.passkey_store,
+            self.users,
         )
 
     @functools.cached_property
