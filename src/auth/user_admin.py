@@ -130,8 +130,15 @@ class UserAdmin:
 
     def _target(self, caller: Principal, username: str) -> User:
         user = self.get(username)
-        if caller.user_id != user.id and not caller.is_admin:
-            raise PermissionDenied("you may only change your own account")
+        if caller.user_id != user.id:
+            if not caller.is_admin:
+                raise PermissionDenied("you may only change your own account")
+            # The caller's role as the authorizer saw it may be up to the revocation lag old:
+            # an admin just demoted, archived or deleted by another must not demote, archive
+            # or delete that one in turn within it, which could leave no admin at all.
+            fresh = self._users.get(caller.user_id, consistent=True)
+            if fresh is None or not fresh.is_admin or not fresh.is_active:
+                raise PermissionDenied("you may only change your own account")
         return user
 
     def update(
@@ -172,7 +179,9 @@ class UserAdmin:
         now = int(self._clock.now())
         fields: dict[str, Any] = {"update_time": now}
         for name in ("display_name", "email", "role", "state"):
-            if getattr(changes, name) is not None:
+            # Only what differs from the user as read: a value sent back as it was (a Memos
+            # client sends the whole User) would undo a concurrent change when written over it.
+            if getattr(changes, name) not in (None, getattr(user, name)):
                 fields[name] = getattr(changes, name)
         password_changed = changes.password is not None
 
@@ -184,8 +193,10 @@ class UserAdmin:
             with audited_if_lost(
                 lambda note: self._audit_changes(caller, user, meant, password_changed, note)
             ):
-                updated = self._write(user, fields | also)
-            self._audit_changes(caller, user, updated, password_changed)
+                before, updated = self._write(user, fields | also)
+            # Against what this change was written over, which a retry read afresh: another
+            # admin's concurrent change is theirs to audit.
+            self._audit_changes(caller, before, updated, password_changed)
             return updated
 
         if changes.password is None:
@@ -226,18 +237,19 @@ class UserAdmin:
                 reason=f"role {before.role.value} -> {after.role.value} {by}",
             )
 
-    def _write(self, user: User, fields: dict[str, Any]) -> User:
+    def _write(self, user: User, fields: dict[str, Any]) -> tuple[User, User]:
         """Store `fields` over the user; only they are written, so a concurrent change of
-        other fields is kept."""
+        other fields is kept. The user they were written over (read again after a
+        concurrent change of role or state) and the user as stored."""
         for _ in range(ATTEMPTS):
             updated = replace(user, **fields)
             if updated.as_owner == user.as_owner:
                 self._users.update(user, updated)
-                return updated
+                return user, updated
             try:
                 # Each of the user's tokens carries a copy of role and state: they change together.
                 self._pats.save_owner(user, updated)
-                return updated
+                return user, updated
             except OwnerChanged:
                 # Another change of role or state landed first: apply this one over it.
                 fresh = self._users.get(user.id, consistent=True)

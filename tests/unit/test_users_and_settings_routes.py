@@ -12,7 +12,7 @@ import pytest
 
 from auth import routes
 from auth.audit import AuditEvent, CredentialKind
-from auth.errors import Code, InvalidArgument, SignInOutdated, Unauthenticated
+from auth.errors import Code, InvalidArgument, PermissionDenied, SignInOutdated, Unauthenticated
 from auth.models import Role, SignIn, State, User
 from auth.principal import AuthMethod, Principal
 from auth.routes import CREATE_SESSION, SIGN_IN, Route
@@ -659,3 +659,53 @@ def test_a_token_created_while_its_user_is_deleted_sends_the_deletion_round_agai
     assert attempts == [0, 0]
     assert api.users.get(alice.id) is None
     assert aws["dynamodb"].scan(TableName="PersonalAccessTokensTable")["Count"] == 0
+
+
+def _admin(api: ApiServices, username: str) -> Principal:
+    user = api.users.get_by_username(username, consistent=True)
+    assert user is not None
+    return Principal(user.id, user.username, Role.ADMIN, AuthMethod.SESSION, "", SignIn.with_password(0))
+
+
+def test_an_admin_demoted_by_another_cannot_demote_them_in_turn_within_the_lag(api: ApiServices) -> None:
+    """The authorizer's context may say ADMIN for up to the revocation lag after a demotion:
+    two admins demoting (archiving, deleting) each other must not leave no admin at all."""
+    root = _admin(api, "admin")
+    api.user_admin.update(root, "alice", UserChanges(role=Role.ADMIN))
+    alice_as_seen = _admin(api, "alice")
+    api.user_admin.update(root, "alice", UserChanges(role=Role.USER))
+    for change in (UserChanges(role=Role.USER), UserChanges(state=State.ARCHIVED)):
+        with pytest.raises(PermissionDenied):
+            api.user_admin.update(alice_as_seen, "admin", change)
+    with pytest.raises(PermissionDenied):
+        api.user_admin.delete(alice_as_seen, "admin")
+    kept = api.users.get_by_username("admin", consistent=True)
+    assert kept is not None and kept.is_admin and kept.is_active
+
+
+def test_a_change_written_again_over_another_admins_keeps_theirs_and_audits_only_its_own(
+    api: ApiServices, audit: RecordingAudit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Root promotes bob, sending back the state it read (NORMAL), while alice archives him:
+    root's write meets alice's and is made again over it, with only what root changed."""
+    root = _admin(api, "admin")
+    api.user_admin.update(root, "alice", UserChanges(role=Role.ADMIN))
+    alice = _admin(api, "alice")
+    save_owner = api.pats.save_owner
+    landed: list[bool] = []
+
+    def alice_archives_bob_first(before: User, after: User) -> None:
+        if not landed:
+            landed.append(True)
+            api.user_admin.update(alice, "bob", UserChanges(state=State.ARCHIVED))
+        save_owner(before, after)
+
+    monkeypatch.setattr(api.pats, "save_owner", alice_archives_bob_first)
+    audit.events.clear()
+    api.user_admin.update(root, "bob", UserChanges(role=Role.ADMIN, state=State.NORMAL))
+    bob = api.users.get_by_username("bob", consistent=True)
+    assert bob is not None and (bob.role, bob.state) == (Role.ADMIN, State.ARCHIVED)
+    assert [(event, kind, reason) for event, kind, _, _, reason in audit.events] == [
+        (AuditEvent.SUSPENDED, CredentialKind.ACCOUNT, f"ARCHIVED by admin {alice.user_id}"),
+        (AuditEvent.CHANGED, CredentialKind.ACCOUNT, f"role USER -> ADMIN by admin {root.user_id}"),
+    ]
