@@ -167,6 +167,12 @@ class PersonalAccessTokens:
         if not 0 <= expires_in_days <= MAX_EXPIRES_IN_DAYS:
             raise InvalidArgument(f"expiresInDays must be between 0 (never) and {MAX_EXPIRES_IN_DAYS}")
         now = int(self._clock.now())
+        # The table has no TTL: an item DynamoDB deleted by itself would leave the user's
+        # token count, which proves a listing whole, too high for good. Expired tokens go
+        # here instead, through the same counted deletion, before they can fill the quota.
+        for expired in self._store.list_for_user(owner.id):
+            if expired.is_expired(now):
+                self._deleted(expired, "expired")
         token = generate_pat()
         record = PatRecord(
             token_hash=hash_pat(token),
@@ -188,7 +194,8 @@ class PersonalAccessTokens:
         self._store.update_owner(before, after)
 
     def list_for_user(self, user_id: int) -> list[PatRecord]:
-        """The user's live tokens, oldest first; expired ones wait for TTL but are not shown."""
+        """The user's live tokens, oldest first; expired ones are not shown (and are deleted at
+        the user's next new token)."""
         now = self._clock.now()
         live = [record for record in self._store.list_for_user(user_id) if not record.is_expired(now)]
         return sorted(live, key=lambda record: (record.created_at, record.token_id))

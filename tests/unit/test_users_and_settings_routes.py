@@ -709,3 +709,27 @@ def test_a_change_written_again_over_another_admins_keeps_theirs_and_audits_only
         (AuditEvent.SUSPENDED, CredentialKind.ACCOUNT, f"ARCHIVED by admin {alice.user_id}"),
         (AuditEvent.CHANGED, CredentialKind.ACCOUNT, f"role USER -> ADMIN by admin {root.user_id}"),
     ]
+
+
+def test_an_expired_token_stays_counted_until_its_users_next_token_deletes_it(
+    api: ApiServices, clock: FakeClock, audit: RecordingAudit
+) -> None:
+    """The PAT table has no TTL (template.yaml): a token DynamoDB deleted by itself would
+    leave alice's count too high and refuse her archive and deletion for good."""
+    from auth.pats import SECONDS_PER_DAY
+
+    alice = api.users.get_by_username("alice")
+    assert alice is not None
+    expiring, _ = api.pats.create(alice, "ci", 1)
+    clock.advance(2 * SECONDS_PER_DAY)
+    assert api.pats.list_for_user(alice.id) == []
+    root = _admin(api, "admin")
+    archived = api.user_admin.update(root, "alice", UserChanges(state=State.ARCHIVED))
+    restored = api.user_admin.update(root, "alice", UserChanges(state=State.NORMAL))
+    assert (archived.state, restored.state) == (State.ARCHIVED, State.NORMAL)
+    audit.events.clear()
+    fresh, _ = api.pats.create(restored, "ci again", 0)
+    assert audit.events[0] == (AuditEvent.REVOKED, CredentialKind.PAT, alice.id, expiring.token_id, "expired")
+    assert [record.token_id for record in api.pats._store.list_for_user(alice.id)] == [fresh.token_id]
+    api.user_admin.delete(root, "alice")
+    assert api.users.get(alice.id, consistent=True) is None
