@@ -106,9 +106,9 @@ class UserAdmin:
         self._bcrypt_cost = bcrypt_cost
         self._audit = audit or NullAudit()
 
-    def get(self, username: str) -> User:
+    def get(self, username: str, consistent: bool = False) -> User:
         validate_username(username)
-        user = self._users.get_by_username(username)
+        user = self._users.get_by_username(username, consistent=consistent)
         if user is None:
             raise NotFound(f"user {username} not found")
         return user
@@ -129,7 +129,9 @@ class UserAdmin:
         return users, page_tokens.encode(last) if last is not None else ""
 
     def _target(self, caller: Principal, username: str) -> User:
-        user = self.get(username)
+        # Read consistently: a change writes only what differs from this read, and one
+        # made just before must not make a real change look like none.
+        user = self.get(username, consistent=True)
         if caller.user_id != user.id:
             if not caller.is_admin:
                 raise PermissionDenied("you may only change your own account")
