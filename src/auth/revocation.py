@@ -10,7 +10,7 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from auth.audit import AuditEvent, AuditSink, CredentialKind, audited_write
+from auth.audit import AuditEvent, AuditSink, CredentialKind, audited_if_lost, audited_write
 from auth.clock import Clock
 from auth.models import User
 from auth.pats import PersonalAccessTokens
@@ -18,7 +18,7 @@ from auth.refresh_tokens import RefreshTokens
 from auth.sessions import Sessions
 
 if TYPE_CHECKING:
-    from auth.stores.factor_store import FactorStore
+    from auth.stores.factor_store import FactorStore, TotpRecord
     from auth.stores.idp_store import IdpStore
     from auth.stores.passkey_store import PasskeyStore
     from auth.stores.user_store import UserStore
@@ -84,7 +84,8 @@ class CredentialRevocation:
         # (their `cutoff` claim is older: auth.tokens.AccessClaims.ended_by), and past this
         # second, so that a token without the claim (Memos') issued before the change is older too.
         # Read consistently: `user` may be an eventually consistent read, older than a change
-        # just made, and a cut-off must never move back.
+        # just made, whose cut-off this one must pass. (Two changes overlapping between this
+        # read and their writes can still leave the lower one stored: SECURITY.md §4.)
         stored = self._users.get(user.id, consistent=True)
         latest = max(user.tokens_not_before, stored.tokens_not_before if stored is not None else 0)
         cut_off = max(int(self._clock.now()), latest) + 1
@@ -101,16 +102,12 @@ class CredentialRevocation:
         self._pats.delete_all(user_id)
         totp = self._factors.get_totp(user_id)
         if totp is not None:
-            # Only an enabled enrolment had recovery codes.
-            kinds = (
-                [CredentialKind.TOTP, CredentialKind.RECOVERY_CODES]
-                if totp.enabled
-                else [CredentialKind.TOTP]
-            )
-            # Whatever it is by now: a user being deleted keeps no factor.
-            self._removed(
-                kinds, user_id, totp.enrolment_id, lambda: self._factors.delete_totp(user_id) is not None
-            )
+            # Whatever it is by now: a user being deleted keeps no factor. What was read names
+            # it should the answer be lost, what was removed otherwise.
+            with audited_if_lost(functools.partial(self._totp_removed, totp)):
+                removed = self._factors.delete_totp(user_id)
+            if removed is not None:
+                self._totp_removed(removed, "")
         # Gone before the user: no identity can sign in as a user being deleted.
         for link in self._links.links_of_user(user_id):
             remove = functools.partial(self._links.delete_link, link)
@@ -119,6 +116,16 @@ class CredentialRevocation:
             remove = functools.partial(self._passkeys.remove, passkey)
             self._removed([CredentialKind.PASSKEY], user_id, passkey.passkey_id, remove)
         self._passkeys.delete_list(user_id)
+
+    def _totp_removed(self, totp: TotpRecord, note: str) -> None:
+        # Only an enabled enrolment had recovery codes.
+        kinds = (
+            [CredentialKind.TOTP, CredentialKind.RECOVERY_CODES] if totp.enabled else [CredentialKind.TOTP]
+        )
+        for kind in kinds:
+            self._audit.record(
+                AuditEvent.REVOKED, kind, totp.user_id, totp.enrolment_id, reason="user deleted" + note
+            )
 
     def _removed(
         self, kinds: list[CredentialKind], user_id: int, credential_id: str, remove: Callable[[], bool]

@@ -17,6 +17,7 @@ again. Archived users are refused after the provider (403), as after a password.
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import string
@@ -24,7 +25,7 @@ import uuid
 from collections.abc import Iterator
 
 from auth.accounts import MAX_DISPLAY_NAME_CHARS, validate_profile
-from auth.audit import AuditEvent, AuditSink, CredentialKind
+from auth.audit import AuditEvent, AuditSink, CredentialKind, audited_if_lost, audited_write
 from auth.clock import Clock
 from auth.errors import InvalidArgument, PermissionDenied, Unavailable
 from auth.federated_identity import FederatedIdentities, Verified
@@ -114,15 +115,19 @@ class SsoSignIn:
             return None
         user = self._users.get(link.user_id, consistent=True) if link.provider_uid == provider.uid else None
         if user is None:
-            if self._store.delete_link(link):
-                gone = "user" if link.provider_uid == provider.uid else "provider"
+            gone = "user" if link.provider_uid == provider.uid else "provider"
+
+            def removed(note: str) -> None:
+                reason = f"dead link removed: its {gone} is gone{note}"
                 self._audit.record(
                     AuditEvent.REVOKED,
                     CredentialKind.LINKED_IDENTITY,
                     link.user_id,
                     link.link_id,
-                    reason=f"dead link removed: its {gone} is gone",
+                    reason=reason,
                 )
+
+            audited_write(functools.partial(self._store.delete_link, link), removed)
             return None
         return link, user
 
@@ -157,24 +162,28 @@ class SsoSignIn:
                 create_time=now,
                 update_time=now,
             )
-            outcome = self._store.create_user_with_link(self._users.creation_items(user), link)
+            with audited_if_lost(functools.partial(self._created, provider.name, user, link)):
+                outcome = self._store.create_user_with_link(self._users.creation_items(user), link)
             if outcome is Created.LINK_TAKEN:
                 return None
             if outcome is Created.DONE:
-                # An account is born here as at a sign-up (auth.accounts), its link with it.
-                self._audit.record(
-                    AuditEvent.CREATED,
-                    CredentialKind.ACCOUNT,
-                    user.id,
-                    "",
-                    reason=f"first sign-in with {provider.name}, as {user.role.value}",
-                )
-                self._audit.record(
-                    AuditEvent.CREATED,
-                    CredentialKind.LINKED_IDENTITY,
-                    user.id,
-                    link.link_id,
-                    reason=f"first sign-in with {provider.name}, user created",
-                )
+                self._created(provider.name, user, link, "")
                 return link, user
         raise Unavailable("no free username was found; try again")
+
+    def _created(self, provider_name: str, user: User, link: LinkRecord, note: str) -> None:
+        """An account born here as at a sign-up (auth.accounts), its link with it."""
+        self._audit.record(
+            AuditEvent.CREATED,
+            CredentialKind.ACCOUNT,
+            user.id,
+            "",
+            reason=f"first sign-in with {provider_name}, as {user.role.value}{note}",
+        )
+        self._audit.record(
+            AuditEvent.CREATED,
+            CredentialKind.LINKED_IDENTITY,
+            user.id,
+            link.link_id,
+            reason=f"first sign-in with {provider_name}, user created{note}",
+        )

@@ -63,21 +63,28 @@ def test_an_update_if_with_a_value_its_expressions_do_not_use_sends_nothing() ->
     assert sent == []
 
 
-def _lost_once(aws: dict[str, Any], boto_session: Any) -> Any:
+def _lost_once(aws: dict[str, Any], boto_session: Any, then_throttled: bool = False) -> Any:
     """A client configured as the API's (auth.aws.API_CALLS: its own retry of a timeout)
-    whose first DeleteItem is applied and its answer lost: botocore sends it again."""
+    whose first DeleteItem is applied and its answer lost: botocore sends it again (and,
+    `then_throttled`, that second attempt is throttled)."""
+    from botocore.awsrequest import AWSResponse, HTTPHeaders
     from botocore.exceptions import ReadTimeoutError
+    from moto.core.botocore_stubber import MockRawResponse
 
     from auth.aws import API_CALLS
 
     client = boto_session.client("dynamodb", region_name="us-east-1", config=API_CALLS)
-    lost: list[str] = []
+    sent: list[str] = []
 
-    def apply_then_lose(request: Any, **_: Any) -> None:
-        if not lost:
-            lost.append("applied")
+    def apply_then_lose(request: Any, **_: Any) -> AWSResponse | None:
+        sent.append("sent")
+        if len(sent) == 1:
             aws["dynamodb"].delete_item(TableName="UsersTable", Key={"pk": {"S": "probe#gone"}})
             raise ReadTimeoutError(endpoint_url=request.url)
+        if then_throttled:
+            body = '{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"slow down"}'
+            return AWSResponse(request.url, 400, HTTPHeaders(), MockRawResponse(body))
+        return None
 
     client.meta.events.register_first("before-send.dynamodb.DeleteItem", apply_then_lose)
     return client
@@ -121,3 +128,37 @@ def test_a_write_whose_answer_never_came_is_an_unknown_outcome_and_a_refusal_is_
         with pytest.raises(Unavailable) as raised:
             dynamo.conditional_write(failing(refused))
         assert not isinstance(raised.value, OutcomeUnknown)
+
+
+def test_an_unconditional_delete_whose_retry_found_nothing_is_an_unknown_outcome(
+    aws: dict[str, Any], boto_session: Any
+) -> None:
+    """DeleteItem with ReturnValues ALL_OLD, its first attempt applied and answer lost: the
+    retry answers no old item, which is not "there was none"."""
+    from auth.errors import OutcomeUnknown
+
+    aws["dynamodb"].put_item(TableName="UsersTable", Item={"pk": {"S": "probe#gone"}})
+    request = {"TableName": "UsersTable", "Key": {"pk": {"S": "probe#gone"}}, "ReturnValues": "ALL_OLD"}
+    with pytest.raises(OutcomeUnknown):
+        dynamo.removed_item(_lost_once(aws, boto_session).delete_item(**request))
+    assert dynamo.removed_item(aws["dynamodb"].delete_item(**request)) is None
+
+
+def test_a_lost_write_whose_retry_is_throttled_is_an_unknown_outcome_and_a_read_never_is(
+    aws: dict[str, Any], boto_session: Any
+) -> None:
+    from botocore.exceptions import ReadTimeoutError
+
+    from auth.errors import OutcomeUnknown, Unavailable
+
+    aws["dynamodb"].put_item(TableName="UsersTable", Item={"pk": {"S": "probe#gone"}})
+    client = _lost_once(aws, boto_session, then_throttled=True)
+    with pytest.raises(OutcomeUnknown), dynamo.translated_errors():
+        client.delete_item(TableName="UsersTable", Key={"pk": {"S": "probe#gone"}})
+    assert (
+        aws["dynamodb"].get_item(TableName="UsersTable", Key={"pk": {"S": "probe#gone"}}).get("Item") is None
+    )
+    # A read changes nothing, whatever became of its answer.
+    with pytest.raises(Unavailable) as raised, dynamo.translated_errors(reading=True):
+        raise ReadTimeoutError(endpoint_url="x")
+    assert not isinstance(raised.value, OutcomeUnknown)

@@ -311,8 +311,9 @@ def _create_provider(services: Any, scene: Scene) -> Any:
 
 
 def _new_identity_sign_in(services: Any, scene: Scene) -> Any:
-    """A first sign-in: each run a new identity, so each run creates its user."""
-    return sso.sso_sign_in(services, sso.sso(scene.extra["provider"], f"new-{next(_names)}"))
+    """A first sign-in: each run a new identity (in `extra`), so each run creates its user."""
+    scene.extra["new identity"] = f"new-{next(_names)}"
+    return sso.sso_sign_in(services, sso.sso(scene.extra["provider"], scene.extra["new identity"]))
 
 
 def _link_call_of(services: Any, scene: Scene) -> Any:
@@ -481,6 +482,16 @@ def _link_stuck(api: ApiServices, scene: Scene) -> list[Audited]:
 def _sign_up_stuck(api: ApiServices, scene: Scene) -> list[Audited]:
     user = api.users.get_by_username(scene.extra["username"])
     return _if(user is not None, AuditEvent.CREATED, CredentialKind.ACCOUNT, user.id if user else 0)
+
+
+def _first_sso_sign_in_stuck(api: ApiServices, scene: Scene) -> list[Audited]:
+    """The account a first sign-in made, and its link."""
+    link = api.idp_store.get_link(scene.extra["provider"], scene.extra.get("new identity", ""))
+    made = link is not None
+    user_id = link.user_id if link is not None else 0
+    return _if(made, AuditEvent.CREATED, CredentialKind.ACCOUNT, user_id) + _if(
+        made, AuditEvent.CREATED, CredentialKind.LINKED_IDENTITY, user_id
+    )
 
 
 def _provider(api: ApiServices, provider_id: str) -> Any:
@@ -695,7 +706,12 @@ PATHS = [
         ),
         stuck=_provider_deleted_stuck,
     ),
-    Path("first sign-in with an identity provider", _with_provider, _new_identity_sign_in),
+    Path(
+        "first sign-in with an identity provider",
+        _with_provider,
+        _new_identity_sign_in,
+        stuck=_first_sso_sign_in_stuck,
+    ),
     Path("sign-in with a linked identity", _linked, _sso(routes.SIGN_IN)),
     Path("session sign-in with a linked identity", _linked, _sso(routes.CREATE_SESSION)),
     Path("identity link", _with_provider, _link_call_of, stuck=_link_stuck),

@@ -119,26 +119,43 @@ def cancellation_codes(exc: ClientError) -> list[str]:
 
 
 @contextmanager
-def translated_errors() -> Iterator[None]:
-    """Turn an unexpected DynamoDB failure into Unavailable (fail closed, retryable).
+def translated_errors(reading: bool = False) -> Iterator[None]:
+    """Turn an unexpected DynamoDB failure into Unavailable (fail closed, retryable); for a
+    write that may have been applied, OutcomeUnknown: one sent and never answered, or one
+    botocore sent again that then failed (its first attempt's answer may be what was lost).
 
     Callers that expect a specific ClientError (a failed condition) catch it inside.
     """
     try:
         yield
     except ClientError as exc:
+        if not reading and retried(exc.response):
+            raise OutcomeUnknown("storage unavailable") from exc
         raise Unavailable("storage unavailable") from exc
     except (ReadTimeoutError, ConnectionClosedError) as exc:
-        # Sent, and no answer: a write may have been applied (for a read, as any failure).
-        raise OutcomeUnknown("storage unavailable") from exc
+        if not reading:
+            raise OutcomeUnknown("storage unavailable") from exc
+        raise Unavailable("storage unavailable") from exc
     except BotoCoreError as exc:
         raise Unavailable("storage unavailable") from exc
 
 
-def _retried(exc: ClientError) -> bool:
-    """Whether the client sent the request more than once: a condition that failed on a
-    retry may have failed on the first attempt's own write, whose answer was lost."""
-    return int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)) > 0
+def retried(response: Mapping[str, Any]) -> bool:
+    """Whether botocore sent the request more than once (a response's or a ClientError's):
+    what a retry of a write found may be the first attempt's own work, its answer lost."""
+    return int(response.get("ResponseMetadata", {}).get("RetryAttempts", 0)) > 0
+
+
+def removed_item(response: Mapping[str, Any]) -> Item | None:
+    """The item an unconditional DeleteItem (ReturnValues ALL_OLD) removed, None when there
+    was none; OutcomeUnknown when botocore sent it again and the retry found none, since the
+    first attempt may have removed it."""
+    old = response.get("Attributes")
+    if old:
+        return cast(Item, old)
+    if retried(response):
+        raise OutcomeUnknown("storage unavailable")
+    return None
 
 
 def conditional_write(operation: Callable[..., dict[str, Any]], **request: Any) -> dict[str, Any] | None:
@@ -153,7 +170,7 @@ def conditional_write(operation: Callable[..., dict[str, Any]], **request: Any) 
             if error_code(exc) == CONDITION_FAILED:
                 # A transaction needs no such care: boto3 gives it an idempotency token, so
                 # its retry answers as the first attempt did.
-                if _retried(exc):
+                if retried(exc.response):
                     raise OutcomeUnknown("storage unavailable") from exc
                 return None
             raise
@@ -324,7 +341,7 @@ def get_many(
             table: {"Keys": list(keys[start : start + MAX_BATCH_GET_KEYS]), "ConsistentRead": consistent}
         }
         for attempt in range(BATCH_GET_ATTEMPTS):
-            with translated_errors():
+            with translated_errors(reading=True):
                 response = client.batch_get_item(RequestItems=request)
             found.extend(response.get("Responses", {}).get(table, []))
             request = response.get("UnprocessedKeys") or {}
@@ -341,7 +358,7 @@ BY_USER_INDEX = "byUser"
 
 
 def get_one(client: Any, table: str, key: dict[str, Any], consistent: bool) -> Item | None:
-    with translated_errors():
+    with translated_errors(reading=True):
         response = client.get_item(TableName=table, Key=key, ConsistentRead=consistent)
     return cast("Item | None", response.get("Item"))
 
@@ -349,7 +366,7 @@ def get_one(client: Any, table: str, key: dict[str, Any], consistent: bool) -> I
 def items_of_user(client: Any, table: str, user_id: int) -> Iterator[Item]:
     """Every item of a user, through the table's byUser index (all pages)."""
     paginator = client.get_paginator("query")
-    with translated_errors():
+    with translated_errors(reading=True):
         for page in paginator.paginate(
             TableName=table,
             IndexName=BY_USER_INDEX,
@@ -370,7 +387,7 @@ def get_pair(
     request: dict[str, dict[str, Any]] = {}
     for table, key in (first, second):
         request.setdefault(table, {"Keys": [], "ConsistentRead": consistent})["Keys"].append(key)
-    with translated_errors():
+    with translated_errors(reading=True):
         response = client.batch_get_item(RequestItems=request)
     if response.get("UnprocessedKeys"):
         # Not knowing whether a credential is revoked must never read as "it is not".

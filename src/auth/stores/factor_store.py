@@ -185,7 +185,7 @@ class FactorStore:
             response = self._client.delete_item(
                 TableName=self._table, Key=prefixed_key(TOTP_PREFIX, user_id), ReturnValues="ALL_OLD"
             )
-        old = response.get("Attributes")
+        old = dynamo.removed_item(response)
         return None if not old else TOTP.from_item(old)
 
     # -- challenges --------------------------------------------------------------------------

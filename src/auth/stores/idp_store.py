@@ -142,7 +142,7 @@ class IdpStore:
     def list_providers(self) -> list[StoredProvider]:
         paginator = self._client.get_paginator("scan")
         found: list[StoredProvider] = []
-        with dynamo.translated_errors():
+        with dynamo.translated_errors(reading=True):
             for page in paginator.paginate(TableName=self._providers, ConsistentRead=True):
                 found.extend(STORED_PROVIDER.from_item(item) for item in page.get("Items", []))
         return found
@@ -183,7 +183,7 @@ class IdpStore:
             response = self._client.delete_item(
                 TableName=self._providers, Key={"pk": dynamo.s(provider_id)}, ReturnValues="ALL_OLD"
             )
-        old = response.get("Attributes")
+        old = dynamo.removed_item(response)
         return STORED_PROVIDER.from_item(old) if old else None
 
     # -- links -------------------------------------------------------------------------------
@@ -268,7 +268,7 @@ class IdpStore:
 
     def _links_of_provider(self, provider_id: str) -> Iterator[LinkRecord]:
         paginator = self._client.get_paginator("query")
-        with dynamo.translated_errors():
+        with dynamo.translated_errors(reading=True):
             for page in paginator.paginate(
                 TableName=self._links,
                 KeyConditionExpression="pk = :provider",

@@ -157,7 +157,7 @@ class UserStore:
     def has_users(self) -> bool:
         """Whether the table holds any user, made here or imported. A Scan."""
         paginator = self._client.get_paginator("scan")
-        with dynamo.translated_errors():
+        with dynamo.translated_errors(reading=True):
             for page in paginator.paginate(
                 TableName=self._table,
                 FilterExpression="begins_with(pk, :prefix)",
@@ -375,7 +375,7 @@ class UserStore:
             }
             if start is not None:
                 request["ExclusiveStartKey"] = start
-            with dynamo.translated_errors():
+            with dynamo.translated_errors(reading=True):
                 response = self._client.scan(**request)
             items = response.get("Items", [])
             start = response.get("LastEvaluatedKey")
