@@ -48,6 +48,14 @@ def begin_rotation(secret_id: str = SECRET, token: str = "") -> str:
     return token
 
 
+def rotate(rotation: KeyRotation) -> str:
+    """A whole rotation, begun and run step by step as Secrets Manager does; its token."""
+    token = begin_rotation()
+    for step in STEPS:
+        rotation.run(step, SECRET, token)
+    return token
+
+
 def pending_by_hand(aws: dict[str, Any], kid: str) -> str:
     """A rotation whose pending key was put by hand, as {"kid","key"} alone; its token."""
     token = begin_rotation()
@@ -149,9 +157,7 @@ def test_finishing_waits_for_no_one_and_refuses_a_pending_key_too_old_to_be_lear
             keyed.run(step, SECRET, token)
     assert stored(aws, VersionStage=CURRENT_STAGE)["kid"] == "v1"
 
-    fresh = begin_rotation()
-    for step in STEPS:
-        keyed.run(step, SECRET, fresh)
+    rotate(keyed)
     assert stored(aws, VersionStage=CURRENT_STAGE)["kid"] == "v2"
 
 
@@ -170,9 +176,7 @@ def test_rotation_moves_current_to_the_new_version_and_keeps_the_old_as_previous
     aws: dict[str, Any], keyed: KeyRotation
 ) -> None:
     old = stored(aws, VersionStage=CURRENT_STAGE)
-    token = begin_rotation()
-    for step in STEPS:
-        keyed.run(step, SECRET, token)
+    token = rotate(keyed)
     current = stored(aws, VersionStage=CURRENT_STAGE)
     assert current["kid"] == "v2" and current["key"] != old["key"]
     assert stored(aws, VersionStage=PREVIOUS_STAGE) == old
@@ -233,9 +237,7 @@ def test_a_rotation_before_the_last_ones_key_signs_is_refused_and_blocks_no_late
 ) -> None:
     # An operator's "rotate immediately" just after a scheduled rotation: v2 does not sign
     # yet (v1 does), and a v3 would retire v1 and leave v2, seconds old, to sign.
-    first = begin_rotation()
-    for step in STEPS:
-        keyed.run(step, SECRET, first)
+    rotate(keyed)
     warm = ring(aws, clock)
     warm.signing_key()
     clock.advance(10)
@@ -248,9 +250,7 @@ def test_a_rotation_before_the_last_ones_key_signs_is_refused_and_blocks_no_late
     assert kid_of(token) == "v1"
     assert parse_access_token(token.token, warm.verification_key, clock.now()).user_id == ALICE.id
     clock.advance(ACTIVATION_DELAY_SECONDS)
-    later = begin_rotation()
-    for step in STEPS:
-        keyed.run(step, SECRET, later)
+    rotate(keyed)
     assert stored(aws, VersionStage=CURRENT_STAGE)["kid"] == "v3"
 
 
@@ -260,9 +260,7 @@ def test_a_second_rotation_retires_the_first_key(
     # Why the rotation interval must exceed the longest token lifetime (docs/operations.md).
     v1 = mint(aws, clock)
     for _ in range(2):
-        token = begin_rotation()
-        for step in STEPS:
-            keyed.run(step, SECRET, token)
+        rotate(keyed)
         clock.advance(ACTIVATION_DELAY_SECONDS)
     assert stored(aws, VersionStage=CURRENT_STAGE)["kid"] == "v3"
     with pytest.raises(Unauthenticated):
@@ -293,9 +291,7 @@ def test_a_rotation_after_a_kid_set_by_hand_never_reuses_the_previous_keys_kid(
     assert stored(aws, VersionStage=PREVIOUS_STAGE)["kid"] == "v1"
     warm = ring(aws, clock)
     warm.signing_key()  # a container that holds the hand-set key and the old v1
-    token = begin_rotation()
-    for step in STEPS:
-        keyed.run(step, SECRET, token)
+    rotate(keyed)
     assert stored(aws, VersionStage=CURRENT_STAGE)["kid"] not in {hand_set_kid, "v1"}
     clock.advance(ACTIVATION_DELAY_SECONDS)
     first = mint(aws, clock)

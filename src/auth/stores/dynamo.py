@@ -363,17 +363,25 @@ def get_one(client: Any, table: str, key: dict[str, Any], consistent: bool) -> I
     return cast("Item | None", response.get("Item"))
 
 
+def pages(client: Any, operation: str, **request: Any) -> Iterator[list[Item]]:
+    """The items of each page a Query or Scan (`operation`) answers, page by page."""
+    paginator = client.get_paginator(operation)
+    with translated_errors(reading=True):
+        for page in paginator.paginate(**request):
+            yield page.get("Items", [])
+
+
 def items_of_user(client: Any, table: str, user_id: int) -> Iterator[Item]:
     """Every item of a user, through the table's byUser index (all pages)."""
-    paginator = client.get_paginator("query")
-    with translated_errors(reading=True):
-        for page in paginator.paginate(
-            TableName=table,
-            IndexName=BY_USER_INDEX,
-            KeyConditionExpression="userId = :user",
-            ExpressionAttributeValues={":user": n(user_id)},
-        ):
-            yield from page.get("Items", [])
+    for items in pages(
+        client,
+        "query",
+        TableName=table,
+        IndexName=BY_USER_INDEX,
+        KeyConditionExpression="userId = :user",
+        ExpressionAttributeValues={":user": n(user_id)},
+    ):
+        yield from items
 
 
 def get_pair(

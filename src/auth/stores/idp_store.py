@@ -140,12 +140,8 @@ class IdpStore:
     # -- providers -------------------------------------------------------------------------
 
     def list_providers(self) -> list[StoredProvider]:
-        paginator = self._client.get_paginator("scan")
-        found: list[StoredProvider] = []
-        with dynamo.translated_errors(reading=True):
-            for page in paginator.paginate(TableName=self._providers, ConsistentRead=True):
-                found.extend(STORED_PROVIDER.from_item(item) for item in page.get("Items", []))
-        return found
+        pages = dynamo.pages(self._client, "scan", TableName=self._providers, ConsistentRead=True)
+        return [STORED_PROVIDER.from_item(item) for items in pages for item in items]
 
     def get_provider(self, provider_id: str) -> StoredProvider | None:
         return STORED_PROVIDER.get(
@@ -267,12 +263,12 @@ class IdpStore:
         return list(self._links_of_provider(provider_id))
 
     def _links_of_provider(self, provider_id: str) -> Iterator[LinkRecord]:
-        paginator = self._client.get_paginator("query")
-        with dynamo.translated_errors(reading=True):
-            for page in paginator.paginate(
-                TableName=self._links,
-                KeyConditionExpression="pk = :provider",
-                ExpressionAttributeValues=dynamo.expression_values({":provider": provider_id}),
-                ConsistentRead=True,
-            ):
-                yield from (LINK.from_item(item) for item in page.get("Items", []))
+        for items in dynamo.pages(
+            self._client,
+            "query",
+            TableName=self._links,
+            KeyConditionExpression="pk = :provider",
+            ExpressionAttributeValues=dynamo.expression_values({":provider": provider_id}),
+            ConsistentRead=True,
+        ):
+            yield from (LINK.from_item(item) for item in items)

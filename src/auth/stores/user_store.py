@@ -156,17 +156,16 @@ class UserStore:
 
     def has_users(self) -> bool:
         """Whether the table holds any user, made here or imported. A Scan."""
-        paginator = self._client.get_paginator("scan")
-        with dynamo.translated_errors(reading=True):
-            for page in paginator.paginate(
-                TableName=self._table,
-                FilterExpression="begins_with(pk, :prefix)",
-                ExpressionAttributeValues=dynamo.expression_values({":prefix": USER_PREFIX}),
-                ProjectionExpression="pk",
-            ):
-                if page.get("Items"):
-                    return True
-        return False
+        found = dynamo.pages(
+            self._client,
+            "scan",
+            TableName=self._table,
+            FilterExpression="begins_with(pk, :prefix)",
+            ExpressionAttributeValues=dynamo.expression_values({":prefix": USER_PREFIX}),
+            ProjectionExpression="pk",
+        )
+        # The first page with a user will do; a Scan's pages before it may hold none.
+        return any(items for items in found)
 
     def owner_exists(self) -> bool:
         return (
