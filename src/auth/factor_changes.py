@@ -28,7 +28,7 @@ from auth.models import User
 from auth.principal import Principal
 from auth.recent_sign_in import RecentSignIn
 from auth.revocation import CredentialRevocation
-from auth.stores.user_store import UserStore
+from auth.stores.user_store import CutOffPassed, UserStore
 
 # A store's removal of one factor: True when it was removed, in one transaction with the
 # item given (None: nothing else to write); False when the factor (or that item's
@@ -98,6 +98,11 @@ class FactorChanges:
             # The cut-off alone: what the user resource shows (updateTime too) is unchanged.
             ended = replace(owner, tokens_not_before=cut_off)
             removed = removed_with(self._users.update_item(owner, ended))
+            if not removed:
+                stored = self._users.get(owner.id, consistent=True)
+                if stored is not None and stored.tokens_not_before >= cut_off:
+                    # Not the factor but the cut-off was refused: another change passed it.
+                    raise CutOffPassed()
             return ended if removed else owner
 
         self._revocation.end_every_login(

@@ -16,12 +16,17 @@ from auth.models import User
 from auth.pats import PersonalAccessTokens
 from auth.refresh_tokens import RefreshTokens
 from auth.sessions import Sessions
+from auth.stores.user_store import CutOffPassed
 
 if TYPE_CHECKING:
     from auth.stores.factor_store import FactorStore, TotpRecord
     from auth.stores.idp_store import IdpStore
     from auth.stores.passkey_store import PasskeyStore
     from auth.stores.user_store import UserStore
+
+
+# A change whose cut-off another change passed meanwhile works it out again this often.
+CUT_OFF_ATTEMPTS = 3
 
 
 class CredentialRevocation:
@@ -80,18 +85,27 @@ class CredentialRevocation:
         refused. Personal access tokens stay, as in `revoke_sign_ins`.
         """
         self.revoke_sign_ins(user.id, keep, reason)
-        # Past every earlier cut-off, so that each change ends the tokens minted before it
-        # (their `cutoff` claim is older: auth.tokens.AccessClaims.ended_by), and past this
-        # second, so that a token without the claim (Memos') issued before the change is older too.
-        # Read consistently: `user` may be an eventually consistent read, older than a change
-        # just made, whose cut-off this one must pass. (Two changes overlapping between this
-        # read and their writes can still leave the lower one stored: SECURITY.md §4.)
-        stored = self._users.get(user.id, consistent=True)
-        latest = max(user.tokens_not_before, stored.tokens_not_before if stored is not None else 0)
-        cut_off = max(int(self._clock.now()), latest) + 1
-        ended = write(cut_off)
+        for attempt in range(CUT_OFF_ATTEMPTS):
+            try:
+                ended = write(self._next_cut_off(user))
+                break
+            except CutOffPassed:
+                # Another change stored a cut-off meanwhile: pass that one instead.
+                if attempt == CUT_OFF_ATTEMPTS - 1:
+                    raise
         self.revoke_sign_ins(user.id, keep, reason)
         return ended
+
+    def _next_cut_off(self, user: User) -> int:
+        """Past every earlier cut-off, so that each change ends the tokens minted before it
+        (their `cutoff` claim is older: auth.tokens.AccessClaims.ended_by), and past this
+        second, so that a token without the claim (Memos') issued before the change is older
+        too. Read consistently: `user` may be an eventually consistent read, older than a
+        change just made; and stored only over a lower one (UserStore), so that of two
+        changes overlapping between read and write, the later written passes the other."""
+        stored = self._users.get(user.id, consistent=True)
+        latest = max(user.tokens_not_before, stored.tokens_not_before if stored is not None else 0)
+        return max(int(self._clock.now()), latest) + 1
 
     def remove_all(self, user_id: int) -> None:
         """Every credential of a user being deleted, personal access tokens, second factors

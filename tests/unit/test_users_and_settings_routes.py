@@ -735,3 +735,32 @@ def test_an_expired_token_stays_counted_until_its_users_next_token_deletes_it(
     assert [record.token_id for record in api.pats._store.list_for_user(alice.id)] == [fresh.token_id]
     api.user_admin.delete(root, "alice")
     assert api.users.get(alice.id, consistent=True) is None
+
+
+def test_of_two_changes_overlapping_between_read_and_write_the_cut_off_passes_both(
+    api: ApiServices, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Root's change of alice's password reads her cut-off; another admin's change runs whole
+    and alice signs in with its password; then root's write comes. Stored over the other's,
+    root's cut-off would be lower, and the token of that sign-in would outlive root's change."""
+    root = replace(_admin(api, "admin"), sign_in=SignIn.with_password(clock.now()))
+    write = api.user_admin._write
+    seen: dict[str, Any] = {}
+
+    def overtaken(user: User, fields: dict[str, Any]) -> tuple[User, User]:
+        if not seen:
+            seen["root's first cut-off"] = fields["tokens_not_before"]
+            clock.advance(5)
+            api.user_admin.update(root, "alice", UserChanges(password="the other admin's password"))
+            signed_in = api.accounts.sign_in("alice", "the other admin's password", IP)
+            seen["token"] = api.access_tokens.issue(signed_in).token
+        return write(user, fields)
+
+    monkeypatch.setattr(api.user_admin, "_write", overtaken)
+    api.user_admin.update(root, "alice", UserChanges(password=NEW_PASSWORD))
+    stored = api.users.get_by_username("alice", consistent=True)
+    assert stored is not None and stored.tokens_not_before > seen["root's first cut-off"] + 5
+    assert api.accounts.sign_in("alice", NEW_PASSWORD, IP).username == "alice"
+    clock.advance(api.config.revocation_lag)
+    with pytest.raises(Unauthenticated, match="token revoked"):
+        api.authenticator.authenticate(f"Bearer {seen['token']}", None)

@@ -35,6 +35,15 @@ class OwnerTaken(Exception):
     """Another sign-up became the first user while this one was in flight."""
 
 
+class CutOffPassed(Unavailable):
+    """Another change moved the user's cut-off (`tokensNotBefore`) to this one's or past it
+    meanwhile: the change is not written, and its cut-off must be worked out again. Where
+    nothing does, a 503 the client may retry."""
+
+    def __init__(self) -> None:
+        super().__init__("the user changed meanwhile; try again")
+
+
 class OwnerChanged(Exception):
     """The user's role or state changed since it was read: re-read it and apply again."""
 
@@ -211,7 +220,9 @@ class UserStore:
         if after.as_owner != before.as_owner:
             raise ValueError("role and state change with PatStore.update_owner")
         if dynamo.conditional_write(self._client.update_item, **self._update_request(before, after)) is None:
-            raise NotFound("user not found")
+            if self.get(after.id, consistent=True) is None:
+                raise NotFound("user not found")
+            raise CutOffPassed()
 
     def update_item(self, before: User, after: User) -> dict[str, Any]:
         """`update` as a transaction item, for a change that must be stored together with
@@ -241,11 +252,17 @@ class UserStore:
             # Nothing to change; an update still needs an attribute to set, and still checks
             # that the user exists.
             written = {"updateTime": new["updateTime"]}
+        condition = "attribute_exists(pk)"
+        if TOKENS_NOT_BEFORE in written:
+            # A cut-off only ever moves on: one worked out from a read that another change
+            # has overtaken since must not be stored over that change's.
+            name, value = f"#{TOKENS_NOT_BEFORE}", f":{TOKENS_NOT_BEFORE}"
+            condition += f" AND (attribute_not_exists({name}) OR {name} < {value})"
         return {
             "TableName": self._table,
             "Key": _user_key(after.id),
             **dynamo.set_attributes(written),
-            "ConditionExpression": "attribute_exists(pk)",
+            "ConditionExpression": condition,
         }
 
     def unchanged_since(self, user: User) -> dict[str, Any]:
