@@ -46,6 +46,7 @@ from auth.idp_models import (
 )
 from auth.outbound_http import check_url
 from auth.principal import Principal
+from auth.recent_sign_in import RecentSignIn
 from auth.shown_text import check_shown_text
 from auth.stores.idp_store import IdpStore, StoredProvider
 
@@ -194,8 +195,10 @@ class IdentityProviders:
         audit: AuditSink,
         allow_http: bool,
         discovery: EndpointDiscovery,
+        recent_sign_in: RecentSignIn,
     ) -> None:
         self._store = store
+        self._recent_sign_in = recent_sign_in
         self._cipher = cipher
         self._clock = clock
         self._audit = audit
@@ -233,6 +236,8 @@ class IdentityProviders:
 
     def create(self, caller: Principal, given: ProviderInput, provider_id: str = "") -> IdentityProvider:
         _admin_only(caller)
+        # A provider decides who signs in as whom: the admin's recent sign-in, never a PAT.
+        self._recent_sign_in.require(caller)
         provider_id = provider_id_of(provider_id) if provider_id else secrets.token_hex(8)
         check_shown_text("title", given.title)
         checked = validate(given, self._allow_http)
@@ -251,7 +256,11 @@ class IdentityProviders:
         return provider
 
     def update(self, caller: Principal, provider_id: str, changes: ProviderChanges) -> IdentityProvider:
+        """A provider's change keeps its links (as Memos does): one pointed elsewhere (its
+        userinfo URL, its identifier claim) signs in whoever the new answers name as the
+        users linked before, so it needs the admin's recent sign-in, never a PAT."""
         _admin_only(caller)
+        self._recent_sign_in.require(caller)
         stored = self.stored(provider_id)
         before = stored.provider
         kind = changes.type or before.type

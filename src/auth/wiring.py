@@ -314,6 +314,7 @@ class ApiServices:
             self.audit,
             allow_http=self.config.is_local,
             discovery=self.provider_calls,
+            recent_sign_in=self.recent_sign_in,
         )
 
     @functools.cached_property

@@ -39,7 +39,7 @@ def get_identity_provider(id: str) -> JsonResponse:
     return json_response(IdentityProviderJson.of(services().identity_providers.get(id)))
 
 
-@route(router, routes.CREATE_IDENTITY_PROVIDER, IdentityProviderJson, 409)
+@route(router, routes.CREATE_IDENTITY_PROVIDER, IdentityProviderJson, 401, 409, recent_sign_in=True)
 def create_identity_provider(
     body: Annotated[IdentityProviderRequest, Body()],
     identityProviderId: Annotated[str, Query(max_length=64)] = "",
@@ -49,7 +49,7 @@ def create_identity_provider(
     return json_response(IdentityProviderJson.of(created))
 
 
-@route(router, routes.UPDATE_IDENTITY_PROVIDER, IdentityProviderJson, 404)
+@route(router, routes.UPDATE_IDENTITY_PROVIDER, IdentityProviderJson, 401, 404, recent_sign_in=True)
 def update_identity_provider(id: str, body: Annotated[IdentityProviderUpdateRequest, Body()]) -> JsonResponse:
     caller = principal(router.current_event)
     providers = services().identity_providers

@@ -245,7 +245,12 @@ def _admin_principal(api: ApiServices) -> Principal:
     admin = api.users.get_by_username("root")
     assert admin is not None
     return Principal(
-        admin.id, admin.username, admin.role, AuthMethod.ACCESS_TOKEN, "", SignIn.with_password(0)
+        admin.id,
+        admin.username,
+        admin.role,
+        AuthMethod.ACCESS_TOKEN,
+        "",
+        SignIn.with_password(api.clock.now()),
     )
 
 

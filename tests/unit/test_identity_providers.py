@@ -1336,3 +1336,30 @@ def test_a_providers_display_name_is_kept_without_its_control_characters(
     assert answer.status == 200, answer.body
     user = api.users.get_by_username(sub)
     assert user is not None and user.display_name == "Ann[2J Lee"
+
+
+def test_a_provider_is_made_or_changed_only_with_the_admins_recent_sign_in_never_a_pat(
+    api: ApiServices, people: People, clock: FakeClock
+) -> None:
+    """A provider's change keeps its links: pointed at a userinfo URL of one's own, it would
+    sign in whoever one names as a linked user. A stolen admin PAT or an old session must
+    not be enough for that."""
+    body = oauth2_body("https://idp.example", "client", secret="s")
+    assert create_provider(api, people.admin, body, "corp").status == 200
+    clock.advance(3600)
+    stale = context_for(people.admin, sign_in=SignIn.with_password(clock.now() - 3600))
+    pat = context_for(people.admin, method=AuthMethod.PAT, credential_id="ci")
+    change = {
+        "config": {
+            "oauth2Config": {**body["config"]["oauth2Config"], "userInfoUrl": "https://evil.example/me"}
+        }
+    }
+    for caller, refused in ((stale, 401), (pat, 403)):
+        answer = call_api(
+            api, "PATCH", IDP.format(id="corp"), routes.UPDATE_IDENTITY_PROVIDER.path, caller, body=change
+        )
+        assert answer.status == refused, answer.body
+        made = call_api(api, "POST", IDPS, IDPS, caller, body=body)
+        assert made.status == refused, made.body
+    assert api.identity_providers.get("corp").config.user_info_url == "https://idp.example/me"
+    assert [provider.id for provider in api.identity_providers.list()] == ["corp"]

@@ -12,7 +12,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from auth.errors import Unauthenticated, Unavailable
 from auth.idp_models import IdentityProvider
 from auth.key_rotation import KeyRotation
 from auth.keys import ACTIVATION_DELAY_SECONDS
-from auth.models import Role, State, User
+from auth.models import Role, SignIn, State, User
 from auth.passwords import verify_password
 from auth.pats import MAX_DESCRIPTION_CHARS, is_well_formed
 from auth.principal import AuthMethod, Principal
@@ -1490,7 +1490,9 @@ def _provider_of_its_own(api: ApiServices) -> IdentityProvider:
         user_info_url="https://ours.example/me",
     )
     given = ProviderInput(ProviderType.OAUTH2, "Our Google", "", config, "our-own-secret")
-    return api.identity_providers.create(ADMIN, given, "google")
+    # The admin signed in just now: a provider's change needs a recent sign-in.
+    admin = replace(ADMIN, sign_in=SignIn.with_password(api.clock.now()))
+    return api.identity_providers.create(admin, given, "google")
 
 
 def _deleted_since(memos: MemosDb, api: ApiServices) -> None:
