@@ -16,7 +16,7 @@ from auth.pats import PersonalAccessTokens
 from auth.principal import Principal
 from auth.recent_sign_in import RecentSignIn
 from auth.revocation import CredentialRevocation
-from auth.stores.user_store import OwnerChanged, TokensRemain, UserStore
+from auth.stores.user_store import CutOffPassed, OwnerChanged, TokensRemain, UserStore
 from auth.usernames import validate_username
 
 # A token created between the sweep of a user's tokens and the user's deletion sends the
@@ -257,6 +257,9 @@ class UserAdmin:
                 fresh = self._users.get(user.id, consistent=True)
                 if fresh is None:
                     raise NotFound("user not found") from None
+                if fields.get("tokens_not_before", fresh.tokens_not_before + 1) <= fresh.tokens_not_before:
+                    # The other change moved the cut-off as far: this one's must pass it.
+                    raise CutOffPassed() from None
                 user = fresh
         raise Unavailable("the user kept changing; try again")
 

@@ -312,7 +312,7 @@ def test_token_expires_at_its_expiry(aws: dict[str, Any], clock: FakeClock) -> N
     clock.advance(SECONDS_PER_DAY - 1)
     pats.find(token)
     clock.advance(1)
-    # Still in the table (TTL deletion lags), refused by the clock.
+    # Still in the table (until its user's next new token), refused by the clock.
     assert stored(aws, token)
     with pytest.raises(Unauthenticated):
         pats.find(token)

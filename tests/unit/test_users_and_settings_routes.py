@@ -764,3 +764,36 @@ def test_of_two_changes_overlapping_between_read_and_write_the_cut_off_passes_bo
     clock.advance(api.config.revocation_lag)
     with pytest.raises(Unauthenticated, match="token revoked"):
         api.authenticator.authenticate(f"Bearer {seen['token']}", None)
+
+
+@pytest.mark.parametrize("other_changes_role", [False, True])
+def test_a_password_and_role_change_overtaken_by_another_change_works_its_cut_off_out_again(
+    api: ApiServices, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, other_changes_role: bool
+) -> None:
+    """Root's PATCH of alice's password and role goes through the PAT owner copies; another
+    admin's change of her password (and, or not, her role) lands in between, in the same
+    second. Root's change must still end the token of a sign-in with the other's password."""
+    root = replace(_admin(api, "admin"), sign_in=SignIn.with_password(clock.now()))
+    store = api.pats._store
+    monkeypatch.setattr(store, "_pause", lambda _: None)
+    update_owner = store.update_owner
+    seen: dict[str, Any] = {}
+
+    def overtaken(before: User, after: User) -> None:
+        if not seen:
+            seen["landed"] = True  # once: the other change may go through this same store
+            other = UserChanges(
+                password="the other admin's password", role=Role.ADMIN if other_changes_role else None
+            )
+            api.user_admin.update(root, "alice", other)
+            signed_in = api.accounts.sign_in("alice", "the other admin's password", IP)
+            seen["token"] = api.access_tokens.issue(signed_in).token
+        update_owner(before, after)
+
+    monkeypatch.setattr(store, "update_owner", overtaken)
+    changed = api.user_admin.update(root, "alice", UserChanges(password=NEW_PASSWORD, role=Role.ADMIN))
+    assert changed.is_admin
+    assert api.accounts.sign_in("alice", NEW_PASSWORD, IP).username == "alice"
+    clock.advance(api.config.revocation_lag)
+    with pytest.raises(Unauthenticated, match="token revoked"):
+        api.authenticator.authenticate(f"Bearer {seen['token']}", None)

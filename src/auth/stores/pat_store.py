@@ -17,7 +17,7 @@ from typing import Any
 from auth.errors import InvalidArgument, NotFound, Unavailable
 from auth.models import Role, State, TokenOwner, User
 from auth.stores import dynamo, schema
-from auth.stores.user_store import OwnerChanged, UserStore
+from auth.stores.user_store import CutOffPassed, OwnerChanged, UserStore
 
 # A role or state change rewrites the user's item and every token's copy in one transaction,
 # and DynamoDB takes at most 100 items in one.
@@ -173,6 +173,11 @@ class PatStore:
                 raise NotFound("user not found")
             if current.as_owner != before.as_owner:
                 raise OwnerChanged
+            if after.tokens_not_before != before.tokens_not_before and (
+                current.tokens_not_before >= after.tokens_not_before
+            ):
+                # Not the listing but the cut-off was refused: another change passed it.
+                raise CutOffPassed()
             # A failed condition: a listing that was not whole (or a token deleted since).
             if not set(codes) <= {
                 dynamo.ITEM_CONDITION_FAILED,
