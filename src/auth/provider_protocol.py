@@ -324,8 +324,10 @@ class ProviderProtocol:
         except jwt.InvalidTokenError:
             raise ProviderRefused("the ID token is not a JWT", "id_token: malformed") from None
         algorithm = header.get("alg")
-        if algorithm not in ASYMMETRIC_ALGORITHMS:
-            raise ProviderRefused("the ID token's algorithm is not accepted", f"id_token: alg {algorithm}")
+        if not isinstance(algorithm, str) or algorithm not in ASYMMETRIC_ALGORITHMS:
+            # Named in the audit line only when it is one of ours' length: the provider wrote it.
+            shown = algorithm if isinstance(algorithm, str) and len(algorithm) <= 16 else "?"
+            raise ProviderRefused("the ID token's algorithm is not accepted", f"id_token: alg {shown}")
         kid = header.get("kid")
         key = self._signing_key(discovery.jwks_uri, kid if isinstance(kid, str) else None, deadline)
         if key.key_type != ASYMMETRIC_ALGORITHMS[algorithm]:
@@ -368,7 +370,10 @@ class ProviderProtocol:
             raise ProviderRefused("the ID token is for another client", "id_token: azp")
         if nonce:
             sent = claims.get("nonce")
-            if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), nonce.encode()):
+            # surrogatepass: JSON may carry a lone surrogate, which no nonce we sent holds.
+            if not isinstance(sent, str) or not hmac.compare_digest(
+                sent.encode(errors="surrogatepass"), nonce.encode()
+            ):
                 raise ProviderRefused("the ID token's nonce is not the one sent", "id_token: nonce")
         return claims
 
@@ -400,7 +405,8 @@ class ProviderProtocol:
         document = _json_object(answer, "key set")
         try:
             keys = PyJWKSet.from_dict(document)
-        except PyJWKSetError:
+        except (PyJWKSetError, TypeError, ValueError):
+            # PyJWK raises TypeError for a key whose `alg` is not text, say.
             # No keys, `keys` not a list, or none PyJWT can use: the set proves nothing.
             raise ProviderRefused(
                 "the provider's key set holds no usable key", "jwks: no usable key"

@@ -1363,3 +1363,40 @@ def test_a_provider_is_made_or_changed_only_with_the_admins_recent_sign_in_never
         assert made.status == refused, made.body
     assert api.identity_providers.get("corp").config.user_info_url == "https://idp.example/me"
     assert [provider.id for provider in api.identity_providers.list()] == ["corp"]
+
+
+def _b64(value: bytes) -> str:
+    return base64.urlsafe_b64encode(value).rstrip(b"=").decode()
+
+
+def _nonce_a_lone_surrogate(scripted: ScriptedProvider) -> str:
+    """A token the provider signed whose `nonce` is JSON "\\ud800" (PyJWT's json.loads takes it)."""
+    header, body, _ = scripted.id_token(nonce="PLACEHOLDER").split(".")
+    claims = json.loads(base64.urlsafe_b64decode(body + "=="))
+    raw = json.dumps(claims).replace('"PLACEHOLDER"', '"\\ud800"').encode()
+    signing_input = f"{header}.{_b64(raw)}".encode()
+    signature = jwt.algorithms.RSAAlgorithm(jwt.algorithms.RSAAlgorithm.SHA256).sign(
+        signing_input, scripted.key
+    )
+    return f"{header}.{_b64(raw)}.{_b64(signature)}"
+
+
+@pytest.mark.parametrize("answer", ["alg a list", "nonce a lone surrogate", "a key's alg a list"])
+def test_a_providers_malformed_id_token_or_key_set_is_its_fault_a_400(
+    api: ApiServices, people: People, scripted: ScriptedProvider, audit: RecordingAudit, answer: str
+) -> None:
+    nonce = None
+    if answer == "alg a list":
+        scripted.as_issuer(lambda: _b64(b'{"alg":["RS256"],"kid":"k1"}') + "." + _b64(b"{}") + ".AAAA")
+    elif answer == "nonce a lone surrogate":
+        scripted.as_issuer(lambda: _nonce_a_lone_surrogate(scripted))
+        nonce = "n-1"
+    else:
+        scripted.as_issuer(lambda: scripted.id_token())
+        scripted.routes["/jwks"] = lambda _: json_reply(
+            {"keys": [{**rsa_jwk(scripted.key, "k1"), "alg": ["RS256"]}]}
+        )
+    assert create_provider(api, people.admin, scripted_oidc(scripted), "scripted").status == 200
+    refused = sso_sign_in(api, sso("scripted", "any-code", nonce=nonce))
+    assert refused.status == 400 and refused.body["code"] == 3, refused.body
+    assert any(e[0] is AuditEvent.REFUSED and e[1] is CredentialKind.LINKED_IDENTITY for e in audit.events)
