@@ -108,16 +108,24 @@ def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits and reach it: NAT64's
+# well-known prefix (RFC 6052, through a NAT64 gateway) and the deprecated IPv4-compatible form.
+_EMBEDDING_PREFIXES = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("::/96"))
+
+
 def is_public(address: str) -> bool:
     """Whether an IP address is on the public Internet: not loopback, private, link-local
-    (the instance metadata), shared, reserved or multicast, nor one of those written as
-    IPv4-mapped IPv6."""
+    (the instance metadata), shared, reserved or multicast, nor one of those reached through
+    IPv6 (IPv4-mapped, 6to4, NAT64 or IPv4-compatible)."""
     ip = _ip(address)
     if ip is None:
         raise ValueError(f"not an IP address: {address!r}")
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    reached: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = [ip.ipv4_mapped, ip.sixtofour]
+        embedded += [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) for net in _EMBEDDING_PREFIXES if ip in net]
+        reached += [v4 for v4 in embedded if v4 is not None]
+    return all(each.is_global and not each.is_multicast for each in reached)
 
 
 def resolved_addresses(host: str, port: int, within: float | None, public_only: bool) -> list[str]:

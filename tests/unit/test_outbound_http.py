@@ -48,13 +48,19 @@ from tests.support.http_servers import serving
         "::ffff:127.0.0.1",
         "::ffff:169.254.169.254",
         "224.0.0.1",
+        # The instance metadata through IPv6: 6to4, NAT64's well-known prefix, IPv4-compatible.
+        "2002:a9fe:a9fe::1",
+        "64:ff9b::a9fe:a9fe",
+        "::a9fe:a9fe",
     ],
 )
 def test_an_address_that_is_not_on_the_public_internet_is_not_public(address: str) -> None:
     assert not is_public(address)
 
 
-@pytest.mark.parametrize("address", ["93.184.215.14", "2606:4700::6810:84e5", "::ffff:93.184.215.14"])
+@pytest.mark.parametrize(
+    "address", ["93.184.215.14", "2606:4700::6810:84e5", "::ffff:93.184.215.14", "64:ff9b::808:808"]
+)
 def test_a_public_address_is_public(address: str) -> None:
     assert is_public(address)
 
