@@ -16,6 +16,7 @@ from auth.pats import PersonalAccessTokens
 from auth.principal import Principal
 from auth.recent_sign_in import RecentSignIn
 from auth.revocation import CredentialRevocation
+from auth.routes import Access, may_act_for
 from auth.stores.user_store import CutOffPassed, OwnerChanged, TokensRemain, UserStore
 from auth.usernames import validate_username
 
@@ -132,16 +133,22 @@ class UserAdmin:
         # Read consistently: a change writes only what differs from this read, and one
         # made just before must not make a real change look like none.
         user = self.get(username, consistent=True)
-        if caller.user_id != user.id:
-            if not caller.is_admin:
-                raise PermissionDenied("you may only change your own account")
-            # The caller's role as the authorizer saw it may be up to the revocation lag old:
-            # an admin just demoted, archived or deleted by another must not demote, archive
-            # or delete that one in turn within it, which could leave no admin at all.
-            fresh = self._users.get(caller.user_id, consistent=True)
-            if fresh is None or not fresh.is_admin or not fresh.is_active:
-                raise PermissionDenied("you may only change your own account")
+        if not self.may_act_for(caller, user.id, Access.SELF_OR_ADMIN):
+            raise PermissionDenied("you may only change your own account")
         return user
+
+    def may_act_for(self, caller: Principal, owner_id: int, access: Access) -> bool:
+        """routes.may_act_for, with an admin acting on another's account checked against a
+        consistent read of their own: the role the authorizer saw may be up to the
+        revocation lag old, and an admin just demoted, archived or deleted by another must
+        not act as one within it (nor demote, archive or delete that one in turn, which
+        could leave no admin at all)."""
+        if not may_act_for(caller, owner_id, access):
+            return False
+        if caller.user_id == owner_id or not caller.is_admin:
+            return True
+        fresh = self._users.get(caller.user_id, consistent=True)
+        return fresh is not None and fresh.is_admin and fresh.is_active
 
     def update(
         self,

@@ -9,7 +9,7 @@ from auth.credential_ids import is_credential_id
 from auth.errors import InvalidArgument, PermissionDenied
 from auth.models import User
 from auth.principal import Principal
-from auth.routes import Route, may_act_for
+from auth.routes import Route
 from handlers.api_context import principal, services
 
 if TYPE_CHECKING:
@@ -31,7 +31,8 @@ def caller_and_owner(
     `denied` replaces the 403 where even a refusal would tell the caller too much.
     """
     caller = principal(event)
-    owner = services().user_admin.get(username)
-    if not may_act_for(caller, owner.id, route.access):
+    admin = services().user_admin
+    owner = admin.get(username)
+    if not admin.may_act_for(caller, owner.id, route.access):
         raise denied or PermissionDenied("permission denied")
     return caller, owner

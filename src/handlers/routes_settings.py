@@ -9,7 +9,6 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from auth import routes
 from auth.errors import PermissionDenied
-from auth.routes import may_act_for
 from handlers.api_context import principal, services
 from handlers.bodies import InstanceSettingsJson, InstanceSettingsRequest
 from handlers.http_json import JsonResponse, json_response
@@ -25,8 +24,10 @@ def get_settings() -> JsonResponse:
 
 @route(router, routes.UPDATE_SETTINGS, InstanceSettingsJson, 401, 403)
 def update_settings(body: Annotated[InstanceSettingsRequest, Body()]) -> JsonResponse:
-    # The authorizer already refuses non-admins; checked again so a template slip cannot open it.
-    if not may_act_for(principal(router.current_event), 0, routes.UPDATE_SETTINGS.access):
+    # The authorizer already refuses non-admins; checked again so a template slip cannot open
+    # it, and against the caller's own record (an admin demoted within the revocation lag).
+    caller = principal(router.current_event)
+    if not services().user_admin.may_act_for(caller, 0, routes.UPDATE_SETTINGS.access):
         raise PermissionDenied("only an admin may change instance settings")
     settings = services().settings.update_instance(
         disallow_user_registration=body.disallowUserRegistration,

@@ -797,3 +797,26 @@ def test_a_password_and_role_change_overtaken_by_another_change_works_its_cut_of
     clock.advance(api.config.revocation_lag)
     with pytest.raises(Unauthenticated, match="token revoked"):
         api.authenticator.authenticate(f"Bearer {seen['token']}", None)
+
+
+def test_an_admin_demoted_within_the_lag_acts_as_an_admin_on_no_route(api: ApiServices) -> None:
+    """The authorizer's context still says ADMIN for up to the revocation lag: every route
+    where an admin acts on another's account, or on the instance, asks the caller's record."""
+    root = _admin(api, "admin")
+    api.user_admin.update(root, "alice", UserChanges(role=Role.ADMIN))
+    alice = api.users.get_by_username("alice", consistent=True)
+    assert alice is not None
+    as_admin = context_for(alice, sign_in=SignIn.with_password(api.clock.now()))
+    api.user_admin.update(root, "alice", UserChanges(role=Role.USER))
+    bob = api.users.get_by_username("bob")
+    assert bob is not None
+    session, _ = api.sessions.create(bob, api_client())
+    login = routes.REVOKE_LOGIN.path.format(username="bob", id=session.session_id)
+    assert call("DELETE", login, routes.REVOKE_LOGIN.path, caller=as_admin)[0] == 403
+    assert [s.session_id for s in api.sessions.list_for_user(bob.id)] == [session.session_id]
+    body = {"disallowUserRegistration": True}
+    assert call("PATCH", SETTINGS, routes.UPDATE_SETTINGS.path, caller=as_admin, body=body)[0] == 403
+    assert not api.settings.get_instance().disallow_user_registration
+    # The same context, its record ADMIN again, acts as one.
+    api.user_admin.update(root, "alice", UserChanges(role=Role.ADMIN))
+    assert call("DELETE", login, routes.REVOKE_LOGIN.path, caller=as_admin)[0] == 200
