@@ -18,11 +18,12 @@ factor in between would read the new cut-off and its login would outlive the rem
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from auth.audit import AuditEvent, AuditSink, CredentialKind, audited_if_lost, by_whom
+from auth.audit import AuditEvent, AuditSink, CredentialKind, audited_write, by_whom
 from auth.clock import Clock
 from auth.models import User
 from auth.principal import Principal
@@ -78,16 +79,13 @@ class FactorChanges:
         with the factor still there and a retry finishes; never the factor gone with the
         logins (perhaps an intruder's) it was removed to end still alive."""
 
-        def audited(removed: bool, note: str = "") -> bool:
-            for kind, credential_id in gone if removed else ():
+        def revoked(note: str) -> None:
+            for kind, credential_id in gone:
                 reason = f"{how} {by_whom(caller, owner.id)}{note}"
                 self.audit.record(AuditEvent.REVOKED, kind, owner.id, credential_id, reason=reason)
-            return removed
 
         def removed_with(also: dict[str, Any] | None) -> bool:
-            with audited_if_lost(lambda note: audited(True, note)):
-                removed = removal(also)
-            return audited(removed)
+            return audited_write(functools.partial(removal, also), revoked)
 
         if caller.user_id == owner.id:
             return removed_with(None)
@@ -99,10 +97,8 @@ class FactorChanges:
             ended = replace(owner, tokens_not_before=cut_off)
             removed = removed_with(self._users.update_item(owner, ended))
             if not removed:
-                stored = self._users.get(owner.id, consistent=True)
-                if stored is not None and stored.tokens_not_before >= cut_off:
-                    # Not the factor but the cut-off was refused: another change passed it.
-                    raise CutOffPassed()
+                # Not the factor but the cut-off may be what was refused.
+                CutOffPassed.check(self._users.get(owner.id, consistent=True), cut_off)
             return ended if removed else owner
 
         self._revocation.end_every_login(

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from auth import recovery_codes, totp
-from auth.audit import AuditEvent, CredentialKind, audited_if_lost
+from auth.audit import AuditEvent, CredentialKind, audited_if_lost, audited_write
 from auth.errors import FailedPrecondition, InvalidArgument, NotFound
 from auth.factor_changes import FactorChanges
 from auth.factor_cipher import FactorCipher
 from auth.models import User
 from auth.principal import Principal
+from auth.revocation import totp_kinds
 from auth.stores.factor_store import FactorStore, TotpRecord
 
 
@@ -130,20 +131,16 @@ class Factors:
             raise InvalidArgument(WRONG_CODE)
         codes = recovery_codes.generate()
 
-        def enrolled(note: str = "") -> None:
+        def enrolled(note: str) -> None:
             self._audit_totp(AuditEvent.CREATED, owner, record.enrolment_id, "enrolled" + note)
             self._changes.audit.record(
                 AuditEvent.CREATED, CredentialKind.RECOVERY_CODES, owner.id, record.enrolment_id, note
             )
 
-        with audited_if_lost(enrolled):
-            stored = self._store.enable(
-                record, step, [recovery_codes.hash_code(c) for c in codes], self._changes.now()
-            )
-        if not stored:
+        hashes = [recovery_codes.hash_code(c) for c in codes]
+        if not audited_write(lambda: self._store.enable(record, step, hashes, self._changes.now()), enrolled):
             # Replaced, enabled or removed since it was read: this code confirms nothing.
             raise FailedPrecondition("the TOTP enrolment changed meanwhile; start again")
-        enrolled()
         return codes
 
     def regenerate_recovery_codes(self, caller: Principal, owner: User) -> list[str]:
@@ -176,11 +173,8 @@ class Factors:
             raise NotFound("TOTP is not set up")
         removal = functools.partial(self._store.remove_totp, record)
         # A pending enrolment is removed too (and an admin's removal of one ends the user's
-        # logins); only an enabled one had recovery codes.
-        kinds = (
-            (CredentialKind.TOTP, CredentialKind.RECOVERY_CODES) if record.enabled else (CredentialKind.TOTP,)
-        )
-        gone = [(kind, record.enrolment_id) for kind in kinds]
+        # logins).
+        gone = [(kind, record.enrolment_id) for kind in totp_kinds(record)]
         if not self._changes.remove(caller, owner, "second factor", removal, gone):
             raise NotFound("TOTP is not set up")
 

@@ -248,11 +248,11 @@ class IdentityProviders:
         checked = self._discovered(checked)
         provider = checked.created(provider_id, str(uuid.uuid4()), int(self._clock.now()))
         sealed = self._cipher.seal(checked.client_secret, provider.id)
-        with audited_if_lost(lambda note: self._audited(AuditEvent.CREATED, caller, provider.id, note)):
-            put = self._store.put_provider(StoredProvider(provider, sealed))
-        if not put:
+        if not audited_write(
+            lambda: self._store.put_provider(StoredProvider(provider, sealed)),
+            lambda note: self._audited(AuditEvent.CREATED, caller, provider.id, note),
+        ):
             raise AlreadyExists(f"identity provider {provider_id} already exists")
-        self._audited(AuditEvent.CREATED, caller, provider.id)
         return provider
 
     def update(self, caller: Principal, provider_id: str, changes: ProviderChanges) -> IdentityProvider:
@@ -298,11 +298,11 @@ class IdentityProviders:
             self._cipher.seal(given.client_secret, after.id) if given.client_secret else stored.sealed_secret
         )
         how = ", client secret replaced" if given.client_secret else ""
-        with audited_if_lost(lambda note: self._audited(AuditEvent.CHANGED, caller, after.id, how + note)):
-            replaced = self._store.replace_provider(StoredProvider(after, sealed), before.update_time)
-        if not replaced:
+        if not audited_write(
+            lambda: self._store.replace_provider(StoredProvider(after, sealed), before.update_time),
+            lambda note: self._audited(AuditEvent.CHANGED, caller, after.id, how + note),
+        ):
             raise Unavailable("the identity provider changed meanwhile; try again")
-        self._audited(AuditEvent.CHANGED, caller, after.id, how)
         return after
 
     def delete(self, caller: Principal, provider_id: str) -> None:

@@ -28,8 +28,8 @@ class User:
     create_time: int
     update_time: int
     # The cut-off: the second after the last change that ended every login (a password
-    # change, an admin's removal of a factor); an access token issued before it no longer
-    # passes, and none is issued before it (auth.revocation, auth.tokens).
+    # change, an admin's removal of a factor); an access token minted from the user before it
+    # moved (its `cutoff` claim older) no longer passes (auth.revocation, auth.tokens).
     tokens_not_before: int = 0
 
     @property

@@ -29,6 +29,12 @@ if TYPE_CHECKING:
 CUT_OFF_ATTEMPTS = 3
 
 
+def totp_kinds(totp: TotpRecord) -> list[CredentialKind]:
+    """What a TOTP enrolment's removal revokes: the factor, and the recovery codes an
+    enabled one has (a pending one has none)."""
+    return [CredentialKind.TOTP, CredentialKind.RECOVERY_CODES] if totp.enabled else [CredentialKind.TOTP]
+
+
 class CredentialRevocation:
     def __init__(
         self,
@@ -118,10 +124,12 @@ class CredentialRevocation:
         if totp is not None:
             # Whatever it is by now: a user being deleted keeps no factor. What was read names
             # it should the answer be lost, what was removed otherwise.
-            with audited_if_lost(functools.partial(self._totp_removed, totp)):
+            with audited_if_lost(
+                functools.partial(self._revoked, totp_kinds(totp), user_id, totp.enrolment_id)
+            ):
                 removed = self._factors.delete_totp(user_id)
             if removed is not None:
-                self._totp_removed(removed, "")
+                self._revoked(totp_kinds(removed), user_id, removed.enrolment_id, "")
         # Gone before the user: no identity can sign in as a user being deleted.
         for link in self._links.links_of_user(user_id):
             remove = functools.partial(self._links.delete_link, link)
@@ -131,25 +139,12 @@ class CredentialRevocation:
             self._removed([CredentialKind.PASSKEY], user_id, passkey.passkey_id, remove)
         self._passkeys.delete_list(user_id)
 
-    def _totp_removed(self, totp: TotpRecord, note: str) -> None:
-        # Only an enabled enrolment had recovery codes.
-        kinds = (
-            [CredentialKind.TOTP, CredentialKind.RECOVERY_CODES] if totp.enabled else [CredentialKind.TOTP]
-        )
-        for kind in kinds:
-            self._audit.record(
-                AuditEvent.REVOKED, kind, totp.user_id, totp.enrolment_id, reason="user deleted" + note
-            )
-
     def _removed(
         self, kinds: list[CredentialKind], user_id: int, credential_id: str, remove: Callable[[], bool]
     ) -> None:
         """Run `remove` (whether it removed the credential), audited."""
+        audited_write(remove, functools.partial(self._revoked, kinds, user_id, credential_id))
 
-        def revoked(note: str) -> None:
-            for kind in kinds:
-                self._audit.record(
-                    AuditEvent.REVOKED, kind, user_id, credential_id, reason="user deleted" + note
-                )
-
-        audited_write(remove, revoked)
+    def _revoked(self, kinds: list[CredentialKind], user_id: int, credential_id: str, note: str) -> None:
+        for kind in kinds:
+            self._audit.record(AuditEvent.REVOKED, kind, user_id, credential_id, reason="user deleted" + note)

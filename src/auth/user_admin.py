@@ -264,9 +264,9 @@ class UserAdmin:
                 fresh = self._users.get(user.id, consistent=True)
                 if fresh is None:
                     raise NotFound("user not found") from None
-                if fields.get("tokens_not_before", fresh.tokens_not_before + 1) <= fresh.tokens_not_before:
-                    # The other change moved the cut-off as far: this one's must pass it.
-                    raise CutOffPassed() from None
+                if "tokens_not_before" in fields:
+                    # The other change may have moved the cut-off as far: this one's must pass it.
+                    CutOffPassed.check(fresh, fields["tokens_not_before"])
                 user = fresh
         raise Unavailable("the user kept changing; try again")
 
@@ -277,13 +277,13 @@ class UserAdmin:
         if caller.user_id == user.id:
             self._recent_sign_in.require(caller)
 
-        # Credentials go first, the user last: if a step fails, the user is still there (signed
-        # out everywhere) and a retry finishes the job. The other order would leave orphaned
-        # credentials that a retry could no longer reach, the user being gone.
         def deleted(note: str = "") -> None:
             reason = f"deleted {by_whom(caller, user.id)}{note}"
             self._audit.record(AuditEvent.REVOKED, CredentialKind.ACCOUNT, user.id, "", reason=reason)
 
+        # Credentials go first, the user last: if a step fails, the user is still there (signed
+        # out everywhere) and a retry finishes the job. The other order would leave orphaned
+        # credentials that a retry could no longer reach, the user being gone.
         for _ in range(ATTEMPTS):
             self._revocation.remove_all(user.id)
             try:

@@ -173,11 +173,9 @@ class PatStore:
                 raise NotFound("user not found")
             if current.as_owner != before.as_owner:
                 raise OwnerChanged
-            if after.tokens_not_before != before.tokens_not_before and (
-                current.tokens_not_before >= after.tokens_not_before
-            ):
-                # Not the listing but the cut-off was refused: another change passed it.
-                raise CutOffPassed()
+            if after.tokens_not_before != before.tokens_not_before:
+                # Not the listing but the cut-off may be what was refused.
+                CutOffPassed.check(current, after.tokens_not_before)
             # A failed condition: a listing that was not whole (or a token deleted since).
             if not set(codes) <= {
                 dynamo.ITEM_CONDITION_FAILED,

@@ -43,6 +43,13 @@ class CutOffPassed(Unavailable):
     def __init__(self) -> None:
         super().__init__("the user changed meanwhile; try again")
 
+    @classmethod
+    def check(cls, current: User | None, cut_off: int) -> None:
+        """Raised when `current` (the user read after a write was refused) holds `cut_off`
+        or a later one already: the refusal was the cut-off's."""
+        if current is not None and current.tokens_not_before >= cut_off:
+            raise cls()
+
 
 class OwnerChanged(Exception):
     """The user's role or state changed since it was read: re-read it and apply again."""
